@@ -1,0 +1,123 @@
+"""A trained model with everything needed to use it, saved atomically and loaded without running code."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Union
+
+import numpy as np
+import torch
+
+from .config import TrainConfig
+from .data import Standardizer
+from .errors import MultilabelError
+from .model import MLP
+
+FORMAT = "multilabel-checkpoint"
+VERSION = 1
+PathOrFile = Union[str, os.PathLike, IO[bytes]]
+
+
+@dataclass
+class TrainedModel:
+    """A model plus its feature and label names, normalization, per-label thresholds and metrics."""
+
+    model: MLP
+    config: TrainConfig
+    feature_names: list[str]
+    label_names: list[str]
+    standardizer: Standardizer
+    thresholds: list[float]
+    metrics: dict[str, Any] = field(default_factory=dict)
+    run_id: str | None = None
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    @torch.no_grad()
+    def predict_proba(self, X: np.ndarray, batch_rows: int = 65536) -> np.ndarray:
+        """Sigmoid probabilities. ``X``: (n, num_features) raw (unstandardized) float -> (n, num_labels) float32."""
+        self.model.eval()
+        Xs = torch.from_numpy(self.standardizer.transform(np.asarray(X, dtype=np.float32)))
+        out = np.empty((Xs.shape[0], len(self.label_names)), dtype=np.float32)
+        for start in range(0, Xs.shape[0], batch_rows):
+            chunk = Xs[start:start + batch_rows].to(self.device, non_blocking=True)
+            out[start:start + batch_rows] = torch.sigmoid(self.model(chunk)).cpu().numpy()
+        return out
+
+    def to(self, device: str | torch.device) -> TrainedModel:
+        self.model.to(device)
+        return self
+
+
+def save_checkpoint(trained: TrainedModel, path: str | os.PathLike) -> Path:
+    """Write one self-describing file atomically (a temp file in the same folder, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "format": FORMAT,
+        "version": VERSION,
+        "config": trained.config.to_dict(),
+        "state_dict": {k: v.detach().cpu() for k, v in trained.model.state_dict().items()},
+        "feature_names": list(trained.feature_names),
+        "label_names": list(trained.label_names),
+        "mean": torch.from_numpy(np.asarray(trained.standardizer.mean, dtype=np.float32)),
+        "std": torch.from_numpy(np.asarray(trained.standardizer.std, dtype=np.float32)),
+        "thresholds": [float(t) for t in trained.thresholds],
+        "metrics": trained.metrics,
+        "run_id": trained.run_id,
+    }
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            torch.save(payload, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_checkpoint(source: PathOrFile, device: str | torch.device = "cpu", name: str | None = None) -> TrainedModel:
+    """Read a checkpoint with ``torch.load(weights_only=True)``: a file carrying code is refused, never run."""
+    label = name or (f"'{os.fspath(source)}'" if isinstance(source, (str, os.PathLike))
+                     else f"'{getattr(source, 'name', 'the uploaded file')}'")
+    if isinstance(source, (str, os.PathLike)) and not Path(source).is_file():
+        raise MultilabelError(f"model file {label} does not exist; give the path of a .pt file saved by multilabel")
+    try:
+        payload = torch.load(source, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise MultilabelError(f"{label} was refused: it holds Python objects other than weights (a pickle that "
+                              "could run code); only load checkpoints saved by multilabel") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, AttributeError, KeyError) as exc:
+        raise MultilabelError(f"{label} is not a multilabel checkpoint ({type(exc).__name__}); choose a .pt file "
+                              "saved by multilabel") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise MultilabelError(f"{label} is a PyTorch file but not a multilabel checkpoint; choose a .pt file "
+                              "saved by multilabel")
+    if payload.get("version", 0) > VERSION:
+        raise MultilabelError(f"{label} was saved by a newer multilabel (format {payload['version']}); upgrade")
+    try:
+        config = TrainConfig.from_dict(payload["config"])
+        model = MLP(config.input_size, config.hidden_size, config.num_outputs, config.dropout)
+        model.load_state_dict(payload["state_dict"])
+        trained = TrainedModel(
+            model=model, config=config, feature_names=list(payload["feature_names"]),
+            label_names=list(payload["label_names"]),
+            standardizer=Standardizer(payload["mean"].numpy(), payload["std"].numpy()),
+            thresholds=[float(t) for t in payload["thresholds"]], metrics=payload.get("metrics") or {},
+            run_id=payload.get("run_id"))
+    except (KeyError, TypeError, RuntimeError, AttributeError) as exc:
+        raise MultilabelError(f"{label} is a damaged multilabel checkpoint ({type(exc).__name__}: "
+                              f"{str(exc).splitlines()[0][:120]}); retrain or choose another file") from None
+    if len(trained.label_names) != config.num_outputs or len(trained.thresholds) != config.num_outputs:
+        raise MultilabelError(f"{label} is a damaged multilabel checkpoint (label count does not match the model)")
+    return trained.to(device)

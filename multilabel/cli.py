@@ -1,0 +1,246 @@
+"""The headless front door: ``python -m multilabel train|predict|evaluate|runs``.
+
+Training flags are derived from TrainConfig's fields, so the CLI, the pages and the config cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any, Optional, Sequence, TextIO
+
+import numpy as np
+import torch
+
+from .checkpoint import load_checkpoint, save_checkpoint
+from .config import TrainConfig, knobs
+from .data import dataset_from_frame, load_csv, make_synthetic, read_csv
+from .errors import MultilabelError
+from .metrics import evaluate
+from .predict import check_thresholds, plan_columns, predict_csv
+from .session import SessionRegistry
+from .store import RunStore
+
+# Flag spellings that differ from the field name; every other field becomes --field-name.
+FLAG_NAMES = {"learning_rate": "--lr"}
+# Fields that come from the data when training on a CSV.
+DATA_SHAPED = ("input_size", "num_outputs")
+
+
+def _flag(name: str) -> str:
+    return FLAG_NAMES.get(name, "--" + name.replace("_", "-"))
+
+
+def _add_config_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("model and training (defaults shown)")
+    for f in knobs():
+        kind = {"int": int, "float": float, "str": str}[str(f.type)]
+        extra = " (CSV: taken from the data)" if f.name in DATA_SHAPED else ""
+        group.add_argument(_flag(f.name), dest=f.name, type=kind, default=None, metavar=f.name.upper(),
+                           choices=f.metadata.get("choices"),
+                           help=f"{f.metadata['help']}{extra} [default: {f.default}]")
+
+
+def _config_from_args(args: argparse.Namespace, input_size: int, num_outputs: int) -> TrainConfig:
+    given = {f.name: getattr(args, f.name) for f in knobs() if getattr(args, f.name) is not None}
+    for name, actual in (("input_size", input_size), ("num_outputs", num_outputs)):
+        if name in given and given[name] != actual:
+            raise MultilabelError(f"{_flag(name)} is {given[name]} but the data has {actual}; leave it out, it is "
+                                  "taken from the data")
+        given[name] = actual
+    return TrainConfig(**given).validate()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m multilabel",
+                                     description="Train and use multi-label classifiers (one sigmoid per label).")
+    parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    store_help = "run store folder (default: $MULTILABEL_HOME or ./runs)"
+    tr = sub.add_parser("train", help="train a model on a CSV or on synthetic data",
+                        description="Train on --data FILE.csv --labels SPEC, or on --synthetic data. Prints a "
+                                    "progress bar on stderr and one JSON line with the run id, checkpoint and best "
+                                    "validation metrics on stdout. Ctrl-C stops after the current epoch and keeps "
+                                    "the best model.")
+    src = tr.add_mutually_exclusive_group(required=True)
+    src.add_argument("--data", metavar="FILE.csv", help="CSV with a header row")
+    src.add_argument("--synthetic", action="store_true", help="learnable synthetic data from a hidden teacher net")
+    tr.add_argument("--labels", metavar="SPEC", help="label columns: names or globs, comma-separated ('a,b', 'Class*')")
+    tr.add_argument("--samples", type=int, default=2000, help="synthetic: number of rows [default: 2000]")
+    tr.add_argument("--noise", type=float, default=0.1, help="synthetic: label noise (0 = a perfect teacher) [default: 0.1]")
+    tr.add_argument("--store", metavar="DIR", help=store_help)
+    tr.add_argument("--out", metavar="MODEL.pt", help="also write the checkpoint here")
+    tr.add_argument("--name", help="a name for the run (default: its id)")
+    tr.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_config_flags(tr)
+
+    ev = sub.add_parser("evaluate", help="score a model on a labelled CSV; prints JSON metrics")
+    ev.add_argument("--model", required=True, metavar="MODEL.pt")
+    ev.add_argument("--data", required=True, metavar="FILE.csv")
+    ev.add_argument("--labels", metavar="SPEC", help="label columns (default: the model's label names)")
+
+    pr = sub.add_parser("predict", help="write per-label probabilities and 0/1 labels for a CSV")
+    pr.add_argument("--model", required=True, metavar="MODEL.pt")
+    pr.add_argument("--data", required=True, metavar="FILE.csv")
+    pr.add_argument("--out", required=True, metavar="OUT.csv")
+    pr.add_argument("--chunk-rows", type=int, default=65536, help="rows read and scored at a time [default: 65536]")
+    pr.add_argument("--device", default="cpu", help="device to score on: cpu, cuda, mps [default: cpu]")
+
+    ru = sub.add_parser("runs", help="list stored runs")
+    ru.add_argument("--store", metavar="DIR", help=store_help)
+    ru.add_argument("--json", action="store_true", help="one JSON object per line")
+    return parser
+
+
+class ProgressBar:
+    """An epoch progress bar on a text stream; redraws in place on a terminal, prints a line per 10% elsewhere."""
+
+    def __init__(self, total: int, stream: TextIO = sys.stderr) -> None:
+        self.total, self.stream = total, stream
+        self.tty = stream.isatty()
+        self.t0 = time.monotonic()
+        self._last_decile = -1
+
+    def update(self, record: dict[str, Any]) -> None:
+        epoch = record["epoch"]
+        frac = epoch / self.total
+        decile = int(frac * 10)
+        if not self.tty and decile == self._last_decile and epoch != self.total:
+            return
+        self._last_decile = decile
+        elapsed = time.monotonic() - self.t0
+        eta = elapsed / frac - elapsed if frac > 0 else 0.0
+        bar = "#" * int(frac * 30)
+        f1 = record.get("val_micro_f1")
+        line = (f"epoch {epoch:>4}/{self.total} [{bar:<30}] train {record['train_loss']:.4f} "
+                f"val {record['val_loss']:.4f} micro-F1 {f1:.3f} | {record['samples_per_s']:,.0f} samples/s "
+                f"| eta {eta:.0f}s")
+        self.stream.write(("\r" + line) if self.tty else (line + "\n"))
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.tty:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    if args.synthetic:
+        inputs = args.input_size or TrainConfig.input_size
+        outputs = args.num_outputs or TrainConfig.num_outputs
+        data = make_synthetic(args.samples, inputs, outputs, noise=args.noise,
+                              seed=args.seed if args.seed is not None else 0)
+    else:
+        if not args.labels:
+            raise MultilabelError("--labels is required with --data; name the label columns, e.g. --labels 'a,b'")
+        data = load_csv(args.data, args.labels)
+    config = _config_from_args(args, data.X.shape[1], data.Y.shape[1])
+    registry = SessionRegistry(RunStore(args.store))
+    session = registry.start(config, data, name=args.name)
+    bar = None if args.quiet else ProgressBar(config.epochs)
+    seen = 0
+    try:
+        while True:
+            done = session.join(timeout=0.1)
+            history = session.snapshot()["history"]
+            if bar is not None:
+                for record in history[seen:]:
+                    bar.update(record)
+            seen = len(history)
+            if done:
+                break
+    except KeyboardInterrupt:
+        sys.stderr.write("\nstopping after this epoch (the best model so far is kept)...\n")
+        session.stop()
+        session.join()
+    finally:
+        if bar is not None:
+            bar.close()
+    snap = session.snapshot()
+    if snap["status"] == "failed":
+        if snap.get("traceback"):
+            sys.stderr.write(snap["traceback"])
+        raise MultilabelError(snap["error"])
+    checkpoint = snap["checkpoint"]
+    if args.out:
+        checkpoint = str(save_checkpoint(session.result.trained, args.out))
+    best = dict(snap["best"])
+    print(json.dumps({"run_id": session.run_id, "status": snap["status"], "checkpoint": checkpoint,
+                      "device": snap["info"].get("device"), "epochs_run": snap["epoch"], "best": best}))
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    trained = load_checkpoint(args.model)
+    frame = read_csv(args.data)
+    labels = args.labels or ",".join(trained.label_names)
+    missing = [name for name in trained.label_names if name not in set(map(str, frame.columns))]
+    if args.labels is None and missing:
+        raise MultilabelError(f"'{args.data}' lacks the label column(s) {', '.join(map(repr, missing))} that the "
+                              "model predicts; evaluate needs true labels (use predict for unlabelled data)")
+    data = dataset_from_frame(frame, labels, f"'{args.data}'")
+    if len(data.label_names) != len(trained.label_names):
+        raise MultilabelError(f"--labels chose {len(data.label_names)} columns but the model predicts "
+                              f"{len(trained.label_names)} labels")
+    plan = plan_columns(trained, data.feature_names, name=f"'{args.data}'")
+    X = data.X[:, [data.feature_names.index(f) for f in plan.features]]
+    probs = trained.predict_proba(X)
+    result = evaluate(torch.from_numpy(probs), torch.from_numpy(data.Y),
+                      check_thresholds(trained, None), trained.label_names)
+    for note in plan.notes:
+        sys.stderr.write(f"note: {note}\n")
+    print(json.dumps({"rows": data.num_rows, **result}))
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    if args.chunk_rows < 1:
+        raise MultilabelError(f"--chunk-rows must be >= 1, got {args.chunk_rows}")
+    device = args.device
+    TrainConfig(device=device).validate()  # same availability check and message as training
+    trained = load_checkpoint(args.model, device=device)
+    summary = predict_csv(trained, args.data, args.out, chunk_rows=args.chunk_rows)
+    for note in summary["notes"]:
+        sys.stderr.write(f"note: {note}\n")
+    print(json.dumps(summary))
+    return 0
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    store = RunStore(args.store)
+    runs = store.list_runs()
+    if args.json:
+        for run in runs:
+            print(json.dumps({k: run[k] for k in ("id", "name", "status", "created_at", "duration_s", "epochs_done",
+                                                 "best", "checkpoint", "error", "data", "config")}))
+        return 0
+    if not runs:
+        print(f"no runs in {store.path}")
+        return 0
+    print(f"{'id':<24} {'status':<14} {'epochs':>6} {'val micro-F1':>12} {'hamming':>8}  data")
+    for run in runs:
+        best = run["best"] or {}
+        f1 = f"{best['micro_f1']:.3f}" if "micro_f1" in best else "-"
+        ham = f"{best['hamming_loss']:.3f}" if "hamming_loss" in best else "-"
+        data = run["data"] or {}
+        print(f"{run['id']:<24} {run['status']:<14} {run['epochs_done']:>6} {f1:>12} {ham:>8}  "
+              f"{data.get('name') or data.get('source', '')}")
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "runs": cmd_runs}
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except MultilabelError as exc:
+        if args.debug:
+            raise
+        sys.stderr.write(f"error: {exc}\n")
+        return 2

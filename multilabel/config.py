@@ -1,0 +1,139 @@
+"""TrainConfig: every training knob in one place, validated once at the boundary."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from .errors import MultilabelError
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+POS_WEIGHTS = ("none", "auto")
+THRESHOLD_MODES = ("fixed", "tuned")
+CUDA_GRAPH_MODES = ("auto", "on", "off")
+
+# device="auto" picks the GPU only when one step has enough arithmetic to beat the launch cost of a GPU step
+# (0.7-1.4 ms measured on an H100 for the 10 -> 20 -> 5 seed net, against 0.18 ms for the same step on a CPU).
+AUTO_GPU_MIN_MACS_PER_STEP = 2_000_000
+
+
+def _knob(default: Any, help: str, **limits: Any) -> Any:
+    """A dataclass field whose help text and limits feed validation, the CLI flags and the page widgets."""
+    return field(default=default, metadata={"help": help, **limits})
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines one training run. Build it with keywords, then call ``validate()``."""
+
+    input_size: int = _knob(10, "number of input features", min=1)
+    hidden_size: int = _knob(64, "units in the hidden layer", min=1)
+    num_outputs: int = _knob(5, "number of labels (one logit each)", min=1)
+    epochs: int = _knob(200, "maximum passes over the training split", min=1)
+    learning_rate: float = _knob(3e-3, "Adam learning rate", min_excl=0.0, max=10.0)
+    batch_size: int = _knob(64, "rows per optimizer step", min=1)
+    weight_decay: float = _knob(1e-4, "Adam L2 penalty (decoupled weight decay is not used)", min=0.0)
+    dropout: float = _knob(0.0, "dropout after the hidden ReLU", min=0.0, max_excl=1.0)
+    device: str = _knob("auto", "auto | cpu | cuda | mps; auto takes a GPU only when the net is big enough to gain",
+                        choices=DEVICES)
+    seed: int = _knob(0, "seed for the split, the initial weights and the batch order", min=0)
+    val_fraction: float = _knob(0.2, "share of rows held out for validation, early stopping and thresholds",
+                                min_excl=0.0, max_excl=1.0)
+    patience: int = _knob(20, "epochs without a better validation loss before stopping (0 = never stop early)",
+                          min=0)
+    pos_weight: str = _knob("none", "none | auto (negatives/positives per label from the training split)",
+                            choices=POS_WEIGHTS)
+    threshold_mode: str = _knob("tuned", "fixed (0.5) | tuned (per label, best validation F1)",
+                                choices=THRESHOLD_MODES)
+    cuda_graph: str = _knob("auto", "auto | on | off: capture the CUDA training step as one graph (CUDA only)",
+                            choices=CUDA_GRAPH_MODES)
+
+    def validate(self) -> TrainConfig:
+        """Check every field; raise MultilabelError naming the first bad one. Returns self for chaining."""
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            meta = f.metadata
+            if f.type in ("int", int):
+                if isinstance(value, bool) or not isinstance(value, int):
+                    raise MultilabelError(f"{f.name} must be a whole number, got {value!r}")
+            elif f.type in ("float", float):
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+                    raise MultilabelError(f"{f.name} must be a number, got {value!r}")
+            if "choices" in meta and value not in meta["choices"]:
+                raise MultilabelError(f"{f.name} must be one of {', '.join(meta['choices'])}; got {value!r}")
+            if "min" in meta and value < meta["min"]:
+                raise MultilabelError(f"{f.name} must be >= {meta['min']}, got {value}")
+            if "min_excl" in meta and value <= meta["min_excl"]:
+                raise MultilabelError(f"{f.name} must be > {meta['min_excl']}, got {value}")
+            if "max" in meta and value > meta["max"]:
+                raise MultilabelError(f"{f.name} must be <= {meta['max']}, got {value}")
+            if "max_excl" in meta and value >= meta["max_excl"]:
+                raise MultilabelError(f"{f.name} must be < {meta['max_excl']}, got {value}")
+        if self.device != "auto" and self.device not in available_devices():
+            raise MultilabelError(f"device {self.device!r} is not available on this machine "
+                                  f"(available: {', '.join(available_devices())}); use --device auto")
+        if self.cuda_graph == "on" and self.device == "cpu":
+            raise MultilabelError("cuda_graph 'on' needs a CUDA device; use cuda_graph 'auto' or device 'cuda'")
+        return self
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        """A copy with some fields changed (not validated: call ``validate()``)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
+        """Build from a plain dict (a stored run, a checkpoint), ignoring keys this version does not know."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+    def macs_per_step(self) -> int:
+        """Multiply-adds of one forward pass over a full batch: the size that decides whether a GPU pays."""
+        return self.batch_size * (self.input_size * self.hidden_size + self.hidden_size * self.num_outputs)
+
+
+def knobs() -> list[dataclasses.Field]:
+    """The fields of TrainConfig, in order, each with ``metadata['help']`` (and limits/choices)."""
+    return list(dataclasses.fields(TrainConfig))
+
+
+def available_devices() -> list[str]:
+    """Devices that exist here, CPU first: a subset of ['cpu', 'cuda', 'mps']."""
+    found = ["cpu"]
+    if torch.cuda.is_available():
+        found.append("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        found.append("mps")
+    return found
+
+
+def resolve_device(config: TrainConfig) -> torch.device:
+    """The torch.device a validated config trains on. ``auto`` keeps tiny nets on the CPU (see module constant)."""
+    if config.device != "auto":
+        return torch.device(config.device)
+    devices = available_devices()
+    if config.macs_per_step() < AUTO_GPU_MIN_MACS_PER_STEP:
+        return torch.device("cpu")
+    for name in ("cuda", "mps"):
+        if name in devices:
+            return torch.device(name)
+    return torch.device("cpu")
+
+
+def describe_devices() -> list[dict[str, Any]]:
+    """One dict per available device: name, and for CUDA the card's name and memory in GiB."""
+    out: list[dict[str, Any]] = [{"device": "cpu", "name": "CPU", "threads": torch.get_num_threads()}]
+    if torch.cuda.is_available():
+        for i in range(torch.cuda.device_count()):
+            props = torch.cuda.get_device_properties(i)
+            out.append({"device": "cuda" if i == 0 else f"cuda:{i}", "name": props.name,
+                        "memory_gib": round(props.total_memory / 2**30, 1)})
+    if "mps" in available_devices():
+        out.append({"device": "mps", "name": "Apple GPU (MPS)"})
+    return out

@@ -1,0 +1,238 @@
+"""train(): the one training loop behind the dashboard, the CLI, the tests and the benchmarks.
+
+Shape of the loop (why it is fast): the data is moved to the device once; each epoch draws a permutation and
+slices minibatches by index (no DataLoader for tensors already in memory); the loss is summed on the device and
+read once per epoch (no host sync per step). On CUDA the whole step can be captured as one CUDA graph.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+import numpy as np
+import torch
+from torch import nn
+
+from .checkpoint import TrainedModel
+from .config import TrainConfig, resolve_device
+from .data import Dataset, Standardizer
+from .errors import MultilabelError
+from .metrics import evaluate, probability_histograms, tune_thresholds
+from .model import MLP
+
+PROBE_ROWS = 32  # validation rows whose probabilities are reported each epoch (the live per-label view)
+EVAL_BATCH_ROWS = 65536
+POS_WEIGHT_CLIP = (0.05, 50.0)
+
+EpochCallback = Callable[[dict[str, Any]], None]
+StartCallback = Callable[[dict[str, Any]], None]
+
+
+@dataclass
+class TrainResult:
+    """What a run produced: the trained model (best weights), its per-epoch history and final validation metrics."""
+
+    trained: TrainedModel
+    history: list[dict[str, Any]]
+    best_epoch: int
+    best: dict[str, Any]  # validation metrics of the best weights under the final thresholds
+    outcome: str  # "completed" | "early_stopped" | "stopped"
+    device: str
+    duration_s: float
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def split_indices(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded shuffle, then (train_idx, val_idx); at least one row on each side."""
+    if n < 2:
+        raise MultilabelError(f"the data has {n} row(s); training needs at least 2 (one to train, one to validate)")
+    order = np.random.default_rng(seed).permutation(n)
+    n_val = min(max(1, int(round(n * val_fraction))), n - 1)
+    return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+
+def pos_weights(Y_train: np.ndarray) -> np.ndarray:
+    """negatives / positives per label, clipped to POS_WEIGHT_CLIP (a label with no positives gets the maximum)."""
+    pos = Y_train.sum(axis=0)
+    neg = Y_train.shape[0] - pos
+    ratio = np.where(pos > 0, neg / np.maximum(pos, 1), POS_WEIGHT_CLIP[1])
+    return np.clip(ratio, *POS_WEIGHT_CLIP).astype(np.float32)
+
+
+def check_shapes(config: TrainConfig, data: Dataset) -> None:
+    if data.X.shape[1] != config.input_size:
+        raise MultilabelError(f"input_size is {config.input_size} but the data has {data.X.shape[1]} feature "
+                              f"columns; set input_size to {data.X.shape[1]}")
+    if data.Y.shape[1] != config.num_outputs:
+        raise MultilabelError(f"num_outputs is {config.num_outputs} but the data has {data.Y.shape[1]} label "
+                              f"columns; set num_outputs to {data.Y.shape[1]}")
+
+
+class _Stepper:
+    """One optimizer step per call on a batch of row indices; losses summed on the device, never synced here."""
+
+    def __init__(self, model: nn.Module, loss_fn: nn.Module, X: torch.Tensor, Y: torch.Tensor,
+                 config: TrainConfig, device: torch.device) -> None:
+        self.model, self.loss_fn, self.X, self.Y = model, loss_fn, X, Y
+        self.batch_size = config.batch_size
+        self.loss_sum = torch.zeros((), device=device)
+        self.graph: Optional[torch.cuda.CUDAGraph] = None
+        use_graph = device.type == "cuda" and config.cuda_graph != "off" and X.shape[0] >= config.batch_size
+        self.optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate,
+                                          weight_decay=config.weight_decay, capturable=use_graph)
+        if use_graph:
+            self._capture(device)
+
+    def _eager(self, idx: torch.Tensor) -> None:
+        loss = self.loss_fn(self.model(self.X.index_select(0, idx)), self.Y.index_select(0, idx))
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        self.loss_sum.add_(loss.detach() * idx.numel())
+
+    def _capture(self, device: torch.device) -> None:
+        """Capture index_select + forward + loss + backward + Adam step as one graph (full batches only).
+
+        Warm-up steps are needed before capture; they would move the weights, so the weights and Adam's state
+        are put back afterwards and the graphed run starts from the same point as an eager one.
+        """
+        start = copy.deepcopy(self.model.state_dict())
+        self.static_idx = torch.arange(self.batch_size, device=device)
+        side = torch.cuda.Stream(device)
+        side.wait_stream(torch.cuda.current_stream(device))
+        with torch.cuda.stream(side):
+            for _ in range(3):
+                self._eager(self.static_idx)
+        torch.cuda.current_stream(device).wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        self.optimizer.zero_grad(set_to_none=True)
+        with torch.cuda.graph(graph):
+            loss = self.loss_fn(self.model(self.X.index_select(0, self.static_idx)),
+                                self.Y.index_select(0, self.static_idx))
+            loss.backward()
+            self.optimizer.step()
+            self.loss_sum.add_(loss.detach() * self.batch_size)
+        with torch.no_grad():
+            for name, value in self.model.state_dict().items():
+                value.copy_(start[name])
+            for state in self.optimizer.state.values():
+                for value in state.values():
+                    if torch.is_tensor(value):
+                        value.zero_()  # Adam's fresh state is all zeros, step count included
+        self.graph = graph
+
+    def epoch(self, perm: torch.Tensor) -> torch.Tensor:
+        """Run one pass over ``perm`` (row indices); return the mean loss as a 0-d device tensor."""
+        self.loss_sum.zero_()
+        n, bs = perm.numel(), self.batch_size
+        for start in range(0, n, bs):
+            idx = perm[start:start + bs]
+            if self.graph is not None and idx.numel() == bs:
+                self.static_idx.copy_(idx)
+                self.graph.replay()
+            else:
+                self._eager(idx)  # the last partial batch runs eagerly (same math, no graph)
+        return self.loss_sum / n
+
+
+def train(config: TrainConfig, data: Dataset, on_epoch: Optional[EpochCallback] = None,
+          stop: Optional[threading.Event] = None, on_start: Optional[StartCallback] = None) -> TrainResult:
+    """Train an MLP on ``data`` (X: (n, input_size) float32, Y: (n, num_outputs) 0/1 float32).
+
+    ``on_start(info)`` is called once (device, split sizes, probe rows' true labels); ``on_epoch(record)`` after
+    every epoch with one JSON-serializable dict; setting ``stop`` ends the run after the current epoch. The best
+    weights by validation loss are kept. Raises MultilabelError for bad shapes or a diverging loss.
+    """
+    config.validate()
+    check_shapes(config, data)
+    t_start = time.perf_counter()
+    device = resolve_device(config)
+    train_idx, val_idx = split_indices(data.num_rows, config.val_fraction, config.seed)
+    standardizer = Standardizer.fit(data.X[train_idx])
+    X_all = standardizer.transform(data.X)
+
+    # Everything on the device once.
+    X_tr = torch.from_numpy(X_all[train_idx]).to(device)
+    Y_tr = torch.from_numpy(data.Y[train_idx]).to(device)
+    X_val = torch.from_numpy(X_all[val_idx]).to(device)
+    Y_val_np = data.Y[val_idx]
+    Y_val = torch.from_numpy(Y_val_np).to(device)
+
+    torch.manual_seed(config.seed)
+    model = MLP(config.input_size, config.hidden_size, config.num_outputs, config.dropout).to(device)
+    pw = torch.from_numpy(pos_weights(data.Y[train_idx])).to(device) if config.pos_weight == "auto" else None
+    loss_fn = nn.BCEWithLogitsLoss(pos_weight=pw)
+    stepper = _Stepper(model, loss_fn, X_tr, Y_tr, config, device)
+    gen = torch.Generator(device=device)
+    gen.manual_seed(config.seed)
+
+    n_train, n_probe = len(train_idx), min(PROBE_ROWS, len(val_idx))
+    info = {"device": str(device), "n_train": n_train, "n_val": len(val_idx), "cuda_graph": stepper.graph is not None,
+            "feature_names": list(data.feature_names), "label_names": list(data.label_names),
+            "probe_targets": Y_val_np[:n_probe].astype(int).tolist()}
+    if on_start is not None:
+        on_start(info)
+
+    fixed = [0.5] * config.num_outputs
+    history: list[dict[str, Any]] = []
+    best_loss, best_epoch, best_state = math.inf, 0, None
+    outcome = "completed"
+    for epoch in range(1, config.epochs + 1):
+        t0 = time.perf_counter()
+        model.train()
+        perm = torch.randperm(n_train, device=device, generator=gen)
+        train_loss_t = stepper.epoch(perm)
+        val_loss_t, val_probs_t = _validate(model, loss_fn, X_val, Y_val)
+        train_loss, val_loss = torch.stack([train_loss_t, val_loss_t]).tolist()  # the one host sync per epoch
+        if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
+            raise MultilabelError(f"training diverged at epoch {epoch}: the loss became {train_loss}; lower the "
+                                  f"learning rate (now {config.learning_rate:g}) or check the data for extreme values")
+        val_probs = val_probs_t.cpu()
+        if val_loss < best_loss:
+            best_loss, best_epoch = val_loss, epoch
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        duration = time.perf_counter() - t0
+        metrics = evaluate(val_probs, torch.from_numpy(Y_val_np), fixed, data.label_names)
+        record = {
+            "epoch": epoch, "epochs": config.epochs, "train_loss": train_loss, "val_loss": val_loss,
+            **{f"val_{k}": v for k, v in metrics.items()},
+            "best_epoch": best_epoch, "best_val_loss": best_loss,
+            "duration_s": duration, "samples_per_s": n_train / max(duration, 1e-9),
+            "probe_probs": np.round(val_probs[:n_probe].numpy(), 4).tolist(),
+            "prob_hist": probability_histograms(val_probs.numpy(), Y_val_np),
+        }
+        history.append(record)
+        if on_epoch is not None:
+            on_epoch(record)
+        if stop is not None and stop.is_set():
+            outcome = "stopped"
+            break
+        if config.patience and epoch - best_epoch >= config.patience:
+            outcome = "early_stopped"
+            break
+
+    model.load_state_dict(best_state)
+    _, val_probs_t = _validate(model, loss_fn, X_val, Y_val)
+    val_probs = val_probs_t.cpu()
+    thresholds = tune_thresholds(val_probs.numpy(), Y_val_np) if config.threshold_mode == "tuned" else fixed
+    best = evaluate(val_probs, torch.from_numpy(Y_val_np), thresholds, data.label_names)
+    best = {"val_loss": best_loss, **best, "epoch": best_epoch, "thresholds": thresholds}
+    trained = TrainedModel(model=model, config=config, feature_names=list(data.feature_names),
+                           label_names=list(data.label_names), standardizer=standardizer, thresholds=thresholds,
+                           metrics=best)
+    return TrainResult(trained=trained, history=history, best_epoch=best_epoch, best=best, outcome=outcome,
+                       device=str(device), duration_s=time.perf_counter() - t_start, info=info)
+
+
+@torch.no_grad()
+def _validate(model: nn.Module, loss_fn: nn.Module, X: torch.Tensor, Y: torch.Tensor
+              ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(mean loss as a 0-d device tensor, probabilities (n, num_labels) on the device)."""
+    model.eval()
+    logits = torch.cat([model(X[s:s + EVAL_BATCH_ROWS]) for s in range(0, X.shape[0], EVAL_BATCH_ROWS)])
+    return loss_fn(logits, Y), torch.sigmoid(logits)

@@ -1,0 +1,164 @@
+"""Predictions as tables: DataFrame in, DataFrame out; CSV files streamed in chunks so memory stays bounded."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Iterator, Optional, Sequence, Union
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from .checkpoint import TrainedModel
+from .data import features_array
+from .errors import MultilabelError
+
+PROB_SUFFIX = "_prob"
+DEFAULT_CHUNK_ROWS = 65536
+
+
+@dataclass
+class FeaturePlan:
+    """How a table's columns map onto the model's inputs: feature columns in model order, the rest passed through."""
+
+    features: list[str]
+    passthrough: list[str]
+    by_position: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+def plan_columns(trained: TrainedModel, columns: Sequence[str], numeric: Sequence[str] | None = None,
+                 name: str = "the CSV") -> FeaturePlan:
+    """Match columns to the model's features by name; fall back to position when no name matches at all but the
+    count of numeric columns equals the input size. ``numeric``: the numeric columns (for the fallback)."""
+    columns = [str(c) for c in columns]
+    wanted = trained.feature_names
+    have = set(columns)
+    missing = [f for f in wanted if f not in have]
+    if not missing:
+        chosen = set(wanted)
+        return FeaturePlan(list(wanted), [c for c in columns if c not in chosen])
+    numeric = [c for c in (numeric if numeric is not None else columns)
+               if c not in set(trained.label_names) and c + PROB_SUFFIX not in have]
+    if len(missing) == len(wanted) and len(numeric) == len(wanted):
+        chosen = set(numeric)
+        return FeaturePlan(list(numeric), [c for c in columns if c not in chosen], by_position=True,
+                           notes=[f"no column of {name} has a feature name the model knows; its {len(numeric)} "
+                                  "numeric columns were used in order as the model's features"])
+    shown = ", ".join(repr(m) for m in missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+    raise MultilabelError(f"{name} lacks {len(missing)} feature column(s) the model needs: {shown}; "
+                          f"add them (the model was trained on {len(wanted)} features)")
+
+
+def _numeric_columns(frame: pd.DataFrame) -> list[str]:
+    return [str(c) for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c]) and frame[c].dtype != bool]
+
+
+def check_thresholds(trained: TrainedModel, thresholds: Optional[Sequence[float]]) -> np.ndarray:
+    cut = np.asarray(trained.thresholds if thresholds is None else thresholds, dtype=np.float32)
+    if cut.shape != (len(trained.label_names),) or not ((cut >= 0) & (cut <= 1)).all():
+        raise MultilabelError(f"give one threshold in [0, 1] per label ({len(trained.label_names)}), got {list(cut)}")
+    return cut
+
+
+def label_frame(trained: TrainedModel, probs: np.ndarray, thresholds: Optional[Sequence[float]] = None,
+                index: Any = None) -> pd.DataFrame:
+    """``<label>_prob`` and ``<label>`` (0/1 at each label's threshold) columns from (n, num_labels) probabilities."""
+    cut = check_thresholds(trained, thresholds)
+    cols: dict[str, Any] = {}
+    for j, label in enumerate(trained.label_names):
+        cols[label + PROB_SUFFIX] = probs[:, j]
+    for j, label in enumerate(trained.label_names):
+        cols[label] = (probs[:, j] >= cut[j]).astype(np.int8)
+    return pd.DataFrame(cols, index=index)
+
+
+def predict_frame(trained: TrainedModel, frame: pd.DataFrame, thresholds: Optional[Sequence[float]] = None,
+                  name: str = "the CSV") -> tuple[pd.DataFrame, FeaturePlan]:
+    """Score a table. Returns (passthrough columns + probability and 0/1 columns per label, the column plan)."""
+    frame = frame.rename(columns=str)
+    plan = plan_columns(trained, list(frame.columns), _numeric_columns(frame), name)
+    probs = trained.predict_proba(features_array(frame, plan.features, name))
+    labels = label_frame(trained, probs, thresholds, index=frame.index)
+    return pd.concat([frame[plan.passthrough], labels], axis=1), plan
+
+
+def predict_csv(trained: TrainedModel, source: Union[str, os.PathLike, IO[bytes]], out: Union[str, os.PathLike],
+                thresholds: Optional[Sequence[float]] = None, chunk_rows: int = DEFAULT_CHUNK_ROWS,
+                name: str | None = None) -> dict[str, Any]:
+    """Stream a CSV through the model: read ``chunk_rows`` at a time, write results as they come.
+
+    Memory is bounded by the chunk, not the file. Returns {"rows", "out", "notes"}. The output is written to a
+    temporary file and renamed at the end, so a failure never leaves half a result under ``out``.
+    """
+    label = name or (f"'{os.fspath(source)}'" if isinstance(source, (str, os.PathLike)) else "the uploaded file")
+    cut = check_thresholds(trained, thresholds)
+    out = Path(out)
+    tmp = out.with_name(out.name + ".part")
+    rows, plan, writer = 0, None, None
+    try:
+        for batch in _csv_batches(source, label, chunk_rows):
+            if plan is None:
+                numeric = [f.name for f in batch.schema if pa.types.is_integer(f.type) or pa.types.is_floating(f.type)]
+                plan = plan_columns(trained, batch.schema.names, numeric, label)
+            X = _batch_features(batch, plan.features, label, rows)
+            probs = trained.predict_proba(X)
+            arrays = [batch.column(c) for c in plan.passthrough]
+            names = list(plan.passthrough)
+            for j, lab in enumerate(trained.label_names):
+                arrays.append(pa.array(probs[:, j]))
+                names.append(lab + PROB_SUFFIX)
+            for j, lab in enumerate(trained.label_names):
+                arrays.append(pa.array((probs[:, j] >= cut[j]).astype(np.int8)))
+                names.append(lab)
+            table = pa.Table.from_arrays(arrays, names=names)
+            if writer is None:
+                writer = pacsv.CSVWriter(str(tmp), table.schema)
+            writer.write_table(table)
+            rows += batch.num_rows
+        if writer is None:
+            raise MultilabelError(f"{label} has a header but no data rows; add at least one row")
+        writer.close()
+        writer = None
+        os.replace(tmp, out)
+    finally:
+        if writer is not None:
+            writer.close()
+        tmp.unlink(missing_ok=True)
+    return {"rows": rows, "out": str(out), "notes": plan.notes if plan else []}
+
+
+def _csv_batches(source: Any, label: str, chunk_rows: int) -> Iterator[pa.RecordBatch]:
+    # block_size is in bytes; ~24 bytes per cell is a generous guess for numeric CSVs.
+    opts = pacsv.ReadOptions(block_size=max(1 << 20, min(chunk_rows * 24 * 64, 1 << 28)))
+    try:
+        reader = pacsv.open_csv(source, read_options=opts)
+        for batch in reader:
+            yield batch
+    except FileNotFoundError:
+        raise MultilabelError(f"{label} does not exist; check the path") from None
+    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if "Empty CSV file" in first:
+            raise MultilabelError(f"{label} is empty; give a CSV with a header row and data rows") from None
+        raise MultilabelError(f"{label} is not a readable CSV ({first[:200]}); save it as comma-separated text "
+                              "with a header row") from None
+
+
+def _batch_features(batch: pa.RecordBatch, features: Sequence[str], label: str, row_offset: int) -> np.ndarray:
+    cols = []
+    for c in features:
+        col = batch.column(c)
+        if pa.types.is_integer(col.type) or pa.types.is_floating(col.type):
+            if col.null_count == 0:
+                cols.append(col.to_numpy(zero_copy_only=False).astype(np.float32, copy=False))
+                continue
+        # Slow path for anything unusual: pandas-based checks name the bad cell.
+        return features_array(batch.select(list(features)).to_pandas(), features, label, row_offset)
+    X = np.column_stack(cols) if cols else np.empty((batch.num_rows, 0), np.float32)
+    if not np.isfinite(X).all():
+        return features_array(batch.select(list(features)).to_pandas(), features, label, row_offset)
+    return X

@@ -1,0 +1,157 @@
+"""Background training: a TrainingSession runs one engine call in a daemon thread; a registry finds it again.
+
+The thread never touches a UI. It writes each epoch to the run store and into a lock-protected snapshot that any
+reader (a page poll, the CLI, a test) copies out with ``snapshot()``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import traceback
+from pathlib import Path
+from typing import Any, Optional
+
+import torch
+
+from .checkpoint import save_checkpoint
+from .config import TrainConfig
+from .data import Dataset
+from .engine import TrainResult, train
+from .errors import MultilabelError
+from .store import RunStore, default_home
+
+
+class TrainingSession:
+    """One run in a background thread. ``snapshot()`` and ``stop()`` are safe from any thread."""
+
+    def __init__(self, store: RunStore, config: TrainConfig, data: Dataset, name: str | None = None) -> None:
+        self.config = config.validate()
+        self.store = store
+        self.run_id = store.create_run(config.to_dict(), data.description, name=name)
+        self._data = data
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._history: list[dict[str, Any]] = []  # records are never mutated after append: copies share them
+        self._state: dict[str, Any] = {"status": "starting", "error": None, "info": {}, "best": None,
+                                       "checkpoint": None, "started_at": time.time(), "finished_at": None}
+        self.result: Optional[TrainResult] = None
+        self._thread = threading.Thread(target=self._run, name=f"train-{self.run_id}", daemon=True)
+
+    def start(self) -> TrainingSession:
+        self._thread.start()
+        return self
+
+    # -- called from the training thread ----------------------------------------------------------------------
+    def _on_start(self, info: dict[str, Any]) -> None:
+        self.store.set_info(self.run_id, info)
+        with self._lock:
+            self._state.update(status="running", info=info)
+
+    def _on_epoch(self, record: dict[str, Any]) -> None:
+        self.store.log_epoch(self.run_id, record)
+        with self._lock:
+            self._history.append(record)
+
+    def _run(self) -> None:
+        try:
+            result = train(self.config, self._data, on_epoch=self._on_epoch, stop=self._stop, on_start=self._on_start)
+            result.trained.run_id = self.run_id
+            path = save_checkpoint(result.trained, self.store.checkpoint_path(self.run_id))
+            self.store.finish(self.run_id, result.outcome, best=result.best, checkpoint=path)
+            self.result = result
+            with self._lock:
+                self._state.update(status=result.outcome, best=result.best, checkpoint=str(path))
+        except MultilabelError as exc:
+            self._fail(str(exc))
+        except BaseException as exc:  # a bug: keep the traceback for whoever reads the snapshot, mark the run
+            self._fail(f"{type(exc).__name__}: {exc}", traceback.format_exc())
+        finally:
+            self._data = None  # type: ignore[assignment]  # let the arrays go once the run is over
+            with self._lock:
+                self._state["finished_at"] = time.time()
+
+    def _fail(self, message: str, trace: str | None = None) -> None:
+        try:
+            self.store.fail(self.run_id, message)
+        finally:
+            with self._lock:
+                self._state.update(status="failed", error=message, traceback=trace)
+
+    # -- called from anywhere ---------------------------------------------------------------------------------
+    def stop(self) -> None:
+        """Ask the run to end after the current epoch; the best weights so far are kept and saved."""
+        self._stop.set()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the thread; True once it has ended."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    def snapshot(self) -> dict[str, Any]:
+        """A copy of the live state: status, epoch, epochs, history (list of epoch records), info, best, error."""
+        with self._lock:
+            history = list(self._history)
+            state = dict(self._state)
+        last = history[-1] if history else None
+        return {**state, "run_id": self.run_id, "config": self.config.to_dict(), "history": history,
+                "epoch": last["epoch"] if last else 0, "epochs": self.config.epochs,
+                "stopping": self._stop.is_set() and self.running, "alive": self.running}
+
+
+class SessionRegistry:
+    """Process-wide map of run id -> TrainingSession over one run store."""
+
+    def __init__(self, store: RunStore) -> None:
+        self.store = store
+        self._lock = threading.Lock()
+        self._sessions: dict[str, TrainingSession] = {}
+
+    def start(self, config: TrainConfig, data: Dataset, name: str | None = None) -> TrainingSession:
+        _warm_up()
+        session = TrainingSession(self.store, config, data, name=name)
+        with self._lock:
+            self._sessions[session.run_id] = session
+        return session.start()
+
+    def get(self, run_id: str | None) -> Optional[TrainingSession]:
+        with self._lock:
+            return self._sessions.get(run_id) if run_id else None
+
+    def sessions(self) -> list[TrainingSession]:
+        with self._lock:
+            return list(self._sessions.values())
+
+    def active(self) -> list[TrainingSession]:
+        return [s for s in self.sessions() if s.running]
+
+
+_registries: dict[Path, SessionRegistry] = {}
+_registries_lock = threading.Lock()
+_warm = False
+
+
+def get_registry(home: str | os.PathLike | None = None) -> SessionRegistry:
+    """The one registry for a home folder in this process (created on first use)."""
+    key = (Path(home) if home is not None else default_home()).resolve()
+    with _registries_lock:
+        if key not in _registries:
+            _registries[key] = SessionRegistry(RunStore(key))
+        return _registries[key]
+
+
+def _warm_up() -> None:
+    """Run torch's lazy imports and one Adam step in the calling (main) thread before any training thread starts."""
+    global _warm
+    if _warm:
+        return
+    layer = torch.nn.Linear(2, 1)
+    opt = torch.optim.Adam(layer.parameters())
+    layer(torch.zeros(1, 2)).sum().backward()
+    opt.step()
+    _warm = True

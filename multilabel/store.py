@@ -1,0 +1,191 @@
+"""The run store: every run's parameters, per-epoch metrics and checkpoint, in SQLite beside checkpoint files.
+
+Layout of a home folder: ``runs.db`` (SQLite, WAL) and ``checkpoints/<run_id>.pt``. Each epoch is committed as it
+ends, so a crash loses nothing already logged; a run left 'running' by a process that is gone reads as
+'interrupted'.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Optional
+
+from .errors import MultilabelError
+
+HOME_ENV = "MULTILABEL_HOME"
+DEFAULT_HOME = "runs"
+# Live-view fields that are large and only matter while a run is live; the store keeps them for the last epoch only.
+LIVE_ONLY_FIELDS = ("probe_probs", "prob_hist")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    status TEXT NOT NULL,            -- running | completed | early_stopped | stopped | failed | interrupted
+    created_at REAL NOT NULL,
+    finished_at REAL,
+    owner TEXT,                      -- 'pid:start-time' of the process that runs it
+    config TEXT NOT NULL,            -- JSON of TrainConfig
+    data TEXT NOT NULL,              -- JSON description of the data
+    info TEXT,                       -- JSON: device, split sizes, names, probe labels
+    best TEXT,                       -- JSON: best validation metrics
+    last_live TEXT,                  -- JSON: the last epoch's probe probabilities and histograms
+    epochs_done INTEGER NOT NULL DEFAULT 0,
+    checkpoint TEXT,
+    error TEXT
+);
+CREATE TABLE IF NOT EXISTS epochs (
+    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    epoch INTEGER NOT NULL,
+    record TEXT NOT NULL,
+    PRIMARY KEY (run_id, epoch)
+);
+"""
+
+FINISHED = ("completed", "early_stopped", "stopped")
+
+
+def default_home() -> Path:
+    return Path(os.environ.get(HOME_ENV) or DEFAULT_HOME)
+
+
+def _process_token(pid: int) -> Optional[str]:
+    """'pid:start-time' where /proc tells the start time (so a reused pid is not mistaken for the owner)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            fields = fh.read().rsplit(b")", 1)[1].split()
+        return f"{pid}:{int(fields[19])}"
+    except (OSError, IndexError, ValueError):
+        return f"{pid}:?"
+
+
+def _owner_alive(owner: Optional[str]) -> bool:
+    if not owner:
+        return False
+    pid = int(owner.split(":", 1)[0])
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return owner.endswith(":?") or _process_token(pid) == owner
+
+
+class RunStore:
+    """Thread-safe access to one home folder's runs. Plain dicts in and out."""
+
+    def __init__(self, home: str | os.PathLike | None = None) -> None:
+        self.home = Path(home) if home is not None else default_home()
+        try:
+            (self.home / "checkpoints").mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise MultilabelError(f"cannot use {str(self.home)!r} as the run store ({exc.strerror}); "
+                                  "choose a writable folder with --store or MULTILABEL_HOME") from None
+        self.path = self.home / "runs.db"
+        self._lock = threading.Lock()
+        self._owner = _process_token(os.getpid())
+        try:
+            self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise MultilabelError(f"{str(self.path)!r} is not a usable run store ({exc}); point --store or "
+                                  "MULTILABEL_HOME at another folder") from None
+        self._db.row_factory = sqlite3.Row
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock, self._db:
+            yield self._db
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def checkpoint_path(self, run_id: str) -> Path:
+        return self.home / "checkpoints" / f"{run_id}.pt"
+
+    # -- writes (one transaction each) --------------------------------------------------------------------------
+    def create_run(self, config: dict[str, Any], data: dict[str, Any], name: str | None = None) -> str:
+        run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
+        with self._tx() as db:
+            db.execute("INSERT INTO runs (id, name, status, created_at, owner, config, data) VALUES (?,?,?,?,?,?,?)",
+                       (run_id, name or run_id, "running", time.time(), self._owner, json.dumps(config),
+                        json.dumps(data)))
+        return run_id
+
+    def set_info(self, run_id: str, info: dict[str, Any]) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE runs SET info=? WHERE id=?", (json.dumps(info), run_id))
+
+    def log_epoch(self, run_id: str, record: dict[str, Any]) -> None:
+        live = {k: record[k] for k in LIVE_ONLY_FIELDS if k in record}
+        kept = {k: v for k, v in record.items() if k not in LIVE_ONLY_FIELDS}
+        with self._tx() as db:
+            db.execute("INSERT OR REPLACE INTO epochs (run_id, epoch, record) VALUES (?,?,?)",
+                       (run_id, record["epoch"], json.dumps(kept)))
+            db.execute("UPDATE runs SET epochs_done=?, last_live=? WHERE id=?",
+                       (record["epoch"], json.dumps(live), run_id))
+
+    def finish(self, run_id: str, status: str, best: dict[str, Any] | None = None,
+               checkpoint: str | os.PathLike | None = None) -> None:
+        with self._tx() as db:
+            db.execute("UPDATE runs SET status=?, finished_at=?, best=?, checkpoint=? WHERE id=?",
+                       (status, time.time(), json.dumps(best) if best is not None else None,
+                        os.fspath(checkpoint) if checkpoint else None, run_id))
+
+    def fail(self, run_id: str, message: str, status: str = "failed") -> None:
+        with self._tx() as db:
+            db.execute("UPDATE runs SET status=?, finished_at=?, error=? WHERE id=?",
+                       (status, time.time(), message, run_id))
+
+    def delete_run(self, run_id: str) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM epochs WHERE run_id=?", (run_id,))
+            db.execute("DELETE FROM runs WHERE id=?", (run_id,))
+        self.checkpoint_path(run_id).unlink(missing_ok=True)
+
+    # -- reads --------------------------------------------------------------------------------------------------
+    def _row(self, row: sqlite3.Row) -> dict[str, Any]:
+        run = dict(row)
+        for key in ("config", "data", "info", "best", "last_live"):
+            run[key] = json.loads(run[key]) if run[key] else None
+        if run["status"] == "running" and not (run["owner"] == self._owner or _owner_alive(run["owner"])):
+            run["status"] = "interrupted"  # its process is gone
+        end = run["finished_at"] or (time.time() if run["status"] == "running" else None)
+        run["duration_s"] = (end - run["created_at"]) if end else None
+        return run
+
+    def get_run(self, run_id: str) -> dict[str, Any]:
+        with self._lock:
+            row = self._db.execute("SELECT * FROM runs WHERE id=?", (run_id,)).fetchone()
+        if row is None:
+            raise MultilabelError(f"no run {run_id!r} in {str(self.path)!r}; list runs with 'python -m multilabel runs'")
+        return self._row(row)
+
+    def list_runs(self, limit: int = 500) -> list[dict[str, Any]]:
+        """Newest first."""
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM runs ORDER BY created_at DESC LIMIT ?", (limit,)).fetchall()
+        return [self._row(r) for r in rows]
+
+    def history(self, run_id: str) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._db.execute("SELECT record FROM epochs WHERE run_id=? ORDER BY epoch", (run_id,)).fetchall()
+        return [json.loads(r[0]) for r in rows]
+
+    def latest_checkpoint(self) -> Optional[dict[str, Any]]:
+        """The newest finished run that has a checkpoint file, or None."""
+        for run in self.list_runs():
+            if run["status"] in FINISHED and run["checkpoint"] and Path(run["checkpoint"]).is_file():
+                return run
+        return None
