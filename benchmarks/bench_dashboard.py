@@ -1,0 +1,115 @@
+"""Does the live view slow training, and what does one poll cost?
+
+Measured side by side in one process (the Streamlit server runs page scripts in threads of the process that
+trains, so this is where they compete):
+
+1. Training samples/s headless vs with the Train page polling: the same run twice, once alone, once while the
+   main thread re-runs the Train page through AppTest every POLL_S seconds (what `st.fragment(run_every=...)` does
+   for an open browser tab). Target: polled >= 0.9x headless.
+2. The cost of one poll with a 1,000-epoch history: ``registry.view()`` + every figure builder + plotly JSON
+   serialization (the work behind one fragment re-run), and a whole Train-page run through AppTest. Target <= 50 ms.
+
+    python benchmarks/bench_dashboard.py [--epochs 1000] [--rows 20000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+os.environ["MULTILABEL_HOME"] = tempfile.mkdtemp(prefix="bench-dashboard-")
+
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+from multilabel import TrainConfig, make_synthetic  # noqa: E402
+from multilabel.charts import (loss_figure, metrics_figure, per_label_figure, probability_histogram_figure,  # noqa: E402
+                               probe_heatmap)
+from multilabel.session import get_registry  # noqa: E402
+
+POLL_S = 0.7
+
+
+def poll_once(registry, run_id: str) -> None:
+    view = registry.view(run_id)
+    history, last, live = view["history"], view["history"][-1], view["live"]
+    labels = view["info"]["label_names"]
+    for fig in (loss_figure(history, last["best_epoch"]), metrics_figure(history), per_label_figure(last["val_per_label"]),
+                probe_heatmap(live["probe_probs"], view["info"]["probe_targets"], labels),
+                probability_histogram_figure(live["prob_hist"], labels)):
+        fig.to_json()
+
+
+def train_page(run_id: str) -> AppTest:
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60).run()
+    at.session_state["run_id"] = run_id
+    at.switch_page("pages/train.py").run()
+    return at
+
+
+def mean_rate(history) -> float:
+    return statistics.fmean(r["samples_per_s"] for r in history[1:])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--epochs", type=int, default=1000, help="epochs of the history for the poll-cost measurement")
+    ap.add_argument("--rows", type=int, default=20000, help="rows of the training-speed comparison")
+    ap.add_argument("--train-epochs", type=int, default=40)
+    args = ap.parse_args()
+    registry = get_registry()
+
+    # 1. training speed, headless vs polled
+    data = make_synthetic(args.rows, 32, 8, seed=0)
+    config = TrainConfig(input_size=32, hidden_size=128, num_outputs=8, epochs=args.train_epochs, patience=0,
+                         batch_size=64, device="cpu").validate()
+    headless = registry.start(config, data)
+    headless.join()
+    polled = registry.start(config, data)
+    at = train_page(polled.run_id)
+    polls = []
+    while polled.running:
+        t0 = time.perf_counter()
+        at.run()
+        polls.append(time.perf_counter() - t0)
+        time.sleep(max(0.0, POLL_S - polls[-1]))
+    polled.join()
+    h_rate, p_rate = mean_rate(headless.snapshot()["history"]), mean_rate(polled.snapshot()["history"])
+    print(f"training {args.rows} rows x {args.train_epochs} epochs, 32 -> 128 -> 8, batch 64, cpu")
+    print(f"  headless            {h_rate:12,.0f} samples/s")
+    print(f"  Train page polling  {p_rate:12,.0f} samples/s   ({len(polls)} page runs, median "
+          f"{statistics.median(polls) * 1000:.0f} ms each)")
+    print(f"  ratio polled/headless {p_rate / h_rate:.2f}x   (target >= 0.90x)")
+
+    # 2. one poll with a long history
+    small = make_synthetic(400, 10, 5, seed=1)
+    long_cfg = TrainConfig(input_size=10, hidden_size=16, num_outputs=5, epochs=args.epochs, patience=0,
+                           batch_size=256, device="cpu").validate()
+    long_run = registry.start(long_cfg, small)
+    long_run.join()
+    assert len(long_run.snapshot()["history"]) == args.epochs
+    poll_once(registry, long_run.run_id)  # warm-up
+    lib = []
+    for _ in range(20):
+        t0 = time.perf_counter()
+        poll_once(registry, long_run.run_id)
+        lib.append(time.perf_counter() - t0)
+    at = train_page(long_run.run_id)
+    page = []
+    for _ in range(10):
+        t0 = time.perf_counter()
+        at.run()
+        page.append(time.perf_counter() - t0)
+    print(f"one poll with {args.epochs} epochs of history")
+    print(f"  snapshot + 5 figures + JSON   median {statistics.median(lib) * 1000:6.1f} ms   (target <= 50 ms)")
+    print(f"  whole Train page (AppTest)    median {statistics.median(page) * 1000:6.1f} ms   (includes widgets)")
+
+
+if __name__ == "__main__":
+    main()

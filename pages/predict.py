@@ -1,0 +1,93 @@
+"""Predict page: a model (from a run or an uploaded checkpoint) + a CSV -> per-label probabilities and labels."""
+
+import hashlib
+import io
+
+import numpy as np
+import streamlit as st
+
+from multilabel import MultilabelError, load_checkpoint, read_csv
+from multilabel.charts import label_frequency_figure
+from multilabel.predict import PROB_SUFFIX, predict_frame
+from multilabel.store import FINISHED
+from pages._shared import model_from_store, registry
+
+SHOWN_ROWS = 1000
+
+st.title("Predict")
+store = registry().store
+
+# -- the model ---------------------------------------------------------------------------------------------------
+runs = [r for r in store.list_runs() if r["status"] in FINISHED and r["checkpoint"]]
+choice = st.radio("Model", ["From a run", "Upload a checkpoint"], horizontal=True, key="model_source",
+                  index=0 if runs else 1)
+trained, model_key = None, None
+if choice == "From a run":
+    if not runs:
+        st.info("No finished runs yet: train one on the Train page, or upload a checkpoint.")
+    else:
+        ids = [r["id"] for r in runs]
+        wanted = st.session_state.get("predict_run")
+        by_id = {r["id"]: r for r in runs}
+        run_id = st.selectbox("Run", ids, index=ids.index(wanted) if wanted in by_id else 0, key="predict_run_select",
+                              format_func=lambda i: f"{by_id[i]['name']} · {by_id[i]['status']} · val micro-F1 "
+                                                    f"{(by_id[i]['best'] or {}).get('micro_f1', float('nan')):.3f}")
+        try:
+            trained = model_from_store(by_id[run_id]["checkpoint"])
+            model_key = run_id
+        except (MultilabelError, OSError) as exc:
+            st.error(f"cannot load the checkpoint of run {run_id}: {exc}")
+else:
+    upload = st.file_uploader("Checkpoint (.pt saved by multilabel)", type=["pt"], key="ckpt_upload")
+    if upload is not None:
+        raw = upload.getvalue()
+        try:
+            trained = load_checkpoint(io.BytesIO(raw), name=f"'{upload.name}'")  # weights_only: code never runs
+            model_key = hashlib.sha1(raw).hexdigest()[:12]
+        except MultilabelError as exc:
+            st.error(str(exc))
+
+if trained is None:
+    st.stop()
+
+st.caption(f"{len(trained.feature_names)} features → {len(trained.label_names)} labels: "
+           + ", ".join(trained.label_names))
+
+# -- thresholds ---------------------------------------------------------------------------------------------------
+with st.expander("Per-label thresholds", expanded=False):
+    st.caption("A row gets label 1 where its probability is at least the label's threshold. They start at the "
+               "model's own (tuned on its validation split).")
+    cols = st.columns(min(4, len(trained.label_names)))
+    thresholds = [
+        cols[j % len(cols)].slider(label, 0.0, 1.0, float(trained.thresholds[j]), 0.01, key=f"thr_{model_key}_{j}")
+        for j, label in enumerate(trained.label_names)
+    ]
+
+# -- the data -----------------------------------------------------------------------------------------------------
+data = st.file_uploader("CSV to score (the model's feature columns; other columns pass through)", type=["csv"],
+                        key="predict_csv")
+if data is None:
+    st.stop()
+try:
+    frame = read_csv(data, f"'{data.name}'")
+    result, plan = predict_frame(trained, frame, thresholds, name=f"'{data.name}'")
+except MultilabelError as exc:
+    st.error(str(exc))
+    st.stop()
+
+for note in plan.notes:
+    st.warning(note)
+label_cols = list(trained.label_names)
+counts = [int(result[c].sum()) for c in label_cols]
+st.markdown(f"**{len(result):,} rows scored.** Columns `<label>{PROB_SUFFIX}` hold probabilities; `<label>` "
+            "holds 0/1 under the thresholds above.")
+left, right = st.columns([3, 2])
+prob_cols = [c + PROB_SUFFIX for c in label_cols]
+left.dataframe(result.head(SHOWN_ROWS), hide_index=True,
+               column_config={c: st.column_config.ProgressColumn(c, min_value=0.0, max_value=1.0, format="%.3f")
+                              for c in prob_cols})
+if len(result) > SHOWN_ROWS:
+    left.caption(f"showing the first {SHOWN_ROWS:,} rows; the download has all {len(result):,}")
+right.plotly_chart(label_frequency_figure(label_cols, counts, len(result)), key="freq_chart")
+st.download_button("Download predictions (CSV)", result.to_csv(index=False).encode(), key="download",
+                   file_name=data.name.rsplit(".", 1)[0] + "_predictions.csv", mime="text/csv", type="primary")

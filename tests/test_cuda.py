@@ -1,0 +1,65 @@
+"""CUDA-only behaviour: the graphed training step, device choice, GPU checkpoints. Skips where there is no GPU."""
+
+import numpy as np
+import pytest
+import torch
+
+from multilabel import TrainConfig, load_checkpoint, make_synthetic, resolve_device, save_checkpoint, train
+from multilabel.predict import predict_csv, predict_frame
+
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (CI has none)")
+
+
+def _config(**kw):
+    base = dict(input_size=16, hidden_size=64, num_outputs=6, epochs=8, batch_size=128, patience=0, device="cuda",
+                seed=3, threshold_mode="fixed", weight_decay=0.0)
+    return TrainConfig(**{**base, **kw}).validate()
+
+
+@cuda
+def test_graphed_and_eager_steps_give_the_same_losses():
+    data = make_synthetic(1000, 16, 6, noise=0.2, seed=1)  # 800 training rows: 6 full batches + a partial one
+    graphed = train(_config(cuda_graph="on"), data)
+    eager = train(_config(cuda_graph="off"), data)
+    assert graphed.info["cuda_graph"] is True and eager.info["cuda_graph"] is False
+    g = np.array([[r["train_loss"], r["val_loss"]] for r in graphed.history])
+    e = np.array([[r["train_loss"], r["val_loss"]] for r in eager.history])
+    assert g[-1, 0] < g[0, 0] * 0.8  # it learns
+    np.testing.assert_allclose(g, e, rtol=2e-4, atol=1e-5)
+
+
+@cuda
+def test_graphed_run_learns_as_well_as_on_cpu():
+    data = make_synthetic(3000, 16, 6, noise=0.0, seed=2)
+    gpu = train(_config(epochs=60, cuda_graph="on"), data)
+    cpu = train(_config(epochs=60, device="cpu"), data)
+    assert gpu.best["micro_f1"] >= 0.9
+    assert abs(gpu.best["micro_f1"] - cpu.best["micro_f1"]) < 0.03
+
+
+def test_auto_device_keeps_the_seed_size_on_cpu():
+    tiny = TrainConfig(input_size=10, hidden_size=20, num_outputs=5, batch_size=32).validate()
+    assert resolve_device(tiny).type == "cpu"
+
+
+@cuda
+def test_auto_device_takes_the_gpu_for_a_big_net():
+    big = TrainConfig(input_size=128, hidden_size=512, num_outputs=32, batch_size=4096).validate()
+    assert resolve_device(big).type == "cuda"
+
+
+@cuda
+def test_gpu_checkpoint_predicts_the_same_on_cpu_and_gpu(tmp_path):
+    data = make_synthetic(600, 16, 6, seed=4)
+    result = train(_config(epochs=5), data)
+    path = save_checkpoint(result.trained, tmp_path / "m.pt")
+    on_cpu = load_checkpoint(path)
+    on_gpu = load_checkpoint(path, device="cuda")
+    np.testing.assert_allclose(on_cpu.predict_proba(data.X), on_gpu.predict_proba(data.X), atol=1e-5)
+    import pandas as pd
+    frame = pd.DataFrame(data.X, columns=data.feature_names)
+    frame.to_csv(tmp_path / "in.csv", index=False)
+    predict_csv(on_gpu, tmp_path / "in.csv", tmp_path / "out.csv", chunk_rows=128)
+    expected, _ = predict_frame(on_cpu, frame)
+    got = pd.read_csv(tmp_path / "out.csv")
+    np.testing.assert_allclose(got[expected.columns].to_numpy(float), expected.to_numpy(float), atol=1e-5)
