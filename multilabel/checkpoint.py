@@ -92,6 +92,11 @@ def load_checkpoint(source: PathOrFile, device: str | torch.device = "cpu", name
                      else f"'{getattr(source, 'name', 'the uploaded file')}'")
     if isinstance(source, (str, os.PathLike)) and not Path(source).is_file():
         raise MultilabelError(f"model file {label} does not exist; give the path of a .pt file saved by multilabel")
+    if not _is_zip(source):
+        # torch.save writes a zip; anything else (a bare pickle, random bytes, text) is refused before torch.load,
+        # which would print a warning about a bare pickle's protocol on top of our one-line message.
+        raise MultilabelError(f"{label} is not a multilabel checkpoint (not a PyTorch zip file); choose a .pt file "
+                              "saved by multilabel")
     try:
         payload = torch.load(source, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:
@@ -121,3 +126,13 @@ def load_checkpoint(source: PathOrFile, device: str | torch.device = "cpu", name
     if len(trained.label_names) != config.num_outputs or len(trained.thresholds) != config.num_outputs:
         raise MultilabelError(f"{label} is a damaged multilabel checkpoint (label count does not match the model)")
     return trained.to(device)
+
+
+def _is_zip(source: PathOrFile) -> bool:
+    if isinstance(source, (str, os.PathLike)):
+        return zipfile.is_zipfile(source)
+    start = source.tell()
+    try:
+        return zipfile.is_zipfile(source)
+    finally:
+        source.seek(start)

@@ -16,10 +16,10 @@ import torch
 
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig, knobs
-from .data import dataset_from_frame, load_csv, make_synthetic, read_csv
+from .data import labels_array, load_csv, make_synthetic, match_labels, read_csv
 from .errors import MultilabelError
 from .metrics import evaluate
-from .predict import check_thresholds, plan_columns, predict_csv
+from .predict import PROB_SUFFIX, check_thresholds, predict_csv, predict_frame
 from .session import SessionRegistry
 from .store import RunStore
 
@@ -175,24 +175,25 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     trained = load_checkpoint(args.model)
-    frame = read_csv(args.data)
-    labels = args.labels or ",".join(trained.label_names)
-    missing = [name for name in trained.label_names if name not in set(map(str, frame.columns))]
+    name = f"'{args.data}'"
+    frame = read_csv(args.data, name).rename(columns=str)
+    missing = [label for label in trained.label_names if label not in set(frame.columns)]
     if args.labels is None and missing:
-        raise MultilabelError(f"'{args.data}' lacks the label column(s) {', '.join(map(repr, missing))} that the "
-                              "model predicts; evaluate needs true labels (use predict for unlabelled data)")
-    data = dataset_from_frame(frame, labels, f"'{args.data}'")
-    if len(data.label_names) != len(trained.label_names):
-        raise MultilabelError(f"--labels chose {len(data.label_names)} columns but the model predicts "
+        raise MultilabelError(f"{name} lacks the label column(s) {', '.join(map(repr, missing))} that the model "
+                              "predicts; evaluate needs true labels (use predict for unlabelled data)")
+    label_cols = match_labels(list(frame.columns), args.labels or trained.label_names)
+    if len(label_cols) != len(trained.label_names):
+        raise MultilabelError(f"--labels chose {len(label_cols)} columns but the model predicts "
                               f"{len(trained.label_names)} labels")
-    plan = plan_columns(trained, data.feature_names, name=f"'{args.data}'")
-    X = data.X[:, [data.feature_names.index(f) for f in plan.features]]
-    probs = trained.predict_proba(X)
-    result = evaluate(torch.from_numpy(probs), torch.from_numpy(data.Y),
-                      check_thresholds(trained, None), trained.label_names)
+    Y = labels_array(frame, label_cols, name)
+    # Features as predict finds them: by name (other columns, an id say, are ignored) or by position.
+    scored, plan = predict_frame(trained, frame.drop(columns=label_cols), name=name)
+    probs = scored[[label + PROB_SUFFIX for label in trained.label_names]].to_numpy(np.float32, copy=True)
+    result = evaluate(torch.from_numpy(probs), torch.from_numpy(Y), check_thresholds(trained, None),
+                      trained.label_names)
     for note in plan.notes:
         sys.stderr.write(f"note: {note}\n")
-    print(json.dumps({"rows": data.num_rows, **result}))
+    print(json.dumps({"rows": len(frame), **result}))
     return 0
 
 

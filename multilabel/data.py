@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import fnmatch
 import io
 import os
@@ -14,6 +15,7 @@ import pandas as pd
 from .errors import MultilabelError
 
 CsvSource = Union[str, os.PathLike, IO[bytes], IO[str]]
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 @dataclass
@@ -92,6 +94,7 @@ def read_csv(source: CsvSource, name: str | None = None) -> pd.DataFrame:
     label = name or _source_name(source)
     if isinstance(source, (bytes, bytearray)):
         source = io.BytesIO(source)
+    start = source.tell() if callable(getattr(source, "seekable", None)) and source.seekable() else None
     try:
         frame = pd.read_csv(source, engine="pyarrow")
     except pd.errors.EmptyDataError:
@@ -99,10 +102,9 @@ def read_csv(source: CsvSource, name: str | None = None) -> pd.DataFrame:
     except (ValueError, UnicodeDecodeError, OSError) as exc:  # pyarrow's ArrowInvalid is a ValueError
         if isinstance(exc, FileNotFoundError):
             raise MultilabelError(f"{label} does not exist; check the path") from None
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise MultilabelError(f"{label} is not a readable CSV ({first}); save it as comma-separated text with "
-                              "a header row") from None
-    _check_header(frame, label)
+        raise MultilabelError(f"{label} is not a readable CSV ({error_reason(exc)}); save it as comma-separated "
+                              "text with a header row") from None
+    check_column_names(_raw_header(source, start) or [str(c) for c in frame.columns], label)
     if len(frame) == 0:
         raise MultilabelError(f"{label} has a header but no data rows; add at least one row")
     return frame
@@ -114,11 +116,37 @@ def _source_name(source: Any) -> str:
     return f"'{getattr(source, 'name', 'the uploaded file')}'"
 
 
-def _check_header(frame: pd.DataFrame, label: str) -> None:
-    columns = [str(c) for c in frame.columns]
+def error_reason(exc: BaseException) -> str:
+    """The first line of a parser's message, short; a binary file's bytes are summarized, never echoed."""
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else type(exc).__name__
+    if "\ufffd" in first or not first.isprintable():
+        return "its content is binary, not text: is it a spreadsheet, an image or an archive?"
+    return first if len(first) <= 120 else first[:117] + "..."
+
+
+def _raw_header(source: Any, start: int | None) -> list[str] | None:
+    """The header row as written, or None where it cannot be read again (a stream that cannot seek).
+
+    pandas renames a repeated column 'a' to 'a.1', so a repeat is only visible in the raw line.
+    """
+    if isinstance(source, (str, os.PathLike)):
+        with open(source, "rb") as fh:
+            first = fh.readline()
+    elif start is not None:
+        source.seek(start)
+        first = source.readline()
+    else:
+        return None
+    if isinstance(first, bytes):
+        first = first.decode("utf-8-sig", errors="replace")
+    return next(csv.reader([first.lstrip("\ufeff")]), None)
+
+
+def check_column_names(columns: Sequence[str], label: str) -> None:
+    """Raise MultilabelError for a repeated column name or a header row that is all numbers."""
     seen: set[str] = set()
     for col in columns:
-        # pyarrow renames nothing, but pandas marks repeats as 'name.1' only with the C engine; check both forms.
         if col in seen:
             raise MultilabelError(f"{label} has the column name {col!r} twice; give every column a unique name")
         seen.add(col)
@@ -175,7 +203,7 @@ def dataset_from_frame(frame: pd.DataFrame, labels: str | Sequence[str], name: s
     if not feature_names:
         raise MultilabelError(f"{name} has no feature columns left after taking {len(label_names)} label columns; "
                               "choose fewer label columns")
-    Y = np.column_stack([_label_column(frame[c], c, name) for c in label_names]).astype(np.float32)
+    Y = labels_array(frame, label_names, name)
     X = features_array(frame, feature_names, name)
     return Dataset(X=X, Y=Y, feature_names=feature_names, label_names=label_names,
                    description={"source": "csv", "name": name.strip("'"), "rows": len(frame),
@@ -186,6 +214,11 @@ def load_csv(source: CsvSource, labels: str | Sequence[str], name: str | None = 
     """Read a CSV and choose its label columns (see ``match_labels``); other columns are numeric features."""
     label = name or _source_name(source)
     return dataset_from_frame(read_csv(source, label), labels, label)
+
+
+def labels_array(frame: pd.DataFrame, columns: Sequence[str], name: str = "the CSV") -> np.ndarray:
+    """The given label columns as a (n, len(columns)) float32 array of 0.0/1.0; MultilabelError names a bad cell."""
+    return np.column_stack([_label_column(frame[c], c, name) for c in columns]).astype(np.float32)
 
 
 def features_array(frame: pd.DataFrame, columns: Sequence[str], name: str = "the CSV",
@@ -210,18 +243,25 @@ def features_array(frame: pd.DataFrame, columns: Sequence[str], name: str = "the
                                       f"{series.iloc[row]!r}); remove the column or make it numeric")
             series = values
         column = series.to_numpy(dtype=np.float64, na_value=np.nan)
-        finite = np.isfinite(column)
-        if not finite.all():
-            row = int(np.flatnonzero(~finite)[0])
-            what = "empty or NaN" if np.isnan(column[row]) else "infinite"
-            raise MultilabelError(f"feature column {col!r} in {name} has an {what} cell at row "
-                                  f"{row + row_offset + 2}; fill or drop that row")
+        usable = np.abs(column) <= FLOAT32_MAX  # False for NaN, inf, and values float32 would turn into inf
+        if not usable.all():
+            row = int(np.flatnonzero(~usable)[0])
+            value = column[row]
+            what = ("an empty or NaN cell" if np.isnan(value) else "an infinite cell" if np.isinf(value)
+                    else f"the value {value:g}, beyond float32's range (about 3.4e38),")
+            raise MultilabelError(f"feature column {col!r} in {name} has {what} at row {row + row_offset + 2}; "
+                                  "fill or drop that row")
         out[:, j] = column
     return out
 
 
 _TRUE = {"1", "1.0", "true", "yes"}
 _FALSE = {"0", "0.0", "false", "no"}
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the Python number it holds, so messages show 2, not np.int64(2)."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _label_column(series: pd.Series, col: str, name: str) -> np.ndarray:
@@ -238,14 +278,14 @@ def _label_column(series: pd.Series, col: str, name: str) -> np.ndarray:
         bad = ~np.isin(values, (0.0, 1.0))
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
-            raise MultilabelError(f"label column {col!r}{where} has the value {series.iloc[row]!r} at row {row + 2}; "
-                                  "labels must be 0 or 1 (is it a feature? leave it out of the labels)")
+            raise MultilabelError(f"label column {col!r}{where} has the value {_plain(series.iloc[row])!r} at row "
+                                  f"{row + 2}; labels must be 0 or 1 (is it a feature? leave it out of the labels)")
         return values.astype(np.float32)
     text = series.astype(str).str.strip().str.lower()
     ones, zeros = text.isin(_TRUE), text.isin(_FALSE)
     bad = ~(ones | zeros)
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
-        raise MultilabelError(f"label column {col!r}{where} has the value {series.iloc[row]!r} at row {row + 2}; "
-                              "labels must be 0 or 1 (is it a feature? leave it out of the labels)")
+        raise MultilabelError(f"label column {col!r}{where} has the value {_plain(series.iloc[row])!r} at row "
+                              f"{row + 2}; labels must be 0 or 1 (is it a feature? leave it out of the labels)")
     return ones.to_numpy(dtype=np.float32)

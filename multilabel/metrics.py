@@ -46,7 +46,8 @@ def evaluate(probs: torch.Tensor, targets: torch.Tensor, thresholds: Sequence[fl
         multilabel_f1_score(preds, target, average="macro", zero_division=0, **kw),
         multilabel_exact_match(preds, target, **kw),
     ]).cpu().tolist()
-    f1_list, auroc_list = f1_per.cpu().tolist(), auroc_per.cpu().tolist()
+    # reshape: torchmetrics squeezes the per-label result to a scalar when there is a single label
+    f1_list, auroc_list = f1_per.reshape(-1).cpu().tolist(), auroc_per.reshape(-1).cpu().tolist()
     support = target.sum(dim=0).cpu().tolist()
     n = probs.shape[0]
     per_label = {}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Iterator, Optional, Sequence, Union
+from typing import IO, Any, Iterator, NoReturn, Optional, Sequence, Union
 
 import numpy as np
 import pandas as pd
@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from .checkpoint import TrainedModel
-from .data import features_array
+from .data import check_column_names, error_reason, features_array
 from .errors import MultilabelError
 
 PROB_SUFFIX = "_prob"
@@ -37,17 +37,22 @@ def plan_columns(trained: TrainedModel, columns: Sequence[str], numeric: Sequenc
     columns = [str(c) for c in columns]
     wanted = trained.feature_names
     have = set(columns)
+    # A column named like an output column (a true label, an old '<label>_prob') would appear twice in the result.
+    outputs = set(trained.label_names) | {label + PROB_SUFFIX for label in trained.label_names}
+    replaced = [c for c in columns if c in outputs]
+    notes = [f"column(s) {', '.join(map(repr, replaced))} of {name} were left out of the result: the predictions "
+             "use those names"] if replaced else []
     missing = [f for f in wanted if f not in have]
     if not missing:
-        chosen = set(wanted)
-        return FeaturePlan(list(wanted), [c for c in columns if c not in chosen])
+        chosen = set(wanted) | outputs
+        return FeaturePlan(list(wanted), [c for c in columns if c not in chosen], notes=notes)
     numeric = [c for c in (numeric if numeric is not None else columns)
-               if c not in set(trained.label_names) and c + PROB_SUFFIX not in have]
+               if c not in outputs and c + PROB_SUFFIX not in have]
     if len(missing) == len(wanted) and len(numeric) == len(wanted):
-        chosen = set(numeric)
+        chosen = set(numeric) | outputs
         return FeaturePlan(list(numeric), [c for c in columns if c not in chosen], by_position=True,
                            notes=[f"no column of {name} has a feature name the model knows; its {len(numeric)} "
-                                  "numeric columns were used in order as the model's features"])
+                                  "numeric columns were used in order as the model's features", *notes])
     shown = ", ".join(repr(m) for m in missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
     raise MultilabelError(f"{name} lacks {len(missing)} feature column(s) the model needs: {shown}; "
                           f"add them (the model was trained on {len(wanted)} features)")
@@ -136,16 +141,25 @@ def _csv_batches(source: Any, label: str, chunk_rows: int) -> Iterator[pa.Record
     opts = pacsv.ReadOptions(block_size=max(1 << 20, min(chunk_rows * 24 * 64, 1 << 28)))
     try:
         reader = pacsv.open_csv(source, read_options=opts)
-        for batch in reader:
-            yield batch
+        names = reader.schema.names  # decodes the header: a binary file fails here, inside this try
     except FileNotFoundError:
         raise MultilabelError(f"{label} does not exist; check the path") from None
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        if "Empty CSV file" in first:
-            raise MultilabelError(f"{label} is empty; give a CSV with a header row and data rows") from None
-        raise MultilabelError(f"{label} is not a readable CSV ({first[:200]}); save it as comma-separated text "
-                              "with a header row") from None
+        _unreadable(exc, label)
+    check_column_names(names, label)
+    try:
+        for batch in reader:
+            yield batch
+    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+        _unreadable(exc, label)
+
+
+def _unreadable(exc: Exception, label: str) -> NoReturn:
+    reason = error_reason(exc)
+    if "Empty CSV file" in reason:
+        raise MultilabelError(f"{label} is empty; give a CSV with a header row and data rows") from None
+    raise MultilabelError(f"{label} is not a readable CSV ({reason}); save it as comma-separated text "
+                          "with a header row") from None
 
 
 def _batch_features(batch: pa.RecordBatch, features: Sequence[str], label: str, row_offset: int) -> np.ndarray:
@@ -154,7 +168,8 @@ def _batch_features(batch: pa.RecordBatch, features: Sequence[str], label: str, 
         col = batch.column(c)
         if pa.types.is_integer(col.type) or pa.types.is_floating(col.type):
             if col.null_count == 0:
-                cols.append(col.to_numpy(zero_copy_only=False).astype(np.float32, copy=False))
+                with np.errstate(over="ignore"):  # a value beyond float32 becomes inf: caught just below
+                    cols.append(col.to_numpy(zero_copy_only=False).astype(np.float32, copy=False))
                 continue
         # Slow path for anything unusual: pandas-based checks name the bad cell.
         return features_array(batch.select(list(features)).to_pandas(), features, label, row_offset)

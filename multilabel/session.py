@@ -20,7 +20,7 @@ from .config import TrainConfig
 from .data import Dataset
 from .engine import TrainResult, train
 from .errors import MultilabelError
-from .store import RunStore, default_home
+from .store import LIVE_ONLY_FIELDS, RunStore, default_home
 
 
 class TrainingSession:
@@ -129,6 +129,26 @@ class SessionRegistry:
 
     def active(self) -> list[TrainingSession]:
         return [s for s in self.sessions() if s.running]
+
+    def view(self, run_id: str) -> dict[str, Any]:
+        """What a page shows for a run: the live snapshot if this process runs it, else the stored record.
+
+        Both have the snapshot's keys (status, history, epoch, epochs, info, best, error, config, alive, live);
+        ``live`` holds the latest epoch's probe probabilities and probability histograms.
+        """
+        session = self.get(run_id)
+        if session is not None:
+            view = session.snapshot()
+            last = view["history"][-1] if view["history"] else {}
+            view["live"] = {k: last[k] for k in LIVE_ONLY_FIELDS if k in last}
+            return view
+        run = self.store.get_run(run_id)
+        history = self.store.history(run_id)
+        return {"run_id": run_id, "status": run["status"], "error": run["error"], "info": run["info"] or {},
+                "best": run["best"], "checkpoint": run["checkpoint"], "config": run["config"], "history": history,
+                "epoch": history[-1]["epoch"] if history else 0, "epochs": run["config"].get("epochs", 0),
+                "stopping": False, "alive": False, "live": run["last_live"] or {}, "started_at": run["created_at"],
+                "finished_at": run["finished_at"]}
 
 
 _registries: dict[Path, SessionRegistry] = {}

@@ -116,6 +116,10 @@ def render(view: dict) -> None:
     """One run's progress, curves and per-label view (a live snapshot or a stored run)."""
     status, history, epochs = view["status"], view["history"], view["epochs"]
     st.markdown(f"**Run** `{view['run_id']}` · status: **{status}**" + (" (stopping…)" if view["stopping"] else ""))
+    cfg, info = view["config"], view["info"]
+    st.caption(f"{info.get('n_train', '?')} training / {info.get('n_val', '?')} validation rows · "
+               f"{cfg['input_size']} → {cfg['hidden_size']} → {cfg['num_outputs']} · lr {cfg['learning_rate']:g} · "
+               f"batch {cfg['batch_size']} · device {info.get('device', cfg['device'])}")
     last = history[-1] if history else None
     if last:
         elapsed = sum(r["duration_s"] for r in history)

@@ -1,0 +1,139 @@
+"""Seeded fixtures shared by the core library's tests: small data, a trained model, a run store, CSV files, the CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Callable, Union
+
+import pytest
+import torch
+
+from multilabel import Dataset, TrainConfig, TrainedModel, make_synthetic, train
+from multilabel.store import HOME_ENV, RunStore
+
+REPO = Path(__file__).resolve().parents[1]
+EMOTIONS_CSV = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "emotions.csv"
+EMOTION_LABELS = ["amazed-suprised", "happy-pleased", "relaxing-calm", "quiet-still", "sad-lonely", "angry-aggresive"]
+CLI_TIMEOUT_S = 180  # a safety net for a hung child, not a speed check
+# These nets are tiny: a second intra-op thread gains nothing, and on a 2-core machine shared with other work it
+# made a 40-epoch run 10x slower (18 s against 1.6 s, measured). Child processes get the same setting.
+SINGLE_THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+torch.set_num_threads(1)
+
+
+def _small_config(**changes) -> TrainConfig:
+    base = dict(input_size=6, hidden_size=16, num_outputs=3, epochs=5, batch_size=32, learning_rate=1e-2,
+                device="cpu", patience=0, seed=0)
+    return TrainConfig(**{**base, **changes}).validate()
+
+
+@pytest.fixture
+def make_config() -> Callable[..., TrainConfig]:
+    """``make_config(**changes)``: a validated config that fits ``small_data`` (6 -> 16 -> 3, 5 epochs, CPU)."""
+    return _small_config
+
+
+@pytest.fixture
+def small_data() -> Dataset:
+    """400 rows, 6 features, 3 correlated labels of falling base rate (seeded; a fresh copy per test)."""
+    return make_synthetic(400, 6, 3, noise=0.1, seed=7)
+
+
+@pytest.fixture(scope="session")
+def trained_small() -> TrainedModel:
+    """One model trained on the ``small_data`` generator, shared read-only by prediction and checkpoint tests."""
+    data = make_synthetic(400, 6, 3, noise=0.1, seed=7)
+    return train(_small_config(epochs=15), data).trained
+
+
+@pytest.fixture
+def store_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh run-store folder, also set as $MULTILABEL_HOME so nothing writes to ./runs."""
+    home = tmp_path / "home"
+    monkeypatch.setenv(HOME_ENV, str(home))
+    return home
+
+
+@pytest.fixture
+def store(store_home: Path):
+    run_store = RunStore(store_home)
+    yield run_store
+    run_store.close()
+
+
+@pytest.fixture
+def emotion_labels() -> list[str]:
+    """The six label columns of emotions.csv, its last columns, in file order."""
+    return list(EMOTION_LABELS)
+
+
+@pytest.fixture
+def emotions_csv() -> Path:
+    assert EMOTIONS_CSV.is_file(), f"the shared data set is missing at {EMOTIONS_CSV}"
+    return EMOTIONS_CSV
+
+
+@pytest.fixture
+def write_csv(tmp_path: Path) -> Callable[..., Path]:
+    """``write_csv(content, name='data.csv') -> path``: text is written as UTF-8, bytes as they are."""
+
+    def write(content: Union[str, bytes], name: str = "data.csv") -> Path:
+        path = tmp_path / name
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+        return path
+
+    return write
+
+
+@pytest.fixture
+def cli(store_home: Path) -> Callable[..., subprocess.CompletedProcess]:
+    """``cli('train', '--synthetic', ...)``: run ``python -m multilabel`` in a child process from the repo root."""
+
+    def run(*args: object) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "multilabel", *map(str, args)], cwd=REPO,
+                              env=_cli_env(store_home), capture_output=True, text=True, timeout=CLI_TIMEOUT_S)
+
+    return run
+
+
+@pytest.fixture
+def spawn_cli(store_home: Path):
+    """``spawn_cli('train', ...) -> Popen`` (stdout discarded, stderr piped); killed at teardown if still running."""
+    children: list[subprocess.Popen] = []
+
+    def spawn(*args: object) -> subprocess.Popen:
+        child = subprocess.Popen([sys.executable, "-m", "multilabel", *map(str, args)], cwd=REPO,
+                                 env=_cli_env(store_home), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        children.append(child)
+        return child
+
+    yield spawn
+    for child in children:
+        if child.poll() is None:
+            child.kill()
+        child.wait()
+        child.stderr.close()
+
+
+def _cli_env(store_home: Path) -> dict[str, str]:
+    return {**os.environ, **SINGLE_THREAD_ENV, HOME_ENV: str(store_home)}
+
+
+@pytest.fixture
+def png_bytes() -> bytes:
+    """A real, tiny PNG image (16x16 RGB), the kind of file someone uploads by mistake."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    rows = b"".join(b"\x00" + bytes([i * 16 % 256] * 48) for i in range(16))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 16, 16, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))

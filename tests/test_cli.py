@@ -1,0 +1,309 @@
+"""The headless front door: CSV -> train -> predict -> evaluate, and one clear line (no traceback) for every bad input.
+
+A few tests run the real ``python -m multilabel`` in a child process; the many bad-input cases call ``main()`` in
+this process (same parser, same error handling, no 2 s import per case).
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from multilabel import available_devices, load_checkpoint, make_synthetic, save_checkpoint
+from multilabel.cli import build_parser, main
+from multilabel.config import knobs
+from multilabel.metrics import evaluate
+
+GOOD = "a,b,y1,y2\n1,2,0,1\n3,4,1,0\n5,6,1,1\n7,8,0,0\n9,10,1,0\n"
+
+
+@pytest.fixture
+def model_file(trained_small, tmp_path):
+    return save_checkpoint(trained_small, tmp_path / "model.pt")
+
+
+def missing_device() -> str:
+    return next(d for d in ("cuda", "mps") if d not in available_devices())
+
+
+def assert_one_clear_line(stderr: str, *fragments: str) -> str:
+    """stderr is exactly one 'error: ...' line naming the problem; no traceback, no warnings, nothing else."""
+    lines = stderr.splitlines()
+    assert len(lines) == 1, f"expected one line on stderr, got:\n{stderr}"
+    assert lines[0].startswith("error: ") and "Traceback" not in stderr
+    assert lines[0].isprintable()
+    for fragment in fragments:
+        assert fragment in lines[0]
+    return lines[0]
+
+
+def run_main(capsys, *argv: object) -> tuple[int, str, str]:
+    """``main(argv)`` here; a Python warning counts as a failure, since the real CLI would print it on stderr."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        code = main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    assert [str(w.message) for w in caught] == []
+    return code, captured.out, captured.err
+
+
+# -- the real front door, in a child process ---------------------------------------------------------------------------
+
+def test_csv_train_predict_evaluate_round_trip(cli, tmp_path, emotions_csv, emotion_labels):
+    model = tmp_path / "emotions.pt"
+    trained = cli("train", "--data", emotions_csv, "--labels", "amazed*,happy*,*-calm,quiet-*,sad*,angry*",
+                  "--epochs", "5", "--hidden-size", "32", "--out", model, "--quiet")
+    assert trained.returncode == 0, trained.stderr
+    summary = json.loads(trained.stdout)
+    assert summary["status"] == "completed" and summary["epochs_run"] == 5 and summary["device"] == "cpu"
+    assert summary["checkpoint"] == str(model) and model.is_file()
+    assert list(summary["best"]["per_label"]) == emotion_labels
+
+    # Unlabelled rows with an id column: features found by name, the id passed through.
+    frame = pd.read_csv(emotions_csv)
+    features = frame.drop(columns=emotion_labels)
+    unlabelled = features.copy()
+    unlabelled.insert(0, "clip_id", [f"clip-{i:04d}" for i in range(len(frame))])
+    unlabelled.to_csv(tmp_path / "clips.csv", index=False)
+    predicted = cli("predict", "--model", model, "--data", tmp_path / "clips.csv", "--out", tmp_path / "out.csv")
+    assert predicted.returncode == 0, predicted.stderr
+    assert json.loads(predicted.stdout) == {"rows": 593, "out": str(tmp_path / "out.csv"), "notes": []}
+    out = pd.read_csv(tmp_path / "out.csv")
+    prob_columns = [f"{label}_prob" for label in emotion_labels]
+    assert list(out.columns) == ["clip_id", *prob_columns, *emotion_labels]
+    assert out["clip_id"].tolist() == unlabelled["clip_id"].tolist()
+    loaded = load_checkpoint(model)
+    probs = loaded.predict_proba(features.to_numpy())
+    np.testing.assert_allclose(out[prob_columns].to_numpy(), probs, atol=1e-6)
+    np.testing.assert_array_equal(out[emotion_labels].to_numpy(), probs >= np.array(loaded.thresholds))
+
+    evaluated = cli("evaluate", "--model", model, "--data", emotions_csv)
+    assert evaluated.returncode == 0, evaluated.stderr
+    metrics = json.loads(evaluated.stdout)
+    assert {"rows", "hamming_loss", "micro_f1", "macro_f1", "subset_accuracy", "per_label"} <= set(metrics)
+    assert metrics["rows"] == 593 and list(metrics["per_label"]) == emotion_labels
+    truth = frame[emotion_labels].to_numpy(np.float32)
+    assert [metrics["per_label"][label]["support"] for label in emotion_labels] == truth.sum(axis=0).tolist()
+    expected = evaluate(torch.from_numpy(probs), torch.from_numpy(truth), loaded.thresholds, emotion_labels)
+    for key in ("hamming_loss", "micro_f1", "macro_f1", "subset_accuracy"):
+        assert metrics[key] == pytest.approx(expected[key], abs=1e-6), key
+
+
+@pytest.mark.parametrize("case", ["non-numeric feature", "png at predict", "missing features at predict",
+                                  "unknown device"])
+def test_bad_input_in_a_child_process_exits_non_zero_with_one_line(cli, write_csv, model_file, tmp_path, png_bytes,
+                                                                   case):
+    model = model_file
+    if case == "non-numeric feature":
+        args = ["train", "--data", write_csv("a,b,y\n1,2,0\n3,oops,1\n"), "--labels", "y"]
+        fragments = ["feature column 'b'", "is not numeric (row 3: 'oops')"]
+    elif case == "png at predict":
+        args = ["predict", "--model", model, "--data", write_csv(png_bytes, "photo.png"), "--out", tmp_path / "o.csv"]
+        fragments = ["photo.png", "is not a readable CSV"]
+    elif case == "missing features at predict":
+        args = ["predict", "--model", model, "--data", write_csv("x0,x1,x2,x3,x4\n1,2,3,4,5\n"),
+                "--out", tmp_path / "o.csv"]
+        fragments = ["lacks 1 feature column(s) the model needs: 'x5'"]
+    else:
+        args = ["train", "--synthetic", "--device", missing_device()]
+        fragments = [f"device {missing_device()!r} is not available", "(available: cpu"]
+    result = cli(*args)
+    assert result.returncode == 2 and result.stdout == ""
+    assert_one_clear_line(result.stderr, *fragments)
+
+
+# -- main() in this process: every bad input, one clear line -----------------------------------------------------------
+
+TRAIN_FILE_CASES = [
+    ("no label column matched", GOOD, "z*", ["no column matches label pattern 'z*'; columns are: a, b, y1, y2"]),
+    ("non-numeric feature", "a,b,y\n1,2,0\n3,x,1\n", "y", ["feature column 'b'", "not numeric (row 3: 'x')"]),
+    ("NaN cell", "a,b,y\n1,2,0\n3,NaN,1\n", "y", ["feature column 'b'", "empty or NaN cell at row 3"]),
+    ("empty cell", "a,b,y\n1,,0\n3,4,1\n", "y", ["feature column 'b'", "empty or NaN cell at row 2"]),
+    ("inf cell", "a,b,y\n1,2,0\n-inf,4,1\n", "y", ["feature column 'a'", "infinite cell at row 3"]),
+    ("label 2", "a,y\n1,0\n2,2\n", "y", ["label column 'y'", "has the value 2 at row 3", "must be 0 or 1"]),
+    ("label 0.5", "a,y\n1,0.5\n2,1\n", "y", ["label column 'y'", "has the value 0.5 at row 2"]),
+    ("label text", "a,y\n1,1\n2,maybe\n", "y", ["label column 'y'", "has the value 'maybe' at row 3"]),
+    ("duplicate names", "a,a,y\n1,2,0\n3,4,1\n", "y", ["has the column name 'a' twice"]),
+    ("empty file", "", "y", ["is empty"]),
+    ("header only", "a,b,y\n", "y", ["has a header but no data rows"]),
+    ("no header", "1,2,0\n3,4,1\n", "0", ["has no header row"]),
+    ("ragged rows", "a,b,y\n1,2,0\n3,4\n5,6,1,9\n", "y", ["is not a readable CSV"]),
+    ("random bytes", bytes(range(256)) * 8, "y", ["is not a readable CSV"]),
+]
+
+
+@pytest.mark.parametrize("content, labels, fragments", [c[1:] for c in TRAIN_FILE_CASES],
+                         ids=[c[0] for c in TRAIN_FILE_CASES])
+def test_bad_training_file_gives_one_clear_line(capsys, write_csv, tmp_path, content, labels, fragments):
+    path = write_csv(content, "train.csv")
+    code, out, err = run_main(capsys, "train", "--data", path, "--labels", labels, "--epochs", "1", "--quiet",
+                              "--store", tmp_path / "store")
+    assert code == 2 and out == ""
+    assert_one_clear_line(err, *fragments)
+    assert str(path) in err or "columns are" in err
+
+
+def test_a_png_given_as_training_data_gives_one_clear_line(capsys, write_csv, tmp_path, png_bytes):
+    code, _, err = run_main(capsys, "train", "--data", write_csv(png_bytes, "cat.png"), "--labels", "y",
+                            "--store", tmp_path / "store")
+    assert code == 2
+    assert_one_clear_line(err, "cat.png", "is not a readable CSV")
+
+
+@pytest.mark.parametrize("argv, fragments", [
+    (["--hidden-size", "0"], ["hidden_size must be >= 1, got 0"]),
+    (["--lr", "0"], ["learning_rate must be > 0.0, got 0.0"]),
+    (["--val-fraction", "1.5"], ["val_fraction must be < 1.0, got 1.5"]),
+    (["--device", "MISSING"], ["is not available on this machine", "(available: cpu", "use --device auto"]),
+    (["--samples", "1"], ["n_samples must be >= 2, got 1"]),
+], ids=["hidden_size 0", "learning rate 0", "val_fraction 1.5", "unknown device", "one sample"])
+def test_bad_setting_gives_one_clear_line(capsys, tmp_path, argv, fragments):
+    argv = [missing_device() if a == "MISSING" else a for a in argv]
+    code, out, err = run_main(capsys, "train", "--synthetic", "--epochs", "1", "--quiet", "--store", tmp_path, *argv)
+    assert code == 2 and out == ""
+    assert_one_clear_line(err, *fragments)
+
+
+def test_input_size_that_contradicts_the_csv_is_refused(capsys, write_csv, tmp_path):
+    code, _, err = run_main(capsys, "train", "--data", write_csv(GOOD), "--labels", "y*", "--input-size", "3",
+                            "--store", tmp_path)
+    assert code == 2
+    assert_one_clear_line(err, "--input-size is 3 but the data has 2")
+
+
+def test_data_without_labels_flag_is_refused(capsys, write_csv, tmp_path):
+    code, _, err = run_main(capsys, "train", "--data", write_csv(GOOD), "--store", tmp_path)
+    assert code == 2
+    assert_one_clear_line(err, "--labels is required with --data")
+
+
+@pytest.mark.parametrize("cells", [("true", "false"), ('"1"', '"0"'), ("True", "FALSE")],
+                         ids=["true/false", "quoted 0/1", "capitalized booleans"])
+def test_boolean_and_text_labels_train(capsys, write_csv, tmp_path, cells):
+    rows = "".join(f"{i},{i * i},{cells[i % 2]}\n" for i in range(12))
+    code, out, err = run_main(capsys, "train", "--data", write_csv("a,b,flag\n" + rows), "--labels", "flag",
+                              "--epochs", "2", "--quiet", "--store", tmp_path)
+    assert code == 0, err
+    summary = json.loads(out)
+    assert summary["status"] == "completed" and list(summary["best"]["per_label"]) == ["flag"]
+
+
+def test_predict_with_missing_feature_columns_names_them(capsys, write_csv, tmp_path, model_file):
+    data = write_csv("id,x0,x2,x4\nr1,1,2,3\n")
+    code, _, err = run_main(capsys, "predict", "--model", model_file, "--data", data, "--out", tmp_path / "o.csv")
+    assert code == 2
+    assert_one_clear_line(err, "lacks 3 feature column(s) the model needs: 'x1', 'x3', 'x5'")
+    assert not (tmp_path / "o.csv").exists()
+
+
+def test_predict_by_position_prints_a_note_and_succeeds(capsys, write_csv, tmp_path, model_file):
+    data = write_csv("c0,c1,c2,c3,c4,c5\n1,2,3,4,5,6\n0,0,0,0,0,0\n")
+    code, out, err = run_main(capsys, "predict", "--model", model_file, "--data", data, "--out", tmp_path / "o.csv")
+    assert code == 0
+    assert err.startswith("note: no column of") and "used in order" in err
+    assert json.loads(out)["rows"] == 2 and len(pd.read_csv(tmp_path / "o.csv")) == 2
+
+
+@pytest.mark.parametrize("argv, fragments", [
+    (["--chunk-rows", "0"], ["--chunk-rows must be >= 1, got 0"]),
+    (["--device", "MISSING"], ["is not available on this machine", "(available: cpu"]),
+], ids=["chunk rows 0", "unknown device"])
+def test_bad_predict_setting_gives_one_clear_line(capsys, write_csv, tmp_path, model_file, argv, fragments):
+    argv = [missing_device() if a == "MISSING" else a for a in argv]
+    data = write_csv("x0,x1,x2,x3,x4,x5\n1,2,3,4,5,6\n")
+    code, _, err = run_main(capsys, "predict", "--model", model_file, "--data", data, "--out", tmp_path / "o.csv",
+                            *argv)
+    assert code == 2
+    assert_one_clear_line(err, *fragments)
+
+
+def test_a_malicious_model_file_is_refused_by_predict(capsys, write_csv, tmp_path):
+    marker = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    evil = tmp_path / "evil.pt"
+    torch.save({"format": "multilabel-checkpoint", "config": Payload()}, evil)
+    data = write_csv("x0,x1,x2,x3,x4,x5\n1,2,3,4,5,6\n")
+    code, _, err = run_main(capsys, "predict", "--model", evil, "--data", data, "--out", tmp_path / "o.csv")
+    assert code == 2
+    assert_one_clear_line(err, "evil.pt", "was refused")
+    assert not marker.exists()
+
+
+def test_a_pickle_that_is_not_a_model_is_refused_by_evaluate(capsys, write_csv, tmp_path):
+    bogus = tmp_path / "model.pt"
+    bogus.write_bytes(pickle.dumps({"just": "a dict"}))
+    code, _, err = run_main(capsys, "evaluate", "--model", bogus, "--data", write_csv(GOOD))
+    assert code == 2
+    assert_one_clear_line(err, "model.pt")
+
+
+def test_evaluate_without_the_models_label_columns_says_to_use_predict(capsys, write_csv, model_file):
+    data = write_csv("x0,x1,x2,x3,x4,x5\n1,2,3,4,5,6\n")
+    code, _, err = run_main(capsys, "evaluate", "--model", model_file, "--data", data)
+    assert code == 2
+    assert_one_clear_line(err, "lacks the label column(s) 'label_0', 'label_1', 'label_2'", "use predict")
+
+
+def test_evaluate_ignores_an_id_column_as_predict_does(capsys, write_csv, trained_small, model_file):
+    data = make_synthetic(60, 6, 3, noise=0.1, seed=11)
+    frame = pd.DataFrame(data.X, columns=data.feature_names)
+    frame.insert(0, "id", [f"song-{i}" for i in range(len(frame))])
+    for j, label in enumerate(data.label_names):
+        frame[label] = data.Y[:, j].astype(int)
+    path = write_csv(frame.to_csv(index=False))
+    code, out, err = run_main(capsys, "evaluate", "--model", model_file, "--data", path)
+    assert code == 0, err
+    got = json.loads(out)
+    probs = trained_small.predict_proba(data.X)
+    expected = evaluate(torch.from_numpy(probs), torch.from_numpy(data.Y), trained_small.thresholds, data.label_names)
+    assert got["rows"] == 60
+    assert got["micro_f1"] == pytest.approx(expected["micro_f1"])
+    assert got["subset_accuracy"] == pytest.approx(expected["subset_accuracy"])
+
+
+# -- help and listing --------------------------------------------------------------------------------------------------
+
+def test_train_help_has_a_flag_with_help_and_default_for_every_config_field(capsys):
+    with pytest.raises(SystemExit) as info:
+        build_parser().parse_args(["train", "--help"])
+    assert info.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--lr" in text and "--hidden-size" in text and "--synthetic" in text
+    for field in knobs():
+        flag = "--lr" if field.name == "learning_rate" else "--" + field.name.replace("_", "-")
+        assert flag in text, field.name
+        assert f"[default: {field.default}]" in text, field.name
+
+
+def test_flags_reach_the_config(capsys, tmp_path):
+    code, out, err = run_main(capsys, "train", "--synthetic", "--samples", "200", "--input-size", "4",
+                              "--num-outputs", "2", "--hidden-size", "9", "--epochs", "3", "--lr", "0.02",
+                              "--threshold-mode", "fixed", "--quiet", "--store", tmp_path, "--name", "flags")
+    assert code == 0, err
+    summary = json.loads(out)
+    assert summary["epochs_run"] == 3 and summary["best"]["thresholds"] == [0.5, 0.5]
+    config = load_checkpoint(summary["checkpoint"]).config
+    assert (config.input_size, config.num_outputs, config.hidden_size, config.learning_rate) == (4, 2, 9, 0.02)
+
+
+def test_runs_lists_stored_runs_as_a_table_and_as_json(capsys, tmp_path):
+    assert run_main(capsys, "runs", "--store", tmp_path)[1].startswith("no runs in ")
+    code, out, _ = run_main(capsys, "train", "--synthetic", "--samples", "200", "--epochs", "2", "--quiet",
+                            "--store", tmp_path, "--name", "listed")
+    run_id = json.loads(out)["run_id"]
+    code, table, _ = run_main(capsys, "runs", "--store", tmp_path)
+    assert code == 0 and run_id in table and "completed" in table and "synthetic" in table
+    code, lines, _ = run_main(capsys, "runs", "--store", tmp_path, "--json")
+    (row,) = [json.loads(line) for line in lines.splitlines()]
+    assert row["id"] == run_id and row["name"] == "listed" and row["epochs_done"] == 2
+    assert row["status"] == "completed" and row["config"]["epochs"] == 2

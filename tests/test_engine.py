@@ -1,0 +1,210 @@
+"""train(): it learns, it is reproducible, early stopping keeps the best weights, failures say what to change."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from multilabel import Dataset, MultilabelError, TrainConfig, make_synthetic, train
+from multilabel.engine import PROBE_ROWS, pos_weights, split_indices
+from multilabel.metrics import evaluate
+
+
+def val_split(data: Dataset, config: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
+    """The validation rows the engine held out for this config: (raw X, Y)."""
+    _, val_idx = split_indices(data.num_rows, config.val_fraction, config.seed)
+    return data.X[val_idx], data.Y[val_idx]
+
+
+def model_val_loss(result, data: Dataset, config: TrainConfig, pos_weight: np.ndarray | None = None) -> float:
+    """BCE-with-logits of the returned model on the validation split, computed here from scratch."""
+    X_val, Y_val = val_split(data, config)
+    trained = result.trained
+    trained.model.eval()
+    with torch.no_grad():
+        logits = trained.model(torch.from_numpy(trained.standardizer.transform(X_val)))
+        weight = torch.from_numpy(pos_weight) if pos_weight is not None else None
+        return nn.BCEWithLogitsLoss(pos_weight=weight)(logits, torch.from_numpy(Y_val)).item()
+
+
+def losses(result) -> list[tuple[float, float]]:
+    return [(r["train_loss"], r["val_loss"]) for r in result.history]
+
+
+def test_learns_the_synthetic_teacher_to_validation_micro_f1_of_0_9():
+    data = make_synthetic(3000, 10, 5, noise=0.0, seed=0)
+    config = TrainConfig(epochs=40, hidden_size=64, learning_rate=1e-2, patience=0, device="cpu").validate()
+    result = train(config, data)
+    assert result.best["micro_f1"] >= 0.9
+    assert result.history[-1]["val_micro_f1"] >= 0.9  # at the fixed 0.5 cut, too
+    assert result.outcome == "completed" and len(result.history) == 40
+
+
+def test_seed_article_shapes_10_20_5_train_and_the_loss_falls():
+    data = make_synthetic(1000, 10, 5, seed=1)
+    config = TrainConfig(input_size=10, hidden_size=20, num_outputs=5, epochs=20, device="cpu").validate()
+    result = train(config, data)
+    layers = [m for m in result.trained.model.modules() if isinstance(m, nn.Linear)]
+    assert [tuple(layer.weight.shape) for layer in layers] == [(20, 10), (5, 20)]
+    first, last = result.history[0], result.history[-1]
+    assert last["train_loss"] < 0.7 * first["train_loss"]
+    assert last["val_loss"] < 0.8 * first["val_loss"]
+    assert last["val_micro_f1"] > first["val_micro_f1"]
+
+
+def test_same_seed_and_data_on_cpu_give_identical_loss_histories(small_data, make_config):
+    config = make_config(epochs=6)
+    first, second = train(config, small_data), train(config, small_data)
+    assert losses(first) == losses(second)
+    assert first.trained.thresholds == second.trained.thresholds
+
+
+def test_a_different_seed_gives_a_different_run(small_data, make_config):
+    a = train(make_config(epochs=4, seed=0), small_data)
+    b = train(make_config(epochs=4, seed=1), small_data)
+    assert losses(a) != losses(b)
+
+
+def test_early_stopping_restores_the_best_weights():
+    # Few noisy rows and a wide net: validation loss bottoms out early, then rises as the net memorizes.
+    data = make_synthetic(200, 10, 5, noise=1.5, seed=3)
+    config = TrainConfig(hidden_size=128, epochs=300, learning_rate=2e-2, weight_decay=0.0, patience=4,
+                         batch_size=16, device="cpu").validate()
+    result = train(config, data)
+    assert result.outcome == "early_stopped"
+    assert result.best_epoch < len(result.history) == result.best_epoch + config.patience
+    best_loss = result.history[result.best_epoch - 1]["val_loss"]
+    assert best_loss == min(r["val_loss"] for r in result.history)
+    assert result.history[-1]["val_loss"] > best_loss + 1e-3  # the last weights really are worse
+    assert model_val_loss(result, data, config) == pytest.approx(best_loss, abs=1e-5)
+    assert result.best["val_loss"] == best_loss and result.best["epoch"] == result.best_epoch
+
+
+def test_patience_zero_runs_every_epoch(small_data, make_config):
+    result = train(make_config(epochs=7, patience=0), small_data)
+    assert [r["epoch"] for r in result.history] == list(range(1, 8))
+    assert result.outcome == "completed"
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+def test_diverging_training_raises_a_clear_error(small_data, make_config):
+    # Values near float32's limit overflow when centred (x - mean), so the loss turns NaN in the first epoch.
+    X = small_data.X.copy()
+    X[:, 0] = 3e38
+    X[::10, 0] = -3e38
+    extreme = Dataset(X, small_data.Y, small_data.feature_names, small_data.label_names)
+    with pytest.raises(MultilabelError) as info:
+        train(make_config(), extreme)
+    message = str(info.value)
+    assert message.startswith("training diverged at epoch 1: the loss became nan")
+    assert "lower the learning rate (now 0.01)" in message and "extreme values" in message
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"input_size": 5}, "input_size is 5 but the data has 6 feature columns; set input_size to 6"),
+    ({"num_outputs": 4}, "num_outputs is 4 but the data has 3 label columns; set num_outputs to 3"),
+])
+def test_config_that_does_not_fit_the_data_names_the_right_size(small_data, make_config, changes, message):
+    with pytest.raises(MultilabelError) as info:
+        train(TrainConfig(**{**make_config().to_dict(), **changes}), small_data)
+    assert str(info.value) == message
+
+
+def test_invalid_config_is_refused_before_training(small_data, make_config):
+    with pytest.raises(MultilabelError, match="hidden_size must be >= 1, got 0"):
+        train(make_config().replace(hidden_size=0), small_data)
+
+
+def test_stop_event_set_before_the_first_epoch_ends_after_one_epoch(small_data, make_config):
+    stop = threading.Event()
+    stop.set()
+    result = train(make_config(epochs=50), small_data, stop=stop)
+    assert result.outcome == "stopped" and len(result.history) == 1 and result.best_epoch == 1
+
+
+def test_callbacks_get_the_split_and_one_json_record_per_epoch(small_data, make_config):
+    starts, records = [], []
+    config = make_config(epochs=3)
+    result = train(config, small_data, on_epoch=records.append, on_start=starts.append)
+    (info,) = starts
+    _, Y_val = val_split(small_data, config)
+    assert info["n_train"] + info["n_val"] == small_data.num_rows and info["n_val"] == len(Y_val) == 80
+    assert info["probe_targets"] == Y_val[:PROBE_ROWS].astype(int).tolist()
+    assert info["label_names"] == small_data.label_names and info["device"] == "cpu"
+    assert records == result.history and [r["epoch"] for r in records] == [1, 2, 3]
+    for record in records:
+        json.dumps(record, allow_nan=False)
+        assert record["epochs"] == 3 and record["samples_per_s"] > 0
+        assert np.array(record["probe_probs"]).shape == (PROBE_ROWS, 3)
+        assert len(record["prob_hist"]) == 3
+        assert sum(record["prob_hist"][0]["neg"]) + sum(record["prob_hist"][0]["pos"]) == info["n_val"]
+        assert {"val_micro_f1", "val_macro_f1", "val_hamming_loss", "val_subset_accuracy",
+                "val_per_label"} <= set(record)
+    assert records[-1]["best_epoch"] == result.best_epoch
+
+
+def test_tuned_thresholds_never_lower_a_labels_validation_f1(small_data, make_config):
+    config = make_config(epochs=8, threshold_mode="tuned")
+    result = train(config, small_data)
+    X_val, Y_val = val_split(small_data, config)
+    probs = torch.from_numpy(result.trained.predict_proba(X_val))
+    fixed = evaluate(probs, torch.from_numpy(Y_val), [0.5] * 3, small_data.label_names)
+    tuned = evaluate(probs, torch.from_numpy(Y_val), result.trained.thresholds, small_data.label_names)
+    for label in small_data.label_names:
+        assert tuned["per_label"][label]["f1"] >= fixed["per_label"][label]["f1"] - 1e-9
+    assert result.best["micro_f1"] == pytest.approx(tuned["micro_f1"])
+    assert result.best["thresholds"] == result.trained.thresholds
+
+
+def test_fixed_threshold_mode_keeps_one_half_for_every_label(small_data, make_config):
+    result = train(make_config(epochs=2, threshold_mode="fixed"), small_data)
+    assert result.trained.thresholds == [0.5, 0.5, 0.5]
+
+
+def test_pos_weights_are_negatives_over_positives_clipped():
+    Y = np.array([[1, 0, 1], [0, 0, 1], [0, 0, 1], [0, 0, 1]], dtype=np.float32)
+    # label 0: 3 negatives / 1 positive; label 1: no positives -> the cap; label 2: no negatives -> the floor
+    np.testing.assert_allclose(pos_weights(Y), [3.0, 50.0, 0.05])
+
+
+def test_pos_weight_auto_weighs_the_loss_by_the_training_splits_ratio(small_data, make_config):
+    config = make_config(epochs=1, pos_weight="auto")  # one epoch: the returned model is the epoch-1 model
+    result = train(config, small_data)
+    train_idx, _ = split_indices(small_data.num_rows, config.val_fraction, config.seed)
+    ratio = pos_weights(small_data.Y[train_idx])
+    assert ratio[-1] > 2.0  # the rare label is up-weighted
+    logged = result.history[0]["val_loss"]
+    assert model_val_loss(result, small_data, config, pos_weight=ratio) == pytest.approx(logged, rel=1e-5)
+    assert model_val_loss(result, small_data, config) != pytest.approx(logged, rel=1e-3)
+    plain = train(config.replace(pos_weight="none"), small_data)
+    assert plain.history[0]["val_loss"] != pytest.approx(logged, rel=1e-3)
+
+
+def test_split_is_seeded_disjoint_and_keeps_a_row_on_each_side():
+    train_idx, val_idx = split_indices(100, 0.2, seed=4)
+    assert len(val_idx) == 20 and len(train_idx) == 80
+    assert sorted(np.concatenate([train_idx, val_idx]).tolist()) == list(range(100))
+    again, _ = split_indices(100, 0.2, seed=4)
+    other, _ = split_indices(100, 0.2, seed=5)
+    np.testing.assert_array_equal(train_idx, again)
+    assert not np.array_equal(train_idx, other)
+    tiny_train, tiny_val = split_indices(2, 0.01, seed=0)
+    assert len(tiny_train) == len(tiny_val) == 1
+
+
+def test_one_row_cannot_be_split():
+    with pytest.raises(MultilabelError, match="has 1 row"):
+        split_indices(1, 0.2, seed=0)
+
+
+def test_a_single_label_dataset_trains():
+    data = make_synthetic(300, 4, 1, seed=2)
+    config = TrainConfig(input_size=4, num_outputs=1, hidden_size=8, epochs=3, device="cpu").validate()
+    result = train(config, data)
+    assert list(result.best["per_label"]) == ["label_0"]
+    assert result.trained.predict_proba(data.X[:5]).shape == (5, 1)

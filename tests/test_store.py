@@ -1,0 +1,158 @@
+"""The run store: SQLite beside checkpoint files; every epoch committed as it ends; a dead owner reads 'interrupted'."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+import pytest
+
+from multilabel import MultilabelError
+from multilabel.store import FINISHED, LIVE_ONLY_FIELDS, RunStore, default_home
+
+CONFIG = {"hidden_size": 8, "epochs": 3}
+DATA = {"source": "synthetic", "rows": 100}
+
+
+def record(epoch: int, **extra) -> dict:
+    return {"epoch": epoch, "train_loss": 1.0 / epoch, "val_loss": 2.0 / epoch,
+            "probe_probs": [[0.1 * epoch]], "prob_hist": [{"neg": [epoch], "pos": [0]}], **extra}
+
+
+def test_a_run_is_created_running_with_its_config_and_data(store):
+    run_id = store.create_run(CONFIG, DATA, name="first")
+    run = store.get_run(run_id)
+    assert (run["name"], run["status"], run["epochs_done"]) == ("first", "running", 0)
+    assert run["config"] == CONFIG and run["data"] == DATA
+    assert run["duration_s"] >= 0 and run["finished_at"] is None
+
+
+def test_epochs_are_kept_in_order_and_live_only_fields_only_for_the_last(store):
+    run_id = store.create_run(CONFIG, DATA)
+    for epoch in (1, 2, 3):
+        store.log_epoch(run_id, record(epoch))
+    history = store.history(run_id)
+    assert [r["epoch"] for r in history] == [1, 2, 3]
+    assert history[1] == {"epoch": 2, "train_loss": 0.5, "val_loss": 1.0}
+    assert not any(key in r for r in history for key in LIVE_ONLY_FIELDS)
+    run = store.get_run(run_id)
+    assert run["epochs_done"] == 3
+    assert run["last_live"] == {"probe_probs": [[pytest.approx(0.3)]], "prob_hist": [{"neg": [3], "pos": [0]}]}
+
+
+def test_finish_and_fail_record_outcome_metrics_and_message(store, tmp_path):
+    done = store.create_run(CONFIG, DATA)
+    store.set_info(done, {"device": "cpu", "n_train": 80})
+    store.finish(done, "early_stopped", best={"micro_f1": 0.75}, checkpoint=tmp_path / "m.pt")
+    broken = store.create_run(CONFIG, DATA)
+    store.fail(broken, "training diverged at epoch 3")
+
+    run = store.get_run(done)
+    assert run["status"] == "early_stopped" and run["best"] == {"micro_f1": 0.75}
+    assert run["checkpoint"] == str(tmp_path / "m.pt") and run["info"]["n_train"] == 80
+    assert run["finished_at"] is not None and run["duration_s"] >= 0
+    failed = store.get_run(broken)
+    assert failed["status"] == "failed" and failed["error"] == "training diverged at epoch 3"
+
+
+def test_list_runs_is_newest_first(store):
+    ids = [store.create_run(CONFIG, DATA, name=f"run{i}") for i in range(3)]
+    assert [r["id"] for r in store.list_runs()] == list(reversed(ids))
+    assert [r["id"] for r in store.list_runs(limit=2)] == list(reversed(ids))[:2]
+
+
+def test_latest_checkpoint_is_the_newest_finished_run_whose_file_exists(store):
+    older = store.create_run(CONFIG, DATA)
+    store.checkpoint_path(older).write_bytes(b"x")
+    store.finish(older, "completed", checkpoint=store.checkpoint_path(older))
+    gone = store.create_run(CONFIG, DATA)
+    store.finish(gone, "stopped", checkpoint=store.checkpoint_path(gone))  # its file was never written
+    failed = store.create_run(CONFIG, DATA)
+    store.fail(failed, "boom")
+    assert store.latest_checkpoint()["id"] == older
+
+
+def test_latest_checkpoint_is_none_in_an_empty_store(store):
+    assert store.latest_checkpoint() is None
+
+
+def test_delete_run_removes_its_row_epochs_and_checkpoint(store):
+    run_id = store.create_run(CONFIG, DATA)
+    store.log_epoch(run_id, record(1))
+    store.checkpoint_path(run_id).write_bytes(b"x")
+    store.delete_run(run_id)
+    assert store.list_runs() == [] and store.history(run_id) == []
+    assert not store.checkpoint_path(run_id).exists()
+    with pytest.raises(MultilabelError, match=f"no run '{run_id}'"):
+        store.get_run(run_id)
+
+
+def test_unknown_run_id_is_a_clear_error(store):
+    with pytest.raises(MultilabelError, match="no run 'nope' in .*list runs with 'python -m multilabel runs'"):
+        store.get_run("nope")
+
+
+def test_data_survives_reopening_the_store(store_home):
+    first = RunStore(store_home)
+    run_id = first.create_run(CONFIG, DATA)
+    first.log_epoch(run_id, record(1))
+    first.finish(run_id, "completed")
+    first.close()
+    again = RunStore(store_home)
+    assert again.get_run(run_id)["status"] == "completed" and len(again.history(run_id)) == 1
+    again.close()
+
+
+def test_a_home_that_is_a_file_is_refused_with_the_fix(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(MultilabelError, match="cannot use .* as the run store.*--store or MULTILABEL_HOME"):
+        RunStore(blocker / "home")
+
+
+def test_a_corrupt_database_file_is_refused_with_the_fix(tmp_path):
+    (tmp_path / "runs.db").write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(MultilabelError, match="is not a usable run store"):
+        RunStore(tmp_path)
+
+
+def test_default_home_follows_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("MULTILABEL_HOME", str(tmp_path / "elsewhere"))
+    assert default_home() == tmp_path / "elsewhere"
+    monkeypatch.delenv("MULTILABEL_HOME")
+    assert str(default_home()) == "runs"
+
+
+def test_the_store_survives_a_killed_training_process(store_home, spawn_cli):
+    """SIGKILL a CLI training mid-run: its epochs are all kept, it reads 'interrupted', the store still takes runs."""
+    child = spawn_cli("train", "--synthetic", "--samples", "500", "--epochs", "100000", "--patience", "0", "--quiet",
+                      "--store", store_home)
+    watcher, runs = None, []
+    deadline = time.monotonic() + 120  # a safety net for a child that never starts, not a speed check
+    while time.monotonic() < deadline and child.poll() is None:
+        if (store_home / "runs.db").exists():
+            watcher = watcher or RunStore(store_home)
+            runs = watcher.list_runs()
+            if runs and runs[0]["epochs_done"] >= 2:
+                break
+        time.sleep(0.1)
+    assert child.poll() is None, f"training ended by itself: {child.stderr.read().decode()}"
+    assert runs and runs[0]["epochs_done"] >= 2, "no epochs were logged before the deadline"
+    assert runs[0]["status"] == "running"  # its owner is alive
+    child.send_signal(signal.SIGKILL)
+    child.wait()  # reaped: the pid is gone, not a zombie that still answers kill(pid, 0)
+    watcher.close()
+
+    store = RunStore(store_home)
+    (run,) = store.list_runs()
+    assert run["status"] == "interrupted" and run["finished_at"] is None
+    history = store.history(run["id"])
+    assert run["epochs_done"] >= 2
+    assert [r["epoch"] for r in history] == list(range(1, run["epochs_done"] + 1))
+    assert all(r["val_loss"] > 0 for r in history)
+
+    new_id = store.create_run(CONFIG, DATA)
+    store.log_epoch(new_id, record(1))
+    store.finish(new_id, "completed", best={"micro_f1": 0.5})
+    assert store.get_run(new_id)["status"] in FINISHED and len(store.list_runs()) == 2
+    store.close()
