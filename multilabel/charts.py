@@ -132,8 +132,11 @@ def probability_histogram_figure(prob_hist: Sequence[Mapping[str, Sequence[int]]
             traces.append({"type": "bar", "x": centers, "y": list(hist[key]), "name": legend, "opacity": 0.7,
                            "marker": {"color": color}, "width": 1 / HIST_BINS, "showlegend": j == 0,
                            "legendgroup": legend, "xaxis": f"x{suffix}", "yaxis": f"y{suffix}"})
+    # The legend sits on the title's line, at the right: above the plot area it would cover the panel titles.
+    legend = {"orientation": "h", "x": 1, "xanchor": "right", "y": 1, "yref": "container",
+              "yanchor": "top"}
     return _figure(traces, "Predicted probability by true label (validation)", 200 * rows + 80, barmode="overlay",
-                   **layout)
+                   legend=legend, **layout)
 
 
 def runs_overlay_figure(histories: Mapping[str, Sequence[Mapping[str, Any]]], key: str, title: str,

@@ -10,7 +10,7 @@ from multilabel import MultilabelError, load_checkpoint, read_csv
 from multilabel.charts import label_frequency_figure
 from multilabel.predict import PROB_SUFFIX, predict_frame
 from multilabel.store import FINISHED
-from pages._shared import model_from_store, registry
+from app_pages._shared import model_from_store, registry
 
 SHOWN_ROWS = 1000
 
@@ -81,13 +81,13 @@ label_cols = list(trained.label_names)
 counts = [int(result[c].sum()) for c in label_cols]
 st.markdown(f"**{len(result):,} rows scored.** Columns `<label>{PROB_SUFFIX}` hold probabilities; `<label>` "
             "holds 0/1 under the thresholds above.")
-left, right = st.columns([3, 2])
 prob_cols = [c + PROB_SUFFIX for c in label_cols]
-left.dataframe(result.head(SHOWN_ROWS), hide_index=True,
+shown = result[[*plan.passthrough, *label_cols, *prob_cols]]  # the narrow 0/1 columns first, in view
+st.dataframe(shown.head(SHOWN_ROWS), hide_index=True,
                column_config={c: st.column_config.ProgressColumn(c, min_value=0.0, max_value=1.0, format="%.3f")
                               for c in prob_cols})
 if len(result) > SHOWN_ROWS:
-    left.caption(f"showing the first {SHOWN_ROWS:,} rows; the download has all {len(result):,}")
-right.plotly_chart(label_frequency_figure(label_cols, counts, len(result)), key="freq_chart")
+    st.caption(f"showing the first {SHOWN_ROWS:,} rows; the download has all {len(result):,}")
+st.plotly_chart(label_frequency_figure(label_cols, counts, len(result)), key="freq_chart")
 st.download_button("Download predictions (CSV)", result.to_csv(index=False).encode(), key="download",
                    file_name=data.name.rsplit(".", 1)[0] + "_predictions.csv", mime="text/csv", type="primary")

@@ -10,7 +10,7 @@ from multilabel.charts import (loss_figure, metrics_figure, per_label_figure, pr
                                probe_heatmap)
 from multilabel.config import knobs
 from multilabel.data import dataset_from_frame
-from pages._shared import registry
+from app_pages._shared import registry
 
 POLL_S = 0.7
 DEFAULTS = TrainConfig()
@@ -30,6 +30,22 @@ if run_id:
     st.query_params["run"] = run_id
 session = reg.get(run_id)
 
+# Widget values start from TrainConfig's defaults; a tab that opens on an existing run (a reload, a link) starts
+# from that run's settings instead, so the form shows what the run on screen was trained with.
+LIMITS = {"input_size": range(1, 257), "num_outputs": range(1, 33), "hidden_size": range(1, 1025),
+          "epochs": range(1, 2001), "learning_rate": LEARNING_RATES, "batch_size": BATCH_SIZES,
+          "patience": range(0, 201), "device": ["auto", *available_devices()]}
+initial = {name: getattr(DEFAULTS, name) for name in (*LIMITS, "val_fraction", "seed")}
+initial.update(pos_weight=DEFAULTS.pos_weight == "auto", tuned=DEFAULTS.threshold_mode == "tuned")
+if run_id and "epochs" not in st.session_state:
+    config = reg.store.get_run(run_id)["config"]
+    initial.update({k: config[k] for k in initial if k in config and (k not in LIMITS or config[k] in LIMITS[k])})
+    initial.update(pos_weight=config.get("pos_weight") == "auto", tuned=config.get("threshold_mode") == "tuned")
+    initial["source"] = "Upload CSV" if (reg.store.get_run(run_id)["data"] or {}).get("source") == "csv" else "Synthetic"
+    initial["val_fraction"] = min(max(round(initial["val_fraction"] * 20) / 20, 0.05), 0.5)
+for key, value in initial.items():
+    st.session_state.setdefault(key, value)
+
 st.title("Train")
 left, right = st.columns(2, gap="large")
 
@@ -40,9 +56,9 @@ with left:
     if source == "Synthetic":
         n_samples = st.number_input("Samples", min_value=50, max_value=2_000_000, value=2000, step=500,
                                     key="syn_samples")
-        input_size = st.slider("Input size (features)", 1, 256, DEFAULTS.input_size, key="input_size",
+        input_size = st.slider("Input size (features)", 1, 256, key="input_size",
                                help=HELP["input_size"])
-        num_outputs = st.slider("Number of outputs (labels)", 1, 32, DEFAULTS.num_outputs, key="num_outputs",
+        num_outputs = st.slider("Number of outputs (labels)", 1, 32, key="num_outputs",
                                 help=HELP["num_outputs"])
         noise = st.slider("Label noise", 0.0, 2.0, 0.1, 0.05, key="syn_noise",
                           help="noise added to the hidden teacher's logits before thresholding; 0 = learnable exactly")
@@ -66,23 +82,20 @@ with left:
 
 with right:
     st.subheader("Network and training")
-    hidden_size = st.slider("Hidden size", 1, 1024, DEFAULTS.hidden_size, key="hidden_size", help=HELP["hidden_size"])
-    epochs = st.slider("Epochs", 1, 2000, DEFAULTS.epochs, key="epochs", help=HELP["epochs"])
-    learning_rate = st.select_slider("Learning rate", LEARNING_RATES, value=DEFAULTS.learning_rate,
+    hidden_size = st.slider("Hidden size", 1, 1024, key="hidden_size", help=HELP["hidden_size"])
+    epochs = st.slider("Epochs", 1, 2000, key="epochs", help=HELP["epochs"])
+    learning_rate = st.select_slider("Learning rate", LEARNING_RATES,
                                      format_func=lambda v: f"{v:g}", key="learning_rate", help=HELP["learning_rate"])
-    batch_size = st.select_slider("Batch size", BATCH_SIZES, value=DEFAULTS.batch_size, key="batch_size",
+    batch_size = st.select_slider("Batch size", BATCH_SIZES, key="batch_size",
                                   help=HELP["batch_size"])
     a, b = st.columns(2)
-    val_fraction = a.slider("Validation fraction", 0.05, 0.5, DEFAULTS.val_fraction, 0.05, key="val_fraction",
+    val_fraction = a.slider("Validation fraction", 0.05, 0.5, step=0.05, key="val_fraction",
                             help=HELP["val_fraction"])
-    patience = b.slider("Early-stopping patience", 0, 200, DEFAULTS.patience, key="patience", help=HELP["patience"])
-    seed = a.number_input("Seed", 0, 2**31 - 1, DEFAULTS.seed, key="seed", help=HELP["seed"])
-    devices = ["auto", *available_devices()]
-    device = b.selectbox("Device", devices, index=devices.index(DEFAULTS.device), key="device", help=HELP["device"])
-    pos_weight = a.toggle("Weight rare positives", DEFAULTS.pos_weight == "auto", key="pos_weight",
-                          help=HELP["pos_weight"])
-    tuned = b.toggle("Tune thresholds per label", DEFAULTS.threshold_mode == "tuned", key="tuned",
-                     help=HELP["threshold_mode"])
+    patience = b.slider("Early-stopping patience", 0, 200, key="patience", help=HELP["patience"])
+    seed = a.number_input("Seed", 0, 2**31 - 1, key="seed", help=HELP["seed"])
+    device = b.selectbox("Device", LIMITS["device"], key="device", help=HELP["device"])
+    pos_weight = a.toggle("Weight rare positives", key="pos_weight", help=HELP["pos_weight"])
+    tuned = b.toggle("Tune thresholds per label", key="tuned", help=HELP["threshold_mode"])
 
 live = session is not None and session.running
 start_col, stop_col, _ = st.columns([1, 1, 4])
@@ -107,9 +120,9 @@ if start:
     except MultilabelError as exc:
         st.error(str(exc))
     else:
-        run_id = st.session_state["run_id"] = session.run_id
-        st.query_params["run"] = run_id
-        live = True
+        st.session_state["run_id"] = session.run_id
+        st.query_params["run"] = session.run_id
+        st.rerun()  # draw the page again as 'live': Stop enabled, Start disabled, the view polling
 
 
 def render(view: dict) -> None:
@@ -143,7 +156,7 @@ def render(view: dict) -> None:
                    + ", ".join(f"{t:.2f}" for t in best["thresholds"]) + ".")
         if view.get("checkpoint") and st.button("Predict with this model", key="to_predict"):
             st.session_state["predict_run"] = view["run_id"]
-            st.switch_page("pages/predict.py")
+            st.switch_page("app_pages/predict.py")
     if not last:
         return
     a, b = st.columns(2)

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from multilabel.charts import runs_overlay_figure
-from pages._shared import registry
+from app_pages._shared import registry
 
 reg = registry()
 store = reg.store
@@ -52,13 +52,13 @@ if run["error"]:
 a, b, c = st.columns(3)
 if a.button("Open on the Train page", key="open_train"):
     st.session_state["run_id"] = run_id
-    st.switch_page("pages/train.py")
+    st.switch_page("app_pages/train.py")
 checkpoint = Path(run["checkpoint"]) if run["checkpoint"] else None
 if checkpoint is not None and checkpoint.is_file():
     b.download_button("Download checkpoint", checkpoint.read_bytes(), file_name=f"{run_id}.pt", key="download_ckpt")
     if a.button("Predict with this model", key="open_predict"):
         st.session_state["predict_run"] = run_id
-        st.switch_page("pages/predict.py")
+        st.switch_page("app_pages/predict.py")
 live = reg.get(run_id) is not None and reg.get(run_id).running
 if live:
     c.caption("Running: stop it on the Train page before deleting it.")

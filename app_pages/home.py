@@ -17,9 +17,9 @@ st.markdown(
     "3. **Runs**: every run is kept with its settings, metrics and checkpoint; compare and reload them."
 )
 cols = st.columns(3)
-cols[0].page_link("pages/train.py", label="Train a model", icon="🏋️")
-cols[1].page_link("pages/predict.py", label="Predict on a CSV", icon="🔮")
-cols[2].page_link("pages/runs.py", label="Browse runs", icon="📚")
+cols[0].page_link("app_pages/train.py", label="Train a model", icon=":material/model_training:")
+cols[1].page_link("app_pages/predict.py", label="Predict on a CSV", icon=":material/online_prediction:")
+cols[2].page_link("app_pages/runs.py", label="Browse runs", icon=":material/history:")
 
 st.subheader("Devices on this machine")
 st.dataframe(pd.DataFrame(describe_devices()).fillna(""), hide_index=True)

@@ -1,0 +1,281 @@
+"""Chart builders: pure functions of hand-made run data -> plotly figures (no Streamlit, no browser)."""
+
+from __future__ import annotations
+
+import pytest
+
+from multilabel.charts import (MAX_POINTS, POS_COLOR, NEG_COLOR, TRAIN_COLOR, VAL_COLOR, label_frequency_figure,
+                               loss_figure, metrics_figure, per_label_figure, probability_histogram_figure,
+                               probe_heatmap, runs_overlay_figure, thin)
+from multilabel.metrics import HIST_BINS
+
+LABELS = ["amazed-suprised", "happy-pleased", "quiet-still"]
+
+
+def history(n: int, offset: float = 0.0) -> list[dict]:
+    """``n`` epoch records shaped like the engine's, with values that differ per epoch and per key."""
+    return [{"epoch": e, "train_loss": 1.0 / e + offset, "val_loss": 1.5 / e + offset,
+             "val_micro_f1": e / (n + 1), "val_macro_f1": e / (n + 2), "val_subset_accuracy": e / (n + 3)}
+            for e in range(1, n + 1)]
+
+
+def traces_by_name(fig) -> dict:
+    return {t.name: t for t in fig.data}
+
+
+# -- thin ----------------------------------------------------------------------------------------------------------
+
+def test_thin_keeps_short_histories_whole_and_copies_them():
+    h = history(7)
+    shown = thin(h, max_points=7)
+    assert shown == h
+    assert shown is not h
+
+
+@pytest.mark.parametrize("n,cap", [(8, 7), (1001, 500), (1234, 10), (3, 2)])
+def test_thin_caps_points_keeps_first_and_last_in_order(n, cap):
+    h = history(n)
+    shown = thin(h, max_points=cap)
+    epochs = [r["epoch"] for r in shown]
+    assert len(shown) == cap
+    assert epochs[0] == 1 and epochs[-1] == n
+    assert epochs == sorted(set(epochs))  # strictly increasing: no repeats, no reordering
+    gaps = [b - a for a, b in zip(epochs, epochs[1:])]
+    assert max(gaps) - min(gaps) <= 1  # evenly spaced
+
+
+def test_thin_default_cap_is_max_points():
+    assert len(thin(history(MAX_POINTS + 1))) == MAX_POINTS
+    assert len(thin(history(MAX_POINTS))) == MAX_POINTS
+
+
+# -- loss ----------------------------------------------------------------------------------------------------------
+
+def test_loss_figure_has_train_and_validation_lines_with_the_losses():
+    h = history(5)
+    fig = loss_figure(h, best_epoch=3)
+    assert [t.name for t in fig.data] == ["train", "validation"]
+    train, val = fig.data
+    assert list(train.x) == [1, 2, 3, 4, 5] and list(val.x) == [1, 2, 3, 4, 5]
+    assert list(train.y) == pytest.approx([r["train_loss"] for r in h])
+    assert list(val.y) == pytest.approx([r["val_loss"] for r in h])
+    assert train.line.color == TRAIN_COLOR and val.line.color == VAL_COLOR
+    assert fig.layout.xaxis.title.text == "epoch"
+    assert fig.layout.yaxis.title.text == "loss"
+    assert "cross-entropy" in fig.layout.title.text
+
+
+def test_loss_figure_marks_the_best_epoch():
+    fig = loss_figure(history(5), best_epoch=3)
+    assert len(fig.layout.shapes) == 1
+    assert fig.layout.shapes[0].x0 == 3 and fig.layout.shapes[0].x1 == 3
+    assert [a.text for a in fig.layout.annotations] == ["best 3"]
+
+
+@pytest.mark.parametrize("best", [None, 0])
+def test_loss_figure_without_a_best_epoch_draws_no_marker(best):
+    fig = loss_figure(history(4), best_epoch=best)
+    assert len(fig.layout.shapes) == 0 and len(fig.layout.annotations) == 0
+
+
+def test_loss_figure_of_an_empty_history_has_empty_lines():
+    fig = loss_figure([])
+    assert [t.name for t in fig.data] == ["train", "validation"]
+    assert all(len(t.x) == 0 for t in fig.data)
+
+
+def test_loss_figure_thins_long_histories_to_the_cap_keeping_the_last_epoch():
+    h = history(1200)
+    fig = loss_figure(h, best_epoch=1200)
+    for trace in fig.data:
+        assert len(trace.x) == MAX_POINTS
+        assert trace.x[0] == 1 and trace.x[-1] == 1200
+    assert fig.data[0].y[-1] == pytest.approx(h[-1]["train_loss"])
+
+
+def test_loss_figure_keeps_missing_values_as_gaps():
+    h = history(3)
+    del h[1]["val_loss"]
+    fig = loss_figure(h)
+    assert list(traces_by_name(fig)["validation"].y) == [h[0]["val_loss"], None, h[2]["val_loss"]]
+
+
+# -- metrics -------------------------------------------------------------------------------------------------------
+
+def test_metrics_figure_plots_micro_macro_f1_and_subset_accuracy():
+    h = history(4)
+    fig = metrics_figure(h)
+    names = [t.name for t in fig.data]
+    assert names == ["micro-F1", "macro-F1", "subset accuracy (exact match)"]
+    by = traces_by_name(fig)
+    assert list(by["micro-F1"].y) == pytest.approx([r["val_micro_f1"] for r in h])
+    assert list(by["macro-F1"].y) == pytest.approx([r["val_macro_f1"] for r in h])
+    assert list(by["subset accuracy (exact match)"].y) == pytest.approx([r["val_subset_accuracy"] for r in h])
+    assert all(list(t.x) == [1, 2, 3, 4] for t in fig.data)
+    assert fig.layout.xaxis.title.text == "epoch" and fig.layout.yaxis.title.text == "score"
+    assert list(fig.layout.yaxis.range) == [0, 1.02]
+    assert not any("accuracy" == n.lower() for n in names)  # never element-wise "accuracy"
+
+
+def test_metrics_figure_thins_long_histories():
+    fig = metrics_figure(history(2000))
+    assert all(len(t.x) == MAX_POINTS and t.x[-1] == 2000 for t in fig.data)
+
+
+# -- per label -----------------------------------------------------------------------------------------------------
+
+def test_per_label_figure_bars_f1_and_auroc_per_label_name():
+    per_label = {"amazed-suprised": {"f1": 0.5, "auroc": 0.75, "support": 4},
+                 "happy-pleased": {"f1": 0.25, "auroc": None, "support": 0},
+                 "quiet-still": {"f1": 1.0, "auroc": 0.875, "support": 3}}
+    fig = per_label_figure(per_label)
+    assert [t.name for t in fig.data] == ["F1", "AUROC"]
+    f1, auroc = fig.data
+    assert all(t.type == "bar" for t in fig.data)
+    assert list(f1.x) == LABELS and list(auroc.x) == LABELS
+    assert list(f1.y) == [0.5, 0.25, 1.0]
+    assert list(auroc.y) == [0.75, None, 0.875]
+    assert list(f1.text) == ["0.50", "0.25", "1.00"]
+    assert list(auroc.text) == ["0.75", "n/a", "0.88"]  # a one-class label says n/a, not 0
+    assert fig.layout.barmode == "group"
+    assert fig.layout.yaxis.title.text == "score"
+
+
+# -- probe heatmap -------------------------------------------------------------------------------------------------
+
+def test_probe_heatmap_colours_by_probability_and_dots_true_labels():
+    probs = [[0.1, 0.9, 0.5], [0.734, 0.02, 0.999]]
+    targets = [[0, 1, 1], [1, 0, 0]]
+    fig = probe_heatmap(probs, targets, LABELS)
+    assert len(fig.data) == 1
+    hm = fig.data[0]
+    assert hm.type == "heatmap"
+    assert [list(r) for r in hm.z] == probs
+    assert list(hm.x) == LABELS
+    assert list(hm.y) == ["row 1", "row 2"]
+    assert (hm.zmin, hm.zmax) == (0, 1)
+    assert [list(r) for r in hm.text] == [["0.10", "0.90 ●", "0.50 ●"], ["0.73 ●", "0.02", "1.00"]]
+    assert hm.texttemplate == "%{text}"
+    assert fig.layout.yaxis.autorange == "reversed"  # row 1 on top
+    assert "●" in fig.layout.title.text
+
+
+def test_probe_heatmap_grows_with_the_number_of_rows():
+    small = probe_heatmap([[0.5]] * 3, [[0]] * 3, ["a"])
+    big = probe_heatmap([[0.5]] * 32, [[1]] * 32, ["a"])
+    assert small.layout.height == 260
+    assert big.layout.height == 22 * 32
+    assert all(t[0].endswith(" ●") for t in big.data[0].text)
+
+
+# -- probability histograms ----------------------------------------------------------------------------------------
+
+def hists(n_labels: int) -> list[dict]:
+    return [{"neg": [j * 100 + i for i in range(HIST_BINS)], "pos": [j * 100 + 50 + i for i in range(HIST_BINS)]}
+            for j in range(n_labels)]
+
+
+def panels(fig) -> dict[str, tuple[tuple[float, float], tuple[float, float]]]:
+    """Subplot panels that hold traces: x-axis name -> (x domain, y domain)."""
+    out = {}
+    for trace in fig.data:
+        suffix = trace.xaxis[1:]
+        x_dom = tuple(fig.layout[f"xaxis{suffix}"].domain)
+        y_dom = tuple(fig.layout[f"yaxis{trace.yaxis[1:]}"].domain)
+        out[trace.xaxis] = (x_dom, y_dom)
+    return out
+
+
+def overlaps(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    return a[0] < b[1] - 1e-9 and b[0] < a[1] - 1e-9
+
+
+def test_probability_histogram_one_subplot_per_label_in_rows_of_three():
+    names = ["l0", "l1", "l2", "l3", "l4"]
+    prob_hist = hists(5)
+    fig = probability_histogram_figure(prob_hist, names)
+    assert [a.text for a in fig.layout.annotations] == names  # panel titles are the label names
+    assert fig.layout.height == 200 * 2 + 80
+    assert len(fig.data) == 2 * 5  # a grey and a red bar series per label
+    for j in range(5):
+        neg, pos = fig.data[2 * j], fig.data[2 * j + 1]
+        assert (neg.type, pos.type) == ("bar", "bar")
+        assert (neg.name, pos.name) == ("true 0", "true 1")
+        assert neg.marker.color == NEG_COLOR and pos.marker.color == POS_COLOR
+        assert list(neg.y) == prob_hist[j]["neg"] and list(pos.y) == prob_hist[j]["pos"]
+        axis = "x" if j == 0 else f"x{j + 1}"
+        assert neg.xaxis == axis and pos.xaxis == axis  # label j lands in its own panel
+        assert len(neg.x) == HIST_BINS
+        assert neg.x[0] == pytest.approx(0.5 / HIST_BINS) and neg.x[-1] == pytest.approx(1 - 0.5 / HIST_BINS)
+        assert list(fig.layout[f"xaxis{axis[1:]}"].range) == [0, 1]
+    assert [t.showlegend for t in fig.data] == [True, True] + [False] * 8  # one legend entry per class
+    assert fig.layout.barmode == "overlay"
+    shown = panels(fig)
+    assert len({x for x, _ in shown.values()}) == 3  # three columns
+    assert len({y for _, y in shown.values()}) == 2  # two rows
+    # Panels 0-2 on the top row, 3-4 below, left to right.
+    assert shown["x"][1] == shown["x3"][1] and shown["x4"][1] == shown["x5"][1]
+    assert shown["x"][1][0] > shown["x4"][1][0]
+    assert shown["x"][0][0] < shown["x2"][0][0] < shown["x3"][0][0]
+
+
+@pytest.mark.parametrize("n_labels,n_cols,n_rows", [(1, 1, 1), (2, 2, 1), (3, 3, 1), (4, 3, 2), (6, 3, 2),
+                                                    (7, 3, 3), (12, 3, 4), (32, 3, 11)])
+def test_probability_histogram_grid_has_a_panel_per_label(n_labels, n_cols, n_rows):
+    names = [f"l{j}" for j in range(n_labels)]
+    fig = probability_histogram_figure(hists(n_labels), names)
+    assert len(fig.data) == 2 * n_labels
+    shown = panels(fig)
+    assert len(shown) == n_labels
+    assert len({x for x, _ in shown.values()}) == n_cols
+    assert len({y for _, y in shown.values()}) == n_rows
+    assert fig.layout.height == 200 * n_rows + 80
+    for x_dom, y_dom in shown.values():
+        assert 0 <= x_dom[0] < x_dom[1] <= 1 and 0 <= y_dom[0] < y_dom[1] <= 1
+    boxes = list(shown.values())
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            assert not (overlaps(a[0], b[0]) and overlaps(a[1], b[1])), "two panels overlap"
+    assert [a.text for a in fig.layout.annotations] == names
+
+
+# -- runs overlay --------------------------------------------------------------------------------------------------
+
+def test_runs_overlay_draws_one_line_per_run_named_by_run():
+    histories = {"run-a": history(3), "run-b": history(5, offset=1.0)}
+    fig = runs_overlay_figure(histories, "val_loss", "Validation loss", "loss")
+    assert [t.name for t in fig.data] == ["run-a", "run-b"]
+    a, b = fig.data
+    assert list(a.x) == [1, 2, 3] and list(b.x) == [1, 2, 3, 4, 5]
+    assert list(b.y) == pytest.approx([r["val_loss"] for r in histories["run-b"]])
+    assert fig.layout.title.text == "Validation loss"
+    assert fig.layout.xaxis.title.text == "epoch" and fig.layout.yaxis.title.text == "loss"
+
+
+def test_runs_overlay_picks_the_requested_key_and_thins():
+    histories = {"long": history(1500)}
+    fig = runs_overlay_figure(histories, "val_micro_f1", "F1", "micro-F1")
+    (line,) = fig.data
+    assert len(line.x) == MAX_POINTS and line.x[-1] == 1500
+    assert line.y[-1] == pytest.approx(histories["long"][-1]["val_micro_f1"])
+
+
+def test_runs_overlay_of_no_runs_is_empty():
+    assert len(runs_overlay_figure({}, "val_loss", "t", "loss").data) == 0
+
+
+# -- label frequency -----------------------------------------------------------------------------------------------
+
+def test_label_frequency_shows_share_of_rows_and_counts():
+    fig = label_frequency_figure(LABELS, [1500, 0, 4000], 4000)
+    (bar,) = fig.data
+    assert list(bar.x) == LABELS
+    assert list(bar.y) == pytest.approx([0.375, 0.0, 1.0])
+    assert list(bar.text) == ["1,500", "0", "4,000"]
+    assert "4,000 rows" in fig.layout.title.text
+    assert fig.layout.yaxis.title.text == "share of rows"
+
+
+def test_label_frequency_of_zero_rows_does_not_divide_by_zero():
+    fig = label_frequency_figure(["a", "b"], [0, 0], 0)
+    assert list(fig.data[0].y) == [0.0, 0.0]

@@ -1,0 +1,552 @@
+"""The Streamlit pages under streamlit.testing.v1.AppTest: widgets in, runs, tables and charts out.
+
+Each test points MULTILABEL_HOME at its own tmp_path before building the AppTest: app_pages/_shared.py caches the
+registry per home folder with st.cache_resource (process-global), so a distinct folder isolates the tests.
+AppTest never fires st.fragment(run_every=...) by itself, so waits re-run the script in a loop with a deadline.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+import pandas as pd
+import pytest
+from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+from streamlit.testing.v1 import AppTest
+
+from multilabel import TrainConfig, load_checkpoint, make_synthetic
+from multilabel.predict import PROB_SUFFIX, predict_frame
+from multilabel.session import get_registry
+
+REPO = Path(__file__).resolve().parents[1]
+EMOTIONS = REPO.parent / "shared" / "data" / "emotions.csv"
+EMOTION_LABELS = ["amazed-suprised", "happy-pleased", "relaxing-calm", "quiet-still", "sad-lonely",
+                  "angry-aggresive"]
+PAGES_DIR = "app_pages"  # where app.py's st.Page scripts live (one place to change if the folder is renamed)
+PAGE = {name: f"{PAGES_DIR}/{name}.py" for name in ("home", "train", "predict", "runs")}
+WAIT_S = 90  # generous: a loaded 2-core CI machine trains slower than a laptop
+
+
+# -- helpers -------------------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def home(tmp_path, monkeypatch) -> Iterator[Path]:
+    """This test's run store; any run still live at the end is stopped so it cannot slow the next tests."""
+    monkeypatch.setenv("MULTILABEL_HOME", str(tmp_path))
+    yield tmp_path
+    for session in get_registry(tmp_path).active():
+        session.stop()
+        session.join(timeout=30)
+
+
+def app(page: str | None = None) -> AppTest:
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=30)
+    if page:
+        at.switch_page(page)
+    return at.run()
+
+
+def text(at: AppTest) -> str:
+    return "\n".join(m.value for m in at.markdown)
+
+
+def wait_until(at: AppTest, done: Callable[[AppTest], bool], what: str, timeout: float = WAIT_S) -> AppTest:
+    """Re-run the script (as the page's poll would) until ``done(at)``; fail with what the page shows."""
+    deadline = time.monotonic() + timeout
+    while not done(at):
+        assert not at.exception, [e.value for e in at.exception]
+        if time.monotonic() > deadline:
+            pytest.fail(f"gave up after {timeout} s waiting for {what}; page shows: {text(at)!r}, "
+                        f"progress {progress_texts(at)}, errors {[e.value for e in at.error]}")
+        time.sleep(0.2)
+        at.run()
+    return at
+
+
+def status_is(*statuses: str) -> Callable[[AppTest], bool]:
+    return lambda at: any(f"status: **{s}**" in text(at) for s in statuses)
+
+
+def progress_texts(at: AppTest) -> list[str]:
+    return [p.proto.text for p in at.get("progress")]
+
+
+def epoch_shown(at: AppTest) -> int:
+    """The N of the 'epoch N/M' progress text, 0 when no epoch has ended yet."""
+    for t in progress_texts(at):
+        if t.startswith("epoch "):
+            return int(t.split()[1].split("/")[0])
+    return 0
+
+
+def charts(at: AppTest) -> dict[str, dict]:
+    """Plotly charts by widget key (the element id ends with '-<key>'), as figure dicts."""
+    return {el.proto.id.rsplit("-", 1)[-1]: json.loads(el.proto.spec) for el in at.get("plotly_chart")}
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def trained_run(home: Path, epochs: int = 8, seed: int = 1, rows: int = 300) -> str:
+    """A finished run in ``home``'s store, trained with the library on synthetic data (6 features, 3 labels)."""
+    config = TrainConfig(input_size=6, hidden_size=8, num_outputs=3, epochs=epochs, patience=0, seed=seed).validate()
+    session = get_registry(home).start(config, make_synthetic(rows, 6, 3, seed=seed))
+    assert session.join(timeout=WAIT_S), "library training did not finish"
+    assert session.snapshot()["status"] == "completed", session.snapshot()["error"]
+    return session.run_id
+
+
+def features_csv(rows: int = 40, seed: int = 5) -> tuple[pd.DataFrame, bytes]:
+    """A CSV with the 6 synthetic feature columns plus an id column that must pass through."""
+    data = make_synthetic(rows, 6, 3, seed=seed)
+    frame = pd.DataFrame(data.X, columns=data.feature_names)
+    frame.insert(0, "id", [f"r{i}" for i in range(rows)])
+    return frame, frame.to_csv(index=False).encode()
+
+
+@pytest.fixture
+def downloads(monkeypatch) -> list[dict]:
+    """Captures what download buttons hand to Streamlit's in-memory media storage (AppTest keeps no other copy)."""
+    seen: list[dict] = []
+    original = MemoryMediaFileStorage.load_and_get_id
+
+    def spy(self, path_or_data, mimetype, kind, filename=None):
+        seen.append({"data": path_or_data, "mimetype": mimetype, "filename": filename})
+        return original(self, path_or_data, mimetype, kind, filename)
+
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", spy)
+    return seen
+
+
+def start_synthetic(at: AppTest, epochs: int, samples: int | None = None, patience: int | None = None) -> AppTest:
+    if samples is not None:
+        at.number_input(key="syn_samples").set_value(samples)
+    if patience is not None:
+        at.slider(key="patience").set_value(patience)
+    at.slider(key="epochs").set_value(epochs).run()
+    at.button(key="start").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+# -- Home ----------------------------------------------------------------------------------------------------------
+
+def test_home_lists_the_devices_of_this_machine(home):
+    at = app()
+    assert not at.exception
+    assert [t.value for t in at.title] == ["multilabel"]
+    devices = at.dataframe[0].value
+    assert "device" in devices.columns and "name" in devices.columns
+    assert devices["device"].iloc[0] == "cpu"
+    assert at.subheader[0].value == "Devices on this machine"
+
+
+# -- Train ---------------------------------------------------------------------------------------------------------
+
+def test_train_page_before_any_run_invites_a_start(home):
+    at = app(PAGE["train"])
+    assert not at.exception
+    assert any("Start training" in i.value for i in at.info)
+    assert at.button(key="start").disabled is False
+    assert at.button(key="stop").disabled is True
+    assert len(at.get("plotly_chart")) == 0
+
+
+def test_synthetic_run_completes_and_shows_metrics_and_curves(home):
+    at = app(PAGE["train"])
+    epochs = 15
+    start_synthetic(at, epochs=epochs, patience=0)
+    run_id = at.session_state["run_id"]
+    assert at.query_params["run"] == run_id  # the URL carries the run, so a reload re-attaches
+    wait_until(at, status_is("completed"), "the run to complete")
+    assert f"`{run_id}`" in text(at)
+    assert not at.exception and not at.error
+
+    shown = metrics(at)
+    for label in ("Best epoch", "Val micro-F1", "Val macro-F1", "Val Hamming loss", "Val subset accuracy"):
+        assert label in shown
+    assert 1 <= int(shown["Best epoch"]) <= epochs
+    assert 0.0 <= float(shown["Val micro-F1"]) <= 1.0
+    assert not any(m.label.lower() == "accuracy" for m in at.metric)  # never element-wise accuracy
+    assert epoch_shown(at) == epochs
+    assert progress_texts(at)[0].startswith(f"epoch {epochs}/{epochs}")
+
+    figs = charts(at)
+    assert {"loss_chart", "metrics_chart", "per_label_chart", "probe_chart", "hist_chart"} <= set(figs)
+    loss = {t["name"]: t for t in figs["loss_chart"]["data"]}
+    assert set(loss) == {"train", "validation"}
+    assert loss["train"]["x"] == list(range(1, epochs + 1))
+    assert len(loss["validation"]["y"]) == epochs
+    stored = get_registry(home).store.history(run_id)
+    assert loss["validation"]["y"] == pytest.approx([r["val_loss"] for r in stored])
+    assert [t["x"] for t in figs["per_label_chart"]["data"]][0] == [f"label_{j}" for j in range(5)]  # 5 labels
+    hist_traces = figs["hist_chart"]["data"]
+    assert len(hist_traces) == 2 * 5
+
+    # Buttons after the run: start again enabled, stop disabled; the run can go to Predict.
+    assert at.button(key="start").disabled is False
+    assert at.button(key="stop").disabled is True
+    assert at.button(key="to_predict").label == "Predict with this model"
+    assert get_registry(home).store.get_run(run_id)["status"] == "completed"
+
+
+def test_stop_mid_run_ends_it_as_stopped_with_best_weights(home):
+    at = app(PAGE["train"])
+    start_synthetic(at, epochs=2000, samples=200, patience=0)
+    run_id = at.session_state["run_id"]
+    wait_until(at, lambda a: epoch_shown(a) >= 1, "the first epoch")
+    assert status_is("running")(at)
+    stop = at.button(key="stop")
+    assert stop.disabled is False  # a full rerun of a live run enables Stop
+    assert at.button(key="start").disabled is True
+    stop.click().run()
+    wait_until(at, status_is("stopped"), "the run to stop")
+    run = get_registry(home).store.get_run(run_id)
+    assert run["status"] == "stopped"
+    assert 1 <= run["epochs_done"] < 2000
+    assert Path(run["checkpoint"]).is_file()
+    assert "Best epoch" in metrics(at)
+    loss = {t["name"]: t for t in charts(at)["loss_chart"]["data"]}
+    assert len(loss["train"]["x"]) == run["epochs_done"]
+
+
+def test_starting_a_run_enables_stop_and_disables_start_at_once(home):
+    """In a browser only the polling fragment reruns while a run is live, so the buttons must already be right on
+    the script run that started it (not only after some later full rerun)."""
+    at = app(PAGE["train"])
+    start_synthetic(at, epochs=2000, samples=200, patience=0)
+    assert get_registry(home).get(at.session_state["run_id"]).running
+    assert at.button(key="stop").disabled is False, "Stop is disabled on the run that started training"
+    assert at.button(key="start").disabled is True, "Start is still enabled on the run that started training"
+
+
+def test_csv_training_defaults_labels_to_the_trailing_binary_columns(home):
+    at = app(PAGE["train"])
+    at.radio(key="source").set_value("Upload CSV").run()
+    at.file_uploader(key="train_csv").set_value(("emotions.csv", EMOTIONS.read_bytes(), "text/csv")).run()
+    assert not at.exception and not at.error
+    assert any("593 rows × 78 columns" in c.value for c in at.caption)
+    (labels,) = at.multiselect
+    assert labels.value == EMOTION_LABELS
+    assert metrics(at) == {"Input size": "72", "Number of outputs": "6"}
+
+    # Dropping a label moves it to the features.
+    labels.unselect("angry-aggresive").run()
+    assert metrics(at) == {"Input size": "73", "Number of outputs": "5"}
+    labels.select("angry-aggresive").run()
+
+    at.slider(key="epochs").set_value(8).run()
+    at.button(key="start").click().run()
+    run_id = at.session_state["run_id"]
+    wait_until(at, status_is("completed", "early_stopped"), "the CSV run to finish")
+    assert not at.exception and not at.error
+    figs = charts(at)
+    assert figs["per_label_chart"]["data"][0]["x"] == EMOTION_LABELS
+    run = get_registry(home).store.get_run(run_id)
+    assert run["config"]["input_size"] == 72 and run["config"]["num_outputs"] == 6
+    assert run["data"]["source"] == "csv" and run["data"]["labels"] == EMOTION_LABELS
+    trained = load_checkpoint(run["checkpoint"])
+    assert trained.label_names == EMOTION_LABELS
+    assert len(trained.feature_names) == 72
+
+
+@pytest.mark.parametrize("content,needle", [
+    (b"", "empty"),
+    (b"a,b,label\n1,x,0\n2,3,1\n", "not numeric"),
+    (b"1,2,3\n4,5,6\n", "no header"),
+])
+def test_train_with_a_bad_csv_shows_an_error_not_an_exception(home, content, needle):
+    at = app(PAGE["train"])
+    at.radio(key="source").set_value("Upload CSV").run()
+    at.file_uploader(key="train_csv").set_value(("bad.csv", content, "text/csv")).run()
+    at.button(key="start").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    errors = " ".join(e.value for e in at.error)
+    assert needle in errors
+    assert "run_id" not in at.session_state
+    assert get_registry(home).store.list_runs() == []
+
+
+def test_start_with_upload_chosen_but_no_file_says_what_to_do(home):
+    at = app(PAGE["train"])
+    at.radio(key="source").set_value("Upload CSV").run()
+    at.button(key="start").click().run()
+    assert not at.exception
+    assert "upload a CSV first" in " ".join(e.value for e in at.error)
+
+
+def test_a_run_survives_leaving_the_page_and_reattaches(home):
+    at = app(PAGE["train"])
+    start_synthetic(at, epochs=2000, samples=200, patience=0)
+    run_id = at.session_state["run_id"]
+
+    at.switch_page(PAGE["runs"]).run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert table.loc[table["run"] == run_id, "status"].tolist() == ["running"]
+    assert any("Running: stop it on the Train page" in c.value for c in at.caption)
+    assert "delete" not in [b.key for b in at.button]  # a live run cannot be deleted
+
+    at.switch_page(PAGE["train"]).run()
+    assert at.session_state["run_id"] == run_id
+    assert f"`{run_id}`" in text(at)
+    first = epoch_shown(wait_until(at, lambda a: epoch_shown(a) >= 1, "an epoch after re-attaching"))
+    wait_until(at, lambda a: epoch_shown(a) > first, "the epoch counter to move on")
+    assert get_registry(home).get(run_id).running
+    at.button(key="stop").click().run()
+    wait_until(at, status_is("stopped"), "the re-attached run to end")
+    assert get_registry(home).store.get_run(run_id)["status"] == "stopped"
+    assert "Val micro-F1" in metrics(at)
+
+
+def test_a_new_tab_with_the_run_in_the_url_reattaches(home):
+    run_id = trained_run(home, epochs=6)
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=30)
+    at.query_params["run"] = run_id
+    at.switch_page(PAGE["train"]).run()
+    assert not at.exception
+    assert at.session_state["run_id"] == run_id
+    assert status_is("completed")(at) and f"`{run_id}`" in text(at)
+    assert len(charts(at)["loss_chart"]["data"][0]["x"]) == 6
+    # the form shows the settings of the run on screen, not the defaults
+    assert at.slider(key="epochs").value == 6
+    assert at.slider(key="hidden_size").value == 8
+    assert at.slider(key="patience").value == 0
+
+
+def test_a_stale_run_link_starts_fresh(home):
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=30)
+    at.query_params["run"] = "no-such-run"
+    at.switch_page(PAGE["train"]).run()
+    assert not at.exception and not at.error
+    assert "run_id" not in at.session_state
+    assert any("Start training" in i.value for i in at.info)
+
+
+def test_a_stored_run_from_another_process_shows_from_the_store(home):
+    """A run this process does not hold live (a server restart, the CLI) is drawn from the store."""
+    run_id = trained_run(home, epochs=5)
+    get_registry(home)._sessions.clear()  # forget the live session: what a restarted server would see
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=30)
+    at.query_params["run"] = run_id
+    at.switch_page(PAGE["train"]).run()
+    assert not at.exception
+    assert status_is("completed")(at)
+    assert {"Val micro-F1", "Best epoch"} <= set(metrics(at))
+    figs = charts(at)
+    assert len(figs["loss_chart"]["data"][0]["x"]) == 5
+    assert "probe_chart" in figs and "hist_chart" in figs  # the last epoch's live view is kept in the store
+
+
+# -- Predict -------------------------------------------------------------------------------------------------------
+
+def test_predict_without_runs_offers_a_checkpoint_upload(home):
+    at = app(PAGE["predict"])
+    assert not at.exception
+    assert at.radio(key="model_source").value == "Upload a checkpoint"
+    assert at.file_uploader(key="ckpt_upload") is not None
+    assert len(at.get("download_button")) == 0
+
+
+def test_predict_scores_an_uploaded_csv_and_offers_the_download(home, downloads):
+    run_id = trained_run(home)
+    at = app(PAGE["predict"])
+    assert at.radio(key="model_source").value == "From a run"
+    assert at.selectbox(key="predict_run_select").value == run_id
+    frame, content = features_csv(rows=40)
+    at.file_uploader(key="predict_csv").set_value(("batch.csv", content, "text/csv")).run()
+    assert not at.exception and not at.error
+
+    labels = ["label_0", "label_1", "label_2"]
+    result = at.dataframe[0].value
+    # On screen the narrow 0/1 columns come first so they are in view; the file keeps the CLI's column order.
+    assert list(result.columns) == ["id", *labels, *[f"{lab}{PROB_SUFFIX}" for lab in labels]]
+    assert len(result) == 40
+    assert result["id"].tolist() == frame["id"].tolist()  # other columns pass through, in row order
+    trained = load_checkpoint(get_registry(home).store.get_run(run_id)["checkpoint"])
+    expected, _ = predict_frame(trained, frame)
+    for lab in labels:
+        np.testing.assert_allclose(result[lab + PROB_SUFFIX].to_numpy(), expected[lab + PROB_SUFFIX].to_numpy(),
+                                   rtol=1e-5, atol=1e-6)
+        assert result[lab].tolist() == expected[lab].tolist()
+    assert "40 rows scored" in text(at)
+
+    (button,) = at.get("download_button")
+    assert button.label == "Download predictions (CSV)"
+    (csv,) = [d for d in downloads if d["mimetype"] == "text/csv"]
+    assert csv["filename"] == "batch_predictions.csv"
+    downloaded = pd.read_csv(io.BytesIO(csv["data"]))
+    assert list(downloaded.columns) == ["id", *[f"{lab}{PROB_SUFFIX}" for lab in labels], *labels]
+    np.testing.assert_allclose(downloaded["label_1_prob"], expected["label_1_prob"], rtol=1e-5, atol=1e-6)
+
+    freq = charts(at)["freq_chart"]
+    assert freq["data"][0]["x"] == labels
+    assert freq["data"][0]["text"] == [f"{int(expected[lab].sum()):,}" for lab in labels]
+
+
+def test_predict_thresholds_change_the_labels(home):
+    run_id = trained_run(home)
+    at = app(PAGE["predict"])
+    _, content = features_csv(rows=30)
+    at.file_uploader(key="predict_csv").set_value(("batch.csv", content, "text/csv")).run()
+    at.slider(key=f"thr_{run_id}_0").set_value(0.0)
+    at.slider(key=f"thr_{run_id}_2").set_value(1.0).run()
+    assert not at.exception
+    result = at.dataframe[0].value
+    assert result["label_0"].tolist() == [1] * 30  # every probability is >= 0
+    assert result["label_2"].tolist() == [int(p >= 1.0) for p in result["label_2_prob"]]
+
+
+def test_predict_with_an_uploaded_checkpoint(home):
+    run_id = trained_run(home)
+    checkpoint = Path(get_registry(home).store.get_run(run_id)["checkpoint"]).read_bytes()
+    at = app(PAGE["predict"])
+    at.radio(key="model_source").set_value("Upload a checkpoint").run()
+    at.file_uploader(key="ckpt_upload").set_value(("model.pt", checkpoint, "application/octet-stream")).run()
+    assert not at.exception and not at.error
+    assert any("6 features → 3 labels" in c.value for c in at.caption)
+    _, content = features_csv(rows=10)
+    at.file_uploader(key="predict_csv").set_value(("batch.csv", content, "text/csv")).run()
+    assert not at.exception and not at.error
+    assert len(at.dataframe[0].value) == 10
+    assert len(at.get("download_button")) == 1
+
+
+def test_predict_with_a_garbage_checkpoint_shows_an_error(home):
+    at = app(PAGE["predict"])
+    at.file_uploader(key="ckpt_upload").set_value(("model.pt", b"not a checkpoint at all", "application/octet-stream"))
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert len(at.error) == 1 and "model.pt" in at.error[0].value
+    assert len(at.get("download_button")) == 0
+
+
+@pytest.mark.parametrize("content,needle", [
+    (b"a,b\n1,2\n3,4\n", "lacks"),  # not the model's features
+    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe\x00\x01", "'junk.csv'"),  # binary garbage
+    (b"", "empty"),
+    (b"x0,x1,x2,x3,x4,x5\n1,2,3,4,5,oops\n", "not numeric"),
+    (b"x0,x1,x2,x3,x4,x5\n1,2,3,4,5,\n", "row 2"),  # an empty feature cell
+])
+def test_predict_with_a_bad_csv_shows_an_error_not_an_exception(home, content, needle):
+    trained_run(home)
+    at = app(PAGE["predict"])
+    at.file_uploader(key="predict_csv").set_value(("junk.csv", content, "text/csv")).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert len(at.error) == 1, [e.value for e in at.error]
+    assert needle in at.error[0].value
+    assert len(at.get("download_button")) == 0
+    assert len(at.dataframe) == 0
+
+
+def test_train_page_hands_its_run_to_predict(home):
+    at = app(PAGE["train"])
+    start_synthetic(at, epochs=5, samples=200, patience=0)
+    run_id = at.session_state["run_id"]
+    wait_until(at, status_is("completed"), "the run to complete")
+    at.button(key="to_predict").click().run()
+    assert not at.exception
+    assert [t.value for t in at.title] == ["Predict"]
+    assert at.session_state["predict_run"] == run_id
+    at.switch_page(PAGE["predict"]).run()  # AppTest keeps its own page choice: follow the switch by hand
+    assert at.selectbox(key="predict_run_select").value == run_id
+
+
+def test_a_failed_run_shows_its_message_on_train_and_runs(home):
+    store = get_registry(home).store
+    run_id = store.create_run(TrainConfig().to_dict(), {"source": "synthetic", "rows": 100})
+    message = "training diverged at epoch 3: the loss became nan; lower the learning rate (now 0.1)"
+    store.fail(run_id, message)
+
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=30)
+    at.query_params["run"] = run_id
+    at.switch_page(PAGE["train"]).run()
+    assert not at.exception
+    assert status_is("failed")(at)
+    assert [e.value for e in at.error] == [message]
+    assert len(at.get("plotly_chart")) == 0 and not at.metric
+
+    at.switch_page(PAGE["runs"]).run()
+    assert not at.exception
+    assert any(message in e.value and "failed" in e.value for e in at.error)
+    assert len(at.get("download_button")) == 0  # no checkpoint to offer
+
+
+# -- Runs ----------------------------------------------------------------------------------------------------------
+
+def test_runs_page_without_runs_says_so(home):
+    at = app(PAGE["runs"])
+    assert not at.exception
+    assert any("No runs yet" in i.value for i in at.info)
+
+
+def test_runs_page_lists_runs_and_overlays_their_curves(home):
+    first = trained_run(home, epochs=4, seed=1)
+    second = trained_run(home, epochs=7, seed=2)
+    at = app(PAGE["runs"])
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert table["run"].tolist() == [second, first]  # newest first
+    assert table["status"].tolist() == ["completed", "completed"]
+    assert table["epochs"].tolist() == ["7/7", "4/4"]
+    store = get_registry(home).store
+    assert table["val micro-F1"].tolist() == pytest.approx([store.get_run(r)["best"]["micro_f1"] for r in (second, first)])
+
+    assert at.multiselect(key="compare").value == [second, first]
+    figs = charts(at)
+    for key, metric in (("overlay_loss", "val_loss"), ("overlay_f1", "val_micro_f1")):
+        lines = {t["name"]: t for t in figs[key]["data"]}
+        assert set(lines) == {first, second}
+        assert lines[first]["x"] == [1, 2, 3, 4] and lines[second]["x"] == list(range(1, 8))
+        assert lines[second]["y"] == pytest.approx([r[metric] for r in store.history(second)])
+
+    at.multiselect(key="compare").unselect(second).run()
+    assert [t["name"] for t in charts(at)["overlay_loss"]["data"]] == [first]
+    at.multiselect(key="compare").unselect(first).run()
+    assert "overlay_loss" not in charts(at)
+    assert len(at.get("download_button")) == 1  # the selected run's checkpoint
+
+
+def test_delete_needs_confirmation_and_removes_the_run(home):
+    keep = trained_run(home, epochs=3, seed=1)
+    doomed = trained_run(home, epochs=3, seed=2)
+    store = get_registry(home).store
+    checkpoint = Path(store.get_run(doomed)["checkpoint"])
+    at = app(PAGE["runs"])
+    at.selectbox(key="detail_run").set_value(doomed).run()
+
+    at.button(key="delete").click().run()
+    assert not at.exception
+    assert any(doomed in w.value and "cannot be undone" in w.value for w in at.warning)
+    at.button(key="delete_no").click().run()  # cancel keeps it
+    assert not at.warning
+    assert {r["id"] for r in store.list_runs()} == {keep, doomed}
+
+    at.button(key="delete").click().run()
+    at.button(key="delete_yes").click().run()
+    assert not at.exception
+    assert [r["id"] for r in store.list_runs()] == [keep]
+    assert not checkpoint.exists()
+    assert at.dataframe[0].value["run"].tolist() == [keep]
+    assert at.selectbox(key="detail_run").value == keep
+
+
+def test_runs_page_opens_a_run_on_train_and_on_predict(home):
+    run_id = trained_run(home, epochs=3)
+    at = app(PAGE["runs"])
+    at.button(key="open_train").click().run()
+    assert not at.exception
+    assert [t.value for t in at.title] == ["Train"]
+    assert at.session_state["run_id"] == run_id
+
+    at.switch_page(PAGE["runs"]).run()
+    at.button(key="open_predict").click().run()
+    assert not at.exception
+    assert [t.value for t in at.title] == ["Predict"]
+    assert at.session_state["predict_run"] == run_id
