@@ -20,7 +20,8 @@ def missing_device() -> str:
 def test_defaults_validate_and_are_the_seed_articles_input_and_output_sizes():
     config = TrainConfig().validate()
     assert (config.input_size, config.num_outputs) == (10, 5)
-    assert config.threshold_mode == "tuned" and config.pos_weight == "none"
+    # fixed thresholds and batch 32: the emotions.csv comparison with scikit-learn chose them (see config.py)
+    assert config.threshold_mode == "fixed" and config.batch_size == 32 and config.pos_weight == "none"
 
 
 @pytest.mark.parametrize("changes, message", [

@@ -98,3 +98,25 @@ def test_tune_thresholds_uses_the_given_grid():
     probs = np.array([[0.3], [0.35], [0.9]])
     targets = np.array([[0], [1], [1]])
     assert tune_thresholds(probs, targets, grid=[0.32, 0.6]) == [pytest.approx(0.32)]
+
+
+def test_evaluate_agrees_with_torchmetrics_on_random_data_with_ties():
+    from torchmetrics.functional.classification import (multilabel_auroc, multilabel_exact_match,
+                                                        multilabel_f1_score, multilabel_hamming_distance)
+    gen = torch.Generator().manual_seed(3)
+    probs = torch.rand(500, 7, generator=gen)
+    probs[:100] = (probs[:100] * 3).round() / 3  # many exact ties (none at the 0.5 cut, where torchmetrics uses >)
+    targets = (torch.rand(500, 7, generator=gen) < torch.linspace(0.05, 0.6, 7)).float()
+    names = [f"l{j}" for j in range(7)]
+    got = evaluate(probs, targets, [0.5] * 7, names)
+    t = targets.int()
+    kw = dict(num_labels=7)
+    assert got["micro_f1"] == pytest.approx(float(multilabel_f1_score(probs, t, average="micro", **kw)), abs=1e-6)
+    assert got["macro_f1"] == pytest.approx(float(multilabel_f1_score(probs, t, average="macro", **kw)), abs=1e-6)
+    assert got["hamming_loss"] == pytest.approx(float(multilabel_hamming_distance(probs, t, **kw)), abs=1e-6)
+    assert got["subset_accuracy"] == pytest.approx(float(multilabel_exact_match(probs, t, **kw)), abs=1e-6)
+    auroc = multilabel_auroc(probs, t, average="none", **kw).tolist()
+    f1 = multilabel_f1_score(probs, t, average="none", **kw).tolist()
+    for j, name in enumerate(names):
+        assert got["per_label"][name]["auroc"] == pytest.approx(auroc[j], abs=1e-6)
+        assert got["per_label"][name]["f1"] == pytest.approx(f1[j], abs=1e-6)
