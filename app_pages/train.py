@@ -9,6 +9,7 @@ from multilabel import (MultilabelError, TrainConfig, available_devices, guess_l
 from multilabel.charts import (loss_figure, metrics_figure, per_label_figure, probability_histogram_figure,
                                probe_heatmap)
 from multilabel.config import knobs
+from multilabel.engine import last_evaluated
 from multilabel.data import dataset_from_frame
 from app_pages._shared import registry
 
@@ -162,10 +163,12 @@ def render(view: dict) -> None:
     a, b = st.columns(2)
     a.plotly_chart(loss_figure(history, last["best_epoch"]), key="loss_chart")
     b.plotly_chart(metrics_figure(history), key="metrics_chart")
-    label_names = view["info"].get("label_names") or list(last["val_per_label"])
+    evaluated = last_evaluated(history)
+    label_names = view["info"].get("label_names") or list(evaluated["val_per_label"])
     live_part = view.get("live") or {}
     a, b = st.columns(2)
-    a.plotly_chart(per_label_figure(last["val_per_label"]), key="per_label_chart")
+    a.plotly_chart(per_label_figure(evaluated["val_per_label"], f"Per-label validation metrics (epoch "
+                                    f"{evaluated['epoch']})"), key="per_label_chart")
     if live_part.get("probe_probs") and view["info"].get("probe_targets"):
         b.plotly_chart(probe_heatmap(live_part["probe_probs"], view["info"]["probe_targets"], label_names),
                        key="probe_chart")

@@ -34,6 +34,7 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 from multilabel import TrainConfig, make_synthetic  # noqa: E402
 from multilabel.charts import (loss_figure, metrics_figure, per_label_figure, probability_histogram_figure,  # noqa: E402
                                probe_heatmap)
+from multilabel.engine import last_evaluated  # noqa: E402
 from multilabel.session import get_registry  # noqa: E402
 
 POLL_S = 0.7
@@ -43,7 +44,7 @@ def poll_once(registry, run_id: str) -> None:
     view = registry.view(run_id)
     history, last, live = view["history"], view["history"][-1], view["live"]
     labels = view["info"]["label_names"]
-    for fig in (loss_figure(history, last["best_epoch"]), metrics_figure(history), per_label_figure(last["val_per_label"]),
+    for fig in (loss_figure(history, last["best_epoch"]), metrics_figure(history), per_label_figure(last_evaluated(history)["val_per_label"]),
                 probe_heatmap(live["probe_probs"], view["info"]["probe_targets"], labels),
                 probability_histogram_figure(live["prob_hist"], labels)):
         fig.to_json()

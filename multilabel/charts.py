@@ -61,8 +61,11 @@ def loss_figure(history: Sequence[Mapping[str, Any]], best_epoch: Optional[int] 
 
 
 def metrics_figure(history: Sequence[Mapping[str, Any]]) -> go.Figure:
-    """Validation micro-F1, macro-F1 and subset accuracy (exact match) against epoch, at threshold 0.5."""
-    shown = thin(history)
+    """Validation micro-F1, macro-F1 and subset accuracy (exact match) against epoch, at threshold 0.5.
+
+    Only epochs that carry metrics are drawn (a fast run gets them every few epochs: see engine.METRICS_SHARE).
+    """
+    shown = thin([r for r in history if r.get("val_micro_f1") is not None])
     traces = []
     for key, name in (("val_micro_f1", "micro-F1"), ("val_macro_f1", "macro-F1"),
                       ("val_subset_accuracy", "subset accuracy (exact match)")):
@@ -141,10 +144,10 @@ def probability_histogram_figure(prob_hist: Sequence[Mapping[str, Sequence[int]]
 
 def runs_overlay_figure(histories: Mapping[str, Sequence[Mapping[str, Any]]], key: str, title: str,
                         yaxis_title: str) -> go.Figure:
-    """One line per run of ``key`` (e.g. 'val_loss', 'val_micro_f1') against epoch."""
+    """One line per run of ``key`` (e.g. 'val_loss', 'val_micro_f1') against epoch, over the epochs that have it."""
     traces = []
     for name, history in histories.items():
-        x, y = _series(thin(history), key)
+        x, y = _series(thin([r for r in history if r.get(key) is not None]), key)
         traces.append({"type": "scatter", "x": x, "y": y, "mode": "lines", "name": name})
     return _figure(traces, title, 340, xaxis=_axis("epoch"), yaxis=_axis(yaxis_title))
 

@@ -103,9 +103,11 @@ class ProgressBar:
         self.tty = stream.isatty()
         self.t0 = time.monotonic()
         self._last_decile = -1
+        self._f1: Optional[float] = None  # micro-F1 of the latest epoch that has metrics
 
     def update(self, record: dict[str, Any]) -> None:
         epoch = record["epoch"]
+        self._f1 = record.get("val_micro_f1", self._f1)
         frac = epoch / self.total
         decile = int(frac * 10)
         if not self.tty and decile == self._last_decile and epoch != self.total:
@@ -114,9 +116,9 @@ class ProgressBar:
         elapsed = time.monotonic() - self.t0
         eta = elapsed / frac - elapsed if frac > 0 else 0.0
         bar = "#" * int(frac * 30)
-        f1 = record.get("val_micro_f1")
+        f1 = f"{self._f1:.3f}" if self._f1 is not None else "-"
         line = (f"epoch {epoch:>4}/{self.total} [{bar:<30}] train {record['train_loss']:.4f} "
-                f"val {record['val_loss']:.4f} micro-F1 {f1:.3f} | {record['samples_per_s']:,.0f} samples/s "
+                f"val {record['val_loss']:.4f} micro-F1 {f1} | {record['samples_per_s']:,.0f} samples/s "
                 f"| eta {eta:.0f}s")
         self.stream.write(("\r" + line) if self.tty else (line + "\n"))
         self.stream.flush()

@@ -26,6 +26,11 @@ from .metrics import evaluate, probability_histograms, tune_thresholds
 from .model import MLP
 
 PROBE_ROWS = 32  # validation rows whose probabilities are reported each epoch (the live per-label view)
+# Validation metrics (F1s, AUROC, subset accuracy, probe rows, histograms) may cost at most this share of the
+# training time, or this much per epoch where that is more: a fast epoch gets them every few epochs instead of
+# paying for them every time. Losses are reported every epoch; the first and last epochs always get metrics.
+METRICS_SHARE = 0.03
+METRICS_FLOOR_S = 0.002
 EVAL_BATCH_ROWS = 65536
 POS_WEIGHT_CLIP = (0.05, 50.0)
 
@@ -183,6 +188,7 @@ def train(config: TrainConfig, data: Dataset, on_epoch: Optional[EpochCallback] 
     best_loss, best_epoch = math.inf, 0
     best_state = {name: value.detach().clone() for name, value in model.state_dict().items()}
     outcome = "completed"
+    credit_s, metrics_cost_s = 0.0, 0.0  # a token bucket of time that metrics may spend
     for epoch in range(1, config.epochs + 1):
         t0 = time.perf_counter()
         model.train()
@@ -197,25 +203,29 @@ def train(config: TrainConfig, data: Dataset, on_epoch: Optional[EpochCallback] 
             best_loss, best_epoch = val_loss, epoch
             for name, value in model.state_dict().items():
                 best_state[name].copy_(value)
-        # Metrics where the probabilities are (the GPU on CUDA): a few small kernels and one transfer each.
-        metrics = evaluate(val_probs_t, Y_val, fixed, data.label_names)
-        record = {
-            "epoch": epoch, "epochs": config.epochs, "train_loss": train_loss, "val_loss": val_loss,
-            **{f"val_{k}": v for k, v in metrics.items()},
-            "best_epoch": best_epoch, "best_val_loss": best_loss,
-            "probe_probs": [[round(p, 4) for p in row] for row in val_probs_t[:n_probe].tolist()],
-            "prob_hist": probability_histograms(val_probs_t, Y_val),
-        }
+        if stop is not None and stop.is_set():
+            outcome = "stopped"
+        elif config.patience and epoch - best_epoch >= config.patience:
+            outcome = "early_stopped"
+        last = outcome != "completed" or epoch == config.epochs
+        credit_s += max(METRICS_SHARE * (time.perf_counter() - t0), METRICS_FLOOR_S)
+        record = {"epoch": epoch, "epochs": config.epochs, "train_loss": train_loss, "val_loss": val_loss,
+                  "best_epoch": best_epoch, "best_val_loss": best_loss}
+        if epoch == 1 or last or credit_s >= metrics_cost_s:
+            t1 = time.perf_counter()
+            # Where the probabilities are (the GPU on CUDA): a few small kernels and one transfer each.
+            metrics = evaluate(val_probs_t, Y_val, fixed, data.label_names)
+            record.update({f"val_{k}": v for k, v in metrics.items()})
+            record["probe_probs"] = [[round(p, 4) for p in row] for row in val_probs_t[:n_probe].tolist()]
+            record["prob_hist"] = probability_histograms(val_probs_t, Y_val)
+            metrics_cost_s = time.perf_counter() - t1
+            credit_s = max(0.0, credit_s - metrics_cost_s)
         duration = time.perf_counter() - t0  # the whole epoch as the user gets it: steps, validation, metrics
         record.update(duration_s=duration, samples_per_s=n_train / max(duration, 1e-9))
         history.append(record)
         if on_epoch is not None:
             on_epoch(record)
-        if stop is not None and stop.is_set():
-            outcome = "stopped"
-            break
-        if config.patience and epoch - best_epoch >= config.patience:
-            outcome = "early_stopped"
+        if outcome != "completed":
             break
 
     model.load_state_dict(best_state)
@@ -229,6 +239,11 @@ def train(config: TrainConfig, data: Dataset, on_epoch: Optional[EpochCallback] 
                            metrics=best)
     return TrainResult(trained=trained, history=history, best_epoch=best_epoch, best=best, outcome=outcome,
                        device=str(device), duration_s=time.perf_counter() - t_start, info=info)
+
+
+def last_evaluated(history: list[dict[str, Any]]) -> Optional[dict[str, Any]]:
+    """The latest epoch record that carries validation metrics (see METRICS_SHARE), or None."""
+    return next((record for record in reversed(history) if "val_per_label" in record), None)
 
 
 @torch.no_grad()

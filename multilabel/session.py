@@ -18,7 +18,7 @@ import torch
 from .checkpoint import save_checkpoint
 from .config import TrainConfig
 from .data import Dataset
-from .engine import TrainResult, train
+from .engine import TrainResult, last_evaluated, train
 from .errors import MultilabelError
 from .store import LIVE_ONLY_FIELDS, RunStore, default_home
 
@@ -139,7 +139,7 @@ class SessionRegistry:
         session = self.get(run_id)
         if session is not None:
             view = session.snapshot()
-            last = view["history"][-1] if view["history"] else {}
+            last = last_evaluated(view["history"]) or {}
             view["live"] = {k: last[k] for k in LIVE_ONLY_FIELDS if k in last}
             return view
         run = self.store.get_run(run_id)

@@ -133,8 +133,11 @@ class RunStore:
         with self._tx() as db:
             db.execute("INSERT OR REPLACE INTO epochs (run_id, epoch, record) VALUES (?,?,?)",
                        (run_id, record["epoch"], json.dumps(kept)))
-            db.execute("UPDATE runs SET epochs_done=?, last_live=? WHERE id=?",
-                       (record["epoch"], json.dumps(live), run_id))
+            if live:  # epochs without metrics (see engine.METRICS_SHARE) keep the previous live view
+                db.execute("UPDATE runs SET epochs_done=?, last_live=? WHERE id=?",
+                           (record["epoch"], json.dumps(live), run_id))
+            else:
+                db.execute("UPDATE runs SET epochs_done=? WHERE id=?", (record["epoch"], run_id))
 
     def finish(self, run_id: str, status: str, best: dict[str, Any] | None = None,
                checkpoint: str | os.PathLike | None = None) -> None:

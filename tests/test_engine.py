@@ -137,15 +137,31 @@ def test_callbacks_get_the_split_and_one_json_record_per_epoch(small_data, make_
     assert info["probe_targets"] == Y_val[:PROBE_ROWS].astype(int).tolist()
     assert info["label_names"] == small_data.label_names and info["device"] == "cpu"
     assert records == result.history and [r["epoch"] for r in records] == [1, 2, 3]
+    evaluated = [r for r in records if "val_per_label" in r]
+    assert evaluated[0] is records[0] and evaluated[-1] is records[-1]  # first and last epochs always get metrics
     for record in records:
         json.dumps(record, allow_nan=False)
         assert record["epochs"] == 3 and record["samples_per_s"] > 0
+        assert {"train_loss", "val_loss", "best_epoch", "best_val_loss"} <= set(record)
+    for record in evaluated:
         assert np.array(record["probe_probs"]).shape == (PROBE_ROWS, 3)
         assert len(record["prob_hist"]) == 3
         assert sum(record["prob_hist"][0]["neg"]) + sum(record["prob_hist"][0]["pos"]) == info["n_val"]
         assert {"val_micro_f1", "val_macro_f1", "val_hamming_loss", "val_subset_accuracy",
                 "val_per_label"} <= set(record)
     assert records[-1]["best_epoch"] == result.best_epoch
+
+
+def test_metrics_are_thinned_to_their_time_budget_when_epochs_are_fast(small_data, make_config, monkeypatch):
+    import multilabel.engine as engine
+    monkeypatch.setattr(engine, "METRICS_FLOOR_S", 0.0)
+    monkeypatch.setattr(engine, "METRICS_SHARE", 1e-6)  # a budget no metrics call fits in
+    result = train(make_config(epochs=12), small_data)
+    assert [r["epoch"] for r in result.history if "val_per_label" in r] == [1, 12]
+    assert all("val_loss" in r for r in result.history)  # losses every epoch: early stopping needs them
+    monkeypatch.setattr(engine, "METRICS_SHARE", 1e6)  # a budget that always fits
+    result = train(make_config(epochs=5), small_data)
+    assert all("val_per_label" in r for r in result.history)
 
 
 def test_tuned_thresholds_never_lower_a_labels_validation_f1(small_data, make_config):
