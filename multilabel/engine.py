@@ -29,8 +29,8 @@ PROBE_ROWS = 32  # validation rows whose probabilities are reported each epoch (
 # Validation metrics (F1s, AUROC, subset accuracy, probe rows, histograms) may cost at most this share of the
 # training time, or this much per epoch where that is more: a fast epoch gets them every few epochs instead of
 # paying for them every time. Losses are reported every epoch; the first and last epochs always get metrics.
-METRICS_SHARE = 0.03
-METRICS_FLOOR_S = 0.002
+METRICS_SHARE = 0.02
+METRICS_FLOOR_S = 0.001
 EVAL_BATCH_ROWS = 65536
 POS_WEIGHT_CLIP = (0.05, 50.0)
 
