@@ -45,9 +45,10 @@ def main() -> None:
     for inp, hid, out, bs in SIZES:
         base = TrainConfig(input_size=inp, hidden_size=hid, num_outputs=out, batch_size=bs, epochs=args.epochs,
                            patience=0, threshold_mode="fixed", val_fraction=0.05).validate()
-        times = {d: step_ms(base.replace(device=d).validate(), max(args.rows, bs * 8)) for d in devices}
+        rows = max(args.rows, bs * 8)
+        times = {d: step_ms(base.replace(device=d).validate(), rows) for d in devices}
         faster = min(times, key=times.get)
-        auto = resolve_device(base).type
+        auto = resolve_device(base, int(rows * (1 - base.val_fraction))).type
         print(f"{f'{inp}->{hid}->{out}':<18} {bs:>6} {base.macs_per_step():>11,} "
               + " ".join(f"{times[d]:>14.3f}" for d in devices) + f" {faster:>7} {auto:>5}"
               + ("" if auto == faster else "   <- auto differs"))

@@ -15,8 +15,11 @@ POS_WEIGHTS = ("none", "auto")
 THRESHOLD_MODES = ("fixed", "tuned")
 CUDA_GRAPH_MODES = ("auto", "on", "off")
 
-# device="auto" picks the GPU only when one step has enough arithmetic to beat the launch cost of a GPU step
-# (0.7-1.4 ms measured on an H100 for the 10 -> 20 -> 5 seed net, against 0.18 ms for the same step on a CPU).
+# device="auto" and the GPU: an eager GPU step costs 0.7-1.4 ms of launches whatever the net's size (H100, the
+# 10 -> 20 -> 5 seed net; 0.18 ms on a CPU), so without a CUDA graph only nets with this much arithmetic per step
+# go to the GPU. A captured graph replays a step in about 0.1 ms (measured on an H100 from the 10 -> 20 -> 5 net up
+# to 128 -> 512 -> 32 at batch 4096, against 0.6-4 ms on the CPU; benchmarks/bench_device_choice.py), so where the
+# training split holds at least one full batch the GPU wins at every size.
 AUTO_GPU_MIN_MACS_PER_STEP = 2_000_000
 
 
@@ -115,11 +118,18 @@ def available_devices() -> list[str]:
     return found
 
 
-def resolve_device(config: TrainConfig) -> torch.device:
-    """The torch.device a validated config trains on. ``auto`` keeps tiny nets on the CPU (see module constant)."""
+def resolve_device(config: TrainConfig, n_train: int | None = None) -> torch.device:
+    """The torch.device a validated config trains on, for ``n_train`` training rows (unknown: None).
+
+    ``auto`` takes CUDA where the step will be a CUDA graph (cuda_graph not 'off' and at least one full batch of
+    training rows); otherwise a GPU only for nets with AUTO_GPU_MIN_MACS_PER_STEP or more per step; else the CPU.
+    """
     if config.device != "auto":
         return torch.device(config.device)
     devices = available_devices()
+    graphed = "cuda" in devices and config.cuda_graph != "off" and n_train is not None and n_train >= config.batch_size
+    if graphed:
+        return torch.device("cuda")
     if config.macs_per_step() < AUTO_GPU_MIN_MACS_PER_STEP:
         return torch.device("cpu")
     for name in ("cuda", "mps"):

@@ -156,8 +156,8 @@ def train(config: TrainConfig, data: Dataset, on_epoch: Optional[EpochCallback] 
     config.validate()
     check_shapes(config, data)
     t_start = time.perf_counter()
-    device = resolve_device(config)
     train_idx, val_idx = split_indices(data.num_rows, config.val_fraction, config.seed)
+    device = resolve_device(config, len(train_idx))
     standardizer = Standardizer.fit(data.X[train_idx])
     X_all = standardizer.transform(data.X)
 

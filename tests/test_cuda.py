@@ -38,8 +38,16 @@ def test_graphed_run_learns_as_well_as_on_cpu():
 
 
 def test_auto_device_keeps_the_seed_size_on_cpu():
+    """The seed article's 32 rows: fewer training rows than a batch, so no CUDA graph, and eager GPU steps lose."""
     tiny = TrainConfig(input_size=10, hidden_size=20, num_outputs=5, batch_size=32).validate()
-    assert resolve_device(tiny).type == "cpu"
+    assert resolve_device(tiny, n_train=26).type == "cpu"
+    assert resolve_device(tiny.replace(cuda_graph="off"), n_train=20000).type == "cpu"
+
+
+@cuda
+def test_auto_device_takes_the_gpu_where_a_cuda_graph_will_run():
+    tiny = TrainConfig(input_size=10, hidden_size=20, num_outputs=5, batch_size=32).validate()
+    assert resolve_device(tiny, n_train=20000).type == "cuda"
 
 
 @cuda
