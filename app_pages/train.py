@@ -1,7 +1,5 @@
 """Train page: choose data and knobs, start a background run, watch it learn."""
 
-import time
-
 import streamlit as st
 
 from multilabel import (MultilabelError, TrainConfig, available_devices, guess_label_columns, make_synthetic,
@@ -26,6 +24,8 @@ if run_id:
         reg.store.get_run(run_id)
     except MultilabelError:
         run_id = None  # a stale link (deleted run, another store): start fresh
+        st.session_state.pop("run_id", None)
+        del st.query_params["run"]
 if run_id:
     st.session_state["run_id"] = run_id
     st.query_params["run"] = run_id

@@ -40,16 +40,21 @@ class TrainedModel:
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def predict_proba(self, X: np.ndarray, batch_rows: int = 65536) -> np.ndarray:
         """Sigmoid probabilities. ``X``: (n, num_features) raw (unstandardized) float -> (n, num_labels) float32."""
         self.model.eval()
-        Xs = torch.from_numpy(self.standardizer.transform(np.asarray(X, dtype=np.float32)))
-        out = np.empty((Xs.shape[0], len(self.label_names)), dtype=np.float32)
-        for start in range(0, Xs.shape[0], batch_rows):
-            chunk = Xs[start:start + batch_rows].to(self.device, non_blocking=True)
-            out[start:start + batch_rows] = torch.sigmoid(self.model(chunk)).cpu().numpy()
-        return out
+        device = self.device
+        X_np = np.ascontiguousarray(X, dtype=np.float32)
+        X_t = torch.from_numpy(X_np if X_np.flags.writeable else X_np.copy())  # torch warns on read-only arrays
+        mean = torch.from_numpy(np.asarray(self.standardizer.mean, dtype=np.float32)).to(device)
+        std = torch.from_numpy(np.asarray(self.standardizer.std, dtype=np.float32)).to(device)
+        out = torch.empty((X_t.shape[0], len(self.label_names)), dtype=torch.float32)
+        for start in range(0, X_t.shape[0], batch_rows):
+            # Standardize batch by batch on the device: no full-size temporary copies of X.
+            chunk = (X_t[start:start + batch_rows].to(device, non_blocking=True) - mean) / std
+            out[start:start + batch_rows] = torch.sigmoid(self.model(chunk)).cpu()
+        return out.numpy()
 
     def to(self, device: str | torch.device) -> TrainedModel:
         self.model.to(device)

@@ -180,17 +180,15 @@ def _unreadable(exc: Exception, label: str) -> NoReturn:
 
 
 def _batch_features(batch: pa.Table, features: Sequence[str], label: str, row_offset: int) -> np.ndarray:
-    cols = []
-    for c in features:
+    X = np.empty((batch.num_rows, len(features)), dtype=np.float32)
+    for j, c in enumerate(features):
         col = batch.column(c)
-        if pa.types.is_integer(col.type) or pa.types.is_floating(col.type):
-            if col.null_count == 0:
-                with np.errstate(over="ignore"):  # a value beyond float32 becomes inf: caught just below
-                    cols.append(col.to_numpy(zero_copy_only=False).astype(np.float32, copy=False))
-                continue
+        if (pa.types.is_integer(col.type) or pa.types.is_floating(col.type)) and col.null_count == 0:
+            with np.errstate(over="ignore"):  # a value beyond float32 becomes inf: caught just below
+                X[:, j] = col.to_numpy(zero_copy_only=False)
+            continue
         # Slow path for anything unusual: pandas-based checks name the bad cell.
         return features_array(batch.select(list(features)).to_pandas(), features, label, row_offset)
-    X = np.column_stack(cols) if cols else np.empty((batch.num_rows, 0), np.float32)
     if not np.isfinite(X).all():
         return features_array(batch.select(list(features)).to_pandas(), features, label, row_offset)
     return X
