@@ -6,8 +6,8 @@ Rows (samples/s, median of --repeats runs, after a warm-up):
                   epoch in full: the training steps, the validation pass, the metrics, histograms, probe rows and
                   best-weights copy that the user gets each epoch. It leaves out the one-off set-up (standardize,
                   copy to the device, CUDA-graph capture) and the final threshold pass, as the hand loops leave out
-                  theirs. The engine's own per-epoch samples_per_s (history) stops its clock before the metrics;
-                  its median is printed beside it, so the cost of the metrics shows.
+                  theirs. The engine's own per-epoch samples_per_s (history, whole epochs with their metrics) is
+                  printed beside it; the gap between the two is the callbacks and the time between epochs.
   engine-nograph  CUDA only: the same with cuda_graph="off".
   resident        hand-written: data on the device once, randperm per epoch, index_select batches, Adam, loss
                   summed on the device, one .item() per epoch. No validation.
@@ -290,7 +290,6 @@ def print_batch(bs: int, rows: dict[str, dict]) -> None:
         note = ""
         if "cuda_graph" in row:
             note = "graph captured" if row["cuda_graph"] else "eager steps"
-            note += "; history figure excludes metrics"
         print(f"  {key:<15} {row['epochs']:>10} {fmt_rate(row['rate']):>14} {hist:>26}  {note}")
     print()
 
