@@ -45,7 +45,7 @@ class TrainedModel:
         """Sigmoid probabilities. ``X``: (n, num_features) raw (unstandardized) float -> (n, num_labels) float32."""
         self.model.eval()
         device = self.device
-        X_np = np.ascontiguousarray(X, dtype=np.float32)
+        X_np = np.asarray(X, dtype=np.float32)  # a transposed (column-major) view is fine: matmul takes it as is
         X_t = torch.from_numpy(X_np if X_np.flags.writeable else X_np.copy())  # torch warns on read-only arrays
         mean = torch.from_numpy(np.asarray(self.standardizer.mean, dtype=np.float32)).to(device)
         std = torch.from_numpy(np.asarray(self.standardizer.std, dtype=np.float32)).to(device)

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
+import torch
 
 from .checkpoint import TrainedModel
 from .data import check_column_names, error_reason, features_array
@@ -105,12 +106,20 @@ def predict_csv(trained: TrainedModel, source: Union[str, os.PathLike, IO[bytes]
     cut = check_thresholds(trained, thresholds)
     out = Path(out)
     tmp = out.with_name(out.name + ".part")
-    rows, plan, writer = 0, None, None
+    rows, writer = 0, None
+    reader = _open_csv(source, label)
+    numeric = [f.name for f in reader.schema if pa.types.is_integer(f.type) or pa.types.is_floating(f.type)]
+    plan = plan_columns(trained, reader.schema.names, numeric, label)
+    if isinstance(source, (str, os.PathLike)):
+        # Read again, parsing the numeric features straight to float32: faster than float64 and no cast later.
+        reader = _open_csv(source, label, {c: pa.float32() for c in plan.features if c in set(numeric)})
+    threads = torch.get_num_threads()
+    if trained.device.type == "cpu":
+        # pyarrow parses ahead on its own threads and keeps the cores busy; torch's threads would only fight them
+        # (measured with 300k rows on 2 cores: 0.69x -> 0.73x of parsing alone with one torch thread).
+        torch.set_num_threads(1)
     try:
-        for batch in _chunks(_csv_batches(source, label), chunk_rows):
-            if plan is None:
-                numeric = [f.name for f in batch.schema if pa.types.is_integer(f.type) or pa.types.is_floating(f.type)]
-                plan = plan_columns(trained, batch.schema.names, numeric, label)
+        for batch in _chunks(_batches(reader, label), chunk_rows):
             X = _batch_features(batch, plan.features, label, rows)
             probs = trained.predict_proba(X)
             arrays = [batch.column(c) for c in plan.passthrough]
@@ -132,10 +141,11 @@ def predict_csv(trained: TrainedModel, source: Union[str, os.PathLike, IO[bytes]
         writer = None
         os.replace(tmp, out)
     finally:
+        torch.set_num_threads(threads)
         if writer is not None:
             writer.close()
         tmp.unlink(missing_ok=True)
-    return {"rows": rows, "out": str(out), "notes": plan.notes if plan else []}
+    return {"rows": rows, "out": str(out), "notes": plan.notes}
 
 
 def _chunks(batches: Iterator[pa.RecordBatch], chunk_rows: int) -> Iterator[pa.Table]:
@@ -152,18 +162,24 @@ def _chunks(batches: Iterator[pa.RecordBatch], chunk_rows: int) -> Iterator[pa.T
         yield pa.Table.from_batches(pending)
 
 
-def _csv_batches(source: Any, label: str) -> Iterator[pa.RecordBatch]:
+def _open_csv(source: Any, label: str, column_types: Optional[dict[str, pa.DataType]] = None
+              ) -> pacsv.CSVStreamingReader:
     # Small blocks: pyarrow's streaming reader keeps a few dozen blocks in flight, so the block size sets the
     # memory ceiling (96 MiB blocks measured +1.3 GB on a 1 GB file, 4 MiB blocks +0.2 GB) and parse faster too.
     opts = pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES)
     try:
-        reader = pacsv.open_csv(source, read_options=opts)
+        reader = pacsv.open_csv(source, read_options=opts,
+                                convert_options=pacsv.ConvertOptions(column_types=column_types))
         names = reader.schema.names  # decodes the header: a binary file fails here, inside this try
     except FileNotFoundError:
         raise MultilabelError(f"{label} does not exist; check the path") from None
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
         _unreadable(exc, label)
     check_column_names(names, label)
+    return reader
+
+
+def _batches(reader: pacsv.CSVStreamingReader, label: str) -> Iterator[pa.RecordBatch]:
     try:
         for batch in reader:
             yield batch
@@ -180,15 +196,17 @@ def _unreadable(exc: Exception, label: str) -> NoReturn:
 
 
 def _batch_features(batch: pa.Table, features: Sequence[str], label: str, row_offset: int) -> np.ndarray:
-    X = np.empty((batch.num_rows, len(features)), dtype=np.float32)
+    # Filled one feature per row (contiguous writes), handed on transposed: a strided view, no second copy.
+    X_t = np.empty((len(features), batch.num_rows), dtype=np.float32)
     for j, c in enumerate(features):
         col = batch.column(c)
         if (pa.types.is_integer(col.type) or pa.types.is_floating(col.type)) and col.null_count == 0:
             with np.errstate(over="ignore"):  # a value beyond float32 becomes inf: caught just below
-                X[:, j] = col.to_numpy(zero_copy_only=False)
+                X_t[j] = col.to_numpy(zero_copy_only=False)
             continue
         # Slow path for anything unusual: pandas-based checks name the bad cell.
         return features_array(batch.select(list(features)).to_pandas(), features, label, row_offset)
-    if not np.isfinite(X).all():
+    X = X_t.T
+    if not np.isfinite(X_t).all():
         return features_array(batch.select(list(features)).to_pandas(), features, label, row_offset)
     return X
