@@ -32,6 +32,9 @@ class TrainingSession:
         self.run_id = store.create_run(config.to_dict(), data.description, name=name)
         self._data = data
         self._stop = threading.Event()
+        # Set when the run has ended. Waiting on it (not on Thread.join) is safe to interrupt with Ctrl-C: an
+        # interrupted Thread.join can leave the thread's state lock wrong, so a later join returns at once.
+        self._done = threading.Event()
         self._lock = threading.Lock()
         self._history: list[dict[str, Any]] = []  # records are never mutated after append: copies share them
         self._state: dict[str, Any] = {"status": "starting", "error": None, "info": {}, "best": None,
@@ -71,6 +74,7 @@ class TrainingSession:
             self._data = None  # type: ignore[assignment]  # let the arrays go once the run is over
             with self._lock:
                 self._state["finished_at"] = time.time()
+            self._done.set()
 
     def _fail(self, message: str, trace: str | None = None) -> None:
         try:
@@ -85,13 +89,12 @@ class TrainingSession:
         self._stop.set()
 
     def join(self, timeout: float | None = None) -> bool:
-        """Wait for the thread; True once it has ended."""
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
+        """Wait for the run to end; True once it has."""
+        return self._done.wait(timeout)
 
     @property
     def running(self) -> bool:
-        return self._thread.is_alive()
+        return self._thread.ident is not None and not self._done.is_set()
 
     def snapshot(self) -> dict[str, Any]:
         """A copy of the live state: status, epoch, epochs, history (list of epoch records), info, best, error."""

@@ -307,3 +307,44 @@ def test_runs_lists_stored_runs_as_a_table_and_as_json(capsys, tmp_path):
     (row,) = [json.loads(line) for line in lines.splitlines()]
     assert row["id"] == run_id and row["name"] == "listed" and row["epochs_done"] == 2
     assert row["status"] == "completed" and row["config"]["epochs"] == 2
+
+
+def test_ctrl_c_stops_training_after_the_epoch_and_keeps_the_best_model(tmp_path):
+    """SIGINT (Ctrl-C) mid-run: exit 0, status 'stopped', a checkpoint that loads, fewer epochs than asked for."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from multilabel.store import RunStore
+
+    from conftest import REPO, SINGLE_THREAD_ENV
+
+    home = tmp_path / "home"
+    child = subprocess.Popen([sys.executable, "-m", "multilabel", "train", "--synthetic", "--samples", "500",
+                              "--epochs", "100000", "--patience", "0", "--quiet", "--store", str(home)],
+                             cwd=REPO, env={**os.environ, **SINGLE_THREAD_ENV}, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120  # a safety net for a child that never starts, not a speed check
+        epochs_done = 0
+        while time.monotonic() < deadline and child.poll() is None and epochs_done < 2:
+            if (home / "runs.db").exists():
+                store = RunStore(home)
+                runs = store.list_runs()
+                epochs_done = runs[0]["epochs_done"] if runs else 0
+                store.close()
+            time.sleep(0.1)
+        assert epochs_done >= 2 and child.poll() is None
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=120)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert child.returncode == 0, err
+    assert "stopping after this epoch" in err and "Traceback" not in err
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["status"] == "stopped" and 2 <= result["epochs_run"] < 100000
+    trained = load_checkpoint(result["checkpoint"])
+    assert trained.predict_proba(make_synthetic(10, 10, 5).X).shape == (10, 5)
