@@ -6,6 +6,7 @@ reader (a page poll, the CLI, a test) copies out with ``snapshot()``.
 
 from __future__ import annotations
 
+import atexit
 import os
 import threading
 import time
@@ -157,6 +158,20 @@ class SessionRegistry:
 _registries: dict[Path, SessionRegistry] = {}
 _registries_lock = threading.Lock()
 _warm = False
+
+
+@atexit.register
+def _stop_live_runs(wait_s: float = 10.0) -> None:
+    """At interpreter exit (Ctrl-C on the server, the end of a script) stop live runs and let them save their best
+    weights: a daemon thread still inside torch when the interpreter finalizes aborts the process ("terminate called
+    without an active exception") and leaves the run 'interrupted'."""
+    with _registries_lock:
+        live = [session for registry in _registries.values() for session in registry.active()]
+    for session in live:
+        session.stop()
+    deadline = time.monotonic() + wait_s
+    for session in live:
+        session.join(timeout=max(0.0, deadline - time.monotonic()))
 
 
 def get_registry(home: str | os.PathLike | None = None) -> SessionRegistry:

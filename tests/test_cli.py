@@ -317,15 +317,17 @@ def test_ctrl_c_stops_training_after_the_epoch_and_keeps_the_best_model(tmp_path
     import sys
     import time
 
+    from pathlib import Path
+
     from multilabel.store import RunStore
 
-    from conftest import REPO, SINGLE_THREAD_ENV
-
+    repo = Path(__file__).resolve().parents[1]
     home = tmp_path / "home"
     child = subprocess.Popen([sys.executable, "-m", "multilabel", "train", "--synthetic", "--samples", "500",
                               "--epochs", "100000", "--patience", "0", "--quiet", "--store", str(home)],
-                             cwd=REPO, env={**os.environ, **SINGLE_THREAD_ENV}, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
+                             cwd=repo, env={**os.environ, "OMP_NUM_THREADS": "1"}, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # `cmd &` ignores it
     try:
         deadline = time.monotonic() + 120  # a safety net for a child that never starts, not a speed check
         epochs_done = 0

@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[2]
 EMOTIONS = REPO.parent / "shared" / "data" / "emotions.csv"
 EMOTION_LABELS = ["amazed-suprised", "happy-pleased", "relaxing-calm", "quiet-still", "sad-lonely",
                   "angry-aggresive"]
-EPOCHS = 100  # long enough on 2 busy cores to watch it live, reload, and still see it move; short enough for CI
+EPOCHS = 200  # long enough on 2 busy cores to watch it live, reload, and still see it move; short enough for CI
 NAV = ["Home", "Train", "Predict", "Runs"]
 LOAD_MS = 60_000
 
