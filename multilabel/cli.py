@@ -166,6 +166,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         if snap.get("traceback"):
             sys.stderr.write(snap["traceback"])
         raise MultilabelError(snap["error"])
+    if not args.quiet:
+        ended = {"early_stopped": f"stopped early at epoch {snap['epoch']}: no better validation loss for "
+                                  f"{config.patience} epochs",
+                 "stopped": f"stopped at epoch {snap['epoch']}", "completed": f"completed {snap['epoch']} epochs"}
+        sys.stderr.write(f"{ended[snap['status']]}; best epoch {snap['best']['epoch']} "
+                         f"(validation loss {snap['best']['val_loss']:.4f})\n")
     checkpoint = snap["checkpoint"]
     if args.out:
         checkpoint = str(save_checkpoint(session.result.trained, args.out))
