@@ -3,12 +3,12 @@
 import hashlib
 import io
 
-import numpy as np
+import pandas as pd
 import streamlit as st
 
 from multilabel import MultilabelError, load_checkpoint, read_csv
 from multilabel.charts import label_frequency_figure
-from multilabel.predict import PROB_SUFFIX, predict_frame
+from multilabel.predict import PROB_SUFFIX, label_frame, predict_frame
 from multilabel.store import FINISHED
 from app_pages._shared import model_from_store, registry
 
@@ -68,20 +68,27 @@ data = st.file_uploader("CSV to score (the model's feature columns; other column
                         key="predict_csv")
 if data is None:
     st.stop()
-try:
-    frame = read_csv(data, f"'{data.name}'")
-    result, plan = predict_frame(trained, frame, thresholds, name=f"'{data.name}'")
-except MultilabelError as exc:
-    st.error(str(exc))
-    st.stop()
+# Score a file once per model; moving a threshold slider only re-cuts the cached probabilities.
+label_cols = list(trained.label_names)
+prob_cols = [c + PROB_SUFFIX for c in label_cols]
+cache_key = (data.file_id, model_key)
+cached = st.session_state.get("predict_cache")
+if cached is None or cached[0] != cache_key:
+    try:
+        scored, plan = predict_frame(trained, read_csv(data, f"'{data.name}'"), name=f"'{data.name}'")
+    except MultilabelError as exc:
+        st.error(str(exc))
+        st.stop()
+    cached = st.session_state["predict_cache"] = (cache_key, scored, plan)
+_, scored, plan = cached
+result = pd.concat([scored[plan.passthrough],
+                    label_frame(trained, scored[prob_cols].to_numpy(), thresholds, index=scored.index)], axis=1)
 
 for note in plan.notes:
     st.warning(note)
-label_cols = list(trained.label_names)
 counts = [int(result[c].sum()) for c in label_cols]
 st.markdown(f"**{len(result):,} rows scored.** Columns `<label>{PROB_SUFFIX}` hold probabilities; `<label>` "
             "holds 0/1 under the thresholds above.")
-prob_cols = [c + PROB_SUFFIX for c in label_cols]
 shown = result[[*plan.passthrough, *label_cols, *prob_cols]]  # the narrow 0/1 columns first, in view
 st.dataframe(shown.head(SHOWN_ROWS), hide_index=True,
                column_config={c: st.column_config.ProgressColumn(c, min_value=0.0, max_value=1.0, format="%.3f")
