@@ -198,7 +198,7 @@ def test_synthetic_run_completes_and_shows_metrics_and_curves(home):
 
 def test_stop_mid_run_ends_it_as_stopped_with_best_weights(home):
     at = app(PAGE["train"])
-    start_synthetic(at, epochs=2000, samples=200, patience=0)
+    start_synthetic(at, epochs=2000, samples=3000, patience=0)
     run_id = at.session_state["run_id"]
     wait_until(at, lambda a: epoch_shown(a) >= 1, "the first epoch")
     assert status_is("running")(at)
@@ -220,7 +220,7 @@ def test_starting_a_run_enables_stop_and_disables_start_at_once(home):
     """In a browser only the polling fragment reruns while a run is live, so the buttons must already be right on
     the script run that started it (not only after some later full rerun)."""
     at = app(PAGE["train"])
-    start_synthetic(at, epochs=2000, samples=200, patience=0)
+    start_synthetic(at, epochs=2000, samples=3000, patience=0)
     assert get_registry(home).get(at.session_state["run_id"]).running
     assert at.button(key="stop").disabled is False, "Stop is disabled on the run that started training"
     assert at.button(key="start").disabled is True, "Start is still enabled on the run that started training"
@@ -283,7 +283,7 @@ def test_start_with_upload_chosen_but_no_file_says_what_to_do(home):
 
 def test_a_run_survives_leaving_the_page_and_reattaches(home):
     at = app(PAGE["train"])
-    start_synthetic(at, epochs=2000, samples=200, patience=0)
+    start_synthetic(at, epochs=2000, samples=3000, patience=0)
     run_id = at.session_state["run_id"]
 
     at.switch_page(PAGE["runs"]).run()

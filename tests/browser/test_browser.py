@@ -21,7 +21,7 @@ REPO = Path(__file__).resolve().parents[2]
 EMOTIONS = REPO.parent / "shared" / "data" / "emotions.csv"
 EMOTION_LABELS = ["amazed-suprised", "happy-pleased", "relaxing-calm", "quiet-still", "sad-lonely",
                   "angry-aggresive"]
-EPOCHS = 200  # long enough on 2 busy cores to watch it live, reload, and still see it move; short enough for CI
+EPOCHS = 2000  # the slider's maximum: far longer than the scenario needs on any machine; the test stops the run
 NAV = ["Home", "Train", "Predict", "Runs"]
 LOAD_MS = 60_000
 
@@ -83,7 +83,6 @@ def set_slider(page: Page, key: str, *keys: str) -> None:
 
 def test_train_on_a_csv_live_through_a_reload_then_predict_and_download(page: Page, server, screenshot,
                                                                           tmp_path):
-    started = time.monotonic()
     open_page(page, server, "Train")
     assert nav_labels(page) == NAV
     expect(page).to_have_url(re.compile(r"/train$"))
@@ -100,9 +99,9 @@ def test_train_on_a_csv_live_through_a_reload_then_predict_and_download(page: Pa
     expect(metrics.filter(has_text="Input size")).to_contain_text("72")
     expect(metrics.filter(has_text="Number of outputs")).to_contain_text("6")
 
-    # Knobs by keyboard on the slider thumbs: no early stopping, fewer epochs than the default 200.
+    # Knobs by keyboard on the slider thumbs: no early stopping, the most epochs the slider offers.
     set_slider(page, "patience", "Home")
-    set_slider(page, "epochs", *["ArrowLeft"] * (200 - EPOCHS))
+    set_slider(page, "epochs", "End")
     expect(page.locator(".st-key-patience input[type=range]")).to_have_value("0")
     expect(page.locator(".st-key-epochs input[type=range]")).to_have_value(str(EPOCHS))
     no_exceptions(page)
@@ -137,10 +136,14 @@ def test_train_on_a_csv_live_through_a_reload_then_predict_and_download(page: Pa
     no_exceptions(page)
     screenshot("2-after-reload")
 
-    # Completion refreshes the whole page once: metrics, the Predict button, all the epochs on the chart.
-    expect(page.get_by_text("status: completed")).to_be_visible(timeout=90_000)
+    # Stop: the run ends after its epoch, keeps its best weights, and the whole page refreshes once: metrics, the
+    # Predict button, every epoch on the chart.
+    page.locator(".st-key-stop button").click()
+    expect(page.get_by_text("status: stopped")).to_be_visible(timeout=90_000)
     expect(page.locator("[data-testid='stMetric']").filter(has_text="Val micro-F1")).to_be_visible()
-    wait_for(page, lambda: loss_points(page) == EPOCHS, f"{EPOCHS} points on the finished loss chart", 10)
+    ran = progress(page)[0]
+    assert after_reload < ran < EPOCHS
+    wait_for(page, lambda: loss_points(page) == ran, f"{ran} points on the stopped run's loss chart", 10)
     expect(page.locator(".st-key-start button")).to_be_enabled()
     expect(page.locator(".st-key-stop button")).to_be_disabled()
     no_exceptions(page)
@@ -152,7 +155,7 @@ def test_train_on_a_csv_live_through_a_reload_then_predict_and_download(page: Pa
     page.locator(".st-key-to_predict button").click()
     expect(page.get_by_role("heading", name="Predict", exact=True)).to_be_visible(timeout=LOAD_MS)
     expect(page.locator(".st-key-predict_run_select input[role=combobox]")).to_have_value(
-        re.compile(rf"^{re.escape(run_id)} · completed"))
+        re.compile(rf"^{re.escape(run_id)} · stopped"))
     page.locator(".st-key-predict_csv input[type=file]").set_input_files(features)
     expect(page.get_by_text("593 rows scored.")).to_be_visible(timeout=LOAD_MS)
     expect(page.locator(".st-key-freq_chart .js-plotly-plot")).to_be_visible()
@@ -172,14 +175,15 @@ def test_train_on_a_csv_live_through_a_reload_then_predict_and_download(page: Pa
         assert set(result[label].unique()) <= {0, 1}, label
     assert list(result.columns[-12:]) == [f"{lab}_prob" for lab in EMOTION_LABELS] + EMOTION_LABELS
     assert len(result.columns) == 12  # feature columns are consumed; only other columns would pass through
-    assert time.monotonic() - started < 120, "the browser scenario got slow"
 
 
 def test_stop_is_clickable_while_a_run_started_in_this_tab_is_live(page: Page, server, screenshot):
     """Start a long synthetic run; without a reload, Stop must be enabled (and Start disabled) while it runs."""
     open_page(page, server, "Train")
     set_slider(page, "patience", "Home")
+    set_slider(page, "epochs", "End")
     expect(page.locator(".st-key-patience input[type=range]")).to_have_value("0")
+    expect(page.locator(".st-key-epochs input[type=range]")).to_have_value(str(EPOCHS))
     page.locator(".st-key-start button").click()
     wait_for(page, lambda: progress(page)[0] >= 1, "the first epoch")
     expect(page.get_by_text("status: running")).to_be_visible()
@@ -190,7 +194,7 @@ def test_stop_is_clickable_while_a_run_started_in_this_tab_is_live(page: Page, s
         screenshot("live-buttons")
     page.locator(".st-key-stop button").click()
     expect(page.get_by_text("status: stopped")).to_be_visible(timeout=30_000)
-    assert progress(page)[0] < 200
+    assert progress(page)[0] < EPOCHS
     no_exceptions(page)
 
 
