@@ -19,7 +19,7 @@ from .config import TrainConfig, knobs
 from .data import labels_array, load_csv, make_synthetic, match_labels, read_csv
 from .errors import MultilabelError
 from .metrics import evaluate
-from .predict import PROB_SUFFIX, check_thresholds, predict_csv, predict_frame
+from .predict import DEFAULT_CHUNK_ROWS, PROB_SUFFIX, check_thresholds, predict_csv, predict_frame
 from .session import SessionRegistry
 from .store import RunStore
 
@@ -86,7 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--model", required=True, metavar="MODEL.pt")
     pr.add_argument("--data", required=True, metavar="FILE.csv")
     pr.add_argument("--out", required=True, metavar="OUT.csv")
-    pr.add_argument("--chunk-rows", type=int, default=65536, help="rows read and scored at a time [default: 65536]")
+    pr.add_argument("--chunk-rows", type=int, default=DEFAULT_CHUNK_ROWS,
+                    help=f"rows scored and written at a time [default: {DEFAULT_CHUNK_ROWS}]")
     pr.add_argument("--device", default="cpu", help="device to score on: cpu, cuda, mps [default: cpu]")
 
     ru = sub.add_parser("runs", help="list stored runs")
