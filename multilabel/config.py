@@ -39,7 +39,8 @@ class TrainConfig:
     learning_rate: float = _knob(3e-3, "Adam learning rate", min_excl=0.0, max=10.0)
     # batch 32 and fixed thresholds: the defaults that beat scikit-learn's MLPClassifier on emotions.csv on both
     # Hamming loss and micro-F1 (benchmarks/emotions_vs_sklearn.py); tuned thresholds trade Hamming loss for F1.
-    batch_size: int = _knob(32, "rows per optimizer step", min=1)
+    batch_size: int = _knob(32, "rows per optimizer step (0 = auto: training rows / 16, clipped to 32..1024)",
+                            min=0)
     weight_decay: float = _knob(1e-4, "Adam L2 penalty (decoupled weight decay is not used)", min=0.0)
     dropout: float = _knob(0.0, "dropout after the hidden ReLU", min=0.0, max_excl=1.0)
     device: str = _knob("auto", "auto | cpu | cuda | mps; auto takes a GPU only when the net is big enough to gain",

@@ -157,6 +157,7 @@ def train(config: TrainConfig, data: Dataset, on_epoch: Optional[EpochCallback] 
     check_shapes(config, data)
     t_start = time.perf_counter()
     train_idx, val_idx = split_indices(data.num_rows, config.val_fraction, config.seed)
+    config = resolve_auto(config, len(train_idx))  # batch_size 0 = auto (quality: see resolve_auto)
     device = resolve_device(config, len(train_idx))
     standardizer = Standardizer.fit(data.X[train_idx])
     X_all = standardizer.transform(data.X)
@@ -253,3 +254,65 @@ def _validate(model: nn.Module, loss_fn: nn.Module, X: torch.Tensor, Y: torch.Te
     model.eval()
     logits = torch.cat([model(X[s:s + EVAL_BATCH_ROWS]) for s in range(0, X.shape[0], EVAL_BATCH_ROWS)])
     return loss_fn(logits, Y), torch.sigmoid(logits)
+
+
+# --- quality (issue 10): auto batch size and refit on all rows ------------------------------------------------------
+AUTO_BATCH_DIVISOR = 16
+AUTO_BATCH_RANGE = (32, 1024)
+
+
+def auto_batch_size(n_train: int) -> int:
+    """The batch size that ``batch_size=0`` means: about 16 steps per epoch, clipped to AUTO_BATCH_RANGE."""
+    return int(min(max(n_train // AUTO_BATCH_DIVISOR, AUTO_BATCH_RANGE[0]), AUTO_BATCH_RANGE[1]))
+
+
+def resolve_auto(config: TrainConfig, n_train: int) -> TrainConfig:
+    """``config`` with automatic values (``batch_size=0``) replaced by what they mean for ``n_train`` rows."""
+    if config.batch_size == 0:
+        return config.replace(batch_size=auto_batch_size(n_train))
+    return config
+
+
+def _lr_at(config: TrainConfig, epoch: int, epochs: int) -> float:
+    """Learning rate of 1-based ``epoch`` of ``epochs``: constant, or cosine from learning_rate down to ~0."""
+    if getattr(config, "lr_schedule", "constant") == "cosine":
+        return config.learning_rate * 0.5 * (1.0 + math.cos(math.pi * (epoch - 1) / max(epochs, 1)))
+    return config.learning_rate
+
+
+def refit(config: TrainConfig, data: Dataset, epochs: int, thresholds: Optional[list[float]] = None,
+          stop: Optional[threading.Event] = None) -> TrainedModel:
+    """Train on ALL rows of ``data`` for exactly ``epochs`` epochs (no validation split, no early stopping).
+
+    Use it after choosing the epoch count on held-out rows (``TrainResult.best_epoch`` of ``train``, or a search):
+    the final model then learns from every row. The last weights are kept; ``thresholds`` (default 0.5 each) are
+    stored with the model. Same seed, same weights. ``X``: (n, input_size), ``Y``: (n, num_outputs).
+    """
+    config.validate()
+    check_shapes(config, data)
+    if epochs < 1:
+        raise MultilabelError(f"refit needs at least 1 epoch, got {epochs}")
+    config = resolve_auto(config, data.num_rows)
+    device = torch.device("cpu") if config.device == "auto" else resolve_device(config, data.num_rows)
+    standardizer = Standardizer.fit(data.X)
+    X = torch.from_numpy(standardizer.transform(data.X)).to(device)
+    Y = torch.from_numpy(data.Y).to(device)
+    torch.manual_seed(config.seed)
+    model = MLP(config.input_size, config.hidden_size, config.num_outputs, config.dropout).to(device)
+    pw = torch.from_numpy(pos_weights(data.Y)).to(device) if config.pos_weight == "auto" else None
+    loss_fn = nn.BCEWithLogitsLoss(pos_weight=pw)
+    stepper = _Stepper(model, loss_fn, X, Y, config.replace(cuda_graph="off"), device)
+    gen = torch.Generator(device=device)
+    gen.manual_seed(config.seed)
+    model.train()
+    for epoch in range(1, epochs + 1):
+        for group in stepper.optimizer.param_groups:
+            group["lr"] = _lr_at(config, epoch, epochs)
+        stepper.epoch(torch.randperm(data.num_rows, device=device, generator=gen))
+        if stop is not None and stop.is_set():
+            break
+    model.eval()
+    cut = list(thresholds) if thresholds is not None else [0.5] * config.num_outputs
+    return TrainedModel(model=model.cpu(), config=config.replace(epochs=epochs), feature_names=list(data.feature_names),
+                        label_names=list(data.label_names), standardizer=standardizer, thresholds=cut,
+                        metrics={"refit_epochs": epochs, "rows": data.num_rows})
