@@ -19,7 +19,7 @@ from .errors import MultilabelError
 from .model import MLP
 
 FORMAT = "multilabel-checkpoint"
-VERSION = 1
+VERSION = 2  # 2: ensembles (a "members" list); a single model is still written as version 1
 PathOrFile = Union[str, os.PathLike, IO[bytes]]
 
 
@@ -35,6 +35,14 @@ class TrainedModel:
     thresholds: list[float]
     metrics: dict[str, Any] = field(default_factory=dict)
     run_id: str | None = None
+    # Ensemble (quality, issue 10): more nets on the same inputs; probabilities are the mean over model + members.
+    members: list[MLP] = field(default_factory=list)
+    member_configs: list[TrainConfig] = field(default_factory=list)
+
+    @property
+    def nets(self) -> list[MLP]:
+        """Every net whose sigmoid outputs are averaged: ``model`` first, then the ensemble's other members."""
+        return [self.model, *self.members]
 
     @property
     def device(self) -> torch.device:
@@ -43,7 +51,8 @@ class TrainedModel:
     @torch.inference_mode()
     def predict_proba(self, X: np.ndarray, batch_rows: int = 65536) -> np.ndarray:
         """Sigmoid probabilities. ``X``: (n, num_features) raw (unstandardized) float -> (n, num_labels) float32."""
-        self.model.eval()
+        for net in self.nets:
+            net.eval()
         device = self.device
         X_np = np.asarray(X, dtype=np.float32)  # a transposed (column-major) view is fine: matmul takes it as is
         X_t = torch.from_numpy(X_np if X_np.flags.writeable else X_np.copy())  # torch warns on read-only arrays
@@ -53,11 +62,15 @@ class TrainedModel:
         for start in range(0, X_t.shape[0], batch_rows):
             # Standardize batch by batch on the device: no full-size temporary copies of X.
             chunk = (X_t[start:start + batch_rows].to(device, non_blocking=True) - mean) / std
-            out[start:start + batch_rows] = torch.sigmoid(self.model(chunk)).cpu()
+            probs = torch.sigmoid(self.model(chunk))
+            for net in self.members:  # an ensemble: the mean of the members' probabilities
+                probs += torch.sigmoid(net(chunk))
+            out[start:start + batch_rows] = (probs / len(self.nets) if self.members else probs).cpu()
         return out.numpy()
 
     def to(self, device: str | torch.device) -> TrainedModel:
-        self.model.to(device)
+        for net in self.nets:
+            net.to(device)
         return self
 
 
@@ -78,6 +91,14 @@ def save_checkpoint(trained: TrainedModel, path: str | os.PathLike) -> Path:
         "metrics": trained.metrics,
         "run_id": trained.run_id,
     }
+    if trained.members:  # quality (issue 10): an ensemble is format version 2
+        configs = trained.member_configs or [trained.config] * len(trained.members)
+        payload["version"] = 2
+        payload["members"] = [{"config": c.to_dict(), "state_dict": {k: v.detach().cpu() for k, v in
+                                                                     net.state_dict().items()}}
+                              for c, net in zip(configs, trained.members)]
+    else:
+        payload["version"] = 1
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -125,6 +146,15 @@ def load_checkpoint(source: PathOrFile, device: str | torch.device = "cpu", name
             standardizer=Standardizer(payload["mean"].numpy(), payload["std"].numpy()),
             thresholds=[float(t) for t in payload["thresholds"]], metrics=payload.get("metrics") or {},
             run_id=payload.get("run_id"))
+        for member in payload.get("members") or []:  # quality (issue 10): ensemble members (version 2)
+            member_config = TrainConfig.from_dict(member["config"])
+            if (member_config.input_size, member_config.num_outputs) != (config.input_size, config.num_outputs):
+                raise KeyError("an ensemble member's input or output size differs from the first model's")
+            net = MLP(member_config.input_size, member_config.hidden_size, member_config.num_outputs,
+                      member_config.dropout)
+            net.load_state_dict(member["state_dict"])
+            trained.members.append(net)
+            trained.member_configs.append(member_config)
     except (KeyError, TypeError, RuntimeError, AttributeError) as exc:
         raise MultilabelError(f"{label} is a damaged multilabel checkpoint ({type(exc).__name__}: "
                               f"{str(exc).splitlines()[0][:120]}); retrain or choose another file") from None

@@ -90,6 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help=f"rows scored and written at a time [default: {DEFAULT_CHUNK_ROWS}]")
     pr.add_argument("--device", default="cpu", help="device to score on: cpu, cuda, mps [default: cpu]")
 
+    _add_search_parser(sub)
+
     ru = sub.add_parser("runs", help="list stored runs")
     ru.add_argument("--store", metavar="DIR", help=store_help)
     ru.add_argument("--json", action="store_true", help="one JSON object per line")
@@ -241,7 +243,95 @@ def cmd_runs(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "runs": cmd_runs}
+# --- search (quality, issue 10) -------------------------------------------------------------------------------------
+
+def _add_search_parser(sub: Any) -> None:
+    se = sub.add_parser(
+        "search", help="search hyperparameters (Optuna), then save an ensemble of the best configurations",
+        description="Optuna study over hidden size, learning rate, weight decay, dropout, batch size, pos_weight and "
+                    "threshold mode, scored on repeated holdout splits of --data only; then refits the best "
+                    "--members configurations on all rows and saves them as one checkpoint (--out). The study lives "
+                    "in --storage, so several processes or machines can share one study (same --storage and "
+                    "--study). Ctrl-C ends the search; finished trials are kept in the storage.")
+    se.add_argument("--data", required=True, metavar="FILE.csv", help="training CSV with a header row")
+    se.add_argument("--labels", required=True, metavar="SPEC", help="label columns: names or globs, comma-separated")
+    se.add_argument("--trials", type=int, default=None, help="trials to run in this process [default: 50 unless "
+                                                            "--timeout is given]")
+    se.add_argument("--timeout", type=float, default=None, metavar="S", help="stop starting trials after S seconds")
+    se.add_argument("--folds", type=int, default=3, help="holdout splits per trial [default: 3]")
+    se.add_argument("--storage", metavar="URL", help="Optuna storage URL, e.g. sqlite:///x.db or "
+                                                     "postgresql://user:pw@host/db [default: sqlite in the run store]")
+    se.add_argument("--study", default=None, metavar="NAME", help="study name [default: multilabel]")
+    se.add_argument("--jobs", type=int, default=1, help="trials run at once in this process (threads) [default: 1]")
+    se.add_argument("--members", type=int, default=5, help="ensemble size [default: 5]; 0 = no ensemble")
+    se.add_argument("--ensemble-from", choices=("configs", "seeds"), default="configs",
+                    help="configs: the best N configurations; seeds: the best one with N seeds [default: configs]")
+    se.add_argument("--epochs", type=int, default=None, help="maximum epochs per trial [default: TrainConfig's]")
+    se.add_argument("--seed", type=int, default=None, help="sampler seed [default: none]")
+    se.add_argument("--store", metavar="DIR", help="run store folder (default: $MULTILABEL_HOME or ./runs)")
+    se.add_argument("--out", metavar="MODEL.pt", help="write the ensemble checkpoint here")
+    se.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    import threading
+
+    import optuna
+
+    from . import search
+
+    for flag, value, low in (("--folds", args.folds, 1), ("--jobs", args.jobs, 1), ("--members", args.members, 0),
+                             ("--trials", args.trials, 1), ("--epochs", args.epochs, 1)):
+        if value is not None and value < low:
+            raise MultilabelError(f"{flag} must be >= {low}, got {value}")
+    if args.timeout is not None and args.timeout <= 0:
+        raise MultilabelError(f"--timeout must be > 0 seconds, got {args.timeout}")
+    trials = args.trials if args.trials is not None or args.timeout is not None else 50
+    data = load_csv(args.data, args.labels)
+    base = TrainConfig(input_size=data.X.shape[1], num_outputs=data.Y.shape[1],
+                       **({"epochs": args.epochs} if args.epochs else {})).validate()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = args.storage or search.default_storage(args.store)
+    study = search.open_study(storage, args.study or search.DEFAULT_STUDY, seed=args.seed)
+    stop = threading.Event()
+    bar = None
+    if not args.quiet:
+        from tqdm import tqdm
+        bar = tqdm(total=trials, unit="trial", desc="search", file=sys.stderr, dynamic_ncols=True)
+
+    def on_trial(st: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        if bar is not None:
+            best = search.completed(st)
+            bar.set_postfix_str(f"best {best[0].value:.4f}" if best else "best -")
+            bar.update(1)
+
+    interrupted = False
+    try:
+        search.run_search(data, base, study, trials=trials, timeout=args.timeout, folds=args.folds, jobs=args.jobs,
+                          on_trial=on_trial, stop=stop)
+    except KeyboardInterrupt:
+        interrupted = True
+        stop.set()
+        sys.stderr.write("\nsearch interrupted; finished trials are kept in the study\n")
+    finally:
+        if bar is not None:
+            bar.close()
+    summary = search.study_summary(storage, study.study_name)
+    out: dict[str, Any] = {"study": study.study_name, "storage": storage, "interrupted": interrupted,
+                           "trials": summary["n_trials"], "states": summary["states"], "best": summary["best"],
+                           "checkpoint": None}
+    if args.members and args.out and summary["best"] is not None:
+        if not args.quiet:
+            sys.stderr.write(f"refitting {args.members} member(s) on all {data.num_rows} rows...\n")
+        trained = search.build_ensemble(data, study, members=args.members, mode=args.ensemble_from)
+        out["checkpoint"] = str(save_checkpoint(trained, args.out))
+        out["members"] = args.members
+    print(json.dumps(out))
+    return 130 if interrupted else 0
+
+
+COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "runs": cmd_runs,
+            "search": cmd_search}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -1,0 +1,269 @@
+"""Hyperparameter search (Optuna) and the ensemble it ends with.
+
+A study samples hidden size, learning rate, weight decay, dropout, batch size, pos_weight and threshold mode. Each
+trial trains on ``folds`` repeated holdout splits of the training data only (split seed = fold number, so every
+trial sees the same splits), reporting the per-epoch validation loss to Optuna so a median pruner can stop hopeless
+trials early. A trial's value (lower is better) is the mean over folds of ``(hamming_loss + 1 - micro_f1) / 2`` on
+the held-out rows; with tuned thresholds the thresholds are cross-fitted (tuned on one half of the held-out rows,
+scored on the other, and the other way round), so tuning cannot flatter itself.
+
+The study lives in Optuna storage (an SQLAlchemy URL; default ``sqlite:///<run store>/search.db``), so several
+processes or machines can work on one study: ``python -m multilabel search --storage URL --study NAME`` on each.
+
+``build_ensemble`` refits the best ``k`` trials' configurations on ALL training rows, each for its mean best
+epoch count and with its own seed, and returns ONE ``TrainedModel`` whose probabilities are the members' mean.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import numpy as np
+import optuna
+
+from .checkpoint import TrainedModel
+from .config import TrainConfig
+from .data import Dataset
+from .engine import refit, split_indices, train
+from .errors import MultilabelError
+from .metrics import tune_thresholds
+
+DB_NAME = "search.db"
+DEFAULT_STUDY = "multilabel"
+
+# The search space: name -> (kind, values or (low, high)). "cat" = categorical, "log" = log-uniform float.
+SPACE: dict[str, tuple[str, Any]] = {
+    "hidden_size": ("cat", [64, 128, 256, 512, 1024]),
+    "learning_rate": ("log", (3e-4, 1e-2)),
+    "weight_decay": ("log", (1e-6, 1e-1)),
+    "dropout": ("float", (0.0, 0.6)),
+    "batch_size": ("cat", [0, 32, 64, 128, 256]),  # 0 = auto (training rows / 16, clipped to 32..1024)
+    "pos_weight": ("cat", ["none", "auto"]),
+    "threshold_mode": ("cat", ["fixed", "tuned"]),
+}
+
+
+def default_storage(home: str | os.PathLike | None = None) -> str:
+    """``sqlite:///<home>/search.db``, home being ``home``, $MULTILABEL_HOME or ./runs (the run store's folder)."""
+    from .store import default_home
+    folder = Path(home) if home is not None else default_home()
+    folder.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{(folder / DB_NAME).resolve()}"
+
+
+def suggest(trial: optuna.Trial, base: TrainConfig) -> TrainConfig:
+    """The trial's TrainConfig: ``base`` with every SPACE knob sampled (decoupled weight decay where available)."""
+    values: dict[str, Any] = {}
+    for name, (kind, spec) in SPACE.items():
+        if kind == "cat":
+            values[name] = trial.suggest_categorical(name, spec)
+        elif kind == "log":
+            values[name] = trial.suggest_float(name, *spec, log=True)
+        else:
+            values[name] = trial.suggest_float(name, *spec)
+    if "optimizer" in TrainConfig.__dataclass_fields__:
+        values["optimizer"] = "adamw"
+    return base.replace(**values).validate()
+
+
+def _metrics(probs: np.ndarray, Y: np.ndarray, thresholds: np.ndarray) -> tuple[float, float]:
+    """(Hamming loss, micro-F1) of (n, labels) probabilities cut at per-label thresholds against 0/1 targets."""
+    pred = probs >= thresholds
+    y = Y > 0.5
+    tp, fp, fn = (pred & y).sum(), (pred & ~y).sum(), (~pred & y).sum()
+    return float((fp + fn) / Y.size), float(2 * tp / max(2 * tp + fp + fn, 1))
+
+
+def score_holdout(probs: np.ndarray, Y: np.ndarray, mode: str) -> dict[str, Any]:
+    """Hamming loss and micro-F1 of held-out probabilities; ``mode`` "tuned" cross-fits thresholds on two halves.
+
+    ``probs``, ``Y``: (n, labels). Returns hamming, micro_f1, bce (unweighted) and thresholds (tuned on all rows,
+    for the final model; 0.5 each when fixed).
+    """
+    n = len(Y)
+    eps = 1e-7
+    p = np.clip(probs, eps, 1 - eps)
+    bce = float(-(Y * np.log(p) + (1 - Y) * np.log(1 - p)).mean())
+    if mode == "tuned" and n >= 4:
+        half = np.arange(n) % 2 == 0
+        tp = fp = fn = 0
+        for a, b in ((half, ~half), (~half, half)):
+            cut = np.asarray(tune_thresholds(probs[a], Y[a]), dtype=np.float32)
+            pred, y = probs[b] >= cut, Y[b] > 0.5
+            tp += (pred & y).sum()
+            fp += (pred & ~y).sum()
+            fn += (~pred & y).sum()
+        thresholds = tune_thresholds(probs, Y)
+        return {"hamming": float((fp + fn) / Y.size), "micro_f1": float(2 * tp / max(2 * tp + fp + fn, 1)),
+                "bce": bce, "thresholds": thresholds}
+    thresholds = [0.5] * Y.shape[1]
+    ham, f1 = _metrics(probs, Y, np.asarray(thresholds, dtype=np.float32))
+    return {"hamming": ham, "micro_f1": f1, "bce": bce, "thresholds": thresholds}
+
+
+class _Stopped(Exception):
+    """Raised from on_epoch when the caller's stop event is set mid-trial."""
+
+
+def make_objective(data: Dataset, base: TrainConfig, folds: int,
+                   stop: Optional[threading.Event] = None) -> Callable[[optuna.Trial], float]:
+    """The study's objective on ``data`` (the training rows only): see the module docstring."""
+    if folds < 1:
+        raise MultilabelError(f"folds must be >= 1, got {folds}")
+
+    def objective(trial: optuna.Trial) -> float:
+        config = suggest(trial, base)
+        scores, best_epochs, thresholds = [], [], []
+        for fold in range(folds):
+            step0 = fold * config.epochs
+
+            def on_epoch(record: dict[str, Any], step0: int = step0) -> None:
+                if stop is not None and stop.is_set():
+                    raise _Stopped()
+                trial.report(record["val_loss"], step0 + record["epoch"])
+                if trial.should_prune():
+                    raise optuna.TrialPruned(f"pruned at fold {fold} epoch {record['epoch']}")
+
+            fold_config = config.replace(seed=fold)
+            result = train(fold_config, data, on_epoch=on_epoch)
+            _, val_idx = split_indices(data.num_rows, fold_config.val_fraction, fold)
+            probs = result.trained.predict_proba(data.X[val_idx])
+            scored = score_holdout(probs, data.Y[val_idx], config.threshold_mode)
+            scores.append(scored)
+            best_epochs.append(result.best_epoch)
+            thresholds.append(scored["thresholds"])
+        hamming = float(np.mean([s["hamming"] for s in scores]))
+        micro_f1 = float(np.mean([s["micro_f1"] for s in scores]))
+        trial.set_user_attr("hamming", hamming)
+        trial.set_user_attr("micro_f1", micro_f1)
+        trial.set_user_attr("bce", float(np.mean([s["bce"] for s in scores])))
+        trial.set_user_attr("best_epoch", float(np.mean(best_epochs)))
+        trial.set_user_attr("thresholds", [float(t) for t in np.mean(thresholds, axis=0)])
+        trial.set_user_attr("config", config.to_dict())
+        return (hamming + 1.0 - micro_f1) / 2
+
+    return objective
+
+
+def open_study(storage: str | None = None, study_name: str = DEFAULT_STUDY, seed: int | None = None,
+               home: str | os.PathLike | None = None) -> optuna.Study:
+    """Create or join the study ``study_name`` in ``storage`` (an SQLAlchemy URL; default: the run store's)."""
+    url = storage or default_storage(home)
+    try:
+        return optuna.create_study(
+            storage=url, study_name=study_name, direction="minimize", load_if_exists=True,
+            sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=8),
+            pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=10))
+    except (ValueError, ImportError, optuna.exceptions.OptunaError) as exc:
+        raise MultilabelError(f"cannot open the study {study_name!r} in {url!r} ({str(exc).splitlines()[0][:160]}); "
+                              "give --storage as an SQLAlchemy URL such as sqlite:///search.db") from None
+    except Exception as exc:  # SQLAlchemy's OperationalError and friends: a server that is down, a bad password
+        raise MultilabelError(f"cannot reach the study storage {url!r} ({type(exc).__name__}: "
+                              f"{str(exc).splitlines()[0][:160]})") from None
+
+
+def run_search(data: Dataset, base: TrainConfig, study: optuna.Study, trials: int | None = None,
+               timeout: float | None = None, folds: int = 3, jobs: int = 1,
+               on_trial: Optional[Callable[[optuna.Study, optuna.trial.FrozenTrial], None]] = None,
+               stop: Optional[threading.Event] = None) -> optuna.Study:
+    """Run trials of ``study`` on ``data`` until ``trials`` more have run here, ``timeout`` seconds passed, or
+    ``stop`` is set. ``base`` gives the fixed knobs (epochs, patience, val_fraction, sizes). ``jobs`` threads."""
+    objective = make_objective(data, base, folds, stop)
+
+    def wrapped(trial: optuna.Trial) -> float:
+        try:
+            return objective(trial)
+        except _Stopped:
+            trial.study.stop()
+            raise optuna.TrialPruned("stopped") from None
+
+    callbacks = []
+    if on_trial is not None:
+        callbacks.append(on_trial)
+    if stop is not None:
+        callbacks.append(lambda s, t: s.stop() if stop.is_set() else None)
+    study.optimize(wrapped, n_trials=trials, timeout=timeout, n_jobs=jobs, callbacks=callbacks,
+                   catch=(MultilabelError,), gc_after_trial=False)
+    return study
+
+
+def completed(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    """Completed trials, best (lowest value) first."""
+    done = [t for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+            if t.value is not None and "config" in t.user_attrs]
+    return sorted(done, key=lambda t: (t.value, t.number))
+
+
+def build_ensemble(data: Dataset, study: optuna.Study, members: int = 5, mode: str = "configs",
+                   stop: Optional[threading.Event] = None) -> TrainedModel:
+    """Refit the best trials on ALL rows of ``data`` and join them into one TrainedModel (mean probabilities).
+
+    ``mode`` "configs": the best ``members`` trials' configurations, member i with seed i; "seeds": the best
+    configuration with seeds 0..members-1. Each member trains for its trial's mean best epoch count. The ensemble's
+    thresholds are the mean of the members' (0.5 for fixed-threshold trials).
+    """
+    best = completed(study)
+    if not best:
+        raise MultilabelError(f"the study {study.study_name!r} has no completed trial yet; run some trials first")
+    if members < 1:
+        raise MultilabelError(f"members must be >= 1, got {members}")
+    chosen = best[:members] if mode == "configs" else [best[0]] * members
+    fitted: list[TrainedModel] = []
+    for i, trial in enumerate(chosen):
+        config = TrainConfig.from_dict(trial.user_attrs["config"]).replace(seed=i)
+        check = config.input_size == data.X.shape[1] and config.num_outputs == data.Y.shape[1]
+        if not check:
+            raise MultilabelError(f"trial {trial.number} of study {study.study_name!r} was run on data of another "
+                                  "shape; use a new --study name for this data")
+        fitted.append(refit(config, data, max(1, round(trial.user_attrs["best_epoch"])),
+                            thresholds=trial.user_attrs["thresholds"], stop=stop))
+    return ensemble(fitted, {"study": study.study_name, "trials": [t.number for t in chosen],
+                             "cv_value": chosen[0].value, "cv_hamming": chosen[0].user_attrs["hamming"],
+                             "cv_micro_f1": chosen[0].user_attrs["micro_f1"]})
+
+
+def ensemble(models: list[TrainedModel], metrics: dict[str, Any] | None = None) -> TrainedModel:
+    """One TrainedModel from several trained on the same rows (same standardizer): probabilities averaged."""
+    first = models[0]
+    for m in models[1:]:
+        if m.feature_names != first.feature_names or m.label_names != first.label_names or not (
+                np.array_equal(m.standardizer.mean, first.standardizer.mean)
+                and np.array_equal(m.standardizer.std, first.standardizer.std)):
+            raise MultilabelError("ensemble members must be trained on the same rows and columns")
+    thresholds = [float(t) for t in np.mean([m.thresholds for m in models], axis=0)]
+    return TrainedModel(model=first.model, config=first.config, feature_names=list(first.feature_names),
+                        label_names=list(first.label_names), standardizer=first.standardizer, thresholds=thresholds,
+                        metrics={"members": len(models), **(metrics or {})},
+                        members=[m.model for m in models[1:]], member_configs=[m.config for m in models[1:]])
+
+
+def study_summary(storage: str | None, study_name: str = DEFAULT_STUDY) -> dict[str, Any]:
+    """A plain dict of a study for tables and charts: counts by state, the best trial, and every trial's
+    number, state, value, params, cross-validated hamming / micro_f1, best epoch and duration (seconds)."""
+    url = storage or default_storage()
+    try:
+        study = optuna.load_study(study_name=study_name, storage=url)
+    except KeyError:
+        raise MultilabelError(f"no study {study_name!r} in {url!r}") from None
+    rows = []
+    for t in study.get_trials(deepcopy=False):
+        rows.append({"number": t.number, "state": t.state.name, "value": t.value, "params": dict(t.params),
+                     "hamming": t.user_attrs.get("hamming"), "micro_f1": t.user_attrs.get("micro_f1"),
+                     "best_epoch": t.user_attrs.get("best_epoch"),
+                     "duration_s": t.duration.total_seconds() if t.duration is not None else None,
+                     "last_step": t.last_step})
+    states: dict[str, int] = {}
+    for r in rows:
+        states[r["state"]] = states.get(r["state"], 0) + 1
+    done = [r for r in rows if r["state"] == "COMPLETE" and r["value"] is not None]
+    best = min(done, key=lambda r: r["value"]) if done else None
+    return {"study": study_name, "storage": url, "n_trials": len(rows), "states": states, "best": best,
+            "trials": rows}
+
+
+__all__ = ["SPACE", "build_ensemble", "completed", "default_storage", "ensemble", "make_objective", "open_study",
+           "run_search", "score_holdout", "study_summary", "suggest"]
