@@ -274,6 +274,7 @@ def _add_search_parser(sub: Any) -> None:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
+    import signal
     import threading
 
     import optuna
@@ -290,7 +291,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     data = load_csv(args.data, args.labels)
     base = TrainConfig(input_size=data.X.shape[1], num_outputs=data.Y.shape[1],
                        **({"epochs": args.epochs} if args.epochs else {})).validate()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     storage = args.storage or search.default_storage(args.store)
     study = search.open_study(storage, args.study or search.DEFAULT_STUDY, seed=args.seed)
     stop = threading.Event()
@@ -305,27 +306,41 @@ def cmd_search(args: argparse.Namespace) -> int:
             bar.set_postfix_str(f"best {best[0].value:.4f}" if best else "best -")
             bar.update(1)
 
-    interrupted = False
+    def on_sigint(signum: int, frame: Any) -> None:
+        # First Ctrl-C: the running trial ends at its next epoch (recorded as failed), no new trial starts.
+        # A second one interrupts whatever runs then.
+        stop.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
     try:
         search.run_search(data, base, study, trials=trials, timeout=args.timeout, folds=args.folds, jobs=args.jobs,
                           on_trial=on_trial, stop=stop)
     except KeyboardInterrupt:
-        interrupted = True
         stop.set()
-        sys.stderr.write("\nsearch interrupted; finished trials are kept in the study\n")
     finally:
         if bar is not None:
             bar.close()
+    interrupted = stop.is_set()
+    if interrupted:
+        sys.stderr.write("\nsearch interrupted; finished trials are kept in the study\n")
     summary = search.study_summary(storage, study.study_name)
     out: dict[str, Any] = {"study": study.study_name, "storage": storage, "interrupted": interrupted,
                            "trials": summary["n_trials"], "states": summary["states"], "best": summary["best"],
                            "checkpoint": None}
-    if args.members and args.out and summary["best"] is not None:
-        if not args.quiet:
-            sys.stderr.write(f"refitting {args.members} member(s) on all {data.num_rows} rows...\n")
-        trained = search.build_ensemble(data, study, members=args.members, mode=args.ensemble_from)
-        out["checkpoint"] = str(save_checkpoint(trained, args.out))
-        out["members"] = args.members
+    try:
+        if args.members and args.out and summary["best"] is not None:
+            if not args.quiet:
+                sys.stderr.write(f"refitting {args.members} member(s) on all {data.num_rows} rows"
+                                 + (" (Ctrl-C to skip)" if interrupted else "") + "...\n")
+            trained = search.build_ensemble(data, study, members=args.members, mode=args.ensemble_from)
+            out["checkpoint"] = str(save_checkpoint(trained, args.out))
+            out["members"] = args.members
+    except KeyboardInterrupt:
+        interrupted = out["interrupted"] = True
+        sys.stderr.write("\nensemble skipped; the study keeps every finished trial\n")
+    finally:
+        signal.signal(signal.SIGINT, previous)
     print(json.dumps(out))
     return 130 if interrupted else 0
 

@@ -17,7 +17,9 @@ epoch count and with its own seed, and returns ONE ``TrainedModel`` whose probab
 from __future__ import annotations
 
 import os
+import random
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -34,6 +36,7 @@ from .metrics import tune_thresholds
 
 DB_NAME = "search.db"
 DEFAULT_STUDY = "multilabel"
+OPEN_ATTEMPTS = 5
 
 # The search space: name -> (kind, values or (low, high)). "cat" = categorical, "log" = log-uniform float.
 SPACE: dict[str, tuple[str, Any]] = {
@@ -129,7 +132,9 @@ def make_objective(data: Dataset, base: TrainConfig, folds: int,
                     raise optuna.TrialPruned(f"pruned at fold {fold} epoch {record['epoch']}")
 
             fold_config = config.replace(seed=fold)
-            result = train(fold_config, data, on_epoch=on_epoch)
+            result = train(fold_config, data, on_epoch=on_epoch, stop=stop)
+            if stop is not None and stop.is_set():
+                raise _Stopped()
             _, val_idx = split_indices(data.num_rows, fold_config.val_fraction, fold)
             probs = result.trained.predict_proba(data.X[val_idx])
             scored = score_holdout(probs, data.Y[val_idx], config.threshold_mode)
@@ -153,17 +158,24 @@ def open_study(storage: str | None = None, study_name: str = DEFAULT_STUDY, seed
                home: str | os.PathLike | None = None) -> optuna.Study:
     """Create or join the study ``study_name`` in ``storage`` (an SQLAlchemy URL; default: the run store's)."""
     url = storage or default_storage(home)
-    try:
-        return optuna.create_study(
-            storage=url, study_name=study_name, direction="minimize", load_if_exists=True,
-            sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=8),
-            pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=10))
-    except (ValueError, ImportError, optuna.exceptions.OptunaError) as exc:
-        raise MultilabelError(f"cannot open the study {study_name!r} in {url!r} ({str(exc).splitlines()[0][:160]}); "
-                              "give --storage as an SQLAlchemy URL such as sqlite:///search.db") from None
-    except Exception as exc:  # SQLAlchemy's OperationalError and friends: a server that is down, a bad password
-        raise MultilabelError(f"cannot reach the study storage {url!r} ({type(exc).__name__}: "
-                              f"{str(exc).splitlines()[0][:160]})") from None
+    for attempt in range(OPEN_ATTEMPTS):
+        try:
+            return optuna.create_study(
+                storage=url, study_name=study_name, direction="minimize", load_if_exists=True,
+                sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=8),
+                pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=10))
+        except (ValueError, ImportError, optuna.exceptions.OptunaError) as exc:
+            raise MultilabelError(f"cannot open the study {study_name!r} in {url!r} "
+                                  f"({str(exc).splitlines()[0][:160]}); give --storage as an SQLAlchemy URL such as "
+                                  "sqlite:///search.db") from None
+        except Exception as exc:  # SQLAlchemy's errors: a server that is down, a bad password, or a race
+            # Workers started together race to create the schema (one gets a UNIQUE violation on alembic_version,
+            # or 'database is locked'): the schema is there on the next try.
+            if attempt + 1 == OPEN_ATTEMPTS or type(exc).__name__ in ("ArgumentError", "NoSuchModuleError"):
+                raise MultilabelError(f"cannot reach the study storage {url!r} ({type(exc).__name__}: "
+                                      f"{str(exc).splitlines()[0][:160]})") from None
+            time.sleep(0.2 * (attempt + 1) + random.random() * 0.3)
+    raise AssertionError("unreachable")
 
 
 def run_search(data: Dataset, base: TrainConfig, study: optuna.Study, trials: int | None = None,
@@ -178,8 +190,8 @@ def run_search(data: Dataset, base: TrainConfig, study: optuna.Study, trials: in
         try:
             return objective(trial)
         except _Stopped:
-            trial.study.stop()
-            raise optuna.TrialPruned("stopped") from None
+            trial.study.stop()  # no new trial; this one is recorded as failed (it did not finish)
+            raise
 
     callbacks = []
     if on_trial is not None:
@@ -187,7 +199,7 @@ def run_search(data: Dataset, base: TrainConfig, study: optuna.Study, trials: in
     if stop is not None:
         callbacks.append(lambda s, t: s.stop() if stop.is_set() else None)
     study.optimize(wrapped, n_trials=trials, timeout=timeout, n_jobs=jobs, callbacks=callbacks,
-                   catch=(MultilabelError,), gc_after_trial=False)
+                   catch=(MultilabelError, _Stopped), gc_after_trial=False)
     return study
 
 

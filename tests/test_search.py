@@ -1,0 +1,236 @@
+"""Search (Optuna) and ensembles: real storage files, real worker processes, a real checkpoint round trip."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import optuna
+import pandas as pd
+import pytest
+import torch
+
+from multilabel import TrainConfig, load_checkpoint, make_synthetic, save_checkpoint
+from multilabel.checkpoint import VERSION
+from multilabel.engine import auto_batch_size, refit, resolve_auto
+from multilabel.errors import MultilabelError
+from multilabel.predict import PROB_SUFFIX, predict_frame
+from multilabel import search
+
+from conftest import REPO, _cli_env
+
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+@pytest.fixture
+def tiny():
+    return make_synthetic(240, 6, 3, noise=0.1, seed=3)
+
+
+def tiny_base(**changes) -> TrainConfig:
+    return TrainConfig(**{**dict(input_size=6, num_outputs=3, epochs=6, patience=0, device="cpu"), **changes})
+
+
+def write_tiny_csv(path, data) -> str:
+    frame = pd.DataFrame(data.X, columns=data.feature_names)
+    for j, name in enumerate(data.label_names):
+        frame[name] = data.Y[:, j].astype(int)
+    frame.to_csv(path, index=False)
+    return ",".join(data.label_names)
+
+
+# ---- engine additions -------------------------------------------------------------------------------------------
+
+def test_auto_batch_size_scales_with_rows_within_limits():
+    assert [auto_batch_size(n) for n in (10, 512, 1600, 16_000, 10**7)] == [32, 32, 100, 1000, 1024]
+    config = TrainConfig(batch_size=0)
+    assert resolve_auto(config, 3200).batch_size == 200
+    assert resolve_auto(config.replace(batch_size=48), 3200).batch_size == 48
+
+
+def test_refit_uses_every_row_for_exactly_the_given_epochs_and_is_seeded(tiny):
+    config = tiny_base(hidden_size=16, batch_size=0)
+    a = refit(config, tiny, 4)
+    b = refit(config, tiny, 4)
+    assert a.config.epochs == 4 and a.config.batch_size == 32 and a.metrics["rows"] == tiny.num_rows
+    np.testing.assert_allclose(a.standardizer.mean, tiny.X.mean(axis=0), atol=1e-5)  # fitted on all rows
+    np.testing.assert_array_equal(a.predict_proba(tiny.X), b.predict_proba(tiny.X))
+    c = refit(config, tiny, 5)
+    assert not np.array_equal(a.predict_proba(tiny.X), c.predict_proba(tiny.X))
+    with pytest.raises(MultilabelError, match="at least 1 epoch"):
+        refit(config, tiny, 0)
+
+
+# ---- ensemble checkpoint ----------------------------------------------------------------------------------------
+
+def test_ensemble_checkpoint_round_trip_predicts_the_members_mean(tiny, tmp_path):
+    members = [refit(tiny_base(hidden_size=h, seed=s, dropout=d), tiny, 3)
+               for h, s, d in ((16, 0, 0.0), (32, 1, 0.3), (8, 2, 0.0))]
+    members[1].thresholds = [0.4, 0.5, 0.6]
+    joined = search.ensemble(members)
+    assert len(joined.nets) == 3 and joined.thresholds == pytest.approx([0.5 - 0.1 / 3, 0.5, 0.5 + 0.1 / 3])
+    path = save_checkpoint(joined, tmp_path / "ens.pt")
+    raw = torch.load(path, weights_only=True)
+    assert raw["version"] == 2 == VERSION and len(raw["members"]) == 2
+    loaded = load_checkpoint(path)
+    expected = np.mean([m.predict_proba(tiny.X) for m in members], axis=0)
+    np.testing.assert_allclose(loaded.predict_proba(tiny.X), expected, rtol=1e-5, atol=1e-6)
+    assert [n.hidden_size for n in loaded.nets] == [16, 32, 8]
+    # Every front door scores through predict_proba: the table path gives the same mean.
+    frame = pd.DataFrame(tiny.X, columns=tiny.feature_names)
+    scored, _ = predict_frame(loaded, frame)
+    np.testing.assert_allclose(scored[[n + PROB_SUFFIX for n in tiny.label_names]].to_numpy(), expected,
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_a_single_model_is_still_written_as_format_1(tiny, tmp_path):
+    path = save_checkpoint(refit(tiny_base(hidden_size=8), tiny, 1), tmp_path / "one.pt")
+    raw = torch.load(path, weights_only=True)
+    assert raw["version"] == 1 and "members" not in raw
+    assert load_checkpoint(path).members == []
+
+
+def test_ensemble_refuses_members_trained_on_other_rows(tiny):
+    a = refit(tiny_base(hidden_size=8), tiny, 1)
+    other = make_synthetic(200, 6, 3, seed=9)
+    b = refit(tiny_base(hidden_size=8), other, 1)
+    with pytest.raises(MultilabelError, match="same rows"):
+        search.ensemble([a, b])
+
+
+def test_a_member_of_another_shape_is_a_damaged_checkpoint(tiny, tmp_path):
+    joined = search.ensemble([refit(tiny_base(hidden_size=8, seed=s), tiny, 1) for s in (0, 1)])
+    path = save_checkpoint(joined, tmp_path / "ens.pt")
+    raw = torch.load(path, weights_only=True)
+    raw["members"][0]["config"]["input_size"] = 7
+    torch.save(raw, tmp_path / "bad.pt")
+    with pytest.raises(MultilabelError, match="damaged"):
+        load_checkpoint(tmp_path / "bad.pt")
+
+
+# ---- search -----------------------------------------------------------------------------------------------------
+
+def test_cross_fitted_tuned_thresholds_cannot_flatter_themselves():
+    rng = np.random.default_rng(0)
+    Y = (rng.random((200, 4)) < 0.3).astype(np.float32)
+    noise = rng.random((200, 4)).astype(np.float32)  # probabilities that know nothing about Y
+    tuned = search.score_holdout(noise, Y, "tuned")
+    in_sample = search.tune_thresholds(noise, Y)
+    pred = noise >= np.asarray(in_sample)
+    tp = (pred & (Y > 0)).sum()
+    in_sample_f1 = 2 * tp / (pred.sum() + Y.sum())
+    assert tuned["micro_f1"] < in_sample_f1  # tuning on the scored rows would look better than it is
+    assert tuned["thresholds"] == in_sample
+    fixed = search.score_holdout(noise, Y, "fixed")
+    assert fixed["thresholds"] == [0.5] * 4 and 0.0 < fixed["hamming"] < 1.0
+
+
+def test_small_search_records_trials_and_builds_an_ensemble(tiny, tmp_path):
+    storage = f"sqlite:///{tmp_path / 's.db'}"
+    study = search.open_study(storage, "small", seed=0)
+    search.run_search(tiny, tiny_base(), study, trials=2, folds=2)
+    summary = search.study_summary(storage, "small")
+    assert summary["n_trials"] == 2 and summary["states"] == {"COMPLETE": 2}
+    assert set(summary["trials"][0]["params"]) == set(search.SPACE)
+    best = summary["best"]
+    assert 0 <= best["hamming"] <= 1 and 0 <= best["micro_f1"] <= 1
+    assert best["value"] == pytest.approx((best["hamming"] + 1 - best["micro_f1"]) / 2)
+    trained = search.build_ensemble(tiny, study, members=2)
+    assert len(trained.nets) == 2 and trained.metrics["trials"][0] == best["number"]
+    assert trained.predict_proba(tiny.X).shape == (240, 3)
+    # A second process (or page) joining the same study sees the same trials.
+    assert len(search.completed(search.open_study(storage, "small"))) == 2
+
+
+def test_pruning_stops_a_trial_that_is_worse_than_the_median(tiny, tmp_path):
+    study = search.open_study(f"sqlite:///{tmp_path / 'p.db'}", "prune", seed=0)
+    good = dict(hidden_size=64, learning_rate=1e-2, weight_decay=1e-6, dropout=0.0, batch_size=32,
+                pos_weight="none", threshold_mode="fixed")
+    for _ in range(5):  # the pruner's startup trials: fast learners
+        study.enqueue_trial(good)
+    study.enqueue_trial({**good, "learning_rate": 3e-4, "batch_size": 256, "hidden_size": 64})  # barely moves
+    search.run_search(tiny, tiny_base(epochs=20), study, trials=6, folds=1)
+    states = [t.state for t in study.get_trials()]
+    assert states[:5] == [optuna.trial.TrialState.COMPLETE] * 5
+    assert states[5] == optuna.trial.TrialState.PRUNED
+    pruned = study.get_trials()[5]
+    assert 10 <= pruned.last_step < 20  # pruned once the warm-up (10 steps) is over, before its last epoch
+
+
+def test_bad_storage_is_one_clear_error(tmp_path):
+    with pytest.raises(MultilabelError, match="storage|study"):
+        search.open_study("nosuchdb://x", "s")
+
+
+# ---- CLI: real processes on one storage file --------------------------------------------------------------------
+
+def _search_cmd(csv, labels, storage, *extra):
+    return [sys.executable, "-m", "multilabel", "search", "--data", str(csv), "--labels", labels,
+            "--storage", storage, "--study", "shared", "--folds", "1", "--epochs", "4", "--quiet", *map(str, extra)]
+
+
+def test_two_worker_processes_share_one_study_without_lost_or_duplicated_trials(tiny, tmp_path, store_home):
+    csv = tmp_path / "tiny.csv"
+    labels = write_tiny_csv(csv, tiny)
+    storage = f"sqlite:///{tmp_path / 'shared.db'}"
+    env = _cli_env(store_home)
+    workers = [subprocess.Popen(_search_cmd(csv, labels, storage, "--trials", 3, "--members", 0), cwd=REPO,
+                                env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for _ in range(2)]
+    outs = [w.communicate(timeout=300) for w in workers]
+    assert [w.returncode for w in workers] == [0, 0], [o[1][-2000:] for o in outs]
+    trials = optuna.load_study(study_name="shared", storage=storage).get_trials()
+    assert sorted(t.number for t in trials) == list(range(6))  # 3 + 3: none lost, none run twice
+    assert all(t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED) for t in trials)
+    last = json.loads(outs[0][0].strip().splitlines()[-1])
+    assert last["study"] == "shared" and last["checkpoint"] is None
+
+
+def test_cli_search_writes_an_ensemble_that_evaluate_accepts(tiny, tmp_path, cli, store_home):
+    csv = tmp_path / "tiny.csv"
+    labels = write_tiny_csv(csv, tiny)
+    out = tmp_path / "ens.pt"
+    done = cli("search", "--data", csv, "--labels", labels, "--trials", 2, "--folds", 1, "--epochs", 3,
+               "--members", 2, "--out", out, "--quiet")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["storage"] == f"sqlite:///{(store_home / 'search.db').resolve()}"  # default: in the run store
+    assert result["checkpoint"] == str(out) and result["states"] == {"COMPLETE": 2}
+    assert len(load_checkpoint(out).nets) == 2
+    scored = cli("evaluate", "--model", out, "--data", csv)
+    assert scored.returncode == 0, scored.stderr
+    assert 0 <= json.loads(scored.stdout)["hamming_loss"] <= 1
+
+
+def test_ctrl_c_keeps_the_finished_trials(tiny, tmp_path, store_home):
+    csv = tmp_path / "tiny.csv"
+    labels = write_tiny_csv(csv, tiny)
+    storage = f"sqlite:///{tmp_path / 'int.db'}"
+    child = subprocess.Popen(_search_cmd(csv, labels, storage, "--trials", 1000, "--members", 0), cwd=REPO,
+                             env=_cli_env(store_home), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # wait until at least one trial has finished
+            time.sleep(0.5)
+            try:
+                study = optuna.load_study(study_name="shared", storage=storage)
+            except KeyError:
+                continue
+            if any(t.state.is_finished() for t in study.get_trials()):
+                break
+        child.send_signal(signal.SIGINT)
+        stdout, stderr = child.communicate(timeout=120)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert child.returncode == 130, stderr[-2000:]
+    result = json.loads(stdout.strip().splitlines()[-1])
+    assert result["interrupted"] is True and "Traceback" not in stderr
+    finished = [t for t in optuna.load_study(study_name="shared", storage=storage).get_trials()
+                if t.state.is_finished()]
+    assert len(finished) >= 1 and result["trials"] >= len(finished)
