@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import socket
 import sys
 import time
 from typing import Any, Optional, Sequence, TextIO
@@ -142,7 +144,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         data = load_csv(args.data, args.labels)
     config = _config_from_args(args, data.X.shape[1], data.Y.shape[1])
     registry = SessionRegistry(RunStore(args.store))
-    session = registry.start(config, data, name=args.name)
+    session = registry.start(config, data, name=args.name,
+                             started_by=f"CLI (pid {os.getpid()} on {socket.gethostname()})")
     bar = None if args.quiet else ProgressBar(config.epochs)
     seen = 0
     try:
