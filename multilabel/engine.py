@@ -72,6 +72,10 @@ class TrainResult:
     device: str
     duration_s: float
     info: dict[str, Any] = field(default_factory=dict)
+    # The validation split as the best weights see it: (n_val, num_labels) float32 probabilities and 0/1 targets,
+    # for per-label curves and threshold trade-offs after the run.
+    val_probs: Optional[np.ndarray] = None
+    val_targets: Optional[np.ndarray] = None
 
 
 def split_indices(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -336,7 +340,8 @@ def train(config: TrainConfig, data: Dataset, on_epoch: Optional[EpochCallback] 
     best = {"val_loss": best_loss, **best, "epoch": best_epoch, "thresholds": thresholds}
     trained = trained_model(model, thresholds, best)
     return TrainResult(trained=trained, history=history, best_epoch=best_epoch, best=best, outcome=outcome,
-                       device=str(device), duration_s=time.perf_counter() - t_start, info=info)
+                       device=str(device), duration_s=time.perf_counter() - t_start, info=info,
+                       val_probs=val_probs.numpy(), val_targets=Y_val_np.copy())
 
 
 def last_evaluated(history: list[dict[str, Any]]) -> Optional[dict[str, Any]]:

@@ -107,6 +107,7 @@ class TrainingSession:
                            on_progress=self._on_progress)
             result.trained.run_id = self.run_id
             path = save_checkpoint(result.trained, self.store.checkpoint_path(self.run_id))
+            self.store.save_validation(self.run_id, result.val_probs, result.val_targets)
             self.store.finish(self.run_id, result.outcome, best=result.best, checkpoint=path)
             self.result = result
             with self._lock:

@@ -17,6 +17,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
+import numpy as np
+
 from .errors import MultilabelError
 
 HOME_ENV = "MULTILABEL_HOME"
@@ -123,6 +125,25 @@ class RunStore:
     def checkpoint_path(self, run_id: str) -> Path:
         return self.home / "checkpoints" / f"{run_id}.pt"
 
+    def validation_path(self, run_id: str) -> Path:
+        return self.home / "checkpoints" / f"{run_id}.val.npz"
+
+    def save_validation(self, run_id: str, probs: np.ndarray, targets: np.ndarray) -> Path:
+        """Keep a finished run's validation probabilities (n_val, labels) float32 and 0/1 targets (written atomically)."""
+        path = self.validation_path(run_id)
+        tmp = path.with_name(path.name + ".tmp.npz")
+        np.savez_compressed(tmp, probs=np.asarray(probs, dtype=np.float32), targets=np.asarray(targets, dtype=np.int8))
+        os.replace(tmp, path)
+        return path
+
+    def load_validation(self, run_id: str) -> Optional[tuple[np.ndarray, np.ndarray]]:
+        """(probs float32, targets int8) saved by ``save_validation``, or None for a run without them."""
+        try:
+            with np.load(self.validation_path(run_id)) as saved:
+                return saved["probs"], saved["targets"]
+        except (OSError, KeyError, ValueError):
+            return None
+
     # -- writes (one transaction each) --------------------------------------------------------------------------
     def create_run(self, config: dict[str, Any], data: dict[str, Any], name: str | None = None,
                    started_by: str | None = None) -> str:
@@ -175,6 +196,7 @@ class RunStore:
             db.execute("DELETE FROM epochs WHERE run_id=?", (run_id,))
             db.execute("DELETE FROM runs WHERE id=?", (run_id,))
         self.checkpoint_path(run_id).unlink(missing_ok=True)
+        self.validation_path(run_id).unlink(missing_ok=True)
 
     # -- reads --------------------------------------------------------------------------------------------------
     def _row(self, row: sqlite3.Row) -> dict[str, Any]:
