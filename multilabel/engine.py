@@ -27,17 +27,21 @@ from .metrics import evaluate, probability_histograms, tune_thresholds
 from .model import MLP
 
 PROBE_ROWS = 32  # validation rows whose probabilities are reported each epoch (the live per-label view)
-# eval_every=0 (auto): validation metrics (F1s, AUROC, subset accuracy, probe rows, histograms) every epoch unless
-# their estimated cost exceeds this share of an epoch's estimated cost. The estimate is a function of the sizes
-# alone (never the clock), so the same config and data get metrics on the same epochs. Its constants were measured
-# on one CPU thread: a small-net optimizer step costs about 0.4 ms whatever the batch, a row's forward and backward
-# pass about 6 flops per weight at about 30 flops/ns; the metrics cost 0.3 ms plus 0.14 us per validation cell
-# (row x label), mostly AUROC's sort. Losses come every epoch; the first and last epochs always get metrics.
+# eval_every=0 (auto): validation metrics (F1s, AUROC, subset accuracy, probe rows, histograms, network stats) every
+# epoch unless their estimated cost exceeds this share of an epoch's estimated cost. The estimate is a function of
+# the sizes and the device type alone (never the clock), so the same config, data and device get metrics on the same
+# epochs. A row's forward and backward pass costs about 6 flops per weight. Measured costs per device type:
+# - cpu (one thread): an optimizer step 0.4 ms whatever the batch, 30 flops/ns; the metrics 0.3 ms plus 0.14 us per
+#   validation cell (row x label), mostly AUROC's sort;
+# - cuda (an H100/H200): a graphed step about 0.1 ms (eager 1 ms), about 20 flops/ps; the metrics about 3 ms of
+#   small kernels and transfers, plus 1 ns per cell.
+# Losses come every epoch; the first and last epochs always get metrics.
 METRICS_SHARE = 0.1
-STEP_OVERHEAD_US = 400.0
-FLOPS_PER_US = 30_000.0
-METRICS_OVERHEAD_US = 300.0
-METRICS_CELL_US = 0.14
+COST_MODEL = {  # device type -> (step us, graphed step us, flops per us, metrics us, metrics us per cell)
+    "cpu": (400.0, 400.0, 30_000.0, 300.0, 0.14),
+    "cuda": (1000.0, 100.0, 20_000_000.0, 3000.0, 0.001),
+    "mps": (1000.0, 1000.0, 2_000_000.0, 3000.0, 0.01),
+}
 EVAL_BATCH_ROWS = 65536
 POS_WEIGHT_CLIP = (0.05, 50.0)
 # Stop is checked between optimizer steps this often (by time: reading a clock costs ~50 ns, an Event ~200 ns), so
@@ -135,18 +139,20 @@ def pos_weights(Y_train: np.ndarray) -> np.ndarray:
     return np.clip(ratio, *POS_WEIGHT_CLIP).astype(np.float32)
 
 
-def resolve_eval_every(config: TrainConfig, n_train: int, n_val: int) -> int:
+def resolve_eval_every(config: TrainConfig, n_train: int, n_val: int, device_type: str = "cpu",
+                       graphed: bool = False) -> int:
     """Epochs between validation metrics: ``config.eval_every``, or for 0 (auto) a choice from the sizes alone.
 
-    Auto gives 1 unless the metrics' estimated cost passes METRICS_SHARE of the epoch's estimated cost, then the
-    smallest cadence that keeps them under it. Deterministic: no clock is read.
+    Auto gives 1 unless the metrics' estimated cost (COST_MODEL) passes METRICS_SHARE of the epoch's estimated
+    cost, then the smallest cadence that keeps them under it. Deterministic: no clock is read.
     """
     if config.eval_every > 0:
         return config.eval_every
+    step_us, graph_step_us, flops_per_us, metrics_us, cell_us = COST_MODEL.get(device_type, COST_MODEL["cpu"])
     steps = math.ceil(n_train / config.batch_size)
     weights = config.input_size * config.hidden_size + config.hidden_size * config.num_outputs
-    epoch_us = steps * STEP_OVERHEAD_US + n_train * 6 * weights / FLOPS_PER_US
-    metrics_us = METRICS_OVERHEAD_US + METRICS_CELL_US * n_val * config.num_outputs
+    epoch_us = steps * (graph_step_us if graphed else step_us) + n_train * 6 * weights / flops_per_us
+    metrics_us += cell_us * n_val * config.num_outputs
     return max(1, math.ceil(metrics_us / (METRICS_SHARE * epoch_us)))
 
 
@@ -329,7 +335,7 @@ def train(config: TrainConfig, data: Dataset, on_epoch: Optional[EpochCallback] 
         first_epoch = resume.epoch + 1
 
     n_train, n_probe = len(train_idx), min(PROBE_ROWS, len(val_idx))
-    eval_every = resolve_eval_every(config, n_train, len(val_idx))
+    eval_every = resolve_eval_every(config, n_train, len(val_idx), device.type, stepper.graph is not None)
     info = {"device": str(device), "n_train": n_train, "n_val": len(val_idx), "cuda_graph": stepper.graph is not None,
             "eval_every": eval_every, "feature_names": list(data.feature_names),
             "label_names": list(data.label_names), "probe_targets": Y_val_np[:n_probe].astype(int).tolist()}
