@@ -35,6 +35,9 @@ class TrainedModel:
     thresholds: list[float]
     metrics: dict[str, Any] = field(default_factory=dict)
     run_id: str | None = None
+    # engine.ResumeState.to_dict() of the run's last epoch (last weights, optimizer and RNG state), so the run can be
+    # continued with more epochs; None where the file was saved without it.
+    resume: dict[str, Any] | None = None
     # Ensemble (quality, issue 10): more nets on the same inputs; probabilities are the mean over model + members.
     members: list[MLP] = field(default_factory=list)
     member_configs: list[TrainConfig] = field(default_factory=list)
@@ -91,6 +94,8 @@ def save_checkpoint(trained: TrainedModel, path: str | os.PathLike) -> Path:
         "metrics": trained.metrics,
         "run_id": trained.run_id,
     }
+    if trained.resume is not None:
+        payload["resume"] = trained.resume
     if trained.members:  # quality (issue 10): an ensemble is format version 2
         configs = trained.member_configs or [trained.config] * len(trained.members)
         payload["version"] = 2
@@ -145,7 +150,7 @@ def load_checkpoint(source: PathOrFile, device: str | torch.device = "cpu", name
             label_names=list(payload["label_names"]),
             standardizer=Standardizer(payload["mean"].numpy(), payload["std"].numpy()),
             thresholds=[float(t) for t in payload["thresholds"]], metrics=payload.get("metrics") or {},
-            run_id=payload.get("run_id"))
+            run_id=payload.get("run_id"), resume=payload.get("resume"))
         for member in payload.get("members") or []:  # quality (issue 10): ensemble members (version 2)
             member_config = TrainConfig.from_dict(member["config"])
             if (member_config.input_size, member_config.num_outputs) != (config.input_size, config.num_outputs):
