@@ -16,6 +16,8 @@ each method is fitted on the k-1 training folds only and scored on the held-out 
                      validation rows for early stopping), then predict_proba >= the model's thresholds
   ours:<name>+refit  the same, then multilabel.engine.refit on ALL training-fold rows for the best epoch count
   sk-mlp             StandardScaler + MLPClassifier(128, early_stopping=True)
+  search             multilabel.search for --search-budget seconds on the training folds, then its ensemble
+                     (the best --search-members configurations refit on all training-fold rows)
   svm                StandardScaler + MultiOutputClassifier(GridSearchCV(SVC(rbf), C in SVM_C, inner 3-fold)):
                      binary relevance, C chosen per label on the training folds only
 Per dataset every method gets a rank on each metric (1 = best, ties share); the summary shows the mean rank over
@@ -69,8 +71,16 @@ CANDIDATES: dict[str, dict[str, Any]] = {
                  threshold_mode="fixed"),
     "w512": dict(hidden_size=512, batch_size=0, learning_rate=1e-3, weight_decay=1e-4, dropout=0.5, patience=20,
                  threshold_mode="fixed"),
-    "w512-adamw": dict(hidden_size=512, batch_size=0, learning_rate=1e-3, weight_decay=1e-2, dropout=0.5,
+    "w256-adamw": dict(hidden_size=256, batch_size=0, learning_rate=1e-3, weight_decay=1e-2, dropout=0.3,
                        patience=20, threshold_mode="fixed", optimizer="adamw"),
+    "w256-adamw-cos": dict(hidden_size=256, batch_size=0, learning_rate=1e-3, weight_decay=1e-2, dropout=0.3,
+                           patience=20, threshold_mode="fixed", optimizer="adamw", lr_schedule="cosine", epochs=100),
+    "w256-adamw-cos-lr3": dict(hidden_size=256, batch_size=0, learning_rate=3e-3, weight_decay=1e-2, dropout=0.3,
+                               patience=20, threshold_mode="fixed", optimizer="adamw", lr_schedule="cosine",
+                               epochs=100),
+    "w256-adamw-cos-wd.1": dict(hidden_size=256, batch_size=0, learning_rate=1e-3, weight_decay=0.1, dropout=0.3,
+                                patience=20, threshold_mode="fixed", optimizer="adamw", lr_schedule="cosine",
+                                epochs=100),
     "w512-adamw-cos": dict(hidden_size=512, batch_size=0, learning_rate=1e-3, weight_decay=1e-2, dropout=0.5,
                            patience=20, threshold_mode="fixed", optimizer="adamw", lr_schedule="cosine", epochs=100),
 }
@@ -153,6 +163,23 @@ def fit_ours(knobs: dict[str, Any], train: Dataset, X_test: np.ndarray, seed: in
     return (probs >= np.asarray(trained.thresholds, dtype=np.float32)).astype(int)
 
 
+def fit_search(train: Dataset, X_test: np.ndarray, seed: int, budget_s: float, folds: int, members: int
+               ) -> tuple[np.ndarray, dict[str, Any]]:
+    """multilabel.search on the training folds for ``budget_s`` seconds, then its ensemble of ``members``."""
+    import optuna
+
+    from multilabel import search
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    study = search.memory_study(seed=seed)
+    base = TrainConfig(input_size=train.X.shape[1], num_outputs=train.Y.shape[1])
+    search.run_search(train, base, study, timeout=budget_s, folds=folds)
+    trained = search.build_ensemble(train, study, members=members)
+    probs = trained.predict_proba(X_test)
+    states = [t.state.name for t in study.get_trials()]
+    info = {"trials": len(states), "complete": states.count("COMPLETE"), "pruned": states.count("PRUNED")}
+    return (probs >= np.asarray(trained.thresholds, dtype=np.float32)).astype(int), info
+
+
 def fit_sk_mlp(train: Dataset, X_test: np.ndarray, seed: int) -> np.ndarray:
     model = make_pipeline(StandardScaler(), MLPClassifier((128,), early_stopping=True, random_state=seed,
                                                           max_iter=500))
@@ -184,8 +211,8 @@ def method_names(candidates: list[str], refit_too: bool) -> list[str]:
 
 
 def run_fold(ds_name: str, fold: int, rows: tuple[np.ndarray, np.ndarray], methods: list[str], seed: int,
-             loader: Callable[[], tuple[np.ndarray, np.ndarray]], candidates: dict[str, dict[str, Any]]
-             ) -> list[dict[str, Any]]:
+             loader: Callable[[], tuple[np.ndarray, np.ndarray]], candidates: dict[str, dict[str, Any]],
+             search_args: tuple[float, int, int] = (60.0, 2, 5)) -> list[dict[str, Any]]:
     torch.set_num_threads(1)
     X, Y = loader()
     data = _dataset(X, Y, ds_name)
@@ -195,7 +222,10 @@ def run_fold(ds_name: str, fold: int, rows: tuple[np.ndarray, np.ndarray], metho
     with threadpool_limits(limits=1):
         for method in methods:
             t0 = time.perf_counter()
-            if method.startswith("ours:"):
+            extra: dict[str, Any] = {}
+            if method == "search":
+                pred, extra = fit_search(train, data.X[te], seed, *search_args)
+            elif method.startswith("ours:"):
                 name = method[5:].removesuffix("+refit")
                 pred = fit_ours(candidates[name], train, data.X[te], seed, method.endswith("+refit"))
             elif method == "sk-mlp":
@@ -206,7 +236,7 @@ def run_fold(ds_name: str, fold: int, rows: tuple[np.ndarray, np.ndarray], metho
             out.append({"dataset": ds_name, "fold": fold, "method": method,
                         "hamming": float(hamming_loss(Yte, pred)),
                         "micro_f1": float(f1_score(Yte, pred, average="micro", zero_division=0)),
-                        "seconds": time.perf_counter() - t0})
+                        "seconds": time.perf_counter() - t0, **extra})
     return out
 
 
@@ -284,7 +314,15 @@ def main() -> None:
     parser.add_argument("--refit", action="store_true", help="also score every candidate refit on all rows")
     parser.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--cv", metavar="RxK", help="R repeats of K-fold CV for every dataset, e.g. 1x5")
     parser.add_argument("--json", type=Path, help="write the raw per-fold rows and the summary here")
+    parser.add_argument("--search-budget", type=float, default=60.0, metavar="S",
+                        help="method 'search': seconds of search per training fold (then the ensemble refit)")
+    parser.add_argument("--search-folds", type=int, default=2, help="method 'search': holdout splits per trial")
+    parser.add_argument("--search-members", type=int, default=5, help="method 'search': ensemble size")
+    parser.add_argument("--include", type=Path, action="append", default=[],
+                        help="per-fold rows of an earlier --json run (same datasets, CV and --seed) to rank "
+                             "against: their methods are not rerun (repeatable)")
     args = parser.parse_args()
 
     known = {f.name for f in TrainConfig.__dataclass_fields__.values()}
@@ -307,6 +345,8 @@ def main() -> None:
     for ds in datasets:
         loader, normal, full = all_sets[ds]
         repeats, folds = (1, 3) if args.quick else (full if args.full else normal)
+        if args.cv:
+            repeats, folds = map(int, args.cv.lower().split("x"))
         X, _ = loader()
         splitter = RepeatedKFold(n_splits=folds, n_repeats=repeats, random_state=args.seed)
         for f, (tr, te) in enumerate(splitter.split(X)):
@@ -315,8 +355,15 @@ def main() -> None:
           "1 thread each", flush=True)
     t0 = time.perf_counter()
     done = Parallel(n_jobs=args.jobs, verbose=0)(
-        delayed(run_fold)(ds, f, rows, methods, args.seed + f, all_sets[ds][0], CANDIDATES) for ds, f, rows in tasks)
+        delayed(run_fold)(ds, f, rows, methods, args.seed + f, all_sets[ds][0], CANDIDATES,
+                          (args.search_budget, args.search_folds, args.search_members)) for ds, f, rows in tasks)
     rows = [r for fold_rows in done for r in fold_rows]
+    for earlier in args.include:
+        wanted = {(ds, f) for ds, f, _ in tasks}  # RepeatedKFold's first repeats are the same folds
+        old_rows = [r for r in json.loads(earlier.read_text())["rows"]
+                    if (r["dataset"], r["fold"]) in wanted and r["method"] not in methods]
+        rows += old_rows
+        methods += sorted({r["method"] for r in old_rows} - set(methods), key=lambda m: (not m.startswith("ours"), m))
     result = summarize(rows, methods, datasets)
     print_report(result, methods)
     print(f"\nwall time {time.perf_counter() - t0:.0f} s")

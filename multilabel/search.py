@@ -27,6 +27,7 @@ from typing import Any, Callable, Optional
 import numpy as np
 import optuna
 
+from .batched import refit_seeds
 from .checkpoint import TrainedModel
 from .config import TrainConfig
 from .data import Dataset
@@ -154,16 +155,24 @@ def make_objective(data: Dataset, base: TrainConfig, folds: int,
     return objective
 
 
+def _sampler_and_pruner(seed: int | None) -> dict[str, Any]:
+    return {"sampler": optuna.samplers.TPESampler(seed=seed, n_startup_trials=8),
+            "pruner": optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=10)}
+
+
+def memory_study(seed: int | None = None, study_name: str = DEFAULT_STUDY) -> optuna.Study:
+    """A study kept in this process's memory only (benchmarks, tests, one-off searches)."""
+    return optuna.create_study(study_name=study_name, direction="minimize", **_sampler_and_pruner(seed))
+
+
 def open_study(storage: str | None = None, study_name: str = DEFAULT_STUDY, seed: int | None = None,
                home: str | os.PathLike | None = None) -> optuna.Study:
     """Create or join the study ``study_name`` in ``storage`` (an SQLAlchemy URL; default: the run store's)."""
     url = storage or default_storage(home)
     for attempt in range(OPEN_ATTEMPTS):
         try:
-            return optuna.create_study(
-                storage=url, study_name=study_name, direction="minimize", load_if_exists=True,
-                sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=8),
-                pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=10))
+            return optuna.create_study(storage=url, study_name=study_name, direction="minimize", load_if_exists=True,
+                                       **_sampler_and_pruner(seed))
         except (ValueError, ImportError, optuna.exceptions.OptunaError) as exc:
             raise MultilabelError(f"cannot open the study {study_name!r} in {url!r} "
                                   f"({str(exc).splitlines()[0][:160]}); give --storage as an SQLAlchemy URL such as "
@@ -214,8 +223,8 @@ def build_ensemble(data: Dataset, study: optuna.Study, members: int = 5, mode: s
                    stop: Optional[threading.Event] = None) -> TrainedModel:
     """Refit the best trials on ALL rows of ``data`` and join them into one TrainedModel (mean probabilities).
 
-    ``mode`` "configs": the best ``members`` trials' configurations, member i with seed i; "seeds": the best
-    configuration with seeds 0..members-1. Each member trains for its trial's mean best epoch count. The ensemble's
+    ``mode`` "configs": the best ``members`` trials' configurations, member i with seed i (one after another);
+    "seeds": the best configuration with seeds 0..members-1, trained together as one stacked model. Each member trains for its trial's mean best epoch count. The ensemble's
     thresholds are the mean of the members' (0.5 for fixed-threshold trials).
     """
     best = completed(study)
@@ -225,17 +234,26 @@ def build_ensemble(data: Dataset, study: optuna.Study, members: int = 5, mode: s
         raise MultilabelError(f"members must be >= 1, got {members}")
     chosen = best[:members] if mode == "configs" else [best[0]] * members
     fitted: list[TrainedModel] = []
-    for i, trial in enumerate(chosen):
+    if mode == "seeds":  # one configuration, k seeds: trained together as one stacked model (multilabel.batched)
+        trial = best[0]
+        config = TrainConfig.from_dict(trial.user_attrs["config"])
+        _check_shape(config, data, trial, study)
+        fitted = refit_seeds(config, data, max(1, round(trial.user_attrs["best_epoch"])), list(range(members)),
+                             thresholds=trial.user_attrs["thresholds"], stop=stop)
+    for i, trial in enumerate(chosen if mode == "configs" else []):
         config = TrainConfig.from_dict(trial.user_attrs["config"]).replace(seed=i)
-        check = config.input_size == data.X.shape[1] and config.num_outputs == data.Y.shape[1]
-        if not check:
-            raise MultilabelError(f"trial {trial.number} of study {study.study_name!r} was run on data of another "
-                                  "shape; use a new --study name for this data")
+        _check_shape(config, data, trial, study)
         fitted.append(refit(config, data, max(1, round(trial.user_attrs["best_epoch"])),
                             thresholds=trial.user_attrs["thresholds"], stop=stop))
     return ensemble(fitted, {"study": study.study_name, "trials": [t.number for t in chosen],
                              "cv_value": chosen[0].value, "cv_hamming": chosen[0].user_attrs["hamming"],
                              "cv_micro_f1": chosen[0].user_attrs["micro_f1"]})
+
+
+def _check_shape(config: TrainConfig, data: Dataset, trial: optuna.trial.FrozenTrial, study: optuna.Study) -> None:
+    if config.input_size != data.X.shape[1] or config.num_outputs != data.Y.shape[1]:
+        raise MultilabelError(f"trial {trial.number} of study {study.study_name!r} was run on data of another "
+                              "shape; use a new --study name for this data")
 
 
 def ensemble(models: list[TrainedModel], metrics: dict[str, Any] | None = None) -> TrainedModel:
@@ -277,5 +295,5 @@ def study_summary(storage: str | None, study_name: str = DEFAULT_STUDY) -> dict[
             "trials": rows}
 
 
-__all__ = ["SPACE", "build_ensemble", "completed", "default_storage", "ensemble", "make_objective", "open_study",
-           "run_search", "score_holdout", "study_summary", "suggest"]
+__all__ = ["SPACE", "build_ensemble", "completed", "default_storage", "ensemble", "make_objective", "memory_study",
+           "open_study", "run_search", "score_holdout", "study_summary", "suggest"]

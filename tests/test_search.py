@@ -234,3 +234,27 @@ def test_ctrl_c_keeps_the_finished_trials(tiny, tmp_path, store_home):
     finished = [t for t in optuna.load_study(study_name="shared", storage=storage).get_trials()
                 if t.state.is_finished()]
     assert len(finished) >= 1 and result["trials"] >= len(finished)
+
+
+# ---- batched members --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("optimizer,schedule", [("adam", "constant"), ("adamw", "cosine")])
+def test_members_trained_together_match_members_trained_one_by_one(tiny, optimizer, schedule):
+    from multilabel.batched import refit_seeds
+    config = tiny_base(hidden_size=16, batch_size=32, optimizer=optimizer, lr_schedule=schedule, weight_decay=1e-2)
+    together = refit_seeds(config, tiny, 5, [0, 1, 2])
+    assert [m.config.seed for m in together] == [0, 1, 2]
+    probs = [m.predict_proba(tiny.X) for m in together]
+    for seed, p in zip((0, 1, 2), probs):
+        alone = refit(config.replace(seed=seed), tiny, 5).predict_proba(tiny.X)
+        np.testing.assert_allclose(p, alone, atol=1e-5)
+    assert np.abs(probs[0] - probs[1]).max() > 1e-3  # the seeds really differ
+
+
+def test_seeds_ensemble_from_a_study_uses_the_best_configuration(tiny, tmp_path):
+    study = search.open_study(f"sqlite:///{tmp_path / 'e.db'}", "seeds", seed=1)
+    search.run_search(tiny, tiny_base(), study, trials=2, folds=1)
+    trained = search.build_ensemble(tiny, study, members=3, mode="seeds")
+    best = search.completed(study)[0]
+    assert len(trained.nets) == 3 and {n.hidden_size for n in trained.nets} == {best.params["hidden_size"]}
+    assert trained.metrics["trials"] == [best.number] * 3
