@@ -289,7 +289,9 @@ def _add_search_parser(sub: Any) -> None:
     se.add_argument("--storage", metavar="URL", help="Optuna storage URL, e.g. sqlite:///x.db or "
                                                      "postgresql://user:pw@host/db [default: sqlite in the run store]")
     se.add_argument("--study", default=None, metavar="NAME", help="study name [default: multilabel]")
-    se.add_argument("--jobs", type=int, default=1, help="trials run at once in this process (threads) [default: 1]")
+    se.add_argument("--jobs", type=int, default=1,
+                    help="worker processes on this machine, this one included: J-1 more 'search' processes join the "
+                         "same study and split --trials [default: 1]")
     se.add_argument("--members", type=int, default=5, help="ensemble size [default: 5]; 0 = no ensemble")
     se.add_argument("--ensemble-from", choices=("configs", "seeds"), default="configs",
                     help="configs: the best N configurations; seeds: the best one with N seeds [default: configs]")
@@ -298,6 +300,25 @@ def _add_search_parser(sub: Any) -> None:
     se.add_argument("--store", metavar="DIR", help="run store folder (default: $MULTILABEL_HOME or ./runs)")
     se.add_argument("--out", metavar="MODEL.pt", help="write the ensemble checkpoint here")
     se.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _start_search_helpers(args: argparse.Namespace, storage: str, study_name: str,
+                          shares: list[Optional[int]]) -> list[Any]:
+    """``--jobs``: more ``search`` processes on the same study (spawned fresh: no fork of a process with torch)."""
+    import subprocess
+
+    helpers = []
+    for i, share in enumerate(shares):
+        if share == 0:
+            continue
+        cmd = [sys.executable, "-m", "multilabel", "search", "--data", args.data, "--labels", args.labels,
+               "--storage", storage, "--study", study_name, "--folds", str(args.folds), "--members", "0", "--quiet"]
+        cmd += ["--trials", str(share)] if share is not None else []
+        cmd += ["--timeout", str(args.timeout)] if args.timeout is not None else []
+        cmd += ["--epochs", str(args.epochs)] if args.epochs else []
+        cmd += ["--seed", str(args.seed + 1 + i)] if args.seed is not None else []
+        helpers.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL))
+    return helpers
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -340,12 +361,24 @@ def cmd_search(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
     previous = signal.signal(signal.SIGINT, on_sigint)
+    shares = [trials // args.jobs + (i < trials % args.jobs) for i in range(args.jobs)] if trials else [None] * args.jobs
+    helpers = _start_search_helpers(args, storage, study.study_name, shares[1:])
     try:
-        search.run_search(data, base, study, trials=trials, timeout=args.timeout, folds=args.folds, jobs=args.jobs,
-                          on_trial=on_trial, stop=stop)
+        if shares[0] != 0:
+            search.run_search(data, base, study, trials=shares[0], timeout=args.timeout, folds=args.folds,
+                              on_trial=on_trial, stop=stop)
+        for helper in helpers:  # the other workers' trials move the bar too
+            while helper.poll() is None:
+                if bar is not None:
+                    done = sum(t.state.is_finished() for t in study.get_trials(deepcopy=False)) - bar.n
+                    if done > 0:
+                        on_trial(study, None)  # type: ignore[arg-type]
+                time.sleep(0.5)
     except KeyboardInterrupt:
         stop.set()
     finally:
+        for helper in helpers:
+            helper.wait()
         if bar is not None:
             bar.close()
     interrupted = stop.is_set()

@@ -190,16 +190,17 @@ def test_two_worker_processes_share_one_study_without_lost_or_duplicated_trials(
     assert last["study"] == "shared" and last["checkpoint"] is None
 
 
-def test_cli_search_writes_an_ensemble_that_evaluate_accepts(tiny, tmp_path, cli, store_home):
+def test_cli_search_with_two_jobs_writes_an_ensemble_that_evaluate_accepts(tiny, tmp_path, cli, store_home):
     csv = tmp_path / "tiny.csv"
     labels = write_tiny_csv(csv, tiny)
     out = tmp_path / "ens.pt"
-    done = cli("search", "--data", csv, "--labels", labels, "--trials", 2, "--folds", 1, "--epochs", 3,
-               "--members", 2, "--out", out, "--quiet")
+    done = cli("search", "--data", csv, "--labels", labels, "--trials", 3, "--folds", 1, "--epochs", 3,
+               "--members", 2, "--out", out, "--quiet", "--jobs", 2)
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["storage"] == f"sqlite:///{(store_home / 'search.db').resolve()}"  # default: in the run store
-    assert result["checkpoint"] == str(out) and result["states"] == {"COMPLETE": 2}
+    # --jobs 2: a helper process ran its share of the 3 trials on the same study; the ensemble waited for it.
+    assert result["checkpoint"] == str(out) and result["states"] == {"COMPLETE": 3}
     assert len(load_checkpoint(out).nets) == 2
     scored = cli("evaluate", "--model", out, "--data", csv)
     assert scored.returncode == 0, scored.stderr
