@@ -18,6 +18,7 @@ each method is fitted on the k-1 training folds only and scored on the held-out 
   sk-mlp             StandardScaler + MLPClassifier(128, early_stopping=True)
   search             multilabel.search for --search-budget seconds on the training folds, then its ensemble
                      (the best --search-members configurations refit on all training-fold rows)
+  search-seeds       the same search; the ensemble is the best configuration with --search-members seeds
   svm                StandardScaler + MultiOutputClassifier(GridSearchCV(SVC(rbf), C in SVM_C, inner 3-fold)):
                      binary relevance, C chosen per label on the training folds only
 Per dataset every method gets a rank on each metric (1 = best, ties share); the summary shows the mean rank over
@@ -163,8 +164,8 @@ def fit_ours(knobs: dict[str, Any], train: Dataset, X_test: np.ndarray, seed: in
     return (probs >= np.asarray(trained.thresholds, dtype=np.float32)).astype(int)
 
 
-def fit_search(train: Dataset, X_test: np.ndarray, seed: int, budget_s: float, folds: int, members: int
-               ) -> tuple[np.ndarray, dict[str, Any]]:
+def fit_search(train: Dataset, X_test: np.ndarray, seed: int, budget_s: float, folds: int, members: int,
+               mode: str = "configs") -> tuple[np.ndarray, dict[str, Any]]:
     """multilabel.search on the training folds for ``budget_s`` seconds, then its ensemble of ``members``."""
     import optuna
 
@@ -173,7 +174,7 @@ def fit_search(train: Dataset, X_test: np.ndarray, seed: int, budget_s: float, f
     study = search.memory_study(seed=seed)
     base = TrainConfig(input_size=train.X.shape[1], num_outputs=train.Y.shape[1])
     search.run_search(train, base, study, timeout=budget_s, folds=folds)
-    trained = search.build_ensemble(train, study, members=members)
+    trained = search.build_ensemble(train, study, members=members, mode=mode)
     probs = trained.predict_proba(X_test)
     states = [t.state.name for t in study.get_trials()]
     info = {"trials": len(states), "complete": states.count("COMPLETE"), "pruned": states.count("PRUNED")}
@@ -223,8 +224,9 @@ def run_fold(ds_name: str, fold: int, rows: tuple[np.ndarray, np.ndarray], metho
         for method in methods:
             t0 = time.perf_counter()
             extra: dict[str, Any] = {}
-            if method == "search":
-                pred, extra = fit_search(train, data.X[te], seed, *search_args)
+            if method in ("search", "search-seeds"):
+                pred, extra = fit_search(train, data.X[te], seed, *search_args,
+                                         mode="seeds" if method == "search-seeds" else "configs")
             elif method.startswith("ours:"):
                 name = method[5:].removesuffix("+refit")
                 pred = fit_ours(candidates[name], train, data.X[te], seed, method.endswith("+refit"))

@@ -51,6 +51,15 @@ SPACE: dict[str, tuple[str, Any]] = {
 }
 
 
+# Where a fresh study starts (enqueued before the sampler takes over): the shipped defaults' neighbourhood, so a short
+# search is never worse than training with the defaults. Knobs left out come from the base config.
+WARM_START: list[dict[str, Any]] = [
+    {},  # the base config itself (TrainConfig defaults unless the caller changed them)
+    {"hidden_size": 512, "dropout": 0.5},
+    {"learning_rate": 3e-3, "weight_decay": 1e-3},
+]
+
+
 def default_storage(home: str | os.PathLike | None = None) -> str:
     """``sqlite:///<home>/search.db``, home being ``home``, $MULTILABEL_HOME or ./runs (the run store's folder)."""
     from .store import default_home
@@ -194,6 +203,9 @@ def run_search(data: Dataset, base: TrainConfig, study: optuna.Study, trials: in
     """Run trials of ``study`` on ``data`` until ``trials`` more have run here, ``timeout`` seconds passed, or
     ``stop`` is set. ``base`` gives the fixed knobs (epochs, patience, val_fraction, sizes). ``jobs`` threads."""
     objective = make_objective(data, base, folds, stop)
+    if not study.get_trials(deepcopy=False):  # a fresh study: start from the defaults (see WARM_START)
+        for changes in WARM_START[:trials]:  # no more than this call runs: none left waiting
+            study.enqueue_trial(warm_params(base, changes), skip_if_exists=True)
 
     def wrapped(trial: optuna.Trial) -> float:
         try:
@@ -210,6 +222,19 @@ def run_search(data: Dataset, base: TrainConfig, study: optuna.Study, trials: in
     study.optimize(wrapped, n_trials=trials, timeout=timeout, n_jobs=jobs, callbacks=callbacks,
                    catch=(MultilabelError, _Stopped), gc_after_trial=False)
     return study
+
+
+def warm_params(base: TrainConfig, changes: dict[str, Any]) -> dict[str, Any]:
+    """SPACE values of ``base`` with ``changes``, clipped into SPACE (for ``study.enqueue_trial``)."""
+    params: dict[str, Any] = {}
+    for name, (kind, spec) in SPACE.items():
+        value = changes.get(name, getattr(base, name))
+        if kind == "cat":
+            value = value if value in spec else spec[0]
+        else:
+            value = min(max(value, spec[0]), spec[1])
+        params[name] = value
+    return params
 
 
 def completed(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:

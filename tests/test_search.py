@@ -259,3 +259,13 @@ def test_seeds_ensemble_from_a_study_uses_the_best_configuration(tiny, tmp_path)
     best = search.completed(study)[0]
     assert len(trained.nets) == 3 and {n.hidden_size for n in trained.nets} == {best.params["hidden_size"]}
     assert trained.metrics["trials"] == [best.number] * 3
+
+
+def test_a_fresh_study_starts_from_the_defaults(tiny, tmp_path):
+    study = search.open_study(f"sqlite:///{tmp_path / 'w.db'}", "warm", seed=0)
+    base = tiny_base(hidden_size=256, dropout=0.3, batch_size=0)
+    search.run_search(tiny, base, study, trials=2, folds=1)
+    first, second = [t.params for t in study.get_trials()]
+    assert first["hidden_size"] == 256 and first["dropout"] == 0.3 and first["batch_size"] == 0
+    assert second["hidden_size"] == 512 and second["dropout"] == 0.5
+    assert not study.get_trials(states=(optuna.trial.TrialState.WAITING,))  # nothing left queued
