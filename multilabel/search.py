@@ -16,8 +16,12 @@ epoch count and with its own seed, and returns ONE ``TrainedModel`` whose probab
 
 from __future__ import annotations
 
+import json
 import os
 import random
+import signal
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -296,6 +300,63 @@ def ensemble(models: list[TrainedModel], metrics: dict[str, Any] | None = None) 
                         members=[m.model for m in models[1:]], member_configs=[m.config for m in models[1:]])
 
 
+@dataclass
+class BackgroundSearch:
+    """A ``python -m multilabel search`` process started by ``start_background`` (for pages: survives reruns)."""
+
+    process: subprocess.Popen
+    storage: str
+    study: str
+    data_csv: Path
+    out: Optional[Path]
+    log: Path
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self) -> None:
+        """Like Ctrl-C: the running trial ends at its next epoch, finished trials stay, the ensemble is still built."""
+        if self.alive():
+            self.process.send_signal(signal.SIGINT)
+
+    def result(self) -> Optional[dict[str, Any]]:
+        """The search's final JSON line once it has ended, else None."""
+        if self.alive():
+            return None
+        lines = [line for line in self.log.read_text().splitlines() if line.startswith("{")]
+        return json.loads(lines[-1]) if lines else None
+
+
+def start_background(data: Dataset, study: str, home: str | os.PathLike | None = None, storage: str | None = None,
+                     trials: int | None = None, timeout: float | None = None, folds: int = 3, jobs: int = 1,
+                     members: int = 5, out: str | os.PathLike | None = None) -> BackgroundSearch:
+    """Start a search in a fresh process (spawned: nothing forked from a process running torch) on ``data``.
+
+    The data is written to ``<home>/search/<study>.csv``; the process's stdout (the final JSON line) goes to
+    ``<home>/search/<study>.log``. Read progress with ``study_summary(storage, study)``; stop with ``.stop()``.
+    """
+    from .store import default_home
+    folder = (Path(home) if home is not None else default_home()) / "search"
+    folder.mkdir(parents=True, exist_ok=True)
+    url = storage or default_storage(home)
+    csv_path = folder / f"{study}.csv"
+    frame = {name: data.X[:, i] for i, name in enumerate(data.feature_names)}
+    frame.update({name: data.Y[:, j].astype(np.int8) for j, name in enumerate(data.label_names)})
+    import pandas as pd
+    pd.DataFrame(frame).to_csv(csv_path, index=False)
+    cmd = [sys.executable, "-m", "multilabel", "search", "--data", str(csv_path),
+           "--labels", ",".join(data.label_names), "--storage", url, "--study", study, "--folds", str(folds),
+           "--jobs", str(jobs), "--members", str(members), "--quiet"]
+    cmd += ["--trials", str(trials)] if trials is not None else []
+    cmd += ["--timeout", str(timeout)] if timeout is not None else []
+    cmd += ["--out", str(out)] if out is not None else []
+    log = folder / f"{study}.log"
+    with log.open("w") as fh:
+        process = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT)
+    return BackgroundSearch(process=process, storage=url, study=study, data_csv=csv_path,
+                            out=Path(out) if out is not None else None, log=log)
+
+
 def study_summary(storage: str | None, study_name: str = DEFAULT_STUDY) -> dict[str, Any]:
     """A plain dict of a study for tables and charts: counts by state, the best trial, and every trial's
     number, state, value, params, cross-validated hamming / micro_f1, best epoch and duration (seconds)."""
@@ -320,5 +381,5 @@ def study_summary(storage: str | None, study_name: str = DEFAULT_STUDY) -> dict[
             "trials": rows}
 
 
-__all__ = ["SPACE", "build_ensemble", "completed", "default_storage", "ensemble", "make_objective", "memory_study",
+__all__ = ["SPACE", "BackgroundSearch", "build_ensemble", "start_background", "completed", "default_storage", "ensemble", "make_objective", "memory_study",
            "open_study", "run_search", "score_holdout", "study_summary", "suggest"]

@@ -269,3 +269,29 @@ def test_a_fresh_study_starts_from_the_defaults(tiny, tmp_path):
     assert first["hidden_size"] == 256 and first["dropout"] == 0.3 and first["batch_size"] == 0
     assert second["hidden_size"] == 512 and second["dropout"] == 0.5
     assert not study.get_trials(states=(optuna.trial.TrialState.WAITING,))  # nothing left queued
+
+
+def test_a_background_search_can_be_followed_and_stopped_like_ctrl_c(tiny, tmp_path, store_home):
+    out = tmp_path / "bg.pt"
+    job = search.start_background(tiny, "bg", home=store_home, trials=1000, folds=1, members=2, out=out)
+    try:
+        deadline = time.monotonic() + 120
+        summary = None
+        while time.monotonic() < deadline and job.alive():
+            time.sleep(0.5)
+            try:
+                summary = search.study_summary(job.storage, "bg")
+            except MultilabelError:
+                continue  # the process has not created the study yet
+            if summary["states"].get("COMPLETE", 0) >= 2:
+                break
+        assert summary is not None and summary["states"].get("COMPLETE", 0) >= 2 and job.result() is None
+        job.stop()
+        job.process.wait(timeout=120)
+    finally:
+        if job.alive():
+            job.process.kill()
+            job.process.wait()
+    result = job.result()
+    assert result["interrupted"] is True and result["checkpoint"] == str(out)
+    assert len(load_checkpoint(out).nets) == 2
