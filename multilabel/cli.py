@@ -282,8 +282,8 @@ def _add_search_parser(sub: Any) -> None:
                     "--study). Ctrl-C ends the search; finished trials are kept in the storage.")
     se.add_argument("--data", required=True, metavar="FILE.csv", help="training CSV with a header row")
     se.add_argument("--labels", required=True, metavar="SPEC", help="label columns: names or globs, comma-separated")
-    se.add_argument("--trials", type=int, default=None, help="trials to run in this process [default: 50 unless "
-                                                            "--timeout is given]")
+    se.add_argument("--trials", type=int, default=None, help="trials to run here [default: 50 unless --timeout is "
+                                                            "given]; 0: only build the ensemble from the study")
     se.add_argument("--timeout", type=float, default=None, metavar="S", help="stop starting trials after S seconds")
     se.add_argument("--folds", type=int, default=3, help="holdout splits per trial [default: 3]")
     se.add_argument("--storage", metavar="URL", help="Optuna storage URL, e.g. sqlite:///x.db or "
@@ -330,7 +330,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     from . import search
 
     for flag, value, low in (("--folds", args.folds, 1), ("--jobs", args.jobs, 1), ("--members", args.members, 0),
-                             ("--trials", args.trials, 1), ("--epochs", args.epochs, 1)):
+                             ("--trials", args.trials, 0), ("--epochs", args.epochs, 1)):
         if value is not None and value < low:
             raise MultilabelError(f"{flag} must be >= {low}, got {value}")
     if args.timeout is not None and args.timeout <= 0:
@@ -361,7 +361,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
     previous = signal.signal(signal.SIGINT, on_sigint)
-    shares = [trials // args.jobs + (i < trials % args.jobs) for i in range(args.jobs)] if trials else [None] * args.jobs
+    shares = [trials // args.jobs + (i < trials % args.jobs) for i in range(args.jobs)] if trials is not None else [None] * args.jobs
     helpers = _start_search_helpers(args, storage, study.study_name, shares[1:])
     try:
         if shares[0] != 0:

@@ -188,6 +188,12 @@ def test_two_worker_processes_share_one_study_without_lost_or_duplicated_trials(
     assert all(t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED) for t in trials)
     last = json.loads(outs[0][0].strip().splitlines()[-1])
     assert last["study"] == "shared" and last["checkpoint"] is None
+    # Afterwards, on any machine: --trials 0 only builds the ensemble from the shared study.
+    out = tmp_path / "ens.pt"
+    done = subprocess.run(_search_cmd(csv, labels, storage, "--trials", 0, "--members", 2, "--out", out), cwd=REPO,
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1])["trials"] == 6 and len(load_checkpoint(out).nets) == 2
 
 
 def test_cli_search_with_two_jobs_writes_an_ensemble_that_evaluate_accepts(tiny, tmp_path, cli, store_home):
