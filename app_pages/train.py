@@ -16,7 +16,8 @@ POLL_S = 0.7
 DEFAULTS = TrainConfig()
 HELP = {f.name: f.metadata["help"] for f in knobs()}
 LEARNING_RATES = [1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2, 2e-2, 5e-2, 1e-1]
-BATCH_SIZES = [8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192]
+BATCH_SIZES = [0, 8, 16, 32,  # 0 = auto (the default): training rows / 16, clipped to 32..1024
+               64, 128, 256, 512, 1024, 2048, 4096, 8192]
 
 reg = registry()
 run_id = st.session_state.get("run_id") or st.query_params.get("run")

@@ -148,6 +148,7 @@ def resolve_eval_every(config: TrainConfig, n_train: int, n_val: int, device_typ
     """
     if config.eval_every > 0:
         return config.eval_every
+    config = resolve_auto(config, n_train)  # batch_size 0 = auto
     step_us, graph_step_us, flops_per_us, metrics_us, cell_us = COST_MODEL.get(device_type, COST_MODEL["cpu"])
     steps = math.ceil(n_train / config.batch_size)
     weights = config.input_size * config.hidden_size + config.hidden_size * config.num_outputs
