@@ -228,7 +228,7 @@ def test_checkpoints_offered_during_training_hold_the_best_weights_so_far(small_
 def test_cosine_schedule_takes_the_learning_rate_down_and_adamw_differs_from_adam(small_data, make_config):
     cosine = train(make_config(epochs=4, lr_schedule="cosine", learning_rate=0.01), small_data)
     assert [round(r["lr"], 6) for r in cosine.history] == [0.01, 0.008536, 0.005, 0.001464]
-    adam = train(make_config(epochs=3, weight_decay=0.1), small_data)
+    adam = train(make_config(epochs=3, weight_decay=0.1, optimizer="adam"), small_data)
     adamw = train(make_config(epochs=3, weight_decay=0.1, optimizer="adamw"), small_data)
     assert adam.history[-1]["train_loss"] != adamw.history[-1]["train_loss"]
 
