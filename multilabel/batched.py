@@ -87,7 +87,7 @@ def refit_seeds(config: TrainConfig, data: Dataset, epochs: int, seeds: Sequence
     for epoch in range(1, epochs + 1):
         if config.lr_schedule == "cosine":
             for group in optimizer.param_groups:
-                group["lr"] = config.learning_rate * 0.5 * (1 + math.cos(math.pi * (epoch - 1) / epochs))
+                group["lr"] = config.learning_rate * 0.5 * (1 + math.cos(math.pi * (epoch - 1) / config.epochs))
         perms = torch.stack([torch.randperm(n, device=device, generator=g) for g in gens])  # (k, n)
         for start in range(0, n, bs):
             idx = perms[:, start:start + bs]  # (k, b): each member's own rows

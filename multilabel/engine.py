@@ -509,7 +509,8 @@ def refit(config: TrainConfig, data: Dataset, epochs: int, thresholds: Optional[
     """Train on ALL rows of ``data`` for exactly ``epochs`` epochs (no validation split, no early stopping).
 
     Use it after choosing the epoch count on held-out rows (``TrainResult.best_epoch`` of ``train``, or a search):
-    the final model then learns from every row. The last weights are kept; ``thresholds`` (default 0.5 each) are
+    the final model then learns from every row. A cosine schedule follows train()'s (over ``config.epochs``) for
+    the first ``epochs`` epochs, so the refit replays the chosen run's learning rates. The last weights are kept; ``thresholds`` (default 0.5 each) are
     stored with the model. Same seed, same weights. ``X``: (n, input_size), ``Y``: (n, num_outputs).
     """
     config.validate()
@@ -530,8 +531,8 @@ def refit(config: TrainConfig, data: Dataset, epochs: int, thresholds: Optional[
     gen.manual_seed(config.seed)
     model.train()
     for epoch in range(1, epochs + 1):
-        if config.lr_schedule == "cosine":  # the same schedule as train(), over the refit's epochs
-            stepper.set_lr(config.learning_rate * 0.5 * (1 + math.cos(math.pi * (epoch - 1) / epochs)))
+        if config.lr_schedule == "cosine":  # train()'s schedule over config.epochs, replayed up to `epochs`
+            stepper.set_lr(config.learning_rate * 0.5 * (1 + math.cos(math.pi * (epoch - 1) / config.epochs)))
         stepper.epoch(torch.randperm(data.num_rows, device=device, generator=gen), stop)
         if stop is not None and stop.is_set():
             break
