@@ -248,7 +248,8 @@ def test_ctrl_c_keeps_the_finished_trials(tiny, tmp_path, store_home):
 @pytest.mark.parametrize("optimizer,schedule", [("adam", "constant"), ("adamw", "cosine")])
 def test_members_trained_together_match_members_trained_one_by_one(tiny, optimizer, schedule):
     from multilabel.batched import refit_seeds
-    config = tiny_base(hidden_size=16, batch_size=32, optimizer=optimizer, lr_schedule=schedule, weight_decay=1e-2)
+    config = tiny_base(hidden_size=16, batch_size=32, optimizer=optimizer, lr_schedule=schedule, weight_decay=1e-2,
+                       dropout=0.0)  # dropout masks come from the global RNG in another order when stacked
     together = refit_seeds(config, tiny, 5, [0, 1, 2])
     assert [m.config.seed for m in together] == [0, 1, 2]
     probs = [m.predict_proba(tiny.X) for m in together]
