@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import optuna
@@ -173,10 +174,61 @@ def _search_cmd(csv, labels, storage, *extra):
             "--storage", storage, "--study", "shared", "--folds", "1", "--epochs", "4", "--quiet", *map(str, extra)]
 
 
-def test_two_worker_processes_share_one_study_without_lost_or_duplicated_trials(tiny, tmp_path, store_home):
+@pytest.fixture
+def postgres_url():
+    """A real PostgreSQL server in a temp folder on a free port (initdb + pg_ctl, as a non-root user); skipped
+    where PostgreSQL's binaries or the psycopg2 driver are missing."""
+    import os
+    import shutil
+    import socket
+    import importlib.util
+    drivers = [d for d in ("psycopg", "psycopg2") if importlib.util.find_spec(d) is not None]
+    if not drivers:
+        pytest.skip("no PostgreSQL driver for SQLAlchemy (pip install 'psycopg[binary]' or psycopg2-binary)")
+    initdb, pg_ctl = shutil.which("initdb"), shutil.which("pg_ctl")
+    if not (initdb and pg_ctl):
+        pytest.skip("PostgreSQL's initdb/pg_ctl are not installed (apt-get install postgresql)")
+    as_user: list[str] = []
+    if os.geteuid() == 0:  # initdb refuses to run as root
+        if not shutil.which("runuser"):
+            pytest.skip("running as root without runuser: cannot start PostgreSQL as another user")
+        as_user = ["runuser", "-u", "postgres", "--"]
+    import tempfile
+    folder = Path(tempfile.mkdtemp(prefix="multilabel-pg-"))  # pytest's tmp folders are private to this user
+    os.chmod(folder, 0o777)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    data = folder / "data"
+    made = subprocess.run([*as_user, initdb, "-D", str(data), "-U", "postgres", "--auth=trust"],
+                          capture_output=True, text=True)
+    if made.returncode != 0:
+        shutil.rmtree(folder, ignore_errors=True)
+        pytest.skip(f"initdb failed here: {made.stderr.strip()[-300:]}")
+    started = subprocess.run([*as_user, pg_ctl, "-D", str(data), "-l", str(folder / "log"), "-w", "-o",
+                              f"-p {port} -k {folder} -c listen_addresses=127.0.0.1", "start"],
+                             capture_output=True, text=True)
+    if started.returncode != 0:
+        pytest.skip(f"pg_ctl could not start a server here: {started.stderr.strip()[-300:]}")
+    try:
+        yield f"postgresql+{drivers[0]}://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run([*as_user, pg_ctl, "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def storage_url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'shared.db'}"
+    return request.getfixturevalue("postgres_url")
+
+
+def test_two_worker_processes_share_one_study_without_lost_or_duplicated_trials(tiny, tmp_path, store_home,
+                                                                                storage_url):
     csv = tmp_path / "tiny.csv"
     labels = write_tiny_csv(csv, tiny)
-    storage = f"sqlite:///{tmp_path / 'shared.db'}"
+    storage = storage_url
     env = _cli_env(store_home)
     workers = [subprocess.Popen(_search_cmd(csv, labels, storage, "--trials", 3, "--members", 0), cwd=REPO,
                                 env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
