@@ -329,7 +329,8 @@ class BackgroundSearch:
 
 def start_background(data: Dataset, study: str, home: str | os.PathLike | None = None, storage: str | None = None,
                      trials: int | None = None, timeout: float | None = None, folds: int = 3, jobs: int = 1,
-                     members: int = 5, out: str | os.PathLike | None = None) -> BackgroundSearch:
+                     members: int = 5, out: str | os.PathLike | None = None,
+                     epochs: int | None = None) -> BackgroundSearch:
     """Start a search in a fresh process (spawned: nothing forked from a process running torch) on ``data``.
 
     The data is written to ``<home>/search/<study>.csv``; the process's stdout (the final JSON line) goes to
@@ -350,6 +351,7 @@ def start_background(data: Dataset, study: str, home: str | os.PathLike | None =
     cmd += ["--trials", str(trials)] if trials is not None else []
     cmd += ["--timeout", str(timeout)] if timeout is not None else []
     cmd += ["--out", str(out)] if out is not None else []
+    cmd += ["--epochs", str(epochs)] if epochs is not None else []
     log = folder / f"{study}.log"
     with log.open("w") as fh:
         process = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT)

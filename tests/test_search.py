@@ -332,7 +332,7 @@ def test_a_fresh_study_starts_from_the_defaults(tiny, tmp_path):
 
 def test_a_background_search_can_be_followed_and_stopped_like_ctrl_c(tiny, tmp_path, store_home):
     out = tmp_path / "bg.pt"
-    job = search.start_background(tiny, "bg", home=store_home, trials=1000, folds=1, members=2, out=out)
+    job = search.start_background(tiny, "bg", home=store_home, trials=1000, folds=1, members=2, out=out, epochs=4)
     try:
         deadline = time.monotonic() + 120
         summary = None
