@@ -15,7 +15,8 @@ from multilabel import Dataset, TrainConfig, TrainedModel, make_synthetic, train
 from multilabel.store import HOME_ENV, RunStore
 
 REPO = Path(__file__).resolve().parents[1]
-EMOTIONS_CSV = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "emotions.csv"
+DATA_DIR = Path(__file__).resolve().parent / "data"
+EMOTIONS_CSV = DATA_DIR / "emotions.csv"  # in the repository: tests never read ../shared (tests/data/README.md)
 EMOTION_LABELS = ["amazed-suprised", "happy-pleased", "relaxing-calm", "quiet-still", "sad-lonely", "angry-aggresive"]
 CLI_TIMEOUT_S = 180  # a safety net for a hung child, not a speed check
 # These nets are tiny: a second intra-op thread gains nothing, and on a 2-core machine shared with other work it
@@ -72,7 +73,7 @@ def emotion_labels() -> list[str]:
 
 @pytest.fixture
 def emotions_csv() -> Path:
-    assert EMOTIONS_CSV.is_file(), f"the shared data set is missing at {EMOTIONS_CSV}"
+    assert EMOTIONS_CSV.is_file(), f"the test data set is missing at {EMOTIONS_CSV}"
     return EMOTIONS_CSV
 
 
