@@ -16,6 +16,11 @@ from .metrics import HIST_BINS
 MAX_POINTS = 400  # points per line on screen; longer histories are thinned evenly, keeping the last epoch
 TRAIN_COLOR, VAL_COLOR = "#1f77b4", "#ff7f0e"
 NEG_COLOR, POS_COLOR = "#9aa5b1", "#d62728"
+# Runs compared side by side: a qualitative palette of distinct hues (Okabe-Ito, colour-blind safe, without its
+# sky blue, which sits too close to its blue), then neutral tones.
+RUN_COLORS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#F0E442", "#7F7F7F", "#000000")
+MARKERS_UP_TO = 40
+HIST_ROW_PX, HIST_GAP_PX = 150, 60  # probability histograms: panel height, and the gap holding ticks + titles  # lines with at most this many points also get markers (one point alone is only a marker)
 # Title on the first line, legend on its own line below it, so neither covers the other in a narrow column.
 _LAYOUT = dict(margin=dict(l=10, r=10, t=70, b=10), legend=dict(orientation="h", y=1.0, x=0, yanchor="bottom"),
                uirevision="keep")
@@ -28,6 +33,15 @@ def thin(history: Sequence[Mapping[str, Any]], max_points: int = MAX_POINTS) -> 
         return list(history)
     step = (n - 1) / (max_points - 1)
     return [history[round(i * step)] for i in range(max_points)]
+
+
+def _mode(n_points: int, sampled: bool = False) -> str:
+    """'lines+markers' where points are few or sampled (a line across a gap must not pass for measured values)."""
+    return "lines+markers" if sampled or n_points <= MARKERS_UP_TO else "lines"
+
+
+def _at_epoch(title: str, epoch: Optional[int]) -> str:
+    return title if epoch is None else f"{title} (epoch {epoch})"
 
 
 def _series(history: Sequence[Mapping[str, Any]], key: str) -> tuple[list[int], list[Optional[float]]]:
@@ -50,7 +64,8 @@ def loss_figure(history: Sequence[Mapping[str, Any]], best_epoch: Optional[int] 
     traces = []
     for key, name, color in (("train_loss", "train", TRAIN_COLOR), ("val_loss", "validation", VAL_COLOR)):
         x, y = _series(shown, key)
-        traces.append({"type": "scatter", "x": x, "y": y, "mode": "lines", "name": name, "line": {"color": color}})
+        traces.append({"type": "scatter", "x": x, "y": y, "mode": _mode(len(x)), "name": name,
+                       "line": {"color": color}, "marker": {"color": color, "size": 6}})
     extra: dict[str, Any] = {}
     if best_epoch:
         extra["shapes"] = [{"type": "line", "x0": best_epoch, "x1": best_epoch, "y0": 0, "y1": 1, "yref": "paper",
@@ -63,21 +78,38 @@ def loss_figure(history: Sequence[Mapping[str, Any]], best_epoch: Optional[int] 
 def metrics_figure(history: Sequence[Mapping[str, Any]]) -> go.Figure:
     """Validation micro-F1, macro-F1 and subset accuracy (exact match) against epoch, at threshold 0.5.
 
-    Only epochs that carry metrics are drawn (a fast run gets them every few epochs: see engine.METRICS_SHARE).
+    Only epochs that carry metrics are drawn (every ``eval_every`` epochs, plus the first and the last); where
+    that skips epochs, each measured point carries a marker.
     """
-    shown = thin([r for r in history if r.get("val_micro_f1") is not None])
+    evaluated = [r for r in history if r.get("val_micro_f1") is not None]
+    shown = thin(evaluated)
+    sampled = len(evaluated) < len(history)
     traces = []
     for key, name in (("val_micro_f1", "micro-F1"), ("val_macro_f1", "macro-F1"),
                       ("val_subset_accuracy", "subset accuracy (exact match)")):
         x, y = _series(shown, key)
-        traces.append({"type": "scatter", "x": x, "y": y, "mode": "lines", "name": name})
-    return _figure(traces, "Validation metrics (threshold 0.5)", 320, xaxis=_axis("epoch"),
-                   yaxis=_axis("score", range=[0, 1.02]))
+        traces.append({"type": "scatter", "x": x, "y": y, "mode": _mode(len(x), sampled), "name": name,
+                       "marker": {"size": 6}})
+    title = "Validation metrics (threshold 0.5)"
+    if sampled and evaluated:
+        title += f" · {len(evaluated)} of {len(history)} epochs measured"
+    return _figure(traces, title, 320, xaxis=_axis("epoch"), yaxis=_axis("score", range=[0, 1.02]))
 
 
-def per_label_figure(per_label: Mapping[str, Mapping[str, Any]], title: str = "Per-label validation metrics"
-                     ) -> go.Figure:
-    """Grouped bars of F1 and AUROC per label (AUROC is missing for a label with one class in validation)."""
+def empty_figure(title: str, message: str, height: int = 320) -> go.Figure:
+    """A chart frame with axes and a message, drawn before the first point exists."""
+    return _figure([], title, height, xaxis=_axis("epoch", range=[0, 1]), yaxis=_axis("", range=[0, 1]),
+                   annotations=[{"text": message, "x": 0.5, "y": 0.5, "xref": "paper", "yref": "paper",
+                                 "showarrow": False, "font": {"color": "gray"}}])
+
+
+def per_label_figure(per_label: Mapping[str, Mapping[str, Any]], title: str = "Per-label validation metrics",
+                     epoch: Optional[int] = None) -> go.Figure:
+    """Grouped bars of F1 and AUROC per label (AUROC is missing for a label with one class in validation).
+
+    ``epoch``: the epoch these metrics come from, shown in the title.
+    """
+    title = _at_epoch(title, epoch)
     labels = list(per_label)
     traces = []
     for key, name in (("f1", "F1"), ("auroc", "AUROC")):
@@ -92,10 +124,11 @@ def _fmt(value: Optional[float]) -> str:
 
 
 def probe_heatmap(probe_probs: Sequence[Sequence[float]], probe_targets: Sequence[Sequence[int]],
-                  label_names: Sequence[str]) -> go.Figure:
+                  label_names: Sequence[str], epoch: Optional[int] = None) -> go.Figure:
     """Probe rows x labels, coloured by the sigmoid probability; cells whose true label is 1 carry a dot.
 
-    ``probe_probs``: (rows, labels) probabilities; ``probe_targets``: (rows, labels) 0/1.
+    ``probe_probs``: (rows, labels) probabilities; ``probe_targets``: (rows, labels) 0/1; ``epoch``: the epoch the
+    probabilities come from, shown in the title.
     """
     rows = [f"row {i + 1}" for i in range(len(probe_probs))]
     text = [[f"{p:.2f}" + (" ●" if t else "") for p, t in zip(pr, tr)] for pr, tr in zip(probe_probs, probe_targets)]
@@ -103,22 +136,26 @@ def probe_heatmap(probe_probs: Sequence[Sequence[float]], probe_targets: Sequenc
              "colorscale": "Blues", "text": text, "texttemplate": "%{text}",
              "hovertemplate": "%{y} · %{x}<br>p = %{z:.3f}<extra>● = true label is 1</extra>",
              "colorbar": {"title": {"text": "p"}, "thickness": 12}}
-    return _figure([trace], "Probability per label on validation rows (● = truly 1)", max(260, 22 * len(rows)),
+    return _figure([trace], _at_epoch("Probability per label on validation rows (● = truly 1)", epoch),
+                   max(260, 22 * len(rows)),
                    yaxis={"autorange": "reversed"})
 
 
 def probability_histogram_figure(prob_hist: Sequence[Mapping[str, Sequence[int]]], label_names: Sequence[str],
-                                 cols: int = 3) -> go.Figure:
+                                 cols: int = 3, epoch: Optional[int] = None) -> go.Figure:
     """Per label, how predicted probabilities spread for rows that are truly 0 (grey) and truly 1 (red).
 
     ``prob_hist``: one {"neg": counts, "pos": counts} per label over HIST_BINS equal bins of [0, 1].
     A label that separates well has grey mass near 0 and red mass near 1. One panel per label, ``cols`` a row.
+    Rows are HIST_ROW_PX tall with HIST_GAP_PX between them, room for the row above's tick labels and the panel
+    titles, so titles never sit on the row above.
     """
     n = len(label_names)
     cols = max(1, min(cols, n))
     rows = math.ceil(n / cols)
-    gap_x, gap_y = 0.06, 0.5 / (rows * 2 + 1) if rows > 1 else 0.0
-    width, height = (1 - gap_x * (cols - 1)) / cols, (1 - gap_y * (rows - 1)) / rows
+    plot_px = HIST_ROW_PX * rows + HIST_GAP_PX * (rows - 1)
+    gap_x, gap_y = 0.06, HIST_GAP_PX / plot_px
+    width, height = (1 - gap_x * (cols - 1)) / cols, HIST_ROW_PX / plot_px
     centers = [(i + 0.5) / HIST_BINS for i in range(HIST_BINS)]
     traces: list[dict[str, Any]] = []
     layout: dict[str, Any] = {"annotations": []}
@@ -138,17 +175,26 @@ def probability_histogram_figure(prob_hist: Sequence[Mapping[str, Sequence[int]]
     # The legend sits on the title's line, at the right: above the plot area it would cover the panel titles.
     legend = {"orientation": "h", "x": 1, "xanchor": "right", "y": 1, "yref": "container",
               "yanchor": "top"}
-    return _figure(traces, "Predicted probability by true label (validation)", 200 * rows + 80, barmode="overlay",
-                   legend=legend, **layout)
+    top, bottom = _LAYOUT["margin"]["t"], _LAYOUT["margin"]["b"]
+    return _figure(traces, _at_epoch("Predicted probability by true label (validation)", epoch),
+                   plot_px + top + bottom, barmode="overlay", legend=legend, **layout)
 
 
 def runs_overlay_figure(histories: Mapping[str, Sequence[Mapping[str, Any]]], key: str, title: str,
                         yaxis_title: str) -> go.Figure:
-    """One line per run of ``key`` (e.g. 'val_loss', 'val_micro_f1') against epoch, over the epochs that have it."""
+    """One line per run of ``key`` (e.g. 'val_loss', 'val_micro_f1') against epoch, over the epochs that have it.
+
+    Each run has its own hue (RUN_COLORS). Where a run has the value on only some epochs, its points carry markers,
+    so runs are compared at the epochs actually measured, and the hover names the epoch.
+    """
     traces = []
-    for name, history in histories.items():
-        x, y = _series(thin([r for r in history if r.get(key) is not None]), key)
-        traces.append({"type": "scatter", "x": x, "y": y, "mode": "lines", "name": name})
+    for i, (name, history) in enumerate(histories.items()):
+        having = [r for r in history if r.get(key) is not None]
+        x, y = _series(thin(having), key)
+        color = RUN_COLORS[i % len(RUN_COLORS)]
+        traces.append({"type": "scatter", "x": x, "y": y, "mode": _mode(len(x), len(having) < len(history)),
+                       "name": name, "line": {"color": color}, "marker": {"color": color, "size": 6},
+                       "hovertemplate": f"{name}<br>epoch %{{x}}: %{{y:.4f}}<extra></extra>"})
     return _figure(traces, title, 340, xaxis=_axis("epoch"), yaxis=_axis(yaxis_title))
 
 
