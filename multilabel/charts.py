@@ -16,9 +16,9 @@ from .metrics import HIST_BINS
 MAX_POINTS = 400  # points per line on screen; longer histories are thinned evenly, keeping the last epoch
 TRAIN_COLOR, VAL_COLOR = "#1f77b4", "#ff7f0e"
 NEG_COLOR, POS_COLOR = "#9aa5b1", "#d62728"
-# Runs compared side by side: a qualitative palette of distinct hues (Okabe-Ito, colour-blind safe, without its
-# sky blue, which sits too close to its blue), then neutral tones.
-RUN_COLORS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#F0E442", "#7F7F7F", "#000000")
+# Runs compared side by side: a qualitative palette whose seven colours are at least 30 degrees of hue apart (no
+# two blues, no two oranges), then grey.
+RUN_COLORS = ("#0072B2", "#E69F00", "#009E73", "#D62728", "#7B3FA0", "#9ACD32", "#E377C2", "#7F7F7F")
 MARKERS_UP_TO = 40
 HIST_ROW_PX, HIST_GAP_PX = 150, 60  # probability histograms: panel height, and the gap holding ticks + titles  # lines with at most this many points also get markers (one point alone is only a marker)
 # Title on the first line, legend on its own line below it, so neither covers the other in a narrow column.

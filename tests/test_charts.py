@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from multilabel.charts import (MAX_POINTS, POS_COLOR, NEG_COLOR, TRAIN_COLOR, VAL_COLOR, label_frequency_figure,
+from multilabel.charts import (HIST_GAP_PX, HIST_ROW_PX, MARKERS_UP_TO, RUN_COLORS, empty_figure, MAX_POINTS, POS_COLOR, NEG_COLOR, TRAIN_COLOR, VAL_COLOR, label_frequency_figure,
                                loss_figure, metrics_figure, per_label_figure, probability_histogram_figure,
                                probe_heatmap, runs_overlay_figure, thin)
 from multilabel.metrics import HIST_BINS
@@ -186,6 +186,10 @@ def panels(fig) -> dict[str, tuple[tuple[float, float], tuple[float, float]]]:
     return out
 
 
+def plot_px(fig) -> float:
+    return fig.layout.height - fig.layout.margin.t - fig.layout.margin.b
+
+
 def overlaps(a: tuple[float, float], b: tuple[float, float]) -> bool:
     return a[0] < b[1] - 1e-9 and b[0] < a[1] - 1e-9
 
@@ -195,7 +199,7 @@ def test_probability_histogram_one_subplot_per_label_in_rows_of_three():
     prob_hist = hists(5)
     fig = probability_histogram_figure(prob_hist, names)
     assert [a.text for a in fig.layout.annotations] == names  # panel titles are the label names
-    assert fig.layout.height == 200 * 2 + 80
+    assert fig.layout.height == plot_px(fig) + fig.layout.margin.t + fig.layout.margin.b
     assert len(fig.data) == 2 * 5  # a grey and a red bar series per label
     for j in range(5):
         neg, pos = fig.data[2 * j], fig.data[2 * j + 1]
@@ -229,7 +233,7 @@ def test_probability_histogram_grid_has_a_panel_per_label(n_labels, n_cols, n_ro
     assert len(shown) == n_labels
     assert len({x for x, _ in shown.values()}) == n_cols
     assert len({y for _, y in shown.values()}) == n_rows
-    assert fig.layout.height == 200 * n_rows + 80
+    assert plot_px(fig) == HIST_ROW_PX * n_rows + HIST_GAP_PX * (n_rows - 1)
     for x_dom, y_dom in shown.values():
         assert 0 <= x_dom[0] < x_dom[1] <= 1 and 0 <= y_dom[0] < y_dom[1] <= 1
     boxes = list(shown.values())
@@ -279,3 +283,91 @@ def test_label_frequency_shows_share_of_rows_and_counts():
 def test_label_frequency_of_zero_rows_does_not_divide_by_zero():
     fig = label_frequency_figure(["a", "b"], [0, 0], 0)
     assert list(fig.data[0].y) == [0.0, 0.0]
+
+
+# -- issue 9: sampled points, epochs in titles, distinct colours, room for panel titles ---------------------------
+
+def sampled_history(n: int, every: int) -> list[dict]:
+    """``n`` epochs with losses, metrics only on epochs divisible by ``every`` plus the first and the last."""
+    out = []
+    for r in history(n):
+        if not (r["epoch"] % every == 0 or r["epoch"] in (1, n)):
+            r = {k: v for k, v in r.items() if not k.startswith("val_") or k == "val_loss"}
+        out.append(r)
+    return out
+
+
+def test_sampled_metrics_are_drawn_as_markers_at_the_measured_epochs_only():
+    h = sampled_history(200, 10)
+    fig = metrics_figure(h)
+    measured = [1, *range(10, 201, 10)]
+    for trace in fig.data:
+        assert list(trace.x) == measured
+        assert "markers" in trace.mode
+    assert "21 of 200 epochs measured" in fig.layout.title.text
+
+
+def test_dense_metrics_are_a_plain_line_and_few_points_get_markers():
+    assert all(t.mode == "lines" for t in metrics_figure(history(MARKERS_UP_TO + 1)).data)
+    assert all("markers" in t.mode for t in metrics_figure(history(3)).data)
+
+
+def test_a_one_epoch_run_is_visible_as_points():
+    h = history(1)
+    for fig in (loss_figure(h, best_epoch=1), metrics_figure(h),
+                runs_overlay_figure({"a": h}, "val_loss", "Validation loss", "loss")):
+        for trace in fig.data:
+            assert len(trace.x) == 1 and "markers" in trace.mode  # a lone point on a line-only trace draws nothing
+
+
+@pytest.mark.parametrize("build", [
+    lambda e: per_label_figure({"a": {"f1": 0.5, "auroc": 0.7}}, epoch=e),
+    lambda e: probe_heatmap([[0.2]], [[1]], ["a"], epoch=e),
+    lambda e: probability_histogram_figure(hists(1), ["a"], epoch=e),
+])
+def test_every_live_figure_names_its_epoch(build):
+    assert build(40).layout.title.text.endswith("(epoch 40)")
+    assert "epoch" not in build(None).layout.title.text
+
+
+def _hue(color: str) -> float:
+    import colorsys
+    r, g, b = (int(color[i:i + 2], 16) / 255 for i in (1, 3, 5))
+    return colorsys.rgb_to_hsv(r, g, b)[0] * 360
+
+
+def test_compared_runs_get_distinct_hues():
+    histories = {f"run{i}": history(5, offset=i) for i in range(7)}
+    fig = runs_overlay_figure(histories, "val_loss", "Validation loss", "loss")
+    colors = [t.line.color for t in fig.data]
+    assert colors == list(RUN_COLORS[:7]) and len(set(RUN_COLORS)) == len(RUN_COLORS)
+    hues = [_hue(c) for c in colors]
+    for i, a in enumerate(hues):
+        for b in hues[i + 1:]:
+            assert min(abs(a - b), 360 - abs(a - b)) >= 30, (colors, hues)  # no two blues
+
+
+def test_overlay_marks_the_epochs_each_run_was_measured_at():
+    fig = runs_overlay_figure({"a": sampled_history(100, 10), "b": history(100)}, "val_micro_f1", "F1", "F1")
+    a, b = fig.data
+    assert list(a.x) == [1, *range(10, 101, 10)] and "markers" in a.mode
+    assert list(b.x) == list(range(1, 101)) and b.mode == "lines"
+    assert "epoch %{x}" in a.hovertemplate
+
+
+def test_histogram_panel_titles_sit_in_their_own_gap_not_on_the_row_above():
+    fig = probability_histogram_figure(hists(7), [f"l{j}" for j in range(7)])
+    px = plot_px(fig)
+    shown = panels(fig)
+    tops = sorted({y for _, y in shown.values()}, reverse=True)
+    for upper, lower in zip(tops, tops[1:]):
+        gap_px = (upper[0] - lower[1]) * px
+        assert gap_px >= 50, gap_px  # the upper row's tick labels (~18 px) + a title line (~18 px) + air
+    for ann in fig.layout.annotations:  # each title starts at the top of its own panel, in the gap above it
+        assert ann.yanchor == "bottom" and any(abs(ann.y - y[1]) < 1e-6 for y in tops)
+
+
+def test_empty_figure_is_a_frame_with_a_message():
+    fig = empty_figure("Loss", "waiting for the first epoch…")
+    assert len(fig.data) == 0 and fig.layout.title.text == "Loss"
+    assert fig.layout.annotations[0].text == "waiting for the first epoch…"
