@@ -126,8 +126,24 @@ if start:
         st.error(for_page(str(exc)))
     else:
         st.session_state["run_id"] = session.run_id
+        st.session_state["scroll_to_run"] = True
         st.query_params["run"] = session.run_id
         st.rerun()  # draw the page again as 'live': Stop enabled, Start disabled, the view polling
+
+
+def scroll_to(selector: str) -> None:
+    """Scroll the page so the element matching ``selector`` is at the top of the window (a zero-height iframe)."""
+    st.html(f"""<script>
+      (function () {{
+        const doc = window.parent.document;
+        let tries = 0;
+        const go = () => {{
+          const el = doc.querySelector({selector!r});
+          if (el) {{ el.scrollIntoView({{block: "start"}}); }} else if (tries++ < 40) {{ setTimeout(go, 50); }}
+        }};
+        go();
+      }})();
+    </script>""", unsafe_allow_javascript=True)
 
 
 # -- the run -------------------------------------------------------------------------------------------------------
@@ -205,6 +221,9 @@ if run_id:
             st.rerun()  # the run just ended: refresh the whole page once (buttons, summary)
         render(view)
 
-    live_view()
+    with st.container(key="run_panel"):
+        live_view()
+    if st.session_state.pop("scroll_to_run", False):
+        scroll_to(".st-key-run_panel")  # Start is at the bottom of the form: bring the run's status into view
 else:
     st.info("Set the data and knobs, then press **Start training**. The run keeps going if you leave this page.")
