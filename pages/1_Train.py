@@ -108,7 +108,35 @@ if live and st.session_state.get("confirm_stop") == run_id:
         st.session_state.pop("confirm_stop")
         st.rerun()
 
+def scroll_to(selector: str) -> None:
+    """Scroll the page so the element matching ``selector`` is at the top of the window (a zero-height iframe)."""
+    st.html(f"""<script>
+      (function () {{
+        const doc = window.parent.document;
+        let tries = 0;
+        const go = () => {{
+          const el = doc.querySelector({selector!r});
+          if (el) {{ el.scrollIntoView({{block: "start"}}); }} else if (tries++ < 40) {{ setTimeout(go, 50); }}
+        }};
+        go();
+      }})();
+    </script>""", unsafe_allow_javascript=True)
+
+
+panel = st.container(key="run_panel")  # the run's status and charts, right under Start
 if start:
+    # On screen at once, before the data is built and the run starts (which can take seconds on a busy machine).
+    with panel:
+        starting = st.empty()
+    with starting.container():
+        st.markdown("**Run** starting · status: **starting** · preparing data…")
+        st.progress(0.0, text="preparing data…")
+        a, b = st.columns(2)
+        a.plotly_chart(empty_figure("Loss (binary cross-entropy per label)", "waiting for the first epoch…"),
+                       key="loss_chart")
+        b.plotly_chart(empty_figure("Validation metrics (threshold 0.5)", "waiting for the first epoch…"),
+                       key="metrics_chart")
+    scroll_to(".st-key-run_panel")
     try:
         if source == "Synthetic":
             config = _form.config_from_form(form["input_size"], form["num_outputs"])
@@ -123,27 +151,13 @@ if start:
             config = _form.config_from_form(data.X.shape[1], data.Y.shape[1])
         session = reg.start(config, data, started_by=ME)
     except MultilabelError as exc:
-        st.error(for_page(str(exc)))
+        starting.empty()
+        panel.error(for_page(str(exc)))
     else:
         st.session_state["run_id"] = session.run_id
         st.session_state["scroll_to_run"] = True
         st.query_params["run"] = session.run_id
         st.rerun()  # draw the page again as 'live': Stop enabled, Start disabled, the view polling
-
-
-def scroll_to(selector: str) -> None:
-    """Scroll the page so the element matching ``selector`` is at the top of the window (a zero-height iframe)."""
-    st.html(f"""<script>
-      (function () {{
-        const doc = window.parent.document;
-        let tries = 0;
-        const go = () => {{
-          const el = doc.querySelector({selector!r});
-          if (el) {{ el.scrollIntoView({{block: "start"}}); }} else if (tries++ < 40) {{ setTimeout(go, 50); }}
-        }};
-        go();
-      }})();
-    </script>""", unsafe_allow_javascript=True)
 
 
 # -- the run -------------------------------------------------------------------------------------------------------
@@ -221,9 +235,9 @@ if run_id:
             st.rerun()  # the run just ended: refresh the whole page once (buttons, summary)
         render(view)
 
-    with st.container(key="run_panel"):
+    with panel:
         live_view()
     if st.session_state.pop("scroll_to_run", False):
         scroll_to(".st-key-run_panel")  # Start is at the bottom of the form: bring the run's status into view
 else:
-    st.info("Set the data and knobs, then press **Start training**. The run keeps going if you leave this page.")
+    panel.info("Set the data and knobs, then press **Start training**. The run keeps going if you leave this page.")
