@@ -21,7 +21,7 @@ from typing import Any, Callable, Optional, Sequence
 
 import streamlit as st
 
-from multilabel import TrainConfig, available_devices
+from multilabel import TrainConfig
 from multilabel import config as config_module
 
 FORM = "train_form"  # the plain session_state key holding the form's values
@@ -30,27 +30,6 @@ SOURCES = ["Synthetic", "Upload CSV"]
 DATA_DEFAULTS = {"source": "Synthetic", "syn_samples": 2000, "syn_noise": 0.1}
 # Fields the synthetic source sets with sliders; a CSV's columns set them otherwise.
 DATA_SHAPE = ("input_size", "num_outputs")
-
-# Until every field carries UI metadata (label, ui, ui_min, ui_max, ui_step, ui_options) in multilabel/config.py,
-# this fills what a field lacks. The field's own metadata always wins.
-_FALLBACK: dict[str, dict[str, Any]] = {
-    "input_size": dict(label="Input size (features)", ui="slider", ui_min=1, ui_max=256),
-    "num_outputs": dict(label="Number of outputs (labels)", ui="slider", ui_min=1, ui_max=32),
-    "hidden_size": dict(label="Hidden size", ui="slider", ui_min=1, ui_max=1024),
-    "epochs": dict(label="Epochs", ui="slider", ui_min=1, ui_max=2000),
-    "learning_rate": dict(label="Learning rate", ui="select_slider",
-                          ui_options=[1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2, 2e-2, 5e-2, 1e-1]),
-    "batch_size": dict(label="Batch size", ui="select_slider",
-                       ui_options=[8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192]),
-    "val_fraction": dict(label="Validation fraction", ui="slider", ui_min=0.05, ui_max=0.5, ui_step=0.05),
-    "patience": dict(label="Early-stopping patience", ui="slider", ui_min=0, ui_max=200),
-    "seed": dict(label="Seed", ui="number", ui_min=0, ui_max=2**31 - 1),
-    "device": dict(label="Device", ui="select"),
-    "pos_weight": dict(label="Weight rare positives", ui="toggle", ui_options=["none", "auto"]),
-    "threshold_mode": dict(label="Tune thresholds per label", ui="toggle", ui_options=["fixed", "tuned"]),
-}
-_FALLBACK_ORDER = list(_FALLBACK)
-
 
 @dataclass(frozen=True)
 class Knob:
@@ -88,30 +67,20 @@ class Knob:
         return value
 
 
-def _ui_names() -> list[str]:
-    ui_fields = getattr(config_module, "ui_fields", None)
-    if ui_fields is None:
-        return list(_FALLBACK_ORDER)
-    return [f if isinstance(f, str) else f.name for f in ui_fields()]
-
-
 def knobs() -> list[Knob]:
-    """The Train page's widgets, in order: TrainConfig metadata first, this module's fallback for what it lacks."""
-    fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
+    """The Train page's widgets, in order, from TrainConfig's metadata (``config.ui_fields()``)."""
     out = []
-    for name in _ui_names():
-        f = fields[name]
-        meta = {**_FALLBACK.get(name, {}), **dict(f.metadata)}
-        ui = meta.get("ui") or ("toggle" if f.type in ("bool", bool) else "number")
-        options = meta.get("ui_options")
-        if name == "device":  # only devices that exist here
-            options = ["auto", *available_devices()]
-        elif ui == "select" and options is None:
-            options = list(meta.get("choices", ()))
-        default = f.default
-        if f.type in ("float", float) and ui in ("slider", "number"):
-            default = float(default)
-        out.append(Knob(name=name, label=meta.get("label") or name.replace("_", " ").capitalize(),
+    for f in config_module.ui_fields():
+        meta = f.metadata
+        ui = meta["ui"]
+        if ui == "toggle":
+            options: Optional[list[Any]] = [meta.get("ui_off", False), meta.get("ui_on", True)]
+        elif ui in ("select", "select_slider"):
+            options = config_module.ui_options(f)  # devices: only those that exist here
+        else:
+            options = None
+        default = float(f.default) if f.type in ("float", float) and ui in ("slider", "number") else f.default
+        out.append(Knob(name=f.name, label=meta.get("label") or f.name.replace("_", " ").capitalize(),
                         help=meta.get("help", ""), ui=ui, default=default,
                         min=meta.get("ui_min", meta.get("min")), max=meta.get("ui_max", meta.get("max")),
                         step=meta.get("ui_step"), options=options))

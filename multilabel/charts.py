@@ -78,7 +78,7 @@ def loss_figure(history: Sequence[Mapping[str, Any]], best_epoch: Optional[int] 
 def metrics_figure(history: Sequence[Mapping[str, Any]]) -> go.Figure:
     """Validation micro-F1, macro-F1 and subset accuracy (exact match) against epoch, at threshold 0.5.
 
-    Only epochs that carry metrics are drawn (every ``eval_every`` epochs, plus the first and the last); where
+    Only epochs that carry metrics are drawn (every ``eval_every`` epochs, plus the first and the last: see engine.resolve_eval_every); where
     that skips epochs, each measured point carries a marker.
     """
     evaluated = [r for r in history if r.get("val_micro_f1") is not None]

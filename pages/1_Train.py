@@ -16,7 +16,6 @@ from multilabel.charts import (empty_figure, loss_figure, metrics_figure, per_la
 from multilabel.data import dataset_from_frame  # noqa: E402
 from app_pages import _form  # noqa: E402
 from app_pages._shared import registry  # noqa: E402
-from app_pages._compat import api  # noqa: E402
 from app_pages._words import (browser_session, for_page, notes_lines, owner_line, rows_line,  # noqa: E402
                               status_word)
 
@@ -25,7 +24,7 @@ status_slot.empty()
 
 ME = browser_session()  # runs this tab starts are its own; stopping another session's run asks first
 
-reg = api(registry())
+reg = registry()
 run_id = st.session_state.get("run_id") or st.query_params.get("run")
 if run_id:
     try:

@@ -11,11 +11,10 @@ st.title("Runs")
 
 from multilabel.charts import runs_overlay_figure  # noqa: E402  (heavy imports after the title is on screen)
 from app_pages._shared import registry  # noqa: E402
-from app_pages._compat import api  # noqa: E402
 from app_pages._words import browser_session, clock, notes_lines, owner_line, status_word  # noqa: E402
 
 ME = browser_session()
-reg = api(registry())
+reg = registry()
 store = reg.store
 runs = store.list_runs()
 if not runs:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import threading
 
 import numpy as np
@@ -23,8 +24,11 @@ def val_split(data: Dataset, config: TrainConfig) -> tuple[np.ndarray, np.ndarra
 
 def model_val_loss(result, data: Dataset, config: TrainConfig, pos_weight: np.ndarray | None = None) -> float:
     """BCE-with-logits of the returned model on the validation split, computed here from scratch."""
+    return model_val_loss_of(result.trained, data, config, pos_weight)
+
+
+def model_val_loss_of(trained, data: Dataset, config: TrainConfig, pos_weight: np.ndarray | None = None) -> float:
     X_val, Y_val = val_split(data, config)
-    trained = result.trained
     trained.model.eval()
     with torch.no_grad():
         logits = trained.model(torch.from_numpy(trained.standardizer.transform(X_val)))
@@ -152,16 +156,81 @@ def test_callbacks_get_the_split_and_one_json_record_per_epoch(small_data, make_
     assert records[-1]["best_epoch"] == result.best_epoch
 
 
-def test_metrics_are_thinned_to_their_time_budget_when_epochs_are_fast(small_data, make_config, monkeypatch):
-    import multilabel.engine as engine
-    monkeypatch.setattr(engine, "METRICS_FLOOR_S", 0.0)
-    monkeypatch.setattr(engine, "METRICS_SHARE", 1e-6)  # a budget no metrics call fits in
-    result = train(make_config(epochs=12), small_data)
-    assert [r["epoch"] for r in result.history if "val_per_label" in r] == [1, 12]
+def test_metrics_come_on_the_eval_every_cadence_plus_first_and_last(small_data, make_config):
+    result = train(make_config(epochs=10, eval_every=3), small_data)
+    assert [r["epoch"] for r in result.history if "val_per_label" in r] == [1, 3, 6, 9, 10]
     assert all("val_loss" in r for r in result.history)  # losses every epoch: early stopping needs them
-    monkeypatch.setattr(engine, "METRICS_SHARE", 1e6)  # a budget that always fits
-    result = train(make_config(epochs=5), small_data)
-    assert all("val_per_label" in r for r in result.history)
+    assert result.info["eval_every"] == 3
+
+
+def test_same_seed_gives_the_same_records_on_the_same_epochs(small_data, make_config):
+    clockless = lambda history: [{k: v for k, v in r.items() if k not in ("duration_s", "samples_per_s")}
+                                 for r in history]
+    first = train(make_config(epochs=12), small_data)
+    second = train(make_config(epochs=12), small_data)
+    assert clockless(first.history) == clockless(second.history)
+
+
+def test_auto_eval_every_is_one_for_small_data_and_grows_with_a_large_validation_split():
+    from multilabel.engine import resolve_eval_every
+    small = TrainConfig(input_size=72, num_outputs=6).validate()
+    assert resolve_eval_every(small, n_train=474, n_val=119) == 1
+    # 400k training rows in 98 big batches of a tiny net: the metrics over 100k x 32 cells cost more than the epoch
+    big = TrainConfig(input_size=10, hidden_size=16, num_outputs=32, batch_size=4096).validate()
+    cadence = resolve_eval_every(big, n_train=400_000, n_val=100_000)
+    assert cadence > 1
+    assert resolve_eval_every(big.replace(eval_every=7), n_train=400_000, n_val=100_000) == 7
+
+
+class _StopAfter:
+    """A stop flag that reads as set from the ``after``-th look on: a stop that arrives mid-epoch, without a clock."""
+
+    def __init__(self, after: int) -> None:
+        self.after, self.looks = after, 0
+
+    def is_set(self) -> bool:
+        self.looks += 1
+        return self.looks >= self.after
+
+
+def test_stop_inside_a_long_epoch_ends_it_early_and_keeps_the_best_weights(make_config, monkeypatch):
+    import multilabel.engine as engine
+    monkeypatch.setattr(engine, "STOP_CHECK_S", 0.0)  # look at the flag before every step
+    data = make_synthetic(4000, 6, 3, seed=1)
+    config = make_config(epochs=5, batch_size=8)
+    progress = []
+    monkeypatch.setattr(engine, "PROGRESS_S", 0.0)
+    result = train(config, data, stop=_StopAfter(after=50), on_progress=progress.append)
+    assert result.outcome == "stopped" and len(result.history) == 1
+    record = result.history[0]
+    assert record["partial"] is True and 0 < record["rows_done"] < result.info["n_train"]
+    assert record["rows_done"] % 8 == 0 and "val_per_label" in record  # the last epoch always gets metrics
+    assert progress and all(p["epoch"] == 1 and 0 < p["step"] < p["steps"] == 400 for p in progress)
+    assert result.best_epoch == 1 and math.isfinite(result.best["val_loss"])
+
+
+def test_checkpoints_offered_during_training_hold_the_best_weights_so_far(small_data, make_config, monkeypatch):
+    import multilabel.engine as engine
+    monkeypatch.setattr(engine, "CHECKPOINT_EVERY_S", 0.0)
+    monkeypatch.setattr(engine, "CHECKPOINT_SHARE", 1e9)
+    offers, records = [], []
+    config = make_config(epochs=6)
+    result = train(config, small_data, on_epoch=records.append,
+                   on_checkpoint=lambda trained: offers.append((len(records), trained)))
+    assert offers, "no checkpoint was offered"
+    for epochs_seen, trained in offers:
+        best = records[epochs_seen - 1]
+        assert trained.metrics["epoch"] == best["best_epoch"] and trained.device.type == "cpu"
+        assert model_val_loss_of(trained, small_data, config) == pytest.approx(best["best_val_loss"], rel=1e-5)
+    assert offers[-1][0] < len(records)  # the final result is the caller's to save, never offered
+
+
+def test_cosine_schedule_takes_the_learning_rate_down_and_adamw_differs_from_adam(small_data, make_config):
+    cosine = train(make_config(epochs=4, lr_schedule="cosine", learning_rate=0.01), small_data)
+    assert [round(r["lr"], 6) for r in cosine.history] == [0.01, 0.008536, 0.005, 0.001464]
+    adam = train(make_config(epochs=3, weight_decay=0.1), small_data)
+    adamw = train(make_config(epochs=3, weight_decay=0.1, optimizer="adamw"), small_data)
+    assert adam.history[-1]["train_loss"] != adamw.history[-1]["train_loss"]
 
 
 def test_tuned_thresholds_never_lower_a_labels_validation_f1(small_data, make_config):
@@ -224,3 +293,80 @@ def test_a_single_label_dataset_trains():
     result = train(config, data)
     assert list(result.best["per_label"]) == ["label_0"]
     assert result.trained.predict_proba(data.X[:5]).shape == (5, 1)
+
+
+def _weights(trained) -> dict[str, np.ndarray]:
+    return {k: v.detach().cpu().numpy() for k, v in trained.model.state_dict().items()}
+
+
+def test_a_continued_run_matches_one_uninterrupted_run_of_the_same_length(small_data, make_config):
+    config = make_config(epochs=10, dropout=0.2, patience=0)
+    whole = train(config, small_data)
+    first = train(config.replace(epochs=4), small_data)
+    rest = train(config, small_data, resume=first.resume)
+    clockless = lambda history: [{k: v for k, v in r.items() if k not in ("duration_s", "samples_per_s")}
+                                 for r in history]
+    assert [r["epoch"] for r in rest.history] == list(range(5, 11))
+    assert [r["train_loss"] for r in first.history + rest.history] == [r["train_loss"] for r in whole.history]
+    assert [r["val_loss"] for r in first.history + rest.history] == [r["val_loss"] for r in whole.history]
+    assert clockless(rest.history)[-1] == clockless(whole.history)[-1]
+    assert rest.best_epoch == whole.best_epoch
+    for name, value in _weights(whole.trained).items():
+        np.testing.assert_array_equal(_weights(rest.trained)[name], value)
+    for name, value in whole.resume.model.items():
+        assert torch.equal(rest.resume.model[name], value)
+
+
+def test_continuing_refuses_other_data_or_too_few_epochs(small_data, make_config):
+    config = make_config(epochs=3)
+    first = train(config, small_data)
+    other = make_synthetic(400, 6, 3, noise=0.1, seed=8)
+    with pytest.raises(MultilabelError, match="data differs"):
+        train(config.replace(epochs=5), other, resume=first.resume)
+    with pytest.raises(MultilabelError, match="set epochs above 3"):
+        train(config, small_data, resume=first.resume)
+
+
+def test_a_paused_run_waits_between_epochs_and_then_gives_the_same_numbers(small_data, make_config):
+    config = make_config(epochs=6)
+    plain = train(config, small_data)
+    pause = threading.Event()
+    seen = []
+
+    def on_epoch(record):
+        seen.append(record["epoch"])
+        if record["epoch"] == 2:
+            pause.set()
+            threading.Timer(0.3, pause.clear).start()
+
+    paused = []
+    result = train(config, small_data, on_epoch=on_epoch, pause=pause,
+                   on_progress=lambda p: paused.append(p) if p.get("paused") else None)
+    assert paused == [{"epoch": 3, "step": 0, "steps": 10, "paused": True}]
+    assert [r["val_loss"] for r in result.history] == [r["val_loss"] for r in plain.history]
+    for name, value in _weights(plain.trained).items():
+        np.testing.assert_array_equal(_weights(result.trained)[name], value)
+
+
+def test_stop_ends_a_paused_run(small_data, make_config):
+    pause, stop = threading.Event(), threading.Event()
+    pause.set()
+    threading.Timer(0.2, stop.set).start()
+    result = train(make_config(epochs=50), small_data, stop=stop, pause=pause)
+    assert result.outcome == "stopped" and len(result.history) == 1  # the epoch after the wait still reports
+
+
+def test_network_stats_report_norms_and_dead_relus(small_data, make_config):
+    from multilabel.engine import network_stats
+    result = train(make_config(epochs=3, eval_every=1), small_data)
+    stats = result.history[-1]["net"]
+    assert stats["layers"] == ["hidden", "output"]
+    assert all(v > 0 for v in stats["weight_norm"] + stats["grad_norm"]) and 0 <= stats["dead_relu"] < 1
+    model = result.trained.model
+    first = model.net[0]
+    expected = torch.linalg.norm(first.weight).item()
+    assert stats["weight_norm"][0] == pytest.approx(expected, rel=1e-6)
+    with torch.no_grad():
+        first.bias.fill_(-1e6)  # every hidden unit is negative on every row
+    X = torch.from_numpy(result.trained.standardizer.transform(small_data.X))
+    assert network_stats(model, X)["dead_relu"] == 1.0
