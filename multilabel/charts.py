@@ -57,6 +57,12 @@ def _axis(title: str, **extra: Any) -> dict[str, Any]:
     return {"title": {"text": title}, **extra}
 
 
+def _epoch_axis(history: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The epoch axis: whole numbers only (a 1-epoch run gets the tick 1, not 0.5 and 1.5)."""
+    last = history[-1]["epoch"] if history else 1
+    return _axis("epoch", tickformat="d", **({"dtick": 1} if last <= 10 else {}))
+
+
 def loss_figure(history: Sequence[Mapping[str, Any]], best_epoch: Optional[int] = None,
                 title: str = "Loss (binary cross-entropy per label)") -> go.Figure:
     """Train and validation loss against epoch, with the best epoch marked by a dotted line."""
@@ -72,7 +78,7 @@ def loss_figure(history: Sequence[Mapping[str, Any]], best_epoch: Optional[int] 
                             "line": {"dash": "dot", "color": "gray"}}]
         extra["annotations"] = [{"x": best_epoch, "y": 1, "yref": "paper", "text": f"best {best_epoch}",
                                  "showarrow": False, "yanchor": "top", "xanchor": "left"}]
-    return _figure(traces, title, 320, xaxis=_axis("epoch"), yaxis=_axis("loss"), **extra)
+    return _figure(traces, title, 320, xaxis=_epoch_axis(shown), yaxis=_axis("loss"), **extra)
 
 
 def metrics_figure(history: Sequence[Mapping[str, Any]]) -> go.Figure:
@@ -93,7 +99,7 @@ def metrics_figure(history: Sequence[Mapping[str, Any]]) -> go.Figure:
     title = "Validation metrics (threshold 0.5)"
     if sampled and evaluated:
         title += f" · {len(evaluated)} of {len(history)} epochs measured"
-    return _figure(traces, title, 320, xaxis=_axis("epoch"), yaxis=_axis("score", range=[0, 1.02]))
+    return _figure(traces, title, 320, xaxis=_epoch_axis(history), yaxis=_axis("score", range=[0, 1.02]))
 
 
 def empty_figure(title: str, message: str, height: int = 320) -> go.Figure:
@@ -195,7 +201,8 @@ def runs_overlay_figure(histories: Mapping[str, Sequence[Mapping[str, Any]]], ke
         traces.append({"type": "scatter", "x": x, "y": y, "mode": _mode(len(x), len(having) < len(history)),
                        "name": name, "line": {"color": color}, "marker": {"color": color, "size": 6},
                        "hovertemplate": f"{name}<br>epoch %{{x}}: %{{y:.4f}}<extra></extra>"})
-    return _figure(traces, title, 340, xaxis=_axis("epoch"), yaxis=_axis(yaxis_title))
+    longest = max(histories.values(), key=len, default=[])
+    return _figure(traces, title, 340, xaxis=_epoch_axis(longest), yaxis=_axis(yaxis_title))
 
 
 def label_frequency_figure(label_names: Sequence[str], positive_counts: Sequence[int], total: int) -> go.Figure:

@@ -239,4 +239,9 @@ if run_id:
     if st.session_state.pop("scroll_to_run", False):
         scroll_to(".st-key-run_panel")  # Start is at the bottom of the form: bring the run's status into view
 else:
-    panel.info("Set the data and knobs, then press **Start training**. The run keeps going if you leave this page.")
+    with panel:
+        st.info("Set the data and knobs, then press **Start training**. The run keeps going if you leave this page.")
+        # The empty frames show where the curves will come, and load the chart code before Start is pressed.
+        a, b = st.columns(2)
+        a.plotly_chart(empty_figure("Loss (binary cross-entropy per label)", "no run yet"), key="loss_frame")
+        b.plotly_chart(empty_figure("Validation metrics (threshold 0.5)", "no run yet"), key="metrics_frame")

@@ -153,7 +153,8 @@ def test_train_page_before_any_run_invites_a_start(home):
     assert any("Start training" in i.value for i in at.info)
     assert at.button(key="start").disabled is False
     assert at.button(key="stop").disabled is True
-    assert len(at.get("plotly_chart")) == 0
+    figs = charts(at)  # empty frames where the curves will come
+    assert set(figs) == {"loss_frame", "metrics_frame"} and all(f["data"] == [] for f in figs.values())
 
 
 def test_synthetic_run_completes_and_shows_metrics_and_curves(home):
