@@ -38,7 +38,7 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 TIMEOUT_MS = 120_000
-ROWS = [("home_title", "Home: title visible"), ("home_full", "Home: device table visible"),
+ROWS = [("bare_title", "bare `st.title` app: title visible"), ("home_title", "Home: title visible"), ("home_full", "Home: device table visible"),
         ("train_title", "Train (direct link): title visible"), ("train_form", "Train: Start button visible"),
         ("start_status", "Start -> status line visible"), ("start_frame", "Start -> loss chart frame visible"),
         ("start_point", "Start -> first loss point")]
@@ -86,9 +86,17 @@ def _loss_points(page: Page) -> int:
         .map(el => (el.data && el.data[0] && el.data[0].x) ? el.data[0].x.length : 0))""")
 
 
-def measure(browser, root: Path, train_path: str) -> dict[str, float]:
+def measure(browser, root: Path, train_path: str, bare: Path) -> dict[str, float]:
     """One round on a fresh server: seconds for each row of ROWS."""
     out: dict[str, float] = {}
+    # The floor: Streamlit's own page (its JavaScript, the websocket, one script run) showing a title, nothing else.
+    with tempfile.TemporaryDirectory() as home, server(bare, Path(home)) as url:
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        t0 = time.perf_counter()
+        page.goto(url + "/", wait_until="commit")
+        page.get_by_role("heading", name="multilabel", exact=True).wait_for(timeout=TIMEOUT_MS)
+        out["bare_title"] = time.perf_counter() - t0
+        page.close()
     with tempfile.TemporaryDirectory() as home, server(root, Path(home)) as url:
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         t0 = time.perf_counter()
@@ -151,11 +159,14 @@ def main(argv: Optional[list[str]] = None) -> None:
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as pw:
         if args.baseline:
             trees[args.baseline] = (extract(args.baseline, Path(tmp) / "baseline"), args.baseline_train_path)
+        bare = Path(tmp) / "bare"
+        bare.mkdir()
+        (bare / "app.py").write_text('import streamlit as st\nst.title("multilabel")\n')
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         results: dict[str, list[dict[str, float]]] = {name: [] for name in trees}
         for r in range(args.rounds):
             for name, (root, train_path) in trees.items():  # interleaved: both trees see the same load
-                results[name].append(measure(browser, root, train_path))
+                results[name].append(measure(browser, root, train_path, bare))
                 print(f"round {r + 1} {name}: " + ", ".join(f"{k} {v:.2f}s" for k, v in results[name][-1].items()),
                       file=sys.stderr)
         browser.close()
