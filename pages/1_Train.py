@@ -37,7 +37,8 @@ if run_id:
     st.session_state["run_id"] = run_id
     st.query_params["run"] = run_id
     # A tab that opens on a run (a reload, a link, "Open on the Train page") shows that run's settings.
-    if _form.FORM not in st.session_state or st.session_state.pop("load_form", None) == run_id:
+    opened = st.session_state.pop("load_form", None) == run_id  # "Open on the Train page" on Runs
+    if opened or _form.FORM not in st.session_state:
         _form.load(stored["config"], stored["data"])
 form = _form.form()
 knobs = {k.name: k for k in _form.knobs()}

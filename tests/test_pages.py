@@ -548,6 +548,9 @@ def test_runs_page_opens_a_run_on_train_and_on_predict(home):
     assert not at.exception
     assert [t.value for t in at.title] == ["Train"]
     assert at.session_state["run_id"] == run_id
+    at.switch_page(PAGE["train"]).run()  # AppTest keeps its own page choice: follow the switch by hand
+    assert at.slider(key="epochs").value == 3  # the form shows the opened run's settings
+    assert at.slider(key="hidden_size").value == 8
 
     at.switch_page(PAGE["runs"]).run()
     at.button(key="open_predict").click().run()

@@ -250,6 +250,14 @@ def test_the_form_keeps_its_values_through_a_source_switch_and_a_page_change(pag
         for key, value in wanted.items():
             expect_slider(page, key, value)
     go_to(page, "Runs")
+    table = page.locator("[data-testid='stDataFrame']").first
+    if table.count():  # runs of this module's server: the table fits the page, no sideways scrolling
+        box, main = table.bounding_box(), page.locator("[data-testid='stMainBlockContainer']").bounding_box()
+        assert box["x"] + box["width"] <= main["x"] + main["width"] + 1, (box, main)
+        widths = table.evaluate("""el => { const s = el.querySelector('.dvn-scroller');
+            return s ? [s.scrollWidth, s.clientWidth] : null; }""")
+        assert widths is None or widths[0] <= widths[1] + 1, f"the runs table scrolls sideways: {widths}"
+        screenshot("runs")
     go_to(page, "Train")
     for key, value in wanted.items():
         expect_slider(page, key, value)
