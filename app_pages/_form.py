@@ -11,6 +11,8 @@ whose key was filled by hand through ``st.session_state`` can come back at its m
 * Start builds the TrainConfig from the dict: what the page shows is what trains.
 
 A widget that is drawn again after leaving the page starts from the dict, so it shows the last value chosen.
+The TrainConfig part of the dict is also mirrored into the page's URL (``config.to_query``: only what differs from
+the defaults), so a reload (a new session) or a shared link opens the same form.
 """
 
 from __future__ import annotations
@@ -185,3 +187,25 @@ def config_from_form(input_size: int, num_outputs: int) -> TrainConfig:
 
 def _fmt(value: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def from_url(params: dict[str, str]) -> list[str]:
+    """Fill the form from URL query parameters (a reload, a shared link); returns what was left out, and why."""
+    values, problems = config_module.from_query(params)
+    if values:
+        load(values)
+    return problems
+
+
+def to_url(params: Any) -> None:
+    """Mirror the form's TrainConfig values into ``params`` (st.query_params), other keys (``run``) untouched."""
+    values = form()
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    shown = TrainConfig(**{k.name: values[k.name] for k in knobs() if k.name in fields})
+    wanted = config_module.to_query(shown)
+    for name in fields:
+        if name in wanted:
+            if params.get(name) != wanted[name]:
+                params[name] = wanted[name]
+        elif name in params:
+            del params[name]

@@ -40,6 +40,10 @@ if run_id:
     opened = st.session_state.pop("load_form", None) == run_id  # "Open on the Train page" on Runs
     if opened or _form.FORM not in st.session_state:
         _form.load(stored["config"], stored["data"])
+if "form_from_url" not in st.session_state:  # once per session: a reload or a shared link carries the form
+    st.session_state["form_from_url"] = True
+    for problem in _form.from_url(st.query_params.to_dict()):
+        st.warning(problem)
 form = _form.form()
 knobs = {k.name: k for k in _form.knobs()}
 
@@ -86,6 +90,8 @@ for i, k in enumerate(wide):
 cols = st.columns(4)
 for i, k in enumerate(small):
     _form.widget(k, cols[i % 4])
+
+_form.to_url(st.query_params)  # the URL keeps the form: a reload or a copied link opens the same settings
 
 # -- start / stop --------------------------------------------------------------------------------------------------
 live = bool(run_id) and reg.is_live(run_id)

@@ -748,3 +748,36 @@ def test_the_download_keeps_its_bytes_across_unrelated_reruns(home, downloads):
     assert moved is not csvs[0] and moved != csvs[0]  # a threshold change does make a new file
     (button,) = at.get("download_button")
     assert button.proto.ignore_rerun  # a click does not rerun the page under the download
+
+
+def test_the_url_keeps_the_form_so_a_new_session_opens_the_same_settings(home):
+    at = app(PAGE["train"])
+    at.slider(key="hidden_size").set_value(40).run()
+    at.toggle(key="threshold_mode").set_value(True).run()
+    at.select_slider(key="learning_rate").set_value(0.01).run()
+    params = dict(at.query_params)
+    assert {k: v[0] if isinstance(v, list) else v for k, v in params.items()} == {
+        "hidden_size": "40", "threshold_mode": "tuned", "learning_rate": "0.01"}
+
+    fresh = AppTest.from_file(str(REPO / "app.py"), default_timeout=30)  # a reload: a new session, the same URL
+    for key, value in params.items():
+        fresh.query_params[key] = value
+    fresh.switch_page(PAGE["train"]).run()
+    assert not fresh.exception and not fresh.warning
+    assert fresh.slider(key="hidden_size").value == 40
+    assert fresh.toggle(key="threshold_mode").value is True
+    assert fresh.select_slider(key="learning_rate").value == 0.01
+
+    at.slider(key="hidden_size").set_value(TrainConfig().hidden_size).run()  # back to the default: out of the URL
+    assert "hidden_size" not in at.query_params
+
+
+def test_a_bad_value_in_the_url_is_left_out_with_a_reason(home):
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=30)
+    at.query_params["epochs"] = "lots"
+    at.query_params["hidden_size"] = "12"
+    at.switch_page(PAGE["train"]).run()
+    assert not at.exception
+    assert any("epochs='lots'" in w.value for w in at.warning)
+    assert at.slider(key="epochs").value == TrainConfig().epochs
+    assert at.slider(key="hidden_size").value == 12

@@ -230,7 +230,8 @@ def test_train_on_a_csv_live_through_a_reload_then_predict_and_download(page: Pa
     assert outside == [], f"the page fetched from the internet: {outside}"
 
 
-def test_the_form_keeps_its_values_through_a_source_switch_and_a_page_change(page: Page, server, screenshot):
+def test_the_form_keeps_its_values_through_a_source_switch_a_page_change_and_a_reload(page: Page, server,
+                                                                                      screenshot):
     open_page(page, server, "Train")
     press(page, "input_size", "ArrowRight", "ArrowRight", "ArrowRight")  # 10 -> 13
     press(page, "num_outputs", "ArrowLeft", "ArrowLeft")  # 5 -> 3
@@ -263,6 +264,12 @@ def test_the_form_keeps_its_values_through_a_source_switch_and_a_page_change(pag
         expect_slider(page, key, value)
     assert (slider_value(page, "learning_rate"), slider_value(page, "batch_size")) == (lr, batch)
     screenshot("form-after-switches")
+    page.reload()  # a new session: the URL carries the form
+    expect(page.get_by_role("heading", name="Train", exact=True)).to_be_visible(timeout=LOAD_MS)
+    expect(slider(page, "input_size")).to_be_visible(timeout=LOAD_MS)
+    for key, value in wanted.items():
+        expect_slider(page, key, value)
+    assert (slider_value(page, "learning_rate"), slider_value(page, "batch_size")) == (lr, batch)
 
     # What trains is what the page shows: a 1-epoch run of this net (and it is visible: points, not a bare line).
     press(page, "epochs", "Home")
