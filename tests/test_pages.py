@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import time
 from pathlib import Path
 from typing import Callable, Iterator
@@ -496,8 +497,9 @@ def test_runs_page_lists_runs_and_overlays_their_curves(home):
     assert table["status"].tolist() == ["completed", "completed"]
     assert table["epochs"].tolist() == ["7/7", "4/4"]
     store = get_registry(home).store
-    assert table["micro-F1"].tolist() == [f"{store.get_run(r)['best']['micro_f1']:.3f}" for r in (second, first)]
-    assert table["metrics at"].tolist() == [f"best epoch {store.get_run(r)['best']['epoch']}" for r in (second, first)]
+    assert table["val micro-F1"].tolist() == [
+        f"{store.get_run(r)['best']['micro_f1']:.3f} (best epoch {store.get_run(r)['best']['epoch']})"
+        for r in (second, first)]
 
     assert at.multiselect(key="compare").value == [second, first]
     figs = charts(at)
@@ -728,10 +730,12 @@ def test_runs_shows_the_metrics_of_a_live_run_so_far(home):
     at.switch_page(PAGE["runs"]).run()
     row = at.dataframe[0].value.set_index("run").loc[run_id]
     assert row["status"] == "running"
-    for col in ("micro-F1", "macro-F1", "Hamming"):
-        assert 0.0 <= float(row[col]) <= 1.0, (col, row[col])
-    assert row["metrics at"].endswith("(so far)")
+    value, at_epoch = row["val micro-F1"].split(" ", 1)
+    assert 0.0 <= float(value) <= 1.0 and re.fullmatch(r"\(epoch \d+ so far\)", at_epoch), row["val micro-F1"]
     assert "None" not in at.dataframe[0].value.to_string()
+    shown = metrics(at)  # the selected run (the only one): every metric so far, none of them "None"
+    for label in ("Val micro-F1", "Val macro-F1", "Val Hamming loss", "Val subset accuracy"):
+        assert 0.0 <= float(shown[label]) <= 1.0, (label, shown[label])
 
 
 def test_the_download_keeps_its_bytes_across_unrelated_reruns(home, downloads):
