@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Iterator, Optional
 
 from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
@@ -123,9 +124,13 @@ def measure(browser, root: Path, train_path: str, bare: Path) -> dict[str, float
         start.click()
         page.get_by_text("status:", exact=False).first.wait_for(state="visible", timeout=TIMEOUT_MS)
         out["start_status"] = time.perf_counter() - t0
-        in_view = page.evaluate("""() => { const el = document.querySelector('.st-key-run_panel');
-            if (!el) return false; const r = el.getBoundingClientRect();
-            return r.top >= 0 && r.top < window.innerHeight; }""")
+        try:  # the run panel scrolled into the window (within 2 s of the status line)
+            page.wait_for_function("""() => { const el = document.querySelector('.st-key-run_panel');
+                if (!el) return false; const r = el.getBoundingClientRect();
+                return r.top >= 0 && r.top < window.innerHeight; }""", timeout=2000)
+            in_view = True
+        except PlaywrightTimeout:
+            in_view = False
         page.locator(".st-key-loss_chart .js-plotly-plot").first.wait_for(state="visible", timeout=TIMEOUT_MS)
         out["start_frame"] = time.perf_counter() - t0
         deadline = time.monotonic() + TIMEOUT_MS / 1000
