@@ -127,7 +127,7 @@ def measure(browser, root: Path, train_path: str, bare: Path) -> dict[str, float
         try:  # the run panel scrolled into the window (within 2 s of the status line)
             page.wait_for_function("""() => { const el = document.querySelector('.st-key-run_panel');
                 if (!el) return false; const r = el.getBoundingClientRect();
-                return r.top >= 0 && r.top < window.innerHeight; }""", timeout=2000)
+                return r.top > -5 && r.top < window.innerHeight; }""", timeout=2000)
             in_view = True
         except PlaywrightTimeout:
             in_view = False
