@@ -106,7 +106,7 @@ def test_data_survives_reopening_the_store(store_home):
 def test_a_home_that_is_a_file_is_refused_with_the_fix(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
-    with pytest.raises(MultilabelError, match="cannot use .* as the run store.*--store or MULTILABEL_HOME"):
+    with pytest.raises(MultilabelError, match="the run store folder .* is not writable .*set MULTILABEL_HOME \\(or --store\\)"):
         RunStore(blocker / "home")
 
 
