@@ -32,6 +32,9 @@ class Dataset:
     feature_names: list[str]
     label_names: list[str]
     description: dict[str, Any] = field(default_factory=dict)
+    # Things that load but deserve a look (one line each; the CLI prints them as 'warning: ...', the Train page
+    # shows them), e.g. a label column that is 0 in every row.
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def num_rows(self) -> int:
@@ -349,7 +352,23 @@ def dataset_from_frame(frame: pd.DataFrame, labels: str | Sequence[str], name: s
     X = features_array(frame, feature_names, name)
     return Dataset(X=X, Y=Y, feature_names=feature_names, label_names=label_names,
                    description={"source": "csv", "name": name.strip("'"), "rows": len(frame),
-                                "features": len(feature_names), "labels": label_names})
+                                "features": len(feature_names), "labels": label_names},
+                   warnings=label_warnings(Y, label_names, name))
+
+
+def label_warnings(Y: np.ndarray, label_names: Sequence[str], name: str = "the CSV") -> list[str]:
+    """One line per label column that holds a single value in every row: nothing to learn, F1 meaningless.
+
+    ``Y``: (n, num_labels) of 0/1.
+    """
+    out = []
+    for j, label in enumerate(label_names):
+        column = Y[:, j]
+        if len(column) and (column == column[0]).all():
+            value = int(column[0])
+            out.append(f"label column {label!r} in {name} is {value} in every row: the model can only learn to "
+                       f"answer {value} for it, and its F1 means nothing; check that it is the right column")
+    return out
 
 
 def load_csv(source: CsvSource, labels: str | Sequence[str], name: str | None = None) -> Dataset:

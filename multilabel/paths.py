@@ -38,7 +38,9 @@ def os_error_message(exc: BaseException, doing: str) -> str:
     else:
         reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
     advice = _ADVICE.get(code, "check the path and the disk")
-    return f"cannot finish {doing}: {reason}; {advice}"
+    where = getattr(exc, "filename", None)
+    where = f" ({os.fspath(where)})" if where and os.fspath(where) not in doing else ""
+    return f"cannot finish {doing}: {reason}{where}; {advice}"
 
 
 def check_output_file(path: str | os.PathLike, flag: str, example: str = "out.csv") -> Path:
