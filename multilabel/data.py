@@ -230,11 +230,13 @@ def csv_error(exc: BaseException, label: str, names: Sequence[str] = ()) -> Mult
     reason = error_reason(exc)
     if "Empty CSV file" in reason:
         return MultilabelError(f"{label} is empty; give a CSV with a header row and at least one data row")
-    found = re.search(r"In CSV column #(\d+): CSV conversion error to \w+: invalid value '(.*)'", reason)
-    if found and int(found.group(1)) < len(names):
-        column = names[int(found.group(1))]
-        return MultilabelError(f"column {column!r} in {label} has the value {found.group(2)!r} further down, where "
-                               "the rows above are numbers; fix that cell (or remove the column)")
+    found = re.search(r"In CSV column #(\d+): (?:Row #(\d+): )?CSV conversion error to \w+: invalid value '(.*)'",
+                      reason)
+    if found and int(found.group(1)) < len(names):  # a later block broke the type inferred from the first one
+        column, row, value = names[int(found.group(1))], found.group(2), found.group(3)
+        where = f"at row {row}" if row else "further down"
+        return MultilabelError(f"column {column!r} in {label} has the value {value!r} {where}, where the rows above "
+                               "are numbers; fix that cell (or remove the column)")
     return MultilabelError(f"{label} is not a readable CSV ({reason}); save it as comma-separated text with a "
                            "header row")
 
