@@ -35,7 +35,7 @@ def registry() -> SessionRegistry:
         if home not in _reported:  # once per server, so the terminal that started it also says what is wrong
             _reported.add(home)
             sys.stderr.write(f"multilabel: {exc}\n")
-        st.error(str(exc))
+        st.error(plain(str(exc)))
         st.stop()
         raise  # st.stop() raises; this line only keeps type checkers sure nothing is returned
 

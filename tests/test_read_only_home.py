@@ -1,0 +1,87 @@
+"""A run store folder that cannot be written: the pages say so in one st.error line (no traceback box), and
+user-supplied names are escaped before Streamlit renders them as Markdown."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from multilabel import MultilabelError
+from multilabel.store import HOME_ENV, RunStore
+
+from app_pages._shared import plain
+
+REPO = Path(__file__).resolve().parents[1]
+PAGES = ["app_pages/train.py", "app_pages/predict.py", "app_pages/runs.py"]
+
+
+def open_page(page: str) -> AppTest:
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=30)
+    at.switch_page(page)
+    return at.run()
+
+
+def store_error(home: Path) -> str:
+    with pytest.raises(MultilabelError) as info:
+        RunStore(home)
+    return str(info.value)
+
+
+@pytest.fixture(params=["under a file", "locked empty folder", "locked existing store"])
+def unwritable_home(request, tmp_path, monkeypatch, lock) -> Path:
+    """A MULTILABEL_HOME that refuses writes, for root too: a path below a regular file, or a folder locked with
+    ``lock`` (chattr +i as root) before or after it holds a store."""
+    if request.param == "under a file":
+        (tmp_path / "file").write_text("not a folder")
+        home = tmp_path / "file" / "home"
+    elif request.param == "locked empty folder":
+        home = tmp_path / "home_empty"
+        home.mkdir()
+        lock(home)
+    else:
+        home = tmp_path / "home"
+        RunStore(home).close()
+        lock(home / "runs.db")
+        lock(home / "checkpoints")
+        lock(home)
+    monkeypatch.setenv(HOME_ENV, str(home))
+    return home
+
+
+def test_the_run_store_refuses_an_unwritable_home_with_the_fix(unwritable_home):
+    message = store_error(unwritable_home)
+    assert message.startswith(f"the run store folder '{unwritable_home}' is not writable (")
+    assert message.endswith("set MULTILABEL_HOME (or --store) to a folder you can write to")
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_pages_show_one_error_line_for_an_unwritable_home(unwritable_home, page):
+    at = open_page(page)
+    assert not at.exception, [e.value for e in at.exception]
+    assert [e.value for e in at.error] == [plain(store_error(unwritable_home))]
+
+
+# -- Markdown in user-supplied names ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["**bold**", "_x_", "[link](http://example.com)", ":red[alarm]", "# heading",
+                                  "`code`", "<b>html</b>", "$x^2$", "a\\b", "x-1.5", "100% | col ~~del~~",
+                                  ":material/home:"])
+def test_plain_escapes_every_markdown_character(name):
+    escaped = plain(name)
+    # Every character Markdown or Streamlit could act on is preceded by a backslash; unescaping gives the name back.
+    unescaped, i = [], 0
+    while i < len(escaped):
+        if escaped[i] == "\\":
+            i += 1
+        unescaped.append(escaped[i])
+        i += 1
+    assert "".join(unescaped) == name
+    for ch in "*_[]()`<>$#|~:":
+        assert escaped.count("\\" + ch) == name.count(ch)
+
+
+def test_plain_keeps_a_name_on_one_line():
+    assert plain("two\nlines") == "two lines"
