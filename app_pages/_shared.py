@@ -5,10 +5,14 @@ from __future__ import annotations
 import re
 import sys
 from pathlib import Path
+from typing import Sequence
+
+import pandas as pd
 
 import streamlit as st
 
-from multilabel import MultilabelError, TrainedModel, load_checkpoint
+from multilabel import Dataset, MultilabelError, TrainedModel, load_checkpoint
+from multilabel.data import label_warnings, labels_array
 from multilabel.session import SessionRegistry, get_registry
 from multilabel.store import default_home
 
@@ -58,3 +62,20 @@ def plain(text: object) -> str:
     """
     flat = " ".join(str(text).splitlines())
     return _MARKDOWN_SPECIAL.sub(r"\\\1", flat)
+
+
+def show_data_warnings(data: Dataset) -> None:
+    """``st.warning`` for each of ``data.warnings`` (e.g. a label column that is 0 in every row), escaped."""
+    for warning in data.warnings:
+        st.warning(plain(warning))
+
+
+def show_label_warnings(frame: pd.DataFrame, labels: Sequence[str], name: str) -> None:
+    """The same warnings for label columns chosen in an uploaded table, shown as soon as they are chosen (before
+    Start). Columns that are not valid labels are left to the error shown at Start."""
+    try:
+        Y = labels_array(frame, list(labels), name)
+    except (MultilabelError, KeyError):
+        return
+    for warning in label_warnings(Y, list(labels), name):
+        st.warning(plain(warning))

@@ -85,3 +85,22 @@ def test_plain_escapes_every_markdown_character(name):
 
 def test_plain_keeps_a_name_on_one_line():
     assert plain("two\nlines") == "two lines"
+
+
+# -- data warnings on the Train page ---------------------------------------------------------------------------------
+
+def test_the_train_page_helper_warns_about_a_constant_label_column(tmp_path):
+    script = tmp_path / "page.py"
+    script.write_text(
+        "import sys\n"
+        f"sys.path.insert(0, {str(REPO)!r})\n"
+        "import pandas as pd\n"
+        "from app_pages._shared import show_label_warnings\n"
+        "frame = pd.DataFrame({'a': [1, 2, 3], 'y1': [0, 1, 0], 'y_*2*': [0, 0, 0]})\n"
+        "show_label_warnings(frame, ['y1', 'y_*2*'], \"'up.csv'\")\n"
+        "show_label_warnings(frame, ['a'], \"'up.csv'\")  # not a label column: left to the error at Start\n")
+    at = AppTest.from_file(str(script), default_timeout=30).run()
+    assert not at.exception
+    expected = ("label column 'y_*2*' in 'up.csv' is 0 in every row: the model can only learn to answer 0 for it, "
+                "and its F1 means nothing; check that it is the right column")
+    assert [w.value for w in at.warning] == [plain(expected)]
