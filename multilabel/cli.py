@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 import sqlite3
 import sys
 from pathlib import Path
@@ -116,7 +117,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         sys.stderr.write(f"warning: {warning}\n")
     config = _config_from_args(args, data.X.shape[1], data.Y.shape[1])
     registry = SessionRegistry(RunStore(args.store))
-    session = registry.start(config, data, name=args.name)
+    session = registry.start(config, data, name=args.name,
+                             started_by=f"CLI (pid {os.getpid()} on {socket.gethostname()})")
     bar = None if args.quiet else EpochProgress(config.epochs)
     seen = 0
     try:

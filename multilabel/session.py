@@ -11,6 +11,7 @@ import os
 import threading
 import time
 import traceback
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
@@ -24,13 +25,49 @@ from .errors import MultilabelError
 from .store import LIVE_ONLY_FIELDS, RunStore, default_home
 
 
+@dataclass
+class RunView:
+    """What a page shows of one run: a live run's snapshot or a stored run, in one shape.
+
+    ``history`` holds the epoch records as the engine reported them (see engine.train); ``live`` the probe
+    probabilities and histograms of the newest evaluated epoch; ``progress`` the newest in-epoch progress
+    ({"epoch", "step", "steps"}) of a live run, or None.
+    """
+
+    run_id: str
+    status: str
+    history: list[dict[str, Any]]
+    epoch: int
+    epochs: int
+    config: dict[str, Any]
+    info: dict[str, Any] = field(default_factory=dict)
+    best: Optional[dict[str, Any]] = None
+    error: Optional[str] = None
+    checkpoint: Optional[str] = None
+    alive: bool = False
+    stopping: bool = False
+    live: dict[str, Any] = field(default_factory=dict)
+    progress: Optional[dict[str, Any]] = None
+    started_at: Optional[float] = None
+    finished_at: Optional[float] = None
+    started_by: Optional[str] = None
+    notes: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def last_evaluated(self) -> Optional[dict[str, Any]]:
+        """The newest epoch record with validation metrics, or None."""
+        return last_evaluated(self.history)
+
+
 class TrainingSession:
     """One run in a background thread. ``snapshot()`` and ``stop()`` are safe from any thread."""
 
-    def __init__(self, store: RunStore, config: TrainConfig, data: Dataset, name: str | None = None) -> None:
+    def __init__(self, store: RunStore, config: TrainConfig, data: Dataset, name: str | None = None,
+                 started_by: str | None = None) -> None:
         self.config = config.validate()
         self.store = store
-        self.run_id = store.create_run(config.to_dict(), data.description, name=name)
+        self.started_by = started_by
+        self.run_id = store.create_run(config.to_dict(), data.description, name=name, started_by=started_by)
         self._data = data
         self._stop = threading.Event()
         # Set when the run has ended. Waiting on it (not on Thread.join) is safe to interrupt with Ctrl-C: an
@@ -39,7 +76,8 @@ class TrainingSession:
         self._lock = threading.Lock()
         self._history: list[dict[str, Any]] = []  # records are never mutated after append: copies share them
         self._state: dict[str, Any] = {"status": "starting", "error": None, "info": {}, "best": None,
-                                       "checkpoint": None, "started_at": time.time(), "finished_at": None}
+                                       "checkpoint": None, "started_at": time.time(), "finished_at": None,
+                                       "progress": None}
         self.result: Optional[TrainResult] = None
         self._thread = threading.Thread(target=self._run, name=f"train-{self.run_id}", daemon=True)
 
@@ -57,12 +95,19 @@ class TrainingSession:
         self.store.log_epoch(self.run_id, record)
         with self._lock:
             self._history.append(record)
+            self._state["progress"] = None
+
+    def _on_progress(self, progress: dict[str, Any]) -> None:
+        with self._lock:
+            self._state["progress"] = progress
 
     def _run(self) -> None:
         try:
-            result = train(self.config, self._data, on_epoch=self._on_epoch, stop=self._stop, on_start=self._on_start)
+            result = train(self.config, self._data, on_epoch=self._on_epoch, stop=self._stop, on_start=self._on_start,
+                           on_progress=self._on_progress)
             result.trained.run_id = self.run_id
             path = save_checkpoint(result.trained, self.store.checkpoint_path(self.run_id))
+            self.store.save_validation(self.run_id, result.val_probs, result.val_targets)
             self.store.finish(self.run_id, result.outcome, best=result.best, checkpoint=path)
             self.result = result
             with self._lock:
@@ -118,12 +163,27 @@ class SessionRegistry:
         self._lock = threading.Lock()
         self._sessions: dict[str, TrainingSession] = {}
 
-    def start(self, config: TrainConfig, data: Dataset, name: str | None = None) -> TrainingSession:
+    def start(self, config: TrainConfig, data: Dataset, name: str | None = None,
+              started_by: str | None = None) -> TrainingSession:
+        """Start a run in the background. ``started_by`` says who (a browser session, the CLI) for other viewers."""
         _warm_up()
-        session = TrainingSession(self.store, config, data, name=name)
+        session = TrainingSession(self.store, config, data, name=name, started_by=started_by)
         with self._lock:
             self._sessions[session.run_id] = session
         return session.start()
+
+    def is_live(self, run_id: str | None) -> bool:
+        session = self.get(run_id)
+        return session is not None and session.running
+
+    def stop(self, run_id: str, by: str | None = None) -> None:
+        """Ask a live run to stop after its current step; where ``by`` is not who started it, note who stopped it."""
+        session = self.get(run_id)
+        if session is None or not session.running:
+            return
+        if by is not None and by != session.started_by:
+            self.store.add_note(run_id, f"stopped by {by}")
+        session.stop()
 
     def get(self, run_id: str | None) -> Optional[TrainingSession]:
         with self._lock:
@@ -136,25 +196,25 @@ class SessionRegistry:
     def active(self) -> list[TrainingSession]:
         return [s for s in self.sessions() if s.running]
 
-    def view(self, run_id: str) -> dict[str, Any]:
-        """What a page shows for a run: the live snapshot if this process runs it, else the stored record.
-
-        Both have the snapshot's keys (status, history, epoch, epochs, info, best, error, config, alive, live);
-        ``live`` holds the latest epoch's probe probabilities and probability histograms.
-        """
+    def view(self, run_id: str) -> RunView:
+        """What a page shows for a run: the live snapshot if this process runs it, else the stored record."""
+        run = self.store.get_run(run_id)
         session = self.get(run_id)
         if session is not None:
-            view = session.snapshot()
-            last = last_evaluated(view["history"]) or {}
-            view["live"] = {k: last[k] for k in LIVE_ONLY_FIELDS if k in last}
-            return view
-        run = self.store.get_run(run_id)
+            snap = session.snapshot()
+            last = last_evaluated(snap["history"]) or {}
+            return RunView(run_id=run_id, status=snap["status"], history=snap["history"], epoch=snap["epoch"],
+                           epochs=snap["epochs"], config=snap["config"], info=snap["info"], best=snap["best"],
+                           error=snap["error"], checkpoint=snap["checkpoint"], alive=snap["alive"],
+                           stopping=snap["stopping"], live={k: last[k] for k in LIVE_ONLY_FIELDS if k in last},
+                           progress=snap["progress"] if snap["alive"] else None, started_at=snap["started_at"],
+                           finished_at=snap["finished_at"], started_by=session.started_by, notes=run["notes"])
         history = self.store.history(run_id)
-        return {"run_id": run_id, "status": run["status"], "error": run["error"], "info": run["info"] or {},
-                "best": run["best"], "checkpoint": run["checkpoint"], "config": run["config"], "history": history,
-                "epoch": history[-1]["epoch"] if history else 0, "epochs": run["config"].get("epochs", 0),
-                "stopping": False, "alive": False, "live": run["last_live"] or {}, "started_at": run["created_at"],
-                "finished_at": run["finished_at"]}
+        return RunView(run_id=run_id, status=run["status"], history=history,
+                       epoch=history[-1]["epoch"] if history else 0, epochs=run["config"].get("epochs", 0),
+                       config=run["config"], info=run["info"] or {}, best=run["best"], error=run["error"],
+                       checkpoint=run["checkpoint"], live=run["last_live"] or {}, started_at=run["created_at"],
+                       finished_at=run["finished_at"], started_by=run["started_by"], notes=run["notes"])
 
 
 _registries: dict[Path, SessionRegistry] = {}

@@ -17,6 +17,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
+import numpy as np
+
 from .errors import MultilabelError
 from .paths import check_writable_folder, os_error_message
 
@@ -40,7 +42,9 @@ CREATE TABLE IF NOT EXISTS runs (
     last_live TEXT,                  -- JSON: the last epoch's probe probabilities and histograms
     epochs_done INTEGER NOT NULL DEFAULT 0,
     checkpoint TEXT,
-    error TEXT
+    error TEXT,
+    started_by TEXT,                 -- who started it: 'browser session 1a2b3c', 'CLI pid 123 on host'
+    notes TEXT                       -- JSON list of {"at": unix time, "text": str}
 );
 CREATE TABLE IF NOT EXISTS epochs (
     run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
@@ -51,6 +55,8 @@ CREATE TABLE IF NOT EXISTS epochs (
 """
 
 FINISHED = ("completed", "early_stopped", "stopped")
+# Columns added after the first release, with their SQL types: an older runs.db gains them when opened.
+_ADDED_COLUMNS = {"started_by": "TEXT", "notes": "TEXT"}
 
 
 def default_home() -> Path:
@@ -100,6 +106,11 @@ class RunStore:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._db.executescript(_SCHEMA)
+            have = {row[1] for row in self._db.execute("PRAGMA table_info(runs)")}
+            for column, kind in _ADDED_COLUMNS.items():
+                if column not in have:
+                    self._db.execute(f"ALTER TABLE runs ADD COLUMN {column} {kind}")
+            self._db.commit()
             with self._db:  # a real write: a read-only runs.db (or folder) fails here, not at the first epoch
                 self._db.execute("PRAGMA user_version=0")
         except sqlite3.OperationalError as exc:
@@ -140,14 +151,48 @@ class RunStore:
     def checkpoint_path(self, run_id: str) -> Path:
         return self.home / "checkpoints" / f"{run_id}.pt"
 
+    def validation_path(self, run_id: str) -> Path:
+        return self.home / "checkpoints" / f"{run_id}.val.npz"
+
+    def save_validation(self, run_id: str, probs: np.ndarray, targets: np.ndarray) -> Path:
+        """Keep a finished run's validation probabilities (n_val, labels) float32 and 0/1 targets (written atomically)."""
+        path = self.validation_path(run_id)
+        tmp = path.with_name(path.name + ".tmp.npz")
+        try:
+            np.savez_compressed(tmp, probs=np.asarray(probs, dtype=np.float32),
+                                targets=np.asarray(targets, dtype=np.int8))
+            os.replace(tmp, path)
+        except OSError as exc:  # a full disk: one line, no half-written file
+            tmp.unlink(missing_ok=True)
+            raise MultilabelError(os_error_message(exc, f"writing {str(path)!r}")) from None
+        return path
+
+    def load_validation(self, run_id: str) -> Optional[tuple[np.ndarray, np.ndarray]]:
+        """(probs float32, targets int8) saved by ``save_validation``, or None for a run without them."""
+        try:
+            with np.load(self.validation_path(run_id)) as saved:
+                return saved["probs"], saved["targets"]
+        except (OSError, KeyError, ValueError):
+            return None
+
     # -- writes (one transaction each) --------------------------------------------------------------------------
-    def create_run(self, config: dict[str, Any], data: dict[str, Any], name: str | None = None) -> str:
+    def create_run(self, config: dict[str, Any], data: dict[str, Any], name: str | None = None,
+                   started_by: str | None = None) -> str:
         run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
         with self._tx() as db:
-            db.execute("INSERT INTO runs (id, name, status, created_at, owner, config, data) VALUES (?,?,?,?,?,?,?)",
+            db.execute("INSERT INTO runs (id, name, status, created_at, owner, config, data, started_by) "
+                       "VALUES (?,?,?,?,?,?,?,?)",
                        (run_id, name or run_id, "running", time.time(), self._owner, json.dumps(config),
-                        json.dumps(data)))
+                        json.dumps(data), started_by))
         return run_id
+
+    def add_note(self, run_id: str, text: str) -> None:
+        """Append a visible note to a run (who stopped it, say), stamped with the time."""
+        with self._tx() as db:
+            row = db.execute("SELECT notes FROM runs WHERE id=?", (run_id,)).fetchone()
+            notes = json.loads(row[0]) if row and row[0] else []
+            notes.append({"at": time.time(), "text": text})
+            db.execute("UPDATE runs SET notes=? WHERE id=?", (json.dumps(notes), run_id))
 
     def set_info(self, run_id: str, info: dict[str, Any]) -> None:
         with self._tx() as db:
@@ -159,7 +204,7 @@ class RunStore:
         with self._tx() as db:
             db.execute("INSERT OR REPLACE INTO epochs (run_id, epoch, record) VALUES (?,?,?)",
                        (run_id, record["epoch"], json.dumps(kept)))
-            if live:  # epochs without metrics (see engine.METRICS_SHARE) keep the previous live view
+            if live:  # epochs without metrics (see engine.resolve_eval_every) keep the previous live view
                 db.execute("UPDATE runs SET epochs_done=?, last_live=? WHERE id=?",
                            (record["epoch"], json.dumps(live), run_id))
             else:
@@ -182,12 +227,14 @@ class RunStore:
             db.execute("DELETE FROM epochs WHERE run_id=?", (run_id,))
             db.execute("DELETE FROM runs WHERE id=?", (run_id,))
         self.checkpoint_path(run_id).unlink(missing_ok=True)
+        self.validation_path(run_id).unlink(missing_ok=True)
 
     # -- reads --------------------------------------------------------------------------------------------------
     def _row(self, row: sqlite3.Row) -> dict[str, Any]:
         run = dict(row)
         for key in ("config", "data", "info", "best", "last_live"):
             run[key] = json.loads(run[key]) if run[key] else None
+        run["notes"] = json.loads(run["notes"]) if run["notes"] else []
         if run["status"] == "running" and not (run["owner"] == self._owner or _owner_alive(run["owner"])):
             run["status"] = "interrupted"  # its process is gone
         end = run["finished_at"] or (time.time() if run["status"] == "running" else None)
