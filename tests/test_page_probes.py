@@ -1,14 +1,17 @@
-"""A run store folder that cannot be written: the pages say so in one st.error line (no traceback box), and
-user-supplied names are escaped before Streamlit renders them as Markdown."""
+"""Issue 8 probes on the pages: a run store folder that cannot be written, checkpoints whose parts disagree and
+CSVs in other delimiters or UTF-16 give one st.error line or just work (never a traceback box); user-supplied names
+are escaped before Streamlit renders them as Markdown; data warnings are shown."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
+import torch
 from streamlit.testing.v1 import AppTest
 
-from multilabel import MultilabelError
+from multilabel import MultilabelError, save_checkpoint
 from multilabel.store import HOME_ENV, RunStore
 
 from app_pages._shared import plain
@@ -104,3 +107,46 @@ def test_the_train_page_helper_warns_about_a_constant_label_column(tmp_path):
     expected = ("label column 'y_*2*' in 'up.csv' is 0 in every row: the model can only learn to answer 0 for it, "
                 "and its F1 means nothing; check that it is the right column")
     assert [w.value for w in at.warning] == [plain(expected)]
+
+
+
+# -- checkpoints whose parts disagree, CSVs the one reader accepts ---------------------------------------------------
+
+@pytest.fixture
+def home(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv(HOME_ENV, str(tmp_path / "home"))
+    return tmp_path / "home"
+
+
+@pytest.mark.parametrize("edit, fragment", [
+    (lambda p: p.__setitem__("feature_names", p["feature_names"] + ["extra"]), "7 feature names for a net with 6"),
+    (lambda p: p.__setitem__("std", torch.zeros_like(p["std"])), "std is 0 for feature 'x0'"),
+    (lambda p: p.__setitem__("feature_names", ["x0"] * 6), "the feature name 'x0' appears twice"),
+], ids=["feature names vs weights", "zero std", "duplicate feature names"])
+def test_predict_page_refuses_an_inconsistent_uploaded_checkpoint_with_one_line(home, trained_small, tmp_path, edit,
+                                                                               fragment):
+    path = save_checkpoint(trained_small, tmp_path / "model.pt")
+    payload = torch.load(path, weights_only=True)
+    edit(payload)
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    at = open_page("app_pages/predict.py")
+    at.radio(key="model_source").set_value("Upload a checkpoint").run()
+    at.file_uploader(key="ckpt_upload").set_value(("model.pt", buffer.getvalue(), "application/octet-stream")).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert len(at.error) == 1 and "is a damaged multilabel checkpoint" in at.error[0].value
+    assert fragment in at.error[0].value
+    assert "predict_csv" not in [u.key for u in at.get("file_uploader")]  # the page stopped at the model
+
+
+@pytest.mark.parametrize("sep, encoding", [(";", "utf-8"), ("\t", "utf-8"), (",", "utf-16")],
+                         ids=["semicolon", "tab", "utf-16"])
+def test_train_page_reads_semicolon_tab_and_utf16_uploads(home, sep, encoding):
+    rows = "".join(f"{i}{sep}{i * 0.5}{sep}{i % 2}{sep}{(i // 2) % 2}\n" for i in range(12))
+    content = f"a{sep}b{sep}y1{sep}y2\n{rows}".encode(encoding)
+    at = open_page("app_pages/train.py")
+    at.radio(key="source").set_value("Upload CSV").run()
+    at.file_uploader(key="train_csv").set_value(("data.csv", content, "text/csv")).run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    (labels,) = [m for m in at.multiselect if m.label == "Label columns"]
+    assert labels.value == ["y1", "y2"]
