@@ -103,6 +103,8 @@ def load_checkpoint(source: PathOrFile, device: str | torch.device = "cpu", name
     """Read a checkpoint with ``torch.load(weights_only=True)``: a file carrying code is refused, never run."""
     label = name or (f"'{os.fspath(source)}'" if isinstance(source, (str, os.PathLike))
                      else f"'{getattr(source, 'name', 'the uploaded file')}'")
+    if isinstance(source, (str, os.PathLike)) and Path(source).is_dir():
+        raise MultilabelError(f"model file {label} is a folder; give the path of a .pt file saved by multilabel")
     if isinstance(source, (str, os.PathLike)) and not Path(source).is_file():
         raise MultilabelError(f"model file {label} does not exist; give the path of a .pt file saved by multilabel")
     if not _is_zip(source):

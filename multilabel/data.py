@@ -175,11 +175,12 @@ def read_csv(source: CsvSource, name: str | None = None) -> pd.DataFrame:
     source, _, options = _csv_options(source, label, None, CSV_BLOCK_BYTES)
     try:
         table = pacsv.read_csv(source, **options)
+        names = table.column_names  # decoding a name can fail too
     except (ValueError, UnicodeError) as exc:
         raise csv_error(exc, label) from None
     except OSError as exc:
         raise MultilabelError(f"{label} cannot be read ({exc.strerror or exc}); check the file") from None
-    check_column_names(table.column_names, label)
+    check_column_names(names, label)
     if table.num_rows == 0:
         raise MultilabelError(f"{label} has a header but no data rows; add at least one row")
     return table.to_pandas()
@@ -212,6 +213,17 @@ def sniff(head: bytes, label: str) -> CsvFormat:
         else:
             raise MultilabelError(f"{label} is not a readable CSV ({BINARY_REASON}); save it as comma-separated "
                                   "text with a header row")
+    else:
+        controls = sum(head.count(bytes([b])) for b in range(32) if b not in (9, 10, 13))
+        if controls > 0.01 * len(head):
+            raise MultilabelError(f"{label} is not a readable CSV ({BINARY_REASON}); save it as comma-separated "
+                                  "text with a header row")
+        try:
+            head.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            if exc.start < len(head) - 3:  # not just a character cut in two at the end of the head
+                # Not UTF-8: most likely a spreadsheet's "CSV" in the Windows code page (é as one byte, 0xe9).
+                fmt.encoding = "cp1252" if _decodes(head, "cp1252") else "latin1"
     codec = {"utf8": "utf-8-sig", "utf16": "utf-16"}.get(fmt.encoding, fmt.encoding)
     text = head.decode(codec, errors="replace")
     if not text.strip():
@@ -225,11 +237,21 @@ def sniff(head: bytes, label: str) -> CsvFormat:
     return fmt
 
 
+def _decodes(data: bytes, codec: str) -> bool:
+    try:
+        data.decode(codec)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def csv_error(exc: BaseException, label: str, names: Sequence[str] = ()) -> MultilabelError:
     """The one-line message for a parser error (from the header or any later block)."""
     reason = error_reason(exc)
     if "Empty CSV file" in reason:
         return MultilabelError(f"{label} is empty; give a CSV with a header row and at least one data row")
+    if isinstance(exc, UnicodeDecodeError) or "invalid UTF8" in reason:
+        return MultilabelError(f"{label} is not UTF-8 text further down (its first lines are); save it as UTF-8")
     found = re.search(r"In CSV column #(\d+): (?:Row #(\d+): )?CSV conversion error to \w+: invalid value '(.*)'",
                       reason)
     if found and int(found.group(1)) < len(names):  # a later block broke the type inferred from the first one
@@ -402,8 +424,11 @@ def features_array(frame: pd.DataFrame, columns: Sequence[str], name: str = "the
             bad = values.isna() & series.notna()
             if bad.any():
                 row = int(np.flatnonzero(bad.to_numpy())[0])
+                cell = series.iloc[row]
+                fix = ("write numbers with a decimal point (1.5, not 1,5)" if isinstance(cell, str)
+                       and re.fullmatch(r"\s*[-+]?\d+,\d+\s*", cell) else "remove the column or make it numeric")
                 raise MultilabelError(f"feature column {col!r} in {name} is not numeric (row {row + row_offset + 2}: "
-                                      f"{series.iloc[row]!r}); remove the column or make it numeric")
+                                      f"{cell!r}); {fix}")
             series = values
         column = series.to_numpy(dtype=np.float64, na_value=np.nan)
         usable = np.abs(column) <= FLOAT32_MAX  # False for NaN, inf, and values float32 would turn into inf

@@ -226,3 +226,7 @@ def test_every_consistency_check_passes_on_what_save_checkpoint_writes(trained_s
     model = dataclasses.replace(trained_small, standardizer=scaler)
     loaded = load_checkpoint(save_checkpoint(model, tmp_path / "model.pt"))
     assert np.isfinite(loaded.predict_proba(X)).all()
+
+
+def test_a_folder_given_as_the_model_is_named_as_a_folder(tmp_path):
+    assert refused(tmp_path) == f"model file '{tmp_path}' is a folder; give the path of a .pt file saved by multilabel"
