@@ -36,6 +36,9 @@ class TrainedModel:
     thresholds: list[float]
     metrics: dict[str, Any] = field(default_factory=dict)
     run_id: str | None = None
+    # engine.ResumeState.to_dict() of the run's last epoch (last weights, optimizer and RNG state), so the run can be
+    # continued with more epochs; None where the file was saved without it.
+    resume: dict[str, Any] | None = None
 
     @property
     def device(self) -> torch.device:
@@ -87,6 +90,8 @@ def _write(trained: TrainedModel, path: Path) -> None:
         "metrics": trained.metrics,
         "run_id": trained.run_id,
     }
+    if trained.resume is not None:
+        payload["resume"] = trained.resume
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -136,7 +141,7 @@ def load_checkpoint(source: PathOrFile, device: str | torch.device = "cpu", name
             label_names=list(payload["label_names"]),
             standardizer=Standardizer(payload["mean"].numpy(), payload["std"].numpy()),
             thresholds=[float(t) for t in payload["thresholds"]], metrics=payload.get("metrics") or {},
-            run_id=payload.get("run_id"))
+            run_id=payload.get("run_id"), resume=payload.get("resume"))
     except (KeyError, TypeError, RuntimeError, AttributeError, ValueError) as exc:
         if isinstance(exc, MultilabelError):
             raise

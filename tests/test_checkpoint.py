@@ -230,3 +230,16 @@ def test_every_consistency_check_passes_on_what_save_checkpoint_writes(trained_s
 
 def test_a_folder_given_as_the_model_is_named_as_a_folder(tmp_path):
     assert refused(tmp_path) == f"model file '{tmp_path}' is a folder; give the path of a .pt file saved by multilabel"
+
+
+def test_a_saved_run_continues_from_its_checkpoint_exactly(tmp_path, small_data, make_config):
+    from multilabel import train
+    from multilabel.engine import ResumeState
+    config = make_config(epochs=6)
+    whole = train(config, small_data)
+    first = train(config.replace(epochs=3), small_data)
+    first.trained.resume = first.resume.to_dict()
+    loaded = load_checkpoint(save_checkpoint(first.trained, tmp_path / "half.pt"))
+    rest = train(config, small_data, resume=ResumeState.from_dict(loaded.resume))
+    assert [r["val_loss"] for r in first.history + rest.history] == [r["val_loss"] for r in whole.history]
+    np.testing.assert_array_equal(rest.trained.predict_proba(small_data.X), whole.trained.predict_proba(small_data.X))
