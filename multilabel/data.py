@@ -110,17 +110,8 @@ BINARY_REASON = "its content is binary, not text: is it a spreadsheet, an image 
 class CsvFormat:
     """What the head of a file says about it: pyarrow's encoding name and the field delimiter."""
 
-    encoding: str = "utf8"
+    encoding: str = "utf8"  # or "utf16" (with a BOM), "utf-16-le"/"utf-16-be" (without), "cp1252", "latin1"
     delimiter: str = ","
-
-    @property
-    def description(self) -> str:
-        parts = []
-        if self.encoding != "utf8":
-            parts.append("UTF-16 text")
-        if self.delimiter != ",":
-            parts.append(f"{OTHER_DELIMITERS[self.delimiter]}-separated")
-        return ", ".join(parts) or "comma-separated UTF-8"
 
 
 class CsvStream:
@@ -149,8 +140,8 @@ def open_csv(source: CsvSource, name: str | None = None, column_types: Optional[
     that is not a usable CSV with a header row: a missing path, a folder, an empty or binary file, repeated or
     numeric column names.
 
-    The format is detected from the file's head (see ``sniff``): UTF-8 or UTF-16 text; comma-, semicolon-, tab- or
-    pipe-separated. ``column_types``: pyarrow types for named columns (e.g. float32). Types of other columns are
+    The format is detected from the file's head (see ``sniff``): UTF-8, UTF-16 or Windows code page (cp1252) text;
+    comma-, semicolon-, tab- or pipe-separated. ``column_types``: pyarrow types for named columns (e.g. float32). Types of other columns are
     inferred from the first block.
     """
     label = name or source_name(source)
@@ -200,7 +191,12 @@ def _csv_options(source: CsvSource, label: str, column_types: Optional[dict[str,
 
 
 def sniff(head: bytes, label: str) -> CsvFormat:
-    """The encoding and delimiter of a CSV from its first bytes; MultilabelError for an empty or binary file."""
+    """The encoding and delimiter of a CSV from its first bytes; MultilabelError for an empty or binary file.
+
+    Encoding: a UTF-16 BOM, or NUL bytes in every other place, is UTF-16; other NUL bytes or many control characters
+    are binary; bytes that are not UTF-8 are the Windows code page (what spreadsheets save as "CSV"). Delimiter: a
+    comma, unless the header line has none but has semicolons, tabs or pipes (the most frequent of them wins).
+    """
     fmt = CsvFormat()
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
         fmt.encoding = "utf16"  # pyarrow (via Python's codec) reads the BOM and decodes
