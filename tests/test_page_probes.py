@@ -53,6 +53,13 @@ def unwritable_home(request, tmp_path, monkeypatch, lock) -> Path:
     return home
 
 
+def test_a_read_only_database_in_a_writable_folder_is_refused_at_open_not_at_the_first_epoch(tmp_path, lock):
+    RunStore(tmp_path).close()
+    lock(tmp_path / "runs.db")
+    assert store_error(tmp_path) == (f"the run store folder '{tmp_path}' is not writable (attempt to write a readonly "
+                                     "database); set MULTILABEL_HOME (or --store) to a folder you can write to")
+
+
 def test_the_run_store_refuses_an_unwritable_home_with_the_fix(unwritable_home):
     message = store_error(unwritable_home)
     assert message.startswith(f"the run store folder '{unwritable_home}' is not writable (")
