@@ -141,8 +141,8 @@ def open_csv(source: CsvSource, name: str | None = None, column_types: Optional[
     numeric column names.
 
     The format is detected from the file's head (see ``sniff``): UTF-8, UTF-16 or Windows code page (cp1252) text;
-    comma-, semicolon-, tab- or pipe-separated. ``column_types``: pyarrow types for named columns (e.g. float32). Types of other columns are
-    inferred from the first block.
+    comma-, semicolon-, tab- or pipe-separated. ``column_types``: pyarrow types for named columns (e.g. float32).
+    Types of other columns are inferred from the first block.
     """
     label = name or source_name(source)
     source, fmt, options = _csv_options(source, label, column_types, block_size)

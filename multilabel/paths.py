@@ -1,4 +1,4 @@
-"""Output paths checked before work starts, and OS errors (disk full, read-only folder) as one line a person can act on."""
+"""Output paths checked before work starts; OS errors (a full disk, a read-only folder) as one line to act on."""
 
 from __future__ import annotations
 

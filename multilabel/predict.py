@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import IO, Any, Iterator, Optional, Sequence, Union
 
 import numpy as np

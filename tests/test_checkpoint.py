@@ -184,6 +184,10 @@ def _set(key, value):
     return lambda payload: payload.__setitem__(key, value(payload) if callable(value) else value)
 
 
+def _config(key, value):
+    return lambda payload: payload["config"].__setitem__(key, value)
+
+
 @pytest.mark.parametrize("change, fragment", [
     (_set("feature_names", lambda p: p["feature_names"] + ["extra"]), "7 feature names for a net with 6 features"),
     (_set("feature_names", lambda p: p["feature_names"][:-1]), "5 feature names for a net with 6 features"),
@@ -198,9 +202,9 @@ def _set(key, value):
     (_set("label_names", lambda p: [p["label_names"][0]] * 3), "the label name 'label_0' appears twice"),
     (_set("thresholds", [0.5, 0.5, 1.5]), "thresholds must be 3 numbers in [0, 1]"),
     (_set("thresholds", [0.5, 0.5]), "thresholds must be 3 numbers in [0, 1]"),
-    (lambda p: p["config"].__setitem__("input_size", 5), "its weights are 6 -> 16 -> 3 but its settings say 5 -> 16 -> 3"),
-    (lambda p: p["config"].__setitem__("hidden_size", 32), "its weights are 6 -> 16 -> 3 but its settings say 6 -> 32 -> 3"),
-    (lambda p: p["config"].__setitem__("num_outputs", 4), "its weights are 6 -> 16 -> 3 but its settings say 6 -> 16 -> 4"),
+    (_config("input_size", 5), "its weights are 6 -> 16 -> 3 but its settings say 5 -> 16 -> 3"),
+    (_config("hidden_size", 32), "its weights are 6 -> 16 -> 3 but its settings say 6 -> 32 -> 3"),
+    (_config("num_outputs", 4), "its weights are 6 -> 16 -> 3 but its settings say 6 -> 16 -> 4"),
     (lambda p: p["state_dict"].__setitem__("net.0.weight", torch.zeros(16, 7)),
      "its weights are 7 -> 16 -> 3 but its settings say 6 -> 16 -> 3"),
 ], ids=["more feature names", "fewer feature names", "short mean", "long std", "NaN mean", "inf std", "zero std",
