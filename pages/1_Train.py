@@ -15,7 +15,7 @@ from multilabel.charts import (empty_figure, loss_figure, metrics_figure, per_la
                                probability_histogram_figure, probe_heatmap)
 from multilabel.data import dataset_from_frame  # noqa: E402
 from app_pages import _form  # noqa: E402
-from app_pages._shared import registry  # noqa: E402
+from app_pages._shared import plain, registry, show_label_warnings  # noqa: E402
 from app_pages._words import (browser_session, for_page, notes_lines, owner_line, rows_line,  # noqa: E402
                               status_word)
 
@@ -72,10 +72,11 @@ else:
     if kept is not None:  # kept across source switches and page changes: the uploader itself forgets its file
         frame, upload_name = kept["frame"], kept["name"]
         earlier = "" if upload is not None else " (uploaded earlier; upload another file to replace it)"
-        st.caption(f"{upload_name}: {len(frame):,} rows × {len(frame.columns)} columns{earlier}")
+        st.caption(f"{plain(upload_name)}: {len(frame):,} rows × {len(frame.columns)} columns{earlier}")
         st.dataframe(frame.head(5), hide_index=True)
         columns = [str(c) for c in frame.columns]
         labels = _form.label_picker(kept["key"], columns, guess_label_columns(frame))
+        show_label_warnings(frame, labels, f"'{upload_name}'")  # e.g. a label column that is 0 in every row
         a, b, _ = st.columns([1, 1, 4])
         a.metric("Input size", len(columns) - len(labels))
         b.metric("Number of outputs", len(labels))
