@@ -76,7 +76,8 @@ else:
         st.dataframe(frame.head(5), hide_index=True)
         columns = [str(c) for c in frame.columns]
         labels = _form.label_picker(kept["key"], columns, guess_label_columns(frame))
-        show_label_warnings(frame, labels, f"'{upload_name}'")  # e.g. a label column that is 0 in every row
+        if labels:  # e.g. a label column that is 0 in every row
+            show_label_warnings(frame, labels, f"'{upload_name}'")
         a, b, _ = st.columns([1, 1, 4])
         a.metric("Input size", len(columns) - len(labels))
         b.metric("Number of outputs", len(labels))
