@@ -104,7 +104,8 @@ def metrics_figure(history: Sequence[Mapping[str, Any]]) -> go.Figure:
 
 def empty_figure(title: str, message: str, height: int = 320) -> go.Figure:
     """A chart frame with axes and a message, drawn before the first point exists."""
-    return _figure([], title, height, xaxis=_axis("epoch", range=[0, 1]), yaxis=_axis("", range=[0, 1]),
+    return _figure([], title, height, xaxis=_axis("epoch", range=[0, 1], showticklabels=False),
+                   yaxis=_axis("", range=[0, 1], showticklabels=False),
                    annotations=[{"text": message, "x": 0.5, "y": 0.5, "xref": "paper", "yref": "paper",
                                  "showarrow": False, "font": {"color": "gray"}}])
 
