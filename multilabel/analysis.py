@@ -201,8 +201,8 @@ def with_thresholds(trained: TrainedModel, thresholds: Sequence[float],
                     metrics: Optional[dict[str, Any]] = None) -> TrainedModel:
     """A copy of ``trained`` that cuts at ``thresholds`` (one in [0, 1] per label); it shares the weights (the
     ``model`` module) with ``trained``. ``metrics`` replaces the copy's metrics when given."""
-    cut = check_thresholds(trained, thresholds)  # MultilabelError with a one-line message when wrong
-    return dataclasses.replace(trained, thresholds=[float(t) for t in cut],
+    check_thresholds(trained, thresholds)  # MultilabelError with a one-line message when wrong
+    return dataclasses.replace(trained, thresholds=[float(t) for t in thresholds],
                                metrics=dict(trained.metrics if metrics is None else metrics))
 
 
@@ -228,7 +228,8 @@ def save_thresholds(store: RunStore, run_id: str, thresholds: Sequence[float]) -
         raise MultilabelError(f"run {run_id} has no stored validation data (it predates it), so its metrics at new "
                               "thresholds cannot be computed; retrain it to tune thresholds here")
     trained = load_checkpoint(path)
-    cut = [float(t) for t in check_thresholds(trained, thresholds)]
+    check_thresholds(trained, thresholds)
+    cut = [float(t) for t in thresholds]  # as given (0.3, not float32's 0.30000001)
     probs, targets = validation
     old = run["best"] or dict(trained.metrics)
     evaluated = evaluate(torch.from_numpy(np.asarray(probs, dtype=np.float32)),
