@@ -5,12 +5,11 @@ from typing import Optional
 
 import numpy as np
 import streamlit as st
-import torch
 
 from multilabel import MultilabelError
-from multilabel.analysis import LabelCurves, Tradeoff, confusion_matrices, label_curves, save_thresholds
+from multilabel.analysis import (LabelCurves, Tradeoff, confusion_matrices, label_curves, save_thresholds,
+                                 summary_at)
 from multilabel.charts import confusion_grid_figure, pr_curve_figure, roc_curve_figure
-from multilabel.metrics import evaluate
 from multilabel.store import FINISHED, RunStore
 from app_pages._shared import model_from_store, registry
 
@@ -84,8 +83,7 @@ for j, name in enumerate(names):
     box.caption(f"precision {fmt(p.precision)} · recall {fmt(p.recall)} · F1 {p.f1:.3f} "
                 f"(TP {p.tp}, FP {p.fp}, FN {p.fn}) · saved {saved[j]:.2f}")
 
-now = evaluate(torch.from_numpy(probs), torch.from_numpy(targets).float(), thresholds, names)
-before = evaluate(torch.from_numpy(probs), torch.from_numpy(targets).float(), saved, names)
+now, before = summary_at(probs, targets, thresholds), summary_at(probs, targets, saved)
 m = st.columns(4)
 for col, key, title in zip(m, ("micro_f1", "macro_f1", "hamming_loss", "subset_accuracy"),
                            ("Val micro-F1", "Val macro-F1", "Val Hamming loss", "Val subset accuracy")):

@@ -161,27 +161,25 @@ def confusion_matrices(probs: Any, targets: Any, thresholds: Sequence[float], la
 class Tradeoff:
     """Precision / recall / F1 of every label at any threshold, by lookup in sorted validation probabilities.
 
-    Built once from (n, labels) ``probs`` and 0/1 ``targets`` (O(n log n) per label); each ``at`` call is a binary
-    search, so a slider can call it on every move.
+    Built once from (n, labels) ``probs`` and 0/1 ``targets``: per label, all probabilities sorted and the truly-1
+    rows' probabilities sorted (O(n log n)). Each ``at`` call is two binary searches, so a slider can call it on
+    every move.
     """
 
     def __init__(self, probs: Any, targets: Any) -> None:
         p, y = _arrays(probs, targets)
-        order = np.argsort(p, axis=0, kind="stable")
-        self._sorted = np.take_along_axis(p, order, axis=0).T.copy()  # (labels, n) ascending
-        ys = np.take_along_axis(y, order, axis=0).T  # (labels, n), truth in the same order
-        # _pos_from[j, i]: truly-1 rows among sorted rows i..n-1 (i = n gives 0).
-        self._pos_from = np.concatenate([np.cumsum(ys[:, ::-1], axis=1)[:, ::-1],
-                                         np.zeros((ys.shape[0], 1), dtype=np.int64)], axis=1)
         self.n, self.num_labels = p.shape
+        cols, truth = np.ascontiguousarray(p.T), np.ascontiguousarray(y.T)  # (labels, n): one label per row
+        self._all = np.sort(cols, axis=1)
+        self._pos = [np.sort(cols[j][truth[j]]) for j in range(self.num_labels)]
 
     def at(self, label: int, threshold: float) -> TradeoffPoint:
         """The trade-off of column ``label`` at ``threshold`` (rows with p >= threshold are predicted 1)."""
         t = np.float32(threshold)
-        first = int(np.searchsorted(self._sorted[label], t, side="left"))  # rows first.. have p >= t
-        predicted = self.n - first
-        positives = int(self._pos_from[label, 0])
-        tp = int(self._pos_from[label, first])
+        predicted = self.n - int(np.searchsorted(self._all[label], t, side="left"))
+        pos = self._pos[label]
+        positives = len(pos)
+        tp = positives - int(np.searchsorted(pos, t, side="left"))
         fp, fn = predicted - tp, positives - tp
         tn = self.n - tp - fp - fn
         den = 2 * tp + fp + fn
@@ -193,6 +191,26 @@ class Tradeoff:
         if len(thresholds) != self.num_labels:
             raise ValueError(f"need one threshold per label ({self.num_labels}), got {len(thresholds)}")
         return [self.at(j, t) for j, t in enumerate(thresholds)]
+
+
+def summary_at(probs: Any, targets: Any, thresholds: Sequence[float]) -> dict[str, float]:
+    """micro_f1, macro_f1, hamming_loss and subset_accuracy of (n, labels) ``probs`` cut at per-label
+    ``thresholds`` against ``targets``: the same numbers as ``metrics.evaluate`` (pinned by a test) without its
+    per-label AUROC, which costs most of its time and does not depend on thresholds."""
+    p, y = _arrays(probs, targets)
+    cut = np.asarray(thresholds, dtype=np.float32)
+    if cut.shape != (p.shape[1],):
+        raise ValueError(f"need one threshold per label ({p.shape[1]}), got {len(cut)}")
+    pred = p >= cut
+    tp = (pred & y).sum(axis=0).astype(np.float64)
+    fp = (pred & ~y).sum(axis=0).astype(np.float64)
+    fn = (~pred & y).sum(axis=0).astype(np.float64)
+    den = 2 * tp + fp + fn
+    f1 = np.divide(2 * tp, den, out=np.zeros_like(tp), where=den > 0)
+    all_den = den.sum()
+    return {"micro_f1": float(2 * tp.sum() / all_den) if all_den else 0.0, "macro_f1": float(f1.mean()),
+            "hamming_loss": float((fp.sum() + fn.sum()) / p.size),
+            "subset_accuracy": float((pred == y).all(axis=1).mean())}
 
 
 # -- thresholds into the model -----------------------------------------------------------------------------------

@@ -166,10 +166,29 @@ def label_frequency_figure(label_names: Sequence[str], positive_counts: Sequence
 # Figures of multilabel.analysis's results for one finished run's validation split (the Inspect page).
 
 CHANCE_COLOR, POINT_COLOR = "#9aa5b1", "#d62728"
+CURVE_POINTS = 1000  # points per curve on screen: a curve has one point per distinct probability (up to n rows)
+
+
+def _thin_curve(*columns: Sequence[Any], max_points: int = CURVE_POINTS) -> list[list[Any]]:
+    """The same evenly spaced points (first and last always kept) of parallel lists, at most ``max_points``."""
+    n = len(columns[0])
+    if n <= max_points:
+        return [list(c) for c in columns]
+    keep = [round(i * (n - 1) / (max_points - 1)) for i in range(max_points)]
+    return [[c[k] for k in keep] for c in columns]
+
+
+_CURVE_MARGIN = {"l": 10, "r": 10, "t": 40, "b": 10}  # the legend sits inside the plot: no room needed above it
 
 
 def _empty_note(text: str) -> dict[str, Any]:
     return {"text": text, "x": 0.5, "y": 0.5, "xref": "paper", "yref": "paper", "showarrow": False}
+
+
+def _inside_legend(x: float, xanchor: str) -> dict[str, Any]:
+    """A legend in a bottom corner of the plot area (empty for a useful model), so it never covers the title."""
+    return {"x": x, "xanchor": xanchor, "y": 0.02, "yanchor": "bottom", "orientation": "v",
+            "bgcolor": "rgba(255,255,255,0.8)"}
 
 
 def _unit_axes(x_title: str, y_title: str) -> dict[str, Any]:
@@ -184,11 +203,12 @@ def pr_curve_figure(curves: LabelCurves, current: Optional[TradeoffPoint] = None
     ``curves``: analysis.label_curves; hovering a curve point shows the threshold that gives it.
     """
     traces: list[dict[str, Any]] = []
-    layout: dict[str, Any] = _unit_axes("recall", "precision")
+    layout: dict[str, Any] = {**_unit_axes("recall", "precision"), "legend": _inside_legend(0.02, "left")}
     if curves.precision:
         ap = _fmt(curves.average_precision)
-        thresholds = [*curves.pr_thresholds, None][:len(curves.precision)]
-        traces.append({"type": "scatter", "x": curves.recall, "y": curves.precision, "mode": "lines",
+        recall, precision, thresholds = _thin_curve(curves.recall, curves.precision,
+                                                    [*curves.pr_thresholds, None][:len(curves.precision)])
+        traces.append({"type": "scatter", "x": recall, "y": precision, "mode": "lines",
                        "name": f"{curves.label} · AP {ap}", "line": {"color": TRAIN_COLOR, "shape": "hv"},
                        "customdata": thresholds,
                        "hovertemplate": "recall %{x:.3f}<br>precision %{y:.3f}<br>threshold %{customdata:.3f}"
@@ -206,18 +226,20 @@ def pr_curve_figure(curves: LabelCurves, current: Optional[TradeoffPoint] = None
                            "marker": {"color": POINT_COLOR, "size": 12, "symbol": "circle"}})
     else:
         layout["annotations"] = [_empty_note(f"{curves.label}: no truly-1 rows in validation, so no PR curve")]
-    return _figure(traces, f"Precision-recall · {curves.label}", 380, **layout)
+    return _figure(traces, f"Precision-recall · {curves.label}", 380, margin=_CURVE_MARGIN, **layout)
 
 
 def roc_curve_figure(curves: LabelCurves, current: Optional[TradeoffPoint] = None) -> go.Figure:
     """True-positive rate against false-positive rate for one label (AUROC in the legend), the chance diagonal,
     and ``current`` (the point at the current threshold) as a marker."""
     traces: list[dict[str, Any]] = []
-    layout: dict[str, Any] = _unit_axes("false-positive rate", "true-positive rate (recall)")
+    layout: dict[str, Any] = {**_unit_axes("false-positive rate", "true-positive rate (recall)"),
+                              "legend": _inside_legend(0.98, "right")}
     if curves.fpr:
-        traces.append({"type": "scatter", "x": curves.fpr, "y": curves.tpr, "mode": "lines",
+        fpr, tpr, thresholds = _thin_curve(curves.fpr, curves.tpr, curves.roc_thresholds)
+        traces.append({"type": "scatter", "x": fpr, "y": tpr, "mode": "lines",
                        "name": f"{curves.label} · AUROC {_fmt(curves.auroc)}", "line": {"color": VAL_COLOR},
-                       "customdata": curves.roc_thresholds,
+                       "customdata": thresholds,
                        "hovertemplate": "FPR %{x:.3f}<br>TPR %{y:.3f}<br>threshold %{customdata:.3f}<extra></extra>"})
         traces.append({"type": "scatter", "x": [0, 1], "y": [0, 1], "mode": "lines", "name": "chance",
                        "line": {"color": CHANCE_COLOR, "dash": "dot"}, "hoverinfo": "skip"})
@@ -227,7 +249,7 @@ def roc_curve_figure(curves: LabelCurves, current: Optional[TradeoffPoint] = Non
                            "marker": {"color": POINT_COLOR, "size": 12}})
     else:
         layout["annotations"] = [_empty_note(f"{curves.label}: only one class in validation, so no ROC curve")]
-    return _figure(traces, f"ROC · {curves.label}", 380, **layout)
+    return _figure(traces, f"ROC · {curves.label}", 380, margin=_CURVE_MARGIN, **layout)
 
 
 def _rate(value: Optional[float]) -> str:
@@ -241,8 +263,11 @@ def confusion_grid_figure(confusions: Sequence[Confusion], cols: int = 3) -> go.
     n = len(confusions)
     cols = max(1, min(cols, n))
     rows = max(1, math.ceil(n / cols))
-    gap_x, gap_y = 0.08, (0.5 / (rows * 2 + 1) if rows > 1 else 0.0)
-    width, height = (1 - gap_x * (cols - 1)) / cols, (1 - gap_y * (rows - 1)) / rows
+    # Fixed pixel sizes: the gap between rows holds one row's tick labels and the next row's panel titles.
+    panel_px, gap_px = 170, 64
+    plot_px = rows * panel_px + (rows - 1) * gap_px
+    gap_x, gap_y = 0.08, gap_px / plot_px
+    width, height = (1 - gap_x * (cols - 1)) / cols, panel_px / plot_px
     traces: list[dict[str, Any]] = []
     layout: dict[str, Any] = {"annotations": []}
     for j, c in enumerate(confusions):
@@ -265,4 +290,4 @@ def confusion_grid_figure(confusions: Sequence[Confusion], cols: int = 3) -> go.
                        "hovertemplate": f"{c.label}<br>%{{y}}, %{{x}}<br>%{{text}}<extra></extra>",
                        "xaxis": f"x{suffix}", "yaxis": f"y{suffix}"})
     return _figure(traces, "Confusion per label at the current thresholds (validation; rate within the true class)",
-                   190 * rows + 90, **layout)
+                   plot_px + 80, **layout)

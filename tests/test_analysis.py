@@ -219,3 +219,14 @@ def test_save_thresholds_refuses_bad_input_and_keeps_the_checkpoint(finished_run
 def test_importing_analysis_does_not_import_torchmetrics():
     code = "import sys, multilabel.analysis, multilabel.engine; assert 'torchmetrics' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], cwd=REPO, check=True, timeout=120)
+
+
+@pytest.mark.parametrize("cuts", [[0.5] * 4, [0.05, 0.33, 0.62, 0.99], [0.0, 1.0, 0.5, 0.44]])
+def test_summary_at_equals_evaluate(cuts):
+    from multilabel.analysis import summary_at
+    p, y = tied_data()
+    want = evaluate(torch.from_numpy(p), torch.from_numpy(y).float(), cuts, list("abcd"))
+    got = summary_at(p, y, cuts)
+    assert set(got) == {"micro_f1", "macro_f1", "hamming_loss", "subset_accuracy"}
+    for key, value in got.items():
+        assert value == pytest.approx(want[key], abs=1e-12), key

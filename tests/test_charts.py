@@ -361,3 +361,22 @@ def test_confusion_grid_shows_na_for_an_empty_class():
     from multilabel.charts import confusion_grid_figure
     fig = confusion_grid_figure([Confusion("x", 0.5, tn=3, fp=1, fn=0, tp=0, tnr=0.75, fpr=0.25, fnr=None, tpr=None)])
     assert fig.data[0].text[1][1] == "TP 0<br>n/a"
+
+
+def test_long_curves_are_thinned_keeping_both_ends_and_the_thresholds_aligned():
+    from multilabel.charts import CURVE_POINTS, pr_curve_figure, roc_curve_figure
+    n = 10 * CURVE_POINTS + 7
+    recall = [1 - i / (n - 1) for i in range(n)]
+    thresholds = [i / n for i in range(n - 1)]
+    curves = _curves(precision=[0.5 + 0.5 * i / (n - 1) for i in range(n)], recall=recall, pr_thresholds=thresholds,
+                     fpr=[i / (n - 1) for i in range(n)], tpr=[min(1.0, 2 * i / (n - 1)) for i in range(n)],
+                     roc_thresholds=[1 - i / n for i in range(n)])
+    pr = pr_curve_figure(curves).data[0]
+    assert len(pr.x) == CURVE_POINTS
+    assert (pr.x[0], pr.y[0], pr.x[-1], pr.y[-1]) == (1.0, 0.5, 0.0, 1.0)
+    assert pr.customdata[-1] is None and pr.customdata[0] == 0.0
+    k = len(pr.x) // 2  # a middle point keeps its own threshold: x = 1 - i/(n-1) and threshold = i/n, same i
+    i = round((1 - pr.x[k]) * (n - 1))
+    assert pr.customdata[k] == pytest.approx(i / n)
+    roc = roc_curve_figure(curves).data[0]
+    assert len(roc.x) == CURVE_POINTS and (roc.x[0], roc.x[-1], roc.y[-1]) == (0.0, 1.0, 1.0)
