@@ -129,6 +129,9 @@ def test_inspect_curves_sliders_and_save(home):
     shown = metrics(at)
     assert shown["Threshold · label_1"] == "0.30"
     assert (shown["Precision"], shown["Recall"], shown["F1"]) == (want["precision"], want["recall"], want["f1"])
+    cuts = np.array([0.5, 0.3, 0.5], dtype=np.float32)
+    macro = f1_score(targets, (probs >= cuts).astype(int), average="macro", zero_division=0.0)
+    assert shown["Val macro-F1"] == f"{macro:.3f}"  # the whole model's numbers follow the sliders too
     point = charts(at)["pr_chart"]["data"][-1]
     assert point["mode"] == "markers"
     assert (point["x"][0], point["y"][0]) == pytest.approx((want["r"], want["p"]))
