@@ -35,6 +35,9 @@ class TrainedModel:
     thresholds: list[float]
     metrics: dict[str, Any] = field(default_factory=dict)
     run_id: str | None = None
+    # engine.ResumeState.to_dict() of the run's last epoch (last weights, optimizer and RNG state), so the run can be
+    # continued with more epochs; None where the file was saved without it.
+    resume: dict[str, Any] | None = None
 
     @property
     def device(self) -> torch.device:
@@ -78,6 +81,8 @@ def save_checkpoint(trained: TrainedModel, path: str | os.PathLike) -> Path:
         "metrics": trained.metrics,
         "run_id": trained.run_id,
     }
+    if trained.resume is not None:
+        payload["resume"] = trained.resume
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -124,7 +129,7 @@ def load_checkpoint(source: PathOrFile, device: str | torch.device = "cpu", name
             label_names=list(payload["label_names"]),
             standardizer=Standardizer(payload["mean"].numpy(), payload["std"].numpy()),
             thresholds=[float(t) for t in payload["thresholds"]], metrics=payload.get("metrics") or {},
-            run_id=payload.get("run_id"))
+            run_id=payload.get("run_id"), resume=payload.get("resume"))
     except (KeyError, TypeError, RuntimeError, AttributeError) as exc:
         raise MultilabelError(f"{label} is a damaged multilabel checkpoint ({type(exc).__name__}: "
                               f"{str(exc).splitlines()[0][:120]}); retrain or choose another file") from None

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import socket
 import sys
 import time
@@ -53,6 +54,29 @@ def _config_from_args(args: argparse.Namespace, input_size: int, num_outputs: in
                                   "taken from the data")
         given[name] = actual
     return TrainConfig(**given).validate()
+
+
+def train_command(config: TrainConfig, data: dict[str, Any]) -> str:
+    """The ``python -m multilabel train ...`` line that trains ``config`` on the data ``data`` describes.
+
+    ``data``: a run's data description (Dataset.description): synthetic (rows, noise, seed) or a CSV (name, labels).
+    Only settings that differ from the defaults are spelled out; input and output sizes come from a CSV itself.
+    """
+    words = ["python", "-m", "multilabel", "train"]
+    default = TrainConfig()
+    skip: tuple[str, ...] = DATA_SHAPED
+    if data.get("source") == "csv":
+        words += ["--data", str(data.get("name", "data.csv")), "--labels", ",".join(data.get("labels", []))]
+    else:
+        words += ["--synthetic", "--samples", str(data.get("rows", 2000)), "--noise", f"{data.get('noise', 0.1):g}"]
+        skip = ()
+        for name in DATA_SHAPED:
+            words += [_flag(name), str(getattr(config, name))]
+    for f in knobs():
+        value = getattr(config, f.name)
+        if f.name not in skip and f.name not in DATA_SHAPED and value != getattr(default, f.name):
+            words += [_flag(f.name), f"{value:g}" if isinstance(value, float) else str(value)]
+    return " ".join(shlex.quote(w) for w in words)
 
 
 def build_parser() -> argparse.ArgumentParser:

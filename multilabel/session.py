@@ -106,6 +106,7 @@ class TrainingSession:
             result = train(self.config, self._data, on_epoch=self._on_epoch, stop=self._stop, on_start=self._on_start,
                            on_progress=self._on_progress)
             result.trained.run_id = self.run_id
+            result.trained.resume = result.resume.to_dict()
             path = save_checkpoint(result.trained, self.store.checkpoint_path(self.run_id))
             self.store.save_validation(self.run_id, result.val_probs, result.val_targets)
             self.store.finish(self.run_id, result.outcome, best=result.best, checkpoint=path)

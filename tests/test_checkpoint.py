@@ -164,3 +164,16 @@ def test_a_checkpoint_whose_labels_do_not_match_the_net_is_called_damaged(traine
 
 def test_a_missing_file_is_named(tmp_path):
     assert "does not exist" in refused(tmp_path / "nope.pt")
+
+
+def test_a_saved_run_continues_from_its_checkpoint_exactly(tmp_path, small_data, make_config):
+    from multilabel import train
+    from multilabel.engine import ResumeState
+    config = make_config(epochs=6)
+    whole = train(config, small_data)
+    first = train(config.replace(epochs=3), small_data)
+    first.trained.resume = first.resume.to_dict()
+    loaded = load_checkpoint(save_checkpoint(first.trained, tmp_path / "half.pt"))
+    rest = train(config, small_data, resume=ResumeState.from_dict(loaded.resume))
+    assert [r["val_loss"] for r in first.history + rest.history] == [r["val_loss"] for r in whole.history]
+    np.testing.assert_array_equal(rest.trained.predict_proba(small_data.X), whole.trained.predict_proba(small_data.X))

@@ -350,3 +350,26 @@ def test_ctrl_c_stops_training_after_the_epoch_and_keeps_the_best_model(tmp_path
     assert result["status"] == "stopped" and 2 <= result["epochs_run"] < 100000
     trained = load_checkpoint(result["checkpoint"])
     assert trained.predict_proba(make_synthetic(10, 10, 5).X).shape == (10, 5)
+
+
+def test_the_train_command_for_a_config_parses_back_to_that_config():
+    import shlex
+
+    from multilabel import TrainConfig
+    from multilabel.cli import _config_from_args, build_parser, train_command
+    config = TrainConfig(input_size=72, num_outputs=6, hidden_size=256, learning_rate=2e-3, dropout=0.3,
+                         lr_schedule="cosine", seed=5).validate()
+    line = train_command(config, {"source": "csv", "name": "my songs.csv",
+                                  "labels": ["amazed-suprised", "happy-pleased"]})
+    words = shlex.split(line)
+    assert words[:4] == ["python", "-m", "multilabel", "train"]
+    assert words[words.index("--data") + 1] == "my songs.csv"
+    assert words[words.index("--labels") + 1] == "amazed-suprised,happy-pleased"
+    args = build_parser().parse_args(words[3:])
+    assert _config_from_args(args, 72, 6) == config
+
+    synthetic = TrainConfig(input_size=20, num_outputs=4, epochs=50).validate()
+    words = shlex.split(train_command(synthetic, {"source": "synthetic", "rows": 5000, "noise": 0.2, "seed": 0}))
+    args = build_parser().parse_args(words[3:])
+    assert args.synthetic and args.samples == 5000 and args.noise == 0.2
+    assert _config_from_args(args, 20, 4) == synthetic
