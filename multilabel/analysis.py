@@ -228,7 +228,7 @@ def save_thresholds(store: RunStore, run_id: str, thresholds: Sequence[float]) -
     """Write ``thresholds`` into a finished run's model and return the run's new ``best`` metrics.
 
     The run's checkpoint file (``store.checkpoint_path(run_id)``) is replaced atomically by a new one with the same
-    weights, names and normalization and the new thresholds. The validation metrics that depend on thresholds
+    weights, names, normalization and resume state and the new thresholds. The validation metrics that depend on thresholds
     (F1s, Hamming loss, subset accuracy) are recomputed with ``metrics.evaluate`` on the run's stored validation
     probabilities, exactly as the engine computed them at the end of training; ``val_loss`` and ``epoch`` (which do
     not depend on thresholds) are kept. The new metrics go into both the checkpoint and the run's ``best``, and a

@@ -151,6 +151,17 @@ def test_with_thresholds_copies_and_checks(trained_small):
             with_thresholds(trained_small, bad)
 
 
+def same(a, b) -> bool:
+    """Deep equality of checkpoint payload parts (dicts, lists, tensors, numbers)."""
+    if isinstance(a, torch.Tensor):
+        return isinstance(b, torch.Tensor) and a.dtype == b.dtype and torch.equal(a, b)
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return isinstance(b, (list, tuple)) and len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    return a == b
+
+
 @pytest.fixture
 def finished_run(tmp_path):
     """A run trained through the session registry in a fresh home: (store, run_id)."""
@@ -178,6 +189,7 @@ def test_save_thresholds_writes_a_checkpoint_predict_uses(finished_run):
     for key, value in original.model.state_dict().items():
         assert torch.equal(saved.model.state_dict()[key], value)
     np.testing.assert_array_equal(saved.standardizer.mean, original.standardizer.mean)
+    assert original.resume is not None and same(saved.resume, original.resume)  # the run can still be continued
 
     # The metrics are recomputed on the stored validation split at the new thresholds, in checkpoint and run.
     probs, targets = store.load_validation(run_id)
