@@ -45,8 +45,10 @@ by_id = {r["id"]: r for r in runs}
 ids = list(by_id)
 wanted = st.query_params.get("run")
 run_id = st.selectbox("Run", ids, index=ids.index(wanted) if wanted in by_id else 0, key="inspect_run",
-                      format_func=lambda i: f"{by_id[i]['name']} · {by_id[i]['status']} · val micro-F1 "
-                                            f"{(by_id[i]['best'] or {}).get('micro_f1', float('nan')):.3f}")
+                      # no metric in the option text: saving thresholds changes it, and the browser keeps showing
+                      # the option text it drew first for the selected value
+                      format_func=lambda i: f"{by_id[i]['name']} · {by_id[i]['status']} · "
+                                            f"{by_id[i]['epochs_done']} epochs")
 st.query_params["run"] = run_id
 run = by_id[run_id]
 
