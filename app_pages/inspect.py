@@ -10,6 +10,7 @@ from multilabel import MultilabelError
 from multilabel.analysis import (LabelCurves, Tradeoff, confusion_matrices, label_curves, save_thresholds,
                                  summary_at)
 from multilabel.charts import confusion_grid_figure, pr_curve_figure, roc_curve_figure
+from multilabel.metrics import tune_thresholds
 from multilabel.store import FINISHED, RunStore
 from app_pages._shared import model_from_store, registry
 
@@ -25,6 +26,12 @@ def validation(_store: RunStore, run_id: str, mtime: float) -> Optional[tuple[np
 def curves(_store: RunStore, run_id: str, mtime: float, label: int, name: str) -> LabelCurves:
     probs, targets, _ = validation(_store, run_id, mtime)  # type: ignore[misc]  # the page checked it
     return label_curves(probs, targets, label, name)
+
+
+def set_sliders(run_id: str, values: list[float]) -> None:
+    """A button callback: it runs before the script, so the sliders are drawn with these values."""
+    for j, value in enumerate(values):
+        st.session_state[f"inspect_thr_{run_id}_{j}"] = round(float(value), 2)
 
 
 def fmt(value) -> str:
@@ -92,9 +99,17 @@ for col, key, title in zip(m, ("micro_f1", "macro_f1", "hamming_loss", "subset_a
     delta = now[key] - before[key]
     col.metric(title, f"{now[key]:.3f}", f"{delta:+.3f} vs saved" if abs(delta) > 5e-4 else None,
                delta_color="inverse" if key == "hamming_loss" else "normal")
+
 changed = [j for j in range(len(names)) if abs(thresholds[j] - saved[j]) > 1e-6]  # sliders move in 0.01 steps
-if st.button("Save thresholds into the model", type="primary", key="save_thresholds", disabled=not changed,
-             help="writes a new checkpoint for this run with these thresholds; Predict uses them from then on"):
+save_col, reset_col, tune_col, _ = st.columns([3, 2, 3, 4])
+reset_col.button("Reset to saved", key="reset_thresholds", disabled=not changed, on_click=set_sliders,
+                 args=(run_id, saved))
+tune_col.button("Best F1 per label", key="tune_thresholds",
+                on_click=lambda: set_sliders(run_id, tune_thresholds(probs, targets)),
+                help="each label's threshold on a 0.05 grid that maximizes its F1 on these validation rows (an "
+                     "optimistic estimate: the same rows choose and score)")
+if save_col.button("Save thresholds into the model", type="primary", key="save_thresholds", disabled=not changed,
+                   help="writes a new checkpoint for this run with these thresholds; Predict uses them from then on"):
     try:
         best = save_thresholds(store, run_id, thresholds)
     except MultilabelError as exc:

@@ -162,3 +162,21 @@ def test_inspect_opens_the_run_in_the_link(home):
     newer = trained_run(home, seed=2, epochs=3)
     assert open_page().selectbox(key="inspect_run").value == newer
     assert open_page(run=older).selectbox(key="inspect_run").value == older
+
+
+def test_inspect_best_f1_and_reset_buttons_move_the_sliders(home):
+    from multilabel.metrics import tune_thresholds
+    run_id = trained_run(home)
+    probs, targets = RunStore(home).load_validation(run_id)
+    best = tune_thresholds(probs, targets)
+    assert best != [0.5, 0.5, 0.5]  # else this test could not tell the buttons apart
+    at = open_page()
+    assert at.button(key="reset_thresholds").disabled
+    at.button(key="tune_thresholds").click().run()
+    assert [at.slider(key=f"inspect_thr_{run_id}_{j}").value for j in range(3)] == pytest.approx(best)
+    for j in range(3):
+        want = expected(probs, targets, j, best[j])
+        assert caption_of(at, run_id, j).startswith(f"precision {want['precision']} · recall {want['recall']} · ")
+    at.button(key="reset_thresholds").click().run()
+    assert [at.slider(key=f"inspect_thr_{run_id}_{j}").value for j in range(3)] == [0.5, 0.5, 0.5]
+    assert at.button(key="save_thresholds").disabled
