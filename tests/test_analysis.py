@@ -201,6 +201,11 @@ def test_save_thresholds_writes_a_checkpoint_predict_uses(finished_run):
     assert best["thresholds"] == pytest.approx(new) and best["epoch"] == original.metrics["epoch"]
     assert best["val_loss"] == original.metrics["val_loss"]
     assert run["notes"][-1]["text"].startswith("thresholds saved: ")
+    # The registry that trained the run (the Train page's view of it) shows the new metrics too, not its memory.
+    registry = get_registry(store.home)
+    assert registry.get(run_id) is not None  # the in-memory session, not the stored record, answers view()
+    view = registry.view(run_id)
+    assert view.best == best and view.notes[-1]["text"] == run["notes"][-1]["text"]
     assert "0.50→0.30" in run["notes"][-1]["text"]
 
     # predict_frame cuts at the saved thresholds, and they change some 0/1 answers.
