@@ -126,6 +126,8 @@ class TrainingSession:
     def _fail(self, message: str, trace: str | None = None) -> None:
         try:
             self.store.fail(self.run_id, message)
+        except MultilabelError:
+            pass  # the store cannot be written (a full disk): the message still reaches readers through the snapshot
         finally:
             with self._lock:
                 self._state.update(status="failed", error=message, traceback=trace)
