@@ -12,7 +12,7 @@ from multilabel.analysis import (LabelCurves, Tradeoff, confusion_matrices, labe
 from multilabel.charts import confusion_grid_figure, pr_curve_figure, roc_curve_figure
 from multilabel.metrics import tune_thresholds
 from multilabel.store import FINISHED, RunStore
-from app_pages._shared import model_from_store, registry
+from app_pages._shared import model_from_store, plain, registry
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -68,7 +68,7 @@ if loaded is None:
 try:
     trained = model_from_store(str(store.checkpoint_path(run_id)))
 except (MultilabelError, OSError) as exc:
-    st.error(f"cannot load the model of run {run_id}: {exc}")
+    st.error(plain(f"cannot load the model of run {run_id}: {exc}"))
     st.stop()
 probs, targets, tradeoff = loaded
 names = list(trained.label_names)
@@ -86,7 +86,7 @@ cols = st.columns(min(3, len(names)))
 thresholds = []
 for j, name in enumerate(names):
     box = cols[j % len(cols)]
-    t = box.slider(name, 0.0, 1.0, float(saved[j]), 0.01, key=f"inspect_thr_{run_id}_{j}")
+    t = box.slider(plain(name), 0.0, 1.0, float(saved[j]), 0.01, key=f"inspect_thr_{run_id}_{j}")
     thresholds.append(t)
     p = tradeoff.at(j, t)
     box.caption(f"precision {fmt(p.precision)} · recall {fmt(p.recall)} · F1 {p.f1:.3f} "
@@ -113,10 +113,10 @@ if save_col.button("Save thresholds into the model", type="primary", key="save_t
     try:
         best = save_thresholds(store, run_id, thresholds)
     except MultilabelError as exc:
-        st.error(str(exc))
+        st.error(plain(str(exc)))
     else:
         st.session_state["inspect_flash"] = (f"Saved into run {run_id}'s model: "
-                                             + ", ".join(f"{names[j]} {thresholds[j]:.2f}" for j in changed)
+                                             + ", ".join(f"{plain(names[j])} {thresholds[j]:.2f}" for j in changed)
                                              + f". Val micro-F1 is now {best['micro_f1']:.3f}.")
         st.rerun()
 
@@ -126,7 +126,7 @@ with curves_box:
     label = st.selectbox("Label", range(len(names)), format_func=lambda j: names[j], key=f"inspect_label_{run_id}")
     point = tradeoff.at(label, thresholds[label])
     c = st.columns(4)
-    c[0].metric(f"Threshold · {names[label]}", f"{thresholds[label]:.2f}")
+    c[0].metric(f"Threshold · {plain(names[label])}", f"{thresholds[label]:.2f}")
     c[1].metric("Precision", fmt(point.precision))
     c[2].metric("Recall", fmt(point.recall))
     c[3].metric("F1", f"{point.f1:.3f}")

@@ -127,7 +127,7 @@ def test_inspect_curves_sliders_and_save(home):
     assert line.startswith(f"precision {want['precision']} · recall {want['recall']} · F1 {want['f1']}")
     assert line.endswith("saved 0.50")
     shown = metrics(at)
-    assert shown["Threshold · label_1"] == "0.30"
+    assert shown["Threshold · label\\_1"] == "0.30"  # label names are escaped for Markdown
     assert (shown["Precision"], shown["Recall"], shown["F1"]) == (want["precision"], want["recall"], want["f1"])
     cuts = np.array([0.5, 0.3, 0.5], dtype=np.float32)
     macro = f1_score(targets, (probs >= cuts).astype(int), average="macro", zero_division=0.0)
@@ -146,7 +146,7 @@ def test_inspect_curves_sliders_and_save(home):
     at.button(key="save_thresholds").click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert load_checkpoint(store.checkpoint_path(run_id)).thresholds == pytest.approx([0.5, 0.3, 0.5])
-    assert any("Saved into run" in s.value and "label_1 0.30" in s.value for s in at.success)
+    assert any("Saved into run" in s.value and "label\\_1 0.30" in s.value for s in at.success)
     assert caption_of(at, run_id, 1).endswith("saved 0.30")
     assert at.button(key="save_thresholds").disabled
     assert store.get_run(run_id)["best"]["thresholds"] == pytest.approx([0.5, 0.3, 0.5])
