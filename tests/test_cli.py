@@ -7,6 +7,7 @@ this process (same parser, same error handling, no 2 s import per case).
 from __future__ import annotations
 
 import json
+from pathlib import Path
 import pickle
 import warnings
 
@@ -492,15 +493,15 @@ def test_runs_into_a_pipe_that_closes_early_exits_quietly(store_home):
 
     from multilabel.store import RunStore
 
-    from conftest import REPO, SINGLE_THREAD_ENV
-
+    repo = Path(__file__).resolve().parents[1]
+    single_thread = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     store = RunStore(store_home)
     config = make_synthetic(10).description
     for i in range(400):  # about 150 kB of JSON lines: more than a pipe buffer holds, so the writer must block
         store.create_run({"epochs": i, "padding": "x" * 300}, config, name=f"run {i}")
     store.close()
     child = subprocess.Popen([sys.executable, "-m", "multilabel", "runs", "--json", "--store", str(store_home)],
-                             cwd=REPO, env={**__import__("os").environ, **SINGLE_THREAD_ENV},
+                             cwd=repo, env={**__import__("os").environ, **single_thread},
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     first = child.stdout.readline()
     child.stdout.close()
