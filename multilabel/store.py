@@ -217,6 +217,11 @@ class RunStore:
                        (status, time.time(), json.dumps(best) if best is not None else None,
                         os.fspath(checkpoint) if checkpoint else None, run_id))
 
+    def set_best(self, run_id: str, best: dict[str, Any]) -> None:
+        """Replace a finished run's best validation metrics (after its thresholds changed, say); nothing else."""
+        with self._tx() as db:
+            db.execute("UPDATE runs SET best=? WHERE id=?", (json.dumps(best), run_id))
+
     def fail(self, run_id: str, message: str, status: str = "failed") -> None:
         with self._tx() as db:
             db.execute("UPDATE runs SET status=?, finished_at=?, error=? WHERE id=?",

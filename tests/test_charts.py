@@ -371,3 +371,104 @@ def test_empty_figure_is_a_frame_with_a_message():
     fig = empty_figure("Loss", "waiting for the first epoch…")
     assert len(fig.data) == 0 and fig.layout.title.text == "Loss"
     assert fig.layout.annotations[0].text == "waiting for the first epoch…"
+
+
+# -- per-label analysis --------------------------------------------------------------------------------------------
+
+def _curves(**changes):
+    from multilabel.analysis import LabelCurves
+    base = dict(label="happy", positives=2, negatives=2, precision=[0.5, 0.667, 1.0, 1.0], recall=[1.0, 1.0, 0.5, 0.0],
+                pr_thresholds=[0.1, 0.4, 0.8], fpr=[0.0, 0.0, 0.5, 1.0], tpr=[0.0, 0.5, 1.0, 1.0],
+                roc_thresholds=[1.0, 0.8, 0.4, 0.1], average_precision=0.8333, auroc=0.875)
+    return LabelCurves(**{**base, **changes})
+
+
+def _point(threshold=0.4, precision=2 / 3, recall=1.0, tp=2, fp=1, fn=0, tn=1):
+    from multilabel.analysis import TradeoffPoint
+    return TradeoffPoint(threshold=threshold, precision=precision, recall=recall, f1=2 * tp / (2 * tp + fp + fn),
+                         tp=tp, fp=fp, fn=fn, tn=tn)
+
+
+def test_pr_curve_has_ap_in_legend_prevalence_line_and_the_current_point():
+    from multilabel.charts import pr_curve_figure
+    fig = pr_curve_figure(_curves(), _point())
+    curve, chance, point = fig.data
+    assert curve.name == "happy · AP 0.83"
+    assert list(curve.x) == [1.0, 1.0, 0.5, 0.0] and list(curve.y) == [0.5, 0.667, 1.0, 1.0]
+    assert list(curve.customdata) == [0.1, 0.4, 0.8, None]  # hover: the threshold of each point
+    assert list(chance.y) == [0.5, 0.5] and "prevalence 0.50" in chance.name
+    assert (point.x[0], point.y[0]) == (1.0, pytest.approx(2 / 3)) and point.mode == "markers"
+    assert point.name == "threshold 0.40: P 0.67 · R 1.00 · F1 0.80"
+    assert fig.layout.xaxis.title.text == "recall" and fig.layout.yaxis.title.text == "precision"
+
+
+def test_pr_curve_point_with_nothing_predicted_sits_at_precision_one():
+    from multilabel.charts import pr_curve_figure
+    fig = pr_curve_figure(_curves(), _point(threshold=0.95, precision=None, recall=0.0, tp=0, fp=0, fn=2, tn=2))
+    assert (fig.data[-1].x[0], fig.data[-1].y[0]) == (0.0, 1.0)
+    assert "P n/a" in fig.data[-1].name
+
+
+def test_roc_curve_has_auroc_in_legend_chance_line_and_the_current_point():
+    from multilabel.charts import roc_curve_figure
+    fig = roc_curve_figure(_curves(), _point())
+    curve, chance, point = fig.data
+    assert curve.name == "happy · AUROC 0.88"
+    assert list(curve.x) == [0.0, 0.0, 0.5, 1.0] and list(curve.y) == [0.0, 0.5, 1.0, 1.0]
+    assert list(chance.x) == [0, 1] and list(chance.y) == [0, 1]
+    assert (point.x[0], point.y[0]) == (0.5, 1.0)  # FPR = fp / (fp + tn) = 1/2, TPR = recall
+
+
+def test_curves_of_a_one_class_label_say_why_they_are_empty():
+    from multilabel.charts import pr_curve_figure, roc_curve_figure
+    empty = _curves(positives=0, precision=[], recall=[], pr_thresholds=[], fpr=[], tpr=[], roc_thresholds=[],
+                    average_precision=None, auroc=None)
+    pr, roc = pr_curve_figure(empty, _point(precision=None, recall=None)), roc_curve_figure(empty)
+    assert len(pr.data) == 0 and "no truly-1 rows" in pr.layout.annotations[0].text
+    assert len(roc.data) == 0 and "only one class" in roc.layout.annotations[0].text
+
+
+def test_confusion_grid_one_panel_per_label_with_counts_and_rates():
+    from multilabel.analysis import Confusion
+    from multilabel.charts import confusion_grid_figure
+    cells = [Confusion(label=lab, threshold=0.3 + 0.1 * j, tn=8, fp=2, fn=1, tp=3 + j, tnr=0.8, fpr=0.2,
+                       fnr=1 / (4 + j), tpr=(3 + j) / (4 + j)) for j, lab in enumerate(LABELS + ["sad"])]
+    fig = confusion_grid_figure(cells, cols=3)
+    assert len(fig.data) == 4
+    first, last = fig.data[0], fig.data[3]
+    assert [list(r) for r in first.z] == [[0.8, 0.2], [0.25, 0.75]]
+    assert [list(r) for r in first.text] == [["TN 8<br>80%", "FP 2<br>20%"], ["FN 1<br>25%", "TP 3<br>75%"]]
+    assert list(first.x) == ["predicted 0", "predicted 1"] and list(first.y) == ["truly 0", "truly 1"]
+    assert last.text[1][1] == "TP 6<br>86%" and last.xaxis == "x4" and last.yaxis == "y4"
+    assert [a.text for a in fig.layout.annotations] == [f"<b>{lab}</b> · threshold {0.3 + 0.1 * j:.2f}"
+                                                         for j, lab in enumerate(LABELS + ["sad"])]
+    # 4 panels in rows of 3: two rows, the fourth panel starts the second row below the first.
+    assert fig.layout.xaxis4.domain == fig.layout.xaxis.domain
+    assert fig.layout.yaxis4.domain[1] < fig.layout.yaxis.domain[0]
+    assert [t.showscale for t in fig.data] == [True, False, False, False]
+
+
+def test_confusion_grid_shows_na_for_an_empty_class():
+    from multilabel.analysis import Confusion
+    from multilabel.charts import confusion_grid_figure
+    fig = confusion_grid_figure([Confusion("x", 0.5, tn=3, fp=1, fn=0, tp=0, tnr=0.75, fpr=0.25, fnr=None, tpr=None)])
+    assert fig.data[0].text[1][1] == "TP 0<br>n/a"
+
+
+def test_long_curves_are_thinned_keeping_both_ends_and_the_thresholds_aligned():
+    from multilabel.charts import CURVE_POINTS, pr_curve_figure, roc_curve_figure
+    n = 10 * CURVE_POINTS + 7
+    recall = [1 - i / (n - 1) for i in range(n)]
+    thresholds = [i / n for i in range(n - 1)]
+    curves = _curves(precision=[0.5 + 0.5 * i / (n - 1) for i in range(n)], recall=recall, pr_thresholds=thresholds,
+                     fpr=[i / (n - 1) for i in range(n)], tpr=[min(1.0, 2 * i / (n - 1)) for i in range(n)],
+                     roc_thresholds=[1 - i / n for i in range(n)])
+    pr = pr_curve_figure(curves).data[0]
+    assert len(pr.x) == CURVE_POINTS
+    assert (pr.x[0], pr.y[0], pr.x[-1], pr.y[-1]) == (1.0, 0.5, 0.0, 1.0)
+    assert pr.customdata[-1] is None and pr.customdata[0] == 0.0
+    k = len(pr.x) // 2  # a middle point keeps its own threshold: x = 1 - i/(n-1) and threshold = i/n, same i
+    i = round((1 - pr.x[k]) * (n - 1))
+    assert pr.customdata[k] == pytest.approx(i / n)
+    roc = roc_curve_figure(curves).data[0]
+    assert len(roc.x) == CURVE_POINTS and (roc.x[0], roc.x[-1], roc.y[-1]) == (0.0, 1.0, 1.0)
