@@ -12,5 +12,6 @@ pages = [
     st.Page("app_pages/train.py", title="Train", icon=":material/model_training:"),
     st.Page("app_pages/predict.py", title="Predict", icon=":material/online_prediction:"),
     st.Page("app_pages/runs.py", title="Runs", icon=":material/history:"),
+    st.Page("app_pages/heads.py", title="Sigmoid vs softmax", icon=":material/compare:"),
 ]
 st.navigation(pages).run()
