@@ -3,11 +3,10 @@
 import pandas as pd
 import streamlit as st
 
-from multilabel import MultilabelError, make_synthetic
+from multilabel import MultilabelError
 from multilabel.charts import heads_loss_figure, heads_metrics_figure, heads_probability_figure
-from multilabel.heads import HEAD_TITLES, HeadsComparison, compare_heads
+from multilabel.heads import DEMO_LABELS, DEMO_ROWS, HEAD_TITLES, HeadsComparison, compare_heads, demo_data
 
-INPUT_SIZE = 10
 MAX_PAGE_ROWS = 5000  # the comparison trains inside this page's script run: this cap keeps it to a few seconds
 
 
@@ -15,7 +14,7 @@ MAX_PAGE_ROWS = 5000  # the comparison trains inside this page's script run: thi
 # these sizes. Cached by the inputs, so a rerun (a widget change, a page switch and back) does not train again.
 @st.cache_data(show_spinner=False, max_entries=16)
 def comparison(rows: int, labels: int, seed: int) -> HeadsComparison:
-    return compare_heads(make_synthetic(rows, INPUT_SIZE, labels, seed=seed), seed=seed)
+    return compare_heads(demo_data(rows, labels, seed), seed=seed)
 
 
 st.title("Sigmoid vs softmax")
@@ -31,8 +30,8 @@ st.caption("Both heads get the same data, split, network, initial weights and ba
            "common (50% of rows) and the last rare, so more labels mean more labels per row.")
 
 a, b, c = st.columns(3)
-rows = a.slider("Rows", 500, MAX_PAGE_ROWS, 2000, 500, key="heads_rows")
-labels = b.slider("Labels", 2, 12, 8, key="heads_labels",
+rows = a.slider("Rows", 500, MAX_PAGE_ROWS, DEMO_ROWS, 500, key="heads_rows")
+labels = b.slider("Labels", 2, 12, DEMO_LABELS, key="heads_labels",
                   help="with 8 labels a row has 2.2 true labels on average; with 4, about 1.1")
 seed = c.number_input("Seed", 0, 2**31 - 1, 0, key="heads_seed", help="same seed, same data and same results")
 if st.button("Train both heads", type="primary", key="heads_run"):
@@ -77,7 +76,7 @@ with left:
                  column_config={k: st.column_config.NumberColumn(format="%.3f")
                                 for k in ("micro-F1", "Hamming loss", "subset accuracy")})
     st.caption("Subset accuracy counts rows whose whole label set is right. Hamming loss is the share of wrong "
-               f"label cells (lower is better). Top-k ignores 0.5 and takes each row's k most probable labels.")
+               "label cells (lower is better). Top-k ignores 0.5 and takes each row's k most probable labels.")
 with right:
     st.plotly_chart(heads_metrics_figure(result.metrics_table()), key="heads_metrics_chart")
 st.plotly_chart(heads_loss_figure(result.train_loss, result.val_loss), key="heads_loss_chart")

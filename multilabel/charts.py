@@ -210,8 +210,12 @@ def heads_probability_figure(label_names: Sequence[str], targets: Sequence[Seque
         layout[f"yaxis{suffix}"] = {"domain": list(y_dom), "anchor": f"x{suffix}", "range": [0, 1.05],
                                     "tickvals": [0, 0.5, 1]}
         hits = sum(1 for t, v in zip(truth, p) if t and v > HEADS_THRESHOLD)
+        if r == 0:  # column header: which head
+            layout["annotations"].append({"text": f"<b>{HEADS_PANEL_TITLES[head]}</b>", "x": (x_dom[0] + x_dom[1]) / 2,
+                                          "y": y_dom[1], "yshift": 22, "xref": "paper", "yref": "paper",
+                                          "showarrow": False, "yanchor": "bottom", "font": {"size": 14}})
         layout["annotations"].append({
-            "text": f"{names[r]} · {head}: {hits} of {sum(truth)} true labels above 0.5 · Σp = {sum(p):.2f}",
+            "text": f"{names[r]}: {hits} of {sum(truth)} true labels above 0.5 · Σp = {sum(p):.2f}",
             "x": (x_dom[0] + x_dom[1]) / 2, "y": y_dom[1], "xref": "paper", "yref": "paper", "showarrow": False,
             "yanchor": "bottom", "font": {"size": 12}})
         layout["shapes"].append({"type": "line", "xref": f"x{suffix} domain", "x0": 0, "x1": 1,
@@ -227,7 +231,8 @@ def heads_probability_figure(label_names: Sequence[str], targets: Sequence[Seque
                            "xaxis": f"x{suffix}", "yaxis": f"y{suffix}"})
     title = "Probability per label of validation rows with 2+ true labels (dashed: 0.5)"
     return go.Figure(data=traces, layout={"title": {"text": title, "y": 0.99, "yanchor": "top"},
-                                          "height": 190 * n + 110, "barmode": "overlay", **_HEADS_LAYOUT, **layout})
+                                          "height": 190 * n + 130, "barmode": "overlay", **_HEADS_LAYOUT,
+                                          **{**layout, "margin": dict(l=10, r=10, t=110, b=10)}})
 
 
 def heads_loss_figure(train_loss: Mapping[str, Sequence[float]], val_loss: Mapping[str, Sequence[float]]
@@ -256,7 +261,7 @@ def heads_loss_figure(train_loss: Mapping[str, Sequence[float]], val_loss: Mappi
 
 def heads_metrics_figure(table: Sequence[Mapping[str, Any]]) -> go.Figure:
     """Grouped bars of micro-F1 and subset accuracy for each way of predicting (rows of HeadsComparison.metrics_table)."""
-    names = [f"{row['head'].split(' ')[0]} · {row['prediction']}" for row in table]
+    names = [f"{row['head']} · {row['prediction']}" for row in table]
     traces = [{"type": "bar", "x": names, "y": [row[key] for row in table], "name": key,
                "text": [f"{row[key]:.2f}" for row in table], "textposition": "outside"}
               for key in ("micro-F1", "subset accuracy")]
