@@ -176,6 +176,8 @@ _HEADS_LAYOUT = dict(margin=dict(l=10, r=10, t=90, b=10), uirevision="keep",
 def _heads_grid(rows: int, cols: int, gap_x: float = 0.06, gap_y: float = 0.0
                 ) -> list[tuple[str, tuple[float, float], tuple[float, float]]]:
     """Axis suffix ('' for the first panel), x domain and y domain of each panel of a rows x cols grid, row-major."""
+    if rows < 1:
+        return []
     width, height = (1 - gap_x * (cols - 1)) / cols, (1 - gap_y * (rows - 1)) / rows
     out = []
     for i in range(rows * cols):
