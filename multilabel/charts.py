@@ -215,10 +215,10 @@ def heads_probability_figure(label_names: Sequence[str], targets: Sequence[Seque
         if r == 0:  # column header: which head
             layout["annotations"].append({"text": f"<b>{HEADS_PANEL_TITLES[head]}</b>", "x": (x_dom[0] + x_dom[1]) / 2,
                                           "y": y_dom[1], "yshift": 22, "xref": "paper", "yref": "paper",
-                                          "showarrow": False, "yanchor": "bottom", "font": {"size": 14}})
+                                          "showarrow": False, "xanchor": "center", "yanchor": "bottom", "font": {"size": 14}})
         layout["annotations"].append({
             "text": f"{names[r]}: {hits} of {sum(truth)} true labels above 0.5 · Σp = {sum(p):.2f}",
-            "x": (x_dom[0] + x_dom[1]) / 2, "y": y_dom[1], "xref": "paper", "yref": "paper", "showarrow": False,
+            "x": (x_dom[0] + x_dom[1]) / 2, "y": y_dom[1], "xref": "paper", "yref": "paper", "showarrow": False, "xanchor": "center",
             "yanchor": "bottom", "font": {"size": 12}})
         layout["shapes"].append({"type": "line", "xref": f"x{suffix} domain", "x0": 0, "x1": 1,
                                  "yref": f"y{suffix}", "y0": HEADS_THRESHOLD, "y1": HEADS_THRESHOLD,
@@ -251,7 +251,7 @@ def heads_loss_figure(train_loss: Mapping[str, Sequence[float]], val_loss: Mappi
         layout[f"yaxis{suffix}"] = {"domain": list(y_dom), "anchor": f"x{suffix}",
                                     "title": {"text": "binary cross-entropy" if head == "sigmoid" else "cross-entropy"}}
         layout["annotations"].append({"text": HEADS_PANEL_TITLES[head], "x": (x_dom[0] + x_dom[1]) / 2, "y": 1,
-                                      "xref": "paper", "yref": "paper", "showarrow": False, "yanchor": "bottom"})
+                                      "xref": "paper", "yref": "paper", "showarrow": False, "xanchor": "center", "yanchor": "bottom"})
         for losses, name, color in ((train_loss, "train", HEADS_TRAIN_COLOR), (val_loss, "validation", HEADS_VAL_COLOR)):
             values = list(losses[head])
             traces.append({"type": "scatter", "mode": "lines", "x": list(range(1, len(values) + 1)), "y": values,

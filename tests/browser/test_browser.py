@@ -24,7 +24,7 @@ EMOTIONS = REPO.parent / "shared" / "data" / "emotions.csv"
 EMOTION_LABELS = ["amazed-suprised", "happy-pleased", "relaxing-calm", "quiet-still", "sad-lonely",
                   "angry-aggresive"]
 EPOCHS = 2000  # the slider's maximum: far longer than the scenario needs on any machine; the test stops the run
-NAV = ["Home", "Train", "Predict", "Runs"]
+NAV = ["Home", "Train", "Predict", "Runs", "Sigmoid vs softmax"]
 LOAD_MS = 60_000
 
 
