@@ -472,3 +472,75 @@ def test_long_curves_are_thinned_keeping_both_ends_and_the_thresholds_aligned():
     assert pr.customdata[k] == pytest.approx(i / n)
     roc = roc_curve_figure(curves).data[0]
     assert len(roc.x) == CURVE_POINTS and (roc.x[0], roc.x[-1], roc.y[-1]) == (0.0, 1.0, 1.0)
+
+
+# -- sigmoid vs softmax --------------------------------------------------------------------------------------------
+
+from multilabel.charts import (HEADS_FALSE_COLOR, HEADS_TRUE_COLOR, heads_loss_figure,  # noqa: E402
+                               heads_metrics_figure, heads_probability_figure)
+
+HEADS_LABELS = ["a", "b", "c"]
+HEADS_TARGETS = [[1, 1, 0], [0, 1, 1]]
+HEADS_PROBS = {"sigmoid": [[0.9, 0.8, 0.1], [0.2, 0.7, 0.4]], "softmax": [[0.45, 0.4, 0.15], [0.1, 0.6, 0.3]]}
+
+
+def test_heads_probability_figure_puts_the_heads_side_by_side_and_colours_true_labels():
+    fig = heads_probability_figure(HEADS_LABELS, HEADS_TARGETS, HEADS_PROBS, ["row 7", "row 9"])
+    assert len(fig.data) == 2 * 2 * 2  # rows x heads x (truly 1, truly 0)
+    bars = {(t.xaxis, t.name): t for t in fig.data}
+    # Row 7 (first row): sigmoid on x, softmax on x2; row 9: sigmoid on x3, softmax on x4.
+    assert list(bars["x", "truly 1"].x) == ["a", "b"] and list(bars["x", "truly 1"].y) == [0.9, 0.8]
+    assert list(bars["x", "truly 0"].x) == ["c"] and list(bars["x", "truly 0"].y) == [0.1]
+    assert list(bars["x2", "truly 1"].y) == [0.45, 0.4]
+    assert list(bars["x4", "truly 1"].x) == ["b", "c"] and list(bars["x4", "truly 1"].y) == [0.6, 0.3]
+    assert all(t.marker.color == (HEADS_TRUE_COLOR if t.name == "truly 1" else HEADS_FALSE_COLOR) for t in fig.data)
+    assert list(bars["x", "truly 1"].text) == ["0.90", "0.80"]
+    assert [t.showlegend for t in fig.data] == [True, True] + [False] * 6
+    texts = [a.text for a in fig.layout.annotations]
+    assert "sigmoid per label" in texts[0] and "softmax over labels" in texts[2]  # column headers
+    assert "row 7: 2 of 2 true labels above 0.5 · Σp = 1.80" in texts
+    assert "row 7: 0 of 2 true labels above 0.5 · Σp = 1.00" in texts
+    assert "row 9: 1 of 2 true labels above 0.5 · Σp = 1.30" in texts
+    assert "row 9: 1 of 2 true labels above 0.5 · Σp = 1.00" in texts
+    assert len(fig.layout.shapes) == 4 and all(s.y0 == s.y1 == 0.5 for s in fig.layout.shapes)
+    # Sigmoid panels left of softmax panels; every panel shares the label order; only the bottom row names them.
+    assert fig.layout.xaxis.domain[1] < fig.layout.xaxis2.domain[0]
+    assert fig.layout.yaxis.domain[0] > fig.layout.yaxis3.domain[1]
+    assert list(fig.layout.xaxis4.categoryarray) == HEADS_LABELS
+    assert (fig.layout.xaxis.showticklabels, fig.layout.xaxis3.showticklabels) == (False, True)
+
+
+def test_heads_probability_figure_grows_with_rows_and_names_rows_by_default():
+    one = heads_probability_figure(HEADS_LABELS, HEADS_TARGETS[:1], {k: v[:1] for k, v in HEADS_PROBS.items()})
+    two = heads_probability_figure(HEADS_LABELS, HEADS_TARGETS, HEADS_PROBS)
+    assert two.layout.height > one.layout.height
+    assert any(a.text.startswith("row 2:") for a in two.layout.annotations)
+    empty = heads_probability_figure(HEADS_LABELS, [], {"sigmoid": [], "softmax": []})
+    assert len(empty.data) == 0
+
+
+def test_heads_loss_figure_draws_train_and_validation_for_each_head():
+    train = {"sigmoid": [0.6, 0.3, 0.2], "softmax": [1.5, 1.1, 1.0]}
+    val = {"sigmoid": [0.5, 0.3, 0.25], "softmax": [1.4, 1.2, 1.1]}
+    fig = heads_loss_figure(train, val)
+    assert [(t.xaxis, t.name) for t in fig.data] == [("x", "train"), ("x", "validation"),
+                                                      ("x2", "train"), ("x2", "validation")]
+    assert list(fig.data[0].x) == [1, 2, 3] and list(fig.data[0].y) == train["sigmoid"]
+    assert list(fig.data[3].y) == val["softmax"]
+    assert fig.data[0].line.color == fig.data[2].line.color != fig.data[1].line.color
+    assert [t.showlegend for t in fig.data] == [True, True, False, False]
+    assert fig.layout.yaxis.title.text == "binary cross-entropy" and fig.layout.yaxis2.title.text == "cross-entropy"
+    assert fig.layout.xaxis.domain[1] < fig.layout.xaxis2.domain[0]
+
+
+def test_heads_metrics_figure_groups_micro_f1_and_subset_accuracy():
+    table = [{"head": "sigmoid", "prediction": "p > 0.5 per label", "micro-F1": 0.9, "Hamming loss": 0.05,
+              "subset accuracy": 0.66},
+             {"head": "softmax", "prediction": "top-3 (best k)", "micro-F1": 0.67, "Hamming loss": 0.2,
+              "subset accuracy": 0.12}]
+    fig = heads_metrics_figure(table)
+    assert [t.name for t in fig.data] == ["micro-F1", "subset accuracy"]
+    assert list(fig.data[0].x) == ["sigmoid · p > 0.5 per label", "softmax · top-3 (best k)"]
+    assert list(fig.data[0].y) == [0.9, 0.67] and list(fig.data[1].y) == [0.66, 0.12]
+    assert list(fig.data[1].text) == ["0.66", "0.12"]
+    assert fig.layout.barmode == "group"

@@ -20,7 +20,7 @@ from multilabel.charts import MAX_POINTS
 pytestmark = pytest.mark.browser
 
 EPOCHS = 2000  # the slider's maximum: far longer than the scenario needs on any machine; the test stops the run
-NAV = ["Home", "Train", "Predict", "Runs", "Inspect"]
+NAV = ["Home", "Train", "Predict", "Runs", "Inspect", "Sigmoid vs softmax"]
 LOAD_MS = 60_000
 
 
