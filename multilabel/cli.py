@@ -10,9 +10,10 @@ import json
 import os
 import shlex
 import socket
+import sqlite3
 import sys
-import time
-from typing import Any, Optional, Sequence, TextIO
+from pathlib import Path
+from typing import Optional, Sequence
 
 import numpy as np
 import torch
@@ -21,10 +22,12 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig, knobs
 from .data import labels_array, load_csv, make_synthetic, match_labels, read_csv
 from .errors import MultilabelError
+from .paths import check_output_file, os_error_message
 from .metrics import evaluate
 from .predict import DEFAULT_CHUNK_ROWS, PROB_SUFFIX, check_thresholds, predict_csv, predict_frame
+from .progress import EpochProgress
 from .session import SessionRegistry
-from .store import RunStore
+from .store import RunStore, default_home
 
 # Flag spellings that differ from the field name; every other field becomes --field-name.
 FLAG_NAMES = {"learning_rate": "--lr"}
@@ -124,41 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-class ProgressBar:
-    """An epoch progress bar on a text stream; redraws in place on a terminal, prints a line per 10% elsewhere."""
-
-    def __init__(self, total: int, stream: TextIO = sys.stderr) -> None:
-        self.total, self.stream = total, stream
-        self.tty = stream.isatty()
-        self.t0 = time.monotonic()
-        self._last_decile = -1
-        self._f1: Optional[float] = None  # micro-F1 of the latest epoch that has metrics
-
-    def update(self, record: dict[str, Any]) -> None:
-        epoch = record["epoch"]
-        self._f1 = record.get("val_micro_f1", self._f1)
-        frac = epoch / self.total
-        decile = int(frac * 10)
-        if not self.tty and decile == self._last_decile and epoch != self.total:
-            return
-        self._last_decile = decile
-        elapsed = time.monotonic() - self.t0
-        eta = elapsed / frac - elapsed if frac > 0 else 0.0
-        bar = "#" * int(frac * 30)
-        f1 = f"{self._f1:.3f}" if self._f1 is not None else "-"
-        line = (f"epoch {epoch:>4}/{self.total} [{bar:<30}] train {record['train_loss']:.4f} "
-                f"val {record['val_loss']:.4f} micro-F1 {f1} | {record['samples_per_s']:,.0f} samples/s "
-                f"| eta {eta:.0f}s")
-        self.stream.write(("\r" + line) if self.tty else (line + "\n"))
-        self.stream.flush()
-
-    def close(self) -> None:
-        if self.tty:
-            self.stream.write("\n")
-            self.stream.flush()
-
-
 def cmd_train(args: argparse.Namespace) -> int:
+    if args.out:  # checked before the data is read and the model trained, not after the work is done
+        check_output_file(args.out, "--out", "model.pt")
     if args.synthetic:
         inputs = args.input_size or TrainConfig.input_size
         outputs = args.num_outputs or TrainConfig.num_outputs
@@ -168,11 +139,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         if not args.labels:
             raise MultilabelError("--labels is required with --data; name the label columns, e.g. --labels 'a,b'")
         data = load_csv(args.data, args.labels)
+    for warning in data.warnings:
+        sys.stderr.write(f"warning: {warning}\n")
     config = _config_from_args(args, data.X.shape[1], data.Y.shape[1])
     registry = SessionRegistry(RunStore(args.store))
     session = registry.start(config, data, name=args.name,
                              started_by=f"CLI (pid {os.getpid()} on {socket.gethostname()})")
-    bar = None if args.quiet else ProgressBar(config.epochs)
+    bar = None if args.quiet else EpochProgress(config.epochs)
     seen = 0
     try:
         while True:
@@ -180,7 +153,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             history = session.snapshot()["history"]
             if bar is not None:
                 for record in history[seen:]:
-                    bar.update(record)
+                    bar(record)
             seen = len(history)
             if done:
                 break
@@ -240,6 +213,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         raise MultilabelError(f"--chunk-rows must be >= 1, got {args.chunk_rows}")
     device = args.device
     TrainConfig(device=device).validate()  # same availability check and message as training
+    check_output_file(args.out, "--out", "predictions.csv")  # before the model is loaded and the data read
     trained = load_checkpoint(args.model, device=device)
     summary = predict_csv(trained, args.data, args.out, chunk_rows=args.chunk_rows)
     for note in summary["notes"]:
@@ -249,7 +223,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    store = RunStore(args.store)
+    home = Path(args.store) if args.store else default_home()
+    if not RunStore.exists(home):  # listing creates nothing: only train makes a store folder
+        if not args.json:
+            print(f"no runs in {home / 'runs.db'}")
+        return 0
+    store = RunStore(home)
     runs = store.list_runs()
     if args.json:
         for run in runs:
@@ -418,4 +397,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.debug:
             raise
         sys.stderr.write(f"error: {exc}\n")
+        return 2
+    except BrokenPipeError:
+        # The reader went away (`runs | head -3`): stop quietly, as Unix tools do. Point stdout at /dev/null so the
+        # interpreter's last flush at exit does not raise again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE: what a shell reports for a tool that a closed pipe ended
+    except (OSError, sqlite3.OperationalError) as exc:  # the machine, not the code: a full disk, a read-only folder
+        if args.debug:
+            raise
+        sys.stderr.write(f"error: {os_error_message(exc, f'python -m multilabel {args.command}')}\n")
         return 2

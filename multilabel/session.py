@@ -126,6 +126,8 @@ class TrainingSession:
     def _fail(self, message: str, trace: str | None = None) -> None:
         try:
             self.store.fail(self.run_id, message)
+        except MultilabelError:
+            pass  # the store cannot be written (a full disk): the message still reaches readers through the snapshot
         finally:
             with self._lock:
                 self._state.update(status="failed", error=message, traceback=trace)
@@ -203,7 +205,8 @@ class SessionRegistry:
             snap = session.snapshot()
             last = last_evaluated(snap["history"]) or {}
             return RunView(run_id=run_id, status=snap["status"], history=snap["history"], epoch=snap["epoch"],
-                           epochs=snap["epochs"], config=snap["config"], info=snap["info"], best=snap["best"],
+                           epochs=snap["epochs"], config=snap["config"], info=snap["info"],
+                           best=run["best"] or snap["best"],  # the store's: saved thresholds change it after the end
                            error=snap["error"], checkpoint=snap["checkpoint"], alive=snap["alive"],
                            stopping=snap["stopping"], live={k: last[k] for k in LIVE_ONLY_FIELDS if k in last},
                            progress=snap["progress"] if snap["alive"] else None, started_at=snap["started_at"],

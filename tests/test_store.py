@@ -106,7 +106,7 @@ def test_data_survives_reopening_the_store(store_home):
 def test_a_home_that_is_a_file_is_refused_with_the_fix(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
-    with pytest.raises(MultilabelError, match="cannot use .* as the run store.*--store or MULTILABEL_HOME"):
+    with pytest.raises(MultilabelError, match="the run store folder .* is not writable .*set MULTILABEL_HOME \\(or --store\\)"):
         RunStore(blocker / "home")
 
 
@@ -156,3 +156,18 @@ def test_the_store_survives_a_killed_training_process(store_home, spawn_cli):
     store.finish(new_id, "completed", best={"micro_f1": 0.5})
     assert store.get_run(new_id)["status"] in FINISHED and len(store.list_runs()) == 2
     store.close()
+
+
+def test_a_full_disk_while_saving_validation_arrays_is_one_line_and_leaves_nothing(store, monkeypatch):
+    import errno
+
+    import numpy as np
+
+    def full(path, **arrays):
+        open(path, "wb").write(b"half")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(np, "savez_compressed", full)
+    with pytest.raises(MultilabelError, match="cannot finish writing .*val.npz': No space left on device; free some"):
+        store.save_validation("run1", np.zeros((3, 2)), np.zeros((3, 2)))
+    assert list((store.home / "checkpoints").iterdir()) == []
