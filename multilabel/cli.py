@@ -11,6 +11,7 @@ import os
 import shlex
 import socket
 import sqlite3
+import subprocess
 import sys
 from pathlib import Path
 from typing import Optional, Sequence
@@ -251,7 +252,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 # --- search (quality, issue 10) -------------------------------------------------------------------------------------
 
-def _add_search_parser(sub: Any) -> None:
+def _add_search_parser(sub: argparse._SubParsersAction) -> None:
     se = sub.add_parser(
         "search", help="search hyperparameters (Optuna), then save an ensemble of the best configurations",
         description="Optuna study over hidden size, learning rate, weight decay, dropout, batch size, pos_weight and "
@@ -282,11 +283,9 @@ def _add_search_parser(sub: Any) -> None:
 
 
 def _start_search_helpers(args: argparse.Namespace, storage: str, study_name: str,
-                          shares: list[Optional[int]]) -> list[Any]:
+                          shares: list[Optional[int]]) -> list[subprocess.Popen]:
     """``--jobs``: more ``search`` processes on the same study (spawned fresh: no fork of a process with torch)."""
-    import subprocess
-
-    helpers = []
+    helpers: list[subprocess.Popen] = []
     for i, share in enumerate(shares):
         if share == 0:
             continue
@@ -303,6 +302,8 @@ def _start_search_helpers(args: argparse.Namespace, storage: str, study_name: st
 def cmd_search(args: argparse.Namespace) -> int:
     import signal
     import threading
+    import time
+    from typing import Any
 
     import optuna
 
