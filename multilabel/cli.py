@@ -341,7 +341,9 @@ def cmd_search(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
     previous = signal.signal(signal.SIGINT, on_sigint)
-    shares = [trials // args.jobs + (i < trials % args.jobs) for i in range(args.jobs)] if trials is not None else [None] * args.jobs
+    shares: list[Optional[int]] = [None] * args.jobs
+    if trials is not None:  # this process and its helpers split the trials
+        shares = [trials // args.jobs + (i < trials % args.jobs) for i in range(args.jobs)]
     helpers = _start_search_helpers(args, storage, study.study_name, shares[1:])
     try:
         if shares[0] != 0:

@@ -253,8 +253,9 @@ def build_ensemble(data: Dataset, study: optuna.Study, members: int = 5, mode: s
     """Refit the best trials on ALL rows of ``data`` and join them into one TrainedModel (mean probabilities).
 
     ``mode`` "configs": the best ``members`` trials' configurations, member i with seed i (one after another);
-    "seeds": the best configuration with seeds 0..members-1, trained together as one stacked model. Each member trains for its trial's mean best epoch count. The ensemble's
-    thresholds are the mean of the members' (0.5 for fixed-threshold trials).
+    "seeds": the best configuration with seeds 0..members-1, trained together as one stacked model. Each member
+    trains for its trial's mean best epoch count. The ensemble's thresholds are the mean of the members' (0.5 for
+    fixed-threshold trials).
     """
     best = completed(study)
     if not best:
@@ -383,5 +384,5 @@ def study_summary(storage: str | None, study_name: str = DEFAULT_STUDY) -> dict[
             "trials": rows}
 
 
-__all__ = ["SPACE", "BackgroundSearch", "build_ensemble", "start_background", "completed", "default_storage", "ensemble", "make_objective", "memory_study",
-           "open_study", "run_search", "score_holdout", "study_summary", "suggest"]
+__all__ = ["SPACE", "BackgroundSearch", "build_ensemble", "start_background", "completed", "default_storage",
+           "ensemble", "make_objective", "memory_study", "open_study", "run_search", "score_holdout", "study_summary", "suggest"]
