@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -22,7 +23,13 @@ from multilabel.errors import MultilabelError
 from multilabel.predict import PROB_SUFFIX, predict_frame
 from multilabel import search
 
-from conftest import REPO, _cli_env
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _cli_env(store_home: Path) -> dict[str, str]:
+    """The environment of a CLI child: one thread, this test's run store (as the ``cli`` fixture in conftest)."""
+    return {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "MULTILABEL_HOME": str(store_home)}
+
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
