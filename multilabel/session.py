@@ -5,7 +5,7 @@ store, which the worker writes (epochs, progress, checkpoints, the outcome). So 
 training for the interpreter lock, and a registry in a restarted server finds live workers' runs again and can stop
 them: a run is live while its owner process (the worker, see multilabel/worker.py) runs.
 
-Workers come from a forkserver that has imported torch and the engine once (``multilabel.worker`` is its preload),
+Workers come from a forkserver that has imported torch and the engine once (``multilabel._preload`` is its preload),
 so a start costs a fork and the data's transfer, well under a second. Each worker gets
 ``worker.threads_for(live runs)`` torch threads: max(1, cores // live runs, itself included), capped by
 $OMP_NUM_THREADS when set, so the live runs together use the cores without oversubscribing them.
@@ -271,7 +271,7 @@ _context_lock = threading.Lock()
 
 
 def worker_context() -> Any:
-    """The multiprocessing context workers start from: a forkserver that preloads ``multilabel.worker``.
+    """The multiprocessing context workers start from: a forkserver that preloads ``multilabel._preload``.
 
     The forkserver is a fresh interpreter (started by exec, not a fork of this process), so this process's torch
     threads never reach a worker; it imports torch and the engine once and runs no torch op before forking.
@@ -280,7 +280,7 @@ def worker_context() -> Any:
     with _context_lock:
         if _context is None:
             ctx = multiprocessing.get_context("forkserver")
-            ctx.set_forkserver_preload(["multilabel.worker"])
+            ctx.set_forkserver_preload(["multilabel._preload"])
             from multiprocessing import forkserver
 
             forkserver.ensure_running()

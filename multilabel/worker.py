@@ -10,14 +10,38 @@ every epoch, the live progress and checkpoints of the best weights so far to the
 - the flag also polls the store's ``stop_requested`` column (every STOP_POLL_S), so a stop asked before the
   worker installed its handlers, or by a process that cannot signal it, still arrives.
 
-Importing this module is the forkserver's preload: torch, the engine and the metrics are imported once there (no
-torch op runs in the forkserver, so no torch thread exists when it forks), and each start costs a fork plus
-unpickling the data. ``run_training`` is the same store wiring for a run trained in the calling process (the CLI).
+The forkserver preloads ``multilabel._preload`` (this module, torch, the engine and what torch imports lazily on a
+run's first step) once; no torch op runs there, so no torch thread exists when it forks, and each start costs a
+fork plus unpickling the data. ``run_training`` is the same store wiring for a run trained in the calling process (the CLI).
 """
 
 from __future__ import annotations
 
-import importlib
+import os
+import signal
+import time
+from typing import Any, Callable, Optional
+
+import torch
+
+from . import engine
+from .checkpoint import TrainedModel, save_checkpoint
+from .config import TrainConfig
+from .data import Dataset
+from .engine import TrainResult
+from .errors import MultilabelError
+from .store import RunStore
+
+STOP_POLL_S), so a stop asked before the
+  worker installed its handlers, or by a process that cannot signal it, still arrives.
+
+The forkserver preloads ``multilabel._preload`` (this module, torch, the engine and what torch imports lazily on a
+run's first step) once; no torch op runs there, so no torch thread exists when it forks, and each start costs a
+fork plus unpickling the data. ``run_training`` is the same store wiring for a run trained in the calling process (the CLI).
+"""
+
+from __future__ import annotations
+
 import os
 import signal
 import time
