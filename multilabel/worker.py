@@ -12,7 +12,8 @@ every epoch, the live progress and checkpoints of the best weights so far to the
 
 The forkserver preloads ``multilabel._preload`` (this module, torch, the engine and what torch imports lazily on a
 run's first step) once; no torch op runs there, so no torch thread exists when it forks, and each start costs a
-fork plus unpickling the data. ``run_training`` is the same store wiring for a run trained in the calling process (the CLI).
+fork plus unpickling the data. ``run_training`` is the same store wiring for a run trained in the calling
+process (the CLI).
 """
 
 from __future__ import annotations
@@ -31,40 +32,6 @@ from .data import Dataset
 from .engine import TrainResult
 from .errors import MultilabelError
 from .store import RunStore
-
-STOP_POLL_S), so a stop asked before the
-  worker installed its handlers, or by a process that cannot signal it, still arrives.
-
-The forkserver preloads ``multilabel._preload`` (this module, torch, the engine and what torch imports lazily on a
-run's first step) once; no torch op runs there, so no torch thread exists when it forks, and each start costs a
-fork plus unpickling the data. ``run_training`` is the same store wiring for a run trained in the calling process (the CLI).
-"""
-
-from __future__ import annotations
-
-import os
-import signal
-import time
-from typing import Any, Callable, Optional
-
-import torch
-
-from . import engine
-from .checkpoint import TrainedModel, save_checkpoint
-from .config import TrainConfig
-from .data import Dataset
-from .engine import TrainResult
-from .errors import MultilabelError
-from .store import RunStore
-
-# Imports that torch and the metrics otherwise do lazily on a run's first optimizer step and first evaluation
-# (the first Adam step imports torch._dynamo: about 800 modules, 1.5-4 s here); done once in the forkserver, they
-# cost a worker nothing. Importing starts no torch thread, so forking afterwards is safe.
-for _module in ("torch._dynamo", "torchmetrics.functional.classification"):
-    try:
-        importlib.import_module(_module)
-    except ImportError:  # pragma: no cover - an optional speed-up; the first step imports what it needs
-        pass
 
 STOP_POLL_S = 0.25  # how often the stop flag reads the store's stop request (signals arrive at once)
 # Seconds between the engine's offers of the best weights so far (None: the engine's own CHECKPOINT_EVERY_S).
