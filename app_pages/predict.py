@@ -9,7 +9,7 @@ import streamlit as st
 from multilabel import MultilabelError, load_checkpoint, read_csv
 from multilabel.charts import label_frequency_figure
 from multilabel.predict import PROB_SUFFIX, label_frame, predict_frame
-from multilabel.store import FINISHED
+from multilabel.store import WITH_MODEL
 from app_pages._shared import model_from_store, registry
 
 SHOWN_ROWS = 1000
@@ -18,7 +18,7 @@ st.title("Predict")
 store = registry().store
 
 # -- the model ---------------------------------------------------------------------------------------------------
-runs = [r for r in store.list_runs() if r["status"] in FINISHED and r["checkpoint"]]
+runs = [r for r in store.list_runs() if r["status"] in WITH_MODEL and r["checkpoint"]]
 choice = st.radio("Model", ["From a run", "Upload a checkpoint"], horizontal=True, key="model_source",
                   index=0 if runs else 1)
 trained, model_key = None, None
