@@ -52,6 +52,9 @@ CREATE TABLE IF NOT EXISTS epochs (
 """
 
 FINISHED = ("completed", "early_stopped", "stopped")
+# Runs whose checkpoint a person may predict with: finished ones, and interrupted ones (a killed worker or server)
+# whose checkpoint of the best weights so far was saved while they trained.
+WITH_MODEL = (*FINISHED, "interrupted")
 # Columns added after the first release: (name, SQL type); an older runs.db gains them when opened.
 _ADDED_COLUMNS = (("progress", "TEXT"), ("stop_requested", "REAL"))
 
