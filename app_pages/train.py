@@ -9,6 +9,7 @@ from multilabel.charts import (loss_figure, metrics_figure, per_label_figure, pr
 from multilabel.config import knobs
 from multilabel.engine import last_evaluated
 from multilabel.data import dataset_from_frame
+from multilabel.session import RunView
 from app_pages._shared import registry
 
 POLL_S = 0.7
@@ -98,11 +99,11 @@ with right:
     pos_weight = a.toggle("Weight rare positives", key="pos_weight", help=HELP["pos_weight"])
     tuned = b.toggle("Tune thresholds per label", key="tuned", help=HELP["threshold_mode"])
 
-live = session is not None and session.running
+live = reg.is_live(run_id)
 start_col, stop_col, _ = st.columns([1, 1, 4])
 start = start_col.button("Start training", type="primary", key="start", disabled=live)
 if stop_col.button("Stop", key="stop", disabled=not live):
-    session.stop()
+    reg.stop(run_id)
 
 if start:
     try:
@@ -126,26 +127,26 @@ if start:
         st.rerun()  # draw the page again as 'live': Stop enabled, Start disabled, the view polling
 
 
-def render(view: dict) -> None:
+def render(view: RunView) -> None:
     """One run's progress, curves and per-label view (a live snapshot or a stored run)."""
-    status, history, epochs = view["status"], view["history"], view["epochs"]
-    st.markdown(f"**Run** `{view['run_id']}` · status: **{status}**" + (" (stopping…)" if view["stopping"] else ""))
-    cfg, info = view["config"], view["info"]
+    status, history, epochs = view.status, view.history, view.epochs
+    st.markdown(f"**Run** `{view.run_id}` · status: **{status}**" + (" (stopping…)" if view.stopping else ""))
+    cfg, info = view.config, view.info
     st.caption(f"{info.get('n_train', '?')} training / {info.get('n_val', '?')} validation rows · "
                f"{cfg['input_size']} → {cfg['hidden_size']} → {cfg['num_outputs']} · lr {cfg['learning_rate']:g} · "
                f"batch {cfg['batch_size']} · device {info.get('device', cfg['device'])}")
     last = history[-1] if history else None
     if last:
         elapsed = sum(r["duration_s"] for r in history)
-        eta = elapsed / last["epoch"] * (epochs - last["epoch"]) if view["alive"] else 0.0
+        eta = elapsed / last["epoch"] * (epochs - last["epoch"]) if view.alive else 0.0
         st.progress(min(last["epoch"] / epochs, 1.0),
                     text=f"epoch {last['epoch']}/{epochs} · {last['samples_per_s']:,.0f} samples/s · "
                          f"ETA {eta:.0f} s · train loss {last['train_loss']:.4f} · val loss {last['val_loss']:.4f}")
-    elif view["alive"]:
+    elif view.alive:
         st.progress(0.0, text="starting…")
-    if view["error"]:
-        st.error(view["error"])
-    best = view.get("best")
+    if view.error:
+        st.error(view.error)
+    best = view.best
     if best:
         cols = st.columns(5)
         cols[0].metric("Best epoch", best["epoch"])
@@ -155,8 +156,8 @@ def render(view: dict) -> None:
         cols[4].metric("Val subset accuracy", f"{best['subset_accuracy']:.3f}", help="exact match of all labels")
         st.caption("Final metrics use the best epoch's weights and the per-label thresholds "
                    + ", ".join(f"{t:.2f}" for t in best["thresholds"]) + ".")
-        if view.get("checkpoint") and st.button("Predict with this model", key="to_predict"):
-            st.session_state["predict_run"] = view["run_id"]
+        if view.checkpoint and st.button("Predict with this model", key="to_predict"):
+            st.session_state["predict_run"] = view.run_id
             st.switch_page("app_pages/predict.py")
     if not last:
         return
@@ -164,13 +165,13 @@ def render(view: dict) -> None:
     a.plotly_chart(loss_figure(history, last["best_epoch"]), key="loss_chart")
     b.plotly_chart(metrics_figure(history), key="metrics_chart")
     evaluated = last_evaluated(history)
-    label_names = view["info"].get("label_names") or list(evaluated["val_per_label"])
-    live_part = view.get("live") or {}
+    label_names = view.info.get("label_names") or list(evaluated["val_per_label"])
+    live_part = view.live
     a, b = st.columns(2)
     a.plotly_chart(per_label_figure(evaluated["val_per_label"], f"Per-label validation metrics (epoch "
                                     f"{evaluated['epoch']})"), key="per_label_chart")
-    if live_part.get("probe_probs") and view["info"].get("probe_targets"):
-        b.plotly_chart(probe_heatmap(live_part["probe_probs"], view["info"]["probe_targets"], label_names),
+    if live_part.get("probe_probs") and view.info.get("probe_targets"):
+        b.plotly_chart(probe_heatmap(live_part["probe_probs"], view.info["probe_targets"], label_names),
                        key="probe_chart")
     if live_part.get("prob_hist"):
         st.plotly_chart(probability_histogram_figure(live_part["prob_hist"], label_names), key="hist_chart")
@@ -182,7 +183,7 @@ if run_id:
     @st.fragment(run_every=POLL_S if live else None)
     def live_view() -> None:
         view = reg.view(run_id)
-        if was_live and not view["alive"]:
+        if was_live and not view.alive:
             st.rerun()  # the run just ended: refresh the whole page once (buttons, summary)
         render(view)
 

@@ -42,10 +42,10 @@ POLL_S = 0.7
 
 def poll_once(registry, run_id: str) -> None:
     view = registry.view(run_id)
-    history, last, live = view["history"], view["history"][-1], view["live"]
-    labels = view["info"]["label_names"]
+    history, last, live = view.history, view.history[-1], view.live
+    labels = view.info["label_names"]
     for fig in (loss_figure(history, last["best_epoch"]), metrics_figure(history), per_label_figure(last_evaluated(history)["val_per_label"]),
-                probe_heatmap(live["probe_probs"], view["info"]["probe_targets"], labels),
+                probe_heatmap(live["probe_probs"], view.info["probe_targets"], labels),
                 probability_histogram_figure(live["prob_hist"], labels)):
         fig.to_json()
 

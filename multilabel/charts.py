@@ -63,7 +63,7 @@ def loss_figure(history: Sequence[Mapping[str, Any]], best_epoch: Optional[int] 
 def metrics_figure(history: Sequence[Mapping[str, Any]]) -> go.Figure:
     """Validation micro-F1, macro-F1 and subset accuracy (exact match) against epoch, at threshold 0.5.
 
-    Only epochs that carry metrics are drawn (a fast run gets them every few epochs: see engine.METRICS_SHARE).
+    Only epochs that carry metrics are drawn (every ``eval_every`` epochs: see engine.resolve_eval_every).
     """
     shown = thin([r for r in history if r.get("val_micro_f1") is not None])
     traces = []

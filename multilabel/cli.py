@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 import sys
 import time
 from typing import Any, Optional, Sequence, TextIO
@@ -148,7 +149,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         data = load_csv(args.data, args.labels)
     config = _config_from_args(args, data.X.shape[1], data.Y.shape[1])
     store = RunStore(args.store)
-    run_id = store.create_run(config.to_dict(), data.description, name=args.name, started_by=_started_by())
+    run_id = store.create_run(config.to_dict(), data.description, name=args.name,
+                              started_by=f"CLI (pid {os.getpid()} on {socket.gethostname()})")
     bar = None if args.quiet else ProgressBar(config.epochs)
     stop = StopFlag(store, run_id)
 
@@ -181,12 +183,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(json.dumps({"run_id": run_id, "status": result.outcome, "checkpoint": checkpoint,
                       "device": result.device, "epochs_run": epochs_run, "best": result.best}))
     return 0
-
-
-def _started_by() -> str:
-    import socket
-
-    return f"CLI pid {os.getpid()} on {socket.gethostname()}"
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:

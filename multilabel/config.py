@@ -14,6 +14,11 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 POS_WEIGHTS = ("none", "auto")
 THRESHOLD_MODES = ("fixed", "tuned")
 CUDA_GRAPH_MODES = ("auto", "on", "off")
+OPTIMIZERS = ("adam", "adamw")
+LR_SCHEDULES = ("constant", "cosine")
+LEARNING_RATES = (1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2, 2e-2, 5e-2, 1e-1)
+BATCH_SIZES = (8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192)
+WEIGHT_DECAYS = (0.0, 1e-5, 1e-4, 1e-3, 1e-2, 3e-2, 1e-1)
 
 # device="auto" and the GPU: an eager GPU step costs 0.7-1.4 ms of launches whatever the net's size (H100, the
 # 10 -> 20 -> 5 seed net; 0.18 ms on a CPU), so without a CUDA graph only nets with this much arithmetic per step
@@ -24,7 +29,13 @@ AUTO_GPU_MIN_MACS_PER_STEP = 2_000_000
 
 
 def _knob(default: Any, help: str, **limits: Any) -> Any:
-    """A dataclass field whose help text and limits feed validation, the CLI flags and the page widgets."""
+    """A dataclass field whose help text and limits feed validation, the CLI flags and the page widgets.
+
+    Validation keys: ``min``, ``min_excl``, ``max``, ``max_excl``, ``choices``. Dashboard keys: ``label`` (the
+    widget's label), ``ui`` (slider | select_slider | number | select | toggle; absent: not on the page),
+    ``ui_min``/``ui_max``/``ui_step`` (a slider's or number box's range), ``ui_options`` (a select slider's values),
+    ``ui_on``/``ui_off`` (the values a toggle stands for).
+    """
     return field(default=default, metadata={"help": help, **limits})
 
 
@@ -32,29 +43,50 @@ def _knob(default: Any, help: str, **limits: Any) -> Any:
 class TrainConfig:
     """Everything that defines one training run. Build it with keywords, then call ``validate()``."""
 
-    input_size: int = _knob(10, "number of input features", min=1)
-    hidden_size: int = _knob(64, "units in the hidden layer", min=1)
-    num_outputs: int = _knob(5, "number of labels (one logit each)", min=1)
-    epochs: int = _knob(200, "maximum passes over the training split", min=1)
-    learning_rate: float = _knob(3e-3, "Adam learning rate", min_excl=0.0, max=10.0)
+    input_size: int = _knob(10, "number of input features", min=1, label="Input size (features)", ui="slider",
+                            ui_min=1, ui_max=256)
+    hidden_size: int = _knob(64, "units in the hidden layer", min=1, label="Hidden size", ui="slider", ui_min=1,
+                             ui_max=1024)
+    num_outputs: int = _knob(5, "number of labels (one logit each)", min=1, label="Number of outputs (labels)",
+                             ui="slider", ui_min=1, ui_max=32)
+    epochs: int = _knob(200, "maximum passes over the training split", min=1, label="Epochs", ui="slider", ui_min=1,
+                        ui_max=2000)
+    learning_rate: float = _knob(3e-3, "Adam learning rate", min_excl=0.0, max=10.0, label="Learning rate",
+                                 ui="select_slider", ui_options=LEARNING_RATES)
     # batch 32 and fixed thresholds: the defaults that beat scikit-learn's MLPClassifier on emotions.csv on both
     # Hamming loss and micro-F1 (benchmarks/emotions_vs_sklearn.py); tuned thresholds trade Hamming loss for F1.
-    batch_size: int = _knob(32, "rows per optimizer step", min=1)
-    weight_decay: float = _knob(1e-4, "Adam L2 penalty (decoupled weight decay is not used)", min=0.0)
-    dropout: float = _knob(0.0, "dropout after the hidden ReLU", min=0.0, max_excl=1.0)
+    batch_size: int = _knob(32, "rows per optimizer step", min=1, label="Batch size", ui="select_slider",
+                            ui_options=BATCH_SIZES)
+    weight_decay: float = _knob(1e-4, "weight decay: an L2 penalty with adam, decoupled with adamw", min=0.0,
+                                label="Weight decay", ui="select_slider", ui_options=WEIGHT_DECAYS)
+    dropout: float = _knob(0.0, "dropout after the hidden ReLU", min=0.0, max_excl=1.0, label="Dropout",
+                           ui="slider", ui_min=0.0, ui_max=0.9, ui_step=0.05)
     device: str = _knob("auto", "auto | cpu | cuda | mps; auto takes a GPU only when the net is big enough to gain",
-                        choices=DEVICES)
-    seed: int = _knob(0, "seed for the split, the initial weights and the batch order", min=0)
+                        choices=DEVICES, label="Device", ui="select")
+    seed: int = _knob(0, "seed for the split, the initial weights and the batch order", min=0, label="Seed",
+                      ui="number", ui_min=0, ui_max=2**31 - 1)
     val_fraction: float = _knob(0.2, "share of rows held out for validation, early stopping and thresholds",
-                                min_excl=0.0, max_excl=1.0)
+                                min_excl=0.0, max_excl=1.0, label="Validation fraction", ui="slider", ui_min=0.05,
+                                ui_max=0.5, ui_step=0.05)
     patience: int = _knob(20, "epochs without a better validation loss before stopping (0 = never stop early)",
-                          min=0)
+                          min=0, label="Early-stopping patience", ui="slider", ui_min=0, ui_max=200)
     pos_weight: str = _knob("none", "none | auto (negatives/positives per label from the training split)",
-                            choices=POS_WEIGHTS)
+                            choices=POS_WEIGHTS, label="Weight rare positives", ui="toggle", ui_on="auto",
+                            ui_off="none")
     threshold_mode: str = _knob("fixed", "fixed (0.5) | tuned (per label, best validation F1)",
-                                choices=THRESHOLD_MODES)
+                                choices=THRESHOLD_MODES, label="Tune thresholds per label", ui="toggle",
+                                ui_on="tuned", ui_off="fixed")
     cuda_graph: str = _knob("auto", "auto | on | off: capture the CUDA training step as one graph (CUDA only)",
                             choices=CUDA_GRAPH_MODES)
+    optimizer: str = _knob("adam", "adam | adamw (decoupled weight decay)", choices=OPTIMIZERS, label="Optimizer",
+                           ui="select")
+    lr_schedule: str = _knob("constant", "constant | cosine (per epoch, from the learning rate down to 0 at the last "
+                             "epoch)", choices=LR_SCHEDULES, label="Learning-rate schedule", ui="select")
+    # Which epochs get validation metrics is a function of the data's size, never of the clock: same seed, same
+    # numbers, on the same epochs (see engine.resolve_eval_every).
+    eval_every: int = _knob(0, "validation metrics every N epochs (0 = auto: every epoch unless the validation "
+                            "split is large); losses come every epoch", min=0, label="Metrics every N epochs (0 = auto)",
+                            ui="number", ui_min=0, ui_max=1000)
 
     def validate(self) -> TrainConfig:
         """Check every field; raise MultilabelError naming the first bad one. Returns self for chaining."""
@@ -105,6 +137,18 @@ class TrainConfig:
 def knobs() -> list[dataclasses.Field]:
     """The fields of TrainConfig, in order, each with ``metadata['help']`` (and limits/choices)."""
     return list(dataclasses.fields(TrainConfig))
+
+
+def ui_fields() -> list[dataclasses.Field]:
+    """The knobs the dashboard shows as widgets (those whose metadata has ``ui``), in TrainConfig's order."""
+    return [f for f in knobs() if "ui" in f.metadata]
+
+
+def ui_options(f: dataclasses.Field) -> list[Any]:
+    """The values a select widget offers for ``f``: the devices that exist here for ``device``, else its choices."""
+    if f.name == "device":
+        return ["auto", *available_devices()]
+    return list(f.metadata.get("ui_options") or f.metadata.get("choices") or ())
 
 
 def available_devices() -> list[str]:

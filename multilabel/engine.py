@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import copy
 import math
-import threading
+import os
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Protocol
 
 import numpy as np
 import torch
@@ -26,16 +26,38 @@ from .metrics import evaluate, probability_histograms, tune_thresholds
 from .model import MLP
 
 PROBE_ROWS = 32  # validation rows whose probabilities are reported each epoch (the live per-label view)
-# Validation metrics (F1s, AUROC, subset accuracy, probe rows, histograms) may cost at most this share of the
-# training time, or this much per epoch where that is more: a fast epoch gets them every few epochs instead of
-# paying for them every time. Losses are reported every epoch; the first and last epochs always get metrics.
-METRICS_SHARE = 0.02
-METRICS_FLOOR_S = 0.001
+# eval_every=0 (auto): validation metrics (F1s, AUROC, subset accuracy, probe rows, histograms) every epoch unless
+# their estimated cost exceeds this share of an epoch's estimated cost. The estimate is a function of the sizes
+# alone (never the clock), so the same config and data get metrics on the same epochs. Its constants were measured
+# on one CPU thread: a small-net optimizer step costs about 0.4 ms whatever the batch, a row's forward and backward
+# pass about 6 flops per weight at about 30 flops/ns; the metrics cost 0.3 ms plus 0.14 us per validation cell
+# (row x label), mostly AUROC's sort. Losses come every epoch; the first and last epochs always get metrics.
+METRICS_SHARE = 0.1
+STEP_OVERHEAD_US = 400.0
+FLOPS_PER_US = 30_000.0
+METRICS_OVERHEAD_US = 300.0
+METRICS_CELL_US = 0.14
 EVAL_BATCH_ROWS = 65536
 POS_WEIGHT_CLIP = (0.05, 50.0)
+# Stop is checked between optimizer steps this often (by time: reading a clock costs ~50 ns, an Event ~200 ns), so
+# Stop takes effect within about this long plus one validation pass, even inside a long epoch.
+STOP_CHECK_S = 0.1
+PROGRESS_S = 0.5  # on_progress at most this often inside an epoch (never in shorter epochs)
+# on_checkpoint: the best weights so far are offered at most this often (seconds; the environment variable lets
+# tests and impatient users change it), and only while offering them has cost at most CHECKPOINT_SHARE of the time.
+CHECKPOINT_EVERY_S = float(os.environ.get("MULTILABEL_CHECKPOINT_EVERY_S", "30"))
+CHECKPOINT_SHARE = 0.05
 
 EpochCallback = Callable[[dict[str, Any]], None]
 StartCallback = Callable[[dict[str, Any]], None]
+ProgressCallback = Callable[[dict[str, Any]], None]
+CheckpointCallback = Callable[[TrainedModel], None]
+
+
+class StopFlag(Protocol):
+    """What ``train`` needs of a stop signal: threading.Event and multiprocessing.Event both qualify."""
+
+    def is_set(self) -> bool: ...
 
 
 @dataclass
@@ -69,6 +91,21 @@ def pos_weights(Y_train: np.ndarray) -> np.ndarray:
     return np.clip(ratio, *POS_WEIGHT_CLIP).astype(np.float32)
 
 
+def resolve_eval_every(config: TrainConfig, n_train: int, n_val: int) -> int:
+    """Epochs between validation metrics: ``config.eval_every``, or for 0 (auto) a choice from the sizes alone.
+
+    Auto gives 1 unless the metrics' estimated cost passes METRICS_SHARE of the epoch's estimated cost, then the
+    smallest cadence that keeps them under it. Deterministic: no clock is read.
+    """
+    if config.eval_every > 0:
+        return config.eval_every
+    steps = math.ceil(n_train / config.batch_size)
+    weights = config.input_size * config.hidden_size + config.hidden_size * config.num_outputs
+    epoch_us = steps * STEP_OVERHEAD_US + n_train * 6 * weights / FLOPS_PER_US
+    metrics_us = METRICS_OVERHEAD_US + METRICS_CELL_US * n_val * config.num_outputs
+    return max(1, math.ceil(metrics_us / (METRICS_SHARE * epoch_us)))
+
+
 def check_shapes(config: TrainConfig, data: Dataset) -> None:
     if data.X.shape[1] != config.input_size:
         raise MultilabelError(f"input_size is {config.input_size} but the data has {data.X.shape[1]} feature "
@@ -88,8 +125,11 @@ class _Stepper:
         self.loss_sum = torch.zeros((), device=device)
         self.graph: Optional[torch.cuda.CUDAGraph] = None
         use_graph = device.type == "cuda" and config.cuda_graph != "off" and X.shape[0] >= config.batch_size
-        self.optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate,
-                                          weight_decay=config.weight_decay, capturable=use_graph)
+        optimizer = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
+        # A captured graph bakes a float learning rate into its kernels; a tensor one can change between replays.
+        lr: float | torch.Tensor = (torch.tensor(config.learning_rate, device=device)
+                                    if use_graph and config.lr_schedule != "constant" else config.learning_rate)
+        self.optimizer = optimizer(model.parameters(), lr=lr, weight_decay=config.weight_decay, capturable=use_graph)
         if use_graph:
             self._capture(device)
 
@@ -131,27 +171,62 @@ class _Stepper:
                         value.zero_()  # Adam's fresh state is all zeros, step count included
         self.graph = graph
 
-    def epoch(self, perm: torch.Tensor) -> torch.Tensor:
-        """Run one pass over ``perm`` (row indices); return the mean loss as a 0-d device tensor."""
+    def set_lr(self, lr: float) -> None:
+        for group in self.optimizer.param_groups:
+            if torch.is_tensor(group["lr"]):
+                group["lr"].fill_(lr)
+            else:
+                group["lr"] = lr
+
+    def epoch(self, perm: torch.Tensor, stop: Optional[StopFlag] = None,
+              on_progress: Optional[Callable[[int, int], None]] = None) -> tuple[torch.Tensor, int]:
+        """Run one pass over ``perm`` (row indices), or the part of it before ``stop`` was seen.
+
+        Returns (mean loss over the rows trained as a 0-d device tensor, rows trained). ``stop`` is checked every
+        STOP_CHECK_S and ``on_progress(steps_done, steps)`` called every PROGRESS_S, both by time.
+        """
         self.loss_sum.zero_()
         n, bs = perm.numel(), self.batch_size
-        for start in range(0, n, bs):
+        steps = math.ceil(n / bs)
+        watch = stop is not None or on_progress is not None
+        t0 = time.perf_counter()
+        next_check, next_progress = t0 + STOP_CHECK_S, t0 + PROGRESS_S
+        done = n
+        for step, start in enumerate(range(0, n, bs)):
+            if watch and step:
+                now = time.perf_counter()
+                if now >= next_check:
+                    next_check = now + STOP_CHECK_S
+                    if stop is not None and stop.is_set():
+                        done = start
+                        break
+                    if on_progress is not None and now >= next_progress:
+                        next_progress = now + PROGRESS_S
+                        on_progress(step, steps)
             idx = perm[start:start + bs]
             if self.graph is not None and idx.numel() == bs:
                 self.static_idx.copy_(idx)
                 self.graph.replay()
             else:
                 self._eager(idx)  # the last partial batch runs eagerly (same math, no graph)
-        return self.loss_sum / n
+        return self.loss_sum / done, done
 
 
 def train(config: TrainConfig, data: Dataset, on_epoch: Optional[EpochCallback] = None,
-          stop: Optional[threading.Event] = None, on_start: Optional[StartCallback] = None) -> TrainResult:
+          stop: Optional[StopFlag] = None, on_start: Optional[StartCallback] = None,
+          on_progress: Optional[ProgressCallback] = None,
+          on_checkpoint: Optional[CheckpointCallback] = None) -> TrainResult:
     """Train an MLP on ``data`` (X: (n, input_size) float32, Y: (n, num_outputs) 0/1 float32).
 
-    ``on_start(info)`` is called once (device, split sizes, probe rows' true labels); ``on_epoch(record)`` after
-    every epoch with one JSON-serializable dict; setting ``stop`` ends the run after the current epoch. The best
-    weights by validation loss are kept. Raises MultilabelError for bad shapes or a diverging loss.
+    Callbacks (all optional, all called in the calling thread):
+    - ``on_start(info)`` once before the first epoch: device, split sizes, eval_every, names, probe rows' labels.
+    - ``on_epoch(record)`` after every epoch with one JSON-serializable dict (see the module's README).
+    - ``on_progress({"epoch", "step", "steps"})`` inside an epoch, at most every PROGRESS_S.
+    - ``on_checkpoint(trained)`` with a CPU copy of the best weights so far, at most every CHECKPOINT_EVERY_S (for
+      saving during training, so that a killed process keeps a usable model); never for the final result.
+    ``stop`` (anything with ``is_set()``) is checked between steps every STOP_CHECK_S: a stop mid-epoch ends that
+    epoch early (its record has ``partial: True``), validates, and ends the run as "stopped". The best weights by
+    validation loss are kept. Raises MultilabelError for bad shapes or a diverging loss.
     """
     config.validate()
     check_shapes(config, data)
@@ -177,23 +252,38 @@ def train(config: TrainConfig, data: Dataset, on_epoch: Optional[EpochCallback] 
     gen.manual_seed(config.seed)
 
     n_train, n_probe = len(train_idx), min(PROBE_ROWS, len(val_idx))
+    eval_every = resolve_eval_every(config, n_train, len(val_idx))
     info = {"device": str(device), "n_train": n_train, "n_val": len(val_idx), "cuda_graph": stepper.graph is not None,
-            "feature_names": list(data.feature_names), "label_names": list(data.label_names),
-            "probe_targets": Y_val_np[:n_probe].astype(int).tolist()}
+            "eval_every": eval_every, "feature_names": list(data.feature_names),
+            "label_names": list(data.label_names), "probe_targets": Y_val_np[:n_probe].astype(int).tolist()}
     if on_start is not None:
         on_start(info)
 
     fixed = [0.5] * config.num_outputs
+
+    def trained_model(weights: nn.Module, thresholds: list[float], metrics: dict[str, Any]) -> TrainedModel:
+        return TrainedModel(model=weights, config=config, feature_names=list(data.feature_names),
+                            label_names=list(data.label_names), standardizer=standardizer, thresholds=thresholds,
+                            metrics=metrics)
+
     history: list[dict[str, Any]] = []
     best_loss, best_epoch = math.inf, 0
     best_state = {name: value.detach().clone() for name, value in model.state_dict().items()}
+    best_probs: Optional[torch.Tensor] = None  # validation probabilities of the best weights (tuned thresholds)
     outcome = "completed"
-    credit_s, metrics_cost_s = 0.0, 0.0  # a token bucket of time that metrics may spend
+    t_train = time.perf_counter()
+    offered_epoch, last_offer_s, offer_cost_s = 0, t_train, 0.0
     for epoch in range(1, config.epochs + 1):
         t0 = time.perf_counter()
+        lr = config.learning_rate
+        if config.lr_schedule == "cosine":
+            lr = config.learning_rate * 0.5 * (1 + math.cos(math.pi * (epoch - 1) / config.epochs))
+            stepper.set_lr(lr)
         model.train()
         perm = torch.randperm(n_train, device=device, generator=gen)
-        train_loss_t = stepper.epoch(perm)
+        progress = None if on_progress is None else (
+            lambda step, steps, epoch=epoch: on_progress({"epoch": epoch, "step": step, "steps": steps}))
+        train_loss_t, rows_done = stepper.epoch(perm, stop, progress)
         val_loss_t, val_probs_t = _validate(model, loss_fn, X_val, Y_val)
         train_loss, val_loss = torch.stack([train_loss_t, val_loss_t]).tolist()  # the one host sync per epoch
         if not (math.isfinite(train_loss) and math.isfinite(val_loss)):
@@ -203,30 +293,40 @@ def train(config: TrainConfig, data: Dataset, on_epoch: Optional[EpochCallback] 
             best_loss, best_epoch = val_loss, epoch
             for name, value in model.state_dict().items():
                 best_state[name].copy_(value)
+            if on_checkpoint is not None and config.threshold_mode == "tuned":
+                best_probs = val_probs_t.clone()
         if stop is not None and stop.is_set():
             outcome = "stopped"
         elif config.patience and epoch - best_epoch >= config.patience:
             outcome = "early_stopped"
         last = outcome != "completed" or epoch == config.epochs
-        credit_s += max(METRICS_SHARE * (time.perf_counter() - t0), METRICS_FLOOR_S)
         record = {"epoch": epoch, "epochs": config.epochs, "train_loss": train_loss, "val_loss": val_loss,
-                  "best_epoch": best_epoch, "best_val_loss": best_loss}
-        if epoch == 1 or last or credit_s >= metrics_cost_s:
-            t1 = time.perf_counter()
+                  "best_epoch": best_epoch, "best_val_loss": best_loss, "lr": lr}
+        if rows_done < n_train:
+            record.update(partial=True, rows_done=rows_done)
+        if epoch == 1 or last or epoch % eval_every == 0:
             # Where the probabilities are (the GPU on CUDA): a few small kernels and one transfer each.
             metrics = evaluate(val_probs_t, Y_val, fixed, data.label_names)
             record.update({f"val_{k}": v for k, v in metrics.items()})
             record["probe_probs"] = [[round(p, 4) for p in row] for row in val_probs_t[:n_probe].tolist()]
             record["prob_hist"] = probability_histograms(val_probs_t, Y_val)
-            metrics_cost_s = time.perf_counter() - t1
-            credit_s = max(0.0, credit_s - metrics_cost_s)
         duration = time.perf_counter() - t0  # the whole epoch as the user gets it: steps, validation, metrics
-        record.update(duration_s=duration, samples_per_s=n_train / max(duration, 1e-9))
+        record.update(duration_s=duration, samples_per_s=rows_done / max(duration, 1e-9))
         history.append(record)
         if on_epoch is not None:
             on_epoch(record)
-        if outcome != "completed":
+        if last:
             break
+        now = time.perf_counter()
+        if (on_checkpoint is not None and best_epoch > offered_epoch and now - last_offer_s >= CHECKPOINT_EVERY_S
+                and offer_cost_s <= CHECKPOINT_SHARE * (now - t_train)):
+            snapshot = MLP(config.input_size, config.hidden_size, config.num_outputs, config.dropout)
+            snapshot.load_state_dict({name: value.cpu() for name, value in best_state.items()})
+            thresholds = (tune_thresholds(best_probs.cpu().numpy(), Y_val_np) if best_probs is not None else fixed)
+            on_checkpoint(trained_model(snapshot, thresholds, {"val_loss": best_loss, "epoch": best_epoch,
+                                                               "partial": True}))
+            offered_epoch, last_offer_s = best_epoch, time.perf_counter()
+            offer_cost_s += last_offer_s - now
 
     model.load_state_dict(best_state)
     _, val_probs_t = _validate(model, loss_fn, X_val, Y_val)
@@ -234,15 +334,13 @@ def train(config: TrainConfig, data: Dataset, on_epoch: Optional[EpochCallback] 
     thresholds = tune_thresholds(val_probs.numpy(), Y_val_np) if config.threshold_mode == "tuned" else fixed
     best = evaluate(val_probs, torch.from_numpy(Y_val_np), thresholds, data.label_names)
     best = {"val_loss": best_loss, **best, "epoch": best_epoch, "thresholds": thresholds}
-    trained = TrainedModel(model=model, config=config, feature_names=list(data.feature_names),
-                           label_names=list(data.label_names), standardizer=standardizer, thresholds=thresholds,
-                           metrics=best)
+    trained = trained_model(model, thresholds, best)
     return TrainResult(trained=trained, history=history, best_epoch=best_epoch, best=best, outcome=outcome,
                        device=str(device), duration_s=time.perf_counter() - t_start, info=info)
 
 
 def last_evaluated(history: list[dict[str, Any]]) -> Optional[dict[str, Any]]:
-    """The latest epoch record that carries validation metrics (see METRICS_SHARE), or None."""
+    """The latest epoch record that carries validation metrics (see resolve_eval_every), or None."""
     return next((record for record in reversed(history) if "val_per_label" in record), None)
 
 

@@ -39,24 +39,29 @@ JOIN_POLL_S = 0.05
 
 @dataclass
 class RunView:
-    """What a page shows for one run, live or finished, from whichever process reads it."""
+    """What a page shows of one run, live or finished, read from the run store by whichever process asks.
+
+    ``history`` holds the epoch records as the engine reported them (see engine.train); ``live`` the probe
+    probabilities and histograms of the newest evaluated epoch; ``progress`` the newest in-epoch progress
+    ({"epoch", "step", "steps"}) of a live run, or None.
+    """
 
     run_id: str
     status: str
-    history: list[dict[str, Any]]  # epoch records, oldest first (no live-only fields)
+    history: list[dict[str, Any]]
     epoch: int
     epochs: int
     config: dict[str, Any]
-    info: dict[str, Any]
-    best: Optional[dict[str, Any]]
-    error: Optional[str]
-    checkpoint: Optional[str]
-    alive: bool
-    stopping: bool
-    live: dict[str, Any]  # probe_probs / prob_hist of the last evaluated epoch
-    progress: Optional[dict[str, Any]]  # {"epoch", "step", "steps"} inside the current epoch, or None
-    started_at: Optional[float]
-    finished_at: Optional[float]
+    info: dict[str, Any] = field(default_factory=dict)
+    best: Optional[dict[str, Any]] = None
+    error: Optional[str] = None
+    checkpoint: Optional[str] = None
+    alive: bool = False
+    stopping: bool = False
+    live: dict[str, Any] = field(default_factory=dict)
+    progress: Optional[dict[str, Any]] = None
+    started_at: Optional[float] = None
+    finished_at: Optional[float] = None
     started_by: Optional[str] = None
     notes: list[dict[str, Any]] = field(default_factory=list)
 
@@ -134,7 +139,7 @@ class SessionRegistry:
         from .worker import checkpoint_every_s, env_thread_cap, threads_for, worker_main
 
         config = config.validate()
-        run_id = self._create_run(config, data, name, started_by)
+        run_id = self.store.create_run(config.to_dict(), data.description, name=name, started_by=started_by)
         threads = self.threads_per_run or threads_for(len(self.store.live_run_ids()), env_thread_cap())
         ctx = worker_context()
         process = ctx.Process(target=worker_main, name=f"multilabel-train-{run_id}", daemon=True,
@@ -149,12 +154,6 @@ class SessionRegistry:
             self._sessions[run_id] = session
         return session
 
-    def _create_run(self, config: TrainConfig, data: Dataset, name: str | None, started_by: str | None) -> str:
-        try:
-            return self.store.create_run(config.to_dict(), data.description, name=name, started_by=started_by)
-        except TypeError:  # a store without started_by (before the engine+store commit)
-            return self.store.create_run(config.to_dict(), data.description, name=name)
-
     def stop(self, run_id: str, by: str | None = None) -> None:
         """Ask a live run to stop, from any process: a stop request in the store, and SIGTERM to its worker.
 
@@ -164,7 +163,7 @@ class SessionRegistry:
         if run["status"] != "running":
             return
         self.store.request_stop(run_id)
-        if by and by != run.get("started_by") and hasattr(self.store, "add_note"):
+        if by is not None and by != run["started_by"]:
             self.store.add_note(run_id, f"stopped by {by}")
         owner = self.store.get_run(run_id)["owner"]  # read after the request: see worker.worker_main
         if owner and owner != self.store.owner and owner_alive(owner):
@@ -210,16 +209,16 @@ class SessionRegistry:
         history = self._history(run_id)
         epoch = history[-1]["epoch"] if history else 0
         alive = run["status"] == "running"
-        progress = run.get("progress")
+        progress = run["progress"]
         if not alive or not progress or progress.get("epoch", 0) <= epoch:
             progress = None  # the epoch it described has been logged
         return RunView(
             run_id=run_id, status=run["status"], history=list(history), epoch=epoch,
             epochs=run["config"].get("epochs", 0), config=run["config"], info=run["info"] or {}, best=run["best"],
             error=run["error"], checkpoint=run["checkpoint"], alive=alive,
-            stopping=alive and run.get("stop_requested") is not None, live=run["last_live"] or {},
+            stopping=alive and run["stop_requested"] is not None, live=run["last_live"] or {},
             progress=progress, started_at=run["created_at"], finished_at=run["finished_at"],
-            started_by=run.get("started_by"), notes=list(run.get("notes") or []))
+            started_by=run["started_by"], notes=run["notes"])
 
     def _history(self, run_id: str) -> list[dict[str, Any]]:
         """The run's epochs, cached: only epochs newer than the cached ones are read and parsed."""

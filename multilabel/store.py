@@ -40,6 +40,8 @@ CREATE TABLE IF NOT EXISTS runs (
     epochs_done INTEGER NOT NULL DEFAULT 0,
     checkpoint TEXT,
     error TEXT,
+    started_by TEXT,                 -- who started it: 'browser session 1a2b3c', 'CLI pid 123 on host'
+    notes TEXT,                      -- JSON list of {"at": unix time, "text": str}
     progress TEXT,                   -- JSON: the engine's latest on_progress inside the current epoch
     stop_requested REAL              -- unix time a stop was asked for (by any process), else NULL
 );
@@ -55,8 +57,8 @@ FINISHED = ("completed", "early_stopped", "stopped")
 # Runs whose checkpoint a person may predict with: finished ones, and interrupted ones (a killed worker or server)
 # whose checkpoint of the best weights so far was saved while they trained.
 WITH_MODEL = (*FINISHED, "interrupted")
-# Columns added after the first release: (name, SQL type); an older runs.db gains them when opened.
-_ADDED_COLUMNS = (("progress", "TEXT"), ("stop_requested", "REAL"))
+# Columns added after the first release, with their SQL types: an older runs.db gains them when opened.
+_ADDED_COLUMNS = {"started_by": "TEXT", "notes": "TEXT", "progress": "TEXT", "stop_requested": "REAL"}
 
 
 def default_home() -> Path:
@@ -126,9 +128,10 @@ class RunStore:
             self._db.execute("PRAGMA foreign_keys=ON")
             self._db.executescript(_SCHEMA)
             have = {row[1] for row in self._db.execute("PRAGMA table_info(runs)")}
-            for name, kind in _ADDED_COLUMNS:
-                if name not in have:
-                    self._db.execute(f"ALTER TABLE runs ADD COLUMN {name} {kind}")
+            for column, kind in _ADDED_COLUMNS.items():
+                if column not in have:
+                    self._db.execute(f"ALTER TABLE runs ADD COLUMN {column} {kind}")
+            self._db.commit()
         except sqlite3.DatabaseError as exc:
             raise MultilabelError(f"{str(self.path)!r} is not a usable run store ({exc}); point --store or "
                                   "MULTILABEL_HOME at another folder") from None
@@ -147,13 +150,23 @@ class RunStore:
         return self.home / "checkpoints" / f"{run_id}.pt"
 
     # -- writes (one transaction each) --------------------------------------------------------------------------
-    def create_run(self, config: dict[str, Any], data: dict[str, Any], name: str | None = None) -> str:
+    def create_run(self, config: dict[str, Any], data: dict[str, Any], name: str | None = None,
+                   started_by: str | None = None) -> str:
         run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
         with self._tx() as db:
-            db.execute("INSERT INTO runs (id, name, status, created_at, owner, config, data) VALUES (?,?,?,?,?,?,?)",
+            db.execute("INSERT INTO runs (id, name, status, created_at, owner, config, data, started_by) "
+                       "VALUES (?,?,?,?,?,?,?,?)",
                        (run_id, name or run_id, "running", time.time(), self._owner, json.dumps(config),
-                        json.dumps(data)))
+                        json.dumps(data), started_by))
         return run_id
+
+    def add_note(self, run_id: str, text: str) -> None:
+        """Append a visible note to a run (who stopped it, say), stamped with the time."""
+        with self._tx() as db:
+            row = db.execute("SELECT notes FROM runs WHERE id=?", (run_id,)).fetchone()
+            notes = json.loads(row[0]) if row and row[0] else []
+            notes.append({"at": time.time(), "text": text})
+            db.execute("UPDATE runs SET notes=? WHERE id=?", (json.dumps(notes), run_id))
 
     @property
     def owner(self) -> str:
@@ -196,7 +209,7 @@ class RunStore:
         with self._tx() as db:
             db.execute("INSERT OR REPLACE INTO epochs (run_id, epoch, record) VALUES (?,?,?)",
                        (run_id, record["epoch"], json.dumps(kept)))
-            if live:  # epochs without metrics (see engine.METRICS_SHARE) keep the previous live view
+            if live:  # epochs without metrics (see engine.resolve_eval_every) keep the previous live view
                 db.execute("UPDATE runs SET epochs_done=?, last_live=?, progress=NULL WHERE id=?",
                            (record["epoch"], json.dumps(live), run_id))
             else:
@@ -225,6 +238,7 @@ class RunStore:
         run = dict(row)
         for key in ("config", "data", "info", "best", "last_live", "progress"):
             run[key] = json.loads(run[key]) if run[key] else None
+        run["notes"] = json.loads(run["notes"]) if run["notes"] else []
         if run["status"] == "running" and not (run["owner"] == self._owner or owner_alive(run["owner"])):
             run["status"] = "interrupted"  # its process is gone
             run["error"] = run["error"] or (f"the process that trained it (pid {owner_pid(run['owner'])}) ended "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import threading
 
 import numpy as np
@@ -23,8 +24,11 @@ def val_split(data: Dataset, config: TrainConfig) -> tuple[np.ndarray, np.ndarra
 
 def model_val_loss(result, data: Dataset, config: TrainConfig, pos_weight: np.ndarray | None = None) -> float:
     """BCE-with-logits of the returned model on the validation split, computed here from scratch."""
+    return model_val_loss_of(result.trained, data, config, pos_weight)
+
+
+def model_val_loss_of(trained, data: Dataset, config: TrainConfig, pos_weight: np.ndarray | None = None) -> float:
     X_val, Y_val = val_split(data, config)
-    trained = result.trained
     trained.model.eval()
     with torch.no_grad():
         logits = trained.model(torch.from_numpy(trained.standardizer.transform(X_val)))
@@ -152,16 +156,81 @@ def test_callbacks_get_the_split_and_one_json_record_per_epoch(small_data, make_
     assert records[-1]["best_epoch"] == result.best_epoch
 
 
-def test_metrics_are_thinned_to_their_time_budget_when_epochs_are_fast(small_data, make_config, monkeypatch):
-    import multilabel.engine as engine
-    monkeypatch.setattr(engine, "METRICS_FLOOR_S", 0.0)
-    monkeypatch.setattr(engine, "METRICS_SHARE", 1e-6)  # a budget no metrics call fits in
-    result = train(make_config(epochs=12), small_data)
-    assert [r["epoch"] for r in result.history if "val_per_label" in r] == [1, 12]
+def test_metrics_come_on_the_eval_every_cadence_plus_first_and_last(small_data, make_config):
+    result = train(make_config(epochs=10, eval_every=3), small_data)
+    assert [r["epoch"] for r in result.history if "val_per_label" in r] == [1, 3, 6, 9, 10]
     assert all("val_loss" in r for r in result.history)  # losses every epoch: early stopping needs them
-    monkeypatch.setattr(engine, "METRICS_SHARE", 1e6)  # a budget that always fits
-    result = train(make_config(epochs=5), small_data)
-    assert all("val_per_label" in r for r in result.history)
+    assert result.info["eval_every"] == 3
+
+
+def test_same_seed_gives_the_same_records_on_the_same_epochs(small_data, make_config):
+    clockless = lambda history: [{k: v for k, v in r.items() if k not in ("duration_s", "samples_per_s")}
+                                 for r in history]
+    first = train(make_config(epochs=12), small_data)
+    second = train(make_config(epochs=12), small_data)
+    assert clockless(first.history) == clockless(second.history)
+
+
+def test_auto_eval_every_is_one_for_small_data_and_grows_with_a_large_validation_split():
+    from multilabel.engine import resolve_eval_every
+    small = TrainConfig(input_size=72, num_outputs=6).validate()
+    assert resolve_eval_every(small, n_train=474, n_val=119) == 1
+    # 400k training rows in 98 big batches of a tiny net: the metrics over 100k x 32 cells cost more than the epoch
+    big = TrainConfig(input_size=10, hidden_size=16, num_outputs=32, batch_size=4096).validate()
+    cadence = resolve_eval_every(big, n_train=400_000, n_val=100_000)
+    assert cadence > 1
+    assert resolve_eval_every(big.replace(eval_every=7), n_train=400_000, n_val=100_000) == 7
+
+
+class _StopAfter:
+    """A stop flag that reads as set from the ``after``-th look on: a stop that arrives mid-epoch, without a clock."""
+
+    def __init__(self, after: int) -> None:
+        self.after, self.looks = after, 0
+
+    def is_set(self) -> bool:
+        self.looks += 1
+        return self.looks >= self.after
+
+
+def test_stop_inside_a_long_epoch_ends_it_early_and_keeps_the_best_weights(make_config, monkeypatch):
+    import multilabel.engine as engine
+    monkeypatch.setattr(engine, "STOP_CHECK_S", 0.0)  # look at the flag before every step
+    data = make_synthetic(4000, 6, 3, seed=1)
+    config = make_config(epochs=5, batch_size=8)
+    progress = []
+    monkeypatch.setattr(engine, "PROGRESS_S", 0.0)
+    result = train(config, data, stop=_StopAfter(after=50), on_progress=progress.append)
+    assert result.outcome == "stopped" and len(result.history) == 1
+    record = result.history[0]
+    assert record["partial"] is True and 0 < record["rows_done"] < result.info["n_train"]
+    assert record["rows_done"] % 8 == 0 and "val_per_label" in record  # the last epoch always gets metrics
+    assert progress and all(p["epoch"] == 1 and 0 < p["step"] < p["steps"] == 400 for p in progress)
+    assert result.best_epoch == 1 and math.isfinite(result.best["val_loss"])
+
+
+def test_checkpoints_offered_during_training_hold_the_best_weights_so_far(small_data, make_config, monkeypatch):
+    import multilabel.engine as engine
+    monkeypatch.setattr(engine, "CHECKPOINT_EVERY_S", 0.0)
+    monkeypatch.setattr(engine, "CHECKPOINT_SHARE", 1e9)
+    offers, records = [], []
+    config = make_config(epochs=6)
+    result = train(config, small_data, on_epoch=records.append,
+                   on_checkpoint=lambda trained: offers.append((len(records), trained)))
+    assert offers, "no checkpoint was offered"
+    for epochs_seen, trained in offers:
+        best = records[epochs_seen - 1]
+        assert trained.metrics["epoch"] == best["best_epoch"] and trained.device.type == "cpu"
+        assert model_val_loss_of(trained, small_data, config) == pytest.approx(best["best_val_loss"], rel=1e-5)
+    assert offers[-1][0] < len(records)  # the final result is the caller's to save, never offered
+
+
+def test_cosine_schedule_takes_the_learning_rate_down_and_adamw_differs_from_adam(small_data, make_config):
+    cosine = train(make_config(epochs=4, lr_schedule="cosine", learning_rate=0.01), small_data)
+    assert [round(r["lr"], 6) for r in cosine.history] == [0.01, 0.008536, 0.005, 0.001464]
+    adam = train(make_config(epochs=3, weight_decay=0.1), small_data)
+    adamw = train(make_config(epochs=3, weight_decay=0.1, optimizer="adamw"), small_data)
+    assert adam.history[-1]["train_loss"] != adamw.history[-1]["train_loss"]
 
 
 def test_tuned_thresholds_never_lower_a_labels_validation_f1(small_data, make_config):

@@ -164,12 +164,49 @@ def test_view_is_the_same_shape_live_and_from_the_store(store, small_data, make_
     live = live_registry.view(session.run_id)
     stored = SessionRegistry(store).view(session.run_id)  # another process's view: no live session, only the store
 
-    assert set(live) == set(stored)
-    for key in ("run_id", "status", "epoch", "epochs", "checkpoint", "alive", "stopping"):
-        assert live[key] == stored[key], key
-    assert stored["status"] == "completed" and stored["epoch"] == 3 and stored["alive"] is False
-    assert [r["val_loss"] for r in stored["history"]] == [r["val_loss"] for r in live["history"]]
-    assert stored["best"]["thresholds"] == live["best"]["thresholds"]
-    last = live["history"][-1]
-    assert live["live"]["probe_probs"] == last["probe_probs"] == stored["live"]["probe_probs"]
-    assert stored["live"]["prob_hist"] == last["prob_hist"]
+    for key in ("run_id", "status", "epoch", "epochs", "checkpoint", "alive", "stopping", "started_by"):
+        assert getattr(live, key) == getattr(stored, key), key
+    assert stored.status == "completed" and stored.epoch == 3 and stored.alive is False
+    assert [r["val_loss"] for r in stored.history] == [r["val_loss"] for r in live.history]
+    assert stored.best["thresholds"] == live.best["thresholds"]
+    assert stored.info == live.info and stored.config == live.config
+    last = live.history[-1]
+    assert live.last_evaluated is last
+    assert live.live["probe_probs"] == last["probe_probs"] == stored.live["probe_probs"]
+    assert stored.live["prob_hist"] == last["prob_hist"]
+
+
+def test_a_run_remembers_who_started_it_and_notes_who_stopped_it(store, small_data, make_config):
+    registry = SessionRegistry(store)
+    mine = registry.start(make_config(epochs=100_000), small_data, started_by="browser session aaa")
+    wait_for(lambda: registry.is_live(mine.run_id), "the run to go live")
+    registry.stop(mine.run_id, by="browser session aaa")  # the owner stops it: no note
+    finish(mine)
+    assert store.get_run(mine.run_id)["notes"] == [] and not registry.is_live(mine.run_id)
+
+    theirs = registry.start(make_config(epochs=100_000), small_data, started_by="browser session aaa")
+    registry.stop(theirs.run_id, by="browser session bbb")
+    finish(theirs)
+    view = SessionRegistry(store).view(theirs.run_id)
+    assert view.status == "stopped" and view.started_by == "browser session aaa"
+    assert [n["text"] for n in view.notes] == ["stopped by browser session bbb"]
+
+
+def test_a_store_from_before_ownership_gains_the_new_columns(tmp_path):
+    import sqlite3
+    from multilabel.store import RunStore
+    home = tmp_path / "old"
+    (home / "checkpoints").mkdir(parents=True)
+    db = sqlite3.connect(home / "runs.db")
+    db.execute("CREATE TABLE runs (id TEXT PRIMARY KEY, name TEXT NOT NULL, status TEXT NOT NULL, created_at REAL "
+               "NOT NULL, finished_at REAL, owner TEXT, config TEXT NOT NULL, data TEXT NOT NULL, info TEXT, best TEXT, "
+               "last_live TEXT, epochs_done INTEGER NOT NULL DEFAULT 0, checkpoint TEXT, error TEXT)")
+    db.execute("INSERT INTO runs (id, name, status, created_at, config, data) VALUES ('r1', 'r1', 'completed', 1.0, "
+               "'{}', '{}')")
+    db.commit()
+    db.close()
+    store = RunStore(home)
+    run = store.get_run("r1")
+    assert run["started_by"] is None and run["notes"] == []
+    store.add_note("r1", "hello")
+    assert [n["text"] for n in store.get_run("r1")["notes"]] == ["hello"]
