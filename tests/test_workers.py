@@ -244,3 +244,49 @@ def test_threads_share_the_cores_among_live_runs(monkeypatch):
     monkeypatch.setattr(worker, "cpu_cores", lambda: 8)
     assert [worker.threads_for(n) for n in (1, 2, 3, 4, 8, 9)] == [8, 4, 2, 2, 1, 1]
     assert worker.threads_for(1, cap=3) == 3 and worker.threads_for(4, cap=3) == 2
+
+
+def test_ctrl_c_on_the_server_stops_its_workers_and_they_save_their_best_weights(store_home):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    server = subprocess.Popen([sys.executable, "-c", SERVER, str(store_home)], cwd=REPO, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # `cmd &` ignores it
+    store = RunStore(store_home)
+    worker_pid = None
+    try:
+        run_id, worker_pid = server.stdout.readline().split()
+        worker_pid = int(worker_pid)
+        wait_for(lambda: store.get_run(run_id)["epochs_done"] >= 2, "two epochs")
+        server.send_signal(signal.SIGINT)  # the server exits; its atexit hook stops the run and waits for it
+        _, err = server.communicate(timeout=WAIT_S)
+        assert "KeyboardInterrupt" in err  # the sleeping script was interrupted, as a server is by Ctrl-C
+        assert pid_gone(worker_pid)
+        run = store.get_run(run_id)
+        assert run["status"] == "stopped" and run["error"] is None
+        assert load_checkpoint(run["checkpoint"]).metrics["epoch"] == run["best"]["epoch"]
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+        if worker_pid is not None and not pid_gone(worker_pid):
+            os.kill(worker_pid, signal.SIGKILL)
+        store.close()
+
+
+def test_a_cli_run_can_be_stopped_from_a_registry_in_another_process(store_home, spawn_cli):
+    child = spawn_cli("train", "--synthetic", "--samples", "500", "--epochs", "100000", "--patience", "0",
+                      "--quiet", "--store", store_home)
+    wait_for(lambda: (store_home / "runs.db").exists(), "the CLI's run store")
+    store = RunStore(store_home)
+    try:
+        run_id = wait_for(lambda: next((r["id"] for r in store.list_runs() if r["epochs_done"] >= 2), None),
+                          "two epochs of the CLI run")
+        registry = SessionRegistry(store)
+        assert registry.is_live(run_id) and registry.view(run_id).started_by.startswith("CLI")
+        registry.stop(run_id, by="browser session abc")  # SIGTERM to the CLI, which owns its run
+        assert child.wait(timeout=WAIT_S) == 0, child.stderr.read().decode()
+        run = store.get_run(run_id)
+        assert run["status"] == "stopped" and [n["text"] for n in run["notes"]] == ["stopped by browser session abc"]
+        assert load_checkpoint(run["checkpoint"]).run_id == run_id
+    finally:
+        store.close()
