@@ -20,6 +20,7 @@ from __future__ import annotations
 import atexit
 import dataclasses
 import multiprocessing
+import multiprocessing.connection
 import os
 import signal
 import threading
@@ -85,6 +86,13 @@ class TrainingSession:
                  threads: Optional[int] = None) -> None:
         self.registry, self.run_id, self.process, self.threads = registry, run_id, process, threads
         self._reaped = False
+        # Polling a forkserver child reads its exit code from a pipe once; two threads polling at the same time
+        # (two browser tabs) could both try, and the loser would record 255. One poll at a time.
+        self._poll_lock = threading.Lock()
+
+    def _process_alive(self) -> bool:
+        with self._poll_lock:
+            return self.process.is_alive()
 
     def stop(self, by: str | None = None) -> None:
         """Ask the run to stop; it ends within about a step plus one validation pass and keeps its best weights."""
@@ -94,8 +102,8 @@ class TrainingSession:
         """Wait for the run to end; True once it has (its worker exited, the store holds the outcome)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         if self.process is not None:
-            self.process.join(timeout)
-            if self.process.is_alive():
+            multiprocessing.connection.wait([self.process.sentinel], timeout)  # readable once the worker exits
+            if self._process_alive():
                 return False
             self.registry._reap(self)
             return True
@@ -236,7 +244,7 @@ class SessionRegistry:
         with self._lock:
             session = self._sessions.get(run_id)
         if session is not None and session.process is not None and not session._reaped:
-            if not session.process.is_alive():
+            if not session._process_alive():
                 self._reap(session)
 
     def _reap(self, session: TrainingSession) -> None:
@@ -292,7 +300,12 @@ def _stop_live_runs(wait_s: float = 30.0) -> None:
     """At interpreter exit (Ctrl-C on the server, the end of a script) stop the workers this process started and
     wait for them to save their best weights (multiprocessing would otherwise SIGTERM and join them, to the same
     effect, without a bound on the wait)."""
-    live = [session for registry in list(_all_registries) for session in registry.active()]
+    live = []
+    for registry in list(_all_registries):
+        try:
+            live.extend(registry.active())
+        except Exception:  # a closed store: its workers still get multiprocessing's SIGTERM at exit
+            pass
     for session in live:
         try:
             session.stop()
@@ -300,7 +313,10 @@ def _stop_live_runs(wait_s: float = 30.0) -> None:
             pass
     deadline = time.monotonic() + wait_s
     for session in live:
-        session.join(timeout=max(0.0, deadline - time.monotonic()))
+        try:
+            session.join(timeout=max(0.0, deadline - time.monotonic()))
+        except Exception:
+            pass
 
 
 def get_registry(home: str | os.PathLike | None = None) -> SessionRegistry:
