@@ -290,3 +290,18 @@ def test_a_cli_run_can_be_stopped_from_a_registry_in_another_process(store_home,
         assert load_checkpoint(run["checkpoint"]).run_id == run_id
     finally:
         store.close()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (CI has none)")
+def test_a_cuda_run_trains_in_a_worker_as_it_does_in_process(registry, store, small_data, make_config):
+    """The forkserver never initializes CUDA, so its children can (a fork of a CUDA process could not)."""
+    config = make_config(epochs=6, device="cuda", batch_size=64)
+    session = registry.start(config, small_data)
+    assert session.join(timeout=WAIT_S) and session.process.exitcode == 0
+    view = registry.view(session.run_id)
+    assert view.status == "completed", view.error
+    assert view.info["device"].startswith("cuda")
+    expected = train(config, small_data)
+    np.testing.assert_allclose([r["val_loss"] for r in view.history], [r["val_loss"] for r in expected.history],
+                               rtol=1e-5, atol=1e-6)
+    assert load_checkpoint(view.checkpoint).predict_proba(small_data.X[:4]).shape == (4, 3)
