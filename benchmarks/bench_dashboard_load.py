@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import socket
 import statistics
 import subprocess
@@ -101,7 +102,7 @@ def watch(browser, url: str, run_id: str):
     context = browser.new_context(viewport={"width": 1400, "height": 1600})
     page = context.new_page()
     page.goto(f"{url}/train?run={run_id}")
-    page.get_by_text("epoch ", exact=False).first.wait_for(timeout=LOAD_MS)
+    page.get_by_text(re.compile(r"epoch \d+/\d+")).first.wait_for(timeout=LOAD_MS)
     page.locator(".js-plotly-plot").first.wait_for(timeout=LOAD_MS)
     return context
 

@@ -36,6 +36,7 @@ from .engine import last_evaluated
 from .store import RunStore, default_home, owner_alive, owner_pid
 
 JOIN_POLL_S = 0.05
+HISTORY_CACHE_RUNS = 64  # runs whose parsed epoch records a registry keeps (a long-lived server views many)
 
 
 @dataclass
@@ -237,7 +238,10 @@ class SessionRegistry:
         if new:
             cached = cached + new  # a new list: views handed out earlier keep theirs
             with self._lock:
-                self._histories[run_id] = cached
+                self._histories.pop(run_id, None)
+                self._histories[run_id] = cached  # newest last: the oldest entries go first
+                while len(self._histories) > HISTORY_CACHE_RUNS:
+                    self._histories.pop(next(iter(self._histories)))
         return cached
 
     def _reap_if_dead(self, run_id: str) -> None:
