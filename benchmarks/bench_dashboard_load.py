@@ -101,9 +101,15 @@ def watch(browser, url: str, run_id: str):
     """A browser context on the Train page of ``run_id``, once its live view shows an epoch."""
     context = browser.new_context(viewport={"width": 1400, "height": 1600})
     page = context.new_page()
-    page.goto(f"{url}/train?run={run_id}")
-    page.get_by_text(re.compile(r"epoch \d+/\d+")).first.wait_for(timeout=LOAD_MS)
-    page.locator(".js-plotly-plot").first.wait_for(timeout=LOAD_MS)
+    page.goto(f"{url}/train?run={run_id}", timeout=LOAD_MS, wait_until="commit")
+    try:
+        page.locator("[data-testid='stProgress']").filter(has_text=re.compile(r"epoch \d+/\d+")).first.wait_for(
+            timeout=LOAD_MS)
+        page.locator(".js-plotly-plot").first.wait_for(timeout=LOAD_MS)
+    except Exception:
+        page.screenshot(path="bench_dashboard_load_failure.png")
+        raise SystemExit(f"the Train page of {run_id} never showed an epoch (screenshot: "
+                         f"bench_dashboard_load_failure.png); page text:\n{page.inner_text('body')[:2000]}")
     return context
 
 
@@ -111,7 +117,7 @@ def home_render_s(browser, url: str) -> float:
     context = browser.new_context()
     page = context.new_page()
     t0 = time.perf_counter()
-    page.goto(url + "/")
+    page.goto(url + "/", timeout=LOAD_MS, wait_until="commit")
     page.get_by_role("heading", name="multilabel").wait_for(timeout=LOAD_MS)
     elapsed = time.perf_counter() - t0
     context.close()

@@ -8,7 +8,8 @@ them: a run is live while its owner process (the worker, see multilabel/worker.p
 Workers come from a forkserver that has imported torch and the engine once (``multilabel._preload`` is its preload),
 so a start costs a fork and the data's transfer, well under a second. Each worker gets
 ``worker.threads_for(live runs)`` torch threads: max(1, cores // live runs, itself included), capped by
-$OMP_NUM_THREADS when set, so the live runs together use the cores without oversubscribing them.
+$OMP_NUM_THREADS when set, and re-sizes them every second as runs start and end (worker.ThreadShare), so the live
+runs together use the cores without oversubscribing them. Workers run at nice 5, below the server.
 
 If the process holding the registry dies (kill -9 of the server), its workers keep training and writing the store;
 a new registry (the restarted server) shows them as live and can stop them. At a normal exit (Ctrl-C on the
@@ -149,10 +150,12 @@ class SessionRegistry:
 
         config = config.validate()
         run_id = self.store.create_run(config.to_dict(), data.description, name=name, started_by=started_by)
-        threads = self.threads_per_run or threads_for(len(self.store.live_run_ids()), env_thread_cap())
+        cap = env_thread_cap()
+        threads = self.threads_per_run or threads_for(len(self.store.live_run_ids()), cap)
         ctx = worker_context()
         process = ctx.Process(target=worker_main, name=f"multilabel-train-{run_id}", daemon=True,
-                              args=(str(self.store.home), run_id, config, data, threads, checkpoint_every_s()))
+                              args=(str(self.store.home), run_id, config, data, threads, checkpoint_every_s(), cap,
+                                    self.threads_per_run is None))
         try:
             process.start()
         except BaseException as exc:

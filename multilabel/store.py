@@ -199,6 +199,13 @@ class RunStore:
             row = self._db.execute("SELECT stop_requested FROM runs WHERE id=?", (run_id,)).fetchone()
         return row is not None and row[0] is not None
 
+    def update_info(self, run_id: str, changes: dict[str, Any]) -> None:
+        """Change some keys of a run's info (the worker's current torch threads, say)."""
+        with self._tx() as db:
+            row = db.execute("SELECT info FROM runs WHERE id=?", (run_id,)).fetchone()
+            info = json.loads(row[0]) if row and row[0] else {}
+            db.execute("UPDATE runs SET info=? WHERE id=?", (json.dumps({**info, **changes}), run_id))
+
     def set_info(self, run_id: str, info: dict[str, Any]) -> None:
         with self._tx() as db:
             db.execute("UPDATE runs SET info=? WHERE id=?", (json.dumps(info), run_id))

@@ -305,3 +305,25 @@ def test_a_cuda_run_trains_in_a_worker_as_it_does_in_process(registry, store, sm
     np.testing.assert_allclose([r["val_loss"] for r in view.history], [r["val_loss"] for r in expected.history],
                                rtol=1e-5, atol=1e-6)
     assert load_checkpoint(view.checkpoint).predict_proba(small_data.X[:4]).shape == (4, 3)
+
+
+@pytest.mark.skipif(worker.cpu_cores() < 2, reason="sharing cores needs at least 2")
+def test_live_runs_share_the_cores_and_a_run_alone_takes_them_back(store, small_data, make_config, monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS")  # no cap: each worker takes its share of this machine's cores
+    cores = worker.cpu_cores()
+    registry = SessionRegistry(store)
+    first = registry.start(make_config(epochs=100_000), small_data)
+    try:
+        wait_for(lambda: registry.view(first.run_id).info.get("threads") == cores, "the first run to take every core")
+        second = registry.start(make_config(epochs=100_000, seed=1), small_data)
+        wait_for(lambda: registry.view(second.run_id).info.get("threads") == max(1, cores // 2), "the second run")
+        wait_for(lambda: registry.view(first.run_id).info.get("threads") == max(1, cores // 2),
+                 "the first run to give up half its threads")
+        registry.stop(second.run_id)
+        assert second.join(timeout=WAIT_S)
+        wait_for(lambda: registry.view(first.run_id).info.get("threads") == cores, "the first run to take them back")
+    finally:
+        registry.stop(first.run_id)
+        assert first.join(timeout=WAIT_S)
+        kill_live_workers(store)
+    assert registry.view(first.run_id).status == "stopped"
