@@ -6,8 +6,15 @@ so forking the forkserver afterwards is safe. Never imported by the CLI, which w
 """
 
 import importlib
+import os
 
-from . import worker  # noqa: F401
+# OpenMP threads that sleep instead of spinning while they wait: read once, when torch loads its OpenMP runtime, so
+# it is set before the import below. With spinning threads, a 2-thread run on 2 busy cores (other runs, the server,
+# a browser, other users) fell to 0.25-1.8 epochs/s against 9-12 for 1 thread; sleeping threads ran at 9.1-9.6
+# (measured side by side on the shared 2-core machine). A value already in the environment is kept.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from . import worker  # noqa: E402,F401
 
 for _module in ("torch._dynamo",):
     try:
