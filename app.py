@@ -1,16 +1,37 @@
-"""multilabel dashboard: `streamlit run app.py`. This script only declares the pages.
+"""multilabel dashboard, `streamlit run app.py`. This script is the Home page; pages/ holds Train, Predict, Runs.
 
-The page scripts live in app_pages/, not pages/: Streamlit treats a folder named pages/ beside the entry script as
-an old-style page list and serves it, without this navigation, to a first request that is a direct link.
+Nothing heavy is imported before the first elements are sent: the title and the text paint at once, and torch
+(for the device table) loads after them.
 """
 
 import streamlit as st
 
-st.set_page_config(page_title="multilabel", page_icon=":material/label:", layout="wide")
-pages = [
-    st.Page("app_pages/home.py", title="Home", icon=":material/home:", default=True),
-    st.Page("app_pages/train.py", title="Train", icon=":material/model_training:"),
-    st.Page("app_pages/predict.py", title="Predict", icon=":material/online_prediction:"),
-    st.Page("app_pages/runs.py", title="Runs", icon=":material/history:"),
-]
-st.navigation(pages).run()
+from app_pages._nav import PREDICT, RUNS, TRAIN, page
+
+page("Home")
+st.title("multilabel")
+st.markdown(
+    "Train a **multi-label classifier** and watch it learn. Multi-label means several independent yes/no answers "
+    "per row (a song can be *happy* and *relaxing* at once): the network ends in one logit per label, each turned "
+    "into a probability by its own sigmoid, and is trained with binary cross-entropy per label."
+)
+st.markdown(
+    "1. **Train**: pick synthetic data or upload a CSV, set the network and training knobs, start, and watch the "
+    "loss and per-label probabilities live. Training keeps running if you change page or reload.\n"
+    "2. **Predict**: pick a trained model (or upload a checkpoint), upload a CSV, tune per-label thresholds, "
+    "download the result.\n"
+    "3. **Runs**: every run is kept with its settings, metrics and checkpoint; compare and reload them."
+)
+cols = st.columns(3)
+cols[0].page_link(TRAIN, label="Train a model")
+cols[1].page_link(PREDICT, label="Predict on a CSV")
+cols[2].page_link(RUNS, label="Browse runs")
+
+st.subheader("Devices on this machine")
+with st.spinner("looking for devices…"):
+    import pandas as pd
+
+    from multilabel import describe_devices  # torch loads here, after the text above is on screen
+
+    devices = pd.DataFrame(describe_devices()).fillna("")
+st.dataframe(devices, hide_index=True)

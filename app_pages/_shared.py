@@ -1,14 +1,24 @@
-"""Wiring shared by the pages: the process-wide session registry and cached model loading."""
+"""Wiring shared by the pages: the process-wide session registry, cached model loading, safe text for Markdown."""
 
 from __future__ import annotations
 
+import re
+import sys
 from pathlib import Path
+from typing import Sequence
+
+import pandas as pd
 
 import streamlit as st
 
-from multilabel import TrainedModel, load_checkpoint
+from multilabel import Dataset, MultilabelError, TrainedModel, load_checkpoint
+from multilabel.data import label_warnings, labels_array
 from multilabel.session import SessionRegistry, get_registry
 from multilabel.store import default_home
+
+# Characters that Markdown (and Streamlit's extensions: :color[...], :material/icon:, $math$, <html>) give meaning.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>$:&])")
+_reported: set[str] = set()
 
 
 @st.cache_resource(show_spinner=False)
@@ -17,8 +27,21 @@ def _registry(home: str) -> SessionRegistry:
 
 
 def registry() -> SessionRegistry:
-    """The registry of live runs for this server's run store (one per home folder, shared by all tabs)."""
-    return _registry(str(default_home().resolve()))
+    """The registry of live runs for this server's run store (one per home folder, shared by all tabs).
+
+    A run store that cannot be used (a folder that is not writable, a damaged runs.db) stops the page with one
+    ``st.error`` line that says how to fix it; the failure is not cached, so fixing it and reloading is enough.
+    """
+    home = str(default_home().resolve())
+    try:
+        return _registry(home)
+    except MultilabelError as exc:
+        if home not in _reported:  # once per server, so the terminal that started it also says what is wrong
+            _reported.add(home)
+            sys.stderr.write(f"multilabel: {exc}\n")
+        st.error(plain(str(exc)))
+        st.stop()
+        raise  # st.stop() raises; this line only keeps type checkers sure nothing is returned
 
 
 @st.cache_resource(show_spinner=False, max_entries=8)
@@ -29,3 +52,30 @@ def stored_model(path: str, mtime: float) -> TrainedModel:
 
 def model_from_store(path: str) -> TrainedModel:
     return stored_model(path, Path(path).stat().st_mtime)
+
+
+def plain(text: object) -> str:
+    """``text`` escaped so that st.markdown, st.caption, st.error and widget labels show it as typed.
+
+    Column names, label names and file names come from users' files: a name like ``**bold**``, ``[x](http://...)``
+    or ``:red[alarm]`` must not be rendered as Markdown, a link or a colored badge. Newlines become spaces.
+    """
+    flat = " ".join(str(text).splitlines())
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", flat)
+
+
+def show_data_warnings(data: Dataset) -> None:
+    """``st.warning`` for each of ``data.warnings`` (e.g. a label column that is 0 in every row), escaped."""
+    for warning in data.warnings:
+        st.warning(plain(warning))
+
+
+def show_label_warnings(frame: pd.DataFrame, labels: Sequence[str], name: str) -> None:
+    """The same warnings for label columns chosen in an uploaded table, shown as soon as they are chosen (before
+    Start). Columns that are not valid labels are left to the error shown at Start."""
+    try:
+        Y = labels_array(frame, list(labels), name)
+    except (MultilabelError, KeyError):
+        return
+    for warning in label_warnings(Y, list(labels), name):
+        st.warning(plain(warning))

@@ -53,7 +53,7 @@ def poll_once(registry, run_id: str) -> None:
 def train_page(run_id: str) -> AppTest:
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60).run()
     at.session_state["run_id"] = run_id
-    at.switch_page("app_pages/train.py").run()
+    at.switch_page("pages/1_Train.py").run()
     return at
 
 

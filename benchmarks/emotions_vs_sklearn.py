@@ -39,7 +39,7 @@ from sklearn.preprocessing import StandardScaler  # noqa: E402
 import multilabel  # noqa: E402
 from multilabel import Dataset, TrainConfig  # noqa: E402
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "emotions.csv"
+DEFAULT_DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "emotions.csv"
 TEST_FRACTION = 0.3
 SHIPPED = TrainConfig()
 

@@ -11,11 +11,17 @@ from typing import Any, Mapping, Optional, Sequence
 
 import plotly.graph_objects as go
 
+from .analysis import Confusion, LabelCurves, TradeoffPoint
 from .metrics import HIST_BINS
 
 MAX_POINTS = 400  # points per line on screen; longer histories are thinned evenly, keeping the last epoch
 TRAIN_COLOR, VAL_COLOR = "#1f77b4", "#ff7f0e"
 NEG_COLOR, POS_COLOR = "#9aa5b1", "#d62728"
+# Runs compared side by side: a qualitative palette whose seven colours are at least 30 degrees of hue apart (no
+# two blues, no two oranges), then grey.
+RUN_COLORS = ("#0072B2", "#E69F00", "#009E73", "#D62728", "#7B3FA0", "#9ACD32", "#E377C2", "#7F7F7F")
+MARKERS_UP_TO = 40
+HIST_ROW_PX, HIST_GAP_PX = 150, 60  # probability histograms: panel height, and the gap holding ticks + titles  # lines with at most this many points also get markers (one point alone is only a marker)
 # Title on the first line, legend on its own line below it, so neither covers the other in a narrow column.
 _LAYOUT = dict(margin=dict(l=10, r=10, t=70, b=10), legend=dict(orientation="h", y=1.0, x=0, yanchor="bottom"),
                uirevision="keep")
@@ -28,6 +34,15 @@ def thin(history: Sequence[Mapping[str, Any]], max_points: int = MAX_POINTS) -> 
         return list(history)
     step = (n - 1) / (max_points - 1)
     return [history[round(i * step)] for i in range(max_points)]
+
+
+def _mode(n_points: int, sampled: bool = False) -> str:
+    """'lines+markers' where points are few or sampled (a line across a gap must not pass for measured values)."""
+    return "lines+markers" if sampled or n_points <= MARKERS_UP_TO else "lines"
+
+
+def _at_epoch(title: str, epoch: Optional[int]) -> str:
+    return title if epoch is None else f"{title} (epoch {epoch})"
 
 
 def _series(history: Sequence[Mapping[str, Any]], key: str) -> tuple[list[int], list[Optional[float]]]:
@@ -43,6 +58,12 @@ def _axis(title: str, **extra: Any) -> dict[str, Any]:
     return {"title": {"text": title}, **extra}
 
 
+def _epoch_axis(history: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The epoch axis: whole numbers only (a 1-epoch run gets the tick 1, not 0.5 and 1.5)."""
+    last = history[-1]["epoch"] if history else 1
+    return _axis("epoch", tickformat="d", **({"dtick": 1} if last <= 10 else {}))
+
+
 def loss_figure(history: Sequence[Mapping[str, Any]], best_epoch: Optional[int] = None,
                 title: str = "Loss (binary cross-entropy per label)") -> go.Figure:
     """Train and validation loss against epoch, with the best epoch marked by a dotted line."""
@@ -50,34 +71,53 @@ def loss_figure(history: Sequence[Mapping[str, Any]], best_epoch: Optional[int] 
     traces = []
     for key, name, color in (("train_loss", "train", TRAIN_COLOR), ("val_loss", "validation", VAL_COLOR)):
         x, y = _series(shown, key)
-        traces.append({"type": "scatter", "x": x, "y": y, "mode": "lines", "name": name, "line": {"color": color}})
+        traces.append({"type": "scatter", "x": x, "y": y, "mode": _mode(len(x)), "name": name,
+                       "line": {"color": color}, "marker": {"color": color, "size": 6}})
     extra: dict[str, Any] = {}
     if best_epoch:
         extra["shapes"] = [{"type": "line", "x0": best_epoch, "x1": best_epoch, "y0": 0, "y1": 1, "yref": "paper",
                             "line": {"dash": "dot", "color": "gray"}}]
         extra["annotations"] = [{"x": best_epoch, "y": 1, "yref": "paper", "text": f"best {best_epoch}",
                                  "showarrow": False, "yanchor": "top", "xanchor": "left"}]
-    return _figure(traces, title, 320, xaxis=_axis("epoch"), yaxis=_axis("loss"), **extra)
+    return _figure(traces, title, 320, xaxis=_epoch_axis(shown), yaxis=_axis("loss"), **extra)
 
 
 def metrics_figure(history: Sequence[Mapping[str, Any]]) -> go.Figure:
     """Validation micro-F1, macro-F1 and subset accuracy (exact match) against epoch, at threshold 0.5.
 
-    Only epochs that carry metrics are drawn (every ``eval_every`` epochs: see engine.resolve_eval_every).
+    Only epochs that carry metrics are drawn (every ``eval_every`` epochs, plus the first and the last: see engine.resolve_eval_every); where
+    that skips epochs, each measured point carries a marker.
     """
-    shown = thin([r for r in history if r.get("val_micro_f1") is not None])
+    evaluated = [r for r in history if r.get("val_micro_f1") is not None]
+    shown = thin(evaluated)
+    sampled = len(evaluated) < len(history)
     traces = []
     for key, name in (("val_micro_f1", "micro-F1"), ("val_macro_f1", "macro-F1"),
                       ("val_subset_accuracy", "subset accuracy (exact match)")):
         x, y = _series(shown, key)
-        traces.append({"type": "scatter", "x": x, "y": y, "mode": "lines", "name": name})
-    return _figure(traces, "Validation metrics (threshold 0.5)", 320, xaxis=_axis("epoch"),
-                   yaxis=_axis("score", range=[0, 1.02]))
+        traces.append({"type": "scatter", "x": x, "y": y, "mode": _mode(len(x), sampled), "name": name,
+                       "marker": {"size": 6}})
+    title = "Validation metrics (threshold 0.5)"
+    if sampled and evaluated:
+        title += f" · {len(evaluated)} of {len(history)} epochs measured"
+    return _figure(traces, title, 320, xaxis=_epoch_axis(history), yaxis=_axis("score", range=[0, 1.02]))
 
 
-def per_label_figure(per_label: Mapping[str, Mapping[str, Any]], title: str = "Per-label validation metrics"
-                     ) -> go.Figure:
-    """Grouped bars of F1 and AUROC per label (AUROC is missing for a label with one class in validation)."""
+def empty_figure(title: str, message: str, height: int = 320) -> go.Figure:
+    """A chart frame with axes and a message, drawn before the first point exists."""
+    return _figure([], title, height, xaxis=_axis("epoch", range=[0, 1], showticklabels=False),
+                   yaxis=_axis("", range=[0, 1], showticklabels=False),
+                   annotations=[{"text": message, "x": 0.5, "y": 0.5, "xref": "paper", "yref": "paper",
+                                 "showarrow": False, "font": {"color": "gray"}}])
+
+
+def per_label_figure(per_label: Mapping[str, Mapping[str, Any]], title: str = "Per-label validation metrics",
+                     epoch: Optional[int] = None) -> go.Figure:
+    """Grouped bars of F1 and AUROC per label (AUROC is missing for a label with one class in validation).
+
+    ``epoch``: the epoch these metrics come from, shown in the title.
+    """
+    title = _at_epoch(title, epoch)
     labels = list(per_label)
     traces = []
     for key, name in (("f1", "F1"), ("auroc", "AUROC")):
@@ -92,10 +132,11 @@ def _fmt(value: Optional[float]) -> str:
 
 
 def probe_heatmap(probe_probs: Sequence[Sequence[float]], probe_targets: Sequence[Sequence[int]],
-                  label_names: Sequence[str]) -> go.Figure:
+                  label_names: Sequence[str], epoch: Optional[int] = None) -> go.Figure:
     """Probe rows x labels, coloured by the sigmoid probability; cells whose true label is 1 carry a dot.
 
-    ``probe_probs``: (rows, labels) probabilities; ``probe_targets``: (rows, labels) 0/1.
+    ``probe_probs``: (rows, labels) probabilities; ``probe_targets``: (rows, labels) 0/1; ``epoch``: the epoch the
+    probabilities come from, shown in the title.
     """
     rows = [f"row {i + 1}" for i in range(len(probe_probs))]
     text = [[f"{p:.2f}" + (" ●" if t else "") for p, t in zip(pr, tr)] for pr, tr in zip(probe_probs, probe_targets)]
@@ -103,22 +144,26 @@ def probe_heatmap(probe_probs: Sequence[Sequence[float]], probe_targets: Sequenc
              "colorscale": "Blues", "text": text, "texttemplate": "%{text}",
              "hovertemplate": "%{y} · %{x}<br>p = %{z:.3f}<extra>● = true label is 1</extra>",
              "colorbar": {"title": {"text": "p"}, "thickness": 12}}
-    return _figure([trace], "Probability per label on validation rows (● = truly 1)", max(260, 22 * len(rows)),
+    return _figure([trace], _at_epoch("Probability per label on validation rows (● = truly 1)", epoch),
+                   max(260, 22 * len(rows)),
                    yaxis={"autorange": "reversed"})
 
 
 def probability_histogram_figure(prob_hist: Sequence[Mapping[str, Sequence[int]]], label_names: Sequence[str],
-                                 cols: int = 3) -> go.Figure:
+                                 cols: int = 3, epoch: Optional[int] = None) -> go.Figure:
     """Per label, how predicted probabilities spread for rows that are truly 0 (grey) and truly 1 (red).
 
     ``prob_hist``: one {"neg": counts, "pos": counts} per label over HIST_BINS equal bins of [0, 1].
     A label that separates well has grey mass near 0 and red mass near 1. One panel per label, ``cols`` a row.
+    Rows are HIST_ROW_PX tall with HIST_GAP_PX between them, room for the row above's tick labels and the panel
+    titles, so titles never sit on the row above.
     """
     n = len(label_names)
     cols = max(1, min(cols, n))
     rows = math.ceil(n / cols)
-    gap_x, gap_y = 0.06, 0.5 / (rows * 2 + 1) if rows > 1 else 0.0
-    width, height = (1 - gap_x * (cols - 1)) / cols, (1 - gap_y * (rows - 1)) / rows
+    plot_px = HIST_ROW_PX * rows + HIST_GAP_PX * (rows - 1)
+    gap_x, gap_y = 0.06, HIST_GAP_PX / plot_px
+    width, height = (1 - gap_x * (cols - 1)) / cols, HIST_ROW_PX / plot_px
     centers = [(i + 0.5) / HIST_BINS for i in range(HIST_BINS)]
     traces: list[dict[str, Any]] = []
     layout: dict[str, Any] = {"annotations": []}
@@ -138,18 +183,28 @@ def probability_histogram_figure(prob_hist: Sequence[Mapping[str, Sequence[int]]
     # The legend sits on the title's line, at the right: above the plot area it would cover the panel titles.
     legend = {"orientation": "h", "x": 1, "xanchor": "right", "y": 1, "yref": "container",
               "yanchor": "top"}
-    return _figure(traces, "Predicted probability by true label (validation)", 200 * rows + 80, barmode="overlay",
-                   legend=legend, **layout)
+    top, bottom = _LAYOUT["margin"]["t"], _LAYOUT["margin"]["b"]
+    return _figure(traces, _at_epoch("Predicted probability by true label (validation)", epoch),
+                   plot_px + top + bottom, barmode="overlay", legend=legend, **layout)
 
 
 def runs_overlay_figure(histories: Mapping[str, Sequence[Mapping[str, Any]]], key: str, title: str,
                         yaxis_title: str) -> go.Figure:
-    """One line per run of ``key`` (e.g. 'val_loss', 'val_micro_f1') against epoch, over the epochs that have it."""
+    """One line per run of ``key`` (e.g. 'val_loss', 'val_micro_f1') against epoch, over the epochs that have it.
+
+    Each run has its own hue (RUN_COLORS). Where a run has the value on only some epochs, its points carry markers,
+    so runs are compared at the epochs actually measured, and the hover names the epoch.
+    """
     traces = []
-    for name, history in histories.items():
-        x, y = _series(thin([r for r in history if r.get(key) is not None]), key)
-        traces.append({"type": "scatter", "x": x, "y": y, "mode": "lines", "name": name})
-    return _figure(traces, title, 340, xaxis=_axis("epoch"), yaxis=_axis(yaxis_title))
+    for i, (name, history) in enumerate(histories.items()):
+        having = [r for r in history if r.get(key) is not None]
+        x, y = _series(thin(having), key)
+        color = RUN_COLORS[i % len(RUN_COLORS)]
+        traces.append({"type": "scatter", "x": x, "y": y, "mode": _mode(len(x), len(having) < len(history)),
+                       "name": name, "line": {"color": color}, "marker": {"color": color, "size": 6},
+                       "hovertemplate": f"{name}<br>epoch %{{x}}: %{{y:.4f}}<extra></extra>"})
+    longest = max(histories.values(), key=len, default=[])
+    return _figure(traces, title, 340, xaxis=_epoch_axis(longest), yaxis=_axis(yaxis_title))
 
 
 def label_frequency_figure(label_names: Sequence[str], positive_counts: Sequence[int], total: int) -> go.Figure:
@@ -159,3 +214,245 @@ def label_frequency_figure(label_names: Sequence[str], positive_counts: Sequence
              "textposition": "outside"}
     return _figure([trace], f"Predicted positives per label ({total:,} rows)", 300,
                    yaxis=_axis("share of rows", range=[0, 1.1]))
+
+
+# -- per-label analysis --
+# Figures of multilabel.analysis's results for one finished run's validation split (the Inspect page).
+
+CHANCE_COLOR, POINT_COLOR = "#9aa5b1", "#d62728"
+CURVE_POINTS = 1000  # points per curve on screen: a curve has one point per distinct probability (up to n rows)
+
+
+def _thin_curve(*columns: Sequence[Any], max_points: int = CURVE_POINTS) -> list[list[Any]]:
+    """The same evenly spaced points (first and last always kept) of parallel lists, at most ``max_points``."""
+    n = len(columns[0])
+    if n <= max_points:
+        return [list(c) for c in columns]
+    keep = [round(i * (n - 1) / (max_points - 1)) for i in range(max_points)]
+    return [[c[k] for k in keep] for c in columns]
+
+
+_CURVE_MARGIN = {"l": 10, "r": 10, "t": 40, "b": 10}  # the legend sits inside the plot: no room needed above it
+
+
+def _empty_note(text: str) -> dict[str, Any]:
+    return {"text": text, "x": 0.5, "y": 0.5, "xref": "paper", "yref": "paper", "showarrow": False}
+
+
+def _inside_legend(x: float, xanchor: str) -> dict[str, Any]:
+    """A legend in a bottom corner of the plot area (empty for a useful model), so it never covers the title."""
+    return {"x": x, "xanchor": xanchor, "y": 0.02, "yanchor": "bottom", "orientation": "v",
+            "bgcolor": "rgba(255,255,255,0.8)"}
+
+
+def _unit_axes(x_title: str, y_title: str) -> dict[str, Any]:
+    return {"xaxis": _axis(x_title, range=[-0.02, 1.02], constrain="domain"),
+            "yaxis": _axis(y_title, range=[-0.02, 1.05])}
+
+
+def pr_curve_figure(curves: LabelCurves, current: Optional[TradeoffPoint] = None) -> go.Figure:
+    """Precision against recall for one label (average precision in the legend), with the no-skill line at the
+    label's prevalence and ``current`` (the point at the current threshold) as a marker.
+
+    ``curves``: analysis.label_curves; hovering a curve point shows the threshold that gives it.
+    """
+    traces: list[dict[str, Any]] = []
+    layout: dict[str, Any] = {**_unit_axes("recall", "precision"), "legend": _inside_legend(0.02, "left")}
+    if curves.precision:
+        ap = _fmt(curves.average_precision)
+        recall, precision, thresholds = _thin_curve(curves.recall, curves.precision,
+                                                    [*curves.pr_thresholds, None][:len(curves.precision)])
+        traces.append({"type": "scatter", "x": recall, "y": precision, "mode": "lines",
+                       "name": f"{curves.label} · AP {ap}", "line": {"color": TRAIN_COLOR, "shape": "hv"},
+                       "customdata": thresholds,
+                       "hovertemplate": "recall %{x:.3f}<br>precision %{y:.3f}<br>threshold %{customdata:.3f}"
+                                        "<extra></extra>"})
+        total = curves.positives + curves.negatives
+        prevalence = curves.positives / total if total else 0.0
+        traces.append({"type": "scatter", "x": [0, 1], "y": [prevalence, prevalence], "mode": "lines",
+                       "name": f"no skill (prevalence {prevalence:.2f})",
+                       "line": {"color": CHANCE_COLOR, "dash": "dot"}, "hoverinfo": "skip"})
+        if current is not None and current.recall is not None:
+            precision = 1.0 if current.precision is None else current.precision  # nothing predicted: (R 0, P 1)
+            traces.append({"type": "scatter", "x": [current.recall], "y": [precision], "mode": "markers",
+                           "name": f"threshold {current.threshold:.2f}: P {_fmt(current.precision)} · "
+                                   f"R {_fmt(current.recall)} · F1 {current.f1:.2f}",
+                           "marker": {"color": POINT_COLOR, "size": 12, "symbol": "circle"}})
+    else:
+        layout["annotations"] = [_empty_note(f"{curves.label}: no truly-1 rows in validation, so no PR curve")]
+    return _figure(traces, f"Precision-recall · {curves.label}", 380, margin=_CURVE_MARGIN, **layout)
+
+
+def roc_curve_figure(curves: LabelCurves, current: Optional[TradeoffPoint] = None) -> go.Figure:
+    """True-positive rate against false-positive rate for one label (AUROC in the legend), the chance diagonal,
+    and ``current`` (the point at the current threshold) as a marker."""
+    traces: list[dict[str, Any]] = []
+    layout: dict[str, Any] = {**_unit_axes("false-positive rate", "true-positive rate (recall)"),
+                              "legend": _inside_legend(0.98, "right")}
+    if curves.fpr:
+        fpr, tpr, thresholds = _thin_curve(curves.fpr, curves.tpr, curves.roc_thresholds)
+        traces.append({"type": "scatter", "x": fpr, "y": tpr, "mode": "lines",
+                       "name": f"{curves.label} · AUROC {_fmt(curves.auroc)}", "line": {"color": VAL_COLOR},
+                       "customdata": thresholds,
+                       "hovertemplate": "FPR %{x:.3f}<br>TPR %{y:.3f}<br>threshold %{customdata:.3f}<extra></extra>"})
+        traces.append({"type": "scatter", "x": [0, 1], "y": [0, 1], "mode": "lines", "name": "chance",
+                       "line": {"color": CHANCE_COLOR, "dash": "dot"}, "hoverinfo": "skip"})
+        if current is not None and current.recall is not None and current.fp + current.tn:
+            traces.append({"type": "scatter", "x": [current.fp / (current.fp + current.tn)], "y": [current.recall],
+                           "mode": "markers", "name": f"threshold {current.threshold:.2f}",
+                           "marker": {"color": POINT_COLOR, "size": 12}})
+    else:
+        layout["annotations"] = [_empty_note(f"{curves.label}: only one class in validation, so no ROC curve")]
+    return _figure(traces, f"ROC · {curves.label}", 380, margin=_CURVE_MARGIN, **layout)
+
+
+def _rate(value: Optional[float]) -> str:
+    return "n/a" if value is None else f"{value:.0%}"
+
+
+def confusion_grid_figure(confusions: Sequence[Confusion], cols: int = 3) -> go.Figure:
+    """Small multiples: one 2x2 confusion matrix per label at its threshold (rows: truly 0 / truly 1; columns:
+    predicted 0 / predicted 1). Each cell shows its count and its rate within the true class; colour is the rate.
+    """
+    n = len(confusions)
+    cols = max(1, min(cols, n))
+    rows = max(1, math.ceil(n / cols))
+    # Fixed pixel sizes: the gap between rows holds one row's tick labels and the next row's panel titles.
+    panel_px, gap_px = 170, 64
+    plot_px = rows * panel_px + (rows - 1) * gap_px
+    gap_x, gap_y = 0.08, gap_px / plot_px
+    width, height = (1 - gap_x * (cols - 1)) / cols, panel_px / plot_px
+    traces: list[dict[str, Any]] = []
+    layout: dict[str, Any] = {"annotations": []}
+    for j, c in enumerate(confusions):
+        r, k = divmod(j, cols)
+        suffix = "" if j == 0 else str(j + 1)
+        x0, y1 = k * (width + gap_x), 1 - r * (height + gap_y)
+        layout[f"xaxis{suffix}"] = {"domain": [round(x0, 6), round(min(1.0, x0 + width), 6)], "anchor": f"y{suffix}",
+                                    "side": "bottom", "fixedrange": True}
+        layout[f"yaxis{suffix}"] = {"domain": [round(max(0.0, y1 - height), 6), round(y1, 6)],
+                                    "anchor": f"x{suffix}", "autorange": "reversed", "fixedrange": True}
+        layout["annotations"].append({"text": f"<b>{c.label}</b> · threshold {c.threshold:.2f}",
+                                      "x": x0 + width / 2, "y": y1, "xref": "paper", "yref": "paper",
+                                      "showarrow": False, "yanchor": "bottom"})
+        z = [[c.tnr, c.fpr], [c.fnr, c.tpr]]
+        text = [[f"TN {c.tn:,}<br>{_rate(c.tnr)}", f"FP {c.fp:,}<br>{_rate(c.fpr)}"],
+                [f"FN {c.fn:,}<br>{_rate(c.fnr)}", f"TP {c.tp:,}<br>{_rate(c.tpr)}"]]
+        traces.append({"type": "heatmap", "z": z, "x": ["predicted 0", "predicted 1"], "y": ["truly 0", "truly 1"],
+                       "text": text, "texttemplate": "%{text}", "zmin": 0, "zmax": 1, "colorscale": "Blues",
+                       "showscale": j == 0, "colorbar": {"title": {"text": "rate"}, "thickness": 12},
+                       "hovertemplate": f"{c.label}<br>%{{y}}, %{{x}}<br>%{{text}}<extra></extra>",
+                       "xaxis": f"x{suffix}", "yaxis": f"y{suffix}"})
+    return _figure(traces, "Confusion per label at the current thresholds (validation; rate within the true class)",
+                   plot_px + 80, **layout)
+
+
+# -- sigmoid vs softmax --------------------------------------------------------------------------------------------
+# Figures of multilabel.heads.compare_heads for the "Sigmoid vs softmax" page. Self-contained: this block uses only
+# plotly and its own constants, so edits elsewhere in this module leave it alone.
+
+HEADS_TRUE_COLOR, HEADS_FALSE_COLOR = "#d62728", "#9aa5b1"
+HEADS_TRAIN_COLOR, HEADS_VAL_COLOR = "#1f77b4", "#ff7f0e"
+HEADS_PANEL_TITLES = {"sigmoid": "sigmoid per label (BCEWithLogits)", "softmax": "softmax over labels (CrossEntropy)"}
+HEADS_THRESHOLD = 0.5
+_HEADS_LAYOUT = dict(margin=dict(l=10, r=10, t=90, b=10), uirevision="keep",
+                     legend=dict(orientation="h", x=1, xanchor="right", y=1, yref="container", yanchor="top"))
+
+
+def _heads_grid(rows: int, cols: int, gap_x: float = 0.06, gap_y: float = 0.0
+                ) -> list[tuple[str, tuple[float, float], tuple[float, float]]]:
+    """Axis suffix ('' for the first panel), x domain and y domain of each panel of a rows x cols grid, row-major."""
+    if rows < 1:
+        return []
+    width, height = (1 - gap_x * (cols - 1)) / cols, (1 - gap_y * (rows - 1)) / rows
+    out = []
+    for i in range(rows * cols):
+        r, c = divmod(i, cols)
+        x0, y1 = c * (width + gap_x), 1 - r * (height + gap_y)
+        out.append(("" if i == 0 else str(i + 1), (round(x0, 6), round(min(1.0, x0 + width), 6)),
+                    (round(max(0.0, y1 - height), 6), round(y1, 6))))
+    return out
+
+
+def heads_probability_figure(label_names: Sequence[str], targets: Sequence[Sequence[int]],
+                             probs: Mapping[str, Sequence[Sequence[float]]],
+                             row_names: Optional[Sequence[str]] = None) -> go.Figure:
+    """Per-label probabilities of a few rows, sigmoid head on the left, softmax head on the right.
+
+    ``targets``: (rows, labels) 0/1; ``probs``: {"sigmoid": (rows, labels), "softmax": (rows, labels)}. Bars of
+    truly-1 labels are red, the others grey; a dashed line marks 0.5. Each panel's title counts the true labels above
+    0.5 and sums the probabilities: the softmax bars always sum to 1, so two true labels cannot both pass 0.5.
+    """
+    heads = ["sigmoid", "softmax"]
+    n = len(targets)
+    names = list(row_names) if row_names is not None else [f"row {i + 1}" for i in range(n)]
+    gap_y = 0.35 / max(n, 1) if n > 1 else 0.0
+    traces: list[dict[str, Any]] = []
+    layout: dict[str, Any] = {"annotations": [], "shapes": []}
+    for i, (suffix, x_dom, y_dom) in enumerate(_heads_grid(n, 2, gap_y=gap_y)):
+        r, c = divmod(i, 2)
+        head, truth, p = heads[c], targets[r], probs[heads[c]][r]
+        layout[f"xaxis{suffix}"] = {"domain": list(x_dom), "anchor": f"y{suffix}", "type": "category",
+                                    "categoryorder": "array", "categoryarray": list(label_names),
+                                    "showticklabels": r == n - 1}
+        layout[f"yaxis{suffix}"] = {"domain": list(y_dom), "anchor": f"x{suffix}", "range": [0, 1.05],
+                                    "tickvals": [0, 0.5, 1]}
+        hits = sum(1 for t, v in zip(truth, p) if t and v > HEADS_THRESHOLD)
+        if r == 0:  # column header: which head
+            layout["annotations"].append({"text": f"<b>{HEADS_PANEL_TITLES[head]}</b>", "x": (x_dom[0] + x_dom[1]) / 2,
+                                          "y": y_dom[1], "yshift": 22, "xref": "paper", "yref": "paper",
+                                          "showarrow": False, "xanchor": "center", "yanchor": "bottom", "font": {"size": 14}})
+        layout["annotations"].append({
+            "text": f"{names[r]}: {hits} of {sum(truth)} true labels above 0.5 · Σp = {sum(p):.2f}",
+            "x": (x_dom[0] + x_dom[1]) / 2, "y": y_dom[1], "xref": "paper", "yref": "paper", "showarrow": False, "xanchor": "center",
+            "yanchor": "bottom", "font": {"size": 12}})
+        layout["shapes"].append({"type": "line", "xref": f"x{suffix} domain", "x0": 0, "x1": 1,
+                                 "yref": f"y{suffix}", "y0": HEADS_THRESHOLD, "y1": HEADS_THRESHOLD,
+                                 "line": {"dash": "dash", "color": "gray", "width": 1}})
+        for is_true, legend, color in ((1, "truly 1", HEADS_TRUE_COLOR), (0, "truly 0", HEADS_FALSE_COLOR)):
+            keep = [j for j, t in enumerate(truth) if bool(t) == bool(is_true)]
+            traces.append({"type": "bar", "x": [label_names[j] for j in keep], "y": [p[j] for j in keep],
+                           "name": legend, "legendgroup": legend, "showlegend": i == 0,
+                           "marker": {"color": color}, "text": [f"{p[j]:.2f}" for j in keep],
+                           "textposition": "outside", "cliponaxis": False,
+                           "hovertemplate": "%{x}: p = %{y:.3f}<extra>" + legend + "</extra>",
+                           "xaxis": f"x{suffix}", "yaxis": f"y{suffix}"})
+    title = "Probability per label of validation rows with 2+ true labels (dashed: 0.5)"
+    return go.Figure(data=traces, layout={"title": {"text": title, "y": 0.99, "yanchor": "top"},
+                                          "height": 190 * n + 130, "barmode": "overlay", **_HEADS_LAYOUT,
+                                          **{**layout, "margin": dict(l=10, r=10, t=110, b=10)}})
+
+
+def heads_loss_figure(train_loss: Mapping[str, Sequence[float]], val_loss: Mapping[str, Sequence[float]]
+                      ) -> go.Figure:
+    """Train and validation loss per epoch of both heads, side by side (their losses differ, so do their scales).
+
+    ``train_loss``, ``val_loss``: {"sigmoid": [...], "softmax": [...]}, one value per epoch from epoch 1.
+    """
+    traces: list[dict[str, Any]] = []
+    layout: dict[str, Any] = {"annotations": []}
+    for c, (suffix, x_dom, y_dom) in enumerate(_heads_grid(1, 2, gap_x=0.08)):
+        head = ("sigmoid", "softmax")[c]
+        layout[f"xaxis{suffix}"] = {"domain": list(x_dom), "anchor": f"y{suffix}", "title": {"text": "epoch"}}
+        layout[f"yaxis{suffix}"] = {"domain": list(y_dom), "anchor": f"x{suffix}",
+                                    "title": {"text": "binary cross-entropy" if head == "sigmoid" else "cross-entropy"}}
+        layout["annotations"].append({"text": HEADS_PANEL_TITLES[head], "x": (x_dom[0] + x_dom[1]) / 2, "y": 1,
+                                      "xref": "paper", "yref": "paper", "showarrow": False, "xanchor": "center", "yanchor": "bottom"})
+        for losses, name, color in ((train_loss, "train", HEADS_TRAIN_COLOR), (val_loss, "validation", HEADS_VAL_COLOR)):
+            values = list(losses[head])
+            traces.append({"type": "scatter", "mode": "lines", "x": list(range(1, len(values) + 1)), "y": values,
+                           "name": name, "legendgroup": name, "showlegend": c == 0, "line": {"color": color},
+                           "xaxis": f"x{suffix}", "yaxis": f"y{suffix}"})
+    return go.Figure(data=traces, layout={"title": {"text": "Loss per epoch", "y": 0.98, "yanchor": "top"},
+                                          "height": 340, **_HEADS_LAYOUT, **layout})
+
+
+def heads_metrics_figure(table: Sequence[Mapping[str, Any]]) -> go.Figure:
+    """Grouped bars of micro-F1 and subset accuracy for each way of predicting (rows of HeadsComparison.metrics_table)."""
+    names = [f"{row['head']} · {row['prediction']}" for row in table]
+    traces = [{"type": "bar", "x": names, "y": [row[key] for row in table], "name": key,
+               "text": [f"{row[key]:.2f}" for row in table], "textposition": "outside"}
+              for key in ("micro-F1", "subset accuracy")]
+    return go.Figure(data=traces, layout={"title": {"text": "Validation metrics", "y": 0.98, "yanchor": "top"},
+                                          "height": 340, "barmode": "group", "yaxis": {"range": [0, 1.1]},
+                                          **_HEADS_LAYOUT})

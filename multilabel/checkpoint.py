@@ -17,6 +17,7 @@ from .config import TrainConfig
 from .data import Standardizer
 from .errors import MultilabelError
 from .model import MLP
+from .paths import os_error_message
 
 FORMAT = "multilabel-checkpoint"
 VERSION = 1
@@ -35,6 +36,9 @@ class TrainedModel:
     thresholds: list[float]
     metrics: dict[str, Any] = field(default_factory=dict)
     run_id: str | None = None
+    # engine.ResumeState.to_dict() of the run's last epoch (last weights, optimizer and RNG state), so the run can be
+    # continued with more epochs; None where the file was saved without it.
+    resume: dict[str, Any] | None = None
 
     @property
     def device(self) -> torch.device:
@@ -64,6 +68,14 @@ class TrainedModel:
 def save_checkpoint(trained: TrainedModel, path: str | os.PathLike) -> Path:
     """Write one self-describing file atomically (a temp file in the same folder, then rename)."""
     path = Path(path)
+    try:
+        _write(trained, path)
+    except OSError as exc:  # disk full, a read-only folder: one line, and no partial file is left behind
+        raise MultilabelError(os_error_message(exc, f"writing the checkpoint {str(path)!r}")) from None
+    return path
+
+
+def _write(trained: TrainedModel, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "format": FORMAT,
@@ -78,6 +90,8 @@ def save_checkpoint(trained: TrainedModel, path: str | os.PathLike) -> Path:
         "metrics": trained.metrics,
         "run_id": trained.run_id,
     }
+    if trained.resume is not None:
+        payload["resume"] = trained.resume
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -88,13 +102,14 @@ def save_checkpoint(trained: TrainedModel, path: str | os.PathLike) -> Path:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return path
 
 
 def load_checkpoint(source: PathOrFile, device: str | torch.device = "cpu", name: str | None = None) -> TrainedModel:
     """Read a checkpoint with ``torch.load(weights_only=True)``: a file carrying code is refused, never run."""
     label = name or (f"'{os.fspath(source)}'" if isinstance(source, (str, os.PathLike))
                      else f"'{getattr(source, 'name', 'the uploaded file')}'")
+    if isinstance(source, (str, os.PathLike)) and Path(source).is_dir():
+        raise MultilabelError(f"model file {label} is a folder; give the path of a .pt file saved by multilabel")
     if isinstance(source, (str, os.PathLike)) and not Path(source).is_file():
         raise MultilabelError(f"model file {label} does not exist; give the path of a .pt file saved by multilabel")
     if not _is_zip(source):
@@ -117,20 +132,71 @@ def load_checkpoint(source: PathOrFile, device: str | torch.device = "cpu", name
         raise MultilabelError(f"{label} was saved by a newer multilabel (format {payload['version']}); upgrade")
     try:
         config = TrainConfig.from_dict(payload["config"])
+        state = payload["state_dict"]
+        _check_parts(payload, config, label)
         model = MLP(config.input_size, config.hidden_size, config.num_outputs, config.dropout)
-        model.load_state_dict(payload["state_dict"])
+        model.load_state_dict(state)
         trained = TrainedModel(
             model=model, config=config, feature_names=list(payload["feature_names"]),
             label_names=list(payload["label_names"]),
             standardizer=Standardizer(payload["mean"].numpy(), payload["std"].numpy()),
             thresholds=[float(t) for t in payload["thresholds"]], metrics=payload.get("metrics") or {},
-            run_id=payload.get("run_id"))
-    except (KeyError, TypeError, RuntimeError, AttributeError) as exc:
+            run_id=payload.get("run_id"), resume=payload.get("resume"))
+    except (KeyError, TypeError, RuntimeError, AttributeError, ValueError) as exc:
+        if isinstance(exc, MultilabelError):
+            raise
         raise MultilabelError(f"{label} is a damaged multilabel checkpoint ({type(exc).__name__}: "
                               f"{str(exc).splitlines()[0][:120]}); retrain or choose another file") from None
-    if len(trained.label_names) != config.num_outputs or len(trained.thresholds) != config.num_outputs:
-        raise MultilabelError(f"{label} is a damaged multilabel checkpoint (label count does not match the model)")
     return trained.to(device)
+
+
+def _check_parts(payload: dict[str, Any], config: TrainConfig, label: str) -> None:
+    """Refuse a checkpoint whose parts disagree, before it can score anything wrong.
+
+    Names, normalization, thresholds and weights must all describe one net: len(feature_names) == input_size ==
+    len(mean) == len(std) == the first layer's in_features; len(label_names) == num_outputs == len(thresholds) ==
+    the last layer's out_features; the hidden layer's size matches; names are unique; mean and std are finite and
+    std > 0 (the Standardizer never writes a zero std: it would turn every probability into NaN).
+    """
+    def damaged(what: str) -> MultilabelError:
+        return MultilabelError(f"{label} is a damaged multilabel checkpoint ({what}); retrain or choose another file")
+
+    state = payload["state_dict"]
+    first, last = state["net.0.weight"], state["net.3.weight"]
+    if not (isinstance(first, torch.Tensor) and isinstance(last, torch.Tensor) and first.dim() == 2
+            and last.dim() == 2):
+        raise damaged("its weights are not 2-D tensors")
+    shape = f"{first.shape[1]} -> {first.shape[0]} -> {last.shape[0]}"
+    wanted = f"{config.input_size} -> {config.hidden_size} -> {config.num_outputs}"
+    if shape != wanted or last.shape[1] != first.shape[0]:
+        raise damaged(f"its weights are {shape} but its settings say {wanted}")
+    for key, count, what in (("feature_names", config.input_size, "features"),
+                             ("label_names", config.num_outputs, "labels")):
+        names = payload[key]
+        if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names):
+            raise damaged(f"{key} is not a list of names")
+        if len(names) != count:
+            raise damaged(f"{len(names)} {key.replace('_', ' ')} for a net with {count} {what}"
+                          + ("; label count does not match the model" if key == "label_names" else ""))
+        repeated = sorted({n for n in names if list(names).count(n) > 1})
+        if repeated:
+            raise damaged(f"the {what[:-1]} name {repeated[0]!r} appears twice")
+    for key in ("mean", "std"):
+        values = payload[key]
+        if not isinstance(values, torch.Tensor) or values.shape != (config.input_size,):
+            got = tuple(values.shape) if isinstance(values, torch.Tensor) else type(values).__name__
+            raise damaged(f"{key} has shape {got} for {config.input_size} features")
+        if not torch.isfinite(values).all():
+            raise damaged(f"{key} holds NaN or infinite values")
+    std = payload["std"]
+    if (std <= 0).any():
+        j = int(torch.nonzero(std <= 0)[0, 0])
+        raise damaged(f"std is {float(std[j]):g} for feature {payload['feature_names'][j]!r}: it would make every "
+                      "probability NaN")
+    thresholds = payload["thresholds"]
+    if (not isinstance(thresholds, (list, tuple)) or len(thresholds) != config.num_outputs
+            or not all(isinstance(t, (int, float)) and 0.0 <= t <= 1.0 for t in thresholds)):
+        raise damaged(f"thresholds must be {config.num_outputs} numbers in [0, 1], one per label")
 
 
 def _is_zip(source: PathOrFile) -> bool:

@@ -14,13 +14,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import socket
+import sqlite3
 import sys
-import time
-from typing import Any, Optional, Sequence, TextIO
+from pathlib import Path
+from typing import Optional, Sequence
 
 from .config import TrainConfig, knobs
 from .errors import MultilabelError
+from .paths import check_output_file, os_error_message
 from .predict import DEFAULT_CHUNK_ROWS
 
 # Flag spellings that differ from the field name; every other field becomes --field-name.
@@ -51,6 +54,29 @@ def _config_from_args(args: argparse.Namespace, input_size: int, num_outputs: in
                                   "taken from the data")
         given[name] = actual
     return TrainConfig(**given).validate()
+
+
+def train_command(config: TrainConfig, data: dict[str, Any]) -> str:
+    """The ``python -m multilabel train ...`` line that trains ``config`` on the data ``data`` describes.
+
+    ``data``: a run's data description (Dataset.description): synthetic (rows, noise, seed) or a CSV (name, labels).
+    Only settings that differ from the defaults are spelled out; input and output sizes come from a CSV itself.
+    """
+    words = ["python", "-m", "multilabel", "train"]
+    default = TrainConfig()
+    skip: tuple[str, ...] = DATA_SHAPED
+    if data.get("source") == "csv":
+        words += ["--data", str(data.get("name", "data.csv")), "--labels", ",".join(data.get("labels", []))]
+    else:
+        words += ["--synthetic", "--samples", str(data.get("rows", 2000)), "--noise", f"{data.get('noise', 0.1):g}"]
+        skip = ()
+        for name in DATA_SHAPED:
+            words += [_flag(name), str(getattr(config, name))]
+    for f in knobs():
+        value = getattr(config, f.name)
+        if f.name not in skip and f.name not in DATA_SHAPED and value != getattr(default, f.name):
+            words += [_flag(f.name), f"{value:g}" if isinstance(value, float) else str(value)]
+    return " ".join(shlex.quote(w) for w in words)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -96,48 +122,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-class ProgressBar:
-    """An epoch progress bar on a text stream; redraws in place on a terminal, prints a line per 10% elsewhere."""
-
-    def __init__(self, total: int, stream: TextIO = sys.stderr) -> None:
-        self.total, self.stream = total, stream
-        self.tty = stream.isatty()
-        self.t0 = time.monotonic()
-        self._last_decile = -1
-        self._f1: Optional[float] = None  # micro-F1 of the latest epoch that has metrics
-
-    def update(self, record: dict[str, Any]) -> None:
-        epoch = record["epoch"]
-        self._f1 = record.get("val_micro_f1", self._f1)
-        frac = epoch / self.total
-        decile = int(frac * 10)
-        if not self.tty and decile == self._last_decile and epoch != self.total:
-            return
-        self._last_decile = decile
-        elapsed = time.monotonic() - self.t0
-        eta = elapsed / frac - elapsed if frac > 0 else 0.0
-        bar = "#" * int(frac * 30)
-        f1 = f"{self._f1:.3f}" if self._f1 is not None else "-"
-        line = (f"epoch {epoch:>4}/{self.total} [{bar:<30}] train {record['train_loss']:.4f} "
-                f"val {record['val_loss']:.4f} micro-F1 {f1} | {record['samples_per_s']:,.0f} samples/s "
-                f"| eta {eta:.0f}s")
-        self.stream.write(("\r" + line) if self.tty else (line + "\n"))
-        self.stream.flush()
-
-    def close(self) -> None:
-        if self.tty:
-            self.stream.write("\n")
-            self.stream.flush()
-
-
 def cmd_train(args: argparse.Namespace) -> int:
     import signal
 
     from .checkpoint import save_checkpoint
     from .data import load_csv, make_synthetic
+    from .progress import EpochProgress
     from .store import RunStore
     from .worker import StopFlag, run_training
 
+    if args.out:  # checked before the data is read and the model trained, not after the work is done
+        check_output_file(args.out, "--out", "model.pt")
     if args.synthetic:
         inputs = args.input_size or TrainConfig.input_size
         outputs = args.num_outputs or TrainConfig.num_outputs
@@ -147,11 +142,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         if not args.labels:
             raise MultilabelError("--labels is required with --data; name the label columns, e.g. --labels 'a,b'")
         data = load_csv(args.data, args.labels)
+    for warning in data.warnings:
+        sys.stderr.write(f"warning: {warning}\n")
     config = _config_from_args(args, data.X.shape[1], data.Y.shape[1])
     store = RunStore(args.store)
     run_id = store.create_run(config.to_dict(), data.description, name=args.name,
                               started_by=f"CLI (pid {os.getpid()} on {socket.gethostname()})")
-    bar = None if args.quiet else ProgressBar(config.epochs)
+    bar = None if args.quiet else EpochProgress(config.epochs)
     stop = StopFlag(store, run_id)
 
     def on_signal(signum: int) -> None:
@@ -161,7 +158,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     stop.install_signal_handlers(on_signal)
     try:
-        result = run_training(store, run_id, config, data, stop, on_epoch=bar.update if bar is not None else None)
+        result = run_training(store, run_id, config, data, stop, on_epoch=bar if bar is not None else None)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -225,6 +222,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         raise MultilabelError(f"--chunk-rows must be >= 1, got {args.chunk_rows}")
     device = args.device
     TrainConfig(device=device).validate()  # same availability check and message as training
+    check_output_file(args.out, "--out", "predictions.csv")  # before the model is loaded and the data read
     trained = load_checkpoint(args.model, device=device)
     summary = predict_csv(trained, args.data, args.out, chunk_rows=args.chunk_rows)
     for note in summary["notes"]:
@@ -234,9 +232,14 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    from .store import RunStore
+    from .store import RunStore, default_home
 
-    store = RunStore(args.store)
+    home = Path(args.store) if args.store else default_home()
+    if not RunStore.exists(home):  # listing creates nothing: only train makes a store folder
+        if not args.json:
+            print(f"no runs in {home / 'runs.db'}")
+        return 0
+    store = RunStore(home)
     runs = store.list_runs()
     if args.json:
         for run in runs:
@@ -269,4 +272,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if args.debug:
             raise
         sys.stderr.write(f"error: {exc}\n")
+        return 2
+    except BrokenPipeError:
+        # The reader went away (`runs | head -3`): stop quietly, as Unix tools do. Point stdout at /dev/null so the
+        # interpreter's last flush at exit does not raise again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE: what a shell reports for a tool that a closed pipe ended
+    except (OSError, sqlite3.OperationalError) as exc:  # the machine, not the code: a full disk, a read-only folder
+        if args.debug:
+            raise
+        sys.stderr.write(f"error: {os_error_message(exc, f'python -m multilabel {args.command}')}\n")
         return 2

@@ -151,6 +151,37 @@ def ui_options(f: dataclasses.Field) -> list[Any]:
     return list(f.metadata.get("ui_options") or f.metadata.get("choices") or ())
 
 
+def to_query(config: TrainConfig) -> dict[str, str]:
+    """The fields that differ from the defaults, as strings: a URL's query parameters that rebuild ``config``."""
+    default = TrainConfig()
+    return {f.name: f"{getattr(config, f.name):g}" if f.type in ("float", float) else str(getattr(config, f.name))
+            for f in knobs() if getattr(config, f.name) != getattr(default, f.name)}
+
+
+def from_query(params: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
+    """Fields of TrainConfig parsed from query parameters: (values, problems).
+
+    Unknown keys are ignored; a value that does not parse or does not validate is left out and described in
+    ``problems`` (one line each), so a hand-edited link still opens the form with everything else it carries.
+    """
+    fields = {f.name: f for f in knobs()}
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+    for key, text in params.items():
+        f = fields.get(key)
+        if f is None:
+            continue
+        kind = {"int": int, "float": float, "str": str}[str(f.type)]
+        try:
+            value = kind(text)
+            TrainConfig(**{key: value}).validate()
+        except (ValueError, MultilabelError) as exc:
+            problems.append(f"{key}={text!r} in the link was ignored ({exc})")
+            continue
+        values[key] = value
+    return values, problems
+
+
 def available_devices() -> list[str]:
     """Devices that exist here, CPU first: a subset of ['cpu', 'cuda', 'mps']."""
     found = ["cpu"]

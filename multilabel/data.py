@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import csv
 import fnmatch
 import io
 import os
+import re
 from dataclasses import dataclass, field
-from typing import IO, Any, Sequence, Union
+from pathlib import Path
+from typing import IO, Any, Iterator, Optional, Sequence, Union
 
 import numpy as np
 import pandas as pd
+import pyarrow.csv as pacsv
 
 from .errors import MultilabelError
 
@@ -30,6 +32,9 @@ class Dataset:
     feature_names: list[str]
     label_names: list[str]
     description: dict[str, Any] = field(default_factory=dict)
+    # Things that load but deserve a look (one line each; the CLI prints them as 'warning: ...', the Train page
+    # shows them), e.g. a label column that is 0 in every row.
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def num_rows(self) -> int:
@@ -89,28 +94,206 @@ def make_synthetic(n_samples: int = 2000, input_size: int = 10, num_outputs: int
     )
 
 
-def read_csv(source: CsvSource, name: str | None = None) -> pd.DataFrame:
-    """Read a CSV with a header row into a DataFrame; raise MultilabelError for files that are not usable CSV."""
-    label = name or _source_name(source)
-    if isinstance(source, (bytes, bytearray)):
-        source = io.BytesIO(source)
-    start = source.tell() if callable(getattr(source, "seekable", None)) and source.seekable() else None
+# -- the one CSV reader -------------------------------------------------------------------------------------------
+# Training, evaluation, the pages and batch prediction all read CSVs through open_csv (streaming, in blocks) or
+# read_csv (the whole file into a DataFrame): one way to detect the format, one set of messages.
+
+# Small blocks: pyarrow's streaming reader keeps a few dozen blocks in flight, so the block size sets the memory
+# ceiling (96 MiB blocks measured +1.3 GB on a 1 GB file, 4 MiB blocks +0.2 GB) and parse faster too.
+CSV_BLOCK_BYTES = 4 << 20
+SNIFF_BYTES = 64 << 10  # the head of a file looked at to tell its encoding and delimiter
+OTHER_DELIMITERS = {";": "semicolon", "\t": "tab", "|": "pipe"}
+BINARY_REASON = "its content is binary, not text: is it a spreadsheet, an image or an archive?"
+
+
+@dataclass
+class CsvFormat:
+    """What the head of a file says about it: pyarrow's encoding name and the field delimiter."""
+
+    encoding: str = "utf8"  # or "utf16" (with a BOM), "utf-16-le"/"utf-16-be" (without), "cp1252", "latin1"
+    delimiter: str = ","
+
+
+class CsvStream:
+    """A CSV opened for reading in blocks: the header is checked, each batch is parsed as it is asked for.
+
+    Iterating yields ``pyarrow.RecordBatch`` es of at most about ``CSV_BLOCK_BYTES`` of text each; a parse error in a
+    later block becomes the same one-line MultilabelError as one in the first block.
+    """
+
+    def __init__(self, reader: Any, label: str, fmt: CsvFormat) -> None:
+        self.reader, self.label, self.format = reader, label, fmt
+        self.schema = reader.schema
+        self.names: list[str] = list(self.schema.names)
+
+    def __iter__(self) -> Iterator[Any]:
+        try:
+            for batch in self.reader:
+                yield batch
+        except (ValueError, UnicodeError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+            raise csv_error(exc, self.label, self.names) from None
+
+
+def open_csv(source: CsvSource, name: str | None = None, column_types: Optional[dict[str, Any]] = None,
+             block_size: int = CSV_BLOCK_BYTES) -> CsvStream:
+    """Open a CSV (a path, bytes, or a binary/text file object) for streaming; raise MultilabelError for anything
+    that is not a usable CSV with a header row: a missing path, a folder, an empty or binary file, repeated or
+    numeric column names.
+
+    The format is detected from the file's head (see ``sniff``): UTF-8, UTF-16 or Windows code page (cp1252) text;
+    comma-, semicolon-, tab- or pipe-separated. ``column_types``: pyarrow types for named columns (e.g. float32).
+    Types of other columns are inferred from the first block.
+    """
+    label = name or source_name(source)
+    source, fmt, options = _csv_options(source, label, column_types, block_size)
     try:
-        frame = pd.read_csv(source, engine="pyarrow")
-    except pd.errors.EmptyDataError:
-        raise MultilabelError(f"{label} is empty; give a CSV with a header row and at least one data row") from None
-    except (ValueError, UnicodeDecodeError, OSError) as exc:  # pyarrow's ArrowInvalid is a ValueError
-        if isinstance(exc, FileNotFoundError):
-            raise MultilabelError(f"{label} does not exist; check the path") from None
-        raise MultilabelError(f"{label} is not a readable CSV ({error_reason(exc)}); save it as comma-separated "
-                              "text with a header row") from None
-    check_column_names(_raw_header(source, start) or [str(c) for c in frame.columns], label)
-    if len(frame) == 0:
+        stream = CsvStream(pacsv.open_csv(source, **options), label, fmt)  # the schema: the header is decoded here
+    except (ValueError, UnicodeError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+        raise csv_error(exc, label) from None
+    except OSError as exc:
+        raise MultilabelError(f"{label} cannot be read ({exc.strerror or exc}); check the file") from None
+    check_column_names(stream.names, label)
+    return stream
+
+
+def read_csv(source: CsvSource, name: str | None = None) -> pd.DataFrame:
+    """Read a whole CSV with a header row into a DataFrame; what is accepted and refused is as for ``open_csv``.
+
+    Unlike the streaming reader, a column's type is inferred from the whole file (ints above, a float further
+    down: a float column), and blocks are parsed on all cores.
+    """
+    label = name or source_name(source)
+    source, _, options = _csv_options(source, label, None, CSV_BLOCK_BYTES)
+    try:
+        table = pacsv.read_csv(source, **options)
+        names = table.column_names  # decoding a name can fail too
+    except (ValueError, UnicodeError) as exc:
+        raise csv_error(exc, label) from None
+    except OSError as exc:
+        raise MultilabelError(f"{label} cannot be read ({exc.strerror or exc}); check the file") from None
+    check_column_names(names, label)
+    if table.num_rows == 0:
         raise MultilabelError(f"{label} has a header but no data rows; add at least one row")
-    return frame
+    return table.to_pandas()
 
 
-def _source_name(source: Any) -> str:
+def _csv_options(source: CsvSource, label: str, column_types: Optional[dict[str, Any]],
+                 block_size: int) -> tuple[Any, CsvFormat, dict[str, Any]]:
+    """(a source pyarrow can read, its detected format, pyarrow's read/parse/convert options)."""
+    source = _seekable(source, label)
+    fmt = sniff(_head(source, label), label)
+    return source, fmt, {
+        "read_options": pacsv.ReadOptions(block_size=block_size, encoding=fmt.encoding),
+        "parse_options": pacsv.ParseOptions(delimiter=fmt.delimiter),
+        # An empty cell in a text column is missing (as pandas reads it), not an empty string.
+        "convert_options": pacsv.ConvertOptions(column_types=column_types, strings_can_be_null=True),
+    }
+
+
+def sniff(head: bytes, label: str) -> CsvFormat:
+    """The encoding and delimiter of a CSV from its first bytes; MultilabelError for an empty or binary file.
+
+    Encoding: a UTF-16 BOM, or NUL bytes in every other place, is UTF-16; other NUL bytes or many control characters
+    are binary; bytes that are not UTF-8 are the Windows code page (what spreadsheets save as "CSV"). Delimiter: a
+    comma, unless the header line has none but has semicolons, tabs or pipes (the most frequent of them wins).
+    """
+    fmt = CsvFormat()
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        fmt.encoding = "utf16"  # pyarrow (via Python's codec) reads the BOM and decodes
+    elif b"\x00" in head:
+        even, odd = head[0::2], head[1::2]
+        if odd and odd.count(0) > 0.9 * len(odd) and even.count(0) == 0:
+            fmt.encoding = "utf-16-le"
+        elif even and even.count(0) > 0.9 * len(even) and odd.count(0) == 0:
+            fmt.encoding = "utf-16-be"
+        else:
+            raise MultilabelError(f"{label} is not a readable CSV ({BINARY_REASON}); save it as comma-separated "
+                                  "text with a header row")
+    else:
+        controls = sum(head.count(bytes([b])) for b in range(32) if b not in (9, 10, 13))
+        if controls > 0.01 * len(head):
+            raise MultilabelError(f"{label} is not a readable CSV ({BINARY_REASON}); save it as comma-separated "
+                                  "text with a header row")
+        try:
+            head.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            if exc.start < len(head) - 3:  # not just a character cut in two at the end of the head
+                # Not UTF-8: most likely a spreadsheet's "CSV" in the Windows code page (é as one byte, 0xe9).
+                fmt.encoding = "cp1252" if _decodes(head, "cp1252") else "latin1"
+    codec = {"utf8": "utf-8-sig", "utf16": "utf-16"}.get(fmt.encoding, fmt.encoding)
+    text = head.decode(codec, errors="replace")
+    if not text.strip():
+        raise MultilabelError(f"{label} is empty; give a CSV with a header row and at least one data row")
+    header = text.lstrip("\ufeff").splitlines()[0] if text.strip("\r\n") else ""
+    if "," not in header:
+        counts = {d: header.count(d) for d in OTHER_DELIMITERS}
+        best = max(counts, key=lambda d: counts[d])
+        if counts[best] > 0:
+            fmt.delimiter = best
+    return fmt
+
+
+def _decodes(data: bytes, codec: str) -> bool:
+    try:
+        data.decode(codec)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def csv_error(exc: BaseException, label: str, names: Sequence[str] = ()) -> MultilabelError:
+    """The one-line message for a parser error (from the header or any later block)."""
+    reason = error_reason(exc)
+    if "Empty CSV file" in reason:
+        return MultilabelError(f"{label} is empty; give a CSV with a header row and at least one data row")
+    if isinstance(exc, UnicodeDecodeError) or "invalid UTF8" in reason:
+        return MultilabelError(f"{label} is not UTF-8 text further down (its first lines are); save it as UTF-8")
+    found = re.search(r"In CSV column #(\d+): (?:Row #(\d+): )?CSV conversion error to \w+: invalid value '(.*)'",
+                      reason)
+    if found and int(found.group(1)) < len(names):  # a later block broke the type inferred from the first one
+        column, row, value = names[int(found.group(1))], found.group(2), found.group(3)
+        where = f"at row {row}" if row else "further down"
+        return MultilabelError(f"column {column!r} in {label} has the value {value!r} {where}, where the rows above "
+                               "are numbers; fix that cell (or remove the column)")
+    return MultilabelError(f"{label} is not a readable CSV ({reason}); save it as comma-separated text with a "
+                           "header row")
+
+
+def _seekable(source: CsvSource, label: str) -> Any:
+    """A source pyarrow can read twice from the start: a path stays a path (checked here), bytes and text streams
+    become BytesIO, a binary stream that cannot seek is read into memory."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return io.BytesIO(bytes(source))
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if path.is_dir():
+            raise MultilabelError(f"{label} is a folder, not a file; give the path of a CSV file")
+        if not path.exists():
+            raise MultilabelError(f"{label} does not exist; check the path")
+        return os.fspath(source)
+    if isinstance(source, io.TextIOBase):
+        return io.BytesIO(source.read().encode("utf-8"))
+    if not (callable(getattr(source, "seekable", None)) and source.seekable()):
+        return io.BytesIO(source.read())
+    return source
+
+
+def _head(source: Any, label: str) -> bytes:
+    if isinstance(source, str):
+        try:
+            with open(source, "rb") as fh:
+                return fh.read(SNIFF_BYTES)
+        except OSError as exc:
+            raise MultilabelError(f"{label} cannot be read ({exc.strerror or exc}); check the file") from None
+    start = source.tell()
+    try:
+        return source.read(SNIFF_BYTES)
+    finally:
+        source.seek(start)
+
+
+def source_name(source: Any) -> str:
+    """How messages name a CSV: its path, or an uploaded file's name, in quotes."""
     if isinstance(source, (str, os.PathLike)):
         return f"'{os.fspath(source)}'"
     return f"'{getattr(source, 'name', 'the uploaded file')}'"
@@ -121,26 +304,8 @@ def error_reason(exc: BaseException) -> str:
     text = str(exc).strip()
     first = text.splitlines()[0] if text else type(exc).__name__
     if "\ufffd" in first or not first.isprintable():
-        return "its content is binary, not text: is it a spreadsheet, an image or an archive?"
+        return BINARY_REASON
     return first if len(first) <= 120 else first[:117] + "..."
-
-
-def _raw_header(source: Any, start: int | None) -> list[str] | None:
-    """The header row as written, or None where it cannot be read again (a stream that cannot seek).
-
-    pandas renames a repeated column 'a' to 'a.1', so a repeat is only visible in the raw line.
-    """
-    if isinstance(source, (str, os.PathLike)):
-        with open(source, "rb") as fh:
-            first = fh.readline()
-    elif start is not None:
-        source.seek(start)
-        first = source.readline()
-    else:
-        return None
-    if isinstance(first, bytes):
-        first = first.decode("utf-8-sig", errors="replace")
-    return next(csv.reader([first.lstrip("\ufeff")]), None)
 
 
 def check_column_names(columns: Sequence[str], label: str) -> None:
@@ -207,12 +372,28 @@ def dataset_from_frame(frame: pd.DataFrame, labels: str | Sequence[str], name: s
     X = features_array(frame, feature_names, name)
     return Dataset(X=X, Y=Y, feature_names=feature_names, label_names=label_names,
                    description={"source": "csv", "name": name.strip("'"), "rows": len(frame),
-                                "features": len(feature_names), "labels": label_names})
+                                "features": len(feature_names), "labels": label_names},
+                   warnings=label_warnings(Y, label_names, name))
+
+
+def label_warnings(Y: np.ndarray, label_names: Sequence[str], name: str = "the CSV") -> list[str]:
+    """One line per label column that holds a single value in every row: nothing to learn, F1 meaningless.
+
+    ``Y``: (n, num_labels) of 0/1.
+    """
+    out = []
+    for j, label in enumerate(label_names):
+        column = Y[:, j]
+        if len(column) and (column == column[0]).all():
+            value = int(column[0])
+            out.append(f"label column {label!r} in {name} is {value} in every row: the model can only learn to "
+                       f"answer {value} for it, and its F1 means nothing; check that it is the right column")
+    return out
 
 
 def load_csv(source: CsvSource, labels: str | Sequence[str], name: str | None = None) -> Dataset:
     """Read a CSV and choose its label columns (see ``match_labels``); other columns are numeric features."""
-    label = name or _source_name(source)
+    label = name or source_name(source)
     return dataset_from_frame(read_csv(source, label), labels, label)
 
 
@@ -239,8 +420,11 @@ def features_array(frame: pd.DataFrame, columns: Sequence[str], name: str = "the
             bad = values.isna() & series.notna()
             if bad.any():
                 row = int(np.flatnonzero(bad.to_numpy())[0])
+                cell = series.iloc[row]
+                fix = ("write numbers with a decimal point (1.5, not 1,5)" if isinstance(cell, str)
+                       and re.fullmatch(r"\s*[-+]?\d+,\d+\s*", cell) else "remove the column or make it numeric")
                 raise MultilabelError(f"feature column {col!r} in {name} is not numeric (row {row + row_offset + 2}: "
-                                      f"{series.iloc[row]!r}); remove the column or make it numeric")
+                                      f"{cell!r}); {fix}")
             series = values
         column = series.to_numpy(dtype=np.float64, na_value=np.nan)
         usable = np.abs(column) <= FLOAT32_MAX  # False for NaN, inf, and values float32 would turn into inf

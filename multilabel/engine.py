@@ -8,6 +8,7 @@ read once per epoch (no host sync per step). On CUDA the whole step can be captu
 from __future__ import annotations
 
 import copy
+import hashlib
 import math
 import os
 import time
@@ -26,23 +27,28 @@ from .metrics import evaluate, probability_histograms, tune_thresholds
 from .model import MLP
 
 PROBE_ROWS = 32  # validation rows whose probabilities are reported each epoch (the live per-label view)
-# eval_every=0 (auto): validation metrics (F1s, AUROC, subset accuracy, probe rows, histograms) every epoch unless
-# their estimated cost exceeds this share of an epoch's estimated cost. The estimate is a function of the sizes
-# alone (never the clock), so the same config and data get metrics on the same epochs. Its constants were measured
-# on one CPU thread: a small-net optimizer step costs about 0.4 ms whatever the batch, a row's forward and backward
-# pass about 6 flops per weight at about 30 flops/ns; the metrics cost 0.3 ms plus 0.14 us per validation cell
-# (row x label), mostly AUROC's sort. Losses come every epoch; the first and last epochs always get metrics.
+# eval_every=0 (auto): validation metrics (F1s, AUROC, subset accuracy, probe rows, histograms, network stats) every
+# epoch unless their estimated cost exceeds this share of an epoch's estimated cost. The estimate is a function of
+# the sizes and the device type alone (never the clock), so the same config, data and device get metrics on the same
+# epochs. A row's forward and backward pass costs about 6 flops per weight. Measured costs per device type:
+# - cpu (one thread): an optimizer step 0.4 ms whatever the batch, 30 flops/ns; the metrics 0.3 ms plus 0.14 us per
+#   validation cell (row x label), mostly AUROC's sort;
+# - cuda (an H100/H200): a graphed step about 0.1 ms (eager 1 ms), about 20 flops/ps; the metrics about 3 ms of
+#   small kernels and transfers, plus 1 ns per cell.
+# Losses come every epoch; the first and last epochs always get metrics.
 METRICS_SHARE = 0.1
-STEP_OVERHEAD_US = 400.0
-FLOPS_PER_US = 30_000.0
-METRICS_OVERHEAD_US = 300.0
-METRICS_CELL_US = 0.14
+COST_MODEL = {  # device type -> (step us, graphed step us, flops per us, metrics us, metrics us per cell)
+    "cpu": (400.0, 400.0, 30_000.0, 300.0, 0.14),
+    "cuda": (1000.0, 100.0, 20_000_000.0, 3000.0, 0.001),
+    "mps": (1000.0, 1000.0, 2_000_000.0, 3000.0, 0.01),
+}
 EVAL_BATCH_ROWS = 65536
 POS_WEIGHT_CLIP = (0.05, 50.0)
 # Stop is checked between optimizer steps this often (by time: reading a clock costs ~50 ns, an Event ~200 ns), so
 # Stop takes effect within about this long plus one validation pass, even inside a long epoch.
 STOP_CHECK_S = 0.1
 PROGRESS_S = 0.5  # on_progress at most this often inside an epoch (never in shorter epochs)
+PAUSE_POLL_S = 0.05  # how often a paused run looks at its pause and stop flags
 # on_checkpoint: the best weights so far are offered at most this often (seconds; the environment variable lets
 # tests and impatient users change it), and only while offering them has cost at most CHECKPOINT_SHARE of the time.
 CHECKPOINT_EVERY_S = float(os.environ.get("MULTILABEL_CHECKPOINT_EVERY_S", "30"))
@@ -72,6 +78,48 @@ class TrainResult:
     device: str
     duration_s: float
     info: dict[str, Any] = field(default_factory=dict)
+    # The validation split as the best weights see it: (n_val, num_labels) float32 probabilities and 0/1 targets,
+    # for per-label curves and threshold trade-offs after the run.
+    val_probs: Optional[np.ndarray] = None
+    val_targets: Optional[np.ndarray] = None
+    resume: Optional[ResumeState] = None  # where the run ended, to continue it with more epochs
+
+
+@dataclass
+class ResumeState:
+    """Where a run left off, enough to continue it exactly: ``train(config, data, resume=state)`` with more epochs
+    gives the same weights and losses as one uninterrupted run of that length (same data, device type and config
+    but ``epochs``; a cosine schedule stretches to the new length).
+
+    Tensors are on the CPU; ``to_dict``/``from_dict`` give the plain form a checkpoint stores (weights_only-safe).
+    """
+
+    epoch: int
+    model: dict[str, torch.Tensor]  # the last weights (the best ones are ``best_model``)
+    optimizer: dict[str, Any]
+    generator: torch.Tensor  # the batch order's generator
+    rng: torch.Tensor  # torch's CPU RNG (dropout on the CPU)
+    best_model: dict[str, torch.Tensor]
+    best_val_loss: float
+    best_epoch: int
+    device_type: str
+    data_digest: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f: getattr(self, f) for f in self.__dataclass_fields__}
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> ResumeState:
+        return cls(**{f: values[f] for f in cls.__dataclass_fields__})
+
+
+def data_digest(data: Dataset) -> str:
+    """A short fingerprint of X and Y (their bytes), so a run is only continued on the data it was trained on."""
+    digest = hashlib.blake2b(digest_size=12)
+    for array in (data.X, data.Y):
+        digest.update(str(array.shape).encode())
+        digest.update(np.ascontiguousarray(array).data)
+    return digest.hexdigest()
 
 
 def split_indices(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -91,18 +139,20 @@ def pos_weights(Y_train: np.ndarray) -> np.ndarray:
     return np.clip(ratio, *POS_WEIGHT_CLIP).astype(np.float32)
 
 
-def resolve_eval_every(config: TrainConfig, n_train: int, n_val: int) -> int:
+def resolve_eval_every(config: TrainConfig, n_train: int, n_val: int, device_type: str = "cpu",
+                       graphed: bool = False) -> int:
     """Epochs between validation metrics: ``config.eval_every``, or for 0 (auto) a choice from the sizes alone.
 
-    Auto gives 1 unless the metrics' estimated cost passes METRICS_SHARE of the epoch's estimated cost, then the
-    smallest cadence that keeps them under it. Deterministic: no clock is read.
+    Auto gives 1 unless the metrics' estimated cost (COST_MODEL) passes METRICS_SHARE of the epoch's estimated
+    cost, then the smallest cadence that keeps them under it. Deterministic: no clock is read.
     """
     if config.eval_every > 0:
         return config.eval_every
+    step_us, graph_step_us, flops_per_us, metrics_us, cell_us = COST_MODEL.get(device_type, COST_MODEL["cpu"])
     steps = math.ceil(n_train / config.batch_size)
     weights = config.input_size * config.hidden_size + config.hidden_size * config.num_outputs
-    epoch_us = steps * STEP_OVERHEAD_US + n_train * 6 * weights / FLOPS_PER_US
-    metrics_us = METRICS_OVERHEAD_US + METRICS_CELL_US * n_val * config.num_outputs
+    epoch_us = steps * (graph_step_us if graphed else step_us) + n_train * 6 * weights / flops_per_us
+    metrics_us += cell_us * n_val * config.num_outputs
     return max(1, math.ceil(metrics_us / (METRICS_SHARE * epoch_us)))
 
 
@@ -171,6 +221,17 @@ class _Stepper:
                         value.zero_()  # Adam's fresh state is all zeros, step count included
         self.graph = graph
 
+    def load_optimizer_state(self, state: dict[str, Any]) -> None:
+        """Restore a saved optimizer state; into the captured graph's own tensors when there is a graph."""
+        if self.graph is None:
+            self.optimizer.load_state_dict(state)
+            return
+        params = [p for group in self.optimizer.param_groups for p in group["params"]]
+        with torch.no_grad():
+            for index, saved in state["state"].items():
+                for key, value in saved.items():
+                    self.optimizer.state[params[int(index)]][key].copy_(value)
+
     def set_lr(self, lr: float) -> None:
         for group in self.optimizer.param_groups:
             if torch.is_tensor(group["lr"]):
@@ -215,7 +276,8 @@ class _Stepper:
 def train(config: TrainConfig, data: Dataset, on_epoch: Optional[EpochCallback] = None,
           stop: Optional[StopFlag] = None, on_start: Optional[StartCallback] = None,
           on_progress: Optional[ProgressCallback] = None,
-          on_checkpoint: Optional[CheckpointCallback] = None) -> TrainResult:
+          on_checkpoint: Optional[CheckpointCallback] = None, pause: Optional[StopFlag] = None,
+          resume: Optional[ResumeState] = None) -> TrainResult:
     """Train an MLP on ``data`` (X: (n, input_size) float32, Y: (n, num_outputs) 0/1 float32).
 
     Callbacks (all optional, all called in the calling thread):
@@ -226,7 +288,9 @@ def train(config: TrainConfig, data: Dataset, on_epoch: Optional[EpochCallback] 
       saving during training, so that a killed process keeps a usable model); never for the final result.
     ``stop`` (anything with ``is_set()``) is checked between steps every STOP_CHECK_S: a stop mid-epoch ends that
     epoch early (its record has ``partial: True``), validates, and ends the run as "stopped". The best weights by
-    validation loss are kept. Raises MultilabelError for bad shapes or a diverging loss.
+    validation loss are kept. While ``pause`` is set the run waits between epochs (optimizer state intact; a
+    stop still ends it). ``resume`` continues a run from its ResumeState (see there) up to ``config.epochs``.
+    Raises MultilabelError for bad shapes, a diverging loss or a resume state that does not fit.
     """
     config.validate()
     check_shapes(config, data)
@@ -250,9 +314,28 @@ def train(config: TrainConfig, data: Dataset, on_epoch: Optional[EpochCallback] 
     stepper = _Stepper(model, loss_fn, X_tr, Y_tr, config, device)
     gen = torch.Generator(device=device)
     gen.manual_seed(config.seed)
+    digest = data_digest(data)
+    first_epoch = 1
+    if resume is not None:
+        if resume.device_type != device.type:
+            raise MultilabelError(f"this run trained on {resume.device_type} and can only continue there (now "
+                                  f"{device.type}); set device to {resume.device_type}")
+        if resume.data_digest != digest:
+            raise MultilabelError("the data differs from the data this run was trained on; continue it on the "
+                                  "same rows and columns")
+        if resume.epoch >= config.epochs:
+            raise MultilabelError(f"the run already has {resume.epoch} epochs; set epochs above {resume.epoch} to "
+                                  "continue it")
+        with torch.no_grad():
+            for name, value in model.state_dict().items():
+                value.copy_(resume.model[name])
+        stepper.load_optimizer_state(resume.optimizer)
+        gen.set_state(resume.generator)
+        torch.set_rng_state(resume.rng)
+        first_epoch = resume.epoch + 1
 
     n_train, n_probe = len(train_idx), min(PROBE_ROWS, len(val_idx))
-    eval_every = resolve_eval_every(config, n_train, len(val_idx))
+    eval_every = resolve_eval_every(config, n_train, len(val_idx), device.type, stepper.graph is not None)
     info = {"device": str(device), "n_train": n_train, "n_val": len(val_idx), "cuda_graph": stepper.graph is not None,
             "eval_every": eval_every, "feature_names": list(data.feature_names),
             "label_names": list(data.label_names), "probe_targets": Y_val_np[:n_probe].astype(int).tolist()}
@@ -269,11 +352,22 @@ def train(config: TrainConfig, data: Dataset, on_epoch: Optional[EpochCallback] 
     history: list[dict[str, Any]] = []
     best_loss, best_epoch = math.inf, 0
     best_state = {name: value.detach().clone() for name, value in model.state_dict().items()}
+    if resume is not None:
+        best_loss, best_epoch = resume.best_val_loss, resume.best_epoch
+        for name, value in best_state.items():
+            value.copy_(resume.best_model[name])
     best_probs: Optional[torch.Tensor] = None  # validation probabilities of the best weights (tuned thresholds)
     outcome = "completed"
     t_train = time.perf_counter()
     offered_epoch, last_offer_s, offer_cost_s = 0, t_train, 0.0
-    for epoch in range(1, config.epochs + 1):
+    epoch = first_epoch - 1
+    for epoch in range(first_epoch, config.epochs + 1):
+        if pause is not None and pause.is_set():
+            if on_progress is not None:
+                on_progress({"epoch": epoch, "step": 0, "steps": math.ceil(n_train / config.batch_size),
+                             "paused": True})
+            while pause.is_set() and not (stop is not None and stop.is_set()):
+                time.sleep(PAUSE_POLL_S)
         t0 = time.perf_counter()
         lr = config.learning_rate
         if config.lr_schedule == "cosine":
@@ -304,12 +398,13 @@ def train(config: TrainConfig, data: Dataset, on_epoch: Optional[EpochCallback] 
                   "best_epoch": best_epoch, "best_val_loss": best_loss, "lr": lr}
         if rows_done < n_train:
             record.update(partial=True, rows_done=rows_done)
-        if epoch == 1 or last or epoch % eval_every == 0:
+        if epoch == first_epoch or last or epoch % eval_every == 0:
             # Where the probabilities are (the GPU on CUDA): a few small kernels and one transfer each.
             metrics = evaluate(val_probs_t, Y_val, fixed, data.label_names)
             record.update({f"val_{k}": v for k, v in metrics.items()})
             record["probe_probs"] = [[round(p, 4) for p in row] for row in val_probs_t[:n_probe].tolist()]
             record["prob_hist"] = probability_histograms(val_probs_t, Y_val)
+            record["net"] = network_stats(model, X_val)
         duration = time.perf_counter() - t0  # the whole epoch as the user gets it: steps, validation, metrics
         record.update(duration_s=duration, samples_per_s=rows_done / max(duration, 1e-9))
         history.append(record)
@@ -328,6 +423,11 @@ def train(config: TrainConfig, data: Dataset, on_epoch: Optional[EpochCallback] 
             offered_epoch, last_offer_s = best_epoch, time.perf_counter()
             offer_cost_s += last_offer_s - now
 
+    resume_state = ResumeState(
+        epoch=epoch, model={k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+        optimizer=_to_cpu(stepper.optimizer.state_dict()), generator=gen.get_state(), rng=torch.get_rng_state(),
+        best_model={k: v.cpu().clone() for k, v in best_state.items()}, best_val_loss=best_loss, best_epoch=best_epoch,
+        device_type=device.type, data_digest=digest)
     model.load_state_dict(best_state)
     _, val_probs_t = _validate(model, loss_fn, X_val, Y_val)
     val_probs = val_probs_t.cpu()
@@ -336,12 +436,44 @@ def train(config: TrainConfig, data: Dataset, on_epoch: Optional[EpochCallback] 
     best = {"val_loss": best_loss, **best, "epoch": best_epoch, "thresholds": thresholds}
     trained = trained_model(model, thresholds, best)
     return TrainResult(trained=trained, history=history, best_epoch=best_epoch, best=best, outcome=outcome,
-                       device=str(device), duration_s=time.perf_counter() - t_start, info=info)
+                       device=str(device), duration_s=time.perf_counter() - t_start, info=info,
+                       val_probs=val_probs.numpy(), val_targets=Y_val_np.copy(), resume=resume_state)
 
 
 def last_evaluated(history: list[dict[str, Any]]) -> Optional[dict[str, Any]]:
     """The latest epoch record that carries validation metrics (see resolve_eval_every), or None."""
     return next((record for record in reversed(history) if "val_per_label" in record), None)
+
+
+def _to_cpu(value: Any) -> Any:
+    """A copy of a nested optimizer state with every tensor on the CPU (tensor learning rates become floats)."""
+    if torch.is_tensor(value):
+        return value.detach().cpu().clone()
+    if isinstance(value, dict):
+        return {k: (float(v) if k == "lr" and torch.is_tensor(v) else _to_cpu(v)) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_to_cpu(v) for v in value)
+    return value
+
+
+@torch.no_grad()
+def network_stats(model: MLP, X_val: torch.Tensor) -> dict[str, Any]:
+    """What the net looks like inside: per layer ("hidden", "output") the weight matrix's Frobenius norm and its last
+    step's gradient norm, and the share of hidden ReLUs that output 0 on every validation row (dead units).
+
+    One small host transfer. ``X_val``: (n_val, input_size) standardized, on the model's device.
+    """
+    first, last = model.net[0], model.net[-1]
+    grads = [layer.weight.grad for layer in (first, last)]
+    zero = torch.zeros((), device=X_val.device)
+    alive = torch.zeros(first.out_features, dtype=torch.bool, device=X_val.device)
+    for s in range(0, X_val.shape[0], EVAL_BATCH_ROWS):
+        alive |= (torch.addmm(first.bias, X_val[s:s + EVAL_BATCH_ROWS], first.weight.T) > 0).any(dim=0)
+    values = torch.stack([first.weight.norm(), last.weight.norm(),
+                          *(g.norm() if g is not None else zero for g in grads),
+                          1 - alive.float().mean()]).tolist()
+    return {"layers": ["hidden", "output"], "weight_norm": values[0:2], "grad_norm": values[2:4],
+            "dead_relu": values[4]}
 
 
 @torch.no_grad()

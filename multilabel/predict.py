@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import IO, Any, Iterator, NoReturn, Optional, Sequence, Union
+from typing import IO, Any, Iterator, Optional, Sequence, Union
 
 import numpy as np
 import pandas as pd
@@ -14,12 +13,12 @@ import pyarrow.csv as pacsv
 import torch
 
 from .checkpoint import TrainedModel
-from .data import check_column_names, error_reason, features_array
+from .data import features_array, open_csv, source_name
 from .errors import MultilabelError
+from .paths import check_output_file, os_error_message
 
 PROB_SUFFIX = "_prob"
 DEFAULT_CHUNK_ROWS = 65536
-CSV_BLOCK_BYTES = 4 << 20
 
 
 @dataclass
@@ -71,16 +70,22 @@ def check_thresholds(trained: TrainedModel, thresholds: Optional[Sequence[float]
     return cut
 
 
+def output_columns(label_names: Sequence[str], probs: np.ndarray, cut: np.ndarray) -> dict[str, np.ndarray]:
+    """The result columns, in order: ``<label>_prob`` (float32 probability) for every label, then ``<label>``
+    (int8 0/1: probability >= the label's threshold). ``probs``: (n, num_labels); ``cut``: (num_labels,).
+
+    The one place these columns are built: ``label_frame`` (tables, the Predict page) and ``predict_csv`` (files).
+    """
+    cols: dict[str, np.ndarray] = {label + PROB_SUFFIX: probs[:, j] for j, label in enumerate(label_names)}
+    cols.update({label: (probs[:, j] >= cut[j]).astype(np.int8) for j, label in enumerate(label_names)})
+    return cols
+
+
 def label_frame(trained: TrainedModel, probs: np.ndarray, thresholds: Optional[Sequence[float]] = None,
                 index: Any = None) -> pd.DataFrame:
     """``<label>_prob`` and ``<label>`` (0/1 at each label's threshold) columns from (n, num_labels) probabilities."""
-    cut = check_thresholds(trained, thresholds)
-    cols: dict[str, Any] = {}
-    for j, label in enumerate(trained.label_names):
-        cols[label + PROB_SUFFIX] = probs[:, j]
-    for j, label in enumerate(trained.label_names):
-        cols[label] = (probs[:, j] >= cut[j]).astype(np.int8)
-    return pd.DataFrame(cols, index=index)
+    return pd.DataFrame(output_columns(trained.label_names, probs, check_thresholds(trained, thresholds)),
+                        index=index)
 
 
 def predict_frame(trained: TrainedModel, frame: pd.DataFrame, thresholds: Optional[Sequence[float]] = None,
@@ -96,41 +101,35 @@ def predict_frame(trained: TrainedModel, frame: pd.DataFrame, thresholds: Option
 def predict_csv(trained: TrainedModel, source: Union[str, os.PathLike, IO[bytes]], out: Union[str, os.PathLike],
                 thresholds: Optional[Sequence[float]] = None, chunk_rows: int = DEFAULT_CHUNK_ROWS,
                 name: str | None = None) -> dict[str, Any]:
-    """Stream a CSV through the model: parse it in CSV_BLOCK_BYTES blocks, score and write about ``chunk_rows``
+    """Stream a CSV through the model: parse it in data.CSV_BLOCK_BYTES blocks, score and write about ``chunk_rows``
     rows at a time.
 
     Memory is bounded by the chunk and the parser's read-ahead, not the file. Returns {"rows", "out", "notes"}. The
     output is written to a temporary file and renamed at the end, so a failure never leaves half a result at ``out``.
     """
-    label = name or (f"'{os.fspath(source)}'" if isinstance(source, (str, os.PathLike)) else "the uploaded file")
+    label = name or source_name(source)
     cut = check_thresholds(trained, thresholds)
-    out = Path(out)
+    out = check_output_file(out, "the output file")
     tmp = out.with_name(out.name + ".part")
     rows, writer = 0, None
-    reader = _open_csv(source, label)
+    reader = open_csv(source, label)
     numeric = [f.name for f in reader.schema if pa.types.is_integer(f.type) or pa.types.is_floating(f.type)]
-    plan = plan_columns(trained, reader.schema.names, numeric, label)
+    plan = plan_columns(trained, reader.names, numeric, label)
     if isinstance(source, (str, os.PathLike)):
         # Read again, parsing the numeric features straight to float32: faster than float64 and no cast later.
-        reader = _open_csv(source, label, {c: pa.float32() for c in plan.features if c in set(numeric)})
+        reader = open_csv(source, label, {c: pa.float32() for c in plan.features if c in set(numeric)})
     threads = torch.get_num_threads()
     if trained.device.type == "cpu":
         # pyarrow parses ahead on its own threads and keeps the cores busy; torch's threads would only fight them
         # (measured with 300k rows on 2 cores: 0.69x -> 0.73x of parsing alone with one torch thread).
         torch.set_num_threads(1)
     try:
-        for batch in _chunks(_batches(reader, label), chunk_rows):
+        for batch in _chunks(iter(reader), chunk_rows):
             X = _batch_features(batch, plan.features, label, rows)
             probs = trained.predict_proba(X)
-            arrays = [batch.column(c) for c in plan.passthrough]
-            names = list(plan.passthrough)
-            for j, lab in enumerate(trained.label_names):
-                arrays.append(pa.array(probs[:, j]))
-                names.append(lab + PROB_SUFFIX)
-            for j, lab in enumerate(trained.label_names):
-                arrays.append(pa.array((probs[:, j] >= cut[j]).astype(np.int8)))
-                names.append(lab)
-            table = pa.Table.from_arrays(arrays, names=names)
+            outputs = output_columns(trained.label_names, probs, cut)
+            arrays = [*(batch.column(c) for c in plan.passthrough), *map(pa.array, outputs.values())]
+            table = pa.Table.from_arrays(arrays, names=[*plan.passthrough, *outputs])
             if writer is None:
                 writer = pacsv.CSVWriter(str(tmp), table.schema)
             writer.write_table(table)
@@ -140,6 +139,8 @@ def predict_csv(trained: TrainedModel, source: Union[str, os.PathLike, IO[bytes]
         writer.close()
         writer = None
         os.replace(tmp, out)
+    except OSError as exc:  # a full disk while writing: one line; the .part file goes, nothing is left at out
+        raise MultilabelError(os_error_message(exc, f"writing {str(out)!r}")) from None
     finally:
         torch.set_num_threads(threads)
         if writer is not None:
@@ -160,39 +161,6 @@ def _chunks(batches: Iterator[pa.RecordBatch], chunk_rows: int) -> Iterator[pa.T
             pending, count = [], 0
     if pending:
         yield pa.Table.from_batches(pending)
-
-
-def _open_csv(source: Any, label: str, column_types: Optional[dict[str, pa.DataType]] = None
-              ) -> pacsv.CSVStreamingReader:
-    # Small blocks: pyarrow's streaming reader keeps a few dozen blocks in flight, so the block size sets the
-    # memory ceiling (96 MiB blocks measured +1.3 GB on a 1 GB file, 4 MiB blocks +0.2 GB) and parse faster too.
-    opts = pacsv.ReadOptions(block_size=CSV_BLOCK_BYTES)
-    try:
-        reader = pacsv.open_csv(source, read_options=opts,
-                                convert_options=pacsv.ConvertOptions(column_types=column_types))
-        names = reader.schema.names  # decodes the header: a binary file fails here, inside this try
-    except FileNotFoundError:
-        raise MultilabelError(f"{label} does not exist; check the path") from None
-    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
-        _unreadable(exc, label)
-    check_column_names(names, label)
-    return reader
-
-
-def _batches(reader: pacsv.CSVStreamingReader, label: str) -> Iterator[pa.RecordBatch]:
-    try:
-        for batch in reader:
-            yield batch
-    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
-        _unreadable(exc, label)
-
-
-def _unreadable(exc: Exception, label: str) -> NoReturn:
-    reason = error_reason(exc)
-    if "Empty CSV file" in reason:
-        raise MultilabelError(f"{label} is empty; give a CSV with a header row and data rows") from None
-    raise MultilabelError(f"{label} is not a readable CSV ({reason}); save it as comma-separated text "
-                          "with a header row") from None
 
 
 def _batch_features(batch: pa.Table, features: Sequence[str], label: str, row_offset: int) -> np.ndarray:

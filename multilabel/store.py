@@ -17,7 +17,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
+import numpy as np
+
 from .errors import MultilabelError
+from .paths import check_writable_folder, os_error_message
 
 HOME_ENV = "MULTILABEL_HOME"
 DEFAULT_HOME = "runs"
@@ -117,8 +120,10 @@ class RunStore:
         try:
             (self.home / "checkpoints").mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise MultilabelError(f"cannot use {str(self.home)!r} as the run store ({exc.strerror}); "
-                                  "choose a writable folder with --store or MULTILABEL_HOME") from None
+            raise MultilabelError(self._not_writable(exc.strerror or str(exc))) from None
+        problem = check_writable_folder(self.home) or check_writable_folder(self.home / "checkpoints")
+        if problem is not None:
+            raise MultilabelError(self._not_writable(problem))
         self.path = self.home / "runs.db"
         self._lock = threading.Lock()
         self._owner = _process_token(os.getpid())
@@ -132,15 +137,38 @@ class RunStore:
                 if column not in have:
                     self._db.execute(f"ALTER TABLE runs ADD COLUMN {column} {kind}")
             self._db.commit()
+            with self._db:  # a real write: a read-only runs.db (or folder) fails here, not at the first epoch
+                self._db.execute("PRAGMA user_version=0")
+        except sqlite3.OperationalError as exc:
+            if "readonly" in str(exc) or "read-only" in str(exc) or "unable to open" in str(exc):
+                raise MultilabelError(self._not_writable(str(exc))) from None
+            raise MultilabelError(f"{str(self.path)!r} is not a usable run store ({exc}); point --store or "
+                                  "MULTILABEL_HOME at another folder") from None
         except sqlite3.DatabaseError as exc:
             raise MultilabelError(f"{str(self.path)!r} is not a usable run store ({exc}); point --store or "
                                   "MULTILABEL_HOME at another folder") from None
         self._db.row_factory = sqlite3.Row
 
+    def _not_writable(self, reason: str) -> str:
+        return (f"the run store folder {str(self.home)!r} is not writable ({reason}); set {HOME_ENV} (or --store) "
+                "to a folder you can write to")
+
+    @staticmethod
+    def exists(home: str | os.PathLike | None = None) -> bool:
+        """Whether ``home`` (default: $MULTILABEL_HOME or ./runs) already holds a run store; creates nothing."""
+        return ((Path(home) if home is not None else default_home()) / "runs.db").is_file()
+
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
-        with self._lock, self._db:
-            yield self._db
+        """One write transaction. A full disk or a store made read-only meanwhile is a MultilabelError (one line)."""
+        try:
+            with self._lock, self._db:
+                yield self._db
+        except sqlite3.OperationalError as exc:
+            text = str(exc)
+            if "full" in text or "readonly" in text or "read-only" in text or "disk I/O" in text:
+                raise MultilabelError(os_error_message(exc, f"writing the run store {str(self.path)!r}")) from None
+            raise
 
     def close(self) -> None:
         with self._lock:
@@ -148,6 +176,30 @@ class RunStore:
 
     def checkpoint_path(self, run_id: str) -> Path:
         return self.home / "checkpoints" / f"{run_id}.pt"
+
+    def validation_path(self, run_id: str) -> Path:
+        return self.home / "checkpoints" / f"{run_id}.val.npz"
+
+    def save_validation(self, run_id: str, probs: np.ndarray, targets: np.ndarray) -> Path:
+        """Keep a finished run's validation probabilities (n_val, labels) float32 and 0/1 targets (written atomically)."""
+        path = self.validation_path(run_id)
+        tmp = path.with_name(path.name + ".tmp.npz")
+        try:
+            np.savez_compressed(tmp, probs=np.asarray(probs, dtype=np.float32),
+                                targets=np.asarray(targets, dtype=np.int8))
+            os.replace(tmp, path)
+        except OSError as exc:  # a full disk: one line, no half-written file
+            tmp.unlink(missing_ok=True)
+            raise MultilabelError(os_error_message(exc, f"writing {str(path)!r}")) from None
+        return path
+
+    def load_validation(self, run_id: str) -> Optional[tuple[np.ndarray, np.ndarray]]:
+        """(probs float32, targets int8) saved by ``save_validation``, or None for a run without them."""
+        try:
+            with np.load(self.validation_path(run_id)) as saved:
+                return saved["probs"], saved["targets"]
+        except (OSError, KeyError, ValueError):
+            return None
 
     # -- writes (one transaction each) --------------------------------------------------------------------------
     def create_run(self, config: dict[str, Any], data: dict[str, Any], name: str | None = None,
@@ -229,6 +281,11 @@ class RunStore:
                        (status, time.time(), json.dumps(best) if best is not None else None,
                         os.fspath(checkpoint) if checkpoint else None, run_id))
 
+    def set_best(self, run_id: str, best: dict[str, Any]) -> None:
+        """Replace a finished run's best validation metrics (after its thresholds changed, say); nothing else."""
+        with self._tx() as db:
+            db.execute("UPDATE runs SET best=? WHERE id=?", (json.dumps(best), run_id))
+
     def fail(self, run_id: str, message: str, status: str = "failed") -> None:
         with self._tx() as db:
             db.execute("UPDATE runs SET status=?, finished_at=?, error=?, progress=NULL WHERE id=?",
@@ -239,6 +296,7 @@ class RunStore:
             db.execute("DELETE FROM epochs WHERE run_id=?", (run_id,))
             db.execute("DELETE FROM runs WHERE id=?", (run_id,))
         self.checkpoint_path(run_id).unlink(missing_ok=True)
+        self.validation_path(run_id).unlink(missing_ok=True)
 
     # -- reads --------------------------------------------------------------------------------------------------
     def _row(self, row: sqlite3.Row) -> dict[str, Any]:

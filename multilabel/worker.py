@@ -131,13 +131,16 @@ def run_training(store: RunStore, run_id: str, config: TrainConfig, data: Datase
         result = engine.train(config, data, on_epoch=log, stop=stop, on_start=on_start, on_progress=on_progress,
                               on_checkpoint=on_checkpoint)
         result.trained.run_id = run_id
-        store.finish(run_id, result.outcome, best=result.best, checkpoint=save_checkpoint(result.trained, path))
+        result.trained.resume = result.resume.to_dict()
+        saved = save_checkpoint(result.trained, path)
+        store.save_validation(run_id, result.val_probs, result.val_targets)
+        store.finish(run_id, result.outcome, best=result.best, checkpoint=saved)
         return result
     except MultilabelError as exc:
-        store.fail(run_id, str(exc))
+        _fail(store, run_id, str(exc))
         return None
     except BaseException as exc:
-        store.fail(run_id, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+        _fail(store, run_id, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
         raise
     finally:
         if checkpoint_every is not None:
@@ -166,6 +169,13 @@ class ThreadShare:
         if want != torch.get_num_threads():
             torch.set_num_threads(want)
             self.store.update_info(self.run_id, {"threads": want})
+
+
+def _fail(store: RunStore, run_id: str, message: str) -> None:
+    try:
+        store.fail(run_id, message)
+    except MultilabelError:  # the store cannot be written (a full disk): the run reads 'interrupted' once we exit
+        pass
 
 
 def worker_main(home: str, run_id: str, config: TrainConfig, data: Dataset, threads: int,

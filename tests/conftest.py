@@ -15,7 +15,8 @@ from multilabel import Dataset, TrainConfig, TrainedModel, make_synthetic, train
 from multilabel.store import HOME_ENV, RunStore
 
 REPO = Path(__file__).resolve().parents[1]
-EMOTIONS_CSV = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "emotions.csv"
+DATA_DIR = Path(__file__).resolve().parent / "data"
+EMOTIONS_CSV = DATA_DIR / "emotions.csv"  # in the repository: tests never read ../shared (tests/data/README.md)
 EMOTION_LABELS = ["amazed-suprised", "happy-pleased", "relaxing-calm", "quiet-still", "sad-lonely", "angry-aggresive"]
 CLI_TIMEOUT_S = 180  # a safety net for a hung child, not a speed check
 # These nets are tiny: a second intra-op thread gains nothing, and on a 2-core machine shared with other work it
@@ -74,7 +75,7 @@ def emotion_labels() -> list[str]:
 
 @pytest.fixture
 def emotions_csv() -> Path:
-    assert EMOTIONS_CSV.is_file(), f"the shared data set is missing at {EMOTIONS_CSV}"
+    assert EMOTIONS_CSV.is_file(), f"the test data set is missing at {EMOTIONS_CSV}"
     return EMOTIONS_CSV
 
 
@@ -139,3 +140,40 @@ def png_bytes() -> bytes:
     rows = b"".join(b"\x00" + bytes([i * 16 % 256] * 48) for i in range(16))
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 16, 16, 8, 2, 0, 0, 0))
             + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+@pytest.fixture
+def lock():
+    """``lock(path) -> path``: make a folder (or file) refuse writes, for root too; undone at teardown.
+
+    Tests run as root in CI, and root ignores permission bits, so as root this sets the immutable attribute
+    (``chattr +i``); otherwise it drops the write bits. Skips where neither binds (no chattr, a filesystem without
+    attributes). A locked folder still exists and can be listed and read: only creating, changing or deleting fails.
+    """
+    locked: list[tuple[Path, int]] = []
+
+    def apply(path: Path) -> Path:
+        mode = path.stat().st_mode
+        if os.geteuid() == 0:
+            done = subprocess.run(["chattr", "+i", str(path)], capture_output=True, text=True)
+            if done.returncode != 0:
+                pytest.skip(f"running as root and chattr +i failed ({done.stderr.strip()}): no way to lock {path}")
+        else:
+            path.chmod(mode & ~0o222)
+        locked.append((path, mode))
+        probe = (path if path.is_dir() else path.parent) / ".lock-probe"
+        try:
+            if path.is_dir():
+                probe.touch()
+            else:
+                open(path, "ab").close()
+        except OSError:
+            return path
+        probe.unlink(missing_ok=True)
+        pytest.skip(f"{path} could not be made unwritable on this machine")
+
+    yield apply
+    for path, mode in reversed(locked):
+        if os.geteuid() == 0:
+            subprocess.run(["chattr", "-i", str(path)], capture_output=True)
+        path.chmod(mode)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from multilabel.charts import (MAX_POINTS, POS_COLOR, NEG_COLOR, TRAIN_COLOR, VAL_COLOR, label_frequency_figure,
+from multilabel.charts import (HIST_GAP_PX, HIST_ROW_PX, MARKERS_UP_TO, RUN_COLORS, empty_figure, MAX_POINTS, POS_COLOR, NEG_COLOR, TRAIN_COLOR, VAL_COLOR, label_frequency_figure,
                                loss_figure, metrics_figure, per_label_figure, probability_histogram_figure,
                                probe_heatmap, runs_overlay_figure, thin)
 from multilabel.metrics import HIST_BINS
@@ -186,6 +186,10 @@ def panels(fig) -> dict[str, tuple[tuple[float, float], tuple[float, float]]]:
     return out
 
 
+def plot_px(fig) -> float:
+    return fig.layout.height - fig.layout.margin.t - fig.layout.margin.b
+
+
 def overlaps(a: tuple[float, float], b: tuple[float, float]) -> bool:
     return a[0] < b[1] - 1e-9 and b[0] < a[1] - 1e-9
 
@@ -195,7 +199,7 @@ def test_probability_histogram_one_subplot_per_label_in_rows_of_three():
     prob_hist = hists(5)
     fig = probability_histogram_figure(prob_hist, names)
     assert [a.text for a in fig.layout.annotations] == names  # panel titles are the label names
-    assert fig.layout.height == 200 * 2 + 80
+    assert fig.layout.height == plot_px(fig) + fig.layout.margin.t + fig.layout.margin.b
     assert len(fig.data) == 2 * 5  # a grey and a red bar series per label
     for j in range(5):
         neg, pos = fig.data[2 * j], fig.data[2 * j + 1]
@@ -229,7 +233,7 @@ def test_probability_histogram_grid_has_a_panel_per_label(n_labels, n_cols, n_ro
     assert len(shown) == n_labels
     assert len({x for x, _ in shown.values()}) == n_cols
     assert len({y for _, y in shown.values()}) == n_rows
-    assert fig.layout.height == 200 * n_rows + 80
+    assert plot_px(fig) == HIST_ROW_PX * n_rows + HIST_GAP_PX * (n_rows - 1)
     for x_dom, y_dom in shown.values():
         assert 0 <= x_dom[0] < x_dom[1] <= 1 and 0 <= y_dom[0] < y_dom[1] <= 1
     boxes = list(shown.values())
@@ -279,3 +283,264 @@ def test_label_frequency_shows_share_of_rows_and_counts():
 def test_label_frequency_of_zero_rows_does_not_divide_by_zero():
     fig = label_frequency_figure(["a", "b"], [0, 0], 0)
     assert list(fig.data[0].y) == [0.0, 0.0]
+
+
+# -- issue 9: sampled points, epochs in titles, distinct colours, room for panel titles ---------------------------
+
+def sampled_history(n: int, every: int) -> list[dict]:
+    """``n`` epochs with losses, metrics only on epochs divisible by ``every`` plus the first and the last."""
+    out = []
+    for r in history(n):
+        if not (r["epoch"] % every == 0 or r["epoch"] in (1, n)):
+            r = {k: v for k, v in r.items() if not k.startswith("val_") or k == "val_loss"}
+        out.append(r)
+    return out
+
+
+def test_sampled_metrics_are_drawn_as_markers_at_the_measured_epochs_only():
+    h = sampled_history(200, 10)
+    fig = metrics_figure(h)
+    measured = [1, *range(10, 201, 10)]
+    for trace in fig.data:
+        assert list(trace.x) == measured
+        assert "markers" in trace.mode
+    assert "21 of 200 epochs measured" in fig.layout.title.text
+
+
+def test_dense_metrics_are_a_plain_line_and_few_points_get_markers():
+    assert all(t.mode == "lines" for t in metrics_figure(history(MARKERS_UP_TO + 1)).data)
+    assert all("markers" in t.mode for t in metrics_figure(history(3)).data)
+
+
+def test_a_one_epoch_run_is_visible_as_points():
+    h = history(1)
+    for fig in (loss_figure(h, best_epoch=1), metrics_figure(h),
+                runs_overlay_figure({"a": h}, "val_loss", "Validation loss", "loss")):
+        for trace in fig.data:
+            assert len(trace.x) == 1 and "markers" in trace.mode  # a lone point on a line-only trace draws nothing
+
+
+@pytest.mark.parametrize("build", [
+    lambda e: per_label_figure({"a": {"f1": 0.5, "auroc": 0.7}}, epoch=e),
+    lambda e: probe_heatmap([[0.2]], [[1]], ["a"], epoch=e),
+    lambda e: probability_histogram_figure(hists(1), ["a"], epoch=e),
+])
+def test_every_live_figure_names_its_epoch(build):
+    assert build(40).layout.title.text.endswith("(epoch 40)")
+    assert "epoch" not in build(None).layout.title.text
+
+
+def _hue(color: str) -> float:
+    import colorsys
+    r, g, b = (int(color[i:i + 2], 16) / 255 for i in (1, 3, 5))
+    return colorsys.rgb_to_hsv(r, g, b)[0] * 360
+
+
+def test_compared_runs_get_distinct_hues():
+    histories = {f"run{i}": history(5, offset=i) for i in range(7)}
+    fig = runs_overlay_figure(histories, "val_loss", "Validation loss", "loss")
+    colors = [t.line.color for t in fig.data]
+    assert colors == list(RUN_COLORS[:7]) and len(set(RUN_COLORS)) == len(RUN_COLORS)
+    hues = [_hue(c) for c in colors]
+    for i, a in enumerate(hues):
+        for b in hues[i + 1:]:
+            assert min(abs(a - b), 360 - abs(a - b)) >= 30, (colors, hues)  # no two blues
+
+
+def test_overlay_marks_the_epochs_each_run_was_measured_at():
+    fig = runs_overlay_figure({"a": sampled_history(100, 10), "b": history(100)}, "val_micro_f1", "F1", "F1")
+    a, b = fig.data
+    assert list(a.x) == [1, *range(10, 101, 10)] and "markers" in a.mode
+    assert list(b.x) == list(range(1, 101)) and b.mode == "lines"
+    assert "epoch %{x}" in a.hovertemplate
+
+
+def test_histogram_panel_titles_sit_in_their_own_gap_not_on_the_row_above():
+    fig = probability_histogram_figure(hists(7), [f"l{j}" for j in range(7)])
+    px = plot_px(fig)
+    shown = panels(fig)
+    tops = sorted({y for _, y in shown.values()}, reverse=True)
+    for upper, lower in zip(tops, tops[1:]):
+        gap_px = (upper[0] - lower[1]) * px
+        assert gap_px >= 50, gap_px  # the upper row's tick labels (~18 px) + a title line (~18 px) + air
+    for ann in fig.layout.annotations:  # each title starts at the top of its own panel, in the gap above it
+        assert ann.yanchor == "bottom" and any(abs(ann.y - y[1]) < 1e-6 for y in tops)
+
+
+def test_empty_figure_is_a_frame_with_a_message():
+    fig = empty_figure("Loss", "waiting for the first epoch…")
+    assert len(fig.data) == 0 and fig.layout.title.text == "Loss"
+    assert fig.layout.annotations[0].text == "waiting for the first epoch…"
+
+
+# -- per-label analysis --------------------------------------------------------------------------------------------
+
+def _curves(**changes):
+    from multilabel.analysis import LabelCurves
+    base = dict(label="happy", positives=2, negatives=2, precision=[0.5, 0.667, 1.0, 1.0], recall=[1.0, 1.0, 0.5, 0.0],
+                pr_thresholds=[0.1, 0.4, 0.8], fpr=[0.0, 0.0, 0.5, 1.0], tpr=[0.0, 0.5, 1.0, 1.0],
+                roc_thresholds=[1.0, 0.8, 0.4, 0.1], average_precision=0.8333, auroc=0.875)
+    return LabelCurves(**{**base, **changes})
+
+
+def _point(threshold=0.4, precision=2 / 3, recall=1.0, tp=2, fp=1, fn=0, tn=1):
+    from multilabel.analysis import TradeoffPoint
+    return TradeoffPoint(threshold=threshold, precision=precision, recall=recall, f1=2 * tp / (2 * tp + fp + fn),
+                         tp=tp, fp=fp, fn=fn, tn=tn)
+
+
+def test_pr_curve_has_ap_in_legend_prevalence_line_and_the_current_point():
+    from multilabel.charts import pr_curve_figure
+    fig = pr_curve_figure(_curves(), _point())
+    curve, chance, point = fig.data
+    assert curve.name == "happy · AP 0.83"
+    assert list(curve.x) == [1.0, 1.0, 0.5, 0.0] and list(curve.y) == [0.5, 0.667, 1.0, 1.0]
+    assert list(curve.customdata) == [0.1, 0.4, 0.8, None]  # hover: the threshold of each point
+    assert list(chance.y) == [0.5, 0.5] and "prevalence 0.50" in chance.name
+    assert (point.x[0], point.y[0]) == (1.0, pytest.approx(2 / 3)) and point.mode == "markers"
+    assert point.name == "threshold 0.40: P 0.67 · R 1.00 · F1 0.80"
+    assert fig.layout.xaxis.title.text == "recall" and fig.layout.yaxis.title.text == "precision"
+
+
+def test_pr_curve_point_with_nothing_predicted_sits_at_precision_one():
+    from multilabel.charts import pr_curve_figure
+    fig = pr_curve_figure(_curves(), _point(threshold=0.95, precision=None, recall=0.0, tp=0, fp=0, fn=2, tn=2))
+    assert (fig.data[-1].x[0], fig.data[-1].y[0]) == (0.0, 1.0)
+    assert "P n/a" in fig.data[-1].name
+
+
+def test_roc_curve_has_auroc_in_legend_chance_line_and_the_current_point():
+    from multilabel.charts import roc_curve_figure
+    fig = roc_curve_figure(_curves(), _point())
+    curve, chance, point = fig.data
+    assert curve.name == "happy · AUROC 0.88"
+    assert list(curve.x) == [0.0, 0.0, 0.5, 1.0] and list(curve.y) == [0.0, 0.5, 1.0, 1.0]
+    assert list(chance.x) == [0, 1] and list(chance.y) == [0, 1]
+    assert (point.x[0], point.y[0]) == (0.5, 1.0)  # FPR = fp / (fp + tn) = 1/2, TPR = recall
+
+
+def test_curves_of_a_one_class_label_say_why_they_are_empty():
+    from multilabel.charts import pr_curve_figure, roc_curve_figure
+    empty = _curves(positives=0, precision=[], recall=[], pr_thresholds=[], fpr=[], tpr=[], roc_thresholds=[],
+                    average_precision=None, auroc=None)
+    pr, roc = pr_curve_figure(empty, _point(precision=None, recall=None)), roc_curve_figure(empty)
+    assert len(pr.data) == 0 and "no truly-1 rows" in pr.layout.annotations[0].text
+    assert len(roc.data) == 0 and "only one class" in roc.layout.annotations[0].text
+
+
+def test_confusion_grid_one_panel_per_label_with_counts_and_rates():
+    from multilabel.analysis import Confusion
+    from multilabel.charts import confusion_grid_figure
+    cells = [Confusion(label=lab, threshold=0.3 + 0.1 * j, tn=8, fp=2, fn=1, tp=3 + j, tnr=0.8, fpr=0.2,
+                       fnr=1 / (4 + j), tpr=(3 + j) / (4 + j)) for j, lab in enumerate(LABELS + ["sad"])]
+    fig = confusion_grid_figure(cells, cols=3)
+    assert len(fig.data) == 4
+    first, last = fig.data[0], fig.data[3]
+    assert [list(r) for r in first.z] == [[0.8, 0.2], [0.25, 0.75]]
+    assert [list(r) for r in first.text] == [["TN 8<br>80%", "FP 2<br>20%"], ["FN 1<br>25%", "TP 3<br>75%"]]
+    assert list(first.x) == ["predicted 0", "predicted 1"] and list(first.y) == ["truly 0", "truly 1"]
+    assert last.text[1][1] == "TP 6<br>86%" and last.xaxis == "x4" and last.yaxis == "y4"
+    assert [a.text for a in fig.layout.annotations] == [f"<b>{lab}</b> · threshold {0.3 + 0.1 * j:.2f}"
+                                                         for j, lab in enumerate(LABELS + ["sad"])]
+    # 4 panels in rows of 3: two rows, the fourth panel starts the second row below the first.
+    assert fig.layout.xaxis4.domain == fig.layout.xaxis.domain
+    assert fig.layout.yaxis4.domain[1] < fig.layout.yaxis.domain[0]
+    assert [t.showscale for t in fig.data] == [True, False, False, False]
+
+
+def test_confusion_grid_shows_na_for_an_empty_class():
+    from multilabel.analysis import Confusion
+    from multilabel.charts import confusion_grid_figure
+    fig = confusion_grid_figure([Confusion("x", 0.5, tn=3, fp=1, fn=0, tp=0, tnr=0.75, fpr=0.25, fnr=None, tpr=None)])
+    assert fig.data[0].text[1][1] == "TP 0<br>n/a"
+
+
+def test_long_curves_are_thinned_keeping_both_ends_and_the_thresholds_aligned():
+    from multilabel.charts import CURVE_POINTS, pr_curve_figure, roc_curve_figure
+    n = 10 * CURVE_POINTS + 7
+    recall = [1 - i / (n - 1) for i in range(n)]
+    thresholds = [i / n for i in range(n - 1)]
+    curves = _curves(precision=[0.5 + 0.5 * i / (n - 1) for i in range(n)], recall=recall, pr_thresholds=thresholds,
+                     fpr=[i / (n - 1) for i in range(n)], tpr=[min(1.0, 2 * i / (n - 1)) for i in range(n)],
+                     roc_thresholds=[1 - i / n for i in range(n)])
+    pr = pr_curve_figure(curves).data[0]
+    assert len(pr.x) == CURVE_POINTS
+    assert (pr.x[0], pr.y[0], pr.x[-1], pr.y[-1]) == (1.0, 0.5, 0.0, 1.0)
+    assert pr.customdata[-1] is None and pr.customdata[0] == 0.0
+    k = len(pr.x) // 2  # a middle point keeps its own threshold: x = 1 - i/(n-1) and threshold = i/n, same i
+    i = round((1 - pr.x[k]) * (n - 1))
+    assert pr.customdata[k] == pytest.approx(i / n)
+    roc = roc_curve_figure(curves).data[0]
+    assert len(roc.x) == CURVE_POINTS and (roc.x[0], roc.x[-1], roc.y[-1]) == (0.0, 1.0, 1.0)
+
+
+# -- sigmoid vs softmax --------------------------------------------------------------------------------------------
+
+from multilabel.charts import (HEADS_FALSE_COLOR, HEADS_TRUE_COLOR, heads_loss_figure,  # noqa: E402
+                               heads_metrics_figure, heads_probability_figure)
+
+HEADS_LABELS = ["a", "b", "c"]
+HEADS_TARGETS = [[1, 1, 0], [0, 1, 1]]
+HEADS_PROBS = {"sigmoid": [[0.9, 0.8, 0.1], [0.2, 0.7, 0.4]], "softmax": [[0.45, 0.4, 0.15], [0.1, 0.6, 0.3]]}
+
+
+def test_heads_probability_figure_puts_the_heads_side_by_side_and_colours_true_labels():
+    fig = heads_probability_figure(HEADS_LABELS, HEADS_TARGETS, HEADS_PROBS, ["row 7", "row 9"])
+    assert len(fig.data) == 2 * 2 * 2  # rows x heads x (truly 1, truly 0)
+    bars = {(t.xaxis, t.name): t for t in fig.data}
+    # Row 7 (first row): sigmoid on x, softmax on x2; row 9: sigmoid on x3, softmax on x4.
+    assert list(bars["x", "truly 1"].x) == ["a", "b"] and list(bars["x", "truly 1"].y) == [0.9, 0.8]
+    assert list(bars["x", "truly 0"].x) == ["c"] and list(bars["x", "truly 0"].y) == [0.1]
+    assert list(bars["x2", "truly 1"].y) == [0.45, 0.4]
+    assert list(bars["x4", "truly 1"].x) == ["b", "c"] and list(bars["x4", "truly 1"].y) == [0.6, 0.3]
+    assert all(t.marker.color == (HEADS_TRUE_COLOR if t.name == "truly 1" else HEADS_FALSE_COLOR) for t in fig.data)
+    assert list(bars["x", "truly 1"].text) == ["0.90", "0.80"]
+    assert [t.showlegend for t in fig.data] == [True, True] + [False] * 6
+    texts = [a.text for a in fig.layout.annotations]
+    assert "sigmoid per label" in texts[0] and "softmax over labels" in texts[2]  # column headers
+    assert "row 7: 2 of 2 true labels above 0.5 · Σp = 1.80" in texts
+    assert "row 7: 0 of 2 true labels above 0.5 · Σp = 1.00" in texts
+    assert "row 9: 1 of 2 true labels above 0.5 · Σp = 1.30" in texts
+    assert "row 9: 1 of 2 true labels above 0.5 · Σp = 1.00" in texts
+    assert len(fig.layout.shapes) == 4 and all(s.y0 == s.y1 == 0.5 for s in fig.layout.shapes)
+    # Sigmoid panels left of softmax panels; every panel shares the label order; only the bottom row names them.
+    assert fig.layout.xaxis.domain[1] < fig.layout.xaxis2.domain[0]
+    assert fig.layout.yaxis.domain[0] > fig.layout.yaxis3.domain[1]
+    assert list(fig.layout.xaxis4.categoryarray) == HEADS_LABELS
+    assert (fig.layout.xaxis.showticklabels, fig.layout.xaxis3.showticklabels) == (False, True)
+
+
+def test_heads_probability_figure_grows_with_rows_and_names_rows_by_default():
+    one = heads_probability_figure(HEADS_LABELS, HEADS_TARGETS[:1], {k: v[:1] for k, v in HEADS_PROBS.items()})
+    two = heads_probability_figure(HEADS_LABELS, HEADS_TARGETS, HEADS_PROBS)
+    assert two.layout.height > one.layout.height
+    assert any(a.text.startswith("row 2:") for a in two.layout.annotations)
+    empty = heads_probability_figure(HEADS_LABELS, [], {"sigmoid": [], "softmax": []})
+    assert len(empty.data) == 0
+
+
+def test_heads_loss_figure_draws_train_and_validation_for_each_head():
+    train = {"sigmoid": [0.6, 0.3, 0.2], "softmax": [1.5, 1.1, 1.0]}
+    val = {"sigmoid": [0.5, 0.3, 0.25], "softmax": [1.4, 1.2, 1.1]}
+    fig = heads_loss_figure(train, val)
+    assert [(t.xaxis, t.name) for t in fig.data] == [("x", "train"), ("x", "validation"),
+                                                      ("x2", "train"), ("x2", "validation")]
+    assert list(fig.data[0].x) == [1, 2, 3] and list(fig.data[0].y) == train["sigmoid"]
+    assert list(fig.data[3].y) == val["softmax"]
+    assert fig.data[0].line.color == fig.data[2].line.color != fig.data[1].line.color
+    assert [t.showlegend for t in fig.data] == [True, True, False, False]
+    assert fig.layout.yaxis.title.text == "binary cross-entropy" and fig.layout.yaxis2.title.text == "cross-entropy"
+    assert fig.layout.xaxis.domain[1] < fig.layout.xaxis2.domain[0]
+
+
+def test_heads_metrics_figure_groups_micro_f1_and_subset_accuracy():
+    table = [{"head": "sigmoid", "prediction": "p > 0.5 per label", "micro-F1": 0.9, "Hamming loss": 0.05,
+              "subset accuracy": 0.66},
+             {"head": "softmax", "prediction": "top-3 (best k)", "micro-F1": 0.67, "Hamming loss": 0.2,
+              "subset accuracy": 0.12}]
+    fig = heads_metrics_figure(table)
+    assert [t.name for t in fig.data] == ["micro-F1", "subset accuracy"]
+    assert list(fig.data[0].x) == ["sigmoid · p > 0.5 per label", "softmax · top-3 (best k)"]
+    assert list(fig.data[0].y) == [0.9, 0.67] and list(fig.data[1].y) == [0.66, 0.12]
+    assert list(fig.data[1].text) == ["0.66", "0.12"]
+    assert fig.layout.barmode == "group"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import pickle
@@ -83,11 +84,13 @@ def test_save_is_atomic_and_overwrites_without_leaving_temp_files(trained_small,
 def test_a_failed_save_leaves_neither_a_file_nor_a_temp_file(trained_small, tmp_path, monkeypatch):
     def broken_save(obj, fh):
         fh.write(b"half a checkpoint")
-        raise OSError("disk full")
+        raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(torch, "save", broken_save)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(MultilabelError) as info:
         save_checkpoint(trained_small, tmp_path / "model.pt")
+    assert str(info.value) == (f"cannot finish writing the checkpoint '{tmp_path / 'model.pt'}': No space left on "
+                               "device; free some disk space or choose a folder on another disk")
     assert list(tmp_path.iterdir()) == []
 
 
@@ -164,3 +167,83 @@ def test_a_checkpoint_whose_labels_do_not_match_the_net_is_called_damaged(traine
 
 def test_a_missing_file_is_named(tmp_path):
     assert "does not exist" in refused(tmp_path / "nope.pt")
+
+
+# -- parts that disagree: refused at load, before they can score anything wrong ---------------------------------------
+
+def edited(trained, tmp_path, change) -> str:
+    """Save ``trained``, change its payload with ``change(payload)``, save again; the refusal message."""
+    path = save_checkpoint(trained, tmp_path / "model.pt")
+    payload = torch.load(path, weights_only=True)
+    change(payload)
+    torch.save(payload, path)
+    return refused(path)
+
+
+def _set(key, value):
+    return lambda payload: payload.__setitem__(key, value(payload) if callable(value) else value)
+
+
+def _config(key, value):
+    return lambda payload: payload["config"].__setitem__(key, value)
+
+
+@pytest.mark.parametrize("change, fragment", [
+    (_set("feature_names", lambda p: p["feature_names"] + ["extra"]), "7 feature names for a net with 6 features"),
+    (_set("feature_names", lambda p: p["feature_names"][:-1]), "5 feature names for a net with 6 features"),
+    (_set("mean", lambda p: p["mean"][:-1]), "mean has shape (5,) for 6 features"),
+    (_set("std", lambda p: torch.cat([p["std"], p["std"]])), "std has shape (12,) for 6 features"),
+    (_set("mean", lambda p: torch.full_like(p["mean"], float("nan"))), "mean holds NaN or infinite values"),
+    (_set("std", lambda p: torch.full_like(p["std"], float("inf"))), "std holds NaN or infinite values"),
+    (_set("std", lambda p: p["std"].index_fill(0, torch.tensor([2]), 0.0)),
+     "std is 0 for feature 'x2': it would make every probability NaN"),
+    (_set("std", lambda p: -p["std"]), "std is -"),
+    (_set("feature_names", lambda p: ["x0", "x1", "x1", "x3", "x4", "x5"]), "the feature name 'x1' appears twice"),
+    (_set("label_names", lambda p: [p["label_names"][0]] * 3), "the label name 'label_0' appears twice"),
+    (_set("thresholds", [0.5, 0.5, 1.5]), "thresholds must be 3 numbers in [0, 1]"),
+    (_set("thresholds", [0.5, 0.5]), "thresholds must be 3 numbers in [0, 1]"),
+    (_config("input_size", 5), "its weights are 6 -> 16 -> 3 but its settings say 5 -> 16 -> 3"),
+    (_config("hidden_size", 32), "its weights are 6 -> 16 -> 3 but its settings say 6 -> 32 -> 3"),
+    (_config("num_outputs", 4), "its weights are 6 -> 16 -> 3 but its settings say 6 -> 16 -> 4"),
+    (lambda p: p["state_dict"].__setitem__("net.0.weight", torch.zeros(16, 7)),
+     "its weights are 7 -> 16 -> 3 but its settings say 6 -> 16 -> 3"),
+], ids=["more feature names", "fewer feature names", "short mean", "long std", "NaN mean", "inf std", "zero std",
+        "negative std", "duplicate features", "duplicate labels", "threshold 1.5", "two thresholds",
+        "input_size vs weights", "hidden_size vs weights", "num_outputs vs weights", "first layer in_features"])
+def test_a_checkpoint_whose_parts_disagree_is_refused_at_load(trained_small, tmp_path, change, fragment):
+    message = edited(trained_small, tmp_path, change)
+    assert "is a damaged multilabel checkpoint (" in message and fragment in message, message
+    assert "retrain or choose another file" in message
+
+
+def test_every_consistency_check_passes_on_what_save_checkpoint_writes(trained_small, small_data, tmp_path):
+    """The checks refuse edited files only: a checkpoint with a constant feature (std 1 from the Standardizer)
+    loads and scores finite probabilities."""
+    import dataclasses
+
+    from multilabel import Standardizer
+
+    X = small_data.X.copy()
+    X[:, 2] = 4.0
+    scaler = Standardizer.fit(X)
+    assert scaler.std[2] == 1.0
+    model = dataclasses.replace(trained_small, standardizer=scaler)
+    loaded = load_checkpoint(save_checkpoint(model, tmp_path / "model.pt"))
+    assert np.isfinite(loaded.predict_proba(X)).all()
+
+
+def test_a_folder_given_as_the_model_is_named_as_a_folder(tmp_path):
+    assert refused(tmp_path) == f"model file '{tmp_path}' is a folder; give the path of a .pt file saved by multilabel"
+
+
+def test_a_saved_run_continues_from_its_checkpoint_exactly(tmp_path, small_data, make_config):
+    from multilabel import train
+    from multilabel.engine import ResumeState
+    config = make_config(epochs=6)
+    whole = train(config, small_data)
+    first = train(config.replace(epochs=3), small_data)
+    first.trained.resume = first.resume.to_dict()
+    loaded = load_checkpoint(save_checkpoint(first.trained, tmp_path / "half.pt"))
+    rest = train(config, small_data, resume=ResumeState.from_dict(loaded.resume))
+    assert [r["val_loss"] for r in first.history + rest.history] == [r["val_loss"] for r in whole.history]
+    np.testing.assert_array_equal(rest.trained.predict_proba(small_data.X), whole.trained.predict_proba(small_data.X))

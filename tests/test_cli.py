@@ -7,6 +7,7 @@ this process (same parser, same error handling, no 2 s import per case).
 from __future__ import annotations
 
 import json
+from pathlib import Path
 import pickle
 import warnings
 
@@ -350,3 +351,255 @@ def test_ctrl_c_stops_training_after_the_epoch_and_keeps_the_best_model(tmp_path
     assert result["status"] == "stopped" and 2 <= result["epochs_run"] < 100000
     trained = load_checkpoint(result["checkpoint"])
     assert trained.predict_proba(make_synthetic(10, 10, 5).X).shape == (10, 5)
+
+
+# -- issue 8 probes: output paths before training, OS errors, pipes, stores that are not there ----------------------
+
+def stored_runs(home) -> list:
+    from multilabel.store import RunStore
+
+    if not RunStore.exists(home):
+        return []
+    store = RunStore(home)
+    try:
+        return store.list_runs()
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("case", ["a folder", "a missing folder", "under a file"])
+def test_train_refuses_an_unusable_out_before_training(capsys, tmp_path, case):
+    (tmp_path / "a_file").write_text("x")
+    out = {"a folder": tmp_path, "a missing folder": tmp_path / "nope" / "m.pt",
+           "under a file": tmp_path / "a_file" / "m.pt"}[case]
+    fragment = {"a folder": "is a folder; give a file name inside it, e.g.", "a missing folder": "does not exist",
+                "under a file": "is a file, not a folder"}[case]
+    code, out_text, err = run_main(capsys, "train", "--synthetic", "--epochs", "1", "--quiet",
+                                   "--store", tmp_path / "store", "--out", out)
+    assert code == 2 and out_text == ""
+    assert_one_clear_line(err, "--out", fragment)
+    assert stored_runs(tmp_path / "store") == []  # refused before a run was even created, let alone trained
+
+
+def test_train_refuses_an_out_folder_that_refuses_writes_in_a_child_process(cli, tmp_path, lock):
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    lock(folder)
+    result = cli("train", "--synthetic", "--epochs", "1", "--quiet", "--store", tmp_path / "store",
+                 "--out", folder / "m.pt")
+    assert result.returncode == 2 and result.stdout == ""
+    assert_one_clear_line(result.stderr, "--out", "cannot write in the folder", "choose a writable folder")
+    assert stored_runs(tmp_path / "store") == []
+
+
+@pytest.mark.parametrize("case", ["a folder", "a missing folder", "under a file", "locked folder", "data folder"])
+def test_predict_refuses_unusable_paths_with_one_line(capsys, write_csv, tmp_path, model_file, lock, case):
+    data = write_csv("x0,x1,x2,x3,x4,x5\n1,2,3,4,5,6\n")
+    (tmp_path / "a_file").write_text("x")
+    (tmp_path / "locked").mkdir()
+    out, fragments = {
+        "a folder": (tmp_path, ["--out", "is a folder"]),
+        "a missing folder": (tmp_path / "nope" / "o.csv", ["--out", "does not exist"]),
+        "under a file": (tmp_path / "a_file" / "o.csv", ["--out", "is a file, not a folder"]),
+        "locked folder": (tmp_path / "locked" / "o.csv", ["--out", "cannot write in the folder"]),
+        "data folder": (tmp_path / "o.csv", ["is a folder, not a file; give the path of a CSV file"]),
+    }[case]
+    if case == "locked folder":
+        lock(tmp_path / "locked")
+    if case == "data folder":
+        data = tmp_path
+    code, out_text, err = run_main(capsys, "predict", "--model", model_file, "--data", data, "--out", out)
+    assert code == 2 and out_text == ""
+    assert_one_clear_line(err, *fragments)
+
+
+def test_predict_on_a_data_folder_in_a_child_process(cli, tmp_path, model_file):
+    result = cli("predict", "--model", model_file, "--data", tmp_path, "--out", tmp_path / "o.csv")
+    assert result.returncode == 2
+    assert_one_clear_line(result.stderr, "is a folder, not a file")
+
+
+def test_a_full_disk_while_saving_the_checkpoint_is_one_line(capsys, tmp_path, monkeypatch):
+    """ENOSPC at the checkpoint write, injected in-process (the training thread runs in this process)."""
+    import errno
+
+    def full(obj, fh):
+        fh.write(b"half a checkpoint")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(torch, "save", full)
+    code, out, err = run_main(capsys, "train", "--synthetic", "--samples", "200", "--epochs", "2", "--quiet",
+                              "--store", tmp_path)
+    assert code == 2 and out == ""
+    assert_one_clear_line(err, "cannot finish writing the checkpoint", "No space left on device",
+                          "free some disk space")
+    assert list((tmp_path / "checkpoints").iterdir()) == []  # no half-written file left
+
+
+def test_a_full_disk_while_logging_an_epoch_is_one_line(capsys, tmp_path, monkeypatch):
+    """SQLite's 'database or disk is full' at an epoch's INSERT, injected through the store's connection."""
+    import sqlite3
+
+    from multilabel import store as store_mod
+
+    class FullAtEpochs:
+        def __init__(self, db):
+            object.__setattr__(self, "db", db)
+
+        def execute(self, sql, *params):
+            if sql.startswith("INSERT OR REPLACE INTO epochs"):
+                raise sqlite3.OperationalError("database or disk is full")
+            return self.db.execute(sql, *params)
+
+        def __getattr__(self, name):
+            return getattr(self.db, name)
+
+        def __setattr__(self, name, value):
+            setattr(self.db, name, value)
+
+        def __enter__(self):
+            return self.db.__enter__()
+
+        def __exit__(self, *exc):
+            return self.db.__exit__(*exc)
+
+    real_connect = sqlite3.connect
+    monkeypatch.setattr(store_mod.sqlite3, "connect", lambda *a, **k: FullAtEpochs(real_connect(*a, **k)))
+    code, out, err = run_main(capsys, "train", "--synthetic", "--samples", "200", "--epochs", "2", "--quiet",
+                              "--store", tmp_path)
+    assert code == 2 and out == ""
+    assert_one_clear_line(err, "cannot finish writing the run store", "database or disk is full",
+                          "free some disk space")
+
+
+def test_an_os_error_anywhere_else_is_one_line_not_a_traceback(capsys, tmp_path, monkeypatch):
+    import errno
+
+    from multilabel import data as data_mod  # the CLI imports what a command uses when the command runs
+
+    def broken(*args, **kwargs):
+        raise OSError(errno.EIO, "Input/output error", "/dev/sdz")
+
+    monkeypatch.setattr(data_mod, "make_synthetic", broken)
+    code, _, err = run_main(capsys, "train", "--synthetic", "--quiet", "--store", tmp_path)
+    assert code == 2
+    assert_one_clear_line(err, "Input/output error (/dev/sdz)", "check the path and the disk")
+
+
+def test_runs_into_a_pipe_that_closes_early_exits_quietly(store_home):
+    """`python -m multilabel runs --json | head -1`: the reader leaves after one line; no BrokenPipeError traceback."""
+    import subprocess
+    import sys
+
+    from multilabel.store import RunStore
+
+    repo = Path(__file__).resolve().parents[1]
+    single_thread = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    store = RunStore(store_home)
+    config = make_synthetic(10).description
+    for i in range(400):  # about 150 kB of JSON lines: more than a pipe buffer holds, so the writer must block
+        store.create_run({"epochs": i, "padding": "x" * 300}, config, name=f"run {i}")
+    store.close()
+    child = subprocess.Popen([sys.executable, "-m", "multilabel", "runs", "--json", "--store", str(store_home)],
+                             cwd=repo, env={**__import__("os").environ, **single_thread},
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = child.stdout.readline()
+    child.stdout.close()
+    _, err = child.communicate(timeout=120)
+    assert json.loads(first)["name"] == "run 399"
+    assert err.decode() == "" and child.returncode == 141
+
+
+def test_runs_on_a_store_that_does_not_exist_creates_nothing(cli, tmp_path):
+    missing = tmp_path / "no" / "such" / "deep" / "path"
+    result = cli("runs", "--store", missing)
+    assert result.returncode == 0 and result.stderr == ""
+    assert result.stdout == f"no runs in {missing / 'runs.db'}\n"
+    assert not (tmp_path / "no").exists()
+    json_result = cli("runs", "--json", "--store", missing)
+    assert json_result.returncode == 0 and json_result.stdout == "" and not (tmp_path / "no").exists()
+
+
+def test_a_store_that_is_not_writable_is_one_line_for_train_and_runs(cli, tmp_path, lock):
+    from multilabel.store import RunStore
+
+    RunStore(tmp_path / "home").close()  # an existing store, then made read-only (folder and database)
+    lock(tmp_path / "home" / "runs.db")
+    lock(tmp_path / "home")
+    for args in (["train", "--synthetic", "--epochs", "1", "--quiet"], ["runs"]):
+        result = cli(*args, "--store", tmp_path / "home")
+        assert result.returncode == 2, result.stderr
+        assert_one_clear_line(result.stderr, "the run store folder", "is not writable", "set MULTILABEL_HOME")
+
+
+def test_a_constant_label_column_is_a_warning_on_stderr(capsys, write_csv, tmp_path):
+    rows = "".join(f"{i},{i % 3},{i % 2},0\n" for i in range(20))
+    path = write_csv("a,b,y1,y2\n" + rows)
+    code, out, err = run_main(capsys, "train", "--data", path, "--labels", "y*", "--epochs", "2", "--quiet",
+                              "--store", tmp_path / "store")
+    assert code == 0
+    assert err.splitlines() == [f"warning: label column 'y2' in '{path}' is 0 in every row: the model can only "
+                                "learn to answer 0 for it, and its F1 means nothing; check that it is the right column"]
+    assert json.loads(out)["status"] == "completed"
+
+
+def test_a_semicolon_separated_file_trains_evaluates_and_predicts(capsys, tmp_path):
+    data = make_synthetic(120, 4, 2, seed=3)
+    frame = pd.DataFrame(data.X, columns=data.feature_names)
+    for j, label in enumerate(data.label_names):
+        frame[label] = data.Y[:, j].astype(int)
+    path = tmp_path / "semi.csv"
+    frame.to_csv(path, sep=";", index=False)
+    code, out, err = run_main(capsys, "train", "--data", path, "--labels", "label_*", "--epochs", "3", "--quiet",
+                              "--store", tmp_path / "store", "--out", tmp_path / "m.pt")
+    assert code == 0, err
+    assert json.loads(out)["best"]["per_label"].keys() == {"label_0", "label_1"}
+    code, out, err = run_main(capsys, "evaluate", "--model", tmp_path / "m.pt", "--data", path)
+    assert code == 0, err
+    assert json.loads(out)["rows"] == 120
+    code, out, err = run_main(capsys, "predict", "--model", tmp_path / "m.pt", "--data", path,
+                              "--out", tmp_path / "p.csv")
+    assert code == 0, err
+    assert len(pd.read_csv(tmp_path / "p.csv")) == 120
+
+
+@pytest.mark.parametrize("edit, fragment", [
+    (lambda p: p.__setitem__("feature_names", p["feature_names"][:-1]), "5 feature names for a net with 6 features"),
+    (lambda p: p.__setitem__("std", torch.zeros_like(p["std"])), "std is 0 for feature 'x0'"),
+    (lambda p: p.__setitem__("feature_names", ["x0"] * 6), "the feature name 'x0' appears twice"),
+], ids=["feature names vs weights", "zero std", "duplicate feature names"])
+def test_predict_and_evaluate_refuse_an_inconsistent_checkpoint_with_one_line(cli, tmp_path, model_file, edit,
+                                                                              fragment):
+    payload = torch.load(model_file, weights_only=True)
+    edit(payload)
+    torch.save(payload, model_file)
+    data = tmp_path / "in.csv"
+    data.write_text("x0,x1,x2,x3,x4,x5,label_0,label_1,label_2\n1,2,3,4,5,6,0,1,0\n")
+    for args in (["predict", "--out", tmp_path / "o.csv"], ["evaluate"]):
+        result = cli(args[0], "--model", model_file, "--data", data, *args[1:])
+        assert result.returncode == 2 and result.stdout == ""
+        assert_one_clear_line(result.stderr, "is a damaged multilabel checkpoint", fragment)
+    assert not (tmp_path / "o.csv").exists()
+
+
+def test_the_train_command_for_a_config_parses_back_to_that_config():
+    import shlex
+
+    from multilabel import TrainConfig
+    from multilabel.cli import _config_from_args, build_parser, train_command
+    config = TrainConfig(input_size=72, num_outputs=6, hidden_size=256, learning_rate=2e-3, dropout=0.3,
+                         lr_schedule="cosine", seed=5).validate()
+    line = train_command(config, {"source": "csv", "name": "my songs.csv",
+                                  "labels": ["amazed-suprised", "happy-pleased"]})
+    words = shlex.split(line)
+    assert words[:4] == ["python", "-m", "multilabel", "train"]
+    assert words[words.index("--data") + 1] == "my songs.csv"
+    assert words[words.index("--labels") + 1] == "amazed-suprised,happy-pleased"
+    args = build_parser().parse_args(words[3:])
+    assert _config_from_args(args, 72, 6) == config
+
+    synthetic = TrainConfig(input_size=20, num_outputs=4, epochs=50).validate()
+    words = shlex.split(train_command(synthetic, {"source": "synthetic", "rows": 5000, "noise": 0.2, "seed": 0}))
+    args = build_parser().parse_args(words[3:])
+    assert args.synthetic and args.samples == 5000 and args.noise == 0.2
+    assert _config_from_args(args, 20, 4) == synthetic

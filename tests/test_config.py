@@ -125,3 +125,22 @@ def test_available_devices_lists_cpu_first_and_describe_matches():
     described = describe_devices()
     assert described[0]["device"] == "cpu" and described[0]["threads"] == torch.get_num_threads()
     assert ("cuda" in devices) == any(d["device"] == "cuda" for d in described)
+
+
+def test_a_config_round_trips_through_query_parameters():
+    from multilabel.config import from_query, to_query
+    config = TrainConfig(hidden_size=256, learning_rate=2e-3, dropout=0.25, optimizer="adamw", seed=7).validate()
+    query = to_query(config)
+    assert query == {"hidden_size": "256", "learning_rate": "0.002", "dropout": "0.25", "seed": "7",
+                     "optimizer": "adamw"}
+    values, problems = from_query(query)
+    assert problems == [] and TrainConfig(**values) == config
+
+
+def test_bad_query_parameters_are_left_out_with_a_reason():
+    from multilabel.config import from_query
+    values, problems = from_query({"hidden_size": "many", "epochs": "0", "optimizer": "sgd", "batch_size": "64",
+                                   "utm_source": "x"})
+    assert values == {"batch_size": 64}
+    assert len(problems) == 3 and all("ignored" in p for p in problems)
+    assert any("epochs must be >= 1" in p for p in problems)

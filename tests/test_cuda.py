@@ -71,3 +71,26 @@ def test_gpu_checkpoint_predicts_the_same_on_cpu_and_gpu(tmp_path):
     expected, _ = predict_frame(on_cpu, frame)
     got = pd.read_csv(tmp_path / "out.csv")
     np.testing.assert_allclose(got[expected.columns].to_numpy(float), expected.to_numpy(float), atol=1e-5)
+
+
+@cuda
+@pytest.mark.parametrize("changes", [dict(lr_schedule="cosine"), dict(optimizer="adamw", weight_decay=0.05)])
+def test_graphed_schedules_and_optimizers_match_eager(changes):
+    data = make_synthetic(1000, 16, 6, noise=0.2, seed=1)
+    graphed = train(_config(cuda_graph="on", **changes), data)
+    eager = train(_config(cuda_graph="off", **changes), data)
+    assert graphed.info["cuda_graph"] is True
+    assert [round(r["lr"], 8) for r in graphed.history] == [round(r["lr"], 8) for r in eager.history]
+    g = np.array([[r["train_loss"], r["val_loss"]] for r in graphed.history])
+    e = np.array([[r["train_loss"], r["val_loss"]] for r in eager.history])
+    np.testing.assert_allclose(g, e, rtol=2e-4, atol=1e-5)
+
+
+@cuda
+def test_a_graphed_run_continues_exactly():
+    data = make_synthetic(1000, 16, 6, noise=0.2, seed=1)
+    whole = train(_config(cuda_graph="on", epochs=8), data)
+    first = train(_config(cuda_graph="on", epochs=3), data)
+    rest = train(_config(cuda_graph="on", epochs=8), data, resume=first.resume)
+    joined = [r["val_loss"] for r in first.history + rest.history]
+    np.testing.assert_allclose(joined, [r["val_loss"] for r in whole.history], rtol=1e-5, atol=1e-6)

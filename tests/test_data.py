@@ -236,3 +236,92 @@ def test_standardizer_centres_and_scales_and_leaves_a_constant_column_at_zero():
     assert Z.dtype == np.float32
     np.testing.assert_allclose(Z[:, 0], [-np.sqrt(1.5), 0.0, np.sqrt(1.5)], rtol=1e-6)
     np.testing.assert_array_equal(Z[:, 1], [0.0, 0.0, 0.0])
+
+
+# -- one reader for every front door: other delimiters, UTF-16, folders, later blocks (issue 8 probes) ---------------
+
+COMMA = "a,b,y1,y2\n1,2.5,0,1\n3,-4,1,0\n5,6,1,1\n"
+
+
+@pytest.mark.parametrize("delimiter", [";", "\t", "|"], ids=["semicolon", "tab", "pipe"])
+def test_a_file_separated_by_another_delimiter_reads_like_the_comma_file(write_csv, delimiter):
+    expected = load_csv(write_csv(COMMA, "comma.csv"), "y*")
+    data = load_csv(write_csv(COMMA.replace(",", delimiter), "other.csv"), "y*")
+    assert data.feature_names == ["a", "b"] and data.label_names == ["y1", "y2"]
+    np.testing.assert_array_equal(data.X, expected.X)
+    np.testing.assert_array_equal(data.Y, expected.Y)
+
+
+def test_a_comma_in_a_cell_of_a_semicolon_file_is_data_not_a_delimiter(write_csv):
+    """European spreadsheets: semicolons between fields, decimal commas inside them; the cell is named."""
+    message = load_error(write_csv, "a;b;y\n1,5;2;0\n3;4;1\n")
+    assert message.startswith("feature column 'a'")
+    assert message.endswith("is not numeric (row 2: '1,5'); write numbers with a decimal point (1.5, not 1,5)")
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"],
+                         ids=["utf-16 with BOM", "utf-16-le no BOM", "utf-16-be no BOM"])
+def test_utf16_text_is_decoded_not_called_binary(write_csv, encoding):
+    text = "a,b,étiquette\n1,2,0\n3,4,1\n"
+    data = load_csv(write_csv(text.encode(encoding), "excel.csv"), "étiquette")
+    assert data.feature_names == ["a", "b"] and data.label_names == ["étiquette"]
+    np.testing.assert_array_equal(data.X, [[1, 2], [3, 4]])
+    assert list(read_csv(io.BytesIO(text.encode(encoding)), "'upload.csv'").columns) == ["a", "b", "étiquette"]
+
+
+def test_nul_bytes_that_are_not_utf16_are_still_binary(write_csv):
+    message = load_error(write_csv, b"a,b,y\n1,2,0\n" + b"\x00\x01\x02\x00\x00\x00" * 50)
+    assert "is not a readable CSV (its content is binary, not text" in message
+
+
+def test_a_folder_given_as_data_is_named_as_a_folder(tmp_path):
+    with pytest.raises(MultilabelError) as info:
+        load_csv(tmp_path, "y")
+    assert str(info.value) == f"'{tmp_path}' is a folder, not a file; give the path of a CSV file"
+
+
+def test_a_whole_file_read_infers_a_column_type_from_all_rows_not_the_first_block(write_csv):
+    """Integers for the first 8 MB (two parser blocks), then a float: one float column, not a parse error."""
+    path = write_csv("a,y\n" + "1,0\n" * 2_000_000 + "1.5,1\n")
+    frame = read_csv(path)
+    assert frame["a"].dtype == np.float64 and frame["a"].iloc[-1] == 1.5 and len(frame) == 2_000_001
+
+
+def test_a_streamed_file_names_the_column_whose_type_changes_in_a_later_block(write_csv):
+    from multilabel.data import open_csv
+
+    path = write_csv("a,b\n" + "1,2\n" * 2_000_000 + "3,oops\n")
+    stream = open_csv(path)
+    with pytest.raises(MultilabelError) as info:
+        for _ in stream:
+            pass
+    assert str(info.value) == (f"column 'b' in '{path}' has the value 'oops' at row 2000002, where the rows above "
+                               "are numbers; fix that cell (or remove the column)")
+
+
+# -- labels that cannot be learned are reported ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("value", [0, 1])
+def test_a_label_column_with_one_value_in_every_row_is_a_warning(write_csv, value):
+    path = write_csv(f"a,y1,y2\n1,0,{value}\n2,1,{value}\n3,0,{value}\n")
+    data = load_csv(path, "y*")
+    assert data.warnings == [f"label column 'y2' in '{path}' is {value} in every row: the model can only learn to "
+                             f"answer {value} for it, and its F1 means nothing; check that it is the right column"]
+
+
+def test_usable_labels_give_no_warnings(write_csv):
+    assert load_csv(write_csv(COMMA), "y*").warnings == []
+    assert make_synthetic(200).warnings == []
+
+
+def test_a_windows_code_page_file_is_decoded_not_a_traceback(write_csv):
+    """Excel's "CSV" on Windows: é as the one byte 0xe9 in the header and in a cell (not UTF-8)."""
+    data = load_csv(write_csv("a,b,prête\n1,2,0\n3,4,1\n".encode("cp1252")), "prête")
+    assert data.feature_names == ["a", "b"] and data.label_names == ["prête"]
+    frame = read_csv(io.BytesIO("id,a,y\ncafé,1,0\n".encode("cp1252")), "'upload.csv'")
+    assert frame["id"].tolist() == ["café"]
+
+
+def test_binary_without_nul_bytes_is_still_binary(write_csv):
+    message = load_error(write_csv, bytes(range(1, 256)) * 20)
+    assert "is not a readable CSV (its content is binary, not text" in message

@@ -293,3 +293,80 @@ def test_a_single_label_dataset_trains():
     result = train(config, data)
     assert list(result.best["per_label"]) == ["label_0"]
     assert result.trained.predict_proba(data.X[:5]).shape == (5, 1)
+
+
+def _weights(trained) -> dict[str, np.ndarray]:
+    return {k: v.detach().cpu().numpy() for k, v in trained.model.state_dict().items()}
+
+
+def test_a_continued_run_matches_one_uninterrupted_run_of_the_same_length(small_data, make_config):
+    config = make_config(epochs=10, dropout=0.2, patience=0)
+    whole = train(config, small_data)
+    first = train(config.replace(epochs=4), small_data)
+    rest = train(config, small_data, resume=first.resume)
+    clockless = lambda history: [{k: v for k, v in r.items() if k not in ("duration_s", "samples_per_s")}
+                                 for r in history]
+    assert [r["epoch"] for r in rest.history] == list(range(5, 11))
+    assert [r["train_loss"] for r in first.history + rest.history] == [r["train_loss"] for r in whole.history]
+    assert [r["val_loss"] for r in first.history + rest.history] == [r["val_loss"] for r in whole.history]
+    assert clockless(rest.history)[-1] == clockless(whole.history)[-1]
+    assert rest.best_epoch == whole.best_epoch
+    for name, value in _weights(whole.trained).items():
+        np.testing.assert_array_equal(_weights(rest.trained)[name], value)
+    for name, value in whole.resume.model.items():
+        assert torch.equal(rest.resume.model[name], value)
+
+
+def test_continuing_refuses_other_data_or_too_few_epochs(small_data, make_config):
+    config = make_config(epochs=3)
+    first = train(config, small_data)
+    other = make_synthetic(400, 6, 3, noise=0.1, seed=8)
+    with pytest.raises(MultilabelError, match="data differs"):
+        train(config.replace(epochs=5), other, resume=first.resume)
+    with pytest.raises(MultilabelError, match="set epochs above 3"):
+        train(config, small_data, resume=first.resume)
+
+
+def test_a_paused_run_waits_between_epochs_and_then_gives_the_same_numbers(small_data, make_config):
+    config = make_config(epochs=6)
+    plain = train(config, small_data)
+    pause = threading.Event()
+    seen = []
+
+    def on_epoch(record):
+        seen.append(record["epoch"])
+        if record["epoch"] == 2:
+            pause.set()
+            threading.Timer(0.3, pause.clear).start()
+
+    paused = []
+    result = train(config, small_data, on_epoch=on_epoch, pause=pause,
+                   on_progress=lambda p: paused.append(p) if p.get("paused") else None)
+    assert paused == [{"epoch": 3, "step": 0, "steps": 10, "paused": True}]
+    assert [r["val_loss"] for r in result.history] == [r["val_loss"] for r in plain.history]
+    for name, value in _weights(plain.trained).items():
+        np.testing.assert_array_equal(_weights(result.trained)[name], value)
+
+
+def test_stop_ends_a_paused_run(small_data, make_config):
+    pause, stop = threading.Event(), threading.Event()
+    pause.set()
+    threading.Timer(0.2, stop.set).start()
+    result = train(make_config(epochs=50), small_data, stop=stop, pause=pause)
+    assert result.outcome == "stopped" and len(result.history) == 1  # the epoch after the wait still reports
+
+
+def test_network_stats_report_norms_and_dead_relus(small_data, make_config):
+    from multilabel.engine import network_stats
+    result = train(make_config(epochs=3, eval_every=1), small_data)
+    stats = result.history[-1]["net"]
+    assert stats["layers"] == ["hidden", "output"]
+    assert all(v > 0 for v in stats["weight_norm"] + stats["grad_norm"]) and 0 <= stats["dead_relu"] < 1
+    model = result.trained.model
+    first = model.net[0]
+    expected = torch.linalg.norm(first.weight).item()
+    assert stats["weight_norm"][0] == pytest.approx(expected, rel=1e-6)
+    with torch.no_grad():
+        first.bias.fill_(-1e6)  # every hidden unit is negative on every row
+    X = torch.from_numpy(result.trained.standardizer.transform(small_data.X))
+    assert network_stats(model, X)["dead_relu"] == 1.0

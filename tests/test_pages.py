@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import time
 from pathlib import Path
 from typing import Callable, Iterator
@@ -23,12 +24,11 @@ from multilabel import TrainConfig, load_checkpoint, make_synthetic
 from multilabel.predict import PROB_SUFFIX, predict_frame
 from multilabel.session import get_registry
 
+from app_pages._nav import PAGES
+from app_pages._shared import plain
+
 REPO = Path(__file__).resolve().parents[1]
-EMOTIONS = REPO.parent / "shared" / "data" / "emotions.csv"
-EMOTION_LABELS = ["amazed-suprised", "happy-pleased", "relaxing-calm", "quiet-still", "sad-lonely",
-                  "angry-aggresive"]
-PAGES_DIR = "app_pages"  # where app.py's st.Page scripts live (one place to change if the folder is renamed)
-PAGE = {name: f"{PAGES_DIR}/{name}.py" for name in ("home", "train", "predict", "runs")}
+PAGE = {name.lower(): path for name, path in PAGES.items()}  # page paths live in one place: app_pages/_nav.py
 WAIT_S = 90  # generous: a loaded 2-core CI machine trains slower than a laptop
 
 
@@ -155,7 +155,8 @@ def test_train_page_before_any_run_invites_a_start(home):
     assert any("Start training" in i.value for i in at.info)
     assert at.button(key="start").disabled is False
     assert at.button(key="stop").disabled is True
-    assert len(at.get("plotly_chart")) == 0
+    figs = charts(at)  # empty frames where the curves will come
+    assert set(figs) == {"loss_frame", "metrics_frame"} and all(f["data"] == [] for f in figs.values())
 
 
 def test_synthetic_run_completes_and_shows_metrics_and_curves(home):
@@ -226,10 +227,11 @@ def test_starting_a_run_enables_stop_and_disables_start_at_once(home):
     assert at.button(key="start").disabled is True, "Start is still enabled on the run that started training"
 
 
-def test_csv_training_defaults_labels_to_the_trailing_binary_columns(home):
+def test_csv_training_defaults_labels_to_the_trailing_binary_columns(home, emotions_csv, emotion_labels):
+    EMOTION_LABELS = emotion_labels
     at = app(PAGE["train"])
     at.radio(key="source").set_value("Upload CSV").run()
-    at.file_uploader(key="train_csv").set_value(("emotions.csv", EMOTIONS.read_bytes(), "text/csv")).run()
+    at.file_uploader(key="train_csv").set_value(("emotions.csv", emotions_csv.read_bytes(), "text/csv")).run()
     assert not at.exception and not at.error
     assert any("593 rows × 78 columns" in c.value for c in at.caption)
     (labels,) = at.multiselect
@@ -244,7 +246,7 @@ def test_csv_training_defaults_labels_to_the_trailing_binary_columns(home):
     at.slider(key="epochs").set_value(8).run()
     at.button(key="start").click().run()
     run_id = at.session_state["run_id"]
-    wait_until(at, status_is("completed", "early_stopped"), "the CSV run to finish")
+    wait_until(at, status_is("completed", "stopped early"), "the CSV run to finish")
     assert not at.exception and not at.error
     figs = charts(at)
     assert figs["per_label_chart"]["data"][0]["x"] == EMOTION_LABELS
@@ -496,7 +498,9 @@ def test_runs_page_lists_runs_and_overlays_their_curves(home):
     assert table["status"].tolist() == ["completed", "completed"]
     assert table["epochs"].tolist() == ["7/7", "4/4"]
     store = get_registry(home).store
-    assert table["val micro-F1"].tolist() == pytest.approx([store.get_run(r)["best"]["micro_f1"] for r in (second, first)])
+    assert table["val micro-F1"].tolist() == [
+        f"{store.get_run(r)['best']['micro_f1']:.3f} (best epoch {store.get_run(r)['best']['epoch']})"
+        for r in (second, first)]
 
     assert at.multiselect(key="compare").value == [second, first]
     figs = charts(at)
@@ -547,9 +551,238 @@ def test_runs_page_opens_a_run_on_train_and_on_predict(home):
     assert not at.exception
     assert [t.value for t in at.title] == ["Train"]
     assert at.session_state["run_id"] == run_id
+    at.switch_page(PAGE["train"]).run()  # AppTest keeps its own page choice: follow the switch by hand
+    assert at.slider(key="epochs").value == 3  # the form shows the opened run's settings
+    assert at.slider(key="hidden_size").value == 8
 
     at.switch_page(PAGE["runs"]).run()
     at.button(key="open_predict").click().run()
     assert not at.exception
     assert [t.value for t in at.title] == ["Predict"]
     assert at.session_state["predict_run"] == run_id
+
+
+# -- the Train form keeps what the page shows (issue 9, item 1) ---------------------------------------------------
+
+from app_pages import _form  # noqa: E402
+
+KNOBS = {k.name: k for k in _form.knobs()}
+
+
+def widget_of(at: AppTest, k: "_form.Knob"):
+    kind = {"slider": at.slider, "select_slider": at.select_slider, "toggle": at.toggle, "select": at.selectbox,
+            "number": at.number_input}[k.ui]
+    return kind(key=k.name)
+
+
+def another_value(k: "_form.Knob"):
+    """A widget value other than the default, and not the widget's minimum (the value the old form fell to)."""
+    if k.ui == "toggle":
+        return True
+    if k.options is not None:
+        options = list(k.options)
+        return next(o for o in reversed(options) if o != k.default)
+    if isinstance(k.default, float):
+        return 0.35 if k.default != 0.35 else 0.4
+    return k.default + 3 if k.max is None or k.default + 3 <= k.max else k.default - 3
+
+
+def config_value(k: "_form.Knob", shown):
+    """The TrainConfig value a widget value stands for (a toggle stands for one of two choices)."""
+    if k.ui == "toggle" and k.options:
+        return list(k.options)[1 if shown else 0]
+    return shown
+
+
+def test_the_form_has_a_widget_for_every_knob_of_the_train_page():
+    names = set(KNOBS)
+    assert {"input_size", "num_outputs", "hidden_size", "epochs", "learning_rate", "batch_size", "val_fraction",
+            "patience", "seed", "device", "pos_weight", "threshold_mode"} <= names
+    for k in KNOBS.values():
+        assert k.label and k.help, k  # label and help come from TrainConfig's metadata (or the page's fallback)
+    assert KNOBS["device"].options == ["auto", *__import__("multilabel").available_devices()]
+
+
+@pytest.mark.parametrize("name", list(KNOBS))
+def test_each_widget_survives_a_source_switch_and_a_page_change_and_trains(home, name):
+    """Change one widget, switch the source to Upload CSV and back, go to Runs and back, start: the stored config
+    equals what every widget showed (the form once dropped synthetic sliders to 1 and others to their minimum)."""
+    k = KNOBS[name]
+    at = app(PAGE["train"])
+    at.number_input(key="syn_samples").set_value(300).run()
+    new = another_value(k)
+    widget_of(at, k).set_value(new).run()
+    assert widget_of(at, k).value == new
+
+    at.radio(key="source").set_value("Upload CSV").run()
+    assert not at.exception
+    at.radio(key="source").set_value("Synthetic").run()
+    at.switch_page(PAGE["runs"]).run()
+    at.switch_page(PAGE["home"]).run()
+    at.switch_page(PAGE["train"]).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert widget_of(at, k).value == new, f"{name} came back as {widget_of(at, k).value}, not {new}"
+    assert at.number_input(key="syn_samples").value == 300
+
+    shown = {n: config_value(kn, widget_of(at, kn).value) for n, kn in KNOBS.items()}
+    at.button(key="start").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    run = get_registry(home).store.get_run(at.session_state["run_id"])
+    assert {n: run["config"][n] for n in shown} == shown
+    assert run["config"][name] == config_value(k, new)
+    assert run["data"]["rows"] == 300
+
+
+def test_the_csv_and_its_label_choice_survive_a_source_switch_and_a_page_change(home, emotions_csv,
+                                                                                 emotion_labels):
+    at = app(PAGE["train"])
+    at.slider(key="hidden_size").set_value(40).run()
+    at.radio(key="source").set_value("Upload CSV").run()
+    at.file_uploader(key="train_csv").set_value(("emotions.csv", emotions_csv.read_bytes(), "text/csv")).run()
+    at.multiselect(key="labels").unselect("angry-aggresive").run()
+    assert metrics(at) == {"Input size": "73", "Number of outputs": "5"}
+
+    at.radio(key="source").set_value("Synthetic").run()
+    assert at.slider(key="input_size").value == TrainConfig().input_size  # the CSV never touched these
+    assert at.slider(key="num_outputs").value == TrainConfig().num_outputs
+    at.switch_page(PAGE["predict"]).run()
+    at.switch_page(PAGE["train"]).run()
+    at.radio(key="source").set_value("Upload CSV").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(plain("emotions.csv") + ": 593 rows" in c.value and "uploaded earlier" in c.value for c in at.caption)
+    assert at.multiselect(key="labels").value == emotion_labels[:-1]
+    assert metrics(at) == {"Input size": "73", "Number of outputs": "5"}
+    assert at.slider(key="hidden_size").value == 40
+
+    at.button(key="start").click().run()
+    assert not at.exception and not at.error
+    run = get_registry(home).store.get_run(at.session_state["run_id"])
+    assert (run["config"]["input_size"], run["config"]["num_outputs"], run["config"]["hidden_size"]) == (73, 5, 40)
+    assert run["data"]["labels"] == emotion_labels[:-1]
+
+
+def test_no_label_chosen_says_so_in_page_words(home, emotions_csv, emotion_labels):
+    at = app(PAGE["train"])
+    at.radio(key="source").set_value("Upload CSV").run()
+    at.file_uploader(key="train_csv").set_value(("emotions.csv", emotions_csv.read_bytes(), "text/csv")).run()
+    at.multiselect(key="labels").set_value([]).run()
+    at.button(key="start").click().run()
+    errors = " ".join(e.value for e in at.error)
+    assert "choose at least one label column" in errors and "--" not in errors
+    assert get_registry(home).store.list_runs() == []
+
+
+# -- statuses, owners and notes (items 5 and 6) --------------------------------------------------------------------
+
+def test_an_early_stopped_run_reads_stopped_early_on_train_and_runs(home):
+    store = get_registry(home).store
+    run_id = store.create_run(TrainConfig().to_dict(), {"source": "synthetic", "rows": 100})
+    store.finish(run_id, "early_stopped")
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=30)
+    at.query_params["run"] = run_id
+    at.switch_page(PAGE["train"]).run()
+    assert status_is("stopped early")(at) and "early_stopped" not in text(at)
+    at.switch_page(PAGE["runs"]).run()
+    assert at.dataframe[0].value["status"].tolist() == ["stopped early"]
+
+
+def test_another_session_sees_the_owner_and_must_confirm_a_stop_which_leaves_a_note(home):
+    owner = app(PAGE["train"])
+    start_synthetic(owner, epochs=2000, samples=3000, patience=0)
+    run_id = owner.session_state["run_id"]
+    assert "started by this browser session at" in text(owner)
+
+    other = AppTest.from_file(str(REPO / "app.py"), default_timeout=30)
+    other.query_params["run"] = run_id
+    other.switch_page(PAGE["train"]).run()
+    assert "started by another browser session at" in text(other)
+    other.button(key="stop").click().run()
+    assert any("started by another browser session" in w.value and "Stop it anyway" in w.value
+               for w in other.warning)
+    assert get_registry(home).is_live(run_id) if hasattr(get_registry(home), "is_live") else True
+    other.button(key="stop_no").click().run()
+    assert not other.warning
+    assert get_registry(home).get(run_id).running, "Cancel stopped the run"
+
+    other.button(key="stop").click().run()
+    other.button(key="stop_yes").click().run()
+    wait_until(owner, status_is("stopped"), "the other session's stop to end the run")
+    other_id = other.session_state["browser_id"]
+    notes = [c.value for c in owner.caption if c.value.startswith("Note (")]
+    assert len(notes) == 1 and f"stopped by browser session {other_id}" in notes[0]
+    owner.switch_page(PAGE["runs"]).run()
+    assert any(f"stopped by browser session {other_id}" in c.value for c in owner.caption)
+
+
+def test_the_owner_stops_its_own_run_without_a_question_or_a_note(home):
+    at = app(PAGE["train"])
+    start_synthetic(at, epochs=2000, samples=3000, patience=0)
+    at.button(key="stop").click().run()
+    assert not at.warning
+    wait_until(at, status_is("stopped"), "the run to stop")
+    assert not [c.value for c in at.caption if c.value.startswith("Note (")]
+
+
+def test_runs_shows_the_metrics_of_a_live_run_so_far(home):
+    at = app(PAGE["train"])
+    start_synthetic(at, epochs=2000, samples=3000, patience=0)
+    run_id = at.session_state["run_id"]
+    wait_until(at, lambda a: epoch_shown(a) >= 2, "two epochs")
+    at.switch_page(PAGE["runs"]).run()
+    row = at.dataframe[0].value.set_index("run").loc[run_id]
+    assert row["status"] == "running"
+    value, at_epoch = row["val micro-F1"].split(" ", 1)
+    assert 0.0 <= float(value) <= 1.0 and re.fullmatch(r"\(epoch \d+ so far\)", at_epoch), row["val micro-F1"]
+    assert "None" not in at.dataframe[0].value.to_string()
+    shown = metrics(at)  # the selected run (the only one): every metric so far, none of them "None"
+    for label in ("Val micro-F1", "Val macro-F1", "Val Hamming loss", "Val subset accuracy"):
+        assert 0.0 <= float(shown[label]) <= 1.0, (label, shown[label])
+
+
+def test_the_download_keeps_its_bytes_across_unrelated_reruns(home, downloads):
+    run_id = trained_run(home)
+    at = app(PAGE["predict"])
+    _, content = features_csv(rows=30)
+    at.file_uploader(key="predict_csv").set_value(("batch.csv", content, "text/csv")).run()
+    at.run()
+    at.run()
+    csvs = [d["data"] for d in downloads if d["mimetype"] == "text/csv"]
+    assert len(csvs) == 3 and csvs[0] is csvs[1] is csvs[2]  # the same bytes object: the same file behind the link
+    at.slider(key=f"thr_{run_id}_0").set_value(0.0).run()
+    moved = [d["data"] for d in downloads if d["mimetype"] == "text/csv"][-1]
+    assert moved is not csvs[0] and moved != csvs[0]  # a threshold change does make a new file
+    (button,) = at.get("download_button")
+    assert button.proto.ignore_rerun  # a click does not rerun the page under the download
+
+
+def test_the_url_keeps_the_form_so_a_new_session_opens_the_same_settings(home):
+    at = app(PAGE["train"])
+    at.slider(key="hidden_size").set_value(40).run()
+    at.toggle(key="threshold_mode").set_value(True).run()
+    at.select_slider(key="learning_rate").set_value(0.01).run()
+    params = dict(at.query_params)
+    assert {k: v[0] if isinstance(v, list) else v for k, v in params.items()} == {
+        "hidden_size": "40", "threshold_mode": "tuned", "learning_rate": "0.01"}
+
+    fresh = AppTest.from_file(str(REPO / "app.py"), default_timeout=30)  # a reload: a new session, the same URL
+    for key, value in params.items():
+        fresh.query_params[key] = value
+    fresh.switch_page(PAGE["train"]).run()
+    assert not fresh.exception and not fresh.warning
+    assert fresh.slider(key="hidden_size").value == 40
+    assert fresh.toggle(key="threshold_mode").value is True
+    assert fresh.select_slider(key="learning_rate").value == 0.01
+
+    at.slider(key="hidden_size").set_value(TrainConfig().hidden_size).run()  # back to the default: out of the URL
+    assert "hidden_size" not in at.query_params
+
+
+def test_a_bad_value_in_the_url_is_left_out_with_a_reason(home):
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=30)
+    at.query_params["epochs"] = "lots"
+    at.query_params["hidden_size"] = "12"
+    at.switch_page(PAGE["train"]).run()
+    assert not at.exception
+    assert any("epochs='lots'" in w.value for w in at.warning)
+    assert at.slider(key="epochs").value == TrainConfig().epochs
+    assert at.slider(key="hidden_size").value == 12

@@ -16,7 +16,7 @@ def feature_frame(trained, n=20, seed=0) -> pd.DataFrame:
                         columns=trained.feature_names)
 
 
-def output_columns(trained) -> list[str]:
+def output_columns(trained) -> list[str]:  # the expected names, in order
     return [f"{label}{PROB_SUFFIX}" for label in trained.label_names] + list(trained.label_names)
 
 
@@ -173,3 +173,90 @@ def test_a_png_is_refused_with_a_printable_message(trained_small, write_csv, tmp
     with pytest.raises(MultilabelError) as info:
         predict_csv(trained_small, write_csv(png_bytes, "photo.csv"), tmp_path / "out.csv")
     assert "is not a readable CSV" in str(info.value) and str(info.value).isprintable()
+
+
+# -- the same reader as training: other delimiters and UTF-16 score the same (issue 8 probes) -------------------------
+
+@pytest.mark.parametrize("delimiter, encoding", [(";", "utf-8"), ("\t", "utf-8"), (",", "utf-16"), (";", "utf-16-le")],
+                         ids=["semicolon", "tab", "utf-16 BOM", "semicolon utf-16-le"])
+def test_predict_csv_reads_what_training_reads(trained_small, tmp_path, delimiter, encoding):
+    frame = feature_frame(trained_small, n=30).astype(np.float64)
+    frame.insert(0, "id", [f"r{i}" for i in range(30)])
+    comma, other = tmp_path / "comma.csv", tmp_path / "other.csv"
+    frame.to_csv(comma, index=False)
+    other.write_bytes(frame.to_csv(index=False, sep=delimiter).encode(encoding))
+    predict_csv(trained_small, comma, tmp_path / "a.csv")
+    summary = predict_csv(trained_small, other, tmp_path / "b.csv")
+    assert summary["rows"] == 30
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "b.csv"), pd.read_csv(tmp_path / "a.csv"))
+
+
+def test_label_frame_and_predict_csv_share_one_column_builder(trained_small, tmp_path):
+    from multilabel.predict import label_frame
+    from multilabel.predict import output_columns as build
+
+    probs = np.array([[0.1, 0.5, 0.9], [0.7, 0.2, 0.4]], dtype=np.float32)
+    cut = np.array([0.5, 0.5, 0.5], dtype=np.float32)
+    cols = build(trained_small.label_names, probs, cut)
+    assert list(cols) == output_columns(trained_small)
+    assert [cols[label].tolist() for label in trained_small.label_names] == [[0, 1], [1, 0], [1, 0]]
+    assert all(cols[label].dtype == np.int8 for label in trained_small.label_names)
+    frame = label_frame(trained_small, probs, [0.5, 0.5, 0.5])
+    assert list(frame.columns) == list(cols)
+    np.testing.assert_array_equal(frame.to_numpy(), pd.DataFrame(cols).to_numpy())
+
+
+# -- output paths: refused before any work; a full disk leaves nothing behind ---------------------------------------
+
+@pytest.mark.parametrize("case", ["folder", "missing folder", "under a file"])
+def test_an_output_path_that_cannot_be_written_is_refused_before_reading(trained_small, write_csv, tmp_path, case):
+    source = write_csv(feature_frame(trained_small, n=5).to_csv(index=False), "in.csv")
+    (tmp_path / "a_file").write_text("x")
+    out = {"folder": tmp_path, "missing folder": tmp_path / "nope" / "out.csv",
+           "under a file": tmp_path / "a_file" / "out.csv"}[case]
+    expected = {"folder": "is a folder; give a file name inside it", "missing folder": "does not exist; create it",
+                "under a file": "is a file, not a folder"}[case]
+    with pytest.raises(MultilabelError) as info:
+        predict_csv(trained_small, source, out)
+    assert expected in str(info.value) and "\n" not in str(info.value)
+    assert not (tmp_path / "nope").exists()
+
+
+def test_an_output_folder_that_refuses_writes_is_refused(trained_small, write_csv, tmp_path, lock):
+    source = write_csv(feature_frame(trained_small, n=5).to_csv(index=False), "in.csv")
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    lock(folder)
+    with pytest.raises(MultilabelError, match=r"cannot write in the folder .*locked.* choose a writable folder"):
+        predict_csv(trained_small, source, folder / "out.csv")
+
+
+def test_a_full_disk_while_writing_gives_one_line_and_leaves_no_partial_file(trained_small, tmp_path, monkeypatch):
+    import errno
+    import types
+
+    import pyarrow.csv as pacsv
+
+    from multilabel import predict as predict_mod
+
+    class FullDiskWriter:
+        def __init__(self, path, schema):
+            self.fh = open(path, "wb")
+
+        def write_table(self, table):
+            self.fh.write(b"half a row")
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        def close(self):
+            self.fh.close()
+
+    monkeypatch.setattr(predict_mod, "pacsv", types.SimpleNamespace(CSVWriter=FullDiskWriter,
+                                                                    open_csv=pacsv.open_csv))
+    source = tmp_path / "in.csv"
+    big_csv(trained_small, source)
+    out = tmp_path / "out.csv"
+    with pytest.raises(MultilabelError) as info:
+        predict_csv(trained_small, source, out, chunk_rows=1000)
+    assert str(info.value) == (f"cannot finish writing '{out}': No space left on device; free some disk space or "
+                               "choose a folder on another disk")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]

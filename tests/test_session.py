@@ -53,6 +53,11 @@ def test_a_finished_run_is_in_the_snapshot_the_store_and_a_checkpoint(store, sma
     assert [r["val_loss"] for r in stored] == [r["val_loss"] for r in snap["history"]]
     loaded = load_checkpoint(snap["checkpoint"])
     assert loaded.run_id == session.run_id
+    probs, targets = store.load_validation(session.run_id)
+    config = make_config(epochs=4)
+    _, val_idx = split_indices(small_data.num_rows, config.val_fraction, config.seed)
+    np.testing.assert_array_equal(targets, small_data.Y[val_idx])
+    np.testing.assert_allclose(probs, loaded.predict_proba(small_data.X[val_idx]), atol=1e-6)
     expected = in_process.trained.predict_proba(small_data.X)
     np.testing.assert_array_equal(loaded.predict_proba(small_data.X), expected)
 

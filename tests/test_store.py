@@ -106,7 +106,7 @@ def test_data_survives_reopening_the_store(store_home):
 def test_a_home_that_is_a_file_is_refused_with_the_fix(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
-    with pytest.raises(MultilabelError, match="cannot use .* as the run store.*--store or MULTILABEL_HOME"):
+    with pytest.raises(MultilabelError, match="the run store folder .* is not writable .*set MULTILABEL_HOME \\(or --store\\)"):
         RunStore(blocker / "home")
 
 
@@ -212,3 +212,18 @@ def test_claiming_a_run_makes_this_process_its_owner(store_home):
     assert first.get_run(run_id)["owner"] == second.owner and first.live_run_ids() == [run_id]
     first.close()
     second.close()
+
+
+def test_a_full_disk_while_saving_validation_arrays_is_one_line_and_leaves_nothing(store, monkeypatch):
+    import errno
+
+    import numpy as np
+
+    def full(path, **arrays):
+        open(path, "wb").write(b"half")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(np, "savez_compressed", full)
+    with pytest.raises(MultilabelError, match="cannot finish writing .*val.npz': No space left on device; free some"):
+        store.save_validation("run1", np.zeros((3, 2)), np.zeros((3, 2)))
+    assert list((store.home / "checkpoints").iterdir()) == []

@@ -3,18 +3,24 @@
 import hashlib
 import io
 
-import pandas as pd
 import streamlit as st
 
-from multilabel import MultilabelError, load_checkpoint, read_csv
-from multilabel.charts import label_frequency_figure
-from multilabel.predict import PROB_SUFFIX, label_frame, predict_frame
-from multilabel.store import WITH_MODEL
-from app_pages._shared import model_from_store, registry
+from app_pages._nav import page
+
+page("Predict")
+st.title("Predict")
+
+import pandas as pd  # noqa: E402  (heavy imports after the title is on screen)
+
+from multilabel import MultilabelError, load_checkpoint, read_csv  # noqa: E402
+from multilabel.charts import label_frequency_figure  # noqa: E402
+from multilabel.predict import PROB_SUFFIX, label_frame, predict_frame  # noqa: E402
+from multilabel.store import WITH_MODEL  # noqa: E402
+from app_pages._shared import model_from_store, registry  # noqa: E402
+from app_pages._words import for_page, status_word  # noqa: E402
 
 SHOWN_ROWS = 1000
 
-st.title("Predict")
 store = registry().store
 
 # -- the model ---------------------------------------------------------------------------------------------------
@@ -30,13 +36,13 @@ if choice == "From a run":
         wanted = st.session_state.get("predict_run")
         by_id = {r["id"]: r for r in runs}
         run_id = st.selectbox("Run", ids, index=ids.index(wanted) if wanted in by_id else 0, key="predict_run_select",
-                              format_func=lambda i: f"{by_id[i]['name']} · {by_id[i]['status']} · val micro-F1 "
+                              format_func=lambda i: f"{by_id[i]['name']} · {status_word(by_id[i]['status'])} · val micro-F1 "
                                                     f"{(by_id[i]['best'] or {}).get('micro_f1', float('nan')):.3f}")
         try:
             trained = model_from_store(by_id[run_id]["checkpoint"])
             model_key = run_id
         except (MultilabelError, OSError) as exc:
-            st.error(f"cannot load the checkpoint of run {run_id}: {exc}")
+            st.error(f"cannot load the checkpoint of run {run_id}: {for_page(str(exc))}")
 else:
     upload = st.file_uploader("Checkpoint (.pt saved by multilabel)", type=["pt"], key="ckpt_upload")
     if upload is not None:
@@ -45,7 +51,7 @@ else:
             trained = load_checkpoint(io.BytesIO(raw), name=f"'{upload.name}'")  # weights_only: code never runs
             model_key = hashlib.sha1(raw).hexdigest()[:12]
         except MultilabelError as exc:
-            st.error(str(exc))
+            st.error(for_page(str(exc)))
 
 if trained is None:
     st.stop()
@@ -77,7 +83,7 @@ if cached is None or cached[0] != cache_key:
     try:
         scored, plan = predict_frame(trained, read_csv(data, f"'{data.name}'"), name=f"'{data.name}'")
     except MultilabelError as exc:
-        st.error(str(exc))
+        st.error(for_page(str(exc)))
         st.stop()
     cached = st.session_state["predict_cache"] = (cache_key, scored, plan)
 _, scored, plan = cached
@@ -96,5 +102,12 @@ st.dataframe(shown.head(SHOWN_ROWS), hide_index=True,
 if len(result) > SHOWN_ROWS:
     st.caption(f"showing the first {SHOWN_ROWS:,} rows; the download has all {len(result):,}")
 st.plotly_chart(label_frequency_figure(label_cols, counts, len(result)), key="freq_chart")
-st.download_button("Download predictions (CSV)", result.to_csv(index=False).encode(), key="download",
+# The file's bytes are made once per (file, model, thresholds) and kept: an unrelated rerun hands the button the
+# very same bytes, so the file behind the link stays put. A click does not rerun the page ("ignore"): a rerun
+# started by the click could retire the link the browser is still fetching.
+download_key = (cache_key, tuple(round(t, 6) for t in thresholds))
+kept = st.session_state.get("predict_download")
+if kept is None or kept[0] != download_key:
+    kept = st.session_state["predict_download"] = (download_key, result.to_csv(index=False).encode())
+st.download_button("Download predictions (CSV)", kept[1], key="download", on_click="ignore",
                    file_name=data.name.rsplit(".", 1)[0] + "_predictions.csv", mime="text/csv", type="primary")

@@ -1,0 +1,211 @@
+"""The Train form: widgets built from TrainConfig's field metadata, with state that survives everything.
+
+Why the state lives outside the widgets: Streamlit deletes the state of a widget that a script run does not draw
+(the synthetic-only sliders while "Upload CSV" is chosen, every widget while another page is open), and a widget
+whose key was filled by hand through ``st.session_state`` can come back at its minimum or at a stale value. So:
+
+* the form's values live in one plain dict, ``st.session_state[FORM]``, which Streamlit never cleans up;
+* every widget gets ``value=``/``index=`` from that dict and an ``on_change`` callback that copies the widget's new
+  value back into it; nothing writes a widget key by hand (loading a run's settings drops the widget keys instead,
+  so they are drawn again from the dict);
+* Start builds the TrainConfig from the dict: what the page shows is what trains.
+
+A widget that is drawn again after leaving the page starts from the dict, so it shows the last value chosen.
+The TrainConfig part of the dict is also mirrored into the page's URL (``config.to_query``: only what differs from
+the defaults), so a reload (a new session) or a shared link opens the same form.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Callable, Optional, Sequence
+
+import streamlit as st
+
+from multilabel import TrainConfig
+from multilabel import config as config_module
+
+FORM = "train_form"  # the plain session_state key holding the form's values
+SOURCES = ["Synthetic", "Upload CSV"]
+# Data knobs that are not TrainConfig fields (the synthetic generator's).
+DATA_DEFAULTS = {"source": "Synthetic", "syn_samples": 2000, "syn_noise": 0.1}
+# Fields the synthetic source sets with sliders; a CSV's columns set them otherwise.
+DATA_SHAPE = ("input_size", "num_outputs")
+
+@dataclass(frozen=True)
+class Knob:
+    """One widget of the form: a TrainConfig field and how to draw it."""
+
+    name: str
+    label: str
+    help: str
+    ui: str  # slider | select_slider | number | select | toggle
+    default: Any
+    min: Any = None
+    max: Any = None
+    step: Any = None
+    options: Optional[Sequence[Any]] = None  # select_slider / select choices; toggle: [off value, on value]
+
+    def fit(self, value: Any) -> Any:
+        """``value`` brought inside what the widget can show (a stored run may hold any valid value)."""
+        if self.ui == "toggle":
+            return value if value in (self.options or (False, True)) else self.default
+        if self.options is not None:
+            options = list(self.options)
+            if value in options:
+                return value
+            if isinstance(value, (int, float)) and all(isinstance(o, (int, float)) for o in options):
+                return min(options, key=lambda o: abs(o - value))
+            return self.default if self.default in options else options[0]
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return self.default
+        if self.min is not None:
+            value = max(value, self.min)
+        if self.max is not None:
+            value = min(value, self.max)
+        if self.step and isinstance(self.step, float):  # a float slider only holds multiples of its step
+            value = round(round(value / self.step) * self.step, 10)
+        return value
+
+
+def knobs() -> list[Knob]:
+    """The Train page's widgets, in order, from TrainConfig's metadata (``config.ui_fields()``)."""
+    out = []
+    for f in config_module.ui_fields():
+        meta = f.metadata
+        ui = meta["ui"]
+        if ui == "toggle":
+            options: Optional[list[Any]] = [meta.get("ui_off", False), meta.get("ui_on", True)]
+        elif ui in ("select", "select_slider"):
+            options = config_module.ui_options(f)  # devices: only those that exist here
+        else:
+            options = None
+        default = float(f.default) if f.type in ("float", float) and ui in ("slider", "number") else f.default
+        out.append(Knob(name=f.name, label=meta.get("label") or f.name.replace("_", " ").capitalize(),
+                        help=meta.get("help", ""), ui=ui, default=default,
+                        min=meta.get("ui_min", meta.get("min")), max=meta.get("ui_max", meta.get("max")),
+                        step=meta.get("ui_step"), options=options))
+    return out
+
+
+def defaults() -> dict[str, Any]:
+    return {**DATA_DEFAULTS, **{k.name: k.fit(k.default) for k in knobs()}, "labels": {}}
+
+
+def form() -> dict[str, Any]:
+    """This browser session's form values (created with the defaults on first use)."""
+    if FORM not in st.session_state:
+        st.session_state[FORM] = defaults()
+    return st.session_state[FORM]
+
+
+def load(config: dict[str, Any], data: Optional[dict[str, Any]] = None) -> None:
+    """Fill the form from a stored run's config (and data description), and let the widgets redraw from it."""
+    values = form()
+    for k in knobs():
+        if k.name in config:
+            values[k.name] = k.fit(config[k.name])
+    if data:
+        values["source"] = "Upload CSV" if data.get("source") == "csv" else "Synthetic"
+        if data.get("source") == "synthetic":
+            for key, src in (("syn_samples", "rows"), ("syn_noise", "noise")):
+                if isinstance(data.get(src), (int, float)):
+                    values[key] = data[src]
+    for key in [*values, *(k.name for k in knobs())]:
+        st.session_state.pop(key, None)  # widget state only: the dict is under FORM
+
+
+def _copy(key: str, convert: Callable[[Any], Any] = lambda v: v) -> None:
+    form()[key] = convert(st.session_state[key])
+
+
+def widget(k: Knob, container: Any = st) -> Any:
+    """Draw knob ``k`` in ``container`` from the form's value; a change is copied back to the form."""
+    values = form()
+    value = values[k.name] = k.fit(values.get(k.name, k.default))
+    common = dict(key=k.name, help=k.help or None)
+    if k.ui == "toggle":
+        on_value = (k.options or (False, True))[-1]
+        container.toggle(k.label, value=value == on_value, on_change=_copy,
+                         args=(k.name, lambda on, o=k.options: (o or (False, True))[1 if on else 0]), **common)
+    elif k.ui == "select_slider":
+        container.select_slider(k.label, options=list(k.options), value=value, format_func=_fmt,
+                                on_change=_copy, args=(k.name,), **common)
+    elif k.ui == "select":
+        options = list(k.options)
+        container.selectbox(k.label, options, index=options.index(value), on_change=_copy, args=(k.name,), **common)
+    elif k.ui == "slider":
+        container.slider(k.label, k.min, k.max, value=value, step=k.step, on_change=_copy, args=(k.name,), **common)
+    else:
+        container.number_input(k.label, min_value=k.min, max_value=k.max, value=value, step=k.step,
+                               on_change=_copy, args=(k.name,), **common)
+    return values[k.name]
+
+
+def data_widget(kind: str, label: str, key: str, container: Any = st, **kwargs: Any) -> Any:
+    """A data-section widget (source, synthetic samples/noise) kept in the form the same way."""
+    values = form()
+    if kind == "radio":
+        options = kwargs.pop("options")
+        container.radio(label, options, index=options.index(values[key]), key=key, on_change=_copy, args=(key,),
+                        **kwargs)
+    elif kind == "number":
+        container.number_input(label, value=values[key], key=key, on_change=_copy, args=(key,), **kwargs)
+    elif kind == "slider":
+        container.slider(label, value=values[key], key=key, on_change=_copy, args=(key,), **kwargs)
+    return values[key]
+
+
+def label_picker(file_key: str, columns: list[str], guessed: list[str], container: Any = st) -> list[str]:
+    """The label-column multiselect for one uploaded file; the choice is kept per file in the form."""
+    chosen = form()["labels"]
+    if file_key not in chosen:
+        chosen[file_key] = list(guessed)
+    key = "labels"
+
+    def copy() -> None:
+        form()["labels"][file_key] = list(st.session_state[key])
+
+    if st.session_state.get("labels_file") != file_key:  # another file: its own choice, not the last file's
+        st.session_state.pop(key, None)
+        st.session_state["labels_file"] = file_key
+    container.multiselect("Label columns", columns, default=[c for c in chosen[file_key] if c in columns], key=key,
+                          on_change=copy, help="each chosen column is one yes/no label; all other columns are "
+                                               "features")
+    return [c for c in chosen[file_key] if c in columns]
+
+
+def config_from_form(input_size: int, num_outputs: int) -> TrainConfig:
+    """The TrainConfig the form describes, for data of the given shape (validated)."""
+    values = form()
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    chosen = {k.name: values[k.name] for k in knobs() if k.name in fields}
+    chosen.update(input_size=input_size, num_outputs=num_outputs)
+    return TrainConfig(**chosen).validate()
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def from_url(params: dict[str, str]) -> list[str]:
+    """Fill the form from URL query parameters (a reload, a shared link); returns what was left out, and why."""
+    values, problems = config_module.from_query(params)
+    if values:
+        load(values)
+    return problems
+
+
+def to_url(params: Any) -> None:
+    """Mirror the form's TrainConfig values into ``params`` (st.query_params), other keys (``run``) untouched."""
+    values = form()
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    shown = TrainConfig(**{k.name: values[k.name] for k in knobs() if k.name in fields})
+    wanted = config_module.to_query(shown)
+    for name in fields:
+        if name in wanted:
+            if params.get(name) != wanted[name]:
+                params[name] = wanted[name]
+        elif name in params:
+            del params[name]

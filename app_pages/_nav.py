@@ -1,0 +1,31 @@
+"""Page paths, titles and the sidebar, in one place. Imports only Streamlit, so a page paints before torch loads.
+
+Layout: Streamlit's own folder convention. ``app.py`` is the first page (Home) and ``pages/`` holds the others;
+their URLs come from the file names (``/Train``, ``/Predict``, ``/Runs``), so a direct link or a reload on a fresh
+server opens the right page. There is no ``st.navigation``: mixing it with a ``pages/`` folder made a fresh server
+answer a direct link from the folder's page list instead. ``.streamlit/config.toml`` hides Streamlit's generated
+list, which would call the entry script "app"; :func:`page` draws the same links with proper names.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+ROOT = Path(__file__).resolve().parents[1]
+HOME, TRAIN, PREDICT, RUNS = "app.py", "pages/1_Train.py", "pages/2_Predict.py", "pages/3_Runs.py"
+INSPECT, HEADS = "pages/4_Inspect.py", "pages/5_Sigmoid_vs_softmax.py"
+PAGES = {"Home": HOME, "Train": TRAIN, "Predict": PREDICT, "Runs": RUNS, "Inspect": INSPECT,
+         "Sigmoid vs softmax": HEADS}
+# A local file: a ":material/...:" or emoji page icon makes the browser fetch the tab icon from a CDN.
+ICON = str(ROOT / "assets" / "icon.png")
+
+
+def page(title: str) -> None:
+    """Call first on every page: tab title and local icon, wide layout, the sidebar links."""
+    st.set_page_config(page_title=f"{title} · multilabel" if title != "Home" else "multilabel", page_icon=ICON,
+                       layout="wide")
+    with st.sidebar:
+        for name, path in PAGES.items():
+            st.page_link(path, label=name)

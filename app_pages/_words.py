@@ -1,0 +1,79 @@
+"""How the pages say things: statuses, who started a run, notes, and library messages in page wording.
+
+The library's messages are written for every front end; a few name a command-line flag. The pages show them through
+:func:`for_page`, which says the same thing in terms of the page's widgets.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any, Iterable, Mapping, Optional
+
+STATUS_WORDS = {"starting": "starting", "running": "running", "completed": "completed",
+                "early_stopped": "stopped early", "stopped": "stopped", "failed": "failed",
+                "interrupted": "interrupted"}
+
+# (pattern, replacement) pairs turning command-line wording into page wording.
+_PAGE_WORDING = [
+    (re.compile(r"name them, e\.g\. --labels '[^']*'(?: or --labels '[^']*')?"),
+     "choose them in 'Label columns'"),
+    (re.compile(r"use --device auto"), "choose Device 'auto'"),
+    (re.compile(r"--labels\b"), "'Label columns'"),
+    (re.compile(r"--([a-z][a-z-]*)"), lambda m: f"'{m[1].replace('-', ' ')}'"),
+]
+
+
+def for_page(message: str) -> str:
+    """A library message with command-line flags replaced by what the page calls them."""
+    for pattern, replacement in _PAGE_WORDING:
+        message = pattern.sub(replacement, message)
+    return message
+
+
+def status_word(status: str) -> str:
+    """'early_stopped' -> 'stopped early': statuses as a person reads them."""
+    return STATUS_WORDS.get(status, status.replace("_", " "))
+
+
+def clock(ts: Optional[float]) -> str:
+    return time.strftime("%H:%M", time.localtime(ts)) if ts else "?"
+
+
+def owner_line(view: Any, me: str) -> str:
+    """'started by this browser session at 14:02' / '… another browser session …' / '… the command line …'."""
+    by: Optional[str] = getattr(view, "started_by", None)
+    at = clock(getattr(view, "started_at", None))
+    if by == me:
+        return f"started by this browser session at {at}"
+    if by and by.startswith("browser session"):
+        return f"started by another browser session at {at}"
+    if by and by.startswith("CLI"):
+        return f"started from the command line at {at}"
+    return f"started by {by} at {at}" if by else f"started at {at}"
+
+
+def notes_lines(notes: Iterable[Mapping[str, Any]] | None) -> list[str]:
+    """One line per note on a run: 'Note (14:05): stopped by browser session 1a2b3c'."""
+    return [f"Note ({clock(n.get('at'))}): {n.get('text', '')}" for n in (notes or [])]
+
+
+def rows_line(info: Mapping[str, Any], alive: bool) -> str:
+    """'1,600 training / 400 validation rows', or 'preparing data…' before the engine has split the data."""
+    if "n_train" in info and "n_val" in info:
+        return f"{info['n_train']:,} training / {info['n_val']:,} validation rows"
+    return "preparing data…" if alive else "rows not recorded"
+
+
+def browser_session() -> str:
+    """This browser session's name, e.g. 'browser session 1a2b3c': runs it starts are its own (``started_by``).
+
+    Kept in st.session_state, so it lasts as long as the tab's session; a reload is a new session.
+    """
+    import uuid
+
+    import streamlit as st
+
+    if "browser_id" not in st.session_state:
+        st.session_state["browser_id"] = uuid.uuid4().hex[:6]
+    return f"browser session {st.session_state['browser_id']}"

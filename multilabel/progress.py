@@ -1,0 +1,58 @@
+"""The CLI's progress bar: a tqdm bar over epochs, fed as an ``on_epoch`` listener (a callable taking a record)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, Optional, TextIO
+
+from tqdm import tqdm
+
+
+class EpochProgress:
+    """``on_epoch`` listener that draws a tqdm bar over the run's epochs on ``stream`` (stderr by default).
+
+    Each call shows the latest epoch's train and validation loss and samples/s. Validation micro-F1 is computed
+    only on some epochs (see TrainConfig.eval_every), so it is always shown with the epoch it comes from,
+    ``F1 0.713@e40``: a reader never takes an older epoch's F1 for the current one. On a terminal the bar redraws in
+    place; elsewhere (a log file, CI) it writes a line at most every ``log_every_s`` seconds, plus the last one.
+
+    Use: ``progress = EpochProgress(config.epochs); train(config, data, on_epoch=progress); progress.close()``,
+    or as a context manager.
+    """
+
+    def __init__(self, total: int, stream: Optional[TextIO] = None, log_every_s: float = 10.0) -> None:
+        self.stream = stream if stream is not None else sys.stderr
+        tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.total = total
+        self.f1: Optional[tuple[float, int]] = None  # (micro-F1, the epoch it was measured on)
+        self.bar = tqdm(total=total, unit="epoch", file=self.stream, dynamic_ncols=tty, ncols=None if tty else 120,
+                        mininterval=0.1 if tty else log_every_s, leave=True, ascii=not tty,
+                        bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}{postfix}]")
+
+    def __call__(self, record: dict[str, Any]) -> None:
+        epoch = int(record["epoch"])
+        if record.get("val_micro_f1") is not None:
+            self.f1 = (float(record["val_micro_f1"]), epoch)
+        self.bar.set_postfix_str(self.postfix(record), refresh=False)
+        self.bar.update(max(0, epoch - self.bar.n))  # redraws (rate-limited by tqdm's mininterval)
+
+    def postfix(self, record: dict[str, Any]) -> str:
+        """``train 0.3121 val 0.3342 F1 0.713@e40 12,345 samples/s`` for a record (F1 as of its epoch, if any)."""
+        parts = [f"train {record['train_loss']:.4f}", f"val {record['val_loss']:.4f}"]
+        if self.f1 is not None:
+            parts.append(f"F1 {self.f1[0]:.3f}@e{self.f1[1]}")
+        if record.get("samples_per_s") is not None:
+            parts.append(f"{record['samples_per_s']:,.0f} samples/s")
+        if record.get("partial"):
+            parts.append("(stopped mid-epoch)")
+        return " ".join(parts)
+
+    def close(self) -> None:
+        """Draw the final state and end the line."""
+        self.bar.close()
+
+    def __enter__(self) -> EpochProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,256 @@
+"""Train page: choose data and knobs, start a background run, watch it learn."""
+
+import streamlit as st
+
+from app_pages._nav import PREDICT, page
+
+page("Train")
+st.title("Train")
+# Everything heavy (torch, plotly, the engine) loads after the title is on screen.
+status_slot = st.empty()
+status_slot.caption("loading…")
+
+from multilabel import MultilabelError, guess_label_columns, make_synthetic, read_csv  # noqa: E402
+from multilabel.charts import (empty_figure, loss_figure, metrics_figure, per_label_figure,  # noqa: E402
+                               probability_histogram_figure, probe_heatmap)
+from multilabel.data import dataset_from_frame  # noqa: E402
+from app_pages import _form  # noqa: E402
+from app_pages._shared import plain, registry, show_label_warnings  # noqa: E402
+from app_pages._words import (browser_session, for_page, notes_lines, owner_line, rows_line,  # noqa: E402
+                              status_word)
+
+POLL_S = 0.7
+status_slot.empty()
+
+ME = browser_session()  # runs this tab starts are its own; stopping another session's run asks first
+
+reg = registry()
+run_id = st.session_state.get("run_id") or st.query_params.get("run")
+if run_id:
+    try:
+        stored = reg.store.get_run(run_id)
+    except MultilabelError:
+        run_id = None  # a stale link (deleted run, another store): start fresh
+        st.session_state.pop("run_id", None)
+        del st.query_params["run"]
+if run_id:
+    st.session_state["run_id"] = run_id
+    st.query_params["run"] = run_id
+    # A tab that opens on a run (a reload, a link, "Open on the Train page") shows that run's settings.
+    opened = st.session_state.pop("load_form", None) == run_id  # "Open on the Train page" on Runs
+    if opened or _form.FORM not in st.session_state:
+        _form.load(stored["config"], stored["data"])
+if "form_from_url" not in st.session_state:  # once per session: a reload or a shared link carries the form
+    st.session_state["form_from_url"] = True
+    for problem in _form.from_url(st.query_params.to_dict()):
+        st.warning(problem)
+form = _form.form()
+knobs = {k.name: k for k in _form.knobs()}
+
+# -- the form ------------------------------------------------------------------------------------------------------
+st.subheader("Data")
+source = _form.data_widget("radio", "Source", "source", options=_form.SOURCES, horizontal=True)
+frame, labels, upload_name = None, [], None
+if source == "Synthetic":
+    cols = st.columns(4)
+    _form.data_widget("number", "Samples", "syn_samples", cols[0], min_value=50, max_value=2_000_000, step=500)
+    _form.widget(knobs["input_size"], cols[1])
+    _form.widget(knobs["num_outputs"], cols[2])
+    _form.data_widget("slider", "Label noise", "syn_noise", cols[3], min_value=0.0, max_value=2.0, step=0.05,
+                      help="noise added to the hidden teacher's logits before thresholding; 0 = learnable exactly")
+else:
+    upload = st.file_uploader("CSV with a header row; features numeric, labels 0/1", type=["csv"], key="train_csv")
+    kept = st.session_state.get("train_upload")
+    if upload is not None and (kept is None or kept["id"] != upload.file_id):
+        try:
+            kept = {"id": upload.file_id, "key": f"{upload.name}:{upload.size}", "name": upload.name,
+                    "frame": read_csv(upload, f"'{upload.name}'")}
+        except MultilabelError as exc:
+            kept = None
+            st.error(for_page(str(exc)))
+        st.session_state["train_upload"] = kept
+    if kept is not None:  # kept across source switches and page changes: the uploader itself forgets its file
+        frame, upload_name = kept["frame"], kept["name"]
+        earlier = "" if upload is not None else " (uploaded earlier; upload another file to replace it)"
+        st.caption(f"{plain(upload_name)}: {len(frame):,} rows × {len(frame.columns)} columns{earlier}")
+        st.dataframe(frame.head(5), hide_index=True)
+        columns = [str(c) for c in frame.columns]
+        labels = _form.label_picker(kept["key"], columns, guess_label_columns(frame))
+        if labels:  # e.g. a label column that is 0 in every row
+            show_label_warnings(frame, labels, f"'{upload_name}'")
+        a, b, _ = st.columns([1, 1, 4])
+        a.metric("Input size", len(columns) - len(labels))
+        b.metric("Number of outputs", len(labels))
+
+st.subheader("Network and training")
+grid = [k for name, k in knobs.items() if name not in _form.DATA_SHAPE]
+wide = [k for k in grid if k.ui in ("slider", "select_slider")]
+small = [k for k in grid if k not in wide]
+cols = st.columns(2, gap="large")
+for i, k in enumerate(wide):
+    _form.widget(k, cols[i % 2])
+cols = st.columns(4)
+for i, k in enumerate(small):
+    _form.widget(k, cols[i % 4])
+
+_form.to_url(st.query_params)  # the URL keeps the form: a reload or a copied link opens the same settings
+
+# -- start / stop --------------------------------------------------------------------------------------------------
+live = bool(run_id) and reg.is_live(run_id)
+start_col, stop_col, _ = st.columns([1, 1, 4])
+start = start_col.button("Start training", type="primary", key="start", disabled=live)
+if stop_col.button("Stop", key="stop", disabled=not live):
+    if reg.view(run_id).started_by == ME:
+        reg.stop(run_id, by=ME)
+    else:
+        st.session_state["confirm_stop"] = run_id
+if live and st.session_state.get("confirm_stop") == run_id:
+    view = reg.view(run_id)
+    st.warning(f"This run was {owner_line(view, ME)}. Stop it anyway? A note on the run will say that "
+               "another browser session stopped it.")
+    yes, no, _ = st.columns([1, 1, 4])
+    if yes.button("Yes, stop it", key="stop_yes", type="primary"):
+        reg.stop(run_id, by=ME)
+        st.session_state.pop("confirm_stop")
+    if no.button("Cancel", key="stop_no"):
+        st.session_state.pop("confirm_stop")
+        st.rerun()
+
+def scroll_to(selector: str) -> None:
+    """Scroll the page so the element matching ``selector`` is at the top of the window (a zero-height iframe)."""
+    st.html(f"""<script>
+      (function () {{
+        const doc = window.parent.document;
+        let tries = 0;
+        const go = () => {{
+          const el = doc.querySelector({selector!r});
+          if (el) {{ el.scrollIntoView({{block: "start"}}); }} else if (tries++ < 40) {{ setTimeout(go, 50); }}
+        }};
+        go();
+      }})();
+    </script>""", unsafe_allow_javascript=True)
+
+
+panel = st.container(key="run_panel")  # the run's status and charts, right under Start
+if start:
+    # On screen at once, before the data is built and the run starts (which can take seconds on a busy machine).
+    with panel:
+        starting = st.empty()
+    with starting.container():
+        st.markdown("**Run** starting · status: **starting** · preparing data…")
+        st.progress(0.0, text="preparing data…")
+        a, b = st.columns(2)
+        a.plotly_chart(empty_figure("Loss (binary cross-entropy per label)", "waiting for the first epoch…"),
+                       key="loss_chart")
+        b.plotly_chart(empty_figure("Validation metrics (threshold 0.5)", "waiting for the first epoch…"),
+                       key="metrics_chart")
+    scroll_to(".st-key-run_panel")
+    try:
+        if source == "Synthetic":
+            config = _form.config_from_form(form["input_size"], form["num_outputs"])
+            data = make_synthetic(int(form["syn_samples"]), config.input_size, config.num_outputs,
+                                  noise=float(form["syn_noise"]), seed=config.seed)
+        elif frame is None:
+            raise MultilabelError("upload a CSV first, or choose synthetic data")
+        elif not labels:
+            raise MultilabelError("choose at least one label column")
+        else:
+            data = dataset_from_frame(frame, labels, f"'{upload_name}'")
+            config = _form.config_from_form(data.X.shape[1], data.Y.shape[1])
+        session = reg.start(config, data, started_by=ME)
+    except MultilabelError as exc:
+        starting.empty()
+        panel.error(for_page(str(exc)))
+    else:
+        st.session_state["run_id"] = session.run_id
+        st.session_state["scroll_to_run"] = True
+        st.query_params["run"] = session.run_id
+        st.rerun()  # draw the page again as 'live': Stop enabled, Start disabled, the view polling
+
+
+# -- the run -------------------------------------------------------------------------------------------------------
+def render(view) -> None:
+    """One run's status, curves and per-label view (a live snapshot or a stored run)."""
+    history, epochs, cfg, info = view.history, view.epochs, view.config, view.info
+    stopping = " (stopping…)" if view.stopping else ""
+    st.markdown(f"**Run** `{view.run_id}` · status: **{status_word(view.status)}**{stopping} · "
+                f"{owner_line(view, ME)}")
+    for line in notes_lines(view.notes):
+        st.caption(line)
+    st.caption(f"{rows_line(info, view.alive)} · {cfg['input_size']} → {cfg['hidden_size']} → "
+               f"{cfg['num_outputs']} · lr {cfg['learning_rate']:g} · batch {cfg['batch_size']} · "
+               f"device {info.get('device', cfg['device'])}")
+    last = history[-1] if history else None
+    if last:
+        elapsed = sum(r["duration_s"] for r in history)
+        eta = elapsed / last["epoch"] * (epochs - last["epoch"]) if view.alive else 0.0
+        st.progress(min(last["epoch"] / epochs, 1.0),
+                    text=f"epoch {last['epoch']}/{epochs} · {last['samples_per_s']:,.0f} samples/s · "
+                         f"ETA {eta:.0f} s · train loss {last['train_loss']:.4f} · val loss {last['val_loss']:.4f}")
+    elif view.alive:
+        progress = view.progress or {}
+        done = progress.get("step", 0) / progress["steps"] if progress.get("steps") else 0.0
+        st.progress(done, text="first epoch…" if info else "preparing data…")
+    if view.error:
+        st.error(for_page(view.error))
+    best = view.best
+    if best:
+        cols = st.columns(5)
+        cols[0].metric("Best epoch", best["epoch"])
+        cols[1].metric("Val micro-F1", f"{best['micro_f1']:.3f}")
+        cols[2].metric("Val macro-F1", f"{best['macro_f1']:.3f}")
+        cols[3].metric("Val Hamming loss", f"{best['hamming_loss']:.3f}")
+        cols[4].metric("Val subset accuracy", f"{best['subset_accuracy']:.3f}", help="exact match of all labels")
+        st.caption("Final metrics use the best epoch's weights and the per-label thresholds "
+                   + ", ".join(f"{t:.2f}" for t in best["thresholds"]) + ".")
+        if view.checkpoint and st.button("Predict with this model", key="to_predict"):
+            st.session_state["predict_run"] = view.run_id
+            st.switch_page(PREDICT)
+    if not last:
+        if view.alive:  # the chart frame is on screen from the start; points come with the first epoch
+            a, b = st.columns(2)
+            a.plotly_chart(empty_figure("Loss (binary cross-entropy per label)", "waiting for the first epoch…"),
+                           key="loss_chart")
+            b.plotly_chart(empty_figure("Validation metrics (threshold 0.5)", "waiting for the first epoch…"),
+                           key="metrics_chart")
+        return
+    a, b = st.columns(2)
+    a.plotly_chart(loss_figure(history, last["best_epoch"]), key="loss_chart")
+    b.plotly_chart(metrics_figure(history), key="metrics_chart")
+    evaluated = view.last_evaluated
+    if evaluated is None:
+        return
+    label_names = info.get("label_names") or list(evaluated["val_per_label"])
+    shown_epoch = evaluated["epoch"]
+    live_part = view.live or {}
+    a, b = st.columns(2)
+    a.plotly_chart(per_label_figure(evaluated["val_per_label"], epoch=shown_epoch), key="per_label_chart")
+    if live_part.get("probe_probs") and info.get("probe_targets"):
+        b.plotly_chart(probe_heatmap(live_part["probe_probs"], info["probe_targets"], label_names,
+                                     epoch=shown_epoch), key="probe_chart")
+    if live_part.get("prob_hist"):
+        st.plotly_chart(probability_histogram_figure(live_part["prob_hist"], label_names, epoch=shown_epoch),
+                        key="hist_chart")
+
+
+if run_id:
+    was_live = live
+
+    @st.fragment(run_every=POLL_S if live else None)
+    def live_view() -> None:
+        view = reg.view(run_id)
+        if was_live and not view.alive:
+            st.rerun()  # the run just ended: refresh the whole page once (buttons, summary)
+        render(view)
+
+    with panel:
+        live_view()
+    if st.session_state.pop("scroll_to_run", False):
+        scroll_to(".st-key-run_panel")  # Start is at the bottom of the form: bring the run's status into view
+else:
+    with panel:
+        st.info("Set the data and knobs, then press **Start training**. The run keeps going if you leave this page.")
+        # The empty frames show where the curves will come, and load the chart code before Start is pressed.
+        a, b = st.columns(2)
+        a.plotly_chart(empty_figure("Loss (binary cross-entropy per label)", "no run yet"), key="loss_frame")
+        b.plotly_chart(empty_figure("Validation metrics (threshold 0.5)", "no run yet"), key="metrics_frame")

@@ -1,0 +1,145 @@
+"""Inspect page: a finished run's per-label PR/ROC curves, confusion matrices and threshold trade-off on its
+validation split, and saving chosen thresholds into the run's model (which Predict then uses)."""
+
+from typing import Optional
+
+import streamlit as st
+
+from app_pages._nav import page
+
+page("Inspect")
+st.title("Inspect")  # before the heavy imports: the page paints at once
+
+import numpy as np  # noqa: E402
+
+from multilabel import MultilabelError  # noqa: E402
+from multilabel.analysis import (LabelCurves, Tradeoff, confusion_matrices, label_curves,  # noqa: E402
+                                 save_thresholds, summary_at)
+from multilabel.charts import confusion_grid_figure, pr_curve_figure, roc_curve_figure  # noqa: E402
+from multilabel.metrics import tune_thresholds  # noqa: E402
+from multilabel.store import FINISHED, RunStore  # noqa: E402
+from app_pages._shared import model_from_store, plain, registry  # noqa: E402
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def validation(_store: RunStore, run_id: str, mtime: float) -> Optional[tuple[np.ndarray, np.ndarray, Tradeoff]]:
+    """A run's stored validation split and its trade-off lookup, built once per file version (None if unreadable)."""
+    loaded = _store.load_validation(run_id)
+    return None if loaded is None else (*loaded, Tradeoff(*loaded))
+
+
+@st.cache_resource(show_spinner=False, max_entries=64)
+def curves(_store: RunStore, run_id: str, mtime: float, label: int, name: str) -> LabelCurves:
+    probs, targets, _ = validation(_store, run_id, mtime)  # type: ignore[misc]  # the page checked it
+    return label_curves(probs, targets, label, name)
+
+
+def set_sliders(run_id: str, values: list[float]) -> None:
+    """A button callback: it runs before the script, so the sliders are drawn with these values."""
+    for j, value in enumerate(values):
+        st.session_state[f"inspect_thr_{run_id}_{j}"] = round(float(value), 2)
+
+
+def fmt(value) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+store = registry().store
+flash = st.session_state.pop("inspect_flash", None)
+if flash:
+    st.success(flash)
+
+runs = [r for r in store.list_runs() if r["status"] in FINISHED and r["checkpoint"]]
+if not runs:
+    st.info("No finished runs yet: train one on the Train page, then inspect it here.")
+    st.stop()
+by_id = {r["id"]: r for r in runs}
+ids = list(by_id)
+wanted = st.query_params.get("run")
+run_id = st.selectbox("Run", ids, index=ids.index(wanted) if wanted in by_id else 0, key="inspect_run",
+                      # no metric in the option text: saving thresholds changes it, and the browser keeps showing
+                      # the option text it drew first for the selected value
+                      format_func=lambda i: f"{by_id[i]['name']} · {by_id[i]['status']} · "
+                                            f"{by_id[i]['epochs_done']} epochs")
+st.query_params["run"] = run_id
+run = by_id[run_id]
+
+val_path = store.validation_path(run_id)
+mtime = val_path.stat().st_mtime if val_path.is_file() else None
+loaded = validation(store, run_id, mtime) if mtime is not None else None
+if loaded is None:
+    st.info("This run has no stored validation data (it was trained before runs kept it): retrain it to inspect it.")
+    st.stop()
+try:
+    trained = model_from_store(str(store.checkpoint_path(run_id)))
+except (MultilabelError, OSError) as exc:
+    st.error(plain(f"cannot load the model of run {run_id}: {exc}"))
+    st.stop()
+probs, targets, tradeoff = loaded
+names = list(trained.label_names)
+saved = list(trained.thresholds)
+st.caption(f"{len(probs):,} validation rows · {len(names)} labels · best epoch {(run['best'] or {}).get('epoch')}. "
+           "A row gets label 1 where its probability is at least the label's threshold.")
+
+curves_box = st.container()
+
+# -- thresholds: the sliders run first so every view uses their values; the curves are drawn above them -------
+st.subheader("Thresholds and their trade-off on validation")
+st.caption("Move a label's threshold: its validation precision, recall and F1 follow at once. Saved thresholds "
+           "are the model's (what Predict uses).")
+cols = st.columns(min(3, len(names)))
+thresholds = []
+for j, name in enumerate(names):
+    box = cols[j % len(cols)]
+    t = box.slider(plain(name), 0.0, 1.0, float(saved[j]), 0.01, key=f"inspect_thr_{run_id}_{j}")
+    thresholds.append(t)
+    p = tradeoff.at(j, t)
+    box.caption(f"precision {fmt(p.precision)} · recall {fmt(p.recall)} · F1 {p.f1:.3f} "
+                f"(TP {p.tp}, FP {p.fp}, FN {p.fn}) · saved {saved[j]:.2f}")
+
+now, before = summary_at(probs, targets, thresholds), summary_at(probs, targets, saved)
+m = st.columns(4)
+for col, key, title in zip(m, ("micro_f1", "macro_f1", "hamming_loss", "subset_accuracy"),
+                           ("Val micro-F1", "Val macro-F1", "Val Hamming loss", "Val subset accuracy")):
+    delta = now[key] - before[key]
+    col.metric(title, f"{now[key]:.3f}", f"{delta:+.3f} vs saved" if abs(delta) > 5e-4 else None,
+               delta_color="inverse" if key == "hamming_loss" else "normal")
+
+changed = [j for j in range(len(names)) if abs(thresholds[j] - saved[j]) > 1e-6]  # sliders move in 0.01 steps
+save_col, reset_col, tune_col, _ = st.columns([3, 2, 3, 4])
+reset_col.button("Reset to saved", key="reset_thresholds", disabled=not changed, on_click=set_sliders,
+                 args=(run_id, saved))
+tune_col.button("Best F1 per label", key="tune_thresholds",
+                on_click=lambda: set_sliders(run_id, tune_thresholds(probs, targets)),
+                help="each label's threshold on a 0.05 grid that maximizes its F1 on these validation rows (an "
+                     "optimistic estimate: the same rows choose and score)")
+if save_col.button("Save thresholds into the model", type="primary", key="save_thresholds", disabled=not changed,
+                   help="writes a new checkpoint for this run with these thresholds; Predict uses them from then on"):
+    try:
+        best = save_thresholds(store, run_id, thresholds)
+    except MultilabelError as exc:
+        st.error(plain(str(exc)))
+    else:
+        st.session_state["inspect_flash"] = (f"Saved into run {run_id}'s model: "
+                                             + ", ".join(f"{plain(names[j])} {thresholds[j]:.2f}" for j in changed)
+                                             + f". Val micro-F1 is now {best['micro_f1']:.3f}.")
+        st.rerun()
+
+# -- one label's curves ------------------------------------------------------------------------------------------
+with curves_box:
+    st.subheader("Per-label curves")
+    label = st.selectbox("Label", range(len(names)), format_func=lambda j: names[j], key=f"inspect_label_{run_id}")
+    point = tradeoff.at(label, thresholds[label])
+    c = st.columns(4)
+    c[0].metric(f"Threshold · {plain(names[label])}", f"{thresholds[label]:.2f}")
+    c[1].metric("Precision", fmt(point.precision))
+    c[2].metric("Recall", fmt(point.recall))
+    c[3].metric("F1", f"{point.f1:.3f}")
+    shown = curves(store, run_id, mtime, label, names[label])
+    a, b = st.columns(2)
+    a.plotly_chart(pr_curve_figure(shown, point), key="pr_chart")
+    b.plotly_chart(roc_curve_figure(shown, point), key="roc_chart")
+
+# -- every label's confusion -------------------------------------------------------------------------------------
+st.subheader("Confusion per label")
+st.plotly_chart(confusion_grid_figure(confusion_matrices(probs, targets, thresholds, names)), key="confusion_chart")

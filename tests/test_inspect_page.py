@@ -1,0 +1,184 @@
+"""The Inspect page under AppTest: a finished run's curves, confusion grid and threshold trade-off; saving
+thresholds into the model that Predict then uses.
+
+Each test points MULTILABEL_HOME at its own tmp_path (app_pages/_shared.py caches the registry per home folder).
+Expected numbers come from scikit-learn on the run's stored validation split, not from the code under test.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import pytest
+from sklearn.metrics import average_precision_score, f1_score, precision_score, recall_score, roc_auc_score
+from streamlit.testing.v1 import AppTest
+
+from multilabel import TrainConfig, load_checkpoint, make_synthetic
+from multilabel.session import get_registry
+from multilabel.store import RunStore
+
+from app_pages._nav import INSPECT, PREDICT
+
+REPO = Path(__file__).resolve().parents[1]
+PAGE = INSPECT
+WAIT_S = 120
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch) -> Iterator[Path]:
+    monkeypatch.setenv("MULTILABEL_HOME", str(tmp_path))
+    yield tmp_path
+    for session in get_registry(tmp_path).active():
+        session.stop()
+        session.join(timeout=30)
+
+
+def trained_run(home: Path, seed: int = 1, epochs: int = 25) -> str:
+    """A finished run in ``home``'s store (6 features, 3 labels label_0..label_2), trained through the registry."""
+    config = TrainConfig(input_size=6, hidden_size=8, num_outputs=3, epochs=epochs, patience=0, seed=seed,
+                         learning_rate=1e-2).validate()
+    session = get_registry(home).start(config, make_synthetic(300, 6, 3, seed=seed), name=f"run seed {seed}")
+    assert session.join(timeout=WAIT_S), "library training did not finish"
+    assert session.snapshot()["status"] == "completed", session.snapshot()["error"]
+    return session.run_id
+
+
+def open_page(run: str | None = None) -> AppTest:
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
+    if run:
+        at.query_params["run"] = run
+    at.switch_page(PAGE)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def charts(at: AppTest) -> dict[str, dict]:
+    return {el.proto.id.rsplit("-", 1)[-1]: json.loads(el.proto.spec) for el in at.get("plotly_chart")}
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def caption_of(at: AppTest, run_id: str, j: int) -> str:
+    """The trade-off line under label j's slider (the caption that follows it in the same column)."""
+    slider = at.slider(key=f"inspect_thr_{run_id}_{j}")
+    texts = [c.value for c in at.caption if c.value.startswith("precision ")]
+    sliders = [s for s in at.slider if s.key.startswith(f"inspect_thr_{run_id}_")]
+    return texts[sliders.index(slider)]
+
+
+def expected(probs: np.ndarray, targets: np.ndarray, j: int, threshold: float) -> dict[str, float | str]:
+    """Label j's precision, recall, F1 (as the page formats them) and TP at ``threshold``, by scikit-learn."""
+    pred = probs[:, j] >= np.float32(threshold)
+    return {"precision": f"{precision_score(targets[:, j], pred):.3f}" if pred.any() else "n/a",
+            "recall": f"{recall_score(targets[:, j], pred):.3f}",
+            "f1": f"{f1_score(targets[:, j], pred, zero_division=0.0):.3f}",
+            "p": precision_score(targets[:, j], pred, zero_division=0.0), "r": recall_score(targets[:, j], pred),
+            "tp": int((pred & (targets[:, j] == 1)).sum())}
+
+
+def test_inspect_without_runs_says_so(home):
+    at = open_page()
+    assert any("No finished runs yet" in i.value for i in at.info)
+
+
+def test_inspect_a_run_without_validation_data_says_so_in_one_line(home):
+    run_id = trained_run(home)
+    RunStore(home).validation_path(run_id).unlink()
+    at = open_page()
+    (info,) = at.info
+    assert "no stored validation data" in info.value and "\n" not in info.value
+    assert not at.get("plotly_chart") and not at.slider
+
+
+def test_inspect_curves_sliders_and_save(home):
+    run_id = trained_run(home)
+    store = RunStore(home)
+    probs, targets = store.load_validation(run_id)
+    at = open_page()
+    assert at.selectbox(key="inspect_run").value == run_id
+    assert at.query_params["run"] == run_id  # a copied link reopens this run
+
+    # At the saved thresholds (0.5), every label's line matches scikit-learn.
+    for j in range(3):
+        want = expected(probs, targets, j, 0.5)
+        assert at.slider(key=f"inspect_thr_{run_id}_{j}").value == 0.5
+        assert caption_of(at, run_id, j).startswith(
+            f"precision {want['precision']} · recall {want['recall']} · F1 {want['f1']} (TP {want['tp']},")
+    assert at.button(key="save_thresholds").disabled  # nothing changed yet
+
+    # Switch the curves to label_1: titles and legends follow, with AP and AUROC from scikit-learn.
+    at.selectbox(key=f"inspect_label_{run_id}").set_value(1).run()
+    figs = charts(at)
+    assert figs["pr_chart"]["layout"]["title"]["text"] == "Precision-recall · label_1"
+    assert figs["pr_chart"]["data"][0]["name"] == f"label_1 · AP {average_precision_score(targets[:, 1], probs[:, 1]):.2f}"
+    assert figs["roc_chart"]["data"][0]["name"] == f"label_1 · AUROC {roc_auc_score(targets[:, 1], probs[:, 1]):.2f}"
+
+    # Move label_1's threshold: its line, the metrics above the curves and the marked point change to the new values.
+    before = caption_of(at, run_id, 1)
+    at.slider(key=f"inspect_thr_{run_id}_1").set_value(0.3).run()
+    assert not at.exception
+    want = expected(probs, targets, 1, 0.3)
+    line = caption_of(at, run_id, 1)
+    assert line != before
+    assert line.startswith(f"precision {want['precision']} · recall {want['recall']} · F1 {want['f1']}")
+    assert line.endswith("saved 0.50")
+    shown = metrics(at)
+    assert shown["Threshold · label\\_1"] == "0.30"  # label names are escaped for Markdown
+    assert (shown["Precision"], shown["Recall"], shown["F1"]) == (want["precision"], want["recall"], want["f1"])
+    cuts = np.array([0.5, 0.3, 0.5], dtype=np.float32)
+    macro = f1_score(targets, (probs >= cuts).astype(int), average="macro", zero_division=0.0)
+    assert shown["Val macro-F1"] == f"{macro:.3f}"  # the whole model's numbers follow the sliders too
+    point = charts(at)["pr_chart"]["data"][-1]
+    assert point["mode"] == "markers"
+    assert (point["x"][0], point["y"][0]) == pytest.approx((want["r"], want["p"]))
+    assert caption_of(at, run_id, 0).startswith(f"precision {expected(probs, targets, 0, 0.5)['precision']} ")
+    # The confusion grid's label_1 panel counts at 0.3.
+    grid = charts(at)["confusion_chart"]
+    assert grid["data"][1]["text"][1][1].startswith(f"TP {want['tp']:,}<br>")
+    assert "threshold 0.30" in grid["layout"]["annotations"][1]["text"]
+
+    # Save: a new checkpoint carries the thresholds; the page says so and reads them back as saved.
+    assert not at.button(key="save_thresholds").disabled
+    at.button(key="save_thresholds").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert load_checkpoint(store.checkpoint_path(run_id)).thresholds == pytest.approx([0.5, 0.3, 0.5])
+    assert any("Saved into run" in s.value and "label\\_1 0.30" in s.value for s in at.success)
+    assert caption_of(at, run_id, 1).endswith("saved 0.30")
+    assert at.button(key="save_thresholds").disabled
+    assert store.get_run(run_id)["best"]["thresholds"] == pytest.approx([0.5, 0.3, 0.5])
+
+    # Predict (a fresh session) starts from the saved thresholds: its cached model was reloaded for the new file.
+    predict = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
+    predict.switch_page(PREDICT).run()
+    assert [predict.slider(key=f"thr_{run_id}_{j}").value for j in range(3)] == pytest.approx([0.5, 0.3, 0.5])
+
+
+def test_inspect_opens_the_run_in_the_link(home):
+    older = trained_run(home, seed=1, epochs=3)
+    newer = trained_run(home, seed=2, epochs=3)
+    assert open_page().selectbox(key="inspect_run").value == newer
+    assert open_page(run=older).selectbox(key="inspect_run").value == older
+
+
+def test_inspect_best_f1_and_reset_buttons_move_the_sliders(home):
+    from multilabel.metrics import tune_thresholds
+    run_id = trained_run(home)
+    probs, targets = RunStore(home).load_validation(run_id)
+    best = tune_thresholds(probs, targets)
+    assert best != [0.5, 0.5, 0.5]  # else this test could not tell the buttons apart
+    at = open_page()
+    assert at.button(key="reset_thresholds").disabled
+    at.button(key="tune_thresholds").click().run()
+    assert [at.slider(key=f"inspect_thr_{run_id}_{j}").value for j in range(3)] == pytest.approx(best)
+    for j in range(3):
+        want = expected(probs, targets, j, best[j])
+        assert caption_of(at, run_id, j).startswith(f"precision {want['precision']} · recall {want['recall']} · ")
+    at.button(key="reset_thresholds").click().run()
+    assert [at.slider(key=f"inspect_thr_{run_id}_{j}").value for j in range(3)] == [0.5, 0.5, 0.5]
+    assert at.button(key="save_thresholds").disabled
