@@ -101,7 +101,7 @@ def watch(browser, url: str, run_id: str):
     """A browser context on the Train page of ``run_id``, once its live view shows an epoch."""
     context = browser.new_context(viewport={"width": 1400, "height": 1600})
     page = context.new_page()
-    page.goto(f"{url}/train?run={run_id}", timeout=LOAD_MS, wait_until="commit")
+    page.goto(f"{url}/Train?run={run_id}", timeout=LOAD_MS, wait_until="commit")
     try:
         page.locator("[data-testid='stProgress']").filter(has_text=re.compile(r"epoch \d+/\d+")).first.wait_for(
             timeout=LOAD_MS)
