@@ -1,6 +1,12 @@
 """The headless front door: ``python -m multilabel train|predict|evaluate|runs``.
 
 Training flags are derived from TrainConfig's fields, so the CLI, the pages and the config cannot drift apart.
+
+``train`` trains in this process's main thread (not in a worker process as the dashboard does): the CLI process is
+already a process of its own, so a worker would only add a start and a copy of the data. It goes through the same
+store wiring as a worker (``worker.run_training``): the run is owned by this process, every epoch, the progress and
+checkpoints of the best weights go to the run store, and SIGINT (Ctrl-C) or SIGTERM (``registry.stop`` from the
+dashboard) stop it after the current step with the best weights kept. Each command imports only what it uses.
 """
 
 from __future__ import annotations
@@ -16,19 +22,10 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
-import numpy as np
-import torch
-
-from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig, knobs
-from .data import labels_array, load_csv, make_synthetic, match_labels, read_csv
 from .errors import MultilabelError
 from .paths import check_output_file, os_error_message
-from .metrics import evaluate
-from .predict import DEFAULT_CHUNK_ROWS, PROB_SUFFIX, check_thresholds, predict_csv, predict_frame
-from .progress import EpochProgress
-from .session import SessionRegistry
-from .store import RunStore, default_home
+from .predict import DEFAULT_CHUNK_ROWS
 
 # Flag spellings that differ from the field name; every other field becomes --field-name.
 FLAG_NAMES = {"learning_rate": "--lr"}
@@ -129,6 +126,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    import signal
+
+    from .checkpoint import save_checkpoint
+    from .data import load_csv, make_synthetic
+    from .progress import EpochProgress
+    from .store import RunStore
+    from .worker import StopFlag, run_training
+
     if args.out:  # checked before the data is read and the model trained, not after the work is done
         check_output_file(args.out, "--out", "model.pt")
     if args.synthetic:
@@ -143,49 +148,52 @@ def cmd_train(args: argparse.Namespace) -> int:
     for warning in data.warnings:
         sys.stderr.write(f"warning: {warning}\n")
     config = _config_from_args(args, data.X.shape[1], data.Y.shape[1])
-    registry = SessionRegistry(RunStore(args.store))
-    session = registry.start(config, data, name=args.name,
-                             started_by=f"CLI (pid {os.getpid()} on {socket.gethostname()})")
+    store = RunStore(args.store)
+    run_id = store.create_run(config.to_dict(), data.description, name=args.name,
+                              started_by=f"CLI (pid {os.getpid()} on {socket.gethostname()})")
     bar = None if args.quiet else EpochProgress(config.epochs)
-    seen = 0
+    stop = StopFlag(store, run_id)
+
+    def on_signal(signum: int) -> None:
+        if signum == signal.SIGINT:
+            sys.stderr.write("\nstopping (the best model so far is kept; Ctrl-C again to abort)...\n")
+
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    stop.install_signal_handlers(on_signal)
     try:
-        while True:
-            done = session.join(timeout=0.1)
-            history = session.snapshot()["history"]
-            if bar is not None:
-                for record in history[seen:]:
-                    bar(record)
-            seen = len(history)
-            if done:
-                break
-    except KeyboardInterrupt:
-        sys.stderr.write("\nstopping after this epoch (the best model so far is kept)...\n")
-        session.stop()
-        session.join()
+        result = run_training(store, run_id, config, data, stop, on_epoch=bar if bar is not None else None)
     finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         if bar is not None:
             bar.close()
-    snap = session.snapshot()
-    if snap["status"] == "failed":
-        if snap.get("traceback"):
-            sys.stderr.write(snap["traceback"])
-        raise MultilabelError(snap["error"])
+    run = store.get_run(run_id)
+    if result is None:
+        raise MultilabelError(run["error"])
+    epochs_run = len(result.history)
     if not args.quiet:
-        ended = {"early_stopped": f"stopped early at epoch {snap['epoch']}: no better validation loss for "
+        ended = {"early_stopped": f"stopped early at epoch {epochs_run}: no better validation loss for "
                                   f"{config.patience} epochs",
-                 "stopped": f"stopped at epoch {snap['epoch']}", "completed": f"completed {snap['epoch']} epochs"}
-        sys.stderr.write(f"{ended[snap['status']]}; best epoch {snap['best']['epoch']} "
-                         f"(validation loss {snap['best']['val_loss']:.4f})\n")
-    checkpoint = snap["checkpoint"]
+                 "stopped": f"stopped at epoch {epochs_run}", "completed": f"completed {epochs_run} epochs"}
+        sys.stderr.write(f"{ended[result.outcome]}; best epoch {result.best['epoch']} "
+                         f"(validation loss {result.best['val_loss']:.4f})\n")
+    checkpoint = run["checkpoint"]
     if args.out:
-        checkpoint = str(save_checkpoint(session.result.trained, args.out))
-    best = dict(snap["best"])
-    print(json.dumps({"run_id": session.run_id, "status": snap["status"], "checkpoint": checkpoint,
-                      "device": snap["info"].get("device"), "epochs_run": snap["epoch"], "best": best}))
+        checkpoint = str(save_checkpoint(result.trained, args.out))
+    print(json.dumps({"run_id": run_id, "status": result.outcome, "checkpoint": checkpoint,
+                      "device": result.device, "epochs_run": epochs_run, "best": result.best}))
     return 0
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    import numpy as np
+    import torch
+
+    from .checkpoint import load_checkpoint
+    from .data import labels_array, match_labels, read_csv
+    from .metrics import evaluate
+    from .predict import PROB_SUFFIX, check_thresholds, predict_frame
+
     trained = load_checkpoint(args.model)
     name = f"'{args.data}'"
     frame = read_csv(args.data, name).rename(columns=str)
@@ -210,6 +218,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    from .checkpoint import load_checkpoint
+    from .predict import predict_csv
+
     if args.chunk_rows < 1:
         raise MultilabelError(f"--chunk-rows must be >= 1, got {args.chunk_rows}")
     device = args.device
@@ -224,6 +235,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
+    from .store import RunStore, default_home
+
     home = Path(args.store) if args.store else default_home()
     if not RunStore.exists(home):  # listing creates nothing: only train makes a store folder
         if not args.json:

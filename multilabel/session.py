@@ -1,33 +1,48 @@
-"""Background training: a TrainingSession runs one engine call in a daemon thread; a registry finds it again.
+"""Background training: each run trains in its own worker process; a registry starts, finds, stops and views runs.
 
-The thread never touches a UI. It writes each epoch to the run store and into a lock-protected snapshot that any
-reader (a page poll, the CLI, a test) copies out with ``snapshot()``.
+The server (or any process holding a registry) only reads: ``registry.view(run_id)`` builds a RunView from the run
+store, which the worker writes (epochs, progress, checkpoints, the outcome). So a page poll never competes with
+training for the interpreter lock, and a registry in a restarted server finds live workers' runs again and can stop
+them: a run is live while its owner process (the worker, see multilabel/worker.py) runs.
+
+Workers come from a forkserver that has imported torch and the engine once (``multilabel._preload`` is its preload),
+so a start costs a fork and the data's transfer, well under a second. Each worker gets
+``worker.threads_for(live runs)`` torch threads: max(1, cores // live runs, itself included), capped by
+$OMP_NUM_THREADS when set, and re-sizes them every second as runs start and end (worker.ThreadShare), so the live
+runs together use the cores without oversubscribing them. Workers run at nice 5, below the server.
+
+If the process holding the registry dies (kill -9 of the server), its workers keep training and writing the store;
+a new registry (the restarted server) shows them as live and can stop them. At a normal exit (Ctrl-C on the
+server, the end of a script) the workers this process started are stopped and save their best weights.
 """
 
 from __future__ import annotations
 
 import atexit
+import dataclasses
+import multiprocessing
+import multiprocessing.connection
 import os
+import signal
 import threading
 import time
-import traceback
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-import torch
-
-from .checkpoint import save_checkpoint
 from .config import TrainConfig
 from .data import Dataset
-from .engine import TrainResult, last_evaluated, train
-from .errors import MultilabelError
-from .store import LIVE_ONLY_FIELDS, RunStore, default_home
+from .engine import last_evaluated
+from .store import RunStore, default_home, owner_alive, owner_pid
+
+JOIN_POLL_S = 0.05
+HISTORY_CACHE_RUNS = 64  # runs whose parsed epoch records a registry keeps (a long-lived server views many)
 
 
 @dataclass
 class RunView:
-    """What a page shows of one run: a live run's snapshot or a stored run, in one shape.
+    """What a page shows of one run, live or finished, read from the run store by whichever process asks.
 
     ``history`` holds the epoch records as the engine reported them (see engine.train); ``live`` the probe
     probabilities and histograms of the newest evaluated epoch; ``progress`` the newest in-epoch progress
@@ -58,184 +73,257 @@ class RunView:
         """The newest epoch record with validation metrics, or None."""
         return last_evaluated(self.history)
 
+    def as_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
 
 class TrainingSession:
-    """One run in a background thread. ``snapshot()`` and ``stop()`` are safe from any thread."""
+    """A handle on one run's worker: ``stop()``, ``join()``, ``running``, ``view()``.
 
-    def __init__(self, store: RunStore, config: TrainConfig, data: Dataset, name: str | None = None,
-                 started_by: str | None = None) -> None:
-        self.config = config.validate()
-        self.store = store
-        self.started_by = started_by
-        self.run_id = store.create_run(config.to_dict(), data.description, name=name, started_by=started_by)
-        self._data = data
-        self._stop = threading.Event()
-        # Set when the run has ended. Waiting on it (not on Thread.join) is safe to interrupt with Ctrl-C: an
-        # interrupted Thread.join can leave the thread's state lock wrong, so a later join returns at once.
-        self._done = threading.Event()
-        self._lock = threading.Lock()
-        self._history: list[dict[str, Any]] = []  # records are never mutated after append: copies share them
-        self._state: dict[str, Any] = {"status": "starting", "error": None, "info": {}, "best": None,
-                                       "checkpoint": None, "started_at": time.time(), "finished_at": None,
-                                       "progress": None}
-        self.result: Optional[TrainResult] = None
-        self._thread = threading.Thread(target=self._run, name=f"train-{self.run_id}", daemon=True)
+    ``process`` is the worker when this process started it; a handle on a run another process started (a live run
+    found in the store) has none and follows the store.
+    """
 
-    def start(self) -> TrainingSession:
-        self._thread.start()
-        return self
+    def __init__(self, registry: SessionRegistry, run_id: str, process: Optional[Any] = None,
+                 threads: Optional[int] = None) -> None:
+        self.registry, self.run_id, self.process, self.threads = registry, run_id, process, threads
+        self._reaped = False
+        # Polling a forkserver child reads its exit code from a pipe once; two threads polling at the same time
+        # (two browser tabs) could both try, and the loser would record 255. One poll at a time.
+        self._poll_lock = threading.Lock()
 
-    # -- called from the training thread ----------------------------------------------------------------------
-    def _on_start(self, info: dict[str, Any]) -> None:
-        self.store.set_info(self.run_id, info)
-        with self._lock:
-            self._state.update(status="running", info=info)
+    def _process_alive(self) -> bool:
+        with self._poll_lock:
+            return self.process.is_alive()
 
-    def _on_epoch(self, record: dict[str, Any]) -> None:
-        self.store.log_epoch(self.run_id, record)
-        with self._lock:
-            self._history.append(record)
-            self._state["progress"] = None
-
-    def _on_progress(self, progress: dict[str, Any]) -> None:
-        with self._lock:
-            self._state["progress"] = progress
-
-    def _run(self) -> None:
-        try:
-            result = train(self.config, self._data, on_epoch=self._on_epoch, stop=self._stop, on_start=self._on_start,
-                           on_progress=self._on_progress)
-            result.trained.run_id = self.run_id
-            result.trained.resume = result.resume.to_dict()
-            path = save_checkpoint(result.trained, self.store.checkpoint_path(self.run_id))
-            self.store.save_validation(self.run_id, result.val_probs, result.val_targets)
-            self.store.finish(self.run_id, result.outcome, best=result.best, checkpoint=path)
-            self.result = result
-            with self._lock:
-                self._state.update(status=result.outcome, best=result.best, checkpoint=str(path))
-        except MultilabelError as exc:
-            self._fail(str(exc))
-        except BaseException as exc:  # a bug: keep the traceback for whoever reads the snapshot, mark the run
-            self._fail(f"{type(exc).__name__}: {exc}", traceback.format_exc())
-        finally:
-            self._data = None  # type: ignore[assignment]  # let the arrays go once the run is over
-            with self._lock:
-                self._state["finished_at"] = time.time()
-            self._done.set()
-
-    def _fail(self, message: str, trace: str | None = None) -> None:
-        try:
-            self.store.fail(self.run_id, message)
-        except MultilabelError:
-            pass  # the store cannot be written (a full disk): the message still reaches readers through the snapshot
-        finally:
-            with self._lock:
-                self._state.update(status="failed", error=message, traceback=trace)
-
-    # -- called from anywhere ---------------------------------------------------------------------------------
-    def stop(self) -> None:
-        """Ask the run to end after the current epoch; the best weights so far are kept and saved."""
-        self._stop.set()
+    def stop(self, by: str | None = None) -> None:
+        """Ask the run to stop; it ends within about a step plus one validation pass and keeps its best weights."""
+        self.registry.stop(self.run_id, by=by)
 
     def join(self, timeout: float | None = None) -> bool:
-        """Wait for the run to end; True once it has."""
-        return self._done.wait(timeout)
+        """Wait for the run to end; True once it has (its worker exited, the store holds the outcome)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        if self.process is not None:
+            multiprocessing.connection.wait([self.process.sentinel], timeout)  # readable once the worker exits
+            if self._process_alive():
+                return False
+            self.registry._reap(self)
+            return True
+        while self.registry.is_live(self.run_id):
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            time.sleep(JOIN_POLL_S)
+        return True
 
     @property
     def running(self) -> bool:
-        return self._thread.ident is not None and not self._done.is_set()
+        return self.registry.is_live(self.run_id)
+
+    def view(self) -> RunView:
+        return self.registry.view(self.run_id)
 
     def snapshot(self) -> dict[str, Any]:
-        """A copy of the live state: status, epoch, epochs, history (list of epoch records), info, best, error."""
-        with self._lock:
-            history = list(self._history)
-            state = dict(self._state)
-        last = history[-1] if history else None
-        return {**state, "run_id": self.run_id, "config": self.config.to_dict(), "history": history,
-                "epoch": last["epoch"] if last else 0, "epochs": self.config.epochs,
-                "stopping": self._stop.is_set() and self.running, "alive": self.running}
+        """The view as a plain dict (a copy)."""
+        return self.view().as_dict()
 
 
 class SessionRegistry:
-    """Process-wide map of run id -> TrainingSession over one run store."""
+    """Starts runs in worker processes and finds any run of one run store, live or not.
 
-    def __init__(self, store: RunStore) -> None:
+    ``threads_per_run`` fixes the torch threads of every worker this registry starts (default: threads_for).
+    """
+
+    def __init__(self, store: RunStore, threads_per_run: Optional[int] = None) -> None:
         self.store = store
-        self._lock = threading.Lock()
+        self.threads_per_run = threads_per_run
+        self._lock = threading.RLock()
         self._sessions: dict[str, TrainingSession] = {}
+        self._histories: dict[str, list[dict[str, Any]]] = {}
+        _all_registries.add(self)
+        worker_context()  # start the forkserver now, so its imports are done before the first start
 
+    # -- starting and stopping --------------------------------------------------------------------------------
     def start(self, config: TrainConfig, data: Dataset, name: str | None = None,
               started_by: str | None = None) -> TrainingSession:
-        """Start a run in the background. ``started_by`` says who (a browser session, the CLI) for other viewers."""
-        _warm_up()
-        session = TrainingSession(self.store, config, data, name=name, started_by=started_by)
-        with self._lock:
-            self._sessions[session.run_id] = session
-        return session.start()
+        """Create the run in the store and start its worker; returns at once (the worker trains)."""
+        from .worker import checkpoint_every_s, env_thread_cap, threads_for, worker_main
 
-    def is_live(self, run_id: str | None) -> bool:
-        session = self.get(run_id)
-        return session is not None and session.running
+        config = config.validate()
+        run_id = self.store.create_run(config.to_dict(), data.description, name=name, started_by=started_by)
+        cap = env_thread_cap()
+        threads = self.threads_per_run or threads_for(len(self.store.live_run_ids()), cap)
+        ctx = worker_context()
+        process = ctx.Process(target=worker_main, name=f"multilabel-train-{run_id}", daemon=True,
+                              args=(str(self.store.home), run_id, config, data, threads, checkpoint_every_s(), cap,
+                                    self.threads_per_run is None))
+        try:
+            process.start()
+        except BaseException as exc:
+            self.store.fail(run_id, f"could not start a worker process ({type(exc).__name__}: {exc})")
+            raise
+        session = TrainingSession(self, run_id, process, threads)
+        with self._lock:
+            self._sessions[run_id] = session
+        return session
 
     def stop(self, run_id: str, by: str | None = None) -> None:
-        """Ask a live run to stop after its current step; where ``by`` is not who started it, note who stopped it."""
-        session = self.get(run_id)
-        if session is None or not session.running:
-            return
-        if by is not None and by != session.started_by:
-            self.store.add_note(run_id, f"stopped by {by}")
-        session.stop()
+        """Ask a live run to stop, from any process: a stop request in the store, and SIGTERM to its worker.
 
+        When ``by`` is given and differs from the run's started_by, the note "stopped by <by>" is added.
+        """
+        run = self.store.get_run(run_id)
+        if run["status"] != "running":
+            return
+        self.store.request_stop(run_id)
+        if by is not None and by != run["started_by"]:
+            self.store.add_note(run_id, f"stopped by {by}")
+        owner = self.store.get_run(run_id)["owner"]  # read after the request: see worker.worker_main
+        if owner and owner != self.store.owner and owner_alive(owner):
+            try:
+                os.kill(owner_pid(owner), signal.SIGTERM)  # the worker's handler sets its stop flag
+            except ProcessLookupError:
+                pass
+
+    # -- finding runs -----------------------------------------------------------------------------------------
     def get(self, run_id: str | None) -> Optional[TrainingSession]:
+        """A handle on a run this registry started, or on a live run another process started; else None."""
+        if not run_id:
+            return None
         with self._lock:
-            return self._sessions.get(run_id) if run_id else None
+            session = self._sessions.get(run_id)
+        if session is not None:
+            return session
+        if self.is_live(run_id):
+            return TrainingSession(self, run_id)
+        return None
 
     def sessions(self) -> list[TrainingSession]:
+        """Handles on the runs this registry started."""
         with self._lock:
             return list(self._sessions.values())
 
     def active(self) -> list[TrainingSession]:
+        """The runs this registry started that are still live."""
         return [s for s in self.sessions() if s.running]
 
+    def is_live(self, run_id: str) -> bool:
+        """True while the run's owner process runs and the run has not ended."""
+        self._reap_if_dead(run_id)
+        try:
+            return self.store.get_run(run_id)["status"] == "running"
+        except Exception:  # an unknown (deleted) run is not live
+            return False
+
     def view(self, run_id: str) -> RunView:
-        """What a page shows for a run: the live snapshot if this process runs it, else the stored record."""
+        """The run as a page shows it: the stored record, its epochs (read incrementally), live progress."""
+        self._reap_if_dead(run_id)
         run = self.store.get_run(run_id)
-        session = self.get(run_id)
-        if session is not None:
-            snap = session.snapshot()
-            last = last_evaluated(snap["history"]) or {}
-            return RunView(run_id=run_id, status=snap["status"], history=snap["history"], epoch=snap["epoch"],
-                           epochs=snap["epochs"], config=snap["config"], info=snap["info"],
-                           best=run["best"] or snap["best"],  # the store's: saved thresholds change it after the end
-                           error=snap["error"], checkpoint=snap["checkpoint"], alive=snap["alive"],
-                           stopping=snap["stopping"], live={k: last[k] for k in LIVE_ONLY_FIELDS if k in last},
-                           progress=snap["progress"] if snap["alive"] else None, started_at=snap["started_at"],
-                           finished_at=snap["finished_at"], started_by=session.started_by, notes=run["notes"])
-        history = self.store.history(run_id)
-        return RunView(run_id=run_id, status=run["status"], history=history,
-                       epoch=history[-1]["epoch"] if history else 0, epochs=run["config"].get("epochs", 0),
-                       config=run["config"], info=run["info"] or {}, best=run["best"], error=run["error"],
-                       checkpoint=run["checkpoint"], live=run["last_live"] or {}, started_at=run["created_at"],
-                       finished_at=run["finished_at"], started_by=run["started_by"], notes=run["notes"])
+        history = self._history(run_id)
+        epoch = history[-1]["epoch"] if history else 0
+        alive = run["status"] == "running"
+        progress = run["progress"]
+        if not alive or not progress or progress.get("epoch", 0) <= epoch:
+            progress = None  # the epoch it described has been logged
+        return RunView(
+            run_id=run_id, status=run["status"], history=list(history), epoch=epoch,
+            epochs=run["config"].get("epochs", 0), config=run["config"], info=run["info"] or {}, best=run["best"],
+            error=run["error"], checkpoint=run["checkpoint"], alive=alive,
+            stopping=alive and run["stop_requested"] is not None, live=run["last_live"] or {},
+            progress=progress, started_at=run["created_at"], finished_at=run["finished_at"],
+            started_by=run["started_by"], notes=run["notes"])
+
+    def _history(self, run_id: str) -> list[dict[str, Any]]:
+        """The run's epochs, cached: only epochs newer than the cached ones are read and parsed."""
+        with self._lock:
+            cached = self._histories.get(run_id, [])
+        after = cached[-1]["epoch"] if cached else 0
+        new = self.store.history(run_id, after=after)
+        if new:
+            cached = cached + new  # a new list: views handed out earlier keep theirs
+            with self._lock:
+                self._histories.pop(run_id, None)
+                self._histories[run_id] = cached  # newest last: the oldest entries go first
+                while len(self._histories) > HISTORY_CACHE_RUNS:
+                    self._histories.pop(next(iter(self._histories)))
+        return cached
+
+    def _reap_if_dead(self, run_id: str) -> None:
+        with self._lock:
+            session = self._sessions.get(run_id)
+        if session is not None and session.process is not None and not session._reaped:
+            if not session._process_alive():
+                self._reap(session)
+
+    def _reap(self, session: TrainingSession) -> None:
+        """After this registry's worker exited: a run it left unfinished gets its end and the reason."""
+        with self._lock:
+            if session._reaped:
+                return
+            session._reaped = True
+        code = session.process.exitcode
+        run = self.store.get_run(session.run_id)
+        if run["finished_at"] is not None:
+            return  # the worker recorded the outcome itself
+        if code is not None and code < 0:
+            try:
+                how = f"was killed by {signal.Signals(-code).name}"
+            except ValueError:
+                how = f"was killed by signal {-code}"
+            status = "interrupted"
+        else:
+            how, status = f"exited with code {code} without finishing the run", "failed"
+        kept = " (the last checkpoint of the best weights is kept)" if run["checkpoint"] else ""
+        self.store.fail(session.run_id, f"the worker process (pid {session.process.pid}) {how}; its epochs are "
+                                        f"kept{kept}", status=status)
 
 
 _registries: dict[Path, SessionRegistry] = {}
 _registries_lock = threading.Lock()
-_warm = False
+_all_registries: "weakref.WeakSet[SessionRegistry]" = weakref.WeakSet()
+_context: Optional[Any] = None
+_context_lock = threading.Lock()
+
+
+def worker_context() -> Any:
+    """The multiprocessing context workers start from: a forkserver that preloads ``multilabel._preload``.
+
+    The forkserver is a fresh interpreter (started by exec, not a fork of this process), so this process's torch
+    threads never reach a worker; it imports torch and the engine once and runs no torch op before forking.
+    """
+    global _context
+    with _context_lock:
+        if _context is None:
+            ctx = multiprocessing.get_context("forkserver")
+            ctx.set_forkserver_preload(["multilabel._preload"])
+            from multiprocessing import forkserver
+
+            forkserver.ensure_running()
+            _context = ctx
+        return _context
 
 
 @atexit.register
-def _stop_live_runs(wait_s: float = 10.0) -> None:
-    """At interpreter exit (Ctrl-C on the server, the end of a script) stop live runs and let them save their best
-    weights: a daemon thread still inside torch when the interpreter finalizes aborts the process ("terminate called
-    without an active exception") and leaves the run 'interrupted'."""
-    with _registries_lock:
-        live = [session for registry in _registries.values() for session in registry.active()]
+def _stop_live_runs(wait_s: float = 30.0) -> None:
+    """At interpreter exit (Ctrl-C on the server, the end of a script) stop the workers this process started and
+    wait for them to save their best weights (multiprocessing would otherwise SIGTERM and join them, to the same
+    effect, without a bound on the wait)."""
+    live = []
+    for registry in list(_all_registries):
+        try:
+            live.extend(registry.active())
+        except Exception:  # a closed store: its workers still get multiprocessing's SIGTERM at exit
+            pass
     for session in live:
-        session.stop()
+        try:
+            session.stop()
+        except Exception:  # a closed store: the worker still gets multiprocessing's SIGTERM
+            pass
     deadline = time.monotonic() + wait_s
     for session in live:
-        session.join(timeout=max(0.0, deadline - time.monotonic()))
+        try:
+            session.join(timeout=max(0.0, deadline - time.monotonic()))
+        except Exception:
+            pass
 
 
 def get_registry(home: str | os.PathLike | None = None) -> SessionRegistry:
@@ -245,15 +333,3 @@ def get_registry(home: str | os.PathLike | None = None) -> SessionRegistry:
         if key not in _registries:
             _registries[key] = SessionRegistry(RunStore(key))
         return _registries[key]
-
-
-def _warm_up() -> None:
-    """Run torch's lazy imports and one Adam step in the calling (main) thread before any training thread starts."""
-    global _warm
-    if _warm:
-        return
-    layer = torch.nn.Linear(2, 1)
-    opt = torch.optim.Adam(layer.parameters())
-    layer(torch.zeros(1, 2)).sum().backward()
-    opt.step()
-    _warm = True

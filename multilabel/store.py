@@ -44,7 +44,9 @@ CREATE TABLE IF NOT EXISTS runs (
     checkpoint TEXT,
     error TEXT,
     started_by TEXT,                 -- who started it: 'browser session 1a2b3c', 'CLI pid 123 on host'
-    notes TEXT                       -- JSON list of {"at": unix time, "text": str}
+    notes TEXT,                      -- JSON list of {"at": unix time, "text": str}
+    progress TEXT,                   -- JSON: the engine's latest on_progress inside the current epoch
+    stop_requested REAL              -- unix time a stop was asked for (by any process), else NULL
 );
 CREATE TABLE IF NOT EXISTS epochs (
     run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
@@ -55,8 +57,11 @@ CREATE TABLE IF NOT EXISTS epochs (
 """
 
 FINISHED = ("completed", "early_stopped", "stopped")
+# Runs whose checkpoint a person may predict with: finished ones, and interrupted ones (a killed worker or server)
+# whose checkpoint of the best weights so far was saved while they trained.
+WITH_MODEL = (*FINISHED, "interrupted")
 # Columns added after the first release, with their SQL types: an older runs.db gains them when opened.
-_ADDED_COLUMNS = {"started_by": "TEXT", "notes": "TEXT"}
+_ADDED_COLUMNS = {"started_by": "TEXT", "notes": "TEXT", "progress": "TEXT", "stop_requested": "REAL"}
 
 
 def default_home() -> Path:
@@ -73,17 +78,38 @@ def _process_token(pid: int) -> Optional[str]:
         return f"{pid}:?"
 
 
-def _owner_alive(owner: Optional[str]) -> bool:
-    if not owner:
+def _is_zombie(pid: int) -> bool:
+    """True for a process that has exited but not been reaped (an orphan whose new parent never reaps it)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b")", 1)[1].split()[0] == b"Z"
+    except (OSError, IndexError):
         return False
-    pid = int(owner.split(":", 1)[0])
+
+
+def owner_pid(owner: Optional[str]) -> Optional[int]:
+    """The pid in an owner token 'pid:start-time', or None."""
+    try:
+        return int(owner.split(":", 1)[0]) if owner else None
+    except ValueError:
+        return None
+
+
+def owner_alive(owner: Optional[str]) -> bool:
+    """Whether the process named by an owner token still runs (same pid and start time, not a zombie)."""
+    pid = owner_pid(owner)
+    if pid is None:
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return owner.endswith(":?") or _process_token(pid) == owner
+    return (owner.endswith(":?") or _process_token(pid) == owner) and not _is_zombie(pid)
+
+
+_owner_alive = owner_alive  # the old private name
 
 
 class RunStore:
@@ -194,6 +220,44 @@ class RunStore:
             notes.append({"at": time.time(), "text": text})
             db.execute("UPDATE runs SET notes=? WHERE id=?", (json.dumps(notes), run_id))
 
+    @property
+    def owner(self) -> str:
+        """This process's owner token ('pid:start-time')."""
+        return self._owner
+
+    def claim(self, run_id: str) -> None:
+        """Make this process the run's owner: the run reads 'interrupted' once this process is gone."""
+        with self._tx() as db:
+            db.execute("UPDATE runs SET owner=? WHERE id=?", (self._owner, run_id))
+
+    def set_progress(self, run_id: str, progress: dict[str, Any]) -> None:
+        """Where the current epoch is ({"epoch", "step", "steps"}); cleared when the epoch is logged."""
+        with self._tx() as db:
+            db.execute("UPDATE runs SET progress=? WHERE id=?", (json.dumps(progress), run_id))
+
+    def set_checkpoint(self, run_id: str, checkpoint: str | os.PathLike) -> None:
+        """Record a checkpoint written while the run is live (the best weights so far)."""
+        with self._tx() as db:
+            db.execute("UPDATE runs SET checkpoint=? WHERE id=?", (os.fspath(checkpoint), run_id))
+
+    def request_stop(self, run_id: str) -> None:
+        """Ask the run to stop (its owner polls this); the first request's time is kept."""
+        with self._tx() as db:
+            db.execute("UPDATE runs SET stop_requested=COALESCE(stop_requested, ?) WHERE id=?",
+                       (time.time(), run_id))
+
+    def stop_requested(self, run_id: str) -> bool:
+        with self._lock:
+            row = self._db.execute("SELECT stop_requested FROM runs WHERE id=?", (run_id,)).fetchone()
+        return row is not None and row[0] is not None
+
+    def update_info(self, run_id: str, changes: dict[str, Any]) -> None:
+        """Change some keys of a run's info (the worker's current torch threads, say)."""
+        with self._tx() as db:
+            row = db.execute("SELECT info FROM runs WHERE id=?", (run_id,)).fetchone()
+            info = json.loads(row[0]) if row and row[0] else {}
+            db.execute("UPDATE runs SET info=? WHERE id=?", (json.dumps({**info, **changes}), run_id))
+
     def set_info(self, run_id: str, info: dict[str, Any]) -> None:
         with self._tx() as db:
             db.execute("UPDATE runs SET info=? WHERE id=?", (json.dumps(info), run_id))
@@ -205,15 +269,15 @@ class RunStore:
             db.execute("INSERT OR REPLACE INTO epochs (run_id, epoch, record) VALUES (?,?,?)",
                        (run_id, record["epoch"], json.dumps(kept)))
             if live:  # epochs without metrics (see engine.resolve_eval_every) keep the previous live view
-                db.execute("UPDATE runs SET epochs_done=?, last_live=? WHERE id=?",
+                db.execute("UPDATE runs SET epochs_done=?, last_live=?, progress=NULL WHERE id=?",
                            (record["epoch"], json.dumps(live), run_id))
             else:
-                db.execute("UPDATE runs SET epochs_done=? WHERE id=?", (record["epoch"], run_id))
+                db.execute("UPDATE runs SET epochs_done=?, progress=NULL WHERE id=?", (record["epoch"], run_id))
 
     def finish(self, run_id: str, status: str, best: dict[str, Any] | None = None,
                checkpoint: str | os.PathLike | None = None) -> None:
         with self._tx() as db:
-            db.execute("UPDATE runs SET status=?, finished_at=?, best=?, checkpoint=? WHERE id=?",
+            db.execute("UPDATE runs SET status=?, finished_at=?, best=?, checkpoint=?, progress=NULL WHERE id=?",
                        (status, time.time(), json.dumps(best) if best is not None else None,
                         os.fspath(checkpoint) if checkpoint else None, run_id))
 
@@ -224,7 +288,7 @@ class RunStore:
 
     def fail(self, run_id: str, message: str, status: str = "failed") -> None:
         with self._tx() as db:
-            db.execute("UPDATE runs SET status=?, finished_at=?, error=? WHERE id=?",
+            db.execute("UPDATE runs SET status=?, finished_at=?, error=?, progress=NULL WHERE id=?",
                        (status, time.time(), message, run_id))
 
     def delete_run(self, run_id: str) -> None:
@@ -237,11 +301,13 @@ class RunStore:
     # -- reads --------------------------------------------------------------------------------------------------
     def _row(self, row: sqlite3.Row) -> dict[str, Any]:
         run = dict(row)
-        for key in ("config", "data", "info", "best", "last_live"):
+        for key in ("config", "data", "info", "best", "last_live", "progress"):
             run[key] = json.loads(run[key]) if run[key] else None
         run["notes"] = json.loads(run["notes"]) if run["notes"] else []
-        if run["status"] == "running" and not (run["owner"] == self._owner or _owner_alive(run["owner"])):
+        if run["status"] == "running" and not (run["owner"] == self._owner or owner_alive(run["owner"])):
             run["status"] = "interrupted"  # its process is gone
+            run["error"] = run["error"] or (f"the process that trained it (pid {owner_pid(run['owner'])}) ended "
+                                            "without finishing the run (killed?)")
         end = run["finished_at"] or (time.time() if run["status"] == "running" else None)
         run["duration_s"] = (end - run["created_at"]) if end else None
         return run
@@ -259,10 +325,18 @@ class RunStore:
             rows = self._db.execute("SELECT * FROM runs ORDER BY created_at DESC LIMIT ?", (limit,)).fetchall()
         return [self._row(r) for r in rows]
 
-    def history(self, run_id: str) -> list[dict[str, Any]]:
+    def history(self, run_id: str, after: int = 0) -> list[dict[str, Any]]:
+        """The run's epoch records in order; ``after=n`` returns only epochs > n (for incremental readers)."""
         with self._lock:
-            rows = self._db.execute("SELECT record FROM epochs WHERE run_id=? ORDER BY epoch", (run_id,)).fetchall()
+            rows = self._db.execute("SELECT record FROM epochs WHERE run_id=? AND epoch>? ORDER BY epoch",
+                                    (run_id, after)).fetchall()
         return [json.loads(r[0]) for r in rows]
+
+    def live_run_ids(self) -> list[str]:
+        """Runs being trained now: status 'running' and their owner process alive."""
+        with self._lock:
+            rows = self._db.execute("SELECT id, owner FROM runs WHERE status='running'").fetchall()
+        return [r[0] for r in rows if r[1] == self._owner or owner_alive(r[1])]
 
     def latest_checkpoint(self) -> Optional[dict[str, Any]]:
         """The newest finished run that has a checkpoint file, or None."""

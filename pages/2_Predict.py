@@ -15,7 +15,7 @@ import pandas as pd  # noqa: E402  (heavy imports after the title is on screen)
 from multilabel import MultilabelError, load_checkpoint, read_csv  # noqa: E402
 from multilabel.charts import label_frequency_figure  # noqa: E402
 from multilabel.predict import PROB_SUFFIX, label_frame, predict_frame  # noqa: E402
-from multilabel.store import FINISHED  # noqa: E402
+from multilabel.store import WITH_MODEL  # noqa: E402
 from app_pages._shared import model_from_store, registry  # noqa: E402
 from app_pages._words import for_page, status_word  # noqa: E402
 
@@ -24,7 +24,7 @@ SHOWN_ROWS = 1000
 store = registry().store
 
 # -- the model ---------------------------------------------------------------------------------------------------
-runs = [r for r in store.list_runs() if r["status"] in FINISHED and r["checkpoint"]]
+runs = [r for r in store.list_runs() if r["status"] in WITH_MODEL and r["checkpoint"]]
 choice = st.radio("Model", ["From a run", "Upload a checkpoint"], horizontal=True, key="model_source",
                   index=0 if runs else 1)
 trained, model_key = None, None

@@ -23,6 +23,8 @@ CLI_TIMEOUT_S = 180  # a safety net for a hung child, not a speed check
 # made a 40-epoch run 10x slower (18 s against 1.6 s, measured). Child processes get the same setting.
 SINGLE_THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 torch.set_num_threads(1)
+# Worker processes started by a registry in this process take their thread cap from here (worker.env_thread_cap).
+os.environ.update(SINGLE_THREAD_ENV)
 
 
 def _small_config(**changes) -> TrainConfig:

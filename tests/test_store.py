@@ -158,6 +158,62 @@ def test_the_store_survives_a_killed_training_process(store_home, spawn_cli):
     store.close()
 
 
+def test_progress_is_kept_until_its_epoch_is_logged_or_the_run_ends(store):
+    run_id = store.create_run(CONFIG, DATA)
+    store.set_progress(run_id, {"epoch": 1, "step": 10, "steps": 100})
+    assert store.get_run(run_id)["progress"] == {"epoch": 1, "step": 10, "steps": 100}
+    store.log_epoch(run_id, record(1))
+    assert store.get_run(run_id)["progress"] is None
+    store.set_progress(run_id, {"epoch": 2, "step": 5, "steps": 100})
+    store.finish(run_id, "stopped")
+    assert store.get_run(run_id)["progress"] is None
+
+
+def test_a_stop_request_is_stored_once_and_a_live_checkpoint_is_recorded(store, tmp_path):
+    run_id = store.create_run(CONFIG, DATA)
+    assert not store.stop_requested(run_id) and store.get_run(run_id)["stop_requested"] is None
+    store.request_stop(run_id)
+    first = store.get_run(run_id)["stop_requested"]
+    store.request_stop(run_id)
+    assert store.stop_requested(run_id) and store.get_run(run_id)["stop_requested"] == first
+    store.set_checkpoint(run_id, tmp_path / "best.pt")
+    assert store.get_run(run_id)["checkpoint"] == str(tmp_path / "best.pt")
+    assert store.get_run(run_id)["status"] == "running"
+
+
+def test_a_run_owned_by_an_exited_unreaped_process_reads_interrupted(store):
+    """A zombie (exited, not yet reaped: an orphaned worker whose new parent never reaps) is not a live owner."""
+    import subprocess
+    import sys
+
+    from multilabel.store import _process_token
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        token = _process_token(child.pid)
+        deadline = time.monotonic() + 60  # a safety net, not a speed check
+        while not open(f"/proc/{child.pid}/stat").read().rsplit(")", 1)[1].split()[0] == "Z":
+            assert time.monotonic() < deadline, "the child never exited"
+            time.sleep(0.02)
+        run_id = store.create_run(CONFIG, DATA)
+        with store._tx() as db:
+            db.execute("UPDATE runs SET owner=? WHERE id=?", (token, run_id))
+        run = store.get_run(run_id)
+        assert run["status"] == "interrupted" and f"pid {child.pid}" in run["error"]
+        assert store.live_run_ids() == []
+    finally:
+        child.wait()
+
+
+def test_claiming_a_run_makes_this_process_its_owner(store_home):
+    first, second = RunStore(store_home), RunStore(store_home)
+    run_id = first.create_run(CONFIG, DATA)
+    second.claim(run_id)
+    assert first.get_run(run_id)["owner"] == second.owner and first.live_run_ids() == [run_id]
+    first.close()
+    second.close()
+
+
 def test_a_full_disk_while_saving_validation_arrays_is_one_line_and_leaves_nothing(store, monkeypatch):
     import errno
 

@@ -1,0 +1,230 @@
+"""Training out of the server's process: one run per worker process, started from a preloaded forkserver.
+
+Why: threads in the Streamlit server share one interpreter lock and one torch thread pool with every page; with a
+few watched runs on 2 cores the server stopped answering. A worker process owns its run in the store (its
+'pid:start-time' is the run's owner, so a worker that dies leaves the run 'interrupted', never 'running'), writes
+every epoch, the live progress and checkpoints of the best weights so far to the run store, and stops when asked:
+
+- SIGTERM or SIGINT set the stop flag the engine checks between steps (``registry.stop`` sends SIGTERM; Ctrl-C on
+  the server's terminal reaches the whole process group), and
+- the flag also polls the store's ``stop_requested`` column (every STOP_POLL_S), so a stop asked before the
+  worker installed its handlers, or by a process that cannot signal it, still arrives.
+
+The forkserver preloads ``multilabel._preload`` (this module, torch, the engine and what torch imports lazily on a
+run's first step) once; no torch op runs there, so no torch thread exists when it forks, and each start costs a
+fork plus unpickling the data. ``run_training`` is the same store wiring for a run trained in the calling
+process (the CLI).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from typing import Any, Callable, Optional
+
+import torch
+
+from . import engine
+from .checkpoint import TrainedModel, save_checkpoint
+from .config import TrainConfig
+from .data import Dataset
+from .engine import TrainResult
+from .errors import MultilabelError
+from .store import RunStore
+
+STOP_POLL_S = 0.25  # how often the stop flag reads the store's stop request (signals arrive at once)
+REBALANCE_S = 1.0  # how often a worker re-sizes its torch threads to its share of the cores
+# Workers run below the server's priority: a page render or a health check never waits behind training, and
+# training loses only the little CPU the server uses.
+WORKER_NICE = 5
+# Seconds between the engine's offers of the best weights so far (None: the engine's own CHECKPOINT_EVERY_S).
+# The registry reads this (or $MULTILABEL_CHECKPOINT_EVERY_S) when it starts a worker and passes it on.
+CHECKPOINT_EVERY_S: Optional[float] = None
+CHECKPOINT_ENV = "MULTILABEL_CHECKPOINT_EVERY_S"
+
+
+def checkpoint_every_s() -> Optional[float]:
+    """The checkpoint cadence a run started now gets: CHECKPOINT_EVERY_S, else the environment, else None."""
+    if CHECKPOINT_EVERY_S is not None:
+        return float(CHECKPOINT_EVERY_S)
+    value = os.environ.get(CHECKPOINT_ENV)
+    return float(value) if value else None
+
+
+class StopFlag:
+    """The engine's ``stop``: set by ``set()``, by SIGTERM/SIGINT once handlers are installed, or by the store.
+
+    ``is_set()`` is cheap: it reads the store's stop request at most every STOP_POLL_S.
+    """
+
+    def __init__(self, store: Optional[RunStore] = None, run_id: Optional[str] = None,
+                 on_poll: Optional[Callable[[], None]] = None) -> None:
+        self._set = False
+        self._store, self._run_id = store, run_id
+        self._on_poll = on_poll  # also called at the poll's cadence, in the training thread, between steps
+        self._next_poll = 0.0
+        self.signalled: Optional[int] = None  # the signal that set the flag, if one did
+
+    def set(self) -> None:
+        self._set = True
+
+    def is_set(self) -> bool:
+        if not self._set and self._store is not None and time.monotonic() >= self._next_poll:
+            self._next_poll = time.monotonic() + STOP_POLL_S
+            try:
+                self._set = self._store.stop_requested(self._run_id)
+                if self._on_poll is not None:
+                    self._on_poll()
+            except Exception:  # a locked or closing database must not end training; signals still work
+                pass
+        return self._set
+
+    def install_signal_handlers(self, on_signal: Optional[Callable[[int], None]] = None,
+                                signals: tuple[int, ...] = (signal.SIGTERM, signal.SIGINT)) -> None:
+        """First SIGTERM/SIGINT sets the flag (and calls ``on_signal(signum)``); a second SIGINT interrupts."""
+
+        def handle(signum: int, frame: Any) -> None:
+            if self._set and signum == signal.SIGINT:
+                raise KeyboardInterrupt
+            self._set = True
+            self.signalled = signum
+            if on_signal is not None:
+                on_signal(signum)
+
+        for sig in signals:
+            signal.signal(sig, handle)
+
+
+def run_training(store: RunStore, run_id: str, config: TrainConfig, data: Dataset, stop: Any,
+                 on_epoch: Optional[Callable[[dict[str, Any]], None]] = None,
+                 checkpoint_every: Optional[float] = None) -> Optional[TrainResult]:
+    """Train one stored run in this process, writing everything to ``store``; return the result, None if it failed.
+
+    Per epoch: ``store.log_epoch`` (then ``on_epoch(record)``); inside an epoch: the engine's progress (at most
+    every 0.5 s, see engine.PROGRESS_S); whenever the engine offers the best weights so far: an atomic checkpoint
+    at the run's checkpoint path, recorded in the store (so a kill keeps a usable model); at the end: the final
+    checkpoint and ``finish``. A user mistake (MultilabelError) fails the run with its message; any other
+    exception fails it with its type and message, prints the traceback to stderr and is raised again.
+    """
+    path = store.checkpoint_path(run_id)
+
+    def on_start(info: dict[str, Any]) -> None:
+        store.set_info(run_id, {**info, "threads": torch.get_num_threads()})
+
+    def log(record: dict[str, Any]) -> None:
+        store.log_epoch(run_id, record)
+        if on_epoch is not None:
+            on_epoch(record)
+
+    def on_progress(progress: dict[str, Any]) -> None:
+        store.set_progress(run_id, progress)
+
+    def on_checkpoint(trained: TrainedModel) -> None:
+        trained.run_id = run_id
+        store.set_checkpoint(run_id, save_checkpoint(trained, path))
+
+    saved_every = getattr(engine, "CHECKPOINT_EVERY_S", None)
+    if checkpoint_every is not None:
+        engine.CHECKPOINT_EVERY_S = checkpoint_every
+    try:
+        result = engine.train(config, data, on_epoch=log, stop=stop, on_start=on_start, on_progress=on_progress,
+                              on_checkpoint=on_checkpoint)
+        result.trained.run_id = run_id
+        result.trained.resume = result.resume.to_dict()
+        saved = save_checkpoint(result.trained, path)
+        store.save_validation(run_id, result.val_probs, result.val_targets)
+        store.finish(run_id, result.outcome, best=result.best, checkpoint=saved)
+        return result
+    except MultilabelError as exc:
+        _fail(store, run_id, str(exc))
+        return None
+    except BaseException as exc:
+        _fail(store, run_id, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+        raise
+    finally:
+        if checkpoint_every is not None:
+            engine.CHECKPOINT_EVERY_S = saved_every
+
+
+class ThreadShare:
+    """Keeps this worker's torch threads at its share of the cores as runs start and end.
+
+    Every REBALANCE_S: ``threads_for(live runs in the store, cap)``; torch.set_num_threads between steps. Sizing a
+    run only when it starts is not enough: a run started alone takes every core, and when three more start, its
+    OpenMP threads wait at every barrier for threads the OS has descheduled (measured on 2 cores: 0.03 epochs/s
+    for the 2-thread run beside 1.9 for each 1-thread run).
+    """
+
+    def __init__(self, store: RunStore, run_id: str, cap: Optional[int]) -> None:
+        self.store, self.run_id, self.cap = store, run_id, cap
+        self._next = 0.0
+
+    def __call__(self) -> None:
+        now = time.monotonic()
+        if now < self._next:
+            return
+        self._next = now + REBALANCE_S
+        want = threads_for(len(self.store.live_run_ids()), self.cap)
+        if want != torch.get_num_threads():
+            torch.set_num_threads(want)
+            self.store.update_info(self.run_id, {"threads": want})
+
+
+def _fail(store: RunStore, run_id: str, message: str) -> None:
+    try:
+        store.fail(run_id, message)
+    except MultilabelError:  # the store cannot be written (a full disk): the run reads 'interrupted' once we exit
+        pass
+
+
+def worker_main(home: str, run_id: str, config: TrainConfig, data: Dataset, threads: int,
+                checkpoint_every: Optional[float] = None, share_cap: Optional[int] = None,
+                share: bool = True) -> None:
+    """The worker process's entry point: own the run, train it with ``threads`` torch threads, exit.
+
+    With ``share``, the threads follow the number of live runs (ThreadShare, at most ``share_cap``). The worker runs
+    at nice WORKER_NICE, so the server and the browser get the CPU first when they need it. Exit code 0 when the
+    run ended in any recorded state (completed, stopped, failed with a user's mistake), 1 on a bug (the traceback
+    goes to stderr and the run is marked failed).
+    """
+    stop = StopFlag()
+    stop.install_signal_handlers()  # before claiming the run: a registry signals only a run's claimed owner
+    torch.set_num_threads(max(1, int(threads)))
+    try:
+        os.nice(WORKER_NICE)
+    except OSError:  # pragma: no cover - not permitted here: run at the parent's priority
+        pass
+    store = RunStore(home)
+    stop._store, stop._run_id = store, run_id
+    if share:
+        stop._on_poll = ThreadShare(store, run_id, share_cap)
+    store.claim(run_id)
+    try:
+        run_training(store, run_id, config, data, stop, checkpoint_every=checkpoint_every)
+    finally:  # a bug propagates: multiprocessing prints its traceback and the exit code is 1
+        store.close()
+
+
+def cpu_cores() -> int:
+    """Cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def threads_for(live_runs: int, cap: Optional[int] = None) -> int:
+    """Torch threads for a run started while ``live_runs`` runs (itself included) are live.
+
+    max(1, cores // live_runs): together the live runs use the machine's cores without oversubscribing them
+    (runs started earlier keep the share they got). ``cap`` (e.g. from $OMP_NUM_THREADS) bounds it.
+    """
+    threads = max(1, cpu_cores() // max(1, live_runs))
+    return min(threads, cap) if cap else threads
+
+
+def env_thread_cap() -> Optional[int]:
+    value = os.environ.get("OMP_NUM_THREADS", "")
+    return int(value) if value.isdigit() and int(value) > 0 else None
+
