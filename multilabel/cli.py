@@ -321,6 +321,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     import optuna
 
     from . import search
+    from .checkpoint import save_checkpoint
+    from .data import load_csv
 
     for flag, value, low in (("--folds", args.folds, 1), ("--jobs", args.jobs, 1), ("--members", args.members, 0),
                              ("--trials", args.trials, 0), ("--epochs", args.epochs, 1)):
@@ -329,6 +331,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     if args.timeout is not None and args.timeout <= 0:
         raise MultilabelError(f"--timeout must be > 0 seconds, got {args.timeout}")
     trials = args.trials if args.trials is not None or args.timeout is not None else 50
+    if args.out:
+        check_output_file(args.out, "--out", "model.pt")  # before the search, not after it
     data = load_csv(args.data, args.labels)
     base = TrainConfig(input_size=data.X.shape[1], num_outputs=data.Y.shape[1],
                        **({"epochs": args.epochs} if args.epochs else {})).validate()
