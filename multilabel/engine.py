@@ -104,13 +104,16 @@ class ResumeState:
     best_epoch: int
     device_type: str
     data_digest: str
+    # CUDA's RNG (dropout on a GPU). Restored for eager steps; a captured graph draws its dropout masks from offsets
+    # it manages itself, so a graphed run with dropout continues with other (equally random) masks.
+    cuda_rng: Optional[torch.Tensor] = None
 
     def to_dict(self) -> dict[str, Any]:
         return {f: getattr(self, f) for f in self.__dataclass_fields__}
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> ResumeState:
-        return cls(**{f: values[f] for f in cls.__dataclass_fields__})
+        return cls(**{f: values[f] for f in cls.__dataclass_fields__ if f in values})
 
 
 def data_digest(data: Dataset) -> str:
@@ -334,6 +337,8 @@ def train(config: TrainConfig, data: Dataset, on_epoch: Optional[EpochCallback] 
         stepper.load_optimizer_state(resume.optimizer)
         gen.set_state(resume.generator)
         torch.set_rng_state(resume.rng)
+        if device.type == "cuda" and resume.cuda_rng is not None and stepper.graph is None:
+            torch.cuda.set_rng_state(resume.cuda_rng, device)
         first_epoch = resume.epoch + 1
 
     n_train, n_probe = len(train_idx), min(PROBE_ROWS, len(val_idx))
@@ -429,7 +434,8 @@ def train(config: TrainConfig, data: Dataset, on_epoch: Optional[EpochCallback] 
         epoch=epoch, model={k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
         optimizer=_to_cpu(stepper.optimizer.state_dict()), generator=gen.get_state(), rng=torch.get_rng_state(),
         best_model={k: v.cpu().clone() for k, v in best_state.items()}, best_val_loss=best_loss, best_epoch=best_epoch,
-        device_type=device.type, data_digest=digest)
+        device_type=device.type, data_digest=digest,
+        cuda_rng=torch.cuda.get_rng_state(device) if device.type == "cuda" else None)
     model.load_state_dict(best_state)
     _, val_probs_t = _validate(model, loss_fn, X_val, Y_val)
     val_probs = val_probs_t.cpu()
