@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 from playwright.sync_api import Page, expect
 
+from multilabel import TrainConfig
 from multilabel.charts import MAX_POINTS
 
 pytestmark = pytest.mark.browser
@@ -235,10 +236,11 @@ def test_the_form_keeps_its_values_through_a_source_switch_a_page_change_and_a_r
     open_page(page, server, "Train")
     press(page, "input_size", "ArrowRight", "ArrowRight", "ArrowRight")  # 10 -> 13
     press(page, "num_outputs", "ArrowLeft", "ArrowLeft")  # 5 -> 3
-    press(page, "hidden_size", "ArrowRight")
+    press(page, "hidden_size", "ArrowRight")  # the default + 1
     press(page, "learning_rate", "ArrowRight")
     press(page, "batch_size", "ArrowLeft")
-    wanted = {"input_size": "13", "num_outputs": "3", "hidden_size": "65"}
+    hidden = TrainConfig().hidden_size + 1
+    wanted = {"input_size": "13", "num_outputs": "3", "hidden_size": str(hidden)}
     for key, value in wanted.items():
         expect_slider(page, key, value)
     lr, batch = slider_value(page, "learning_rate"), slider_value(page, "batch_size")
@@ -276,7 +278,7 @@ def test_the_form_keeps_its_values_through_a_source_switch_a_page_change_and_a_r
     expect_slider(page, "epochs", "1")
     page.locator(".st-key-start button").click()
     expect(page.get_by_text(re.compile(r"status: (completed|stopped early)"))).to_be_visible(timeout=90_000)
-    expect(page.get_by_text(re.compile(r"· 13 → 65 → 3 ·"))).to_be_visible()
+    expect(page.get_by_text(re.compile(rf"· 13 → {hidden} → 3 ·"))).to_be_visible()
     wait_for(page, lambda: chart_points(page) == 1, "the single epoch on the loss chart", 20)
     assert all("markers" in m for m in chart_modes(page, "loss_chart"))
     assert all("markers" in m for m in chart_modes(page, "metrics_chart"))
