@@ -113,7 +113,9 @@ def main() -> None:
         env = {**os.environ, "MULTILABEL_HOME": str(tmp_path / "home")}
         cli = [sys.executable, "-m", "multilabel", "train", "--data", str(csv_path), "--labels", "y*",
                "--hidden-size", str(args.hidden), "--epochs", str(args.epochs), "--batch-size", str(args.batch),
-               "--device", "cpu", "--patience", "0", "--quiet", "--out", str(tmp_path / "cli.pt")]
+               "--device", "cpu", "--patience", "0", "--quiet", "--out", str(tmp_path / "cli.pt"),
+               # the hand script's model and optimizer (the defaults add dropout and AdamW: other work)
+               "--dropout", "0", "--optimizer", "adam", "--lr", "3e-3", "--weight-decay", "1e-4"]
         hand = [sys.executable, "-c", HAND, str(csv_path), str(args.labels), str(args.hidden), str(args.epochs),
                 str(args.batch), str(tmp_path / "hand.pt")]
         imports = [sys.executable, "-c", "import torch, pandas"]

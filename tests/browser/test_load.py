@@ -1,0 +1,92 @@
+"""Several browser sessions each start and watch a run: the runs train in worker processes (not in the server), side
+by side, while the server keeps answering; each Stop ends its own run. Functional, never timed: the speed side of
+this is benchmarks/bench_dashboard_load.py."""
+
+from __future__ import annotations
+
+import re
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from multilabel.store import RunStore, owner_pid
+
+pytestmark = pytest.mark.browser
+
+LOAD_MS = 60_000
+TABS = 3
+
+
+def epoch_shown(page: Page) -> int:
+    for text in page.locator("[data-testid='stProgress']").all_inner_texts():
+        match = re.search(r"epoch (\d+)/", text)
+        if match:
+            return int(match[1])
+    return 0
+
+
+def wait_until(done, what: str, timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not done():
+        if time.monotonic() > deadline:
+            pytest.fail(f"gave up after {timeout_s} s waiting for {what}")
+        time.sleep(0.2)
+
+
+def command_line(pid: int) -> bytes:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+
+
+def test_several_sessions_train_side_by_side_in_workers_and_each_stops_its_own(browser: Browser, server,
+                                                                               browser_context_args):
+    contexts = [browser.new_context(**browser_context_args) for _ in range(TABS)]
+    try:
+        pages = [context.new_page() for context in contexts]
+        for i, page in enumerate(pages):
+            # The form comes from the link: a long run (the test stops it), another seed per tab.
+            page.goto(f"{server.url}/Train?epochs=2000&patience=0&seed={i}")
+            expect(page.get_by_role("button", name="Start training")).to_be_enabled(timeout=LOAD_MS)
+        for page in pages:
+            page.get_by_role("button", name="Start training").click()
+        for page in pages:
+            expect(page).to_have_url(re.compile(r"[?&]run=[\w-]+"), timeout=LOAD_MS)
+        run_ids = [re.search(r"run=([\w-]+)", page.url)[1] for page in pages]
+        assert len(set(run_ids)) == TABS
+
+        # Every tab sees its own run advance, live.
+        for page in pages:
+            wait_until(lambda: epoch_shown(page) > 0, "a first epoch on every tab")
+        before = [epoch_shown(page) for page in pages]
+        for page, seen in zip(pages, before):
+            wait_until(lambda: epoch_shown(page) > seen, "every tab's epoch counter to move on")
+
+        # They train at once, each in a process of its own that is not the server; the server still answers.
+        store = RunStore(server.home)
+        runs = {run["id"]: run for run in store.list_runs()}
+        assert all(runs[i]["status"] == "running" for i in run_ids)
+        owners = {owner_pid(runs[i]["owner"]) for i in run_ids}
+        assert len(owners) == TABS
+        for pid in owners:
+            assert b"streamlit" not in command_line(pid), command_line(pid)
+        assert len({runs[i]["started_by"] for i in run_ids}) == TABS  # each browser session owns its run
+        with urllib.request.urlopen(f"{server.url}/_stcore/health", timeout=30) as reply:
+            assert reply.read().strip() == b"ok"
+
+        # Each Stop ends that tab's run and no other.
+        pages[0].get_by_role("button", name="Stop", exact=True).click()
+        wait_until(lambda: store.get_run(run_ids[0])["status"] == "stopped", "the first run to stop")
+        assert all(store.get_run(i)["status"] == "running" for i in run_ids[1:])
+        expect(pages[0].get_by_text("status: stopped", exact=False)).to_be_visible(timeout=LOAD_MS)
+        for page, run_id in zip(pages[1:], run_ids[1:]):
+            page.get_by_role("button", name="Stop", exact=True).click()
+            wait_until(lambda: store.get_run(run_id)["status"] == "stopped", "every run to stop")
+        for run_id in run_ids:
+            run = store.get_run(run_id)
+            assert run["notes"] == [] and run["checkpoint"], run  # stopped by its owner: no note; weights kept
+        store.close()
+    finally:
+        for context in contexts:
+            context.close()
