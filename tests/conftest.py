@@ -16,7 +16,7 @@ from multilabel.store import HOME_ENV, RunStore
 
 REPO = Path(__file__).resolve().parents[1]
 DATA_DIR = Path(__file__).resolve().parent / "data"
-EMOTIONS_CSV = DATA_DIR / "emotions.csv"  # in the repository: tests never read ../shared (tests/data/README.md)
+EMOTIONS_CSV = DATA_DIR / "emotions.csv"  # in the repository: tests read nothing outside the repository (tests/data/README.md)
 EMOTION_LABELS = ["amazed-suprised", "happy-pleased", "relaxing-calm", "quiet-still", "sad-lonely", "angry-aggresive"]
 CLI_TIMEOUT_S = 180  # a safety net for a hung child, not a speed check
 # These nets are tiny: a second intra-op thread gains nothing, and on a 2-core machine shared with other work it

@@ -178,7 +178,7 @@ def test_bad_storage_is_one_clear_error(tmp_path):
 
 def _search_cmd(csv, labels, storage, *extra):
     return [sys.executable, "-m", "multilabel", "search", "--data", str(csv), "--labels", labels,
-            "--storage", storage, "--study", "shared", "--folds", "1", "--epochs", "4", "--quiet", *map(str, extra)]
+            "--storage", storage, "--study", "common", "--folds", "1", "--epochs", "4", "--quiet", *map(str, extra)]
 
 
 @pytest.fixture
@@ -242,11 +242,11 @@ def test_two_worker_processes_share_one_study_without_lost_or_duplicated_trials(
                for _ in range(2)]
     outs = [w.communicate(timeout=300) for w in workers]
     assert [w.returncode for w in workers] == [0, 0], [o[1][-2000:] for o in outs]
-    trials = optuna.load_study(study_name="shared", storage=storage).get_trials()
+    trials = optuna.load_study(study_name="common", storage=storage).get_trials()
     assert sorted(t.number for t in trials) == list(range(6))  # 3 + 3: none lost, none run twice
     assert all(t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED) for t in trials)
     last = json.loads(outs[0][0].strip().splitlines()[-1])
-    assert last["study"] == "shared" and last["checkpoint"] is None
+    assert last["study"] == "common" and last["checkpoint"] is None
     # Afterwards, on any machine: --trials 0 only builds the ensemble from the shared study.
     out = tmp_path / "ens.pt"
     done = subprocess.run(_search_cmd(csv, labels, storage, "--trials", 0, "--members", 2, "--out", out), cwd=REPO,
@@ -283,7 +283,7 @@ def test_ctrl_c_keeps_the_finished_trials(tiny, tmp_path, store_home):
         while time.monotonic() < deadline:  # wait until at least one trial has finished
             time.sleep(0.5)
             try:
-                study = optuna.load_study(study_name="shared", storage=storage)
+                study = optuna.load_study(study_name="common", storage=storage)
             except KeyError:
                 continue
             if any(t.state.is_finished() for t in study.get_trials()):
@@ -297,7 +297,7 @@ def test_ctrl_c_keeps_the_finished_trials(tiny, tmp_path, store_home):
     assert child.returncode == 130, stderr[-2000:]
     result = json.loads(stdout.strip().splitlines()[-1])
     assert result["interrupted"] is True and "Traceback" not in stderr
-    finished = [t for t in optuna.load_study(study_name="shared", storage=storage).get_trials()
+    finished = [t for t in optuna.load_study(study_name="common", storage=storage).get_trials()
                 if t.state.is_finished()]
     assert len(finished) >= 1 and result["trials"] >= len(finished)
 
