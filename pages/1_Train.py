@@ -25,6 +25,7 @@ from app_pages._words import (browser_session, for_page, notes_lines, owner_line
 # 292 ms (median) and a fresh Home page 23 s (benchmarks/bench_dashboard_load.py).
 POLL_S = 0.7
 POLL_MAX_S = 3.0
+FIRST_POLL_S = 0.2
 status_slot.empty()
 
 ME = browser_session()  # runs this tab starts are its own; stopping another session's run asks first
@@ -242,12 +243,16 @@ if run_id:
     was_live = live
 
     poll_s = min(POLL_MAX_S, POLL_S * max(1, len(reg.store.live_run_ids()))) if live else None
+    # Until a just-started run reports its first epoch, look often, so the first point shows as soon as it exists.
+    waiting = live and not reg.view(run_id).history
+    if waiting:
+        poll_s = FIRST_POLL_S
 
     @st.fragment(run_every=poll_s)
     def live_view() -> None:
         view = reg.view(run_id)
-        if was_live and not view.alive:
-            st.rerun()  # the run just ended: refresh the whole page once (buttons, summary)
+        if (was_live and not view.alive) or (waiting and view.history):
+            st.rerun()  # the run ended, or its first epoch came: refresh the whole page once (buttons, cadence)
         render(view)
 
     with panel:
