@@ -218,14 +218,32 @@ def run_search(data: Dataset, base: TrainConfig, study: optuna.Study, trials: in
             trial.study.stop()  # no new trial; this one is recorded as failed (it did not finish)
             raise
 
-    callbacks = []
+    finished = [0]
+
+    def count(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        finished[0] += 1
+
+    callbacks = [count]
     if on_trial is not None:
         callbacks.append(on_trial)
     if stop is not None:
         callbacks.append(lambda s, t: s.stop() if stop.is_set() else None)
-    study.optimize(wrapped, n_trials=trials, timeout=timeout, n_jobs=jobs, callbacks=callbacks,
-                   catch=(MultilabelError, _Stopped), gc_after_trial=False)
-    return study
+    started = time.monotonic()
+    while True:
+        left = None if trials is None else trials - finished[0]
+        budget = None if timeout is None else timeout - (time.monotonic() - started)
+        if (left is not None and left <= 0) or (budget is not None and budget <= 0):
+            return study
+        try:
+            study.optimize(wrapped, n_trials=left, timeout=budget, n_jobs=jobs, callbacks=callbacks,
+                           catch=(MultilabelError, _Stopped), gc_after_trial=False)
+            return study
+        except ValueError as exc:
+            # SQLite has no row locks, so two processes can both take the same waiting (enqueued) trial; the one that
+            # tells second gets "Cannot tell a COMPLETE trial". The trial is recorded once, by the other process:
+            # carry on with this process's remaining trials.
+            if "Cannot tell a" not in str(exc) or (stop is not None and stop.is_set()):
+                raise
 
 
 def warm_params(base: TrainConfig, changes: dict[str, Any]) -> dict[str, Any]:
