@@ -20,72 +20,23 @@ unwatched. Epochs/s come from the run store (epochs logged in the window / the w
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import re
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
-from typing import Iterator
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from _server import CHROMIUM, CHROMIUM_ARGS, health_ms, streamlit_server  # noqa: E402
 from multilabel import TrainConfig, make_synthetic  # noqa: E402
 from multilabel.session import SessionRegistry  # noqa: E402
 from multilabel.store import RunStore  # noqa: E402
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 LOAD_MS = 120_000
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def streamlit_server(home: Path) -> Iterator[str]:
-    port = free_port()
-    env = {**os.environ, "MULTILABEL_HOME": str(home), "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false"}
-    log = open(home / "server.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-                             "--server.address", "127.0.0.1", "--server.port", str(port)],
-                            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while health_ms(url) is None:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"streamlit did not start:\n{(home / 'server.log').read_text()[-3000:]}")
-            time.sleep(0.2)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
-
-
-def health_ms(url: str) -> float | None:
-    t0 = time.perf_counter()
-    try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=30) as resp:
-            if resp.read().strip() != b"ok":
-                return None
-    except OSError:
-        return None
-    return (time.perf_counter() - t0) * 1000
 
 
 def epochs_per_s(store: RunStore, run_ids: list[str], window: float) -> list[float]:

@@ -19,25 +19,22 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import tarfile
 import tempfile
 import time
-import urllib.request
 from io import BytesIO
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Optional
 
 from playwright.sync_api import Page, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-REPO = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _server import CHROMIUM, CHROMIUM_ARGS, REPO, streamlit_server  # noqa: E402
 TIMEOUT_MS = 120_000
 ROWS = [("bare_title", "bare `st.title` app: title visible"), ("home_title", "Home: title visible"), ("home_full", "Home: device table visible"),
         ("train_title", "Train (direct link): title visible"), ("train_form", "Train: Start button visible"),
@@ -45,41 +42,8 @@ ROWS = [("bare_title", "bare `st.title` app: title visible"), ("home_title", "Ho
         ("start_point", "Start -> first loss point")]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def server(root: Path, home: Path) -> Iterator[str]:
-    port = _free_port()
-    env = {**os.environ, "MULTILABEL_HOME": str(home), "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
-           "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-                             "--server.address", "127.0.0.1", "--server.port", str(port)],
-                            cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
-                    if resp.read().strip() == b"ok":
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise RuntimeError(f"streamlit in {root} did not start")
-            time.sleep(0.1)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+def server(root: Path, home: Path) -> contextlib.AbstractContextManager[str]:
+    return streamlit_server(home, root=root, env={"OMP_NUM_THREADS": "1"})
 
 
 def _loss_points(page: Page) -> int:

@@ -17,9 +17,9 @@ from torch import nn
 from torch.nn import functional as F
 
 from .checkpoint import TrainedModel
-from .config import TrainConfig, resolve_device
-from .data import Dataset, Standardizer
-from .engine import StopFlag, check_shapes, pos_weights, resolve_auto
+from .config import TrainConfig
+from .data import Dataset
+from .engine import StopFlag, all_rows_on_device, pos_weights
 from .errors import MultilabelError
 from .model import MLP
 
@@ -62,15 +62,9 @@ def refit_seeds(config: TrainConfig, data: Dataset, epochs: int, seeds: Sequence
     """``engine.refit`` for each seed in ``seeds`` (config's other knobs shared), trained together as one stacked
     model. Member i starts from the weights and follows the batch order that ``refit(config.replace(seed=s))``
     would. Returns one TrainedModel per seed (join them with ``search.ensemble``)."""
-    config.validate()
-    check_shapes(config, data)
     if epochs < 1 or not seeds:
         raise MultilabelError(f"refit_seeds needs at least 1 epoch and 1 seed, got {epochs} and {list(seeds)}")
-    config = resolve_auto(config, data.num_rows)
-    device = resolve_device(config, data.num_rows)
-    standardizer = Standardizer.fit(data.X)
-    X = torch.from_numpy(standardizer.transform(data.X)).to(device)
-    Y = torch.from_numpy(data.Y).to(device)
+    config, device, standardizer, X, Y = all_rows_on_device(config, data)
     nets, gens = [], []
     for seed in seeds:
         torch.manual_seed(seed)

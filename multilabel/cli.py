@@ -20,7 +20,7 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 from .config import TrainConfig, knobs
 from .errors import MultilabelError

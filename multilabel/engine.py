@@ -510,6 +510,20 @@ def resolve_auto(config: TrainConfig, n_train: int) -> TrainConfig:
     return config
 
 
+def all_rows_on_device(config: TrainConfig, data: Dataset
+                       ) -> tuple[TrainConfig, torch.device, Standardizer, torch.Tensor, torch.Tensor]:
+    """A refit's set-up: (config validated and with auto knobs resolved, its device, the standardizer fitted on every
+    row, X (n, input_size) standardized and Y (n, num_outputs) on that device)."""
+    config.validate()
+    check_shapes(config, data)
+    config = resolve_auto(config, data.num_rows)
+    device = resolve_device(config, data.num_rows)
+    standardizer = Standardizer.fit(data.X)
+    X = torch.from_numpy(standardizer.transform(data.X)).to(device)
+    Y = torch.from_numpy(data.Y).to(device)
+    return config, device, standardizer, X, Y
+
+
 def refit(config: TrainConfig, data: Dataset, epochs: int, thresholds: Optional[list[float]] = None,
           stop: Optional[StopFlag] = None) -> TrainedModel:
     """Train on ALL rows of ``data`` for exactly ``epochs`` epochs (no validation split, no early stopping).
@@ -519,15 +533,9 @@ def refit(config: TrainConfig, data: Dataset, epochs: int, thresholds: Optional[
     the first ``epochs`` epochs, so the refit replays the chosen run's learning rates. The last weights are kept;
     ``thresholds`` (default 0.5 each) are stored with the model. Same seed, same weights. ``X``: (n, input_size), ``Y``: (n, num_outputs).
     """
-    config.validate()
-    check_shapes(config, data)
     if epochs < 1:
         raise MultilabelError(f"refit needs at least 1 epoch, got {epochs}")
-    config = resolve_auto(config, data.num_rows)
-    device = resolve_device(config, data.num_rows)
-    standardizer = Standardizer.fit(data.X)
-    X = torch.from_numpy(standardizer.transform(data.X)).to(device)
-    Y = torch.from_numpy(data.Y).to(device)
+    config, device, standardizer, X, Y = all_rows_on_device(config, data)
     torch.manual_seed(config.seed)
     model = MLP(config.input_size, config.hidden_size, config.num_outputs, config.dropout).to(device)
     pw = torch.from_numpy(pos_weights(data.Y)).to(device) if config.pos_weight == "auto" else None

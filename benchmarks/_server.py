@@ -1,0 +1,66 @@
+"""What the browser benchmarks share: Debian's Chromium, and a `streamlit run app.py` server on a free port.
+
+(The browser tests have their own fixture in tests/browser/conftest.py, which reports failures through pytest.)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Iterator, Optional
+
+REPO = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+START_S = 60
+
+
+def health_ms(url: str, timeout_s: float = 30) -> Optional[float]:
+    """Milliseconds for /_stcore/health to answer 'ok', or None where it does not."""
+    t0 = time.perf_counter()
+    try:
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=timeout_s) as resp:
+            if resp.read().strip() != b"ok":
+                return None
+    except OSError:
+        return None
+    return (time.perf_counter() - t0) * 1000
+
+
+@contextlib.contextmanager
+def streamlit_server(home: Path, root: Path = REPO, env: Optional[dict[str, str]] = None) -> Iterator[str]:
+    """``streamlit run app.py`` in ``root`` with MULTILABEL_HOME=home; yields its URL once healthy, stops it after.
+
+    The server's output goes to ``home/server.log``.
+    """
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "MULTILABEL_HOME": str(home), "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false", **(env or {})}
+    log_path = home / "server.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+                                 "--server.address", "127.0.0.1", "--server.port", str(port)],
+                                cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + START_S
+        while health_ms(url, timeout_s=2) is None:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"streamlit in {root} did not start:\n{log_path.read_text(errors='replace')[-3000:]}")
+            time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
