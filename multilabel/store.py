@@ -64,6 +64,31 @@ WITH_MODEL = (*FINISHED, "interrupted")
 _ADDED_COLUMNS = {"started_by": "TEXT", "notes": "TEXT", "progress": "TEXT", "stop_requested": "REAL"}
 
 
+MAX_NAME = 80  # characters in a run's display name
+MAX_NOTE = 2000  # characters in one note
+
+
+def check_name(name: str) -> str:
+    """A run name as stored: stripped; MultilabelError (one line) if empty or longer than MAX_NAME characters."""
+    name = " ".join(str(name).split())  # one line: newlines and runs of spaces become single spaces
+    if not name:
+        raise MultilabelError("a run name cannot be empty; type at least one character")
+    if len(name) > MAX_NAME:
+        raise MultilabelError(f"a run name can have at most {MAX_NAME} characters (this one has {len(name)}); "
+                              "shorten it")
+    return name
+
+
+def check_note(text: str) -> str:
+    """A note as stored: stripped; MultilabelError (one line) if empty or longer than MAX_NOTE characters."""
+    text = str(text).strip()
+    if not text:
+        raise MultilabelError("a note cannot be empty; type some text (or delete the note)")
+    if len(text) > MAX_NOTE:
+        raise MultilabelError(f"a note can have at most {MAX_NOTE} characters (this one has {len(text)}); shorten it")
+    return text
+
+
 def default_home() -> Path:
     return Path(os.environ.get(HOME_ENV) or DEFAULT_HOME)
 
@@ -219,6 +244,43 @@ class RunStore:
             notes = json.loads(row[0]) if row and row[0] else []
             notes.append({"at": time.time(), "text": text})
             db.execute("UPDATE runs SET notes=? WHERE id=?", (json.dumps(notes), run_id))
+
+    def rename(self, run_id: str, name: str) -> str:
+        """Give a run a new display name (surrounding spaces dropped); returns the name kept.
+
+        Raises MultilabelError for an empty name, one longer than MAX_NAME characters, or an unknown run.
+        """
+        name = check_name(name)
+        with self._tx() as db:
+            changed = db.execute("UPDATE runs SET name=? WHERE id=?", (name, run_id)).rowcount
+        if not changed:
+            raise MultilabelError(f"no run {run_id!r} in {str(self.path)!r}; it may have been deleted")
+        return name
+
+    def edit_note(self, run_id: str, index: int, text: str) -> None:
+        """Replace the text of note number ``index`` (0 = oldest) of a run; its time stays. Empty text is refused."""
+        text = check_note(text)
+        with self._tx() as db:
+            notes = self._notes_for_change(db, run_id, index)
+            notes[index] = {**notes[index], "text": text}
+            db.execute("UPDATE runs SET notes=? WHERE id=?", (json.dumps(notes), run_id))
+
+    def delete_note(self, run_id: str, index: int) -> None:
+        """Remove note number ``index`` (0 = oldest) of a run."""
+        with self._tx() as db:
+            notes = self._notes_for_change(db, run_id, index)
+            del notes[index]
+            db.execute("UPDATE runs SET notes=? WHERE id=?", (json.dumps(notes), run_id))
+
+    @staticmethod
+    def _notes_for_change(db: sqlite3.Connection, run_id: str, index: int) -> list[dict[str, Any]]:
+        row = db.execute("SELECT notes FROM runs WHERE id=?", (run_id,)).fetchone()
+        if row is None:
+            raise MultilabelError(f"no run {run_id!r}; it may have been deleted")
+        notes = json.loads(row[0]) if row[0] else []
+        if not 0 <= index < len(notes):
+            raise MultilabelError(f"run {run_id!r} has no note {index + 1} (it has {len(notes)}); reload the page")
+        return notes
 
     @property
     def owner(self) -> str:

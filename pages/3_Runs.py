@@ -1,4 +1,7 @@
-"""Runs page: every stored run, overlay curves, download a checkpoint, delete a run."""
+"""Runs page: every stored run as an experiment. A table of all its settings and best validation metrics (choose
+columns, sort, filter), hyperparameters against metrics in parallel coordinates, overlay curves with smoothing and a
+log scale, names and notes, exports (history CSV, charts as HTML), and one run's actions (open, predict, delete).
+The table and curves refresh on their own while a run trains."""
 
 from pathlib import Path
 
@@ -9,10 +12,16 @@ from app_pages._nav import PREDICT, TRAIN, page
 page("Runs")
 st.title("Runs")
 
-from multilabel.charts import runs_overlay_figure  # noqa: E402  (heavy imports after the title is on screen)
-from app_pages._shared import registry  # noqa: E402
+import pandas as pd  # noqa: E402  (heavy imports after the title is on screen)
+
+from multilabel import MultilabelError  # noqa: E402
+from multilabel import experiments as ex  # noqa: E402
+from multilabel.charts import figure_html, parallel_coordinates_figure, smoothed_overlay_figure  # noqa: E402
+from multilabel.store import check_note  # noqa: E402
+from app_pages._shared import plain, registry  # noqa: E402
 from app_pages._words import browser_session, notes_lines, owner_line, status_word  # noqa: E402
 
+LIVE_POLL_S = 2.0  # how often the table and curves refresh while some run trains
 ME = browser_session()
 reg = registry()
 store = reg.store
@@ -20,59 +29,118 @@ runs = store.list_runs()
 if not runs:
     st.info("No runs yet: start one on the Train page (or with `python -m multilabel train`).")
     st.stop()
-
-
-def latest_metrics(run: dict) -> tuple[dict, str]:
-    """The metrics to show for a run: its best epoch's once it has ended, else the newest measured epoch's."""
-    if run["best"]:
-        best = run["best"]
-        return ({k: best.get(k) for k in ("micro_f1", "macro_f1", "hamming_loss", "subset_accuracy")},
-                f"best epoch {best.get('epoch')}")
-    measured = [r for r in store.history(run["id"]) if r.get("val_micro_f1") is not None]
-    if not measured:
-        return {}, "not measured yet" if run["status"] in ("running", "starting") else "none"
-    last = measured[-1]
-    return ({"micro_f1": last["val_micro_f1"], "macro_f1": last.get("val_macro_f1"),
-             "hamming_loss": last.get("val_hamming_loss"), "subset_accuracy": last.get("val_subset_accuracy")},
-            f"epoch {last['epoch']} so far")
+live_at_start = bool(store.live_run_ids())
 
 
 def fmt(value) -> str:
-    return "—" if value is None else f"{value:.3f}"
+    return "—" if value is None or value != value else f"{value:.3f}"
 
 
-def row(run: dict) -> dict:
-    config, data = run["config"], run["data"] or {}
-    values, at = latest_metrics(run)
-    rows = f" · {data['rows']:,} rows" if isinstance(data.get("rows"), int) else ""
-    return {
-        "run": run["id"], "status": status_word(run["status"]),
-        "data": (data.get("name") or data.get("source", "")) + rows,
-        "network": f"{config.get('input_size')}→{config.get('hidden_size')}→{config.get('num_outputs')} · "
-                   f"lr {config.get('learning_rate', 0):g} · batch {config.get('batch_size')}",
-        "epochs": f"{run['epochs_done']}/{config.get('epochs')}",
-        "val micro-F1": fmt(values.get("micro_f1")) + (f" ({at})" if values else ""),
-    }
+def table_config() -> dict:
+    """How the table shows its columns: numbers with sensible digits, statuses in words, widths that fit."""
+    config = {c: st.column_config.NumberColumn(format="%.3f") for c in ex.METRIC_COLUMNS}
+    config.update({
+        "name": st.column_config.TextColumn(width="medium"), "status": st.column_config.TextColumn(width="small"),
+        "data": st.column_config.TextColumn(width="small"), "lr": st.column_config.NumberColumn(format="%g"),
+        "weight decay": st.column_config.NumberColumn(format="%g"),
+        "duration s": st.column_config.NumberColumn(format="%.1f"),
+        "started": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),
+        "run": st.column_config.TextColumn("run id"),
+    })
+    return config
 
 
-# Few columns of set widths, text values: the table fits the page (no sideways scrolling), and a run without metrics
-# says so ("—") instead of "None". The selected run's other metrics, owner and duration are under "One run".
-WIDTHS = {"run": 175, "status": 95, "data": 150, "network": 170, "epochs": 75, "val micro-F1": 170}
-st.dataframe([row(r) for r in runs], hide_index=True, width="stretch",
-             column_config={c: st.column_config.TextColumn(width=w) for c, w in WIDTHS.items()})
-st.caption("Validation metrics at threshold 0.5 for a live run (so far), at the run's own thresholds once it has "
-           "ended (its best epoch).")
+def controls(frame) -> tuple[ex.RunFilter, str, bool, list[str]]:
+    """The filter, sort and column widgets: (filter, sort column, descending, visible columns)."""
+    a, b, c, d, e = st.columns([2, 2, 3, 2, 1])
+    statuses = a.multiselect("Status", sorted(frame["status"].dropna().unique()), format_func=status_word,
+                             key="f_status", placeholder="any")
+    data = b.multiselect("Data", sorted(frame["data"].dropna().unique()), key="f_data", placeholder="any")
+    text = c.text_input("Search names and notes", key="f_text", placeholder="e.g. baseline")
+    sort = d.selectbox("Sort by", ex.all_columns(), index=ex.all_columns().index("started"), key="sort")
+    descending = e.toggle("Descending", value=True, key="descending")
+    f, g, h = st.columns([5, 2, 3])
+    visible = f.multiselect("Columns", ex.all_columns(), default=list(ex.DEFAULT_COLUMNS), key="columns")
+    numeric = ex.numeric_columns(frame)
+    on = g.selectbox("Range on", ["(none)", *numeric], key="range_on")
+    ranges: tuple = ()
+    if on != "(none)":
+        low, high = ex.value_range(frame, on)
+        if low < high:
+            lo, hi = h.slider(f"{on} between", low, high, (low, high), key=f"range_{on}")
+            ranges = ((on, lo, hi),)
+        else:
+            h.caption(f"Every run has {on} {fmt(low) if low else '—'}: nothing to narrow.")
+    return ex.RunFilter(tuple(statuses), tuple(data), text, ranges), sort, descending, visible or ["name"]
 
-ids = [r["id"] for r in runs]
-chosen = st.multiselect("Compare runs", ids, default=ids[: min(3, len(ids))], key="compare")
-if chosen:
-    histories = {i: store.history(i) for i in chosen}
+
+def experiments_view() -> None:
+    """Table, parallel coordinates and overlay curves of the filtered runs (re-drawn by each poll while live)."""
+    fresh = store.list_runs()
+    if live_at_start and not store.live_run_ids():
+        st.rerun()  # the last live run ended: refresh the whole page once and stop polling
+    frame = ex.runs_frame(fresh, store.history)
+    spec, sort, descending, visible = controls(frame)
+    try:
+        shown = ex.sort_runs(ex.filter_runs(frame, spec), sort, descending)
+    except MultilabelError as exc:
+        st.error(plain(str(exc)))
+        return
+    display = shown.assign(status=shown["status"].map(status_word),
+                           started=pd.to_datetime(shown["started"], unit="s"))
+    st.dataframe(display, hide_index=True, width="stretch", column_order=visible, column_config=table_config(),
+                 key="runs_table")
+    st.caption(f"{len(shown)} of {len(frame)} runs shown. Best validation metrics: a finished run's best epoch at its "
+               "own thresholds; a live or unfinished run's measured epoch of lowest validation loss so far "
+               "(threshold 0.5). Charts: the camera icon on a chart's toolbar saves it as PNG.")
+    if shown.empty:
+        return
+
+    records = shown.to_dict("records")
+    hyper = ex.hyperparameter_columns(shown)
+    st.subheader("Hyperparameters against metrics")
+    p, q = st.columns([3, 1])
+    color_by = q.selectbox("Colour by", list(ex.METRIC_COLUMNS), index=1, key="pc_color")
+    if not hyper:
+        p.caption("The runs shown share every setting: there is nothing to compare across (axes show metrics only).")
+    parallel = parallel_coordinates_figure(records, hyper, list(ex.METRIC_COLUMNS), color_by,
+                                           ex.HIGHER_IS_BETTER[color_by])
+    st.plotly_chart(parallel, key="parallel")
+    q.download_button("Download as HTML", lambda: figure_html(parallel), file_name="runs-parallel-coordinates.html",
+                      mime="text/html", key="html_parallel", on_click="ignore")
+
+    st.subheader("Compare curves")
+    labels = ex.unique_labels(zip(shown["run"], shown["name"]))
+    ids = list(shown["run"])
+    default = ids[: min(3, len(ids))]
+    if "compare" in st.session_state:  # a filter may hide runs picked before: keep the visible ones
+        default = None
+        kept = [i for i in st.session_state["compare"] if i in labels]
+        if kept != st.session_state["compare"]:
+            st.session_state["compare"] = kept
+    chosen = st.multiselect("Compare runs", ids, default=default, format_func=labels.get, key="compare")
+    s, t = st.columns([3, 1])
+    smoothing = s.slider("Smoothing (EMA weight, as in TensorBoard)", 0.0, 0.99, 0.0, 0.01, key="smoothing")
+    log_loss = t.toggle("Log scale for loss", key="log_loss")
+    if not chosen:
+        return
+    histories = {labels[i]: store.history(i) for i in chosen}
+    loss = smoothed_overlay_figure(histories, "val_loss", "Validation loss", "loss", smoothing, log_loss)
+    f1 = smoothed_overlay_figure(histories, "val_micro_f1", "Validation micro-F1 (threshold 0.5)", "micro-F1",
+                                 smoothing)
     a, b = st.columns(2)
-    a.plotly_chart(runs_overlay_figure(histories, "val_loss", "Validation loss", "loss"), key="overlay_loss")
-    b.plotly_chart(runs_overlay_figure(histories, "val_micro_f1", "Validation micro-F1 (threshold 0.5)", "micro-F1"),
-                   key="overlay_f1")
+    a.plotly_chart(loss, key="overlay_loss")
+    b.plotly_chart(f1, key="overlay_f1")
+    a.download_button("Download loss chart as HTML", lambda: figure_html(loss), file_name="runs-val-loss.html",
+                      mime="text/html", key="html_loss", on_click="ignore")
+    b.download_button("Download micro-F1 chart as HTML", lambda: figure_html(f1), file_name="runs-val-micro-f1.html",
+                      mime="text/html", key="html_f1", on_click="ignore")
 
 
+st.fragment(experiments_view, run_every=LIVE_POLL_S if live_at_start else None)()
+
+
+# -- one run: name, notes, exports, actions ---------------------------------------------------------------------
 
 def owner_line_for(run: dict) -> str:
     class _View:  # owner_line reads started_by / started_at
@@ -80,23 +148,85 @@ def owner_line_for(run: dict) -> str:
     return owner_line(_View, ME)
 
 
+def rename(run_id: str) -> None:
+    try:
+        store.rename(run_id, st.session_state[f"name_{run_id}"])
+    except MultilabelError as exc:
+        st.session_state["run_error"] = str(exc)
+
+
+def add_note(run_id: str) -> None:
+    key = f"new_note_{run_id}"
+    try:
+        store.add_note(run_id, check_note(st.session_state.get(key, "")))
+        st.session_state[key] = ""
+    except MultilabelError as exc:
+        st.session_state["run_error"] = str(exc)
+
+
+def save_note(run_id: str, index: int) -> None:
+    try:
+        store.edit_note(run_id, index, st.session_state.get(f"note_text_{run_id}_{index}", ""))
+    except MultilabelError as exc:
+        st.session_state["run_error"] = str(exc)
+
+
+def delete_note(run_id: str, index: int) -> None:
+    try:
+        store.delete_note(run_id, index)
+        st.session_state.pop(f"note_text_{run_id}_{index}", None)
+        st.session_state.pop(f"note_pick_{run_id}", None)
+    except MultilabelError as exc:
+        st.session_state["run_error"] = str(exc)
+
+
 st.subheader("One run")
-run_id = st.selectbox("Run", ids, key="detail_run")
+runs = store.list_runs()  # names and notes may have just changed
+if not runs:
+    st.stop()
+ids = [r["id"] for r in runs]
+labels = ex.unique_labels((r["id"], r["name"]) for r in runs)
+if st.session_state.get("detail_run") not in ids:
+    st.session_state.pop("detail_run", None)
+run_id = st.selectbox("Run", ids, format_func=labels.get, key="detail_run")
 run = next(r for r in runs if r["id"] == run_id)
-values, at = latest_metrics(run)
+history = store.history(run_id)
+values, epoch = ex.best_metrics(run, history)
 duration = f" · {run['duration_s']:.1f} s" if run["duration_s"] is not None else ""
-st.caption(f"Status: {status_word(run['status'])} · {owner_line_for(run)}{duration} · validation metrics: {at}")
-if values:
+at = "none" if epoch is None else f"best epoch {epoch}" if run["best"] else f"epoch {epoch} so far"
+st.caption(f"Run id {run_id} · status: {status_word(run['status'])} · {plain(owner_line_for(run))}{duration} · "
+           f"validation metrics: {at}")
+if epoch is not None:
     cols = st.columns(4)
-    cols[0].metric("Val micro-F1", fmt(values.get("micro_f1")))
-    cols[1].metric("Val macro-F1", fmt(values.get("macro_f1")))
-    cols[2].metric("Val Hamming loss", fmt(values.get("hamming_loss")))
-    cols[3].metric("Val subset accuracy", fmt(values.get("subset_accuracy")))
-for line in notes_lines(run.get("notes")):
-    st.caption(line)
+    cols[0].metric("Val micro-F1", fmt(values.get("val micro-F1")))
+    cols[1].metric("Val macro-F1", fmt(values.get("val macro-F1")))
+    cols[2].metric("Val Hamming loss", fmt(values.get("val Hamming")))
+    cols[3].metric("Val subset accuracy", fmt(values.get("val subset acc")))
 if run["error"]:
-    st.error(f"This run {status_word(run['status'])}: {run['error']}")
+    st.error(f"This run {status_word(run['status'])}: {plain(run['error'])}")
+problem = st.session_state.pop("run_error", None)
+if problem:
+    st.error(plain(problem))
+
+n, m = st.columns([4, 1])
+n.text_input("Name", value=run["name"], key=f"name_{run_id}")
+m.button("Rename", key="rename", on_click=rename, args=(run_id,))
+for line in notes_lines(run.get("notes")):
+    st.caption(plain(line))
+with st.expander(f"Notes ({len(run['notes'])})"):
+    st.text_area("New note", key=f"new_note_{run_id}", height=70)
+    st.button("Add note", key="add_note", on_click=add_note, args=(run_id,))
+    if run["notes"]:
+        index = st.selectbox("Note to edit", range(len(run["notes"])), key=f"note_pick_{run_id}",
+                             format_func=lambda i: f"{i + 1}. {run['notes'][i].get('text', '')[:60]}")
+        st.text_area("Text", value=run["notes"][index].get("text", ""), key=f"note_text_{run_id}_{index}", height=70)
+        x, y = st.columns(2)
+        x.button("Save note", key="note_save", on_click=save_note, args=(run_id, index))
+        y.button("Delete note", key="note_delete", on_click=delete_note, args=(run_id, index))
+
 a, b, c = st.columns(3)
+b.download_button("Download history (CSV)", ex.history_csv(history), file_name=f"{run_id}-history.csv",
+                  mime="text/csv", key="download_history", on_click="ignore", disabled=not history)
 if a.button("Open on the Train page", key="open_train"):
     st.session_state["run_id"] = run_id
     st.session_state["load_form"] = run_id  # the form shows this run's settings
@@ -111,7 +241,8 @@ live = reg.is_live(run_id)
 if live:
     c.caption("Running: stop it on the Train page before deleting it.")
 elif st.session_state.get("confirm_delete") == run_id:
-    c.warning(f"Delete run {run_id} and its checkpoint? This cannot be undone.")
+    called = f" ({plain(run['name'])})" if run["name"] != run_id else ""
+    c.warning(f"Delete run {run_id}{called} and its checkpoint? This cannot be undone.")
     if c.button("Yes, delete", type="primary", key="delete_yes"):
         store.delete_run(run_id)
         st.session_state.pop("confirm_delete")
