@@ -227,3 +227,48 @@ def test_a_full_disk_while_saving_validation_arrays_is_one_line_and_leaves_nothi
     with pytest.raises(MultilabelError, match="cannot finish writing .*val.npz': No space left on device; free some"):
         store.save_validation("run1", np.zeros((3, 2)), np.zeros((3, 2)))
     assert list((store.home / "checkpoints").iterdir()) == []
+
+
+# -- names and notes (issue 11, item 3) -------------------------------------------------------------------------------
+
+def test_rename_keeps_a_one_line_name_and_refuses_empty_or_too_long_ones(store, store_home):
+    from multilabel.store import MAX_NAME
+
+    run_id = store.create_run(CONFIG, DATA)
+    assert store.get_run(run_id)["name"] == run_id  # unnamed runs are called by their id
+    assert store.rename(run_id, "  baseline\n  adam  ") == "baseline adam"
+    assert store.get_run(run_id)["name"] == "baseline adam"
+    for bad, message in (("   ", "a run name cannot be empty; type at least one character"),
+                         ("x" * (MAX_NAME + 1), f"a run name can have at most {MAX_NAME} characters (this one has "
+                                                f"{MAX_NAME + 1}); shorten it")):
+        with pytest.raises(MultilabelError) as info:
+            store.rename(run_id, bad)
+        assert str(info.value) == message
+    assert store.rename(run_id, "y" * MAX_NAME) == "y" * MAX_NAME
+    with pytest.raises(MultilabelError, match="no run 'nope'"):
+        store.rename("nope", "name")
+    store.close()
+    assert RunStore(store_home).get_run(run_id)["name"] == "y" * MAX_NAME  # kept on disk
+
+
+def test_notes_can_be_edited_and_deleted_by_position(store):
+    run_id = store.create_run(CONFIG, DATA)
+    store.add_note(run_id, "first")
+    store.add_note(run_id, "second")
+    stamps = [n["at"] for n in store.get_run(run_id)["notes"]]
+    store.edit_note(run_id, 0, "  first, reworded ")
+    notes = store.get_run(run_id)["notes"]
+    assert [n["text"] for n in notes] == ["first, reworded", "second"]
+    assert [n["at"] for n in notes] == stamps  # an edit keeps the note's time
+    with pytest.raises(MultilabelError, match="a note cannot be empty"):
+        store.edit_note(run_id, 1, " ")
+    with pytest.raises(MultilabelError, match=r"has no note 3 \(it has 2\)"):
+        store.edit_note(run_id, 2, "text")
+    with pytest.raises(MultilabelError, match=r"has no note 0"):
+        store.delete_note(run_id, -1)
+    store.delete_note(run_id, 0)
+    assert [n["text"] for n in store.get_run(run_id)["notes"]] == ["second"]
+    store.delete_note(run_id, 0)
+    assert store.get_run(run_id)["notes"] == []
+    with pytest.raises(MultilabelError, match="no run 'nope'"):
+        store.delete_note("nope", 0)
