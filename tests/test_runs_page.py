@@ -1,0 +1,263 @@
+"""The Runs page as experiments, under streamlit.testing.v1.AppTest, on a real run store of runs trained in worker
+processes: columns, sort and filter, rename and notes, the history CSV download, parallel coordinates, smoothing and
+the log scale, and a live run's row.
+
+Each test works on its own copy of one store (MULTILABEL_HOME points at the copy): app_pages/_shared.py caches the
+registry per home folder, so a distinct folder isolates the tests."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+from streamlit.testing.v1 import AppTest
+
+from multilabel import TrainConfig, make_synthetic
+from multilabel import experiments as ex
+from multilabel.session import get_registry
+from multilabel.store import MAX_NAME, RunStore
+
+from app_pages._nav import RUNS
+
+REPO = Path(__file__).resolve().parents[1]
+WAIT_S = 90
+SETTINGS = [("small adam", 8, 1e-2, "adam", 1), ("wide adamw", 32, 1e-3, "adamw", 2), ("mid adam", 16, 5e-2, "adam", 3)]
+
+
+@pytest.fixture(scope="module")
+def trained_home(tmp_path_factory) -> tuple[Path, dict[str, str]]:
+    """One store with three finished runs of different settings (names in SETTINGS), oldest first."""
+    home = tmp_path_factory.mktemp("runs_page_src")
+    registry = get_registry(home)
+    ids = {}
+    for name, hidden, lr, optimizer, seed in SETTINGS:
+        config = TrainConfig(input_size=6, hidden_size=hidden, num_outputs=3, epochs=6 + seed, learning_rate=lr,
+                             optimizer=optimizer, patience=0, seed=seed, device="cpu").validate()
+        session = registry.start(config, make_synthetic(300, 6, 3, seed=seed), name=name)
+        assert session.join(timeout=WAIT_S) and session.snapshot()["status"] == "completed"
+        ids[name] = session.run_id
+    registry.store.close()
+    return home, ids
+
+
+@pytest.fixture
+def home(trained_home, tmp_path, monkeypatch) -> Path:
+    """This test's copy of the trained store, set as MULTILABEL_HOME; live runs are stopped at the end."""
+    copy = tmp_path / "home"
+    shutil.copytree(trained_home[0], copy)
+    monkeypatch.setenv("MULTILABEL_HOME", str(copy))
+    yield copy
+    for session in get_registry(copy).active():
+        session.stop()
+        session.join(timeout=30)
+
+
+@pytest.fixture
+def ids(trained_home) -> dict[str, str]:
+    return trained_home[1]
+
+
+@pytest.fixture
+def downloads(monkeypatch) -> list[dict]:
+    """What download buttons hand to Streamlit's in-memory media storage (AppTest keeps no other copy)."""
+    seen: list[dict] = []
+    original = MemoryMediaFileStorage.load_and_get_id
+
+    def spy(self, path_or_data, mimetype, kind, filename=None):
+        seen.append({"data": path_or_data, "mimetype": mimetype, "filename": filename})
+        return original(self, path_or_data, mimetype, kind, filename)
+
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", spy)
+    return seen
+
+
+def runs_page() -> AppTest:
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
+    at.switch_page(RUNS)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def table(at: AppTest) -> pd.DataFrame:
+    return at.dataframe[0].value
+
+
+def shown_runs(at: AppTest) -> list[str]:
+    return table(at)["run"].tolist()
+
+
+def charts(at: AppTest) -> dict[str, dict]:
+    return {el.proto.id.rsplit("-", 1)[-1]: json.loads(el.proto.spec) for el in at.get("plotly_chart")}
+
+
+def captions(at: AppTest) -> str:
+    return "\n".join(c.value for c in at.caption)
+
+
+def store_of(home: Path) -> RunStore:
+    return get_registry(home).store
+
+
+def test_the_table_shows_every_setting_and_chosen_columns(home, ids):
+    at = runs_page()
+    frame = table(at)
+    assert list(frame.columns) == ex.all_columns()
+    assert shown_runs(at) == [ids["mid adam"], ids["wide adamw"], ids["small adam"]]  # newest first
+    assert frame["name"].tolist() == ["mid adam", "wide adamw", "small adam"]
+    assert frame["hidden"].tolist() == [16, 32, 8] and frame["optimizer"].tolist() == ["adam", "adamw", "adam"]
+    assert list(at.dataframe[0].proto.column_order) == list(ex.DEFAULT_COLUMNS)
+    at.multiselect(key="columns").select("seed").select("optimizer").unselect("data").run()
+    assert list(at.dataframe[0].proto.column_order) == [c for c in ex.DEFAULT_COLUMNS if c != "data"] + [
+        "seed", "optimizer"]
+    assert "3 of 3 runs shown" in captions(at)
+
+
+def test_sort_and_filter(home, ids):
+    at = runs_page()
+    at.selectbox(key="sort").set_value("lr").run()
+    at.toggle(key="descending").set_value(False).run()
+    assert shown_runs(at) == [ids["wide adamw"], ids["small adam"], ids["mid adam"]]
+    at.selectbox(key="sort").set_value("name").run()
+    assert table(at)["name"].tolist() == ["mid adam", "small adam", "wide adamw"]
+
+    at.text_input(key="f_text").input("ADAMW").run()
+    assert shown_runs(at) == [ids["wide adamw"]] and "1 of 3 runs shown" in captions(at)
+    at.text_input(key="f_text").input("").run()
+    assert at.multiselect(key="f_status").options == ["completed"]  # the statuses present, in words
+    at.multiselect(key="f_status").select("completed").run()
+    assert len(shown_runs(at)) == 3
+    at.selectbox(key="range_on").set_value("hidden").run()
+    at.slider(key="range_hidden").set_value((10, 32)).run()
+    assert shown_runs(at) == [ids["mid adam"], ids["wide adamw"]]
+    at.selectbox(key="range_on").set_value("(none)").run()
+    assert len(shown_runs(at)) == 3
+
+    at.text_input(key="f_text").input("no such run").run()
+    assert not at.exception and shown_runs(at) == [] and "0 of 3 runs shown" in captions(at)
+    assert "parallel" not in charts(at)
+
+
+def test_a_filter_narrows_the_runs_offered_for_comparison(home, ids):
+    at = runs_page()
+    assert at.multiselect(key="compare").value == [ids["mid adam"], ids["wide adamw"], ids["small adam"]]
+    at.text_input(key="f_text").input("small").run()
+    assert at.multiselect(key="compare").value == [ids["small adam"]]
+    assert [t["name"] for t in charts(at)["overlay_loss"]["data"]] == ["small adam"]  # names label the lines
+
+
+def test_rename_shows_the_name_everywhere_and_refuses_bad_names_with_one_line(home, ids):
+    run_id = ids["wide adamw"]
+    at = runs_page()
+    at.selectbox(key="detail_run").set_value(run_id).run()
+    at.text_input(key=f"name_{run_id}").input("baseline AdamW").run()
+    at.button(key="rename").click().run()
+    assert not at.exception and not at.error
+    assert store_of(home).get_run(run_id)["name"] == "baseline AdamW"
+    assert table(at).set_index("run").loc[run_id, "name"] == "baseline AdamW"
+    assert "baseline AdamW" in at.selectbox(key="detail_run").options
+    assert "baseline AdamW" in at.multiselect(key="compare").options
+    assert "baseline AdamW" in [t["name"] for t in charts(at)["overlay_loss"]["data"]]
+
+    for bad, message in (("   ", "a run name cannot be empty"), ("x" * (MAX_NAME + 5), "at most")):
+        at.text_input(key=f"name_{run_id}").input(bad).run()
+        at.button(key="rename").click().run()
+        assert not at.exception
+        assert len(at.error) == 1 and message in at.error[0].value and "\n" not in at.error[0].value
+        assert store_of(home).get_run(run_id)["name"] == "baseline AdamW"  # nothing saved is lost
+    at.run()
+    assert not at.error  # the error is shown once, not on every later rerun
+
+
+def test_notes_are_added_edited_and_deleted(home, ids):
+    run_id = ids["mid adam"]
+    at = runs_page()
+    assert at.selectbox(key="detail_run").value == run_id
+    at.text_area(key=f"new_note_{run_id}").input("lr too high?").run()
+    at.button(key="add_note").click().run()
+    assert [n["text"] for n in store_of(home).get_run(run_id)["notes"]] == ["lr too high?"]
+    assert at.text_area(key=f"new_note_{run_id}").value == ""  # ready for the next note
+    assert "lr too high?" in captions(at)
+
+    at.text_area(key=f"note_text_{run_id}_0").input("lr 0.05 overshoots").run()
+    at.button(key="note_save").click().run()
+    assert [n["text"] for n in store_of(home).get_run(run_id)["notes"]] == ["lr 0.05 overshoots"]
+    assert table(at).set_index("run").loc[run_id, "notes"] == "lr 0.05 overshoots"
+    at.text_input(key="f_text").input("overshoots").run()  # notes are searched
+    assert shown_runs(at) == [run_id]
+
+    at.text_area(key=f"new_note_{run_id}").input("   ").run()
+    at.button(key="add_note").click().run()
+    assert len(at.error) == 1 and "a note cannot be empty" in at.error[0].value
+    at.button(key="note_delete").click().run()
+    assert not at.exception and store_of(home).get_run(run_id)["notes"] == []
+
+
+def test_the_history_download_is_the_runs_history_as_csv_with_stable_bytes(home, ids, downloads):
+    run_id = ids["small adam"]
+    at = runs_page()
+    at.selectbox(key="detail_run").set_value(run_id).run()
+    at.run()
+    csvs = [d for d in downloads if d["filename"] == f"{run_id}-history.csv"]
+    assert len(csvs) >= 2 and all(d["data"] == csvs[0]["data"] for d in csvs)  # the same bytes on every rerun
+    assert csvs[0]["mimetype"] == "text/csv"
+    frame = pd.read_csv(io.BytesIO(csvs[0]["data"]))
+    history = store_of(home).history(run_id)
+    assert frame["epoch"].tolist() == [r["epoch"] for r in history]
+    assert frame["val_loss"].tolist() == pytest.approx([r["val_loss"] for r in history])
+    labels = {b.proto.id.rsplit("-", 1)[-1] for b in at.get("download_button")}
+    assert {"download_history", "download_ckpt", "html_parallel", "html_loss", "html_f1"} <= labels
+
+
+def test_parallel_coordinates_smoothing_and_log_scale(home, ids):
+    at = runs_page()
+    figure = charts(at)["parallel"]
+    (trace,) = figure["data"]
+    labels = [d["label"] for d in trace["dimensions"]]
+    assert labels == ["hidden", "max epochs", "lr (log)", "seed", "optimizer", *ex.METRIC_COLUMNS]
+    assert trace["line"]["color"] == pytest.approx(table(at)["val micro-F1"].tolist())
+    at.selectbox(key="pc_color").set_value("val loss").run()
+    trace = charts(at)["parallel"]["data"][0]
+    assert trace["line"]["color"] == pytest.approx(table(at)["val loss"].tolist()) and trace["line"]["reversescale"]
+
+    assert len(charts(at)["overlay_loss"]["data"]) == 3  # no smoothing: one line per run
+    at.slider(key="smoothing").set_value(0.6).run()
+    at.toggle(key="log_loss").set_value(True).run()
+    loss, f1 = charts(at)["overlay_loss"], charts(at)["overlay_f1"]
+    names = [t["name"] for t in loss["data"]]
+    assert names == ["mid adam (raw)", "mid adam", "wide adamw (raw)", "wide adamw", "small adam (raw)", "small adam"]
+    history = store_of(home).history(ids["mid adam"])
+    assert loss["data"][1]["y"] == pytest.approx(ex.ema([r["val_loss"] for r in history], 0.6))
+    assert loss["layout"]["yaxis"]["type"] == "log" and f1["layout"]["yaxis"].get("type") != "log"
+    assert len(f1["data"]) == 6
+
+
+def test_a_live_run_is_listed_as_running_with_its_epochs_so_far(home, ids):
+    config = TrainConfig(input_size=6, hidden_size=8, num_outputs=3, epochs=2000, patience=0, device="cpu",
+                         batch_size=32).validate()
+    session = get_registry(home).start(config, make_synthetic(2000, 6, 3, seed=9), name="long one")
+    at = runs_page()
+    deadline = time.monotonic() + WAIT_S
+    while table(at).set_index("run").loc[session.run_id, "epochs run"] < 2:
+        assert time.monotonic() < deadline, "the live run's epochs never showed"
+        time.sleep(0.3)
+        at.run()
+    row = table(at).set_index("run").loc[session.run_id]
+    assert row["status"] == "running" and row["name"] == "long one"
+    assert at.multiselect(key="compare").value[0] == session.run_id
+    seen = row["epochs run"]
+    while table(at).set_index("run").loc[session.run_id, "epochs run"] <= seen:  # each poll shows newer epochs
+        assert time.monotonic() < deadline
+        time.sleep(0.3)
+        at.run()
+    session.stop()
+    assert session.join(timeout=WAIT_S)
+    at.run()
+    assert not at.exception
+    assert table(at).set_index("run").loc[session.run_id, "status"] == "stopped"
