@@ -19,7 +19,7 @@ from multilabel import experiments as ex  # noqa: E402
 from multilabel.charts import figure_html, parallel_coordinates_figure, smoothed_overlay_figure  # noqa: E402
 from multilabel.store import check_note  # noqa: E402
 from app_pages._shared import plain, registry  # noqa: E402
-from app_pages._words import browser_session, notes_lines, owner_line, status_word  # noqa: E402
+from app_pages._words import browser_session, clock, notes_lines, owner_line, status_word  # noqa: E402
 
 LIVE_POLL_S = 2.0  # how often the table and curves refresh while some run trains
 ME = browser_session()
@@ -32,6 +32,22 @@ if not runs:
 live_at_start = bool(store.live_run_ids())
 
 
+# Pickers show run names, and the browser keeps a picker's choice as the text it showed: after a rename that text
+# names no option, so the choice would be lost. Each rename therefore gives the pickers new keys and carries their
+# choices (run ids) over.
+NAMES_VERSION, CARRY = "runs_names_version", "runs_carry"
+
+
+def keyed(base: str) -> str:
+    version = st.session_state.get(NAMES_VERSION, 0)
+    return f"{base}_v{version}" if version else base
+
+
+def carried(base: str):
+    """The choice a picker had before the last rename (once), else None."""
+    return st.session_state.get(CARRY, {}).pop(base, None)
+
+
 def fmt(value) -> str:
     return "—" if value is None or value != value else f"{value:.3f}"
 
@@ -42,6 +58,8 @@ def table_config() -> dict:
     config.update({
         "name": st.column_config.TextColumn(width="medium"), "status": st.column_config.TextColumn(width="small"),
         "data": st.column_config.TextColumn(width="small"), "lr": st.column_config.NumberColumn(format="%g"),
+        "batch": st.column_config.NumberColumn(help="rows per optimizer step; 0 = auto (training rows / 16)"),
+        "eval every": st.column_config.NumberColumn(help="validation metrics every N epochs; 0 = auto"),
         "weight decay": st.column_config.NumberColumn(format="%g"),
         "duration s": st.column_config.NumberColumn(format="%.1f"),
         "started": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),
@@ -52,7 +70,7 @@ def table_config() -> dict:
 
 def controls(frame) -> tuple[ex.RunFilter, str, bool, list[str]]:
     """The filter, sort and column widgets: (filter, sort column, descending, visible columns)."""
-    a, b, c, d, e = st.columns([2, 2, 3, 2, 1])
+    a, b, c, d, e = st.columns([2, 2, 3, 2, 1.6])
     statuses = a.multiselect("Status", sorted(frame["status"].dropna().unique()), format_func=status_word,
                              key="f_status", placeholder="any")
     data = b.multiselect("Data", sorted(frame["data"].dropna().unique()), key="f_data", placeholder="any")
@@ -77,8 +95,9 @@ def controls(frame) -> tuple[ex.RunFilter, str, bool, list[str]]:
 def experiments_view() -> None:
     """Table, parallel coordinates and overlay curves of the filtered runs (re-drawn by each poll while live)."""
     fresh = store.list_runs()
-    if live_at_start and not store.live_run_ids():
-        st.rerun()  # the last live run ended: refresh the whole page once and stop polling
+    live_now = store.live_run_ids()
+    if bool(live_now) != live_at_start:
+        st.rerun()  # a run started or the last live one ended: refresh the whole page, start or stop polling
     frame = ex.runs_frame(fresh, store.history)
     spec, sort, descending, visible = controls(frame)
     try:
@@ -90,7 +109,8 @@ def experiments_view() -> None:
                            started=pd.to_datetime(shown["started"], unit="s"))
     st.dataframe(display, hide_index=True, width="stretch", column_order=visible, column_config=table_config(),
                  key="runs_table")
-    st.caption(f"{len(shown)} of {len(frame)} runs shown. Best validation metrics: a finished run's best epoch at its "
+    live = f" · {len(live_now)} live, refreshing every {LIVE_POLL_S:g} s" if live_now else ""
+    st.caption(f"{len(shown)} of {len(frame)} runs shown{live}. Best validation metrics: a finished run's best epoch at its "
                "own thresholds; a live or unfinished run's measured epoch of lowest validation loss so far "
                "(threshold 0.5). Charts: the camera icon on a chart's toolbar saves it as PNG.")
     if shown.empty:
@@ -112,13 +132,14 @@ def experiments_view() -> None:
     st.subheader("Compare curves")
     labels = ex.unique_labels(zip(shown["run"], shown["name"]))
     ids = list(shown["run"])
-    default = ids[: min(3, len(ids))]
-    if "compare" in st.session_state:  # a filter may hide runs picked before: keep the visible ones
+    key, before = keyed("compare"), carried("compare")
+    default = ids[: min(3, len(ids))] if before is None else [i for i in before if i in labels]
+    if key in st.session_state:  # a filter may hide runs picked before: keep the visible ones
         default = None
-        kept = [i for i in st.session_state["compare"] if i in labels]
-        if kept != st.session_state["compare"]:
-            st.session_state["compare"] = kept
-    chosen = st.multiselect("Compare runs", ids, default=default, format_func=labels.get, key="compare")
+        kept = [i for i in st.session_state[key] if i in labels]
+        if kept != st.session_state[key]:
+            st.session_state[key] = kept
+    chosen = st.multiselect("Compare runs", ids, default=default, format_func=lambda i: labels.get(i, i), key=key)
     s, t = st.columns([3, 1])
     smoothing = s.slider("Smoothing (EMA weight, as in TensorBoard)", 0.0, 0.99, 0.0, 0.01, key="smoothing")
     log_loss = t.toggle("Log scale for loss", key="log_loss")
@@ -153,6 +174,9 @@ def rename(run_id: str) -> None:
         store.rename(run_id, st.session_state[f"name_{run_id}"])
     except MultilabelError as exc:
         st.session_state["run_error"] = str(exc)
+        return
+    st.session_state[CARRY] = {base: st.session_state.get(keyed(base)) for base in ("compare", "detail_run")}
+    st.session_state[NAMES_VERSION] = st.session_state.get(NAMES_VERSION, 0) + 1
 
 
 def add_note(run_id: str) -> None:
@@ -186,9 +210,11 @@ if not runs:
     st.stop()
 ids = [r["id"] for r in runs]
 labels = ex.unique_labels((r["id"], r["name"]) for r in runs)
-if st.session_state.get("detail_run") not in ids:
-    st.session_state.pop("detail_run", None)
-run_id = st.selectbox("Run", ids, format_func=labels.get, key="detail_run")
+key, before = keyed("detail_run"), carried("detail_run")
+if key in st.session_state and st.session_state[key] not in ids:
+    st.session_state.pop(key)  # deleted meanwhile
+run_id = st.selectbox("Run", ids, index=ids.index(before) if before in ids else 0,
+                      format_func=lambda i: labels.get(i, i), key=key)
 run = next(r for r in runs if r["id"] == run_id)
 history = store.history(run_id)
 values, epoch = ex.best_metrics(run, history)
@@ -218,7 +244,7 @@ with st.expander(f"Notes ({len(run['notes'])})"):
     st.button("Add note", key="add_note", on_click=add_note, args=(run_id,))
     if run["notes"]:
         index = st.selectbox("Note to edit", range(len(run["notes"])), key=f"note_pick_{run_id}",
-                             format_func=lambda i: f"{i + 1}. {run['notes'][i].get('text', '')[:60]}")
+                             format_func=lambda i: f"Note {i + 1} ({clock(run['notes'][i].get('at'))})")
         st.text_area("Text", value=run["notes"][index].get("text", ""), key=f"note_text_{run_id}_{index}", height=70)
         x, y = st.columns(2)
         x.button("Save note", key="note_save", on_click=save_note, args=(run_id, index))

@@ -161,8 +161,12 @@ def test_rename_shows_the_name_everywhere_and_refuses_bad_names_with_one_line(ho
     assert not at.exception and not at.error
     assert store_of(home).get_run(run_id)["name"] == "baseline AdamW"
     assert table(at).set_index("run").loc[run_id, "name"] == "baseline AdamW"
-    assert "baseline AdamW" in at.selectbox(key="detail_run").options
-    assert "baseline AdamW" in at.multiselect(key="compare").options
+    # The browser keeps a picker's choice as the text it showed: a rename gives the pickers new keys and carries
+    # their choices over, so the renamed run stays chosen under its new name.
+    assert at.selectbox(key="detail_run_v1").value == run_id
+    assert "baseline AdamW" in at.selectbox(key="detail_run_v1").options
+    assert at.multiselect(key="compare_v1").value == [ids["mid adam"], run_id, ids["small adam"]]
+    assert "baseline AdamW" in at.multiselect(key="compare_v1").options
     assert "baseline AdamW" in [t["name"] for t in charts(at)["overlay_loss"]["data"]]
 
     for bad, message in (("   ", "a run name cannot be empty"), ("x" * (MAX_NAME + 5), "at most")):
