@@ -25,8 +25,7 @@ LIVE_POLL_S = 2.0  # how often the table and curves refresh while some run train
 ME = browser_session()
 reg = registry()
 store = reg.store
-runs = store.list_runs()
-if not runs:
+if not store.list_runs(limit=1):
     st.info("No runs yet: start one on the Train page (or with `python -m multilabel train`).")
     st.stop()
 live_at_start = bool(store.live_run_ids())

@@ -90,6 +90,15 @@ def test_rename_filter_and_download_a_runs_history(page: Page, server, screensho
     assert frame["train_loss"].tolist() == pytest.approx([r["train_loss"] for r in history])
     assert frame["val_loss"].tolist() == pytest.approx([r["val_loss"] for r in history])
     assert "val_per_label/label_0/f1" in frame.columns
+
+    # A chart as PNG: plotly's own toolbar button, drawn in the browser (nothing fetched, no server-side renderer).
+    chart = page.locator(".st-key-overlay_loss .js-plotly-plot")
+    chart.hover()
+    with page.expect_download(timeout=LOAD_MS) as info:
+        chart.locator(".modebar-btn[data-title='Download plot as a PNG']").click()
+    png = tmp_path / "chart.png"
+    info.value.save_as(png)
+    assert info.value.suggested_filename.endswith(".png") and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     errors = page.locator("[data-testid='stException']")
     if errors.count():
         screenshot("exception")
