@@ -125,8 +125,9 @@ def experiments_view() -> None:
     parallel = parallel_coordinates_figure(records, hyper, list(ex.METRIC_COLUMNS), color_by,
                                            ex.HIGHER_IS_BETTER[color_by])
     st.plotly_chart(parallel, key="parallel")
-    q.download_button("Download as HTML", lambda: figure_html(parallel), file_name="runs-parallel-coordinates.html",
-                      mime="text/html", key="html_parallel", on_click="ignore")
+    if shown[color_by].notna().any():  # something drawn: offer it
+        q.download_button("Download as HTML", lambda: figure_html(parallel), file_name="runs-parallel-coordinates.html",
+                          mime="text/html", key="html_parallel", on_click="ignore")
 
     st.subheader("Compare curves")
     labels = ex.unique_labels(zip(shown["run"], shown["name"]))
@@ -145,6 +146,9 @@ def experiments_view() -> None:
     if not chosen:
         return
     histories = {labels[i]: store.history(i) for i in chosen}
+    if not any(histories.values()):
+        st.caption("The chosen runs have no epochs logged yet.")
+        return
     loss = smoothed_overlay_figure(histories, "val_loss", "Validation loss", "loss", smoothing, log_loss)
     f1 = smoothed_overlay_figure(histories, "val_micro_f1", "Validation micro-F1 (threshold 0.5)", "micro-F1",
                                  smoothing)
@@ -228,7 +232,7 @@ if epoch is not None:
     cols[2].metric("Val Hamming loss", fmt(values.get("val Hamming")))
     cols[3].metric("Val subset accuracy", fmt(values.get("val subset acc")))
 if run["error"]:
-    st.error(f"This run {status_word(run['status'])}: {plain(run['error'])}")
+    st.error(f"This run {status_word(run['status'])}: {run['error']}")
 problem = st.session_state.pop("run_error", None)
 if problem:
     st.error(plain(problem))
@@ -250,8 +254,9 @@ with st.expander(f"Notes ({len(run['notes'])})"):
         y.button("Delete note", key="note_delete", on_click=delete_note, args=(run_id, index))
 
 a, b, c = st.columns(3)
-b.download_button("Download history (CSV)", ex.history_csv(history), file_name=f"{run_id}-history.csv",
-                  mime="text/csv", key="download_history", on_click="ignore", disabled=not history)
+if history:
+    b.download_button("Download history (CSV)", ex.history_csv(history), file_name=f"{run_id}-history.csv",
+                      mime="text/csv", key="download_history", on_click="ignore")
 if a.button("Open on the Train page", key="open_train"):
     st.session_state["run_id"] = run_id
     st.session_state["load_form"] = run_id  # the form shows this run's settings
