@@ -262,12 +262,13 @@ def _parcoords_dimension(label: str, values: Sequence[Any]) -> dict[str, Any]:
         distinct = sorted({float(v) for v in present})
         if low > 0 and high / low >= 20:
             dim = {"label": f"{label} (log)", "values": [math.log10(v) if v == v else v for v in numbers]}
-            ticks = distinct if len(distinct) <= MAX_TICKS else [10.0 ** e for e in range(math.floor(math.log10(low)),
-                                                                                            math.ceil(math.log10(high)) + 1)]
+            decades = range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1)
+            ticks = distinct if len(distinct) <= MAX_TICKS else [10.0 ** e for e in decades]
             return {**dim, "tickvals": [math.log10(t) for t in ticks], "ticktext": [f"{t:g}" for t in ticks]}
         dim = {"label": label, "values": numbers}
         if low == high:  # one value: a flat axis still needs a range to draw
-            dim["range"] = [low - 1, high + 1] if low == 0 else [low * 0.9, high * 1.1] if low > 0 else [low * 1.1, high * 0.9]
+            pad = abs(low) * 0.1 or 1.0
+            dim["range"] = [low - pad, high + pad]
         if len(distinct) <= MAX_TICKS and all(float(v).is_integer() for v in distinct):
             dim.update(tickvals=distinct, ticktext=[f"{v:g}" for v in distinct])
         return dim

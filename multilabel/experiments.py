@@ -75,7 +75,8 @@ def _finite(value: Any) -> Optional[float]:
     return number if math.isfinite(number) else None
 
 
-def best_metrics(run: Mapping[str, Any], history: Sequence[Mapping[str, Any]] = ()) -> tuple[dict[str, Any], Optional[int]]:
+def best_metrics(run: Mapping[str, Any], history: Sequence[Mapping[str, Any]] = ()
+                 ) -> tuple[dict[str, Any], Optional[int]]:
     """({metric column: value}, epoch) of a run's best validation metrics.
 
     A finished run has ``best`` (the best weights at its own thresholds). A live, failed or interrupted run has
@@ -166,7 +167,8 @@ def filter_runs(frame: pd.DataFrame, spec: RunFilter) -> pd.DataFrame:
         keep &= hay.str.contains(needle, regex=False)
     for column, low, high in spec.ranges:
         if column not in frame.columns:
-            raise MultilabelError(f"no column {column!r} to filter on; choose one of {', '.join(numeric_columns(frame))}")
+            choices = ", ".join(numeric_columns(frame))
+            raise MultilabelError(f"no column {column!r} to filter on; choose one of {choices}")
         values = pd.to_numeric(frame[column], errors="coerce")
         keep &= values.between(low, high).fillna(False).astype(bool)
     return frame[keep]

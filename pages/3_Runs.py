@@ -83,11 +83,21 @@ def controls(frame) -> tuple[ex.RunFilter, str, bool, list[str]]:
     ranges: tuple = ()
     if on != "(none)":
         low, high = ex.value_range(frame, on)
-        if low < high:
-            lo, hi = h.slider(f"{on} between", low, high, (low, high), key=f"range_{on}")
-            ranges = ((on, lo, hi),)
+        if pd.api.types.is_integer_dtype(frame[on]):
+            low, high = int(low), int(high)
+        key = f"range_{on}"
+        if frame[on].isna().all():
+            h.caption(f"No run has {on} yet: nothing to narrow.")
+        elif low == high:
+            h.caption(f"Every run with {on} has {low:g}: nothing to narrow.")
         else:
-            h.caption(f"Every run has {on} {fmt(low) if low else '—'}: nothing to narrow.")
+            if key in st.session_state:  # live runs move a metric's range: keep the chosen one inside it
+                lo, hi = st.session_state[key]
+                inside = (min(max(lo, low), high), max(min(hi, high), low))
+                if inside != (lo, hi):
+                    st.session_state[key] = inside
+            lo, hi = h.slider(f"{on} between", low, high, None if key in st.session_state else (low, high), key=key)
+            ranges = ((on, lo, hi),)
     return ex.RunFilter(tuple(statuses), tuple(data), text, ranges), sort, descending, visible or ["name"]
 
 
@@ -109,9 +119,9 @@ def experiments_view() -> None:
     st.dataframe(display, hide_index=True, width="stretch", column_order=visible, column_config=table_config(),
                  key="runs_table")
     live = f" · {len(live_now)} live, refreshing every {LIVE_POLL_S:g} s" if live_now else ""
-    st.caption(f"{len(shown)} of {len(frame)} runs shown{live}. Best validation metrics: a finished run's best epoch at its "
-               "own thresholds; a live or unfinished run's measured epoch of lowest validation loss so far "
-               "(threshold 0.5). Charts: the camera icon on a chart's toolbar saves it as PNG.")
+    st.caption(f"{len(shown)} of {len(frame)} runs shown{live}. Best validation metrics: a finished run's best "
+               "epoch at its own thresholds; a live or unfinished run's measured epoch of lowest validation loss so "
+               "far (threshold 0.5). Charts: the camera icon on a chart's toolbar saves it as PNG.")
     if shown.empty:
         return
 
@@ -126,8 +136,8 @@ def experiments_view() -> None:
                                            ex.HIGHER_IS_BETTER[color_by])
     st.plotly_chart(parallel, key="parallel")
     if shown[color_by].notna().any():  # something drawn: offer it
-        q.download_button("Download as HTML", lambda: figure_html(parallel), file_name="runs-parallel-coordinates.html",
-                          mime="text/html", key="html_parallel", on_click="ignore")
+        q.download_button("Download as HTML", lambda: figure_html(parallel), mime="text/html",
+                          file_name="runs-parallel-coordinates.html", key="html_parallel", on_click="ignore")
 
     st.subheader("Compare curves")
     labels = ex.unique_labels(zip(shown["run"], shown["name"]))
@@ -139,7 +149,8 @@ def experiments_view() -> None:
         kept = [i for i in st.session_state[key] if i in labels]
         if kept != st.session_state[key]:
             st.session_state[key] = kept
-    chosen = st.multiselect("Compare runs", ids, default=default, format_func=lambda i: labels.get(i, i), key=key)
+    chosen = st.multiselect("Compare runs", ids, default=default, format_func=lambda i: labels.get(i, i),
+                            key=key)
     s, t = st.columns([3, 1])
     smoothing = s.slider("Smoothing (EMA weight, as in TensorBoard)", 0.0, 0.99, 0.0, 0.01, key="smoothing")
     log_loss = t.toggle("Log scale for loss", key="log_loss")
