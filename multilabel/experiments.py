@@ -75,6 +75,12 @@ def _finite(value: Any) -> Optional[float]:
     return number if math.isfinite(number) else None
 
 
+def _has_best(run: Mapping[str, Any]) -> bool:
+    """Whether the run stores its best validation metrics (a finished run does; a partial record does not count)."""
+    best = run.get("best") or {}
+    return any(best.get(key) is not None for _, key, _, _ in METRICS[1:])
+
+
 def best_metrics(run: Mapping[str, Any], history: Sequence[Mapping[str, Any]] = ()
                  ) -> tuple[dict[str, Any], Optional[int]]:
     """({metric column: value}, epoch) of a run's best validation metrics.
@@ -84,7 +90,7 @@ def best_metrics(run: Mapping[str, Any], history: Sequence[Mapping[str, Any]] = 
     loss, the same rule the engine keeps weights by. No measured epoch: every metric None.
     """
     best = run.get("best")
-    if best and any(best.get(key) is not None for _, key, _, _ in METRICS[1:]):
+    if _has_best(run):
         return {col: _finite(best.get(key)) for col, key, _, _ in METRICS}, best.get("epoch")
     measured = [r for r in history if r.get("val_micro_f1") is not None and _finite(r.get("val_loss")) is not None]
     if not measured:
@@ -107,7 +113,7 @@ def runs_frame(runs: Sequence[Mapping[str, Any]],
     rows = []
     for run in runs:
         config = run.get("config") or {}
-        history = history_of(run["id"]) if history_of is not None and not run.get("best") else ()
+        history = history_of(run["id"]) if history_of is not None and not _has_best(run) else ()
         metrics, epoch = best_metrics(run, history)
         data = run.get("data") or {}
         notes = run.get("notes") or []
@@ -135,8 +141,8 @@ def runs_frame(runs: Sequence[Mapping[str, Any]],
 
 
 def numeric_columns(frame: pd.DataFrame) -> list[str]:
-    """Columns holding numbers (a range filter or a parallel-coordinates axis makes sense on them)."""
-    return [c for c in frame.columns if c != ID and pd.api.types.is_numeric_dtype(frame[c])
+    """Columns holding numbers a range filter makes sense on (not the start time, a clock reading)."""
+    return [c for c in frame.columns if c not in (ID, "started") and pd.api.types.is_numeric_dtype(frame[c])
             and not pd.api.types.is_bool_dtype(frame[c])]
 
 

@@ -103,6 +103,11 @@ def test_best_metrics_without_any_measured_epoch_are_missing_not_zero():
     assert epoch is None and values["val loss"] == 0.7
     assert all(values[c] is None for c in ex.METRIC_COLUMNS if c != "val loss")
     assert ex.best_metrics({"best": None}, []) == ({c: None for c in ex.METRIC_COLUMNS}, None)
+    partial = {"id": "p", "best": {"val_loss": 0.5, "epoch": 2, "partial": True}, "config": {}, "data": {}}
+    measured = [{"epoch": 1, "val_loss": 0.6, "val_micro_f1": 0.4}, {"epoch": 2, "val_loss": 0.5, "val_micro_f1": 0.7}]
+    frame = ex.runs_frame([partial], lambda run_id: measured)  # a best record without metrics: read the history
+    assert frame.loc[0, "val micro-F1"] == 0.7 and frame.loc[0, "best epoch"] == 2
+    assert "started" not in ex.numeric_columns(frame) and "val loss" in ex.numeric_columns(frame)
 
 
 def test_filters_by_status_data_text_and_ranges(trained):
