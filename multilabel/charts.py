@@ -402,7 +402,8 @@ def network_figure(picture: NetworkPicture, title: str = "The network", epoch: O
                  for name, norm, d in zip(layer.names, layer.norm, dead)]
         if alive_pos:
             traces.append({"type": "scatter", "x": [k] * len(alive_pos), "y": [ys[k][i] for i in alive_pos],
-                           "mode": "markers+text", "text": [layer.names[i] for i in alive_pos],
+                           "mode": "markers" if k == 1 else "markers+text",  # hidden: names on hover
+                           "text": [layer.names[i] for i in alive_pos],
                            "textposition": position, "hovertext": [hover[i] for i in alive_pos],
                            "hoverinfo": "text", "showlegend": False,
                            "marker": {"size": 18, "color": [layer.norm[i] / top for i in alive_pos],
@@ -411,7 +412,7 @@ def network_figure(picture: NetworkPicture, title: str = "The network", epoch: O
                                       "line": {"color": "#333", "width": 1}}})
         if dead_pos:
             traces.append({"type": "scatter", "x": [k] * len(dead_pos), "y": [ys[k][i] for i in dead_pos],
-                           "mode": "markers+text", "text": [layer.names[i] for i in dead_pos],
+                           "mode": "markers", "text": [layer.names[i] for i in dead_pos],
                            "textposition": position, "hovertext": [hover[i] for i in dead_pos], "hoverinfo": "text",
                            "name": "dead ReLU", "showlegend": True,
                            "marker": {"size": 16, "color": NET_DEAD_COLOR, "symbol": "x"}})

@@ -151,7 +151,6 @@ def network_view(run_id: str, was_live: bool, poll_s: Optional[float]) -> None:
                 picture = network_picture(net[0].weight.detach().numpy(), net[-1].weight.detach().numpy(), None,
                                           trained.feature_names, trained.label_names)
                 source = f"the saved model's weights (best epoch {(view.best or {}).get('epoch')}; dead units unknown)"
-        st.subheader("The network" + (f" (epoch {epoch})" if epoch else ""))
         if picture is None:
             st.info("The picture comes with the run's first evaluated epoch." if was_live else
                     "This run has no weights to draw.")
@@ -185,11 +184,17 @@ def viewable(run: dict) -> bool:
 
 
 def option(run: dict) -> str:
-    # no metric in the option text: saving thresholds changes it, and the browser keeps showing the option text
-    # it drew first for the selected value
+    # Nothing that changes in the option text (status, epochs, metrics): the browser keeps showing the text it drew
+    # first for the selected value, so a run that ends would still read "training". The status line is below.
+    return run["name"] if run["name"] == run["id"] else f"{run['name']} · {run['id']}"
+
+
+def status_line(run: dict) -> str:
     if run["status"] == "running":
-        return f"{run['name']} · training now"
-    return f"{run['name']} · {run['status']} · {run['epochs_done']} epochs"
+        return f"Training now · the views follow its newest evaluated epoch (every {LIVE_POLL_S:g} s)."
+    best = (run["best"] or {}).get("epoch")
+    return f"{run['status'].replace('_', ' ').capitalize()} · {run['epochs_done']} epochs" + (
+        f" · best epoch {best}" if best else "") + "."
 
 
 runs = [r for r in store.list_runs() if viewable(r)]
@@ -204,6 +209,7 @@ run_id = st.selectbox("Run", ids, index=ids.index(wanted) if wanted in by_id els
 st.query_params["run"] = run_id
 run = by_id[run_id]
 live = run["status"] == "running"
+st.caption(status_line(run), help="Pick another run above; a link to this page with ?run=<id> opens that run.")
 VIEWS = ("Per-label", "Network")
 wanted_view = st.query_params.get("view")
 shown_view = st.radio("View", VIEWS, index=VIEWS.index(wanted_view) if wanted_view in VIEWS else 0, horizontal=True,
