@@ -408,7 +408,7 @@ def train(config: TrainConfig, data: Dataset, on_epoch: Optional[EpochCallback] 
     outcome = "completed"
     t_train = time.perf_counter()
     offered_epoch, last_offer_s, offer_cost_s = 0, t_train, 0.0
-    last_live_s, live_cost_s = t_train, 0.0
+    last_live_s, live_cost_s, live_offers = t_train, 0.0, 0
     Y_val_i8 = Y_val_np.astype(np.int8)
     epoch = first_epoch - 1
     for epoch in range(first_epoch, config.epochs + 1):
@@ -462,6 +462,7 @@ def train(config: TrainConfig, data: Dataset, on_epoch: Optional[EpochCallback] 
                 on_validation(_live_validation(epoch, model, val_probs_t, Y_val_i8, alive))
                 last_live_s = time.perf_counter()
                 live_cost_s += last_live_s - now
+                live_offers += 1
         duration = time.perf_counter() - t0  # the whole epoch as the user gets it: steps, validation, metrics
         record.update(duration_s=duration, samples_per_s=rows_done / max(duration, 1e-9))
         history.append(record)
@@ -480,6 +481,8 @@ def train(config: TrainConfig, data: Dataset, on_epoch: Optional[EpochCallback] 
             offered_epoch, last_offer_s = best_epoch, time.perf_counter()
             offer_cost_s += last_offer_s - now
 
+    if on_validation is not None:  # what the live view cost (benchmarks/bench_live_inspect.py prints it)
+        info.update(live_offers=live_offers, live_s=live_cost_s)
     resume_state = ResumeState(
         epoch=epoch, model={k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
         optimizer=_to_cpu(stepper.optimizer.state_dict()), generator=gen.get_state(), rng=torch.get_rng_state(),
