@@ -8,6 +8,7 @@
   per-epoch weight norms, gradient norms and dead-ReLU share, live or finished.
 """
 
+from pathlib import Path
 from typing import Optional
 
 import streamlit as st
@@ -141,7 +142,7 @@ def network_view(run_id: str, was_live: bool, poll_s: Optional[float]) -> None:
             epoch = snap["epoch"]
             source = f"the weights of epoch {epoch}" + ("" if was_live else " (the last evaluated epoch; the saved "
                                                         f"model keeps epoch {(view.best or {}).get('epoch')}'s)")
-        elif view.checkpoint and view.status in FINISHED:
+        elif view.checkpoint and Path(view.checkpoint).is_file():  # a big net: the saved (best so far) weights
             try:
                 trained = model_from_store(view.checkpoint)
             except (MultilabelError, OSError) as exc:
@@ -150,10 +151,13 @@ def network_view(run_id: str, was_live: bool, poll_s: Optional[float]) -> None:
                 net = trained.model.net
                 picture = network_picture(net[0].weight.detach().numpy(), net[-1].weight.detach().numpy(), None,
                                           trained.feature_names, trained.label_names)
-                source = f"the saved model's weights (best epoch {(view.best or {}).get('epoch')}; dead units unknown)"
+                best = (view.best or {}).get("epoch") or trained.metrics.get("epoch")
+                source = (f"the saved model's weights (best epoch {best}; dead units unknown"
+                          + ("; a net this large is not published every epoch)" if loaded is not None else ")"))
         if picture is None:
-            st.info("The picture comes with the run's first evaluated epoch." if was_live else
-                    "This run has no weights to draw.")
+            st.info("The picture comes with the run's first evaluated epoch." if was_live and loaded is None else
+                    "The picture comes with the run's first saved checkpoint (a net this large is not published "
+                    "every epoch)." if was_live else "This run has no weights to draw.")
         else:
             st.caption(f"Drawn from {source}. Edges: blue positive, red negative, thicker = larger |weight|; nodes "
                        "coloured by weight norm; a grey cross is a dead ReLU (0 on every validation row).")

@@ -296,3 +296,23 @@ def test_network_view_of_a_live_run_and_of_a_finished_run(home):
                   and isinstance(t["marker"]["color"], list))
     for name, color in zip(hidden["text"], hidden["marker"]["color"]):
         assert color == pytest.approx(norms[int(name[1:])] / norms.max(), rel=1e-5)
+
+
+def test_network_view_of_a_net_too_large_to_publish_draws_the_saved_model(home):
+    run_id = trained_run(home, epochs=4)
+    store = RunStore(home)
+    snap = store.load_live_validation(run_id)
+    # As the worker writes it for a net over engine.LIVE_WEIGHTS_MAX weights: no weight matrices.
+    store.save_live_validation(run_id, {k: np.asarray(snap[k]) for k in ("epoch", "probs", "targets", "alive")})
+    at = open_page(run=run_id)
+    at.radio(key="inspect_view").set_value("Network").run()
+    assert not at.exception, [e.value for e in at.exception]
+    picture = charts(at)["network_chart"]
+    assert picture["layout"]["title"]["text"] == "The network"  # the saved model: no epoch of its own in the title
+    best = store.get_run(run_id)["best"]["epoch"]
+    assert any(f"the saved model's weights (best epoch {best}; dead units unknown; a net this large" in c.value
+               for c in at.caption)
+    trained = load_checkpoint(store.checkpoint_path(run_id))
+    norms = np.linalg.norm(trained.model.net[-1].weight.detach().numpy(), axis=1)
+    outputs = next(t for t in picture["data"] if t["mode"] != "lines" and t["text"][0] == "label_0")
+    assert outputs["marker"]["color"] == pytest.approx((norms / norms.max()).tolist(), rel=1e-5)
