@@ -155,9 +155,13 @@ def network_view(run_id: str, was_live: bool, poll_s: Optional[float]) -> None:
                 source = (f"the saved model's weights (best epoch {best}; dead units unknown"
                           + ("; a net this large is not published every epoch)" if loaded is not None else ")"))
         if picture is None:
-            st.info("The picture comes with the run's first evaluated epoch." if was_live and loaded is None else
-                    "The picture comes with the run's first saved checkpoint (a net this large is not published "
-                    "every epoch)." if was_live else "This run has no weights to draw.")
+            if not was_live:
+                st.info("This run has no weights to draw.")
+            elif loaded is None:
+                st.info("The picture comes with the run's first evaluated epoch.")
+            else:
+                st.info("The picture comes with the run's first saved checkpoint (a net this large is not published "
+                        "every epoch).")
         else:
             st.caption(f"Drawn from {source}. Edges: blue positive, red negative, thicker = larger |weight|; nodes "
                        "coloured by weight norm; a grey cross is a dead ReLU (0 on every validation row).")
