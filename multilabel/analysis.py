@@ -261,3 +261,89 @@ def save_thresholds(store: RunStore, run_id: str, thresholds: Sequence[float]) -
              if old.get("micro_f1") is not None else f" (val micro-F1 {best['micro_f1']:.3f})")
     store.add_note(run_id, f"thresholds saved: {changes}{micro}")
     return best
+
+
+# -- the network, visible (issue 11, item 6) -----------------------------------------------------------------------
+
+MAX_UNITS = 12  # units drawn per layer; a wider layer shows its strongest units and says how many it leaves out
+
+
+@dataclass
+class NetLayer:
+    """One layer of the picture: ``size`` units in all, the ``shown`` ones (indices, ascending) with their names,
+    weight norms and (hidden layer only) whether each is dead (output 0 on every validation row; None: unknown).
+
+    ``norm``: inputs, the norm of the weights leaving the feature (its column of the hidden weights); hidden units,
+    the norm of their incoming weights; outputs, the norm of their incoming weights."""
+
+    title: str
+    size: int
+    shown: list[int]
+    names: list[str]
+    norm: list[float]
+    dead: Optional[list[bool]] = None
+
+
+@dataclass
+class NetworkPicture:
+    """input -> hidden (ReLU) -> outputs, reduced to at most MAX_UNITS units per layer, and the weights between the
+    units drawn: ``edges[0]`` (input -> hidden) and ``edges[1]`` (hidden -> output) as (from position, to position,
+    weight) over positions in the layers' ``shown`` lists. ``dead_units``: dead hidden units in all (None: unknown)."""
+
+    layers: list[NetLayer]
+    edges: list[list[tuple[int, int, float]]]
+    dead_units: Optional[int]
+
+
+def _strongest(score: np.ndarray, k: int) -> list[int]:
+    """Indices of the ``k`` largest scores (ties: the lower index), in ascending index order."""
+    order = np.argsort(-score, kind="stable")[:k]
+    return sorted(int(i) for i in order)
+
+
+def network_picture(w_hidden: Any, w_output: Any, alive: Any = None, feature_names: Optional[Sequence[str]] = None,
+                    label_names: Optional[Sequence[str]] = None, max_units: int = MAX_UNITS) -> NetworkPicture:
+    """What to draw of the net from its weight matrices: ``w_hidden`` (hidden, input), ``w_output`` (labels, hidden)
+    and ``alive`` (hidden,) bool (True: positive on some validation row; None when unknown).
+
+    Each layer keeps its ``max_units`` strongest units: inputs by outgoing weight norm, hidden units by incoming
+    times outgoing norm (a unit matters when it both listens and is listened to), outputs by incoming norm.
+    """
+    w1 = np.asarray(w_hidden, dtype=np.float64)
+    w2 = np.asarray(w_output, dtype=np.float64)
+    if w1.ndim != 2 or w2.ndim != 2 or w2.shape[1] != w1.shape[0]:
+        raise ValueError(f"need weights (hidden, input) and (labels, hidden); got {w1.shape} and {w2.shape}")
+    hidden, inputs = w1.shape
+    labels = w2.shape[0]
+    features = list(feature_names) if feature_names is not None else [f"x{i}" for i in range(inputs)]
+    outputs = list(label_names) if label_names is not None else [f"label_{j}" for j in range(labels)]
+    in_norm = np.linalg.norm(w1, axis=0)  # (input,)
+    h_in, h_out = np.linalg.norm(w1, axis=1), np.linalg.norm(w2, axis=0)  # (hidden,)
+    o_norm = np.linalg.norm(w2, axis=1)  # (labels,)
+    dead_mask = None if alive is None else ~np.asarray(alive, dtype=bool)
+    pick_in, pick_h = _strongest(in_norm, max_units), _strongest(h_in * h_out, max_units)
+    pick_o = _strongest(o_norm, max_units)
+    dead_units = None if dead_mask is None else int(dead_mask.sum())
+    layers = [
+        NetLayer(f"input · {inputs}", inputs, pick_in, [features[i] for i in pick_in], in_norm[pick_in].tolist()),
+        NetLayer(f"hidden (ReLU) · {hidden}" + ("" if dead_units is None else f" · {dead_units} dead"), hidden,
+                 pick_h, [f"h{h}" for h in pick_h], h_in[pick_h].tolist(),
+                 None if dead_mask is None else [bool(dead_mask[h]) for h in pick_h]),
+        NetLayer(f"outputs (sigmoid per label) · {labels}", labels, pick_o, [outputs[o] for o in pick_o],
+                 o_norm[pick_o].tolist()),
+    ]
+    edges = [[(a, b, float(w1[h, i])) for b, h in enumerate(pick_h) for a, i in enumerate(pick_in)],
+             [(a, b, float(w2[o, h])) for b, o in enumerate(pick_o) for a, h in enumerate(pick_h)]]
+    return NetworkPicture(layers=layers, edges=edges, dead_units=dead_units)
+
+
+def network_history(history: Sequence[dict[str, Any]]) -> dict[str, list]:
+    """The evaluated epochs' network statistics (engine.network_stats, the records' ``net``) as columns:
+    epoch, weight_norm_hidden, weight_norm_output, grad_norm_hidden, grad_norm_output, dead_relu."""
+    rows = [r for r in history if r.get("net")]
+    return {"epoch": [r["epoch"] for r in rows],
+            "weight_norm_hidden": [r["net"]["weight_norm"][0] for r in rows],
+            "weight_norm_output": [r["net"]["weight_norm"][1] for r in rows],
+            "grad_norm_hidden": [r["net"]["grad_norm"][0] for r in rows],
+            "grad_norm_output": [r["net"]["grad_norm"][1] for r in rows],
+            "dead_relu": [r["net"]["dead_relu"] for r in rows]}

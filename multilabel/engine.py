@@ -53,11 +53,48 @@ PAUSE_POLL_S = 0.05  # how often a paused run looks at its pause and stop flags
 # tests and impatient users change it), and only while offering them has cost at most CHECKPOINT_SHARE of the time.
 CHECKPOINT_EVERY_S = float(os.environ.get("MULTILABEL_CHECKPOINT_EVERY_S", "30"))
 CHECKPOINT_SHARE = 0.05
+# on_validation (the live per-label and network views): offered on the first and last evaluated epochs and, between
+# them, on evaluated epochs at most every LIVE_EVERY_S seconds and only while the offers have cost at most LIVE_SHARE
+# of the training time so far. The clock decides only which epochs a live viewer gets to see, never what is stored
+# in the epoch records (a test pins that the records are the same with and without the callback).
+LIVE_EVERY_S = float(os.environ.get("MULTILABEL_LIVE_EVERY_S", "0.5"))
+LIVE_SHARE = 0.05
+# The live snapshot carries the weight matrices (for the picture of the net) only up to this many weights.
+LIVE_WEIGHTS_MAX = 1_000_000
 
 EpochCallback = Callable[[dict[str, Any]], None]
 StartCallback = Callable[[dict[str, Any]], None]
 ProgressCallback = Callable[[dict[str, Any]], None]
 CheckpointCallback = Callable[[TrainedModel], None]
+
+
+@dataclass
+class LiveValidation:
+    """One evaluated epoch as a live viewer sees it: the whole validation split's probabilities under the epoch's
+    weights (not the best ones) and what the net looks like inside.
+
+    ``probs``: (n_val, num_labels) float32; ``targets``: (n_val, num_labels) int8 0/1; ``alive``: (hidden,) bool,
+    True for a hidden ReLU that is positive on at least one validation row; ``weights``: the two weight matrices,
+    (hidden, input) and (num_labels, hidden) float32, or None for a net with more than LIVE_WEIGHTS_MAX weights.
+    All arrays are host copies the callback may keep.
+    """
+
+    epoch: int
+    probs: np.ndarray
+    targets: np.ndarray
+    alive: np.ndarray
+    weights: Optional[tuple[np.ndarray, np.ndarray]] = None
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The snapshot as named arrays (what ``RunStore.save_live_validation`` writes)."""
+        out = {"epoch": np.asarray(self.epoch, dtype=np.int64), "probs": self.probs, "targets": self.targets,
+               "alive": self.alive}
+        if self.weights is not None:
+            out["w_hidden"], out["w_output"] = self.weights
+        return out
+
+
+ValidationCallback = Callable[[LiveValidation], None]
 
 
 class StopFlag(Protocol):
@@ -281,7 +318,8 @@ def train(config: TrainConfig, data: Dataset, on_epoch: Optional[EpochCallback] 
           stop: Optional[StopFlag] = None, on_start: Optional[StartCallback] = None,
           on_progress: Optional[ProgressCallback] = None,
           on_checkpoint: Optional[CheckpointCallback] = None, pause: Optional[StopFlag] = None,
-          resume: Optional[ResumeState] = None) -> TrainResult:
+          resume: Optional[ResumeState] = None,
+          on_validation: Optional[ValidationCallback] = None) -> TrainResult:
     """Train an MLP on ``data`` (X: (n, input_size) float32, Y: (n, num_outputs) 0/1 float32).
 
     Callbacks (all optional, all called in the calling thread):
@@ -290,6 +328,9 @@ def train(config: TrainConfig, data: Dataset, on_epoch: Optional[EpochCallback] 
     - ``on_progress({"epoch", "step", "steps"})`` inside an epoch, at most every PROGRESS_S.
     - ``on_checkpoint(trained)`` with a CPU copy of the best weights so far, at most every CHECKPOINT_EVERY_S (for
       saving during training, so that a killed process keeps a usable model); never for the final result.
+    - ``on_validation(live)`` with a LiveValidation (the whole validation split's probabilities, the alive hidden
+      units and the weights) on evaluated epochs: always the first and the last, between them at most every
+      LIVE_EVERY_S and within LIVE_SHARE of the time (see there). It changes nothing in the records.
     ``stop`` (anything with ``is_set()``) is checked between steps every STOP_CHECK_S: a stop mid-epoch ends that
     epoch early (its record has ``partial: True``), validates, and ends the run as "stopped". The best weights by
     validation loss are kept. While ``pause`` is set the run waits between epochs (optimizer state intact; a
@@ -367,6 +408,8 @@ def train(config: TrainConfig, data: Dataset, on_epoch: Optional[EpochCallback] 
     outcome = "completed"
     t_train = time.perf_counter()
     offered_epoch, last_offer_s, offer_cost_s = 0, t_train, 0.0
+    last_live_s, live_cost_s, live_offers = t_train, 0.0, 0
+    Y_val_i8 = Y_val_np.astype(np.int8)
     epoch = first_epoch - 1
     for epoch in range(first_epoch, config.epochs + 1):
         if pause is not None and pause.is_set():
@@ -411,7 +454,15 @@ def train(config: TrainConfig, data: Dataset, on_epoch: Optional[EpochCallback] 
             record.update({f"val_{k}": v for k, v in metrics.items()})
             record["probe_probs"] = [[round(p, 4) for p in row] for row in val_probs_t[:n_probe].tolist()]
             record["prob_hist"] = probability_histograms(val_probs_t, Y_val)
-            record["net"] = network_stats(model, X_val)
+            alive = _alive_units(model, X_val)
+            record["net"] = network_stats(model, X_val, alive)
+            now = time.perf_counter()
+            if on_validation is not None and (epoch == first_epoch or last or (
+                    now - last_live_s >= LIVE_EVERY_S and live_cost_s <= LIVE_SHARE * (now - t_train))):
+                on_validation(_live_validation(epoch, model, val_probs_t, Y_val_i8, alive))
+                last_live_s = time.perf_counter()
+                live_cost_s += last_live_s - now
+                live_offers += 1
         duration = time.perf_counter() - t0  # the whole epoch as the user gets it: steps, validation, metrics
         record.update(duration_s=duration, samples_per_s=rows_done / max(duration, 1e-9))
         history.append(record)
@@ -430,6 +481,8 @@ def train(config: TrainConfig, data: Dataset, on_epoch: Optional[EpochCallback] 
             offered_epoch, last_offer_s = best_epoch, time.perf_counter()
             offer_cost_s += last_offer_s - now
 
+    if on_validation is not None:  # what the live view cost (benchmarks/bench_live_inspect.py prints it)
+        info.update(live_offers=live_offers, live_s=live_cost_s)
     resume_state = ResumeState(
         epoch=epoch, model={k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
         optimizer=_to_cpu(stepper.optimizer.state_dict()), generator=gen.get_state(), rng=torch.get_rng_state(),
@@ -465,18 +518,39 @@ def _to_cpu(value: Any) -> Any:
 
 
 @torch.no_grad()
-def network_stats(model: MLP, X_val: torch.Tensor) -> dict[str, Any]:
+def _alive_units(model: MLP, X_val: torch.Tensor) -> torch.Tensor:
+    """(hidden,) bool on the model's device: True for a hidden ReLU positive on at least one row of ``X_val``."""
+    first = model.net[0]
+    alive = torch.zeros(first.out_features, dtype=torch.bool, device=X_val.device)
+    for s in range(0, X_val.shape[0], EVAL_BATCH_ROWS):
+        alive |= (torch.addmm(first.bias, X_val[s:s + EVAL_BATCH_ROWS], first.weight.T) > 0).any(dim=0)
+    return alive
+
+
+@torch.no_grad()
+def _live_validation(epoch: int, model: MLP, probs: torch.Tensor, targets: np.ndarray, alive: torch.Tensor
+                     ) -> LiveValidation:
+    """Host copies of one evaluated epoch's validation probabilities, alive units and (small nets) weights."""
+    first, last = model.net[0], model.net[-1]
+    small = first.weight.numel() + last.weight.numel() <= LIVE_WEIGHTS_MAX
+    weights = (first.weight.detach().cpu().numpy().copy(), last.weight.detach().cpu().numpy().copy()) if small else None
+    return LiveValidation(epoch=epoch, probs=probs.detach().cpu().numpy().astype(np.float32, copy=True),
+                          targets=targets, alive=alive.cpu().numpy().copy(), weights=weights)
+
+
+@torch.no_grad()
+def network_stats(model: MLP, X_val: torch.Tensor, alive: Optional[torch.Tensor] = None) -> dict[str, Any]:
     """What the net looks like inside: per layer ("hidden", "output") the weight matrix's Frobenius norm and its last
     step's gradient norm, and the share of hidden ReLUs that output 0 on every validation row (dead units).
 
-    One small host transfer. ``X_val``: (n_val, input_size) standardized, on the model's device.
+    One small host transfer. ``X_val``: (n_val, input_size) standardized, on the model's device; ``alive``: the
+    (hidden,) mask of ``_alive_units`` when the caller has it already.
     """
     first, last = model.net[0], model.net[-1]
     grads = [layer.weight.grad for layer in (first, last)]
     zero = torch.zeros((), device=X_val.device)
-    alive = torch.zeros(first.out_features, dtype=torch.bool, device=X_val.device)
-    for s in range(0, X_val.shape[0], EVAL_BATCH_ROWS):
-        alive |= (torch.addmm(first.bias, X_val[s:s + EVAL_BATCH_ROWS], first.weight.T) > 0).any(dim=0)
+    if alive is None:
+        alive = _alive_units(model, X_val)
     values = torch.stack([first.weight.norm(), last.weight.norm(),
                           *(g.norm() if g is not None else zero for g in grads),
                           1 - alive.float().mean()]).tolist()

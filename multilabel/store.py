@@ -359,6 +359,7 @@ class RunStore:
             db.execute("DELETE FROM runs WHERE id=?", (run_id,))
         self.checkpoint_path(run_id).unlink(missing_ok=True)
         self.validation_path(run_id).unlink(missing_ok=True)
+        self.live_validation_path(run_id).unlink(missing_ok=True)
 
     # -- reads --------------------------------------------------------------------------------------------------
     def _row(self, row: sqlite3.Row) -> dict[str, Any]:
@@ -406,3 +407,32 @@ class RunStore:
             if run["status"] in FINISHED and run["checkpoint"] and Path(run["checkpoint"]).is_file():
                 return run
         return None
+
+    # -- the live view's validation snapshot (engine.LiveValidation) ----------------------------------------------
+    def live_validation_path(self, run_id: str) -> Path:
+        return self.home / "checkpoints" / f"{run_id}.live.npz"
+
+    def save_live_validation(self, run_id: str, arrays: dict[str, np.ndarray]) -> Path:
+        """Replace the run's live snapshot (``engine.LiveValidation.arrays()``: epoch, probs (n_val, labels),
+        targets, alive (hidden,), optionally w_hidden and w_output) atomically: a reader sees the old file or the
+        new one, never half of one. Uncompressed: it is rewritten while the run trains, and read as often."""
+        path = self.live_validation_path(run_id)
+        tmp = path.with_name(path.name + ".tmp.npz")
+        try:
+            np.savez(tmp, **arrays)
+            os.replace(tmp, path)
+        except OSError as exc:  # a full disk: one line, no half-written file
+            tmp.unlink(missing_ok=True)
+            raise MultilabelError(os_error_message(exc, f"writing {str(path)!r}")) from None
+        return path
+
+    def load_live_validation(self, run_id: str) -> Optional[dict[str, Any]]:
+        """The run's newest live snapshot as {"epoch": int, "probs", "targets", "alive", "weights": (w_hidden,
+        w_output) or None}, or None when the run has none (not evaluated yet, or from before live snapshots)."""
+        try:
+            with np.load(self.live_validation_path(run_id)) as saved:
+                weights = (saved["w_hidden"], saved["w_output"]) if "w_hidden" in saved.files else None
+                return {"epoch": int(saved["epoch"]), "probs": saved["probs"], "targets": saved["targets"],
+                        "alive": saved["alive"], "weights": weights}
+        except (OSError, KeyError, ValueError):
+            return None

@@ -124,12 +124,18 @@ def run_training(store: RunStore, run_id: str, config: TrainConfig, data: Datase
         trained.run_id = run_id
         store.set_checkpoint(run_id, save_checkpoint(trained, path))
 
+    def on_validation(live: engine.LiveValidation) -> None:  # the Inspect page's live view; never fails the run
+        try:
+            store.save_live_validation(run_id, live.arrays())
+        except MultilabelError:
+            pass
+
     saved_every = getattr(engine, "CHECKPOINT_EVERY_S", None)
     if checkpoint_every is not None:
         engine.CHECKPOINT_EVERY_S = checkpoint_every
     try:
         result = engine.train(config, data, on_epoch=log, stop=stop, on_start=on_start, on_progress=on_progress,
-                              on_checkpoint=on_checkpoint)
+                              on_checkpoint=on_checkpoint, on_validation=on_validation)
         result.trained.run_id = run_id
         result.trained.resume = result.resume.to_dict()
         saved = save_checkpoint(result.trained, path)

@@ -230,7 +230,8 @@ def test_save_thresholds_refuses_bad_input_and_keeps_the_checkpoint(finished_run
         save_thresholds(store, run_id, [0.4, 0.4, 0.4])
     assert path.read_bytes() == before
     assert store.get_run(run_id)["notes"] == []
-    assert sorted(p.name for p in path.parent.iterdir()) == [path.name]  # no temp file left behind
+    # no temp file left behind (beside the model, the run's last live snapshot of its training)
+    assert sorted(p.name for p in path.parent.iterdir()) == sorted([path.name, store.live_validation_path(run_id).name])
 
 
 def test_importing_analysis_does_not_import_torchmetrics():
@@ -247,3 +248,55 @@ def test_summary_at_equals_evaluate(cuts):
     assert set(got) == {"micro_f1", "macro_f1", "hamming_loss", "subset_accuracy"}
     for key, value in got.items():
         assert value == pytest.approx(want[key], abs=1e-12), key
+
+
+# -- the network, visible (issue 11, item 6) -----------------------------------------------------------------------
+
+def test_network_picture_keeps_each_layer_s_strongest_units_and_the_weights_between_them():
+    from multilabel.analysis import network_picture
+
+    rng = np.random.default_rng(0)
+    w1, w2 = rng.normal(size=(40, 7)), rng.normal(size=(5, 40))
+    w1[:, 3] *= 10  # feature x3 feeds the hidden layer hardest
+    alive = np.ones(40, dtype=bool)
+    alive[[2, 9]] = False
+    pic = network_picture(w1, w2, alive, [f"f{i}" for i in range(7)], list("abcde"), max_units=4)
+    inputs, hidden, outputs = pic.layers
+    assert (inputs.size, hidden.size, outputs.size) == (7, 40, 5)
+    want_in = sorted(np.argsort(-np.linalg.norm(w1, axis=0))[:4].tolist())
+    want_h = sorted(np.argsort(-(np.linalg.norm(w1, axis=1) * np.linalg.norm(w2, axis=0)))[:4].tolist())
+    want_o = sorted(np.argsort(-np.linalg.norm(w2, axis=1))[:4].tolist())
+    assert (inputs.shown, hidden.shown, outputs.shown) == (want_in, want_h, want_o) and 3 in inputs.shown
+    assert inputs.names == [f"f{i}" for i in want_in] and outputs.names == [list("abcde")[o] for o in want_o]
+    assert hidden.norm == pytest.approx(np.linalg.norm(w1[want_h], axis=1).tolist())
+    assert hidden.dead == [h in (2, 9) for h in want_h] and pic.dead_units == 2
+    assert hidden.title == "hidden (ReLU) · 40 · 2 dead"
+    assert len(pic.edges[0]) == 16 and len(pic.edges[1]) == 16
+    for a, b, w in pic.edges[0]:
+        assert w == w1[want_h[b], want_in[a]]
+    for a, b, w in pic.edges[1]:
+        assert w == w2[want_o[b], want_h[a]]
+
+
+def test_network_picture_without_alive_units_knows_no_dead_ones_and_rejects_mismatched_weights():
+    from multilabel.analysis import network_picture
+
+    pic = network_picture(np.ones((3, 2)), np.ones((1, 3)))
+    assert pic.dead_units is None and pic.layers[1].dead is None and pic.layers[1].title == "hidden (ReLU) · 3"
+    assert pic.layers[0].names == ["x0", "x1"] and pic.layers[2].names == ["label_0"]
+    with pytest.raises(ValueError, match="need weights"):
+        network_picture(np.ones((3, 2)), np.ones((1, 4)))
+
+
+def test_network_history_reads_the_evaluated_epochs_of_a_real_run(small_data):
+    from multilabel import train
+    from multilabel.analysis import network_history
+
+    config = TrainConfig(input_size=6, hidden_size=16, num_outputs=3, epochs=6, eval_every=2, patience=0,
+                         device="cpu", learning_rate=1e-2, batch_size=32).validate()
+    history = train(config, small_data).history
+    cols = network_history(history)
+    assert cols["epoch"] == [1, 2, 4, 6]  # evaluated epochs only
+    by_epoch = {r["epoch"]: r["net"] for r in history if "net" in r}
+    assert cols["grad_norm_output"] == [by_epoch[e]["grad_norm"][1] for e in cols["epoch"]]
+    assert cols["dead_relu"] == [by_epoch[e]["dead_relu"] for e in cols["epoch"]]

@@ -544,3 +544,72 @@ def test_heads_metrics_figure_groups_micro_f1_and_subset_accuracy():
     assert list(fig.data[0].y) == [0.9, 0.67] and list(fig.data[1].y) == [0.66, 0.12]
     assert list(fig.data[1].text) == ["0.66", "0.12"]
     assert fig.layout.barmode == "group"
+
+
+# -- live per-label views and the network (issue 11) ---------------------------------------------------------------
+
+def test_at_epoch_names_the_epoch_in_a_figure_s_title():
+    from multilabel.charts import at_epoch
+
+    fig = at_epoch(empty_figure("Precision-recall · a", "x"), 12)
+    assert fig.layout.title.text == "Precision-recall · a (epoch 12)"
+    assert at_epoch(empty_figure("T", "x"), None).layout.title.text == "T"
+
+
+def test_network_figure_draws_every_shown_unit_and_edges_by_sign_and_strength():
+    import numpy as np
+
+    from multilabel.analysis import network_picture
+    from multilabel.charts import NET_DEAD_COLOR, NET_NEG_COLOR, NET_POS_COLOR, network_figure
+
+    w1 = np.array([[1.0, -0.1], [0.0, 2.0], [-3.0, 0.5]])  # (hidden 3, input 2)
+    w2 = np.array([[0.2, -1.0, 0.4]])  # (labels 1, hidden 3)
+    pic = network_picture(w1, w2, np.array([True, False, True]), ["a", "b"], ["y"])
+    fig = network_figure(pic, epoch=4)
+    assert fig.layout.title.text == "The network (epoch 4)"
+    edges = [t for t in fig.data if t.mode == "lines"]
+    segments = {color: sum(len(t.x) // 3 for t in edges if t.line.color == color)
+                for color in (NET_POS_COLOR, NET_NEG_COLOR)}
+    weights = [*w1.ravel(), *w2.ravel()]
+    assert segments[NET_POS_COLOR] == sum(w >= 0 for w in weights) and segments[NET_NEG_COLOR] == sum(
+        w < 0 for w in weights)
+    # The strongest edge between two layers is drawn in the widest bin, the weakest non-zero in a narrower one.
+    widest = max(t.line.width for t in edges)
+    strongest = next(t for t in edges if t.line.color == NET_NEG_COLOR and t.line.width == widest)
+    assert (strongest.x[0], strongest.x[1]) == (0, 1)  # input -> hidden: the -3.0 weight
+    nodes = [t for t in fig.data if t.mode != "lines"]
+    dead = [t for t in nodes if t.marker.color == NET_DEAD_COLOR]
+    assert [list(t.text) for t in dead] == [["h1"]] and dead[0].marker.symbol == "x"
+    names = sorted(n for t in nodes for n in t.text)
+    assert names == ["a", "b", "h0", "h1", "h2", "y"]
+    titles = [a.text for a in fig.layout.annotations]
+    assert titles == ["<b>input · 2</b>", "<b>hidden (ReLU) · 3 · 1 dead</b>", "<b>outputs (sigmoid per label) · 1</b>"]
+
+
+def test_network_figure_says_how_many_units_a_wide_layer_leaves_out():
+    import numpy as np
+
+    from multilabel.analysis import network_picture
+    from multilabel.charts import network_figure
+
+    pic = network_picture(np.ones((100, 3)), np.ones((2, 100)), max_units=10)
+    fig = network_figure(pic)
+    assert "+90 more not drawn (weaker)" in [a.text for a in fig.layout.annotations]
+    assert sum(len(t.x) for t in fig.data if t.mode != "lines") == 3 + 10 + 2
+
+
+def test_network_curves_figure_has_three_panels_of_the_records_numbers():
+    from multilabel.charts import network_curves_figure
+
+    cols = {"epoch": [1, 3, 5], "weight_norm_hidden": [1.0, 2.0, 3.0], "weight_norm_output": [0.5, 0.6, 0.7],
+            "grad_norm_hidden": [0.3, 0.2, 0.1], "grad_norm_output": [0.03, 0.02, 0.01], "dead_relu": [0.0, 0.1, 0.25]}
+    fig = network_curves_figure(cols, epoch=5)
+    assert fig.layout.title.text == "Inside the net per epoch (epoch 5)"
+    by_axis = {(t.yaxis, t.name): list(t.y) for t in fig.data}
+    assert by_axis == {("y", "hidden layer"): [1.0, 2.0, 3.0], ("y", "output layer"): [0.5, 0.6, 0.7],
+                       ("y2", "hidden layer"): [0.3, 0.2, 0.1], ("y2", "output layer"): [0.03, 0.02, 0.01],
+                       ("y3", "dead hidden units"): [0.0, 0.1, 0.25]}
+    assert all(list(t.x) == [1, 3, 5] for t in fig.data)
+    assert tuple(fig.layout.yaxis3.range) == (0, 1.02)
+    assert fig.layout.yaxis.domain[0] > fig.layout.yaxis2.domain[1] > fig.layout.yaxis2.domain[0] > \
+        fig.layout.yaxis3.domain[1]

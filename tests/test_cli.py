@@ -433,7 +433,8 @@ def test_a_full_disk_while_saving_the_checkpoint_is_one_line(capsys, tmp_path, m
     assert code == 2 and out == ""
     assert_one_clear_line(err, "cannot finish writing the checkpoint", "No space left on device",
                           "free some disk space")
-    assert list((tmp_path / "checkpoints").iterdir()) == []  # no half-written file left
+    # no half-written file left (the live view's snapshot, written whole with numpy before the failure, stays)
+    assert [p for p in (tmp_path / "checkpoints").iterdir() if not p.name.endswith(".live.npz")] == []
 
 
 def test_a_full_disk_while_logging_an_epoch_is_one_line(capsys, tmp_path, monkeypatch):

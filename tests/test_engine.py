@@ -370,3 +370,61 @@ def test_network_stats_report_norms_and_dead_relus(small_data, make_config):
         first.bias.fill_(-1e6)  # every hidden unit is negative on every row
     X = torch.from_numpy(result.trained.standardizer.transform(small_data.X))
     assert network_stats(model, X)["dead_relu"] == 1.0
+
+
+# -- on_validation: the live per-label and network views (issue 11) ------------------------------------------------
+
+def _without_timing(history: list[dict]) -> list[dict]:
+    return [{k: v for k, v in r.items() if k not in ("duration_s", "samples_per_s")} for r in history]
+
+
+def test_on_validation_changes_no_record_and_reports_the_epochs_own_probabilities(small_data, make_config,
+                                                                                    monkeypatch):
+    import multilabel.engine as engine_module
+
+    monkeypatch.setattr(engine_module, "LIVE_EVERY_S", 0.0)  # offer every evaluated epoch
+    monkeypatch.setattr(engine_module, "LIVE_SHARE", 1e9)
+    config = make_config(epochs=7, eval_every=2)
+    plain = train(config, small_data)
+    seen = []
+    watched = train(config, small_data, on_validation=seen.append)
+    assert _without_timing(watched.history) == _without_timing(plain.history)  # same seed, same records
+    assert [s.epoch for s in seen] == [1, 2, 4, 6, 7]  # the evaluated epochs: first, every 2nd, last
+    X_val, Y_val = val_split(small_data, config)
+    for live in seen:
+        assert live.probs.shape == Y_val.shape and live.probs.dtype == np.float32
+        assert np.array_equal(live.targets, Y_val.astype(np.int8))
+        w_hidden, w_output = live.weights
+        assert w_hidden.shape == (16, 6) and w_output.shape == (3, 16)
+    # The last snapshot is the last epoch's net: its probabilities are that net's on the validation rows, and its
+    # dead-unit mask agrees with the record's dead share.
+    last = seen[-1]
+    X = torch.from_numpy(watched.trained.standardizer.transform(X_val))
+    hidden = torch.relu(X @ torch.from_numpy(last.weights[0]).T + watched.resume.model["net.0.bias"])
+    logits = hidden @ torch.from_numpy(last.weights[1]).T + watched.resume.model["net.3.bias"]
+    assert np.allclose(torch.sigmoid(logits).numpy(), last.probs, atol=1e-5)
+    assert np.array_equal(last.alive, (hidden > 0).any(dim=0).numpy())
+    assert watched.history[-1]["net"]["dead_relu"] == pytest.approx(1 - last.alive.mean())
+    assert watched.history[-1]["net"]["weight_norm"][0] == pytest.approx(np.linalg.norm(last.weights[0]), rel=1e-5)
+
+
+def test_on_validation_is_rate_limited_by_time_but_always_gets_the_first_and_last_epoch(small_data, make_config,
+                                                                                         monkeypatch):
+    import multilabel.engine as engine_module
+
+    monkeypatch.setattr(engine_module, "LIVE_EVERY_S", 3600.0)
+    seen = []
+    result = train(make_config(epochs=6, eval_every=1), small_data, on_validation=lambda live: seen.append(live.epoch))
+    assert seen == [1, 6]
+    assert all("net" in r for r in result.history)  # every epoch still evaluated and recorded
+
+
+def test_a_large_net_s_live_snapshot_leaves_the_weights_out(small_data, make_config, monkeypatch):
+    import multilabel.engine as engine_module
+
+    monkeypatch.setattr(engine_module, "LIVE_WEIGHTS_MAX", 100)  # 6*16 + 16*3 = 144 weights
+    seen = []
+    train(make_config(epochs=1), small_data, on_validation=seen.append)
+    (live,) = seen
+    assert live.weights is None and live.alive.shape == (16,)
+    assert set(live.arrays()) == {"epoch", "probs", "targets", "alive"}

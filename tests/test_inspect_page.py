@@ -84,7 +84,7 @@ def expected(probs: np.ndarray, targets: np.ndarray, j: int, threshold: float) -
 
 def test_inspect_without_runs_says_so(home):
     at = open_page()
-    assert any("No finished runs yet" in i.value for i in at.info)
+    assert any("No runs yet" in i.value for i in at.info)
 
 
 def test_inspect_a_run_without_validation_data_says_so_in_one_line(home):
@@ -182,3 +182,137 @@ def test_inspect_best_f1_and_reset_buttons_move_the_sliders(home):
     at.button(key="reset_thresholds").click().run()
     assert [at.slider(key=f"inspect_thr_{run_id}_{j}").value for j in range(3)] == [0.5, 0.5, 0.5]
     assert at.button(key="save_thresholds").disabled
+
+
+# -- live runs and the network view (issue 11) -----------------------------------------------------------------------
+
+def wait_page(at: AppTest, done, what: str, timeout: float = WAIT_S):
+    """Rerun the page (AppTest never fires run_every itself) until ``done(at)`` gives a value."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        assert not at.exception, [e.value for e in at.exception]
+        value = done(at)
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        time.sleep(0.2)
+        at.run()
+
+
+def live_epoch(at: AppTest) -> int | None:
+    """The epoch in the live PR chart's title, or None while there is none."""
+    import re
+
+    fig = charts(at).get("live_pr_chart")
+    found = fig and re.search(r"\(epoch (\d+)\)$", fig["layout"]["title"]["text"])
+    return int(found.group(1)) if found else None
+
+
+def start_long_run(home: Path, seed: int = 3):
+    config = TrainConfig(input_size=6, hidden_size=8, num_outputs=3, epochs=100_000, patience=0, seed=seed,
+                         learning_rate=1e-2, batch_size=32).validate()
+    return get_registry(home).start(config, make_synthetic(600, 6, 3, seed=seed), name="live one")
+
+
+def test_inspect_a_live_run_follows_its_newest_epoch_then_shows_the_finished_view(home):
+    session = start_long_run(home)
+    store = RunStore(home)
+    at = open_page(run=session.run_id)
+    assert at.selectbox(key="inspect_run").value == session.run_id
+    first = wait_page(at, live_epoch, "the live PR curve")
+    later = wait_page(at, lambda a: (e := live_epoch(a)) and e > first and e, "a newer epoch in the live PR curve")
+    assert later > first
+    assert at.slider(key=f"inspect_live_thr_{session.run_id}").value == 0.5
+    assert not [s for s in at.slider if s.key.startswith("inspect_thr_")]  # no saving thresholds on a live run
+
+    # What the page shows is the published epoch's numbers: AP and AUROC from scikit-learn on the live file.
+    def agrees(a: AppTest):
+        snap = store.load_live_validation(session.run_id)
+        figs = charts(a)
+        if snap is None or live_epoch(a) != snap["epoch"]:
+            return False
+        probs, targets = snap["probs"], snap["targets"]
+        ap = average_precision_score(targets[:, 0], probs[:, 0])
+        auc = roc_auc_score(targets[:, 0], probs[:, 0])
+        grid = figs["live_confusion_chart"]
+        tp = int(((probs[:, 0] >= np.float32(0.5)) & (targets[:, 0] == 1)).sum())
+        return (figs["live_pr_chart"]["data"][0]["name"] == f"label_0 · AP {ap:.2f}"
+                and figs["live_roc_chart"]["data"][0]["name"] == f"label_0 · AUROC {auc:.2f}"
+                and grid["data"][0]["text"][1][1].startswith(f"TP {tp:,}<br>")
+                and grid["layout"]["title"]["text"].endswith(f"(epoch {snap['epoch']})"))
+    wait_page(at, agrees, "the page and the live file to agree on one epoch")
+
+    session.stop()
+    assert session.join(timeout=WAIT_S)
+    # The fragment sees the run end and redraws the page: the finished view with its threshold sliders.
+    wait_page(at, lambda a: [s for s in a.slider if s.key.startswith(f"inspect_thr_{session.run_id}_")],
+              "the finished view")
+    assert "pr_chart" in charts(at) and "live_pr_chart" not in charts(at)
+
+
+def test_network_view_of_a_live_run_and_of_a_finished_run(home):
+    session = start_long_run(home, seed=5)
+    at = open_page(run=session.run_id)
+    at.radio(key="inspect_view").set_value("Network").run()
+    assert at.query_params["view"] == "Network"  # a copied link reopens this view
+
+    def net_epoch(a: AppTest):
+        fig = charts(a).get("network_chart")
+        return fig and "network_curves_chart" in charts(a) and fig["layout"]["title"]["text"].rsplit(" ", 1)[-1]
+    first = wait_page(at, net_epoch, "the network picture")
+    wait_page(at, lambda a: (e := net_epoch(a)) and e != first, "a newer epoch in the network picture")
+    session.stop()
+    assert session.join(timeout=WAIT_S)
+    at.run()
+    done = RunStore(home).get_run(session.run_id)["epochs_done"]
+    assert any(c.value.startswith(f"Stopped · {done} epochs") for c in at.caption)
+
+    # Finished: the curves are the records' per-layer numbers, the picture the last published epoch's weights.
+    store = RunStore(home)
+    history = store.history(session.run_id)
+    evaluated = [r for r in history if "net" in r]
+    figs = charts(at)
+    curves = figs["network_curves_chart"]["data"]
+    assert curves[0]["x"] == [r["epoch"] for r in evaluated]
+    assert curves[0]["y"] == pytest.approx([r["net"]["weight_norm"][0] for r in evaluated])
+    assert curves[3]["y"] == pytest.approx([r["net"]["grad_norm"][1] for r in evaluated])
+    assert curves[4]["y"] == pytest.approx([r["net"]["dead_relu"] for r in evaluated])
+    snap = store.load_live_validation(session.run_id)
+    assert snap["epoch"] == history[-1]["epoch"]
+    picture = figs["network_chart"]
+    assert picture["layout"]["title"]["text"] == f"The network (epoch {snap['epoch']})"
+    titles = [a["text"] for a in picture["layout"]["annotations"]]
+    dead = int((~snap["alive"]).sum())
+    assert titles[:3] == ["<b>input · 6</b>", f"<b>hidden (ReLU) · 8 · {dead} dead</b>",
+                          "<b>outputs (sigmoid per label) · 3</b>"]
+    nodes = [t for t in picture["data"] if t["mode"] != "lines"]
+    assert sorted(n for t in nodes for n in t["text"]) == sorted(
+        [f"x{i}" for i in range(6)] + [f"h{h}" for h in range(8)] + ["label_0", "label_1", "label_2"])
+    # Hidden unit h's colour is its incoming weight norm over the layer's largest.
+    norms = np.linalg.norm(snap["weights"][0], axis=1)
+    hidden = next(t for t in nodes if t["text"][0].startswith("h") and "color" in t["marker"]
+                  and isinstance(t["marker"]["color"], list))
+    for name, color in zip(hidden["text"], hidden["marker"]["color"]):
+        assert color == pytest.approx(norms[int(name[1:])] / norms.max(), rel=1e-5)
+
+
+def test_network_view_of_a_net_too_large_to_publish_draws_the_saved_model(home):
+    run_id = trained_run(home, epochs=4)
+    store = RunStore(home)
+    snap = store.load_live_validation(run_id)
+    # As the worker writes it for a net over engine.LIVE_WEIGHTS_MAX weights: no weight matrices.
+    store.save_live_validation(run_id, {k: np.asarray(snap[k]) for k in ("epoch", "probs", "targets", "alive")})
+    at = open_page(run=run_id)
+    at.radio(key="inspect_view").set_value("Network").run()
+    assert not at.exception, [e.value for e in at.exception]
+    picture = charts(at)["network_chart"]
+    assert picture["layout"]["title"]["text"] == "The network"  # the saved model: no epoch of its own in the title
+    best = store.get_run(run_id)["best"]["epoch"]
+    assert any(f"the saved model's weights (best epoch {best}; dead units unknown; a net this large" in c.value
+               for c in at.caption)
+    trained = load_checkpoint(store.checkpoint_path(run_id))
+    norms = np.linalg.norm(trained.model.net[-1].weight.detach().numpy(), axis=1)
+    outputs = next(t for t in picture["data"] if t["mode"] != "lines" and t["text"][0] == "label_0")
+    assert outputs["marker"]["color"] == pytest.approx((norms / norms.max()).tolist(), rel=1e-5)

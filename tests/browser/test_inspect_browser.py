@@ -4,6 +4,7 @@ with the keyboard updates that label's validation precision/recall/F1, and Save 
 from __future__ import annotations
 
 import re
+import time
 
 import numpy as np
 import pytest
@@ -51,3 +52,56 @@ def test_inspect_a_run_move_a_threshold_and_save_it(page: Page, server, screensh
     screenshot("saved")
     expect(page.locator("[data-testid='stException']")).to_have_count(0)
     store.close()
+
+
+
+def chart_epoch(page: Page, key: str) -> int:
+    """The newest "(epoch N)" in a chart's title, 0 before there is one (Streamlit keeps a stale copy of a chart
+    while it draws the new one, so every copy is read)."""
+    titles = page.evaluate(f"""() => [...document.querySelectorAll('.st-key-{key} .js-plotly-plot')]
+        .map(el => (el.layout && el.layout.title && el.layout.title.text) || '')""")
+    return max([int(m.group(1)) for t in titles if (m := re.search(r"\(epoch (\d+)\)", t))], default=0)
+
+
+def wait_epoch(page: Page, key: str, above: int) -> int:
+    """Wait (LOAD_MS at most) until the chart's title names an epoch above ``above``; return it."""
+    deadline = time.monotonic() + LOAD_MS / 1000
+    while (epoch := chart_epoch(page, key)) <= above:
+        assert time.monotonic() < deadline, f"{key} stayed at epoch {epoch}"
+        page.wait_for_timeout(200)
+    return epoch
+
+
+def test_inspect_a_live_run_its_epoch_advances_and_its_network_shows(page: Page, server, screenshot):
+    """Start a run, open Inspect on it: the live PR curve's title names an epoch that advances while it trains; the
+    Network view draws the net and its per-epoch curves; Stop, and the page shows the run as stopped."""
+    config = TrainConfig(input_size=6, hidden_size=16, num_outputs=3, epochs=100_000, patience=0, seed=6,
+                         learning_rate=1e-2, batch_size=32).validate()
+    session = get_registry(server.home).start(config, make_synthetic(600, 6, 3, seed=6), name="browser live")
+    try:
+        page.goto(f"{server.url}/Inspect?run={session.run_id}")
+        expect(page.get_by_role("heading", name="Inspect", exact=True)).to_be_visible(timeout=LOAD_MS)
+        expect(page.locator(".st-key-live_pr_chart .js-plotly-plot").first).to_be_visible(timeout=LOAD_MS)
+        first = wait_epoch(page, "live_pr_chart", 0)
+        later = wait_epoch(page, "live_pr_chart", first)  # the title follows the run
+        assert later > first
+        assert wait_epoch(page, "live_confusion_chart", 0) >= first
+        expect(page.locator("[data-testid='stException']")).to_have_count(0)
+        screenshot("live")
+
+        page.get_by_text("Network", exact=True).click()
+        expect(page.locator(".st-key-network_chart .js-plotly-plot").first).to_be_visible(timeout=LOAD_MS)
+        expect(page.locator(".st-key-network_chart").first).to_contain_text("hidden (ReLU) · 16", timeout=LOAD_MS)
+        drawn = wait_epoch(page, "network_chart", 0)
+        wait_epoch(page, "network_chart", drawn)  # the picture follows the run too
+        assert wait_epoch(page, "network_curves_chart", 0) >= drawn
+        screenshot("network")
+    finally:
+        session.stop()
+    assert session.join(timeout=120)
+    assert session.snapshot()["status"] == "stopped"
+    # The fragment sees the end and redraws the page: the status line says so, the picture stays.
+    expect(page.get_by_text(re.compile(r"Stopped · \d+ epochs"))).to_be_visible(timeout=LOAD_MS)
+    expect(page.locator(".st-key-network_chart .js-plotly-plot").first).to_be_visible(timeout=LOAD_MS)
+    expect(page.locator("[data-testid='stException']")).to_have_count(0)
+    screenshot("stopped")
