@@ -439,7 +439,7 @@ def next_study_name(home: str | os.PathLike | None = None, prefix: str = "search
     """The first ``<prefix>-N`` (N = 1, 2, ...) that no job in ``home`` uses yet."""
     taken = {job["study"] for job in list_jobs(home)}
     try:  # the run store's storage may hold studies the CLI ran
-        taken |= set(optuna.get_all_study_names(default_storage(home)))
+        taken |= set(optuna.get_all_study_names(cached_storage(default_storage(home))))
     except Exception:  # an unreadable storage only means we cannot see its names
         pass
     n = 1

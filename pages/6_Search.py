@@ -161,9 +161,8 @@ if not study:
                                    help="the best N configurations are refit on all rows and averaged")
     workers = cols[1].number_input("Worker processes", 1, 8, 1, key="search_workers",
                                    help="processes that run trials side by side on this machine")
-    if "search_name" not in st.session_state:
-        st.session_state["search_name"] = search.next_study_name(HOME)
-    name = cols[2].text_input("Search name", key="search_name")
+    name = cols[2].text_input("Search name", search.next_study_name(HOME), key="search_name",
+                              help="names this search in the run store and in the page's link")
 
     if st.button("Start search", type="primary", key="search_start"):
         try:
@@ -188,12 +187,12 @@ if not study:
 # -- one search, live ------------------------------------------------------------------------------------------------
 job = search.find_job(study, HOME)
 alive = job["alive"]
-panel = st.container(key="search_panel")
 stop_col, _ = st.columns([1, 5])
 if stop_col.button("Stop", key="search_stop", disabled=not alive,
                    help="like Ctrl-C: the running trial ends, finished trials are kept, the ensemble is built"):
     search.stop_job(study, HOME)
     st.rerun()
+panel = st.container(key="search_panel")
 
 
 def render(job: dict) -> None:
@@ -251,7 +250,7 @@ def render(job: dict) -> None:
     if not trials:
         st.info("Waiting for the first trial… (each trial trains on every split before it counts)")
         return
-    st.dataframe(trials_table(trials), hide_index=True, key="search_trials_table",
+    st.dataframe(trials_table(trials[::-1]), hide_index=True, key="search_trials_table",
                  column_config={"objective": st.column_config.NumberColumn(format="%.4f"),
                                 "Hamming": st.column_config.NumberColumn(format="%.4f"),
                                 "micro-F1": st.column_config.NumberColumn(format="%.4f"),
