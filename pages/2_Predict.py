@@ -181,5 +181,6 @@ j = st.selectbox("Label for the curves", range(len(label_cols)), format_func=lam
 left, right = st.columns(2)
 left.plotly_chart(pr_curve_figure(curves[j], points[j]), key="predict_pr")
 right.plotly_chart(roc_curve_figure(curves[j], points[j]), key="predict_roc")
-st.plotly_chart(confusion_grid_figure(confusion_matrices(probs, truth, thresholds, label_cols)),
-                key="predict_confusion")
+grid = confusion_grid_figure(confusion_matrices(probs, truth, thresholds, label_cols))
+grid.update_layout(title_text="Confusion per label at the current thresholds (this file; rate within the true class)")
+st.plotly_chart(grid, key="predict_confusion")

@@ -1,14 +1,16 @@
 """The Search page in a real browser: start a tiny search with one click, watch the trials table fill, reload (the
-search is found again from ?study=), stop it, and click through to Predict with its ensemble preselected."""
+search is found again from ?study=), stop it, click through to Predict with its ensemble preselected, and score a
+file that carries the label columns (per-label analysis)."""
 
 from __future__ import annotations
 
 import re
 
+import pandas as pd
 import pytest
 from playwright.sync_api import Page, expect
 
-from multilabel import load_checkpoint, search
+from multilabel import load_checkpoint, make_synthetic, search
 
 pytestmark = pytest.mark.browser
 LOAD_MS = 60_000
@@ -28,7 +30,8 @@ def finished_trials(page: Page) -> int:
     return int(match[1]) if match else 0
 
 
-def test_start_a_search_watch_it_reload_stop_it_and_predict_with_its_ensemble(page: Page, server, screenshot):
+def test_start_a_search_watch_it_reload_stop_it_and_predict_with_its_ensemble(page: Page, server, screenshot,
+                                                                               tmp_path):
     page.goto(server.url + "/")
     expect(page.get_by_text("Devices on this machine")).to_be_visible(timeout=LOAD_MS)
     page.locator("[data-testid='stSidebar'] [data-testid='stPageLink']").get_by_text("Search", exact=True).click()
@@ -82,5 +85,18 @@ def test_start_a_search_watch_it_reload_stop_it_and_predict_with_its_ensemble(pa
         re.compile(r"^search search-1 · ensemble of 2"), timeout=LOAD_MS)
     expect(page).to_have_url(re.compile(r"model=search%3Asearch-1|model=search:search-1"))
     expect(page.get_by_text("6 features → 3 labels")).to_be_visible()
+
+    # A file with the label columns: the predictions are scored against them (metrics, curves, confusion grid).
+    data = make_synthetic(200, 6, 3, seed=0)  # the page's synthetic generator: the same teacher
+    frame = pd.DataFrame(data.X, columns=data.feature_names)
+    for j, name in enumerate(data.label_names):
+        frame[name] = data.Y[:, j].astype(int)
+    labelled = tmp_path / "labelled.csv"
+    frame.to_csv(labelled, index=False)
+    page.locator(".st-key-predict_csv input[type=file]").set_input_files(labelled)
+    expect(page.get_by_text("200 rows scored.")).to_be_visible(timeout=LOAD_MS)
+    expect(page.get_by_role("heading", name="Against this file's labels")).to_be_visible(timeout=LOAD_MS)
+    for key in ("predict_pr", "predict_roc", "predict_confusion"):
+        expect(page.locator(f".st-key-{key} .js-plotly-plot").first).to_be_visible(timeout=LOAD_MS)
     expect(page.locator("[data-testid='stException']")).to_have_count(0)
     screenshot("4-predict")
