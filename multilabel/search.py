@@ -568,5 +568,30 @@ def param_importances(storage: Any, study_name: str, seed: int = 0) -> dict[str,
         raise MultilabelError(f"importance cannot be computed yet ({str(exc).splitlines()[0][:120]})") from None
 
 
+def rebuild(study: str, members: int, home: str | os.PathLike | None = None) -> dict[str, Any]:
+    """Refit the ended search ``study``'s best ``members`` configurations on all its rows, in a background process,
+    replacing its ensemble checkpoint (``members`` 1: the single best configuration). Returns the job."""
+    job = find_job(study, home)
+    if job is None:
+        raise MultilabelError(f"no search named {study!r} in this run store")
+    if job["alive"]:
+        raise MultilabelError(f"the search {study!r} is still running; stop it or wait for it to end first")
+    if members < 1:
+        raise MultilabelError(f"members must be >= 1, got {members}")
+    if not Path(job["data_csv"]).is_file():
+        raise MultilabelError(f"the data of search {study!r} is gone ({job['data_csv']}); start a new search")
+    from .store import _process_token
+    cmd = [sys.executable, "-m", "multilabel", "search", "--data", job["data_csv"], "--labels",
+           ",".join(job["labels"]), "--storage", job["storage"], "--study", study, "--trials", "0",
+           "--members", str(members), "--out", job["checkpoint"], "--quiet"]
+    with open(job["log"], "a") as fh:  # the new final JSON line comes last
+        process = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT)
+    _CHILDREN[process.pid] = process
+    record = {k: v for k, v in job.items() if k not in ("alive", "result", "ensemble")}
+    record.update(token=_process_token(process.pid), members=members, phase="refit", stop_requested=False)
+    _write_job(search_folder(home) / f"{study}{JOB_SUFFIX}", record)
+    return find_job(study, home) or record
+
+
 __all__ += ["MIN_IMPORTANCE_TRIALS", "cached_storage", "check_study_name", "find_job", "launch", "list_jobs",
-            "next_study_name", "param_importances", "search_folder", "stop_job"]
+            "next_study_name", "param_importances", "rebuild", "search_folder", "stop_job"]

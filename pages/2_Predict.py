@@ -39,7 +39,8 @@ models: dict[str, dict] = {r["id"]: {"label": f"{r['name']} · {status_word(r['s
 for job in ensembles:
     best = (job.get("result") or {}).get("best") or {}
     models[ENSEMBLE_PREFIX + job["study"]] = {
-        "label": f"search {job['study']} · ensemble of {job['members']} · CV micro-F1 "
+        "label": f"search {job['study']} · "
+                 + ("best model" if job["members"] == 1 else f"ensemble of {job['members']}") + " · CV micro-F1 "
                  f"{best.get('micro_f1', float('nan')):.3f}", "checkpoint": job["ensemble"], "what": "ensemble"}
 # A link from Search or Train (?model=..., or the page's own choice) preselects that model.
 wanted = st.query_params.get("model") or st.session_state.get("predict_run")

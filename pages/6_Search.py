@@ -203,7 +203,9 @@ def render(job: dict) -> None:
     finished = sum(n for s, n in states.items() if s != "RUNNING")
     if job["alive"]:
         elapsed = time.time() - job.get("started", time.time())
-        if finished and not running and job.get("stop_requested"):
+        if job.get("phase") == "refit":
+            phase = f"refitting the best {job['members']} on all rows"
+        elif finished and not running and job.get("stop_requested"):
             phase = "stopping: refitting the best on all rows"
         elif finished and not running and job.get("timeout") and elapsed >= job["timeout"]:
             phase = "refitting the best on all rows"
@@ -215,6 +217,8 @@ def render(job: dict) -> None:
         result = job.get("result") or {}
         word = "stopped" if job.get("stop_requested") or result.get("interrupted") else "finished"
         st.markdown(f"status: **{word}** · {finished} trial(s) · budget {budget_line(job)}")
+        if word == "stopped" and states.get("FAIL"):
+            st.caption("The trial that was running when Stop was pressed is recorded as failed: it did not finish.")
     counts = " · ".join(f"{n} {s.lower()}" for s, n in sorted(states.items()))
     data = job.get("data") or {}
     st.caption(f"{plain(data.get('name') or data.get('source', 'data'))}: {job['rows']:,} rows, "
@@ -230,15 +234,18 @@ def render(job: dict) -> None:
 
     if not job["alive"]:
         if job["ensemble"]:
-            st.success(f"Ensemble of the best {job['members']} configuration(s), refit on all {job['rows']:,} rows, "
-                       "is ready.")
-            if st.button("Use the ensemble on Predict", type="primary", key="search_to_predict"):
+            single = job["members"] == 1
+            st.success(("The best configuration, refit" if single else
+                        f"Ensemble of the best {job['members']} configurations, each refit")
+                       + f" on all {job['rows']:,} rows, is ready.")
+            if st.button("Use the best model on Predict" if single else "Use the ensemble on Predict",
+                         type="primary", key="search_to_predict"):
                 st.session_state["predict_run"] = ENSEMBLE_PREFIX + study
                 st.switch_page(PREDICT, query_params={"model": ENSEMBLE_PREFIX + study})
-        elif best is None:
+        if not job["ensemble"] and best is None:
             st.warning("The search ended before any trial completed, so there is no ensemble. Start a new search "
                        "with a larger budget.")
-        else:
+        elif not job["ensemble"]:
             tail = ""
             try:
                 lines = [ln for ln in open(job["log"]).read().splitlines() if ln.strip()]
@@ -246,6 +253,17 @@ def render(job: dict) -> None:
             except OSError:
                 pass
             st.warning("The search ended without an ensemble" + (f": {plain(tail[:200])}" if tail else "."))
+        if best is not None:
+            with st.expander("Refit with another ensemble size"):
+                k = st.number_input("Members", 1, 20, int(job["members"]), key="search_refit_members",
+                                    help="1 = the single best configuration; more = the best N averaged")
+                if st.button("Refit on all rows", key="search_refit"):
+                    try:
+                        search.rebuild(study, int(k), HOME)
+                    except MultilabelError as exc:
+                        st.error(for_page(str(exc)))
+                    else:
+                        st.rerun()
 
     if not trials:
         st.info("Waiting for the first trial… (each trial trains on every split before it counts)")

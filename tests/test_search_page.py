@@ -155,7 +155,19 @@ def test_a_reload_with_the_study_in_the_url_finds_the_search_again(home):
     assert at.session_state["search_study"] == "search-1"
     wait_until(at, lambda at: "status: **finished**" in text(at), "the 2-trial search to finish")
     assert complete_shown(at) + int((trials_shown(at)["state"] != "complete").sum()) == 2
-    assert at.button(key="search_to_predict") is not None
+    assert at.button(key="search_to_predict").label == "Use the ensemble on Predict"
+    assert len(load_checkpoint(search.find_job("search-1", home)["ensemble"]).nets) == 2
+
+    # Refit the single best configuration instead: a background process replaces the checkpoint.
+    at.number_input(key="search_refit_members").set_value(1)
+    at.button(key="search_refit").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    wait_until(at, lambda at: "status: **finished**" in text(at) and not search.find_job("search-1", home)["alive"],
+               "the refit to end")
+    assert at.button(key="search_to_predict").label == "Use the best model on Predict"
+    single = load_checkpoint(search.find_job("search-1", home)["ensemble"])
+    assert len(single.nets) == 1 and single.metrics["members"] == 1
+
     # The picker lists it; choosing "new" shows the form again with the next free name.
     assert at.selectbox(key="search_pick").value == "search-1"
     at.selectbox(key="search_pick").set_value("(start a new search)").run()
