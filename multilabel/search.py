@@ -535,13 +535,32 @@ def stop_job(study: str, home: str | os.PathLike | None = None) -> bool:
     if job is None or not job["alive"]:
         return False
     pid = owner_pid(job["token"])
+    helpers = _child_pids(pid) if pid is not None else []  # --jobs: the search's own helper processes
     try:
         os.kill(pid, signal.SIGINT)  # type: ignore[arg-type]
     except (ProcessLookupError, PermissionError, TypeError):
         return False
+    for child in helpers:  # as Ctrl-C in a terminal reaches the whole foreground group
+        try:
+            os.kill(child, signal.SIGINT)
+        except (ProcessLookupError, PermissionError):
+            pass
     record = {k: v for k, v in job.items() if k not in ("alive", "result", "ensemble")}
     _write_job(search_folder(home) / f"{study}{JOB_SUFFIX}", {**record, "stop_requested": True})
     return True
+
+
+def _child_pids(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (Linux /proc; empty where there is none)."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_bytes().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if len(fields) > 1 and int(fields[1]) == pid:
+            children.append(int(stat.parent.name))
+    return children
 
 
 def cached_storage(url: str) -> Any:

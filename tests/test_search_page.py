@@ -226,6 +226,33 @@ def test_jobs_are_found_from_their_files_and_a_dead_one_is_not_alive(home):
         search.launch(data, "two", home=home)
 
 
+def test_stop_reaches_every_worker_process_of_a_search(home):
+    job = search.launch(make_synthetic(240, 6, 3, seed=2), "two", home=home, trials=1000, folds=1, jobs=2,
+                        members=1, epochs=3)
+    storage = job["storage"]
+    deadline = time.monotonic() + WAIT_S
+    while True:  # both workers have told at least one trial (the helper is a child of the search process)
+        try:
+            summary = search.study_summary(storage, "two")
+        except MultilabelError:  # the process has not created the study yet
+            summary = {"states": {}}
+        if summary["states"].get("COMPLETE", 0) >= 4 and search._child_pids(int(job["token"].split(":")[0])):
+            break
+        assert time.monotonic() < deadline, f"the two workers did not get going: {summary['states']}"
+        time.sleep(0.3)
+    helpers = search._child_pids(int(job["token"].split(":")[0]))
+    assert search.stop_job("two", home) is True
+    deadline = time.monotonic() + WAIT_S
+    while search.find_job("two", home)["alive"]:
+        assert time.monotonic() < deadline, "the search did not end after Stop"
+        time.sleep(0.3)
+    for pid in helpers:  # no helper keeps running trials after Stop
+        assert not Path(f"/proc/{pid}").exists() or b") Z" in Path(f"/proc/{pid}/stat").read_bytes()
+    after = search.study_summary(storage, "two")
+    assert "RUNNING" not in after["states"]
+    assert search.find_job("two", home)["result"]["interrupted"] is True
+
+
 def test_importance_needs_enough_completed_trials_then_sums_to_one(tmp_path):
     storage = f"sqlite:///{tmp_path / 'imp.db'}"
     study = optuna.create_study(storage=storage, study_name="imp")
