@@ -127,6 +127,11 @@ def test_a_search_runs_in_the_background_shows_trials_stops_and_hands_its_ensemb
     assert figures["search_progress"]["data"][1]["name"] == "best so far"
     assert any(f"appears once {search.MIN_IMPORTANCE_TRIALS} trials have completed" in i.value for i in at.info)
     assert at.button(key="search_stop").disabled is False
+    # Importance comes once enough trials have completed, as fANOVA bars over the searched knobs.
+    wait_until(at, lambda at: "search_importance" in charts(at), "the importance chart")
+    assert complete_shown(at) >= search.MIN_IMPORTANCE_TRIALS
+    bars = charts(at)["search_importance"]["data"][0]
+    assert set(bars["y"]) <= set(search.SPACE) and sum(bars["x"]) == pytest.approx(1.0)
 
     at.button(key="search_stop").click().run()
     wait_until(at, lambda at: "status: **stopped**" in text(at), "the search to stop", timeout=WAIT_S)
