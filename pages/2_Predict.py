@@ -42,10 +42,17 @@ for job in ensembles:
         "label": f"search {job['study']} · "
                  + ("best model" if job["members"] == 1 else f"ensemble of {job['members']}") + " · CV micro-F1 "
                  f"{best.get('micro_f1', float('nan')):.3f}", "checkpoint": job["ensemble"], "what": "ensemble"}
-# A link from Search or Train (?model=..., or the page's own choice) preselects that model.
-wanted = st.query_params.get("model") or st.session_state.get("predict_run")
-if wanted and wanted not in models and st.query_params.get("model") == wanted:
-    st.warning(f"The model {plain(wanted)} of the link is not in this run store; pick another one.")
+# Which model to preselect: a new ?model= link (Search's "use" button, a copied URL), else a model handed over by
+# another page since the last visit (st.session_state["predict_run"], set by Train and Runs), else the last choice.
+link, handed = st.query_params.get("model"), st.session_state.get("predict_run")
+target = None
+if link and link != st.session_state.get("predict_linked"):
+    target = st.session_state["predict_linked"] = link
+    if link not in models:
+        st.warning(f"The model {plain(link)} of the link is not in this run store; pick another one.")
+elif handed and handed != st.session_state.get("predict_handed"):
+    target = handed
+st.session_state["predict_handed"] = handed
 choice = st.radio("Model", ["From a run", "Upload a checkpoint"], horizontal=True, key="model_source",
                   index=0 if models else 1)
 trained, model_key = None, None
@@ -55,16 +62,16 @@ if choice == "From a run":
                 "upload a checkpoint.")
     else:
         ids = list(models)
-        if wanted in models and st.session_state.get("predict_wanted") != wanted:
-            st.session_state["predict_wanted"] = wanted  # a new link or hand-over wins over the last choice
-            st.session_state["predict_run_select"] = wanted
+        if target in models:
+            st.session_state["predict_run_select"] = target
         elif "predict_run_select" not in st.session_state and st.session_state.get("predict_last") in models:
             st.session_state["predict_run_select"] = st.session_state["predict_last"]  # back on the page
         run_id = st.selectbox("Run or ensemble", ids, key="predict_run_select",
                               format_func=lambda i: models[i]["label"])
         st.session_state["predict_last"] = run_id
-        if st.query_params.get("model") != run_id:
+        if link != run_id:
             st.query_params["model"] = run_id  # a reload or a copied link keeps the model
+        st.session_state["predict_linked"] = run_id  # the page's own link, not a new one
         try:
             trained = model_from_store(models[run_id]["checkpoint"])
             model_key = run_id

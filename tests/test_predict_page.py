@@ -174,3 +174,18 @@ def test_a_search_ensemble_is_listed_and_predicts_the_members_mean(home):
     result = at.dataframe[0].value
     np.testing.assert_allclose(result[[f"{n}_prob" for n in LABELS]].to_numpy(), expected, rtol=1e-5, atol=1e-6)
     assert len(ensemble.nets) == 2
+
+
+def test_a_handed_over_run_is_chosen_once_and_the_last_choice_survives_a_page_change(home):
+    first = trained_run(home, seed=1, name="first")
+    second = trained_run(home, seed=2, name="second")
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=30)
+    at.session_state["predict_run"] = second  # what Train's "Predict with this model" sets
+    at.switch_page(PREDICT).run()
+    assert at.selectbox(key="predict_run_select").value == second
+    at.selectbox(key="predict_run_select").set_value(first).run()
+    at.switch_page(PAGES["Runs"]).run()
+    at.query_params.clear()  # the sidebar link carries no ?model=
+    at.switch_page(PREDICT).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.selectbox(key="predict_run_select").value == first  # not the old hand-over again
