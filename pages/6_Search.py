@@ -258,8 +258,8 @@ def render(job: dict) -> None:
                        + f" on all {job['rows']:,} rows, is ready.")
             if st.button("Use the best model on Predict" if single else "Use the ensemble on Predict",
                          type="primary", key="search_to_predict"):
-                st.session_state["predict_run"] = ENSEMBLE_PREFIX + study
-                st.switch_page(PREDICT, query_params={"model": ENSEMBLE_PREFIX + study})
+                st.session_state["predict_run"] = ENSEMBLE_PREFIX + study  # Predict preselects it, puts it in its URL
+                st.switch_page(PREDICT)
         if not job["ensemble"] and best is None:
             st.warning("The search ended before any trial completed, so there is no ensemble. Start a new search "
                        "with a larger budget.")
