@@ -16,7 +16,8 @@ import streamlit as st
 ROOT = Path(__file__).resolve().parents[1]
 HOME, TRAIN, PREDICT, RUNS = "app.py", "pages/1_Train.py", "pages/2_Predict.py", "pages/3_Runs.py"
 INSPECT, HEADS = "pages/4_Inspect.py", "pages/5_Sigmoid_vs_softmax.py"
-PAGES = {"Home": HOME, "Train": TRAIN, "Predict": PREDICT, "Runs": RUNS, "Inspect": INSPECT,
+SEARCH = "pages/6_Search.py"
+PAGES = {"Home": HOME, "Train": TRAIN, "Search": SEARCH, "Predict": PREDICT, "Runs": RUNS, "Inspect": INSPECT,
          "Sigmoid vs softmax": HEADS}
 # A local file: a ":material/...:" or emoji page icon makes the browser fetch the tab icon from a CDN.
 ICON = str(ROOT / "assets" / "icon.png")

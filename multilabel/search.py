@@ -404,3 +404,213 @@ def study_summary(storage: str | None, study_name: str = DEFAULT_STUDY) -> dict[
 
 __all__ = ["SPACE", "BackgroundSearch", "build_ensemble", "start_background", "completed", "default_storage",
            "ensemble", "make_objective", "memory_study", "open_study", "run_search", "score_holdout", "study_summary", "suggest"]
+
+
+# ---- background searches the dashboard starts and finds again (the Search page) -----------------------------------
+# A page starts a search with ``launch``: ``start_background`` plus a small job file next to its CSV and log,
+# ``<home>/search/<study>.job.json``, that names the process (pid and start time, so a reused pid is not mistaken for
+# it), the storage, the checkpoint path and the budget. Any later page run, in any tab or after a server restart,
+# finds the search again with ``find_job``/``list_jobs`` and stops it with ``stop_job``: nothing lives only in the
+# server's memory.
+
+JOB_SUFFIX = ".job.json"
+MIN_IMPORTANCE_TRIALS = 8  # hyperparameter importance means little before this many completed trials
+_CHILDREN: dict[int, subprocess.Popen] = {}  # searches this process started: polled so they do not stay zombies
+_STORAGES: dict[str, Any] = {}  # one RDBStorage per URL in this process: no new engine on every poll
+
+
+def search_folder(home: str | os.PathLike | None = None) -> Path:
+    """``<home>/search``: the background searches' CSVs, logs, job files and ensemble checkpoints."""
+    from .store import default_home
+    return (Path(home) if home is not None else default_home()) / "search"
+
+
+def check_study_name(name: str) -> str:
+    """``name`` stripped, or MultilabelError: a study name becomes a file name, so letters, digits, ``-_.`` only."""
+    import re
+    name = str(name).strip()
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", name):
+        raise MultilabelError(f"study name {name!r} is not usable; use 1-64 letters, digits, '-', '_' or '.', "
+                              "starting with a letter or digit")
+    return name
+
+
+def next_study_name(home: str | os.PathLike | None = None, prefix: str = "search") -> str:
+    """The first ``<prefix>-N`` (N = 1, 2, ...) that no job in ``home`` uses yet."""
+    taken = {job["study"] for job in list_jobs(home)}
+    try:  # the run store's storage may hold studies the CLI ran
+        taken |= set(optuna.get_all_study_names(cached_storage(default_storage(home))))
+    except Exception:  # an unreadable storage only means we cannot see its names
+        pass
+    n = 1
+    while f"{prefix}-{n}" in taken:
+        n += 1
+    return f"{prefix}-{n}"
+
+
+def launch(data: Dataset, study: str, home: str | os.PathLike | None = None, trials: int | None = None,
+           timeout: float | None = None, folds: int = 3, jobs: int = 1, members: int = 5,
+           epochs: int | None = None, data_info: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Start a background search for a page and record it in a job file; returns the job (see ``find_job``).
+
+    ``data`` (n rows, features -> labels) is the training data. The search's ensemble goes to
+    ``<home>/search/<study>.pt``. A study name already used in ``home`` by a job is refused (pick another name),
+    so one study never mixes trials run on different data.
+    """
+    study = check_study_name(study)
+    if trials is None and timeout is None:
+        raise MultilabelError("give the search a budget: a number of trials, a time limit, or both")
+    if find_job(study, home) is not None:
+        raise MultilabelError(f"a search named {study!r} exists already; choose another name")
+    from .store import _process_token
+    folder = search_folder(home)
+    out = folder / f"{study}.pt"
+    job = start_background(data, study, home=home, trials=trials, timeout=timeout, folds=folds, jobs=jobs,
+                           members=members, out=out, epochs=epochs)
+    _CHILDREN[job.process.pid] = job.process
+    record = {"study": study, "storage": job.storage, "token": _process_token(job.process.pid),
+              "checkpoint": str(out), "log": str(job.log), "data_csv": str(job.data_csv),
+              "rows": int(data.num_rows), "features": list(data.feature_names), "labels": list(data.label_names),
+              "trials": trials, "timeout": timeout, "folds": folds, "jobs": jobs, "members": members,
+              "epochs": epochs, "data": dict(data_info or {}), "stop_requested": False,
+              "started": time.time()}  # shown as elapsed time only; nothing stored depends on it
+    _write_job(folder / f"{study}{JOB_SUFFIX}", record)
+    return find_job(study, home) or record
+
+
+def _write_job(path: Path, record: dict[str, Any]) -> None:
+    tmp = path.with_name(path.name + ".part")
+    tmp.write_text(json.dumps(record))
+    os.replace(tmp, path)
+
+
+def _job_state(record: dict[str, Any]) -> dict[str, Any]:
+    """The job file's record plus ``alive`` (its process runs), ``result`` (the final JSON line once ended) and
+    ``ensemble`` (the checkpoint path when the file exists)."""
+    from .store import owner_alive, owner_pid
+    pid = owner_pid(record.get("token"))
+    if pid in _CHILDREN and _CHILDREN[pid].poll() is not None:  # reap our own child
+        _CHILDREN.pop(pid, None)
+    alive = owner_alive(record.get("token"))
+    result = None
+    if not alive:
+        try:
+            lines = [line for line in Path(record["log"]).read_text().splitlines() if line.startswith("{")]
+            result = json.loads(lines[-1]) if lines else None
+        except (OSError, ValueError):
+            result = None
+    checkpoint = Path(record["checkpoint"])
+    ensemble_path = str(checkpoint) if not alive and checkpoint.is_file() else None
+    return {**record, "alive": alive, "result": result, "ensemble": ensemble_path}
+
+
+def find_job(study: str, home: str | os.PathLike | None = None) -> Optional[dict[str, Any]]:
+    """The background search ``study`` started in ``home`` (see ``_job_state``), or None."""
+    path = search_folder(home) / f"{study}{JOB_SUFFIX}"
+    try:
+        return _job_state(json.loads(path.read_text()))
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def list_jobs(home: str | os.PathLike | None = None) -> list[dict[str, Any]]:
+    """Every background search started in ``home``, most recently started first."""
+    folder = search_folder(home)
+    if not folder.is_dir():
+        return []
+    paths = sorted(folder.glob(f"*{JOB_SUFFIX}"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
+    jobs = []
+    for path in paths:
+        job = find_job(path.name[: -len(JOB_SUFFIX)], home)
+        if job is not None:
+            jobs.append(job)
+    return jobs
+
+
+def stop_job(study: str, home: str | os.PathLike | None = None) -> bool:
+    """Like Ctrl-C on the search ``study``: the running trial ends at its next epoch, finished trials stay, and the
+    ensemble of the best is still built. Returns whether a live search was told to stop."""
+    from .store import owner_pid
+    job = find_job(study, home)
+    if job is None or not job["alive"]:
+        return False
+    pid = owner_pid(job["token"])
+    helpers = _child_pids(pid) if pid is not None else []  # --jobs: the search's own helper processes
+    try:
+        os.kill(pid, signal.SIGINT)  # type: ignore[arg-type]
+    except (ProcessLookupError, PermissionError, TypeError):
+        return False
+    for child in helpers:  # as Ctrl-C in a terminal reaches the whole foreground group
+        try:
+            os.kill(child, signal.SIGINT)
+        except (ProcessLookupError, PermissionError):
+            pass
+    record = {k: v for k, v in job.items() if k not in ("alive", "result", "ensemble")}
+    _write_job(search_folder(home) / f"{study}{JOB_SUFFIX}", {**record, "stop_requested": True})
+    return True
+
+
+def _child_pids(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (Linux /proc; empty where there is none)."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_bytes().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if len(fields) > 1 and int(fields[1]) == pid:
+            children.append(int(stat.parent.name))
+    return children
+
+
+def cached_storage(url: str) -> Any:
+    """One ``optuna.storages.RDBStorage`` per URL in this process (creating one costs an engine and a schema check)."""
+    if url not in _STORAGES:
+        _STORAGES[url] = optuna.storages.RDBStorage(url)
+    return _STORAGES[url]
+
+
+def param_importances(storage: Any, study_name: str, seed: int = 0) -> dict[str, float]:
+    """fANOVA importance of each hyperparameter for the objective (sums to 1), over completed trials.
+
+    Raises MultilabelError when fewer than MIN_IMPORTANCE_TRIALS trials have completed or when the completed
+    trials cannot separate the parameters (e.g. all share one value).
+    """
+    from optuna.importance import FanovaImportanceEvaluator, get_param_importances
+    study = optuna.load_study(study_name=study_name, storage=storage)
+    done = [t for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))]
+    if len(done) < MIN_IMPORTANCE_TRIALS:
+        raise MultilabelError(f"importance needs {MIN_IMPORTANCE_TRIALS} completed trials; {len(done)} so far")
+    try:
+        return get_param_importances(study, evaluator=FanovaImportanceEvaluator(seed=seed))
+    except (ValueError, RuntimeError) as exc:
+        raise MultilabelError(f"importance cannot be computed yet ({str(exc).splitlines()[0][:120]})") from None
+
+
+def rebuild(study: str, members: int, home: str | os.PathLike | None = None) -> dict[str, Any]:
+    """Refit the ended search ``study``'s best ``members`` configurations on all its rows, in a background process,
+    replacing its ensemble checkpoint (``members`` 1: the single best configuration). Returns the job."""
+    job = find_job(study, home)
+    if job is None:
+        raise MultilabelError(f"no search named {study!r} in this run store")
+    if job["alive"]:
+        raise MultilabelError(f"the search {study!r} is still running; stop it or wait for it to end first")
+    if members < 1:
+        raise MultilabelError(f"members must be >= 1, got {members}")
+    if not Path(job["data_csv"]).is_file():
+        raise MultilabelError(f"the data of search {study!r} is gone ({job['data_csv']}); start a new search")
+    from .store import _process_token
+    cmd = [sys.executable, "-m", "multilabel", "search", "--data", job["data_csv"], "--labels",
+           ",".join(job["labels"]), "--storage", job["storage"], "--study", study, "--trials", "0",
+           "--members", str(members), "--out", job["checkpoint"], "--quiet"]
+    with open(job["log"], "a") as fh:  # the new final JSON line comes last
+        process = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT)
+    _CHILDREN[process.pid] = process
+    record = {k: v for k, v in job.items() if k not in ("alive", "result", "ensemble")}
+    record.update(token=_process_token(process.pid), members=members, phase="refit", stop_requested=False)
+    _write_job(search_folder(home) / f"{study}{JOB_SUFFIX}", record)
+    return find_job(study, home) or record
+
+
+__all__ += ["MIN_IMPORTANCE_TRIALS", "cached_storage", "check_study_name", "find_job", "launch", "list_jobs",
+            "next_study_name", "param_importances", "rebuild", "search_folder", "stop_job"]

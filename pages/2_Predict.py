@@ -10,39 +10,73 @@ from app_pages._nav import page
 page("Predict")
 st.title("Predict")
 
-import pandas as pd  # noqa: E402  (heavy imports after the title is on screen)
+import numpy as np  # noqa: E402  (heavy imports after the title is on screen)
+import pandas as pd  # noqa: E402
 
 from multilabel import MultilabelError, load_checkpoint, read_csv  # noqa: E402
-from multilabel.charts import label_frequency_figure  # noqa: E402
+from multilabel.analysis import Tradeoff, all_label_curves, confusion_matrices, summary_at  # noqa: E402
+from multilabel.charts import (confusion_grid_figure, label_frequency_figure, pr_curve_figure,  # noqa: E402
+                               roc_curve_figure)
+from multilabel.data import labels_array  # noqa: E402
 from multilabel.predict import PROB_SUFFIX, label_frame, predict_frame  # noqa: E402
+from multilabel import search  # noqa: E402
 from multilabel.store import WITH_MODEL  # noqa: E402
-from app_pages._shared import model_from_store, registry  # noqa: E402
+from app_pages._shared import model_from_store, plain, registry  # noqa: E402
 from app_pages._words import for_page, status_word  # noqa: E402
 
 SHOWN_ROWS = 1000
+ENSEMBLE_PREFIX = "search:"  # the key of a search's ensemble (pages/6_Search.py hands it over as ?model=)
 
 store = registry().store
 
 # -- the model ---------------------------------------------------------------------------------------------------
+# Runs with a checkpoint, then the ensembles that searches on the Search page built ("search:<study>").
 runs = [r for r in store.list_runs() if r["status"] in WITH_MODEL and r["checkpoint"]]
+ensembles = [job for job in search.list_jobs(store.home) if job["ensemble"]]
+models: dict[str, dict] = {r["id"]: {"label": f"{r['name']} · {status_word(r['status'])} · val micro-F1 "
+                                              f"{(r['best'] or {}).get('micro_f1', float('nan')):.3f}",
+                                     "checkpoint": r["checkpoint"], "what": "run"} for r in runs}
+for job in ensembles:
+    best = (job.get("result") or {}).get("best") or {}
+    models[ENSEMBLE_PREFIX + job["study"]] = {
+        "label": f"search {job['study']} · "
+                 + ("best model" if job["members"] == 1 else f"ensemble of {job['members']}") + " · CV micro-F1 "
+                 f"{best.get('micro_f1', float('nan')):.3f}", "checkpoint": job["ensemble"], "what": "ensemble"}
+# Which model to preselect: a new ?model= link (Search's "use" button, a copied URL), else a model handed over by
+# another page since the last visit (st.session_state["predict_run"], set by Train and Runs), else the last choice.
+link, handed = st.query_params.get("model"), st.session_state.get("predict_run")
+target = None
+if link and link != st.session_state.get("predict_linked"):
+    target = st.session_state["predict_linked"] = link
+    if link not in models:
+        st.warning(f"The model {plain(link)} of the link is not in this run store; pick another one.")
+elif handed and handed != st.session_state.get("predict_handed"):
+    target = handed
+st.session_state["predict_handed"] = handed
 choice = st.radio("Model", ["From a run", "Upload a checkpoint"], horizontal=True, key="model_source",
-                  index=0 if runs else 1)
+                  index=0 if models else 1)
 trained, model_key = None, None
 if choice == "From a run":
-    if not runs:
-        st.info("No finished runs yet: train one on the Train page, or upload a checkpoint.")
+    if not models:
+        st.info("No finished runs yet: train one on the Train page (or build an ensemble on the Search page), or "
+                "upload a checkpoint.")
     else:
-        ids = [r["id"] for r in runs]
-        wanted = st.session_state.get("predict_run")
-        by_id = {r["id"]: r for r in runs}
-        run_id = st.selectbox("Run", ids, index=ids.index(wanted) if wanted in by_id else 0, key="predict_run_select",
-                              format_func=lambda i: f"{by_id[i]['name']} · {status_word(by_id[i]['status'])} · val micro-F1 "
-                                                    f"{(by_id[i]['best'] or {}).get('micro_f1', float('nan')):.3f}")
+        ids = list(models)
+        if target in models:
+            st.session_state["predict_run_select"] = target
+        elif "predict_run_select" not in st.session_state and st.session_state.get("predict_last") in models:
+            st.session_state["predict_run_select"] = st.session_state["predict_last"]  # back on the page
+        run_id = st.selectbox("Run or ensemble", ids, key="predict_run_select",
+                              format_func=lambda i: models[i]["label"])
+        st.session_state["predict_last"] = run_id
+        if link != run_id:
+            st.query_params["model"] = run_id  # a reload or a copied link keeps the model
+        st.session_state["predict_linked"] = run_id  # the page's own link, not a new one
         try:
-            trained = model_from_store(by_id[run_id]["checkpoint"])
+            trained = model_from_store(models[run_id]["checkpoint"])
             model_key = run_id
         except (MultilabelError, OSError) as exc:
-            st.error(f"cannot load the checkpoint of run {run_id}: {for_page(str(exc))}")
+            st.error(f"cannot load the checkpoint of {plain(run_id)}: {for_page(str(exc))}")
 else:
     upload = st.file_uploader("Checkpoint (.pt saved by multilabel)", type=["pt"], key="ckpt_upload")
     if upload is not None:
@@ -81,17 +115,28 @@ cache_key = (data.file_id, model_key)
 cached = st.session_state.get("predict_cache")
 if cached is None or cached[0] != cache_key:
     try:
-        scored, plan = predict_frame(trained, read_csv(data, f"'{data.name}'"), name=f"'{data.name}'")
+        raw_frame = read_csv(data, f"'{data.name}'")
+        scored, plan = predict_frame(trained, raw_frame, name=f"'{data.name}'")
     except MultilabelError as exc:
         st.error(for_page(str(exc)))
         st.stop()
-    cached = st.session_state["predict_cache"] = (cache_key, scored, plan)
-_, scored, plan = cached
+    # A file that carries the model's label columns (a test split, say) gets the per-label analysis below.
+    truth, truth_problem = None, None
+    if all(c in raw_frame.columns for c in label_cols):
+        try:
+            truth = labels_array(raw_frame, label_cols, f"'{data.name}'")
+        except MultilabelError as exc:
+            truth_problem = str(exc)
+    cached = st.session_state["predict_cache"] = (cache_key, scored, plan, truth, truth_problem)
+_, scored, plan, truth, truth_problem = cached
 result = pd.concat([scored[plan.passthrough],
                     label_frame(trained, scored[prob_cols].to_numpy(), thresholds, index=scored.index)], axis=1)
-
 for note in plan.notes:
+    if truth is not None and note.startswith("column(s)"):
+        continue  # the label columns: said below, where they are compared with the predictions
     st.warning(note)
+if truth_problem:
+    st.warning(f"{for_page(truth_problem)}; so the file's labels are not compared with the predictions")
 counts = [int(result[c].sum()) for c in label_cols]
 st.markdown(f"**{len(result):,} rows scored.** Columns `<label>{PROB_SUFFIX}` hold probabilities; `<label>` "
             "holds 0/1 under the thresholds above.")
@@ -111,3 +156,39 @@ if kept is None or kept[0] != download_key:
     kept = st.session_state["predict_download"] = (download_key, result.to_csv(index=False).encode())
 st.download_button("Download predictions (CSV)", kept[1], key="download", on_click="ignore",
                    file_name=data.name.rsplit(".", 1)[0] + "_predictions.csv", mime="text/csv", type="primary")
+
+# -- the file's own labels against the predictions ----------------------------------------------------------------
+if truth is None:
+    st.stop()
+st.subheader("Against this file's labels")
+st.caption(f"'{plain(data.name)}' carries the model's {len(label_cols)} label column(s): the predictions are scored "
+           "against them at the thresholds above (the download's columns of those names hold the predictions).")
+probs = scored[prob_cols].to_numpy(dtype=np.float32, copy=True)  # writable: torch warns on read-only
+analysis_key = cache_key
+kept_analysis = st.session_state.get("predict_analysis")
+if kept_analysis is None or kept_analysis[0] != analysis_key:  # curves once per (file, model); thresholds are cheap
+    kept_analysis = st.session_state["predict_analysis"] = (
+        analysis_key, all_label_curves(probs, truth, label_cols), Tradeoff(probs, truth))
+_, curves, tradeoff = kept_analysis
+overall = summary_at(probs, truth, thresholds)
+a, b, c, d = st.columns(4)
+a.metric("Micro-F1", f"{overall['micro_f1']:.3f}")
+b.metric("Macro-F1", f"{overall['macro_f1']:.3f}")
+c.metric("Hamming loss", f"{overall['hamming_loss']:.4f}")
+d.metric("Subset accuracy", f"{overall['subset_accuracy']:.3f}")
+points = tradeoff.all_at(thresholds)
+st.dataframe(pd.DataFrame([{"label": name, "threshold": thresholds[j], "positives": curves[j].positives,
+                            "precision": points[j].precision, "recall": points[j].recall, "F1": points[j].f1,
+                            "average precision": curves[j].average_precision, "AUROC": curves[j].auroc}
+                           for j, name in enumerate(label_cols)]),
+             hide_index=True, key="predict_label_metrics",
+             column_config={c: st.column_config.NumberColumn(format="%.3f")
+                            for c in ("threshold", "precision", "recall", "F1", "average precision", "AUROC")})
+j = st.selectbox("Label for the curves", range(len(label_cols)), format_func=lambda i: label_cols[i],
+                 key=f"predict_curve_label_{model_key}")
+left, right = st.columns(2)
+left.plotly_chart(pr_curve_figure(curves[j], points[j]), key="predict_pr")
+right.plotly_chart(roc_curve_figure(curves[j], points[j]), key="predict_roc")
+grid = confusion_grid_figure(confusion_matrices(probs, truth, thresholds, label_cols))
+grid.update_layout(title_text="Confusion per label at the current thresholds (this file; rate within the true class)")
+st.plotly_chart(grid, key="predict_confusion")

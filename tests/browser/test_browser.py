@@ -21,7 +21,7 @@ from multilabel.charts import MAX_POINTS
 pytestmark = pytest.mark.browser
 
 EPOCHS = 2000  # the slider's maximum: far longer than the scenario needs on any machine; the test stops the run
-NAV = ["Home", "Train", "Predict", "Runs", "Inspect", "Sigmoid vs softmax"]
+NAV = ["Home", "Train", "Search", "Predict", "Runs", "Inspect", "Sigmoid vs softmax"]
 LOAD_MS = 60_000
 
 

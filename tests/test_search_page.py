@@ -1,0 +1,298 @@
+"""The Search page under AppTest: a real background search process on a real SQLite study in this test's run store;
+trials fill the table, Stop works like Ctrl-C, the ensemble is offered and Predict opens with it. Studies are tiny
+(240 rows, 4 epochs, one split) so a shared 2-core machine runs them in seconds."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+import optuna
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from multilabel import load_checkpoint, make_synthetic, search
+from multilabel.charts import search_importance_figure, search_parallel_figure, search_progress_figure
+from multilabel.errors import MultilabelError
+
+from app_pages._nav import PAGES
+from app_pages._shared import plain
+
+REPO = Path(__file__).resolve().parents[1]
+SEARCH, PREDICT = PAGES["Search"], PAGES["Predict"]
+WAIT_S = 120
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch) -> Iterator[Path]:
+    """This test's run store; a search still running at the end is stopped, then killed if it will not end."""
+    monkeypatch.setenv("MULTILABEL_HOME", str(tmp_path))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    yield tmp_path
+    for job in search.list_jobs(tmp_path):
+        search.stop_job(job["study"], tmp_path)
+    deadline = time.monotonic() + 60
+    while any(job["alive"] for job in search.list_jobs(tmp_path)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    for pid, child in list(search._CHILDREN.items()):  # only processes this test process started
+        if child.poll() is None:
+            child.kill()
+            child.wait(timeout=10)
+
+
+def app(page: str = SEARCH, **query: str) -> AppTest:
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=30)
+    at.switch_page(page)
+    for k, v in query.items():
+        at.query_params[k] = v
+    return at.run()
+
+
+def text(at: AppTest) -> str:
+    return "\n".join(m.value for m in at.markdown)
+
+
+def wait_until(at: AppTest, done: Callable[[AppTest], bool], what: str, timeout: float = WAIT_S) -> AppTest:
+    deadline = time.monotonic() + timeout
+    while not done(at):
+        assert not at.exception, [e.value for e in at.exception]
+        if time.monotonic() > deadline:
+            pytest.fail(f"gave up after {timeout} s waiting for {what}; page shows: {text(at)!r}, "
+                        f"errors {[e.value for e in at.error]}, warnings {[w.value for w in at.warning]}")
+        time.sleep(0.3)
+        at.run()
+    return at
+
+
+def charts(at: AppTest) -> dict[str, dict]:
+    return {el.proto.id.rsplit("-", 1)[-1]: json.loads(el.proto.spec) for el in at.get("plotly_chart")}
+
+
+def trials_shown(at: AppTest) -> pd.DataFrame | None:
+    tables = [d.value for d in at.dataframe if "objective" in d.value.columns]
+    return tables[0] if tables else None
+
+
+def complete_shown(at: AppTest) -> int:
+    table = trials_shown(at)
+    return 0 if table is None else int((table["state"] == "complete").sum())
+
+
+def start_tiny(at: AppTest, trials: int = 0, minutes: float = 0.0, name: str | None = None) -> AppTest:
+    at.number_input(key="search_samples").set_value(240)
+    at.number_input(key="search_inputs").set_value(6)
+    at.number_input(key="search_outputs").set_value(3)
+    at.number_input(key="search_minutes").set_value(minutes)
+    at.number_input(key="search_trials").set_value(trials)
+    at.number_input(key="search_epochs").set_value(4)
+    at.number_input(key="search_folds").set_value(1)
+    at.number_input(key="search_members").set_value(2)
+    if name is not None:
+        at.text_input(key="search_name").set_value(name)
+    at.run()
+    at.button(key="search_start").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    return at
+
+
+# -- the page --------------------------------------------------------------------------------------------------------
+
+def test_a_search_runs_in_the_background_shows_trials_stops_and_hands_its_ensemble_to_predict(home):
+    at = app()
+    assert [t.value for t in at.title] == ["Search"]
+    assert at.text_input(key="search_name").value == "search-1"
+    start_tiny(at, trials=1000)  # a budget it will not reach: Stop ends it
+    assert at.session_state["search_study"] == "search-1"
+    assert at.query_params["study"] == "search-1"
+    job = search.find_job("search-1", home)
+    assert job["alive"] and job["rows"] == 240 and job["labels"] == ["label_0", "label_1", "label_2"]
+
+    wait_until(at, lambda at: complete_shown(at) >= 3, "three completed trials in the table")
+    assert "status: **running**" in text(at)
+    table = trials_shown(at)
+    assert {"trial", "state", "objective", "Hamming", "micro-F1", *search.SPACE, "duration (s)"} <= set(table.columns)
+    # The table shows what the study in the run store's SQLite file holds.
+    summary = search.study_summary(search.default_storage(home), "search-1")
+    stored = {t["number"]: t for t in summary["trials"] if t["state"] == "COMPLETE"}
+    for _, row in table[table["state"] == "complete"].iterrows():
+        assert row["objective"] == pytest.approx(stored[row["trial"]]["value"])
+        assert row["hidden_size"] == str(stored[row["trial"]]["params"]["hidden_size"])
+    figures = charts(at)
+    assert figures["search_parallel"]["data"][0]["type"] == "parcoords"
+    assert figures["search_progress"]["data"][1]["name"] == "best so far"
+    assert any(f"appears once {search.MIN_IMPORTANCE_TRIALS} trials have completed" in i.value for i in at.info)
+    assert at.button(key="search_stop").disabled is False
+    # Importance comes once enough trials have completed, as fANOVA bars over the searched knobs.
+    wait_until(at, lambda at: "search_importance" in charts(at), "the importance chart")
+    assert complete_shown(at) >= search.MIN_IMPORTANCE_TRIALS
+    bars = charts(at)["search_importance"]["data"][0]
+    assert set(bars["y"]) <= set(search.SPACE) and sum(bars["x"]) == pytest.approx(1.0)
+
+    at.button(key="search_stop").click().run()
+    wait_until(at, lambda at: "status: **stopped**" in text(at), "the search to stop", timeout=WAIT_S)
+    job = search.find_job("search-1", home)
+    assert not job["alive"] and job["stop_requested"] and job["result"]["interrupted"] is True
+    done = job["result"]["states"]["COMPLETE"]
+    assert done >= 3  # what was finished is kept
+    assert at.button(key="search_stop").disabled is True
+    assert any("Ensemble of the best 2" in s.value for s in at.success)
+    ensemble = load_checkpoint(job["ensemble"])
+    assert len(ensemble.nets) == 2 and ensemble.label_names == ["label_0", "label_1", "label_2"]
+
+    at.button(key="search_to_predict").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [t.value for t in at.title] == ["Predict"]
+    at.switch_page(PREDICT).run()  # AppTest keeps its own page choice: follow the switch by hand
+    assert at.selectbox(key="predict_run_select").value == "search:search-1"
+    assert any("2 labels" not in c.value and "6 features → 3 labels" in c.value for c in at.caption)
+
+
+def test_a_reload_with_the_study_in_the_url_finds_the_search_again(home):
+    first = app()
+    start_tiny(first, trials=2)
+    # A new session (a reload, another tab) with ?study= in the URL: nothing from the first session's memory.
+    at = app(study="search-1")
+    assert at.session_state["search_study"] == "search-1"
+    wait_until(at, lambda at: "status: **finished**" in text(at), "the 2-trial search to finish")
+    assert complete_shown(at) + int((trials_shown(at)["state"] != "complete").sum()) == 2
+    assert at.button(key="search_to_predict").label == "Use the ensemble on Predict"
+    assert len(load_checkpoint(search.find_job("search-1", home)["ensemble"]).nets) == 2
+
+    # Refit the single best configuration instead: a background process replaces the checkpoint.
+    at.number_input(key="search_refit_members").set_value(1)
+    at.button(key="search_refit").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    wait_until(at, lambda at: "status: **finished**" in text(at) and not search.find_job("search-1", home)["alive"],
+               "the refit to end")
+    assert at.button(key="search_to_predict").label == "Use the best model on Predict"
+    single = load_checkpoint(search.find_job("search-1", home)["ensemble"])
+    assert len(single.nets) == 1 and single.metrics["members"] == 1
+
+    # The picker lists it; choosing "new" shows the form again with the next free name.
+    assert at.selectbox(key="search_pick").value == "search-1"
+    at.selectbox(key="search_pick").set_value("(start a new search)").run()
+    assert at.text_input(key="search_name").value == "search-2"
+    assert "study" not in at.query_params
+
+
+def test_a_stale_study_link_says_so_and_offers_a_new_search(home):
+    at = app(study="nope")
+    assert not at.exception
+    assert any("No search named nope" in w.value for w in at.warning)
+    assert at.button(key="search_start") is not None
+
+
+def test_start_without_a_budget_or_with_a_taken_name_is_one_clear_line(home):
+    at = app()
+    start = at.button(key="search_start")
+    at.number_input(key="search_minutes").set_value(0.0).run()
+    at.button(key="search_start").click().run()
+    assert not at.exception and [e.value for e in at.error] == ["give the search a budget: minutes, trials, or both"]
+    assert search.list_jobs(home) == []
+    at.text_input(key="search_name").set_value("bad name!").run()
+    at.number_input(key="search_trials").set_value(1).run()
+    at.button(key="search_start").click().run()
+    assert len(at.error) == 1 and "not usable" in at.error[0].value
+    assert start is not None and search.list_jobs(home) == []
+
+
+def test_csv_data_defaults_its_labels_to_the_trailing_binary_columns(home, emotions_csv, emotion_labels):
+    at = app()
+    at.radio(key="search_source").set_value("Upload CSV").run()
+    at.file_uploader(key="search_csv").set_value(("emotions.csv", emotions_csv.read_bytes(), "text/csv")).run()
+    assert not at.exception and not at.error
+    assert at.multiselect(key="search_labels").value == emotion_labels
+    assert any(plain("emotions.csv") + ": 593 rows × 78 columns" in c.value for c in at.caption)
+
+
+# -- the library parts the page stands on ----------------------------------------------------------------------------
+
+def test_jobs_are_found_from_their_files_and_a_dead_one_is_not_alive(home):
+    data = make_synthetic(120, 4, 2, seed=1)
+    job = search.launch(data, "one", home=home, trials=1, folds=1, members=1, epochs=2)
+    assert job["alive"]
+    with pytest.raises(MultilabelError, match="exists already"):
+        search.launch(data, "one", home=home, trials=1)
+    deadline = time.monotonic() + WAIT_S
+    while search.find_job("one", home)["alive"] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    done = search.find_job("one", home)
+    assert not done["alive"] and done["result"]["states"] == {"COMPLETE": 1}
+    assert done["ensemble"] == str(home / "search" / "one.pt") and not done["stop_requested"]
+    assert search.stop_job("one", home) is False  # nothing left to stop
+    assert [j["study"] for j in search.list_jobs(home)] == ["one"]
+    assert search.next_study_name(home) == "search-1"
+    with pytest.raises(MultilabelError, match="give the search a budget"):
+        search.launch(data, "two", home=home)
+
+
+def test_stop_reaches_every_worker_process_of_a_search(home):
+    job = search.launch(make_synthetic(240, 6, 3, seed=2), "two", home=home, trials=1000, folds=1, jobs=2,
+                        members=1, epochs=3)
+    storage = job["storage"]
+    deadline = time.monotonic() + WAIT_S
+    while True:  # both workers have told at least one trial (the helper is a child of the search process)
+        try:
+            summary = search.study_summary(storage, "two")
+        except MultilabelError:  # the process has not created the study yet
+            summary = {"states": {}}
+        if summary["states"].get("COMPLETE", 0) >= 4 and search._child_pids(int(job["token"].split(":")[0])):
+            break
+        assert time.monotonic() < deadline, f"the two workers did not get going: {summary['states']}"
+        time.sleep(0.3)
+    helpers = search._child_pids(int(job["token"].split(":")[0]))
+    assert search.stop_job("two", home) is True
+    deadline = time.monotonic() + WAIT_S
+    while search.find_job("two", home)["alive"]:
+        assert time.monotonic() < deadline, "the search did not end after Stop"
+        time.sleep(0.3)
+    for pid in helpers:  # no helper keeps running trials after Stop
+        assert not Path(f"/proc/{pid}").exists() or b") Z" in Path(f"/proc/{pid}/stat").read_bytes()
+    after = search.study_summary(storage, "two")
+    assert "RUNNING" not in after["states"]
+    assert search.find_job("two", home)["result"]["interrupted"] is True
+
+
+def test_importance_needs_enough_completed_trials_then_sums_to_one(tmp_path):
+    storage = f"sqlite:///{tmp_path / 'imp.db'}"
+    study = optuna.create_study(storage=storage, study_name="imp")
+    rng = np.random.default_rng(0)
+    for i in range(search.MIN_IMPORTANCE_TRIALS):
+        study.enqueue_trial({"hidden_size": [64, 128][i % 2], "dropout": float(rng.random() * 0.6)})
+        study.optimize(lambda t: t.suggest_categorical("hidden_size", [64, 128]) / 100
+                       + t.suggest_float("dropout", 0.0, 0.6) * 0.01, n_trials=1)
+        if i == 0:
+            with pytest.raises(MultilabelError, match=f"needs {search.MIN_IMPORTANCE_TRIALS} completed trials; 1"):
+                search.param_importances(storage, "imp")
+    found = search.param_importances(storage, "imp")
+    assert set(found) == {"hidden_size", "dropout"} and sum(found.values()) == pytest.approx(1.0)
+    assert found["hidden_size"] > found["dropout"]  # hidden size moves the objective 100x more
+    bars = search_importance_figure(found)
+    assert list(bars.data[0].y) == ["dropout", "hidden_size"]  # most important on top
+
+
+def test_search_figures_follow_the_trials():
+    trials = [
+        {"number": 0, "state": "COMPLETE", "value": 0.3, "params": {"hidden_size": 64, "learning_rate": 1e-3},
+         "hamming": 0.2, "micro_f1": 0.6},
+        {"number": 1, "state": "PRUNED", "value": None, "params": {"hidden_size": 128, "learning_rate": 1e-2}},
+        {"number": 2, "state": "COMPLETE", "value": 0.35, "params": {"hidden_size": 128, "learning_rate": 1e-2},
+         "hamming": 0.25, "micro_f1": 0.55},
+        {"number": 3, "state": "COMPLETE", "value": 0.2, "params": {"hidden_size": 64, "learning_rate": 3e-3},
+         "hamming": 0.15, "micro_f1": 0.7},
+    ]
+    progress = search_progress_figure(trials)
+    assert list(progress.data[0].x) == [0, 2, 3] and list(progress.data[1].y) == [0.3, 0.3, 0.2]
+    space = {"hidden_size": ("cat", [64, 128, 256]), "learning_rate": ("log", (1e-4, 1e-2))}
+    par = search_parallel_figure(trials, space)
+    dims = par.data[0].dimensions
+    assert [d.label for d in dims] == ["hidden_size", "learning_rate (log)", "objective"]
+    assert list(dims[0].values) == [0, 1, 0] and list(dims[0].ticktext) == ["64", "128", "256"]
+    assert list(dims[1].values) == pytest.approx([-3, -2, np.log10(3e-3)])
+    assert list(dims[2].values) == [0.3, 0.35, 0.2]
+    assert "no completed trial yet" in json.dumps(search_progress_figure(trials[1:2]).to_dict())
