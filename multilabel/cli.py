@@ -57,13 +57,16 @@ def _config_from_args(args: argparse.Namespace, input_size: int, num_outputs: in
     return TrainConfig(**given).validate()
 
 
-def train_command(config: TrainConfig, data: dict[str, Any]) -> str:
+def train_command(config: TrainConfig, data: dict[str, Any], store: str | os.PathLike | None = None) -> str:
     """The ``python -m multilabel train ...`` line that trains ``config`` on the data ``data`` describes.
 
     ``data``: a run's data description (Dataset.description): synthetic (rows, noise, seed) or a CSV (name, labels).
     Only settings that differ from the defaults are spelled out; input and output sizes come from a CSV itself.
+    ``store``: a run store folder to name with ``--store`` (so the run shows in the dashboard using it).
     """
     words = ["python", "-m", "multilabel", "train"]
+    if store is not None:
+        words += ["--store", os.fspath(store)]
     default = TrainConfig()
     skip: tuple[str, ...] = DATA_SHAPED
     if data.get("source") == "csv":

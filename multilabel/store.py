@@ -155,7 +155,11 @@ class RunStore:
             have = {row[1] for row in self._db.execute("PRAGMA table_info(runs)")}
             for column, kind in _ADDED_COLUMNS.items():
                 if column not in have:
-                    self._db.execute(f"ALTER TABLE runs ADD COLUMN {column} {kind}")
+                    try:
+                        self._db.execute(f"ALTER TABLE runs ADD COLUMN {column} {kind}")
+                    except sqlite3.OperationalError as exc:  # another process opening the store added it first
+                        if "duplicate column" not in str(exc):
+                            raise
             self._db.commit()
             with self._db:  # a real write: a read-only runs.db (or folder) fails here, not at the first epoch
                 self._db.execute("PRAGMA user_version=0")

@@ -242,3 +242,221 @@ def test_a_new_registry_goes_on_with_a_queue_left_by_another(store_home, small_d
     assert store.queue(("started",))[0]["id"] == item
     assert reg.get(run_id).join(timeout=WAIT_S)
     assert store.get_run(run_id)["status"] == "completed" and store.get_run(run_id)["name"] == "left behind"
+
+
+# -- the Train page under AppTest ----------------------------------------------------------------------------------
+# AppTest never fires st.fragment(run_every=...) by itself: waits re-run the script in a loop with a deadline.
+
+import json  # noqa: E402
+import re  # noqa: E402
+import shlex  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+from multilabel import TrainConfig  # noqa: E402
+from multilabel.session import get_registry  # noqa: E402
+
+from app_pages._nav import PAGES  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+TRAIN = {name.lower(): path for name, path in PAGES.items()}["train"]
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    """This test's run store for the pages; runs still live at the end are stopped, the queue emptied."""
+    monkeypatch.setenv("MULTILABEL_HOME", str(tmp_path))
+    yield tmp_path
+    reg = get_registry(tmp_path)
+    for item in reg.queued():
+        reg.unqueue(item["id"])
+    for session in reg.active():
+        reg.resume(session.run_id)
+        session.stop()
+        session.join(timeout=30)
+
+
+def train_page(run_id: str | None = None) -> AppTest:
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=30)
+    if run_id:
+        at.query_params["run"] = run_id
+    return at.switch_page(TRAIN).run()
+
+
+def page_text(at: AppTest) -> str:
+    return "\n".join(m.value for m in at.markdown)
+
+
+def shown_epoch(at: AppTest) -> int:
+    for p in at.get("progress"):
+        if p.proto.text.startswith("epoch "):
+            return int(p.proto.text.split()[1].split("/")[0])
+    return 0
+
+
+def rerun_until(at: AppTest, done, what: str, timeout: float = 90) -> AppTest:
+    deadline = time.monotonic() + timeout
+    while not done(at):
+        assert not at.exception, [e.value for e in at.exception]
+        if time.monotonic() > deadline:
+            pytest.fail(f"gave up after {timeout} s waiting for {what}; page shows {page_text(at)!r}, "
+                        f"errors {[e.value for e in at.error]}")
+        time.sleep(0.1)
+        at.run()
+    return at
+
+
+def paused_at(at: AppTest) -> int | None:
+    match = re.search(r"status: \*\*paused\*\* at epoch (\d+)", page_text(at))
+    return int(match[1]) if match else None
+
+
+def start_long_run(at: AppTest) -> str:
+    at.number_input(key="syn_samples").set_value(3000)
+    at.slider(key="patience").set_value(0)
+    at.slider(key="epochs").set_value(2000).run()
+    at.button(key="start").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at.session_state["run_id"]
+
+
+def test_train_page_pauses_steps_resumes_and_the_pause_survives_a_reload(home):
+    at = train_page()
+    assert at.button(key="pause").disabled and at.button(key="step").disabled  # nothing to pause yet
+    run_id = start_long_run(at)
+    rerun_until(at, lambda a: shown_epoch(a) >= 1, "a first epoch")
+    at.button(key="pause").click().run()
+    assert not at.warning  # its own run: no question
+    rerun_until(at, lambda a: paused_at(a) is not None, "the status to read paused")
+    held = paused_at(at)
+    assert at.button(key="resume") and f"epoch {held}/2000 · paused" in at.get("progress")[0].proto.text
+    time.sleep(1.0)
+    at.run()
+    assert paused_at(at) == held and shown_epoch(at) == held  # no epoch while paused
+
+    reloaded = train_page(run_id)  # a reload is a new session: the pause is in the store, not in the tab
+    assert paused_at(reloaded) == held and reloaded.button(key="resume")
+
+    at.button(key="step").click().run()
+    rerun_until(at, lambda a: paused_at(a) == held + 1, "one more epoch, then paused")
+    at.button(key="resume").click().run()
+    rerun_until(at, lambda a: shown_epoch(a) >= held + 3 and paused_at(a) is None, "training to go on")
+    assert "status: **running**" in page_text(at) and at.button(key="pause")
+    at.button(key="pause").click().run()
+    rerun_until(at, lambda a: paused_at(a) is not None, "a second pause")
+    at.button(key="stop").click().run()  # Stop works on a paused run
+    rerun_until(at, lambda a: "status: **stopped**" in page_text(a), "the paused run to stop")
+    assert not [c.value for c in at.caption if c.value.startswith("Note (")]
+
+
+def test_another_session_must_confirm_a_pause_which_leaves_a_note(home):
+    owner = train_page()
+    run_id = start_long_run(owner)
+    other = train_page(run_id)
+    other.button(key="pause").click().run()
+    assert any("started by another browser session" in w.value and "Pause it anyway?" in w.value
+               for w in other.warning)
+    other.button(key="control_no").click().run()
+    assert not other.warning and not get_registry(home).store.pause_state(run_id)[0]
+    other.button(key="pause").click().run()
+    other.button(key="control_yes").click().run()
+    rerun_until(owner, lambda a: paused_at(a) is not None, "the other session's pause")
+    other_id = other.session_state["browser_id"]
+    assert any(f"paused by browser session {other_id}" in c.value for c in owner.caption)
+
+
+def test_continue_training_from_the_train_page_makes_a_linked_run(home):
+    config = TrainConfig(input_size=6, hidden_size=8, num_outputs=3, epochs=4, patience=0, seed=1).validate()
+    parent = get_registry(home).start(config, make_synthetic(300, 6, 3, seed=1))
+    assert parent.join(timeout=WAIT_S)
+    at = train_page(parent.run_id)
+    assert "status: **completed**" in page_text(at)
+    at.number_input(key="more_epochs").set_value(3)
+    at.button(key="continue").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    child = at.session_state["run_id"]
+    assert child != parent.run_id and at.query_params["run"] == child
+    rerun_until(at, lambda a: "status: **completed**" in page_text(a), "the continued run to finish")
+    assert any(f"Continued from run `{parent.run_id}`" in c.value for c in at.caption)
+    assert shown_epoch(at) == 7 and at.get("progress")[0].proto.text.startswith("epoch 7/7")
+    spec = json.loads([el for el in at.get("plotly_chart") if el.proto.id.endswith("loss_chart")][0].proto.spec)
+    assert spec["data"][0]["x"] == list(range(1, 8))  # the parent's 4 epochs and the 3 new ones, one curve
+    stored = get_registry(home).store.get_run(child)
+    assert stored["continued_from"] == parent.run_id and stored["config"]["epochs"] == 7
+
+
+def test_continuing_a_csv_run_asks_for_the_file_again(home, emotions_csv, emotion_labels):
+    from multilabel.data import load_csv
+
+    data = load_csv(str(emotions_csv), ",".join(emotion_labels))
+    config = TrainConfig(input_size=72, hidden_size=8, num_outputs=6, epochs=2, patience=0).validate()
+    parent = get_registry(home).start(config, data)
+    assert parent.join(timeout=WAIT_S)
+    at = train_page(parent.run_id)
+    at.button(key="continue").click().run()
+    assert any("emotions.csv' again (Source: Upload CSV)" in e.value for e in at.error), ([e.value for e in at.error], page_text(at))
+    assert at.session_state["run_id"] == parent.run_id
+    at.radio(key="source").set_value("Upload CSV").run()
+    at.file_uploader(key="train_csv").set_value(("emotions.csv", emotions_csv.read_bytes(), "text/csv")).run()
+    at.number_input(key="more_epochs").set_value(2)
+    at.button(key="continue").click().run()
+    assert not at.error, [e.value for e in at.error]
+    assert at.session_state["run_id"] != parent.run_id
+    rerun_until(at, lambda a: "status: **completed**" in page_text(a), "the continued CSV run")
+    assert shown_epoch(at) == 4
+
+
+def test_the_queue_on_the_train_page_runs_one_after_another(home):
+    at = train_page()
+    first = start_long_run(at)
+    at.slider(key="epochs").set_value(3).run()
+    at.button(key="enqueue").click().run()
+    at.slider(key="hidden_size").set_value(8).run()
+    at.button(key="enqueue").click().run()
+    at.button(key="enqueue").click().run()
+    assert not at.exception and not at.error
+    lines = [m.value for m in at.markdown if re.match(r"\d\\\. ", m.value)]
+    assert len(lines) == 3 and lines[0].startswith("1\\. 10 → 256 → 5 · 3 epochs")
+    assert lines[1].startswith("2\\. 10 → 8 → 5") and "added by this browser session" in lines[1]
+    assert "**Queue** · 3 waiting" in page_text(at)
+    third = get_registry(home).queued()[2]["id"]
+    at.button(key=f"unqueue_{third}").click().run()
+    assert "**Queue** · 2 waiting" in page_text(at)
+
+    at.button(key="stop").click().run()
+    rerun_until(at, lambda a: sum("Started from the queue" in c.value for c in a.caption) == 2,
+                "both queued runs to start", timeout=120)
+    runs = get_registry(home).store.list_runs()
+    assert len(runs) == 3  # the stopped run and the two queued ones; the removed one never started
+    assert "**Queue**" in page_text(at) and "waiting" in page_text(at)
+    opened = [b for b in at.button if b.key.startswith("open_queued_")][0]
+    opened.click().run()
+    assert at.session_state["run_id"] != first
+    rerun_until(at, lambda a: "status: **completed**" in page_text(a), "the opened queued run")
+    assert at.slider(key="epochs").value == 3  # the form shows the opened run's settings
+
+
+def test_the_command_line_for_the_form_parses_back_to_the_same_config(home, emotions_csv):
+    from multilabel.cli import _config_from_args, build_parser
+
+    at = train_page()
+    at.slider(key="hidden_size").set_value(64)
+    at.slider(key="epochs").set_value(30).run()
+    (code,) = at.code
+    words = shlex.split(code.value)
+    assert words[:4] == ["python", "-m", "multilabel", "train"]
+    assert words[words.index("--store") + 1] == str(home.resolve())
+    args = build_parser().parse_args(words[3:])
+    assert args.synthetic and args.samples == 2000
+    shown = _config_from_args(args, args.input_size or 10, args.num_outputs or 5)
+    assert shown.hidden_size == 64 and shown.epochs == 30
+
+    at.radio(key="source").set_value("Upload CSV").run()
+    at.file_uploader(key="train_csv").set_value(("emotions.csv", emotions_csv.read_bytes(), "text/csv")).run()
+    (code,) = at.code
+    words = shlex.split(code.value)
+    assert words[words.index("--data") + 1] == "emotions.csv" and "--labels" in words
+    assert any("Replace `emotions\\.csv` with the path" in c.value for c in at.caption)
+    args = build_parser().parse_args(words[3:])
+    assert _config_from_args(args, 72, 6).hidden_size == 64
