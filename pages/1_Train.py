@@ -225,7 +225,7 @@ with st.expander("Command line: the same run without the dashboard"):
             cli_config = _form.config_from_form(max(1, n_features), max(1, len(labels) or form["num_outputs"]))
             described = {"source": "csv", "name": upload_name or "YOUR_FILE.csv",
                          "labels": labels or ["LABEL_COLUMNS"]}
-        st.code(train_command(cli_config, described, store=reg.store.home), language="bash")
+        st.code(train_command(cli_config, described, store=reg.store.home), language="bash", wrap_lines=True)
         if source != "Synthetic":
             st.caption(f"Replace `{plain(upload_name or 'YOUR_FILE.csv')}` with the path of that file on the "
                        "machine that runs the command: the dashboard does not keep a path for uploaded files.")

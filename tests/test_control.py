@@ -244,6 +244,42 @@ def test_a_new_registry_goes_on_with_a_queue_left_by_another(store_home, small_d
     assert store.get_run(run_id)["status"] == "completed" and store.get_run(run_id)["name"] == "left behind"
 
 
+# -- the command line ----------------------------------------------------------------------------------------------
+
+def test_cli_continue_equals_one_uninterrupted_cli_run_and_refuses_changed_settings(cli, store_home, emotions_csv,
+                                                                                  emotion_labels):
+    import json as _json
+
+    spec = ",".join(emotion_labels)
+    common = ("--hidden-size", "16", "--patience", "0", "--seed", "3", "--quiet")
+    whole = cli("train", "--data", emotions_csv, "--labels", spec, "--epochs", "6", *common)
+    first = cli("train", "--data", emotions_csv, "--labels", spec, "--epochs", "4", *common)
+    assert whole.returncode == first.returncode == 0, whole.stderr + first.stderr
+    parent = _json.loads(first.stdout)["run_id"]
+
+    refused = cli("train", "--continue", parent, "--epochs", "2", "--lr", "0.1")
+    assert refused.returncode == 2 and refused.stderr.strip() == ("error: --continue keeps the run's own settings; "
+                                                                  "leave out --lr")
+    refused = cli("train", "--continue", parent, "--epochs", "2")  # a CSV run: the file is needed
+    assert refused.returncode == 2 and "give the same file to continue it (--data)" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+
+    rest = cli("train", "--continue", parent, "--epochs", "2", "--data", emotions_csv, "--quiet")
+    assert rest.returncode == 0, rest.stderr
+    out = _json.loads(rest.stdout)
+    assert out["continued_from"] == parent and out["epochs"] == 6 and out["epochs_run"] == 2
+    store = RunStore(store_home)
+    try:
+        expected = _json.loads(whole.stdout)["run_id"]
+        assert losses(store.history(out["run_id"])) == losses(store.history(expected))
+        assert store.get_run(out["run_id"])["continued_from"] == parent
+        a, b = load_checkpoint(store.checkpoint_path(out["run_id"])), load_checkpoint(store.checkpoint_path(expected))
+        for name, value in weights(b).items():
+            np.testing.assert_array_equal(weights(a)[name], value)
+    finally:
+        store.close()
+
+
 # -- the Train page under AppTest ----------------------------------------------------------------------------------
 # AppTest never fires st.fragment(run_every=...) by itself: waits re-run the script in a loop with a deadline.
 
