@@ -126,14 +126,13 @@ start_col, queue_col, stop_col, pause_col, step_col, _ = st.columns([1.3, 1.2, 0
 start = start_col.button("Start training", type="primary", key="start", disabled=live)
 enqueue = queue_col.button("Add to queue", key="enqueue",
                            help="start this run when every run before it has ended (also with no page open)")
-ACTIONS = {"stop": ("Stop", reg.stop), "pause": ("Pause", reg.pause), "resume": ("Resume", reg.resume),
-           "step": ("Run one epoch", reg.step)}
+ACTIONS = {"stop": reg.stop, "pause": reg.pause, "resume": reg.resume, "step": reg.step}
 
 
 def control(action: str) -> None:
     """Stop / pause / resume / one epoch on this tab's run: at once for its own run, after a question otherwise."""
     if reg.view(run_id).started_by == ME:
-        ACTIONS[action][1](run_id, by=ME)
+        ACTIONS[action](run_id, by=ME)
     else:
         st.session_state["confirm_control"] = (run_id, action)
 
@@ -152,7 +151,6 @@ if step_col.button("One epoch", key="step", disabled=not live,
 confirm = st.session_state.get("confirm_control")
 if live and confirm and confirm[0] == run_id:
     view = reg.view(run_id)
-    word, _ = ACTIONS[confirm[1]]
     verb = {"stop": "Stop it", "pause": "Pause it", "resume": "Resume it", "step": "Run one epoch of it"}[confirm[1]]
     past = {"stop": "stopped", "pause": "paused", "resume": "resumed", "step": "stepped"}[confirm[1]]
     st.warning(f"This run was {owner_line(view, ME)}. {verb} anyway? A note on the run will say that "
@@ -161,7 +159,7 @@ if live and confirm and confirm[0] == run_id:
     # Stop keeps its own keys (stop_yes / stop_no) so that scripts and tests driving it keep working.
     prefix = "stop" if confirm[1] == "stop" else "control"
     if yes.button(f"Yes, {verb[0].lower()}{verb[1:]}", key=f"{prefix}_yes", type="primary"):
-        ACTIONS[confirm[1]][1](run_id, by=ME)
+        ACTIONS[confirm[1]](run_id, by=ME)
         st.session_state.pop("confirm_control")
         st.rerun()
     if no.button("Cancel", key=f"{prefix}_no"):
@@ -175,8 +173,9 @@ if enqueue:
     except MultilabelError as exc:
         st.error(for_page(str(exc)))
     else:
-        position = [q["id"] for q in reg.queued()].index(item) + 1 if item in [q["id"] for q in reg.queued()] else 0
-        st.toast(f"Added to the queue at position {position}" if position else "Added to the queue: starting now")
+        ids = [q["id"] for q in reg.queued()]
+        st.toast(f"Added to the queue at position {ids.index(item) + 1}" if item in ids
+                 else "Added to the queue: starting now")
 
 
 queued_now = reg.queued()
@@ -279,7 +278,7 @@ if start:
 # -- the run -------------------------------------------------------------------------------------------------------
 def continue_form(view) -> None:
     """'Continue training': more epochs of a finished or stopped run, in a new run linked to it."""
-    described = view.config and reg.store.get_run(view.run_id)["data"] or {}
+    described = reg.store.get_run(view.run_id)["data"] or {}
     more_col, button_col, note_col = st.columns([1, 1, 3], vertical_alignment="bottom")
     more = more_col.number_input("More epochs", min_value=1, max_value=100_000, step=10, key="more_epochs",
                                  value=int(view.config.get("epochs", 10)))

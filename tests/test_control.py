@@ -214,7 +214,6 @@ def test_queued_runs_start_one_after_another_and_a_removed_one_never_starts(regi
     registry.stop(first.run_id)
     assert first.join(timeout=WAIT_S)
     wait_for(lambda: not registry.queued(), "the queue to start both runs")
-    runs = {run["name"]: run for run in store.list_runs()}
     wait_for(lambda: not store.live_run_ids(), "the queued runs to end")
     runs = {run["name"]: store.get_run(run["id"]) for run in store.list_runs()}
     assert set(runs) == {first.run_id, "queued b", "queued c"}
@@ -226,7 +225,7 @@ def test_queued_runs_start_one_after_another_and_a_removed_one_never_starts(regi
     torch.set_num_threads(1)
     expected = train(make_config(epochs=3, seed=1), small_data)
     assert losses(store.history(b_run["id"])) == losses(expected.history)
-    assert registry._queue_thread is None or not registry._queue_thread.is_alive() or not registry.queued()
+    wait_for(lambda: registry._queue_thread is None, "the queue thread to end with the queue empty", timeout=10)
 
 
 def test_a_new_registry_goes_on_with_a_queue_left_by_another(store_home, small_data, make_config):
