@@ -1,5 +1,7 @@
 """Train page: choose data and knobs, start a background run, watch it learn."""
 
+import time
+
 import streamlit as st
 
 from app_pages._nav import PREDICT, page
@@ -129,25 +131,42 @@ enqueue = queue_col.button("Add to queue", key="enqueue",
 ACTIONS = {"stop": reg.stop, "pause": reg.pause, "resume": reg.resume, "step": reg.step}
 
 
+CONTROL_SETTLE_S = 0.5  # a click waits this long at most for the worker to act, so the page shows the new state
+
+
 def control(action: str) -> None:
-    """Stop / pause / resume / one epoch on this tab's run: at once for its own run, after a question otherwise."""
-    if reg.view(run_id).started_by == ME:
-        ACTIONS[action](run_id, by=ME)
-    else:
+    """Stop / pause / resume / one epoch on this tab's run: at once for its own run, after a question otherwise.
+
+    A button callback: it runs before the page is drawn again, so the buttons and the status show the new state.
+    """
+    if reg.view(run_id).started_by != ME:
         st.session_state["confirm_control"] = (run_id, action)
+        return
+    ACTIONS[action](run_id, by=ME)
+    settle(action)
 
 
-if stop_col.button("Stop", key="stop", disabled=not live):
-    control("stop")
+def settle(action: str) -> None:
+    """Wait (at most CONTROL_SETTLE_S) until the worker shows the effect of ``action``: a pause usually takes
+    effect within an epoch plus worker.PAUSE_POLL_S, so the page drawn next already says 'paused at epoch N'."""
+    deadline = time.monotonic() + CONTROL_SETTLE_S
+    while time.monotonic() < deadline:
+        view = reg.view(run_id)
+        if (not view.alive or action in ("stop", "resume") or (action == "pause" and view.paused)
+                or (action == "step" and view.paused and not view.stepping)):
+            return
+        time.sleep(0.05)
+
+
+stop_col.button("Stop", key="stop", disabled=not live, on_click=control, args=("stop",))
 if held:
-    if pause_col.button("Resume", key="resume", disabled=not live, help="go on training"):
-        control("resume")
-elif pause_col.button("Pause", key="pause", disabled=not live,
-                      help="wait after the current epoch, optimizer state kept; Resume goes on exactly"):
-    control("pause")
-if step_col.button("One epoch", key="step", disabled=not live,
-                   help="train one more epoch, then wait (on a running run: finish this epoch, then wait)"):
-    control("step")
+    pause_col.button("Resume", key="resume", disabled=not live, help="go on training", on_click=control,
+                     args=("resume",))
+else:
+    pause_col.button("Pause", key="pause", disabled=not live, on_click=control, args=("pause",),
+                     help="wait after the current epoch, optimizer state kept; Resume goes on exactly")
+step_col.button("One epoch", key="step", disabled=not live, on_click=control, args=("step",),
+                help="train one more epoch, then wait (on a running run: finish this epoch, then wait)")
 confirm = st.session_state.get("confirm_control")
 if live and confirm and confirm[0] == run_id:
     view = reg.view(run_id)
