@@ -139,7 +139,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .data import load_csv, make_synthetic
     from .progress import EpochProgress
     from .store import RunStore
-    from .worker import StopFlag, run_training
+    from .worker import PauseFlag, StopFlag, run_training
 
     if args.out:  # checked before the data is read and the model trained, not after the work is done
         check_output_file(args.out, "--out", "model.pt")
@@ -175,8 +175,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     stop.install_signal_handlers(on_signal)
     try:
+        # Pause / One epoch on the dashboard hold this run between epochs too (worker.PauseFlag polls the store).
+        pause = PauseFlag(store, run_id, epoch_done=resume.epoch if resume is not None else 0)
         result = run_training(store, run_id, config, data, stop, on_epoch=bar if bar is not None else None,
-                              resume=resume)
+                              pause=pause, resume=resume)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -495,3 +495,24 @@ def test_the_command_line_for_the_form_parses_back_to_the_same_config(home, emot
     assert any("Replace `emotions\\.csv` with the path" in c.value for c in at.caption)
     args = build_parser().parse_args(words[3:])
     assert _config_from_args(args, 72, 6).hidden_size == 64
+
+
+def test_a_cli_run_pauses_and_resumes_from_a_registry_in_another_process(store_home, spawn_cli):
+    child = spawn_cli("train", "--synthetic", "--samples", "400", "--input-size", "6", "--num-outputs", "3",
+                      "--hidden-size", "16", "--epochs", "100000", "--patience", "0", "--quiet")
+    store = RunStore(store_home)
+    try:
+        run_id = wait_for(lambda: store.list_runs() and store.list_runs()[0]["id"], "the CLI run to be stored")
+        registry = SessionRegistry(store)
+        wait_for(lambda: registry.view(run_id).epoch >= 1, "an epoch of the CLI run")
+        registry.pause(run_id)
+        held = wait_for(lambda: (v := registry.view(run_id)).paused and v, "the CLI run to pause").epoch
+        time.sleep(0.5)
+        assert registry.view(run_id).epoch == held
+        registry.resume(run_id)
+        wait_for(lambda: registry.view(run_id).epoch > held, "the CLI run to go on")
+        registry.stop(run_id)
+        assert child.wait(timeout=WAIT_S) == 0
+        assert store.get_run(run_id)["status"] == "stopped"
+    finally:
+        store.close()
