@@ -77,3 +77,21 @@ def browser_session() -> str:
     if "browser_id" not in st.session_state:
         st.session_state["browser_id"] = uuid.uuid4().hex[:6]
     return f"browser session {st.session_state['browser_id']}"
+
+
+def queue_line(position: int, item: Mapping[str, Any], me: str) -> str:
+    """'2. 10 → 256 → 5 · 200 epochs · lr 0.001 · synthetic, 2,000 rows · added by this browser session' (Markdown)."""
+    from app_pages._shared import plain
+
+    cfg, data = item.get("config") or {}, item.get("data") or {}
+    if data.get("source") == "csv":
+        source = f"{plain(data.get('name', 'CSV'))}, {data.get('rows', 0):,} rows"
+    else:
+        source = f"synthetic, {data.get('rows', 0):,} rows"
+    by = item.get("started_by")
+    who = ("added by this browser session" if by == me else "added by another browser session"
+           if by and by.startswith("browser session") else f"added by {plain(by)}" if by else "")
+    state = " · **starting…**" if item.get("state") == "starting" else ""
+    parts = [f"{position}\\. {cfg.get('input_size')} → {cfg.get('hidden_size')} → {cfg.get('num_outputs')}",
+             f"{cfg.get('epochs')} epochs", f"lr {cfg.get('learning_rate', 0):g}", source, who]
+    return " · ".join(p for p in parts if p) + state

@@ -57,13 +57,16 @@ def _config_from_args(args: argparse.Namespace, input_size: int, num_outputs: in
     return TrainConfig(**given).validate()
 
 
-def train_command(config: TrainConfig, data: dict[str, Any]) -> str:
+def train_command(config: TrainConfig, data: dict[str, Any], store: str | os.PathLike | None = None) -> str:
     """The ``python -m multilabel train ...`` line that trains ``config`` on the data ``data`` describes.
 
     ``data``: a run's data description (Dataset.description): synthetic (rows, noise, seed) or a CSV (name, labels).
     Only settings that differ from the defaults are spelled out; input and output sizes come from a CSV itself.
+    ``store``: a run store folder to name with ``--store`` (so the run shows in the dashboard using it).
     """
     words = ["python", "-m", "multilabel", "train"]
+    if store is not None:
+        words += ["--store", os.fspath(store)]
     default = TrainConfig()
     skip: tuple[str, ...] = DATA_SHAPED
     if data.get("source") == "csv":
@@ -92,9 +95,13 @@ def build_parser() -> argparse.ArgumentParser:
                                     "progress bar on stderr and one JSON line with the run id, checkpoint and best "
                                     "validation metrics on stdout. Ctrl-C stops after the current epoch and keeps "
                                     "the best model.")
-    src = tr.add_mutually_exclusive_group(required=True)
+    src = tr.add_mutually_exclusive_group()  # one of --data / --synthetic, unless --continue (checked in cmd_train)
     src.add_argument("--data", metavar="FILE.csv", help="CSV with a header row")
     src.add_argument("--synthetic", action="store_true", help="learnable synthetic data from a hidden teacher net")
+    tr.add_argument("--continue", dest="continue_run", metavar="RUN_ID",
+                    help="continue a finished or stopped run of the store for --epochs MORE epochs, in a new run "
+                         "that carries its epochs (same numbers as one run of the total length); its other settings "
+                         "are the run's own. A CSV run needs --data with the same file")
     tr.add_argument("--labels", metavar="SPEC", help="label columns: names or globs, comma-separated ('a,b', 'Class*')")
     tr.add_argument("--samples", type=int, default=2000, help="synthetic: number of rows [default: 2000]")
     tr.add_argument("--noise", type=float, default=0.1, help="synthetic: label noise (0 = a perfect teacher) [default: 0.1]")
@@ -132,25 +139,32 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .data import load_csv, make_synthetic
     from .progress import EpochProgress
     from .store import RunStore
-    from .worker import StopFlag, run_training
+    from .worker import PauseFlag, StopFlag, run_training
 
     if args.out:  # checked before the data is read and the model trained, not after the work is done
         check_output_file(args.out, "--out", "model.pt")
-    if args.synthetic:
-        inputs = args.input_size or TrainConfig.input_size
-        outputs = args.num_outputs or TrainConfig.num_outputs
-        data = make_synthetic(args.samples, inputs, outputs, noise=args.noise,
-                              seed=args.seed if args.seed is not None else 0)
+    resume = None
+    if args.continue_run:
+        store, run_id, config, data, resume = _continuation(args)
+    elif not (args.data or args.synthetic):
+        raise MultilabelError("say what to train on: --data FILE.csv --labels SPEC, or --synthetic (or --continue "
+                              "RUN_ID --epochs MORE to continue a run)")
     else:
-        if not args.labels:
-            raise MultilabelError("--labels is required with --data; name the label columns, e.g. --labels 'a,b'")
-        data = load_csv(args.data, args.labels)
-    for warning in data.warnings:
-        sys.stderr.write(f"warning: {warning}\n")
-    config = _config_from_args(args, data.X.shape[1], data.Y.shape[1])
-    store = RunStore(args.store)
-    run_id = store.create_run(config.to_dict(), data.description, name=args.name,
-                              started_by=f"CLI (pid {os.getpid()} on {socket.gethostname()})")
+        if args.synthetic:
+            inputs = args.input_size or TrainConfig.input_size
+            outputs = args.num_outputs or TrainConfig.num_outputs
+            data = make_synthetic(args.samples, inputs, outputs, noise=args.noise,
+                                  seed=args.seed if args.seed is not None else 0)
+        else:
+            if not args.labels:
+                raise MultilabelError("--labels is required with --data; name the label columns, e.g. --labels "
+                                      "'a,b'")
+            data = load_csv(args.data, args.labels)
+        for warning in data.warnings:
+            sys.stderr.write(f"warning: {warning}\n")
+        config = _config_from_args(args, data.X.shape[1], data.Y.shape[1])
+        store = RunStore(args.store)
+        run_id = store.create_run(config.to_dict(), data.description, name=args.name, started_by=_cli_owner())
     bar = None if args.quiet else EpochProgress(config.epochs)
     stop = StopFlag(store, run_id)
 
@@ -161,7 +175,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     stop.install_signal_handlers(on_signal)
     try:
-        result = run_training(store, run_id, config, data, stop, on_epoch=bar if bar is not None else None)
+        # Pause / One epoch on the dashboard hold this run between epochs too (worker.PauseFlag polls the store).
+        pause = PauseFlag(store, run_id, epoch_done=resume.epoch if resume is not None else 0)
+        result = run_training(store, run_id, config, data, stop, on_epoch=bar if bar is not None else None,
+                              pause=pause, resume=resume)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -170,19 +187,55 @@ def cmd_train(args: argparse.Namespace) -> int:
     run = store.get_run(run_id)
     if result is None:
         raise MultilabelError(run["error"])
-    epochs_run = len(result.history)
+    epochs_run = len(result.history)  # in this process (a continued run's earlier epochs are its parent's)
+    last = result.history[-1]["epoch"] if result.history else 0
     if not args.quiet:
-        ended = {"early_stopped": f"stopped early at epoch {epochs_run}: no better validation loss for "
+        ended = {"early_stopped": f"stopped early at epoch {last}: no better validation loss for "
                                   f"{config.patience} epochs",
-                 "stopped": f"stopped at epoch {epochs_run}", "completed": f"completed {epochs_run} epochs"}
+                 "stopped": f"stopped at epoch {last}", "completed": f"completed {epochs_run} epochs"}
         sys.stderr.write(f"{ended[result.outcome]}; best epoch {result.best['epoch']} "
                          f"(validation loss {result.best['val_loss']:.4f})\n")
     checkpoint = run["checkpoint"]
     if args.out:
         checkpoint = str(save_checkpoint(result.trained, args.out))
-    print(json.dumps({"run_id": run_id, "status": result.outcome, "checkpoint": checkpoint,
-                      "device": result.device, "epochs_run": epochs_run, "best": result.best}))
+    out = {"run_id": run_id, "status": result.outcome, "checkpoint": checkpoint, "device": result.device,
+           "epochs_run": epochs_run, "best": result.best}
+    if resume is not None:
+        out.update(continued_from=args.continue_run, epochs=last)
+    print(json.dumps(out))
     return 0
+
+
+def _cli_owner() -> str:
+    return f"CLI (pid {os.getpid()} on {socket.gethostname()})"
+
+
+def _continuation(args: argparse.Namespace) -> tuple[Any, str, TrainConfig, Any, Any]:
+    """``train --continue RUN_ID --epochs MORE``: (store, new run id, config, data, the parent's resume state)."""
+    from .data import load_csv
+    from .store import RunStore
+    from .worker import load_resume_state, prepare_continuation
+
+    given = [_flag(f.name) for f in knobs() if f.name != "epochs" and getattr(args, f.name) is not None]
+    if args.synthetic:
+        given.append("--synthetic")
+    if given:
+        raise MultilabelError(f"--continue keeps the run's own settings; leave out {', '.join(given)}")
+    if not args.epochs:
+        raise MultilabelError("--continue needs --epochs MORE: how many epochs to add, e.g. --epochs 50")
+    store = RunStore(args.store)
+    data = None
+    if args.data:
+        labels = args.labels or ",".join((store.get_run(args.continue_run)["data"] or {}).get("labels", []))
+        data = load_csv(args.data, labels)
+    run_id, config, data, checkpoint = prepare_continuation(store, args.continue_run, args.epochs, data,
+                                                            name=args.name, started_by=_cli_owner())
+    try:
+        resume = load_resume_state(checkpoint)
+    except MultilabelError as exc:
+        store.fail(run_id, str(exc))
+        raise
+    return store, run_id, config, data, resume
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:

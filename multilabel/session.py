@@ -11,6 +11,14 @@ so a start costs a fork and the data's transfer, well under a second. Each worke
 $OMP_NUM_THREADS when set, and re-sizes them every second as runs start and end (worker.ThreadShare), so the live
 runs together use the cores without oversubscribing them. Workers run at nice 5, below the server.
 
+Control (issue 11): ``pause``/``resume``/``step`` write the run's pause request to the store, which the worker polls
+(worker.PauseFlag), so any process can pause any live run and a pause survives page reloads and server restarts.
+``continue_run`` starts a new run that continues a finished one from its checkpoint (worker.prepare_continuation).
+The queue (``enqueue``) lives in the store (the ``queue`` table, each item's arrays in ``queue/<id>.npz``); a daemon
+thread of the registry, running while the queue is not empty, starts the first waiting item whenever no run in the
+store is live (paused runs included) -- so queued runs start one after another with no page open, and a restarted
+server picks the queue up where it was.
+
 If the process holding the registry dies (kill -9 of the server), its workers keep training and writing the store;
 a new registry (the restarted server) shows them as live and can stop them. At a normal exit (Ctrl-C on the
 server, the end of a script) the workers this process started are stopped and save their best weights.
@@ -31,12 +39,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+import numpy as np
+
 from .config import TrainConfig
 from .data import Dataset
 from .engine import last_evaluated
 from .store import RunStore, default_home, owner_alive, owner_pid
 
 JOIN_POLL_S = 0.05
+QUEUE_POLL_S = 0.5  # how often the queue thread looks whether the previous run has ended
 HISTORY_CACHE_RUNS = 64  # runs whose parsed epoch records a registry keeps (a long-lived server views many)
 
 
@@ -67,6 +78,12 @@ class RunView:
     finished_at: Optional[float] = None
     started_by: Optional[str] = None
     notes: list[dict[str, Any]] = field(default_factory=list)
+    # Control (issue 11). paused: the worker waits before epoch ``epoch + 1``; pausing: a pause was asked for and
+    # the current epoch is still training; stepping: one more epoch was asked for, then it waits again.
+    paused: bool = False
+    pausing: bool = False
+    stepping: bool = False
+    continued_from: Optional[str] = None
 
     @property
     def last_evaluated(self) -> Optional[dict[str, Any]]:
@@ -122,6 +139,15 @@ class TrainingSession:
     def view(self) -> RunView:
         return self.registry.view(self.run_id)
 
+    def pause(self, by: str | None = None) -> None:
+        self.registry.pause(self.run_id, by=by)
+
+    def resume(self, by: str | None = None) -> None:
+        self.registry.resume(self.run_id, by=by)
+
+    def step(self, by: str | None = None) -> None:
+        self.registry.step(self.run_id, by=by)
+
     def snapshot(self) -> dict[str, Any]:
         """The view as a plain dict (a copy)."""
         return self.view().as_dict()
@@ -139,23 +165,45 @@ class SessionRegistry:
         self._lock = threading.RLock()
         self._sessions: dict[str, TrainingSession] = {}
         self._histories: dict[str, list[dict[str, Any]]] = {}
+        self._queue_thread: Optional[threading.Thread] = None
         _all_registries.add(self)
         worker_context()  # start the forkserver now, so its imports are done before the first start
+        if self.store.queue():  # a restarted server goes on with the queue it left
+            self._ensure_queue_thread()
 
     # -- starting and stopping --------------------------------------------------------------------------------
     def start(self, config: TrainConfig, data: Dataset, name: str | None = None,
               started_by: str | None = None) -> TrainingSession:
         """Create the run in the store and start its worker; returns at once (the worker trains)."""
-        from .worker import checkpoint_every_s, env_thread_cap, threads_for, worker_main
-
         config = config.validate()
         run_id = self.store.create_run(config.to_dict(), data.description, name=name, started_by=started_by)
+        return self._launch(run_id, config, data)
+
+    def continue_run(self, run_id: str, more_epochs: int, data: Dataset | None = None, name: str | None = None,
+                     started_by: str | None = None) -> TrainingSession:
+        """Continue a finished or stopped run for ``more_epochs`` epochs in a new, linked run (returned at once).
+
+        The new run carries the parent's epochs and ``continued_from``; its worker loads the parent's checkpoint
+        (weights, optimizer state, random streams), so the numbers equal one uninterrupted run of the total length.
+        ``data``: the parent's rows (needed for a CSV run; synthetic data is rebuilt). See
+        worker.prepare_continuation for the rules; a run that cannot be continued raises MultilabelError.
+        """
+        from .worker import prepare_continuation
+
+        child, config, data, checkpoint = prepare_continuation(self.store, run_id, more_epochs, data, name=name,
+                                                               started_by=started_by)
+        return self._launch(child, config, data, resume_from=checkpoint)
+
+    def _launch(self, run_id: str, config: TrainConfig, data: Dataset,
+                resume_from: str | None = None) -> TrainingSession:
+        from .worker import checkpoint_every_s, env_thread_cap, threads_for, worker_main
+
         cap = env_thread_cap()
-        threads = self.threads_per_run or threads_for(len(self.store.live_run_ids()), cap)
+        threads = self.threads_per_run or threads_for(len(self.store.training_run_ids()), cap)
         ctx = worker_context()
         process = ctx.Process(target=worker_main, name=f"multilabel-train-{run_id}", daemon=True,
                               args=(str(self.store.home), run_id, config, data, threads, checkpoint_every_s(), cap,
-                                    self.threads_per_run is None))
+                                    self.threads_per_run is None, resume_from))
         try:
             process.start()
         except BaseException as exc:
@@ -165,6 +213,70 @@ class SessionRegistry:
         with self._lock:
             self._sessions[run_id] = session
         return session
+
+    # -- pause, resume, one epoch ---------------------------------------------------------------------------
+    def pause(self, run_id: str, by: str | None = None) -> None:
+        """Ask a live run to wait before its next epoch (the current one finishes); any process may ask."""
+        self._control(run_id, "paused", by, lambda: self.store.request_pause(run_id, True))
+
+    def resume(self, run_id: str, by: str | None = None) -> None:
+        """Let a paused run go on (within about worker.PAUSE_POLL_S)."""
+        self._control(run_id, "resumed", by, lambda: self.store.request_pause(run_id, False))
+
+    def step(self, run_id: str, by: str | None = None) -> None:
+        """One more epoch, then wait again (on a running run: finish the current epoch, then wait)."""
+        self._control(run_id, "stepped", by, lambda: self.store.request_step(run_id))
+
+    def _control(self, run_id: str, word: str, by: str | None, ask: Any) -> None:
+        run = self.store.get_run(run_id)
+        if run["status"] != "running":
+            return
+        ask()
+        if by is not None and by != run["started_by"]:
+            self.store.add_note(run_id, f"{word} by {by}")
+
+    # -- the queue ----------------------------------------------------------------------------------------------
+    def enqueue(self, config: TrainConfig, data: Dataset, name: str | None = None,
+                started_by: str | None = None) -> int:
+        """Add a run to the queue; it starts when every run before it has ended and no run is live. Returns its id."""
+        config = config.validate()
+        arrays = {"X": data.X, "Y": data.Y, "feature_names": np.asarray(data.feature_names, dtype=str),
+                  "label_names": np.asarray(data.label_names, dtype=str)}
+        item_id = self.store.enqueue(config.to_dict(), data.description, arrays, name=name, started_by=started_by)
+        self._ensure_queue_thread()
+        return item_id
+
+    def queued(self) -> list[dict[str, Any]]:
+        """Queue items not started yet, in order: {"id", "config", "data", "name", "started_by", "state", ...}."""
+        return self.store.queue()
+
+    def unqueue(self, item_id: int) -> bool:
+        """Remove a waiting item; False when it already started."""
+        return self.store.unqueue(item_id)
+
+    def start_next_queued(self) -> Optional[TrainingSession]:
+        """Start the first waiting item if no run is live (what the queue thread does every QUEUE_POLL_S)."""
+        item = self.store.claim_next_queued()
+        if item is None:
+            return None
+        try:
+            with np.load(self.store.queue_path(item["id"]), allow_pickle=False) as saved:
+                data = Dataset(X=saved["X"], Y=saved["Y"], feature_names=[str(n) for n in saved["feature_names"]],
+                               label_names=[str(n) for n in saved["label_names"]], description=item["data"])
+            session = self.start(TrainConfig.from_dict(item["config"]), data, name=item["name"],
+                                 started_by=item["started_by"])
+        except Exception as exc:  # a removed file, a config this version refuses: the item fails, the queue goes on
+            self.store.queued_started(item["id"], error=f"{type(exc).__name__}: {exc}")
+            return None
+        self.store.queued_started(item["id"], run_id=session.run_id)
+        return session
+
+    def _ensure_queue_thread(self) -> None:
+        with self._lock:
+            if self._queue_thread is None or not self._queue_thread.is_alive():
+                self._queue_thread = threading.Thread(target=_queue_loop, args=(weakref.ref(self),), daemon=True,
+                                                      name="multilabel-queue")
+                self._queue_thread.start()
 
     def stop(self, run_id: str, by: str | None = None) -> None:
         """Ask a live run to stop, from any process: a stop request in the store, and SIGTERM to its worker.
@@ -222,6 +334,10 @@ class SessionRegistry:
         epoch = history[-1]["epoch"] if history else 0
         alive = run["status"] == "running"
         progress = run["progress"]
+        asked = alive and run["pause_requested"] is not None
+        step_until = run["step_until"]
+        stepping = asked and step_until is not None and step_until > epoch
+        paused = asked and not stepping and bool(progress and progress.get("paused") and progress["epoch"] > epoch)
         if not alive or not progress or progress.get("epoch", 0) <= epoch:
             progress = None  # the epoch it described has been logged
         return RunView(
@@ -230,7 +346,9 @@ class SessionRegistry:
             error=run["error"], checkpoint=run["checkpoint"], alive=alive,
             stopping=alive and run["stop_requested"] is not None, live=run["last_live"] or {},
             progress=progress, started_at=run["created_at"], finished_at=run["finished_at"],
-            started_by=run["started_by"], notes=run["notes"])
+            started_by=run["started_by"], notes=run["notes"], paused=paused,
+            pausing=asked and not stepping and not paused, stepping=stepping,
+            continued_from=run["continued_from"])
 
     def _history(self, run_id: str) -> list[dict[str, Any]]:
         """The run's epochs, cached: only epochs newer than the cached ones are read and parsed."""
@@ -277,6 +395,25 @@ class SessionRegistry:
                                         f"kept{kept}", status=status)
 
 
+def _queue_loop(ref: "weakref.ref[SessionRegistry]") -> None:
+    """The queue thread: start the next waiting item whenever no run is live; end when the queue is empty."""
+    while not _exiting:
+        registry = ref()
+        if registry is None:
+            return
+        try:
+            with registry._lock:  # an enqueue after this check finds the thread gone and starts another
+                if not registry.store.queue():
+                    registry._queue_thread = None
+                    return
+            registry.start_next_queued()
+        except Exception:  # a closed or locked store: try again at the next poll
+            pass
+        del registry
+        time.sleep(QUEUE_POLL_S)
+
+
+_exiting = False
 _registries: dict[Path, SessionRegistry] = {}
 _registries_lock = threading.Lock()
 _all_registries: "weakref.WeakSet[SessionRegistry]" = weakref.WeakSet()
@@ -306,7 +443,9 @@ def worker_context() -> Any:
 def _stop_live_runs(wait_s: float = 30.0) -> None:
     """At interpreter exit (Ctrl-C on the server, the end of a script) stop the workers this process started and
     wait for them to save their best weights (multiprocessing would otherwise SIGTERM and join them, to the same
-    effect, without a bound on the wait)."""
+    effect, without a bound on the wait). No queued run starts after this."""
+    global _exiting
+    _exiting = True
     live = []
     for registry in list(_all_registries):
         try:

@@ -61,7 +61,27 @@ FINISHED = ("completed", "early_stopped", "stopped")
 # whose checkpoint of the best weights so far was saved while they trained.
 WITH_MODEL = (*FINISHED, "interrupted")
 # Columns added after the first release, with their SQL types: an older runs.db gains them when opened.
-_ADDED_COLUMNS = {"started_by": "TEXT", "notes": "TEXT", "progress": "TEXT", "stop_requested": "REAL"}
+_ADDED_COLUMNS = {"started_by": "TEXT", "notes": "TEXT", "progress": "TEXT", "stop_requested": "REAL",
+                  # control (issue 11): pause / one epoch / continue
+                  "pause_requested": "REAL",  # unix time a pause was asked for, NULL while the run may train
+                  "step_until": "INTEGER",  # with a pause: train up to this epoch, then wait again
+                  "continued_from": "TEXT"}  # the run this one continues (its epochs were copied in)
+# The queue of configured runs that start one after another (see session.SessionRegistry.enqueue). Created on first
+# use. state: waiting | starting (claimed by a registry) | started (run_id set) | failed (error set) | removed.
+_QUEUE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS queue (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    created_at REAL NOT NULL,
+    state TEXT NOT NULL,
+    claimed_at REAL,
+    name TEXT,
+    config TEXT NOT NULL,            -- JSON of TrainConfig
+    data TEXT NOT NULL,              -- JSON description of the data (the arrays are in queue/<id>.npz)
+    started_by TEXT,
+    run_id TEXT,
+    error TEXT
+);
+"""
 
 
 MAX_NAME = 80  # characters in a run's display name
@@ -160,7 +180,11 @@ class RunStore:
             have = {row[1] for row in self._db.execute("PRAGMA table_info(runs)")}
             for column, kind in _ADDED_COLUMNS.items():
                 if column not in have:
-                    self._db.execute(f"ALTER TABLE runs ADD COLUMN {column} {kind}")
+                    try:
+                        self._db.execute(f"ALTER TABLE runs ADD COLUMN {column} {kind}")
+                    except sqlite3.OperationalError as exc:  # another process opening the store added it first
+                        if "duplicate column" not in str(exc):
+                            raise
             self._db.commit()
             with self._db:  # a real write: a read-only runs.db (or folder) fails here, not at the first epoch
                 self._db.execute("PRAGMA user_version=0")
@@ -312,6 +336,130 @@ class RunStore:
         with self._lock:
             row = self._db.execute("SELECT stop_requested FROM runs WHERE id=?", (run_id,)).fetchone()
         return row is not None and row[0] is not None
+
+    # -- control (issue 11): pause, one epoch, continue, the queue ---------------------------------------------
+    def request_pause(self, run_id: str, paused: bool = True) -> None:
+        """Ask the run to wait between epochs (``paused``) or to go on; going on also drops a pending step."""
+        with self._tx() as db:
+            if paused:
+                db.execute("UPDATE runs SET pause_requested=COALESCE(pause_requested, ?), step_until=NULL "
+                           "WHERE id=?", (time.time(), run_id))
+            else:
+                db.execute("UPDATE runs SET pause_requested=NULL, step_until=NULL WHERE id=?", (run_id,))
+
+    def request_step(self, run_id: str) -> None:
+        """One more epoch, then wait: pauses the run after the epoch following those done (or already asked for)."""
+        with self._tx() as db:
+            db.execute("UPDATE runs SET pause_requested=COALESCE(pause_requested, ?), "
+                       "step_until=MAX(COALESCE(step_until, 0), epochs_done) + 1 WHERE id=?", (time.time(), run_id))
+
+    def pause_state(self, run_id: str) -> tuple[bool, Optional[int]]:
+        """(pause asked for, the epoch a step may train up to or None), as the worker's pause flag polls it."""
+        with self._lock:
+            row = self._db.execute("SELECT pause_requested, step_until FROM runs WHERE id=?", (run_id,)).fetchone()
+        if row is None:
+            return False, None
+        return row[0] is not None, row[1]
+
+    def training_run_ids(self) -> list[str]:
+        """Live runs that are not waiting in a pause (they share the cores; a paused run uses none)."""
+        live = set(self.live_run_ids())
+        with self._lock:
+            rows = self._db.execute("SELECT id FROM runs WHERE status='running' AND pause_requested IS NOT NULL "
+                                    "AND (step_until IS NULL OR step_until <= epochs_done)").fetchall()
+        waiting = {r[0] for r in rows}
+        return [run_id for run_id in live if run_id not in waiting]
+
+    def link_continuation(self, run_id: str, parent_id: str) -> None:
+        """Make ``run_id`` the continuation of ``parent_id``: the parent's epochs (and live view) are copied in."""
+        with self._tx() as db:
+            db.execute("INSERT INTO epochs (run_id, epoch, record) SELECT ?, epoch, record FROM epochs "
+                       "WHERE run_id=?", (run_id, parent_id))
+            db.execute("UPDATE runs SET continued_from=?, epochs_done=(SELECT epochs_done FROM runs WHERE id=?), "
+                       "last_live=(SELECT last_live FROM runs WHERE id=?) WHERE id=?",
+                       (parent_id, parent_id, parent_id, run_id))
+
+    def queue_path(self, item_id: int) -> Path:
+        return self.home / "queue" / f"{item_id}.npz"
+
+    def _queue_tx(self) -> Any:
+        if not getattr(self, "_queue_ready", False):
+            with self._tx() as db:
+                db.executescript(_QUEUE_SCHEMA)
+            self._queue_ready = True
+        return self._tx()
+
+    def enqueue(self, config: dict[str, Any], data: dict[str, Any], arrays: dict[str, np.ndarray],
+                name: str | None = None, started_by: str | None = None) -> int:
+        """Add a configured run to the end of the queue; ``arrays`` (X, Y, names) are kept in queue/<id>.npz."""
+        with self._queue_tx() as db:
+            item_id = db.execute("INSERT INTO queue (created_at, state, name, config, data, started_by) "
+                                 "VALUES (?, 'adding', ?, ?, ?, ?)",
+                                 (time.time(), name, json.dumps(config), json.dumps(data), started_by)).lastrowid
+        path = self.queue_path(item_id)
+        try:
+            path.parent.mkdir(exist_ok=True)
+            tmp = path.with_name(path.name + ".tmp.npz")
+            np.savez(tmp, **arrays)
+            os.replace(tmp, path)
+        except OSError as exc:
+            with self._queue_tx() as db:
+                db.execute("DELETE FROM queue WHERE id=?", (item_id,))
+            raise MultilabelError(os_error_message(exc, f"writing {str(path)!r}")) from None
+        with self._queue_tx() as db:
+            db.execute("UPDATE queue SET state='waiting' WHERE id=?", (item_id,))
+        return int(item_id)
+
+    def queue(self, states: tuple[str, ...] = ("waiting", "starting")) -> list[dict[str, Any]]:
+        """Queue items in the given states, in queue order (oldest first)."""
+        with self._queue_tx() as db:
+            rows = db.execute(f"SELECT * FROM queue WHERE state IN ({','.join('?' * len(states))}) ORDER BY id",
+                              states).fetchall()
+        out = []
+        for row in rows:
+            item = dict(row)
+            item["config"], item["data"] = json.loads(item["config"]), json.loads(item["data"])
+            out.append(item)
+        return out
+
+    def unqueue(self, item_id: int) -> bool:
+        """Remove a waiting item; False when it has already started (or is gone)."""
+        with self._queue_tx() as db:
+            removed = db.execute("UPDATE queue SET state='removed' WHERE id=? AND state='waiting'",
+                                 (item_id,)).rowcount == 1
+        if removed:
+            self.queue_path(item_id).unlink(missing_ok=True)
+        return removed
+
+    def claim_next_queued(self, stale_s: float = 120.0) -> Optional[dict[str, Any]]:
+        """The first waiting item, claimed ('starting') for this caller, if no run is live and none is starting.
+
+        One write transaction (BEGIN IMMEDIATE), so two registries (two servers on one store) never start two
+        queued runs side by side. A claim older than ``stale_s`` (its registry died) is given up.
+        """
+        with self._queue_tx() as db:
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("UPDATE queue SET state='waiting', claimed_at=NULL WHERE state='starting' AND claimed_at<?",
+                       (time.time() - stale_s,))
+            if db.execute("SELECT 1 FROM queue WHERE state='starting'").fetchone() is not None:
+                return None
+            running = db.execute("SELECT owner FROM runs WHERE status='running'").fetchall()
+            if any(r[0] == self._owner or owner_alive(r[0]) for r in running):
+                return None
+            row = db.execute("SELECT * FROM queue WHERE state='waiting' ORDER BY id LIMIT 1").fetchone()
+            if row is None:
+                return None
+            db.execute("UPDATE queue SET state='starting', claimed_at=? WHERE id=?", (time.time(), row["id"]))
+        item = dict(row)
+        item["config"], item["data"] = json.loads(item["config"]), json.loads(item["data"])
+        return item
+
+    def queued_started(self, item_id: int, run_id: Optional[str] = None, error: Optional[str] = None) -> None:
+        """A claimed item became run ``run_id`` (or could not start: ``error``); its arrays are deleted."""
+        with self._queue_tx() as db:
+            db.execute("UPDATE queue SET state=?, run_id=?, error=? WHERE id=?",
+                       ("started" if run_id else "failed", run_id, error, item_id))
+        self.queue_path(item_id).unlink(missing_ok=True)
 
     def update_info(self, run_id: str, changes: dict[str, Any]) -> None:
         """Change some keys of a run's info (the worker's current torch threads, say)."""

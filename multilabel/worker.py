@@ -10,6 +10,12 @@ every epoch, the live progress and checkpoints of the best weights so far to the
 - the flag also polls the store's ``stop_requested`` column (every STOP_POLL_S), so a stop asked before the
   worker installed its handlers, or by a process that cannot signal it, still arrives.
 
+Pause, one epoch and continue (issue 11): the engine waits between epochs while its ``pause`` flag is set. A
+worker's PauseFlag polls the store's ``pause_requested``/``step_until`` (every PAUSE_POLL_S): a pause holds the run
+before its next epoch with the optimizer state intact; "one epoch" lets exactly one more epoch through, then holds
+it again. A worker given ``resume_from`` (a finished run's checkpoint) continues that run's weights, Adam state and
+random streams (engine.ResumeState) in a new run that carries the parent's epochs (see ``prepare_continuation``).
+
 The forkserver preloads ``multilabel._preload`` (this module, torch, the engine and what torch imports lazily on a
 run's first step) once; no torch op runs there, so no torch thread exists when it forks, and each start costs a
 fork plus unpickling the data. ``run_training`` is the same store wiring for a run trained in the calling
@@ -33,6 +39,7 @@ from .engine import TrainResult
 from .errors import MultilabelError
 from .store import RunStore
 
+PAUSE_POLL_S = 0.1  # how often a pause flag reads the store's pause request (the engine asks once per epoch)
 STOP_POLL_S = 0.25  # how often the stop flag reads the store's stop request (signals arrive at once)
 REBALANCE_S = 1.0  # how often a worker re-sizes its torch threads to its share of the cores
 # Workers run below the server's priority: a page render or a health check never waits behind training, and
@@ -96,9 +103,42 @@ class StopFlag:
             signal.signal(sig, handle)
 
 
+class PauseFlag:
+    """The engine's ``pause``: set while the store asks the run to wait, except for the epochs a step lets through.
+
+    The engine asks ``is_set()`` before each epoch and, while waiting, every engine.PAUSE_POLL_S; the store is read
+    at most every PAUSE_POLL_S. ``epoch_done`` (the last epoch logged, kept by ``run_training``) decides a step:
+    with ``step_until = n`` the run trains until epoch n is logged, then waits again.
+    """
+
+    def __init__(self, store: RunStore, run_id: str, epoch_done: int = 0) -> None:
+        self._store, self._run_id = store, run_id
+        self.epoch_done = epoch_done
+        self._paused, self._step_until = False, None  # type: tuple[bool, Optional[int]]
+        self._next_poll = 0.0
+        self._waiting = False
+
+    def is_set(self) -> bool:
+        if time.monotonic() >= self._next_poll:
+            self._next_poll = time.monotonic() + PAUSE_POLL_S
+            try:
+                self._paused, self._step_until = self._store.pause_state(self._run_id)
+            except Exception:  # a locked or closing database must not end training
+                pass
+        waiting = self._paused and (self._step_until is None or self.epoch_done >= self._step_until)
+        if self._waiting and not waiting:  # the wait ends: drop the engine's "paused" progress at once
+            try:
+                self._store.set_progress(self._run_id, {"epoch": self.epoch_done + 1, "step": 0})
+            except Exception:
+                pass
+        self._waiting = waiting
+        return waiting
+
+
 def run_training(store: RunStore, run_id: str, config: TrainConfig, data: Dataset, stop: Any,
                  on_epoch: Optional[Callable[[dict[str, Any]], None]] = None,
-                 checkpoint_every: Optional[float] = None) -> Optional[TrainResult]:
+                 checkpoint_every: Optional[float] = None, pause: Any = None,
+                 resume: Optional[engine.ResumeState] = None) -> Optional[TrainResult]:
     """Train one stored run in this process, writing everything to ``store``; return the result, None if it failed.
 
     Per epoch: ``store.log_epoch`` (then ``on_epoch(record)``); inside an epoch: the engine's progress (at most
@@ -106,6 +146,9 @@ def run_training(store: RunStore, run_id: str, config: TrainConfig, data: Datase
     at the run's checkpoint path, recorded in the store (so a kill keeps a usable model); at the end: the final
     checkpoint and ``finish``. A user mistake (MultilabelError) fails the run with its message; any other
     exception fails it with its type and message, prints the traceback to stderr and is raised again.
+    ``pause`` (a PauseFlag, or anything with ``is_set()``) holds the run between epochs; ``resume`` continues a
+    run (see engine.ResumeState). The final checkpoint carries the resume state, and the run's info says from
+    which epoch it can be continued (``resumable``) and on which data (``data_digest``).
     """
     path = store.checkpoint_path(run_id)
 
@@ -114,6 +157,8 @@ def run_training(store: RunStore, run_id: str, config: TrainConfig, data: Datase
 
     def log(record: dict[str, Any]) -> None:
         store.log_epoch(run_id, record)
+        if isinstance(pause, PauseFlag):
+            pause.epoch_done = record["epoch"]
         if on_epoch is not None:
             on_epoch(record)
 
@@ -135,11 +180,13 @@ def run_training(store: RunStore, run_id: str, config: TrainConfig, data: Datase
         engine.CHECKPOINT_EVERY_S = checkpoint_every
     try:
         result = engine.train(config, data, on_epoch=log, stop=stop, on_start=on_start, on_progress=on_progress,
-                              on_checkpoint=on_checkpoint, on_validation=on_validation)
+                              on_checkpoint=on_checkpoint, on_validation=on_validation, pause=pause,
+                              resume=resume)
         result.trained.run_id = run_id
         result.trained.resume = result.resume.to_dict()
         saved = save_checkpoint(result.trained, path)
         store.save_validation(run_id, result.val_probs, result.val_targets)
+        store.update_info(run_id, {"resumable": result.resume.epoch, "data_digest": result.resume.data_digest})
         store.finish(run_id, result.outcome, best=result.best, checkpoint=saved)
         return result
     except MultilabelError as exc:
@@ -171,7 +218,7 @@ class ThreadShare:
         if now < self._next:
             return
         self._next = now + REBALANCE_S
-        want = threads_for(len(self.store.live_run_ids()), self.cap)
+        want = threads_for(len(self.store.training_run_ids()), self.cap)  # a paused run leaves its cores
         if want != torch.get_num_threads():
             torch.set_num_threads(want)
             self.store.update_info(self.run_id, {"threads": want})
@@ -186,7 +233,7 @@ def _fail(store: RunStore, run_id: str, message: str) -> None:
 
 def worker_main(home: str, run_id: str, config: TrainConfig, data: Dataset, threads: int,
                 checkpoint_every: Optional[float] = None, share_cap: Optional[int] = None,
-                share: bool = True) -> None:
+                share: bool = True, resume_from: Optional[str] = None) -> None:
     """The worker process's entry point: own the run, train it with ``threads`` torch threads, exit.
 
     With ``share``, the threads follow the number of live runs (ThreadShare, at most ``share_cap``). The worker runs
@@ -207,9 +254,78 @@ def worker_main(home: str, run_id: str, config: TrainConfig, data: Dataset, thre
         stop._on_poll = ThreadShare(store, run_id, share_cap)
     store.claim(run_id)
     try:
-        run_training(store, run_id, config, data, stop, checkpoint_every=checkpoint_every)
+        resume = None
+        if resume_from is not None:
+            try:
+                resume = load_resume_state(resume_from)
+            except MultilabelError as exc:
+                _fail(store, run_id, str(exc))
+                return
+        pause = PauseFlag(store, run_id, epoch_done=resume.epoch if resume is not None else 0)
+        run_training(store, run_id, config, data, stop, checkpoint_every=checkpoint_every, pause=pause,
+                     resume=resume)
     finally:  # a bug propagates: multiprocessing prints its traceback and the exit code is 1
         store.close()
+
+
+def load_resume_state(path: str | os.PathLike) -> engine.ResumeState:
+    """The resume state a finished run's checkpoint carries (``torch.load(weights_only=True)``)."""
+    from .checkpoint import load_checkpoint
+
+    trained = load_checkpoint(path)
+    if not trained.resume:
+        raise MultilabelError(f"the checkpoint {os.fspath(path)!r} has no resume state (a run killed before it "
+                              "ended, or saved by an older version); it cannot be continued, train a new run")
+    return engine.ResumeState.from_dict(trained.resume)
+
+
+def prepare_continuation(store: RunStore, parent_id: str, more_epochs: int, data: Optional[Dataset] = None,
+                         name: Optional[str] = None, started_by: Optional[str] = None
+                         ) -> tuple[str, TrainConfig, Dataset, str]:
+    """Create the run that continues ``parent_id`` for ``more_epochs`` epochs; (run id, config, data, checkpoint).
+
+    The new run is a linked copy: its config is the parent's with ``epochs`` = the parent's epochs + more (an
+    early-stopped parent's ``patience`` is turned off: it would stop again at once), its history starts with the
+    parent's epochs, ``continued_from`` names the parent, and it trains from the parent's final resume state (last
+    weights, optimizer state, random streams), so it ends with the same numbers as one uninterrupted run of that
+    length. The parent is left as it was. ``data``: the rows the parent trained on; synthetic data is rebuilt from
+    its description when not given. Raises MultilabelError (one line) for a run that cannot be continued.
+    """
+    from .data import make_synthetic
+    from .engine import data_digest
+
+    if more_epochs < 1:
+        raise MultilabelError(f"continue needs at least 1 more epoch, got {more_epochs}")
+    parent = store.get_run(parent_id)
+    info = parent["info"] or {}
+    checkpoint = parent["checkpoint"]
+    if parent["status"] not in ("completed", "early_stopped", "stopped"):
+        raise MultilabelError(f"run {parent_id} is {parent['status']}; only a finished or stopped run can be "
+                              "continued")
+    if "resumable" not in info or not checkpoint or not os.path.isfile(checkpoint):
+        raise MultilabelError(f"run {parent_id} has no checkpoint with a resume state (saved by an older version, "
+                              "or its checkpoint was removed); train a new run instead")
+    described = parent["data"] or {}
+    cfg = dict(parent["config"])
+    if data is None:
+        if described.get("source") != "synthetic":
+            raise MultilabelError(f"run {parent_id} trained on {described.get('name', 'a CSV')!r}; give the same "
+                                  "file to continue it (--data)")
+        data = make_synthetic(int(described["rows"]), int(cfg["input_size"]), int(cfg["num_outputs"]),
+                              noise=float(described.get("noise", 0.1)), seed=int(described.get("seed", 0)))
+    if info.get("data_digest") and data_digest(data) != info["data_digest"]:
+        raise MultilabelError(f"the data differs from the data run {parent_id} trained on; continue it on the same "
+                              "rows and columns")
+    done = int(info["resumable"])
+    changes: dict[str, Any] = {"epochs": done + int(more_epochs)}
+    if parent["status"] == "early_stopped" and cfg.get("patience"):
+        changes["patience"] = 0
+    config = TrainConfig.from_dict({**cfg, **changes}).validate()
+    run_id = store.create_run(config.to_dict(), data.description, name=name, started_by=started_by)
+    store.link_continuation(run_id, parent_id)
+    if "patience" in changes:
+        store.add_note(run_id, f"early stopping is off: run {parent_id} stopped early at epoch {done}")
+    return run_id, config, data, checkpoint
 
 
 def cpu_cores() -> int:

@@ -1,5 +1,7 @@
 """Train page: choose data and knobs, start a background run, watch it learn."""
 
+import time
+
 import streamlit as st
 
 from app_pages._nav import PREDICT, page
@@ -13,11 +15,12 @@ status_slot.caption("loading…")
 from multilabel import MultilabelError, guess_label_columns, make_synthetic, read_csv  # noqa: E402
 from multilabel.charts import (empty_figure, loss_figure, metrics_figure, per_label_figure,  # noqa: E402
                                probability_histogram_figure, probe_heatmap)
+from multilabel.cli import train_command  # noqa: E402
 from multilabel.data import dataset_from_frame  # noqa: E402
 from app_pages import _form  # noqa: E402
 from app_pages._shared import plain, registry, show_label_warnings  # noqa: E402
-from app_pages._words import (browser_session, for_page, notes_lines, owner_line, rows_line,  # noqa: E402
-                              status_word)
+from app_pages._words import (browser_session, for_page, notes_lines, owner_line, queue_line,  # noqa: E402
+                              rows_line, status_word)
 
 # The live view polls every POLL_S while one run trains, and less often the more runs train at once: every open tab
 # of every run re-renders its charts on each poll, in the server and in the browser. Measured with 4 runs each
@@ -101,26 +104,153 @@ for i, k in enumerate(small):
 
 _form.to_url(st.query_params)  # the URL keeps the form: a reload or a copied link opens the same settings
 
-# -- start / stop --------------------------------------------------------------------------------------------------
+# -- the data and config the form describes (Start, Add to queue, the command line) -------------------------------
+def data_and_config():
+    """(Dataset, TrainConfig) for the form as it stands; MultilabelError (one line) when it is not ready."""
+    if source == "Synthetic":
+        config = _form.config_from_form(form["input_size"], form["num_outputs"])
+        data = make_synthetic(int(form["syn_samples"]), config.input_size, config.num_outputs,
+                              noise=float(form["syn_noise"]), seed=config.seed)
+        return data, config
+    if frame is None:
+        raise MultilabelError("upload a CSV first, or choose synthetic data")
+    if not labels:
+        raise MultilabelError("choose at least one label column")
+    data = dataset_from_frame(frame, labels, f"'{upload_name}'")
+    return data, _form.config_from_form(data.X.shape[1], data.Y.shape[1])
+
+
+# -- start / stop / pause / queue ---------------------------------------------------------------------------------
 live = bool(run_id) and reg.is_live(run_id)
-start_col, stop_col, _ = st.columns([1, 1, 4])
+shown = reg.view(run_id) if live else None
+held = bool(shown and (shown.paused or shown.pausing))  # Pause reads Resume while the run waits (or is about to)
+start_col, queue_col, stop_col, pause_col, step_col, _ = st.columns([1.3, 1.2, 0.8, 1, 1, 1.7])
 start = start_col.button("Start training", type="primary", key="start", disabled=live)
-if stop_col.button("Stop", key="stop", disabled=not live):
-    if reg.view(run_id).started_by == ME:
-        reg.stop(run_id, by=ME)
-    else:
-        st.session_state["confirm_stop"] = run_id
-if live and st.session_state.get("confirm_stop") == run_id:
+enqueue = queue_col.button("Add to queue", key="enqueue",
+                           help="start this run when every run before it has ended (also with no page open)")
+ACTIONS = {"stop": reg.stop, "pause": reg.pause, "resume": reg.resume, "step": reg.step}
+
+
+CONTROL_SETTLE_S = 0.5  # a click waits this long at most for the worker to act, so the page shows the new state
+
+
+def control(action: str) -> None:
+    """Stop / pause / resume / one epoch on this tab's run: at once for its own run, after a question otherwise.
+
+    A button callback: it runs before the page is drawn again, so the buttons and the status show the new state.
+    """
+    if reg.view(run_id).started_by != ME:
+        st.session_state["confirm_control"] = (run_id, action)
+        return
+    ACTIONS[action](run_id, by=ME)
+    settle(action)
+
+
+def settle(action: str) -> None:
+    """Wait (at most CONTROL_SETTLE_S) until the worker shows the effect of ``action``: a pause usually takes
+    effect within an epoch plus worker.PAUSE_POLL_S, so the page drawn next already says 'paused at epoch N'."""
+    deadline = time.monotonic() + CONTROL_SETTLE_S
+    while time.monotonic() < deadline:
+        view = reg.view(run_id)
+        if (not view.alive or action in ("stop", "resume") or (action == "pause" and view.paused)
+                or (action == "step" and view.paused and not view.stepping)):
+            return
+        time.sleep(0.05)
+
+
+stop_col.button("Stop", key="stop", disabled=not live, on_click=control, args=("stop",))
+if held:
+    pause_col.button("Resume", key="resume", disabled=not live, help="go on training", on_click=control,
+                     args=("resume",))
+else:
+    pause_col.button("Pause", key="pause", disabled=not live, on_click=control, args=("pause",),
+                     help="wait after the current epoch, optimizer state kept; Resume goes on exactly")
+step_col.button("One epoch", key="step", disabled=not live, on_click=control, args=("step",),
+                help="train one more epoch, then wait (on a running run: finish this epoch, then wait)")
+confirm = st.session_state.get("confirm_control")
+if live and confirm and confirm[0] == run_id:
     view = reg.view(run_id)
-    st.warning(f"This run was {owner_line(view, ME)}. Stop it anyway? A note on the run will say that "
-               "another browser session stopped it.")
+    verb = {"stop": "Stop it", "pause": "Pause it", "resume": "Resume it", "step": "Run one epoch of it"}[confirm[1]]
+    past = {"stop": "stopped", "pause": "paused", "resume": "resumed", "step": "stepped"}[confirm[1]]
+    st.warning(f"This run was {owner_line(view, ME)}. {verb} anyway? A note on the run will say that "
+               f"another browser session {past} it.")
     yes, no, _ = st.columns([1, 1, 4])
-    if yes.button("Yes, stop it", key="stop_yes", type="primary"):
-        reg.stop(run_id, by=ME)
-        st.session_state.pop("confirm_stop")
-    if no.button("Cancel", key="stop_no"):
-        st.session_state.pop("confirm_stop")
+    # Stop keeps its own keys (stop_yes / stop_no) so that scripts and tests driving it keep working.
+    prefix = "stop" if confirm[1] == "stop" else "control"
+    if yes.button(f"Yes, {verb[0].lower()}{verb[1:]}", key=f"{prefix}_yes", type="primary"):
+        ACTIONS[confirm[1]](run_id, by=ME)
+        st.session_state.pop("confirm_control")
         st.rerun()
+    if no.button("Cancel", key=f"{prefix}_no"):
+        st.session_state.pop("confirm_control")
+        st.rerun()
+
+if enqueue:
+    try:
+        data, config = data_and_config()
+        item = reg.enqueue(config, data, started_by=ME)
+    except MultilabelError as exc:
+        st.error(for_page(str(exc)))
+    else:
+        ids = [q["id"] for q in reg.queued()]
+        st.toast(f"Added to the queue at position {ids.index(item) + 1}" if item in ids
+                 else "Added to the queue: starting now")
+
+
+queued_now = reg.queued()
+
+
+@st.fragment(run_every=1.0 if queued_now else None)
+def queue_view() -> None:
+    """The queue: waiting runs with their position (removable), and the runs it started for this tab (Open)."""
+    waiting = reg.queued()
+    if bool(waiting) != bool(queued_now):
+        st.rerun()  # the queue emptied or filled since the page ran: redraw it all (the poll's cadence, the run)
+    started = [q for q in reg.store.queue(("started", "failed")) if q["started_by"] == ME][-3:]
+    if not waiting and not started:
+        return
+    with st.container(key="queue_panel", border=True):
+        st.markdown(f"**Queue** · {len(waiting)} waiting" + (" · the first starts when no run is training"
+                                                              if waiting else ""))
+        for position, item in enumerate(waiting, 1):
+            text_col, button_col = st.columns([6, 1])
+            text_col.markdown(queue_line(position, item, ME))
+            if item["state"] == "waiting" and button_col.button("Remove", key=f"unqueue_{item['id']}"):
+                reg.unqueue(item["id"])
+                st.rerun()
+        for item in reversed(started):
+            text_col, button_col = st.columns([6, 1])
+            if item["run_id"]:
+                text_col.caption(f"Started from the queue: run `{item['run_id']}`")
+                if item["run_id"] != run_id and button_col.button("Open", key=f"open_queued_{item['id']}"):
+                    st.session_state["run_id"] = item["run_id"]
+                    st.session_state["load_form"] = item["run_id"]
+                    st.query_params["run"] = item["run_id"]
+                    st.rerun()
+            else:
+                text_col.caption(f"Could not start from the queue: {plain(for_page(item['error'] or ''))}")
+
+
+queue_view()
+
+with st.expander("Command line: the same run without the dashboard"):
+    try:
+        if source == "Synthetic":
+            cli_config = _form.config_from_form(form["input_size"], form["num_outputs"])
+            described = {"source": "synthetic", "rows": int(form["syn_samples"]), "noise": float(form["syn_noise"])}
+        else:
+            n_features = len(frame.columns) - len(labels) if frame is not None else form["input_size"]
+            cli_config = _form.config_from_form(max(1, n_features), max(1, len(labels) or form["num_outputs"]))
+            described = {"source": "csv", "name": upload_name or "YOUR_FILE.csv",
+                         "labels": labels or ["LABEL_COLUMNS"]}
+        st.code(train_command(cli_config, described, store=reg.store.home), language="bash", wrap_lines=True)
+        if source != "Synthetic":
+            st.caption(f"Replace `{plain(upload_name or 'YOUR_FILE.csv')}` with the path of that file on the "
+                       "machine that runs the command: the dashboard does not keep a path for uploaded files.")
+        st.caption("It trains in the terminal with a progress bar; with this `--store` the run also shows here, "
+                   "on Runs, and can be stopped from the dashboard.")
+    except MultilabelError as exc:
+        st.error(for_page(str(exc)))
 
 def scroll_to(selector: str) -> None:
     """Scroll the page so the element matching ``selector`` is at the top of the window (a zero-height iframe)."""
@@ -152,17 +282,7 @@ if start:
                        key="metrics_chart")
     scroll_to(".st-key-run_panel")
     try:
-        if source == "Synthetic":
-            config = _form.config_from_form(form["input_size"], form["num_outputs"])
-            data = make_synthetic(int(form["syn_samples"]), config.input_size, config.num_outputs,
-                                  noise=float(form["syn_noise"]), seed=config.seed)
-        elif frame is None:
-            raise MultilabelError("upload a CSV first, or choose synthetic data")
-        elif not labels:
-            raise MultilabelError("choose at least one label column")
-        else:
-            data = dataset_from_frame(frame, labels, f"'{upload_name}'")
-            config = _form.config_from_form(data.X.shape[1], data.Y.shape[1])
+        data, config = data_and_config()
         session = reg.start(config, data, started_by=ME)
     except MultilabelError as exc:
         starting.empty()
@@ -175,12 +295,50 @@ if start:
 
 
 # -- the run -------------------------------------------------------------------------------------------------------
+def continue_form(view) -> None:
+    """'Continue training': more epochs of a finished or stopped run, in a new run linked to it."""
+    described = reg.store.get_run(view.run_id)["data"] or {}
+    more_col, button_col, note_col = st.columns([1, 1, 3], vertical_alignment="bottom")
+    more = more_col.number_input("More epochs", min_value=1, max_value=100_000, step=10, key="more_epochs",
+                                 value=int(view.config.get("epochs", 10)))
+    note_col.caption("Continues from the last epoch's weights and optimizer state in a new run that carries this "
+                     "run's epochs; this run stays as it is. Same numbers as one run of the total length.")
+    if not button_col.button("Continue training", key="continue"):
+        return
+    try:
+        data = None
+        if described.get("source") == "csv":
+            kept = st.session_state.get("train_upload")
+            if kept is None:
+                raise MultilabelError(f"upload '{described.get('name', 'the CSV')}' again (Source: Upload CSV) to "
+                                      "continue this run: the dashboard does not keep uploaded files")
+            data = dataset_from_frame(kept["frame"], described.get("labels", []), f"'{kept['name']}'")
+        session = reg.continue_run(view.run_id, int(more), data, started_by=ME)
+    except MultilabelError as exc:
+        st.error(for_page(str(exc)))
+        return
+    st.session_state["run_id"] = session.run_id
+    st.session_state["load_form"] = session.run_id
+    st.query_params["run"] = session.run_id
+    st.rerun()
+
+
 def render(view) -> None:
     """One run's status, curves and per-label view (a live snapshot or a stored run)."""
     history, epochs, cfg, info = view.history, view.epochs, view.config, view.info
-    stopping = " (stopping…)" if view.stopping else ""
-    st.markdown(f"**Run** `{view.run_id}` · status: **{status_word(view.status)}**{stopping} · "
-                f"{owner_line(view, ME)}")
+    if view.stopping:
+        state = f"**{status_word(view.status)}** (stopping…)"
+    elif view.paused:
+        state = f"**paused** at epoch {view.epoch}"
+    elif view.pausing:
+        state = f"**{status_word(view.status)}** (pausing after epoch {view.epoch + 1}…)"
+    elif view.stepping:
+        state = f"**{status_word(view.status)}** (one more epoch, then paused…)"
+    else:
+        state = f"**{status_word(view.status)}**"
+    st.markdown(f"**Run** `{view.run_id}` · status: {state} · {owner_line(view, ME)}")
+    if view.continued_from:
+        st.caption(f"Continued from run `{view.continued_from}`: its first epochs are that run's, carried over.")
     for line in notes_lines(view.notes):
         st.caption(line)
     st.caption(f"{rows_line(info, view.alive)} · {cfg['input_size']} → {cfg['hidden_size']} → "
@@ -191,7 +349,8 @@ def render(view) -> None:
         elapsed = sum(r["duration_s"] for r in history)
         eta = elapsed / last["epoch"] * (epochs - last["epoch"]) if view.alive else 0.0
         st.progress(min(last["epoch"] / epochs, 1.0),
-                    text=f"epoch {last['epoch']}/{epochs} · {last['samples_per_s']:,.0f} samples/s · "
+                    text=f"epoch {last['epoch']}/{epochs}{' · paused' if view.paused else ''} · "
+                         f"{last['samples_per_s']:,.0f} samples/s · "
                          f"ETA {eta:.0f} s · train loss {last['train_loss']:.4f} · val loss {last['val_loss']:.4f}")
     elif view.alive:
         progress = view.progress or {}
@@ -212,6 +371,8 @@ def render(view) -> None:
         if view.checkpoint and st.button("Predict with this model", key="to_predict"):
             st.session_state["predict_run"] = view.run_id
             st.switch_page(PREDICT)
+        if not view.alive and "resumable" in info and view.status in ("completed", "early_stopped", "stopped"):
+            continue_form(view)
     if not last:
         if view.alive:  # the chart frame is on screen from the start; points come with the first epoch
             a, b = st.columns(2)
@@ -251,7 +412,8 @@ if run_id:
     @st.fragment(run_every=poll_s)
     def live_view() -> None:
         view = reg.view(run_id)
-        if (was_live and not view.alive) or (waiting and view.history):
+        if ((was_live and not view.alive) or (waiting and view.history)
+                or (was_live and (view.paused or view.pausing) != held)):
             st.rerun()  # the run ended, or its first epoch came: refresh the whole page once (buttons, cadence)
         render(view)
 
