@@ -4,7 +4,7 @@ import time
 
 import streamlit as st
 
-from app_pages._nav import PREDICT, page
+from app_pages._nav import INSPECT, PREDICT, page
 
 page("Train")
 st.title("Train")
@@ -390,6 +390,8 @@ def render(view) -> None:
     label_names = info.get("label_names") or list(evaluated["val_per_label"])
     shown_epoch = evaluated["epoch"]
     live_part = view.live or {}
+    st.page_link(INSPECT, label="Inspect: per-label PR/ROC curves, confusion and the network, live",
+                 query_params={"run": view.run_id})
     a, b = st.columns(2)
     a.plotly_chart(per_label_figure(evaluated["val_per_label"], epoch=shown_epoch), key="per_label_chart")
     if live_part.get("probe_probs") and info.get("probe_targets"):
