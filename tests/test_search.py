@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import pandas as pd
 import pytest
 import torch
 
-from multilabel import TrainConfig, load_checkpoint, make_synthetic, save_checkpoint
+from multilabel import TrainConfig, engine, load_checkpoint, make_synthetic, save_checkpoint, train
 from multilabel.checkpoint import VERSION
 from multilabel.engine import auto_batch_size, refit, resolve_auto
 from multilabel.errors import MultilabelError
@@ -361,3 +362,53 @@ def test_a_background_search_can_be_followed_and_stopped_like_ctrl_c(tiny, tmp_p
     result = job.result()
     assert result["interrupted"] is True and result["checkpoint"] == str(out)
     assert len(load_checkpoint(out).nets) == 2
+
+
+# ---- refit wired into training (TrainConfig.refit) --------------------------------------------------------------
+
+def test_refit_result_retrains_the_run_on_every_row_for_its_best_epoch(tiny):
+    config = tiny_base(hidden_size=16, epochs=60, patience=3, learning_rate=3e-2, threshold_mode="tuned",
+                     refit="all").validate()
+    result = train(config, tiny)
+    assert 1 <= result.best_epoch < 60 and result.outcome == "early_stopped"
+    refitted = engine.refit_result(config, tiny, result)
+    expected = refit(result.trained.config, tiny, result.best_epoch, thresholds=result.trained.thresholds)
+    np.testing.assert_array_equal(refitted.trained.predict_proba(tiny.X), expected.predict_proba(tiny.X))
+    assert not np.array_equal(refitted.trained.predict_proba(tiny.X), result.trained.predict_proba(tiny.X))
+    np.testing.assert_allclose(refitted.trained.standardizer.mean, tiny.X.mean(axis=0), atol=1e-5)  # every row
+    assert refitted.trained.thresholds == result.trained.thresholds  # tuned on the run's validation rows
+    assert refitted.trained.metrics["refit_epochs"] == result.best_epoch
+    assert refitted.trained.metrics["micro_f1"] == result.trained.metrics["micro_f1"]
+    assert refitted.trained.config == result.trained.config
+    assert refitted.info["refit"]["epochs"] == result.best_epoch and refitted.info["refit"]["rows"] == tiny.num_rows
+    assert refitted.history is result.history and refitted.best is result.best
+
+
+def test_refit_none_and_stopped_runs_keep_the_runs_own_model(tiny):
+    config = tiny_base(hidden_size=16, refit="none").validate()
+    result = train(config, tiny)
+    assert engine.refit_result(config, tiny, result) is result
+    stop = threading.Event()
+    stop.set()
+    all_rows = config.replace(refit="all")
+    stopped = train(all_rows, tiny, stop=stop)
+    assert stopped.outcome == "stopped"
+    assert engine.refit_result(all_rows, tiny, stopped) is stopped
+    done = train(all_rows, tiny)
+    assert engine.refit_result(all_rows, tiny, done, stop=stop) is done  # Stop pressed before the refit began
+
+
+def test_the_default_refits_and_a_worker_saves_the_refit_model(tiny, tmp_path):
+    from multilabel.session import SessionRegistry
+    from multilabel.store import RunStore
+    assert TrainConfig().refit == "all"
+    config = tiny_base(hidden_size=16, epochs=8, patience=0).validate()
+    store = RunStore(tmp_path / "runs")
+    session = SessionRegistry(store).start(config, tiny)
+    assert session.join(timeout=120)
+    snap = session.snapshot()
+    assert snap["status"] == "completed"
+    loaded = load_checkpoint(snap["checkpoint"])
+    expected = engine.refit_result(config, tiny, train(config, tiny))
+    assert loaded.metrics["refit_epochs"] == expected.best_epoch == snap["best"]["epoch"]
+    np.testing.assert_allclose(loaded.predict_proba(tiny.X), expected.trained.predict_proba(tiny.X), atol=1e-6)
