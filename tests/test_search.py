@@ -147,7 +147,9 @@ def test_small_search_records_trials_and_builds_an_ensemble(tiny, tmp_path):
     assert set(summary["trials"][0]["params"]) == set(search.SPACE)
     best = summary["best"]
     assert 0 <= best["hamming"] <= 1 and 0 <= best["micro_f1"] <= 1
-    assert best["value"] == pytest.approx((best["hamming"] + 1 - best["micro_f1"]) / 2)
+    top = search.completed(study)[0]
+    assert search.OBJECTIVE == "bce" and best["value"] == pytest.approx(top.user_attrs["bce"])  # the default
+    assert top.user_attrs["global_threshold"] in search.GLOBAL_THRESHOLDS
     trained = search.build_ensemble(tiny, study, members=2)
     assert len(trained.nets) == 2 and trained.metrics["trials"][0] == best["number"]
     assert trained.predict_proba(tiny.X).shape == (240, 3)
@@ -412,3 +414,49 @@ def test_the_default_refits_and_a_worker_saves_the_refit_model(tiny, tmp_path):
     expected = engine.refit_result(config, tiny, train(config, tiny))
     assert loaded.metrics["refit_epochs"] == expected.best_epoch == snap["best"]["epoch"]
     np.testing.assert_allclose(loaded.predict_proba(tiny.X), expected.trained.predict_proba(tiny.X), atol=1e-6)
+
+
+def test_the_mix_objective_scores_hamming_and_f1_and_a_bad_objective_is_refused(tiny):
+    study = search.memory_study(seed=0)
+    search.run_search(tiny, tiny_base(), study, trials=1, folds=2, objective="mix")
+    top = search.completed(study)[0]
+    assert top.value == pytest.approx((top.user_attrs["hamming"] + 1 - top.user_attrs["micro_f1"]) / 2)
+    with pytest.raises(MultilabelError, match="objective must be one of bce, mix"):
+        search.make_objective(tiny, tiny_base(), 1, objective="f1")
+
+
+def test_global_threshold_minimizes_the_mix_of_hamming_and_f1():
+    rng = np.random.default_rng(1)
+    Y = (rng.random((400, 5)) < 0.3).astype(np.float32)
+    # Probabilities that run low: positives around 0.4, negatives around 0.15, so the best cut sits below 0.5.
+    probs = np.clip(np.where(Y > 0, 0.4, 0.15) + rng.normal(0, 0.05, Y.shape), 0, 1).astype(np.float32)
+    t = search.global_threshold(probs, Y)
+    assert 0.25 < t < 0.4 and t in search.GLOBAL_THRESHOLDS
+
+    def mix(cut: float) -> float:
+        pred, y = probs >= cut, Y > 0
+        tp, fp, fn = (pred & y).sum(), (pred & ~y).sum(), (~pred & y).sum()
+        return ((fp + fn) / Y.size + 1 - 2 * tp / (2 * tp + fp + fn)) / 2
+    assert all(mix(t) <= mix(other) + 1e-12 for other in search.GLOBAL_THRESHOLDS)
+    assert mix(t) < mix(0.5)
+    # Well separated at 0.5: the tie-break keeps 0.5.
+    assert search.global_threshold(np.where(Y > 0, 0.9, 0.1).astype(np.float32), Y) == 0.5
+
+
+def test_an_ensemble_of_configurations_times_seeds_with_one_global_threshold(tiny):
+    study = search.memory_study(seed=0)
+    search.run_search(tiny, tiny_base(), study, trials=3, folds=1)
+    trained = search.build_ensemble(tiny, study, members=2, seeds=3, threshold="global")
+    best = search.completed(study)[:2]
+    assert len(trained.nets) == 6 and trained.metrics["seeds_per_trial"] == 3
+    cut = np.mean([t.user_attrs["global_threshold"] for t in best])
+    assert trained.thresholds == pytest.approx([cut] * 3)
+    # The nets of one configuration are its stacked refit on every row with seeds 0, 1, 2 (then 3, 4, 5).
+    from multilabel.batched import refit_seeds
+    for k, trial in enumerate(best):
+        config = TrainConfig.from_dict(trial.user_attrs["config"])
+        stacked = refit_seeds(config, tiny, max(1, round(trial.user_attrs["best_epoch"])), [3 * k, 3 * k + 1, 3 * k + 2])
+        for i, member in enumerate(stacked):
+            x = torch.from_numpy(member.standardizer.transform(tiny.X[:8]))
+            np.testing.assert_array_equal(member.model(x).detach().numpy(),
+                                          trained.nets[3 * k + i](x).detach().numpy())
