@@ -281,8 +281,10 @@ def summarize(rows: list[dict[str, Any]], methods: list[str], datasets: list[str
         for m in methods:
             mine = [r for r in rows if r["dataset"] == ds and r["method"] == m]
             if mine:
+                sd = (lambda key: statistics.stdev(r[key] for r in mine) if len(mine) > 1 else 0.0)
                 table[ds][m] = {"hamming": statistics.mean(r["hamming"] for r in mine),
                                 "micro_f1": statistics.mean(r["micro_f1"] for r in mine),
+                                "hamming_sd": sd("hamming"), "micro_f1_sd": sd("micro_f1"),
                                 "seconds": statistics.mean(r["seconds"] for r in mine), "folds": len(mine)}
     summary: dict[str, dict[str, float]] = {m: {"rank_sum": 0.0, "n": 0, "worst_ham_excess": 0.0,
                                                 "worst_f1_short": 0.0} for m in methods}
@@ -309,12 +311,13 @@ def print_report(result: dict[str, Any], methods: list[str]) -> None:
     for ds, per in table.items():
         folds = next(iter(per.values()))["folds"]
         print(f"\n{ds} ({folds} test folds)")
-        print(f"  {'method':<{width}} {'hamming':>8} {'rank':>5} {'micro-F1':>9} {'rank':>5} {'s/fit':>7}")
+        print(f"  {'method':<{width}} {'hamming':>8} {'sd':>7} {'rank':>5} {'micro-F1':>9} {'sd':>7} {'rank':>5} "
+              f"{'s/fit':>7}")
         for m in methods:
             if m in per:
                 v = per[m]
-                print(f"  {m:<{width}} {v['hamming']:>8.4f} {v['rank_hamming']:>5.1f} {v['micro_f1']:>9.4f} "
-                      f"{v['rank_f1']:>5.1f} {v['seconds']:>7.2f}")
+                print(f"  {m:<{width}} {v['hamming']:>8.4f} {v['hamming_sd']:>7.4f} {v['rank_hamming']:>5.1f} "
+                      f"{v['micro_f1']:>9.4f} {v['micro_f1_sd']:>7.4f} {v['rank_f1']:>5.1f} {v['seconds']:>7.2f}")
     print(f"\nsummary over {len(table)} datasets (ranks over both metrics; worst = largest gap to the best method)")
     print(f"  {'method':<{width}} {'mean rank':>9} {'worst hamming excess':>21} {'worst micro-F1 shortfall':>25}")
     for m in sorted(methods, key=lambda m: summary[m]["mean_rank"]):

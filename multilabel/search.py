@@ -3,15 +3,18 @@
 A study samples hidden size, learning rate, weight decay, dropout, batch size, pos_weight and threshold mode. Each
 trial trains on ``folds`` repeated holdout splits of the training data only (split seed = fold number, so every
 trial sees the same splits), reporting the per-epoch validation loss to Optuna so a median pruner can stop hopeless
-trials early. A trial's value (lower is better) is the mean over folds of ``(hamming_loss + 1 - micro_f1) / 2`` on
-the held-out rows; with tuned thresholds the thresholds are cross-fitted (tuned on one half of the held-out rows,
-scored on the other, and the other way round), so tuning cannot flatter itself.
+trials early. A trial's value (lower is better) is, by default (OBJECTIVE "bce"), the held-out rows' mean binary
+cross-entropy averaged over folds; "mix" is the mean over folds of ``(hamming_loss + 1 - micro_f1) / 2``. Both are
+kept as user attributes; with tuned thresholds the thresholds are cross-fitted (tuned on one half of the held-out
+rows, scored on the other, and the other way round), so tuning cannot flatter itself. Each trial also records the
+one threshold for every label that does best on its pooled held-out rows (``global_threshold``).
 
 The study lives in Optuna storage (an SQLAlchemy URL; default ``sqlite:///<run store>/search.db``), so several
 processes or machines can work on one study: ``python -m multilabel search --storage URL --study NAME`` on each.
 
 ``build_ensemble`` refits the best ``k`` trials' configurations on ALL training rows, each for its mean best
-epoch count and with its own seed, and returns ONE ``TrainedModel`` whose probabilities are the members' mean.
+epoch count, with one or several seeds each (several: trained together, ``multilabel.batched``), and returns ONE
+``TrainedModel`` whose probabilities are the members' mean.
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ OBJECTIVE = "bce"
 # The ensemble's cut-off "global": one threshold for every label, the mean of its trials' best single thresholds on
 # their pooled held-out probabilities (search.global_threshold); "trial": each trial's own (0.5 or tuned per label).
 ENSEMBLE_THRESHOLD = "trial"
-ENSEMBLE_SEEDS = 1  # seeds per configuration in the CLI's and the page's ensemble (``build_ensemble(seeds=...)``)
+ENSEMBLE_SEEDS = 3  # seeds per configuration in the CLI's and the page's ensemble (``build_ensemble(seeds=...)``)
 GLOBAL_THRESHOLDS = tuple(round(0.3 + 0.025 * i, 3) for i in range(13))  # 0.3 .. 0.6
 DB_NAME = "search.db"
 DEFAULT_STUDY = "multilabel"
@@ -455,5 +458,6 @@ def study_summary(storage: str | None, study_name: str = DEFAULT_STUDY) -> dict[
             "trials": rows}
 
 
-__all__ = ["SPACE", "BackgroundSearch", "build_ensemble", "start_background", "completed", "default_storage",
-           "ensemble", "make_objective", "memory_study", "open_study", "run_search", "score_holdout", "study_summary", "suggest"]
+__all__ = ["SPACE", "BackgroundSearch", "build_ensemble", "completed", "default_storage", "ensemble", "global_threshold",
+           "make_objective", "memory_study", "open_study", "run_search", "score_holdout", "start_background",
+           "study_summary", "suggest"]

@@ -252,10 +252,13 @@ def test_two_worker_processes_share_one_study_without_lost_or_duplicated_trials(
     assert last["study"] == "common" and last["checkpoint"] is None
     # Afterwards, on any machine: --trials 0 only builds the ensemble from the shared study.
     out = tmp_path / "ens.pt"
-    done = subprocess.run(_search_cmd(csv, labels, storage, "--trials", 0, "--members", 2, "--out", out), cwd=REPO,
-                          env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(_search_cmd(csv, labels, storage, "--trials", 0, "--members", 2, "--seeds", 1,
+                                      "--threshold", "global", "--out", out),
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert json.loads(done.stdout.strip().splitlines()[-1])["trials"] == 6 and len(load_checkpoint(out).nets) == 2
+    assert json.loads(done.stdout.strip().splitlines()[-1])["trials"] == 6
+    ensemble = load_checkpoint(out)
+    assert len(ensemble.nets) == 2 and len(set(ensemble.thresholds)) == 1  # one cut-off for every label
 
 
 def test_cli_search_with_two_jobs_writes_an_ensemble_that_evaluate_accepts(tiny, tmp_path, cli, store_home):
@@ -269,7 +272,7 @@ def test_cli_search_with_two_jobs_writes_an_ensemble_that_evaluate_accepts(tiny,
     assert result["storage"] == f"sqlite:///{(store_home / 'search.db').resolve()}"  # default: in the run store
     # --jobs 2: a helper process ran its share of the 3 trials on the same study; the ensemble waited for it.
     assert result["checkpoint"] == str(out) and result["states"] == {"COMPLETE": 3}
-    assert len(load_checkpoint(out).nets) == 2
+    assert len(load_checkpoint(out).nets) == 2 * search.ENSEMBLE_SEEDS
     scored = cli("evaluate", "--model", out, "--data", csv)
     assert scored.returncode == 0, scored.stderr
     assert 0 <= json.loads(scored.stdout)["hamming_loss"] <= 1
@@ -363,7 +366,7 @@ def test_a_background_search_can_be_followed_and_stopped_like_ctrl_c(tiny, tmp_p
             job.process.wait()
     result = job.result()
     assert result["interrupted"] is True and result["checkpoint"] == str(out)
-    assert len(load_checkpoint(out).nets) == 2
+    assert len(load_checkpoint(out).nets) == 2 * search.ENSEMBLE_SEEDS
 
 
 # ---- refit wired into training (TrainConfig.refit) --------------------------------------------------------------
@@ -455,7 +458,8 @@ def test_an_ensemble_of_configurations_times_seeds_with_one_global_threshold(tin
     from multilabel.batched import refit_seeds
     for k, trial in enumerate(best):
         config = TrainConfig.from_dict(trial.user_attrs["config"])
-        stacked = refit_seeds(config, tiny, max(1, round(trial.user_attrs["best_epoch"])), [3 * k, 3 * k + 1, 3 * k + 2])
+        epochs = max(1, round(trial.user_attrs["best_epoch"]))
+        stacked = refit_seeds(config, tiny, epochs, [3 * k, 3 * k + 1, 3 * k + 2])
         for i, member in enumerate(stacked):
             x = torch.from_numpy(member.standardizer.transform(tiny.X[:8]))
             np.testing.assert_array_equal(member.model(x).detach().numpy(),
