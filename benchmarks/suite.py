@@ -13,12 +13,16 @@ Every dataset is scored by repeated k-fold CV (emotions: 5x5 in --full, the othe
 each method is fitted on the k-1 training folds only and scored on the held-out fold with sklearn.metrics
 (Hamming loss, lower is better; micro-F1, higher is better). Methods:
   ours:<name>        multilabel.train(TrainConfig(**candidate)) on the training folds (it holds out its own
-                     validation rows for early stopping), then predict_proba >= the model's thresholds
-  ours:<name>+refit  the same, then multilabel.engine.refit on ALL training-fold rows for the best epoch count
+                     validation rows for early stopping), then engine.refit_result (as the worker does; the named
+                     candidates pin refit="none", "default" is the shipped TrainConfig, which refits), then
+                     predict_proba >= the model's thresholds
+  ours:<name>+refit  the same with refit="all": retrained on ALL training-fold rows for the best epoch count
   sk-mlp             StandardScaler + MLPClassifier(128, early_stopping=True)
   search             multilabel.search for --search-budget seconds on the training folds, then its ensemble
                      (the best --search-members configurations refit on all training-fold rows)
   search-seeds       the same search; the ensemble is the best configuration with --search-members seeds
+  search:O:S:T       the same search with objective O (bce | mix), then the best --search-members configurations
+                     x S seeds each, cut at threshold T (trial | global); e.g. search:bce:3:global
   svm                StandardScaler + per label GridSearchCV(SVC(rbf), C in SVM_C, inner 3-fold) (binary relevance, as
                      MultiOutputClassifier does, but a label constant in a fold predicts that constant):
                      binary relevance, C chosen per label on the training folds only
@@ -59,7 +63,7 @@ from threadpoolctl import threadpool_limits  # noqa: E402
 
 import multilabel  # noqa: E402
 from multilabel import Dataset, TrainConfig  # noqa: E402
-from multilabel.engine import refit  # noqa: E402
+from multilabel.engine import refit_result  # noqa: E402
 
 EMOTIONS = Path(__file__).resolve().parents[1] / "tests" / "data" / "emotions.csv"
 SVM_C = (0.5, 2.0, 8.0)
@@ -86,6 +90,9 @@ CANDIDATES: dict[str, dict[str, Any]] = {
     "w512-adamw-cos": dict(hidden_size=512, batch_size=0, learning_rate=1e-3, weight_decay=1e-2, dropout=0.5,
                            patience=20, threshold_mode="fixed", optimizer="adamw", lr_schedule="cosine", epochs=100),
 }
+
+for _knobs in CANDIDATES.values():  # the candidates are scored as train() leaves them; "+refit" adds the refit
+    _knobs.setdefault("refit", "none")
 
 
 # ---- datasets ---------------------------------------------------------------------------------------------------
@@ -157,25 +164,27 @@ def _subset(data: Dataset, rows: np.ndarray) -> Dataset:
 
 def fit_ours(knobs: dict[str, Any], train: Dataset, X_test: np.ndarray, seed: int, do_refit: bool) -> np.ndarray:
     config = TrainConfig(input_size=train.X.shape[1], num_outputs=train.Y.shape[1], seed=seed, **knobs)
-    result = multilabel.train(config, train)
-    trained = result.trained
     if do_refit:
-        trained = refit(result.trained.config, train, max(1, result.best_epoch), thresholds=trained.thresholds)
+        config = config.replace(refit="all")
+    # What the worker does: train, then refit on all rows when config.refit is "all" (the shipped default).
+    trained = refit_result(config, train, multilabel.train(config, train)).trained
     probs = trained.predict_proba(X_test)
     return (probs >= np.asarray(trained.thresholds, dtype=np.float32)).astype(int)
 
 
 def fit_search(train: Dataset, X_test: np.ndarray, seed: int, budget_s: float, folds: int, members: int,
-               mode: str = "configs") -> tuple[np.ndarray, dict[str, Any]]:
-    """multilabel.search on the training folds for ``budget_s`` seconds, then its ensemble of ``members``."""
+               mode: str = "configs", objective: str | None = None, seeds: int = 1,
+               threshold: str = "trial") -> tuple[np.ndarray, dict[str, Any]]:
+    """multilabel.search on the training folds for ``budget_s`` seconds, then its ensemble of ``members``
+    configurations x ``seeds`` seeds (``mode`` "seeds": the best configuration with ``members`` seeds)."""
     import optuna
 
     from multilabel import search
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     study = search.memory_study(seed=seed)
     base = TrainConfig(input_size=train.X.shape[1], num_outputs=train.Y.shape[1])
-    search.run_search(train, base, study, timeout=budget_s, folds=folds)
-    trained = search.build_ensemble(train, study, members=members, mode=mode)
+    search.run_search(train, base, study, timeout=budget_s, folds=folds, objective=objective)
+    trained = search.build_ensemble(train, study, members=members, mode=mode, seeds=seeds, threshold=threshold)
     probs = trained.predict_proba(X_test)
     states = [t.state.name for t in study.get_trials()]
     info = {"trials": len(states), "complete": states.count("COMPLETE"), "pruned": states.count("PRUNED")}
@@ -226,9 +235,14 @@ def run_fold(ds_name: str, fold: int, rows: tuple[np.ndarray, np.ndarray], metho
         for method in methods:
             t0 = time.perf_counter()
             extra: dict[str, Any] = {}
-            if method in ("search", "search-seeds"):
+            if method.startswith("search"):
+                # search | search-seeds | search:OBJECTIVE:SEEDS:THRESHOLD (e.g. search:bce:3:global)
+                parts = method.split(":")
                 pred, extra = fit_search(train, data.X[te], seed, *search_args,
-                                         mode="seeds" if method == "search-seeds" else "configs")
+                                         mode="seeds" if method == "search-seeds" else "configs",
+                                         objective=parts[1] if len(parts) > 1 else None,
+                                         seeds=int(parts[2]) if len(parts) > 2 else 1,
+                                         threshold=parts[3] if len(parts) > 3 else "trial")
             elif method.startswith("ours:"):
                 name = method[5:].removesuffix("+refit")
                 pred = fit_ours(candidates[name], train, data.X[te], seed, method.endswith("+refit"))
@@ -267,8 +281,10 @@ def summarize(rows: list[dict[str, Any]], methods: list[str], datasets: list[str
         for m in methods:
             mine = [r for r in rows if r["dataset"] == ds and r["method"] == m]
             if mine:
+                sd = (lambda key: statistics.stdev(r[key] for r in mine) if len(mine) > 1 else 0.0)
                 table[ds][m] = {"hamming": statistics.mean(r["hamming"] for r in mine),
                                 "micro_f1": statistics.mean(r["micro_f1"] for r in mine),
+                                "hamming_sd": sd("hamming"), "micro_f1_sd": sd("micro_f1"),
                                 "seconds": statistics.mean(r["seconds"] for r in mine), "folds": len(mine)}
     summary: dict[str, dict[str, float]] = {m: {"rank_sum": 0.0, "n": 0, "worst_ham_excess": 0.0,
                                                 "worst_f1_short": 0.0} for m in methods}
@@ -295,12 +311,13 @@ def print_report(result: dict[str, Any], methods: list[str]) -> None:
     for ds, per in table.items():
         folds = next(iter(per.values()))["folds"]
         print(f"\n{ds} ({folds} test folds)")
-        print(f"  {'method':<{width}} {'hamming':>8} {'rank':>5} {'micro-F1':>9} {'rank':>5} {'s/fit':>7}")
+        print(f"  {'method':<{width}} {'hamming':>8} {'sd':>7} {'rank':>5} {'micro-F1':>9} {'sd':>7} {'rank':>5} "
+              f"{'s/fit':>7}")
         for m in methods:
             if m in per:
                 v = per[m]
-                print(f"  {m:<{width}} {v['hamming']:>8.4f} {v['rank_hamming']:>5.1f} {v['micro_f1']:>9.4f} "
-                      f"{v['rank_f1']:>5.1f} {v['seconds']:>7.2f}")
+                print(f"  {m:<{width}} {v['hamming']:>8.4f} {v['hamming_sd']:>7.4f} {v['rank_hamming']:>5.1f} "
+                      f"{v['micro_f1']:>9.4f} {v['micro_f1_sd']:>7.4f} {v['rank_f1']:>5.1f} {v['seconds']:>7.2f}")
     print(f"\nsummary over {len(table)} datasets (ranks over both metrics; worst = largest gap to the best method)")
     print(f"  {'method':<{width}} {'mean rank':>9} {'worst hamming excess':>21} {'worst micro-F1 shortfall':>25}")
     for m in sorted(methods, key=lambda m: summary[m]["mean_rank"]):
@@ -344,8 +361,6 @@ def main() -> None:
         cands = args.candidates.split(",") if args.candidates else (
             ["old", "default"] if args.quick else list(CANDIDATES))
         methods = method_names([c for c in cands if c in usable or c == "default"], args.refit)
-        if args.quick:
-            methods.insert(2, "ours:default+refit")
     if any(m.startswith("ours:default") for m in methods):
         CANDIDATES["default"] = {}  # the shipped TrainConfig defaults
     tasks = []

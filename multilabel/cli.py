@@ -341,6 +341,15 @@ def _add_search_parser(sub: argparse._SubParsersAction) -> None:
     se.add_argument("--members", type=int, default=5, help="ensemble size [default: 5]; 0 = no ensemble")
     se.add_argument("--ensemble-from", choices=("configs", "seeds"), default="configs",
                     help="configs: the best N configurations; seeds: the best one with N seeds [default: configs]")
+    se.add_argument("--seeds", type=int, default=None,
+                    help="with --ensemble-from configs: seeds per configuration, trained together "
+                         "[default: search.ENSEMBLE_SEEDS]")
+    se.add_argument("--threshold", choices=("trial", "global"), default=None,
+                    help="the ensemble's cut-off: trial (each trial's own) or global (one for every label, chosen "
+                         "on the trials' held-out rows) [default: search.ENSEMBLE_THRESHOLD]")
+    se.add_argument("--objective", choices=("bce", "mix"), default=None,
+                    help="trial value: bce (held-out cross-entropy) or mix ((hamming + 1 - micro-F1) / 2); every "
+                         "worker on a study must use the same [default: search.OBJECTIVE]")
     se.add_argument("--epochs", type=int, default=None, help="maximum epochs per trial [default: TrainConfig's]")
     se.add_argument("--seed", type=int, default=None, help="sampler seed [default: none]")
     se.add_argument("--store", metavar="DIR", help="run store folder (default: $MULTILABEL_HOME or ./runs)")
@@ -360,6 +369,7 @@ def _start_search_helpers(args: argparse.Namespace, storage: str, study_name: st
         cmd += ["--trials", str(share)] if share is not None else []
         cmd += ["--timeout", str(args.timeout)] if args.timeout is not None else []
         cmd += ["--epochs", str(args.epochs)] if args.epochs else []
+        cmd += ["--objective", args.objective] if args.objective else []
         cmd += ["--seed", str(args.seed + 1 + i)] if args.seed is not None else []
         helpers.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL))
     return helpers
@@ -378,7 +388,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     from .data import load_csv
 
     for flag, value, low in (("--folds", args.folds, 1), ("--jobs", args.jobs, 1), ("--members", args.members, 0),
-                             ("--trials", args.trials, 0), ("--epochs", args.epochs, 1)):
+                             ("--trials", args.trials, 0), ("--epochs", args.epochs, 1), ("--seeds", args.seeds, 1)):
         if value is not None and value < low:
             raise MultilabelError(f"{flag} must be >= {low}, got {value}")
     if args.timeout is not None and args.timeout <= 0:
@@ -418,7 +428,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     try:
         if shares[0] != 0:
             search.run_search(data, base, study, trials=shares[0], timeout=args.timeout, folds=args.folds,
-                              on_trial=on_trial, stop=stop)
+                              on_trial=on_trial, stop=stop, objective=args.objective)
         for helper in helpers:  # the other workers' trials move the bar too
             while helper.poll() is None:
                 if bar is not None:
@@ -445,9 +455,12 @@ def cmd_search(args: argparse.Namespace) -> int:
             if not args.quiet:
                 sys.stderr.write(f"refitting {args.members} member(s) on all {data.num_rows} rows"
                                  + (" (Ctrl-C to skip)" if interrupted else "") + "...\n")
-            trained = search.build_ensemble(data, study, members=args.members, mode=args.ensemble_from)
+            trained = search.build_ensemble(
+                data, study, members=args.members, mode=args.ensemble_from,
+                seeds=args.seeds if args.seeds is not None else search.ENSEMBLE_SEEDS,
+                threshold=args.threshold or search.ENSEMBLE_THRESHOLD)
             out["checkpoint"] = str(save_checkpoint(trained, args.out))
-            out["members"] = args.members
+            out["members"] = len(trained.nets)
     except KeyboardInterrupt:
         interrupted = out["interrupted"] = True
         sys.stderr.write("\nensemble skipped; the study keeps every finished trial\n")

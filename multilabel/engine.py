@@ -629,3 +629,35 @@ def refit(config: TrainConfig, data: Dataset, epochs: int, thresholds: Optional[
     return TrainedModel(model=model.cpu(), config=config.replace(epochs=epochs), feature_names=list(data.feature_names),
                         label_names=list(data.label_names), standardizer=standardizer, thresholds=cut,
                         metrics={"refit_epochs": epochs, "rows": data.num_rows})
+
+
+def refit_result(config: TrainConfig, data: Dataset, result: TrainResult,
+                 stop: Optional[StopFlag] = None) -> TrainResult:
+    """``result`` with its model refit on ALL rows of ``data`` when ``config.refit`` is "all" (else ``result``).
+
+    Call it right after ``train(config, data, ...)``: the refit trains ``result.best_epoch`` epochs on every row
+    (the training and the validation split, standardizer fitted on all of them; see ``refit``) with the run's
+    resolved config and keeps the run's thresholds. A run that was stopped, or a stop during the refit, keeps the
+    unrefit model. ``history``, ``best``, ``val_probs`` and ``resume`` stay those of the run (the validation rows are
+    training rows of the refit model, so they cannot score it); ``trained.metrics`` gains ``refit_epochs`` and
+    ``rows``, and ``info["refit"]`` says what was done.
+    """
+    if getattr(config, "refit", "none") != "all" or result.outcome == "stopped" or result.best_epoch < 1:
+        return result
+    if stop is not None and stop.is_set():
+        return result
+    t0 = time.perf_counter()
+    run = result.trained
+    refitted = refit(run.config, data, result.best_epoch, thresholds=list(run.thresholds), stop=stop)
+    if stop is not None and stop.is_set():  # a half-finished refit is worse than the run's own best weights
+        return result
+    refitted.config = run.config
+    refitted.metrics = {**run.metrics, "refit_epochs": result.best_epoch, "rows": data.num_rows}
+    for name in ("run_id", "resume"):  # whatever the caller already attached to the run's model
+        if hasattr(run, name):
+            setattr(refitted, name, getattr(run, name))
+    seconds = time.perf_counter() - t0
+    from dataclasses import replace
+    return replace(result, trained=refitted, duration_s=result.duration_s + seconds,
+                               info={**result.info, "refit": {"epochs": result.best_epoch, "rows": data.num_rows,
+                                                              "seconds": seconds}})

@@ -3,15 +3,18 @@
 A study samples hidden size, learning rate, weight decay, dropout, batch size, pos_weight and threshold mode. Each
 trial trains on ``folds`` repeated holdout splits of the training data only (split seed = fold number, so every
 trial sees the same splits), reporting the per-epoch validation loss to Optuna so a median pruner can stop hopeless
-trials early. A trial's value (lower is better) is the mean over folds of ``(hamming_loss + 1 - micro_f1) / 2`` on
-the held-out rows; with tuned thresholds the thresholds are cross-fitted (tuned on one half of the held-out rows,
-scored on the other, and the other way round), so tuning cannot flatter itself.
+trials early. A trial's value (lower is better) is, by default (OBJECTIVE "bce"), the held-out rows' mean binary
+cross-entropy averaged over folds; "mix" is the mean over folds of ``(hamming_loss + 1 - micro_f1) / 2``. Both are
+kept as user attributes; with tuned thresholds the thresholds are cross-fitted (tuned on one half of the held-out
+rows, scored on the other, and the other way round), so tuning cannot flatter itself. Each trial also records the
+one threshold for every label that does best on its pooled held-out rows (``global_threshold``).
 
 The study lives in Optuna storage (an SQLAlchemy URL; default ``sqlite:///<run store>/search.db``), so several
 processes or machines can work on one study: ``python -m multilabel search --storage URL --study NAME`` on each.
 
 ``build_ensemble`` refits the best ``k`` trials' configurations on ALL training rows, each for its mean best
-epoch count and with its own seed, and returns ONE ``TrainedModel`` whose probabilities are the members' mean.
+epoch count, with one or several seeds each (several: trained together, ``multilabel.batched``), and returns ONE
+``TrainedModel`` whose probabilities are the members' mean.
 """
 
 from __future__ import annotations
@@ -39,6 +42,16 @@ from .engine import refit, split_indices, train
 from .errors import MultilabelError
 from .metrics import tune_thresholds
 
+# The trial value: "bce" (held-out binary cross-entropy: smooth, so a few hundred held-out rows rank configurations
+# far more reliably than their Hamming loss or F1) or "mix" ((hamming + 1 - micro_f1) / 2). Chosen on
+# benchmarks/bench_search_quality.py (see benchmarks/README.md).
+OBJECTIVES = ("bce", "mix")
+OBJECTIVE = "bce"
+# The ensemble's cut-off "global": one threshold for every label, the mean of its trials' best single thresholds on
+# their pooled held-out probabilities (search.global_threshold); "trial": each trial's own (0.5 or tuned per label).
+ENSEMBLE_THRESHOLD = "trial"
+ENSEMBLE_SEEDS = 3  # seeds per configuration in the CLI's and the page's ensemble (``build_ensemble(seeds=...)``)
+GLOBAL_THRESHOLDS = tuple(round(0.3 + 0.025 * i, 3) for i in range(13))  # 0.3 .. 0.6
 DB_NAME = "search.db"
 DEFAULT_STUDY = "multilabel"
 OPEN_ATTEMPTS = 5
@@ -126,15 +139,40 @@ class _Stopped(Exception):
     """Raised from on_epoch when the caller's stop event is set mid-trial."""
 
 
+def global_threshold(probs: np.ndarray, Y: np.ndarray) -> float:
+    """The one threshold in GLOBAL_THRESHOLDS that minimizes ``(hamming + 1 - micro_f1) / 2`` on ``probs`` (n, labels)
+    against 0/1 ``Y``; ties go to the one nearest 0.5. One number fitted on every held-out row and label is far less
+    noisy than a threshold per label on small data."""
+    y = Y > 0.5
+    best: tuple[float, float, float] | None = None
+    for t in GLOBAL_THRESHOLDS:
+        pred = probs >= t
+        tp, fp, fn = (pred & y).sum(), (pred & ~y).sum(), (~pred & y).sum()
+        value = ((fp + fn) / Y.size + 1 - 2 * tp / max(2 * tp + fp + fn, 1)) / 2
+        key = (round(float(value), 9), abs(t - 0.5), float(t))
+        if best is None or key < best:
+            best = key
+    assert best is not None
+    return best[2]
+
+
 def make_objective(data: Dataset, base: TrainConfig, folds: int,
-                   stop: Optional[threading.Event] = None) -> Callable[[optuna.Trial], float]:
-    """The study's objective on ``data`` (the training rows only): see the module docstring."""
+                   stop: Optional[threading.Event] = None,
+                   objective: str | None = None) -> Callable[[optuna.Trial], float]:
+    """The study's objective on ``data`` (the training rows only): see the module docstring.
+
+    ``objective``: "bce" (default, OBJECTIVE): the held-out rows' mean binary cross-entropy, averaged over folds;
+    "mix": ``(hamming + 1 - micro_f1) / 2`` at the trial's thresholds. Both are recorded as user attributes.
+    """
     if folds < 1:
         raise MultilabelError(f"folds must be >= 1, got {folds}")
+    target = objective or OBJECTIVE
+    if target not in OBJECTIVES:
+        raise MultilabelError(f"objective must be one of {', '.join(OBJECTIVES)}, got {target!r}")
 
     def objective(trial: optuna.Trial) -> float:
         config = suggest(trial, base)
-        scores, best_epochs, thresholds = [], [], []
+        scores, best_epochs, thresholds, pooled = [], [], [], []
         for fold in range(folds):
             step0 = fold * config.epochs
 
@@ -153,6 +191,7 @@ def make_objective(data: Dataset, base: TrainConfig, folds: int,
             probs = result.trained.predict_proba(data.X[val_idx])
             scored = score_holdout(probs, data.Y[val_idx], config.threshold_mode)
             scores.append(scored)
+            pooled.append((probs, data.Y[val_idx]))
             best_epochs.append(result.best_epoch)
             thresholds.append(scored["thresholds"])
         hamming = float(np.mean([s["hamming"] for s in scores]))
@@ -163,6 +202,10 @@ def make_objective(data: Dataset, base: TrainConfig, folds: int,
         trial.set_user_attr("best_epoch", float(np.mean(best_epochs)))
         trial.set_user_attr("thresholds", [float(t) for t in np.mean(thresholds, axis=0)])
         trial.set_user_attr("config", config.to_dict())
+        trial.set_user_attr("global_threshold", global_threshold(np.concatenate([p for p, _ in pooled]),
+                                                                 np.concatenate([y for _, y in pooled])))
+        if target == "bce":
+            return float(np.mean([s["bce"] for s in scores]))
         return (hamming + 1.0 - micro_f1) / 2
 
     return objective
@@ -203,17 +246,18 @@ def open_study(storage: str | None = None, study_name: str = DEFAULT_STUDY, seed
 def run_search(data: Dataset, base: TrainConfig, study: optuna.Study, trials: int | None = None,
                timeout: float | None = None, folds: int = 3, jobs: int = 1,
                on_trial: Optional[Callable[[optuna.Study, optuna.trial.FrozenTrial], None]] = None,
-               stop: Optional[threading.Event] = None) -> optuna.Study:
+               stop: Optional[threading.Event] = None, objective: str | None = None) -> optuna.Study:
     """Run trials of ``study`` on ``data`` until ``trials`` more have run here, ``timeout`` seconds passed, or
-    ``stop`` is set. ``base`` gives the fixed knobs (epochs, patience, val_fraction, sizes). ``jobs`` threads."""
-    objective = make_objective(data, base, folds, stop)
+    ``stop`` is set. ``base`` gives the fixed knobs (epochs, patience, val_fraction, sizes). ``jobs`` threads.
+    ``objective``: see ``make_objective`` (every process working on one study must use the same)."""
+    objective_fn = make_objective(data, base, folds, stop, objective)
     if not study.get_trials(deepcopy=False):  # a fresh study: start from the defaults (see WARM_START)
         for changes in WARM_START[:trials]:  # no more than this call runs: none left waiting
             study.enqueue_trial(warm_params(base, changes), skip_if_exists=True)
 
     def wrapped(trial: optuna.Trial) -> float:
         try:
-            return objective(trial)
+            return objective_fn(trial)
         except _Stopped:
             trial.study.stop()  # no new trial; this one is recorded as failed (it did not finish)
             raise
@@ -267,33 +311,45 @@ def completed(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
 
 
 def build_ensemble(data: Dataset, study: optuna.Study, members: int = 5, mode: str = "configs",
-                   stop: Optional[threading.Event] = None) -> TrainedModel:
+                   stop: Optional[threading.Event] = None, seeds: int = 1,
+                   threshold: str = "trial") -> TrainedModel:
     """Refit the best trials on ALL rows of ``data`` and join them into one TrainedModel (mean probabilities).
 
-    ``mode`` "configs": the best ``members`` trials' configurations, member i with seed i (one after another);
-    "seeds": the best configuration with seeds 0..members-1, trained together as one stacked model. Each member
-    trains for its trial's mean best epoch count. The ensemble's thresholds are the mean of the members' (0.5 for
-    fixed-threshold trials).
+    ``mode`` "configs": the best ``members`` trials' configurations, each with ``seeds`` seeds (0..seeds-1, trained
+    together as one stacked model, multilabel.batched): members x seeds nets; "seeds": the best configuration with
+    seeds 0..members-1, trained together. Each net trains for its trial's mean best epoch count. ``threshold``
+    "trial": the mean of the trials' thresholds (0.5 for fixed-threshold trials, per label for tuned ones);
+    "global": one cut-off for every label, the mean of the trials' ``global_threshold`` (see there).
     """
     best = completed(study)
     if not best:
         raise MultilabelError(f"the study {study.study_name!r} has no completed trial yet; run some trials first")
-    if members < 1:
-        raise MultilabelError(f"members must be >= 1, got {members}")
-    chosen = best[:members] if mode == "configs" else [best[0]] * members
+    if members < 1 or seeds < 1:
+        raise MultilabelError(f"members and seeds must be >= 1, got {members} and {seeds}")
+    if threshold not in ("trial", "global"):
+        raise MultilabelError(f"threshold must be trial or global, got {threshold!r}")
+    if mode == "seeds":  # one configuration, k seeds
+        chosen, per_config = [best[0]], members
+    else:
+        chosen, per_config = best[:members], seeds
     fitted: list[TrainedModel] = []
-    if mode == "seeds":  # one configuration, k seeds: trained together as one stacked model (multilabel.batched)
-        trial = best[0]
+    for i, trial in enumerate(chosen):
+        if stop is not None and stop.is_set() and fitted:
+            break
         config = TrainConfig.from_dict(trial.user_attrs["config"])
         _check_shape(config, data, trial, study)
-        fitted = refit_seeds(config, data, max(1, round(trial.user_attrs["best_epoch"])), list(range(members)),
-                             thresholds=trial.user_attrs["thresholds"], stop=stop)
-    for i, trial in enumerate(chosen if mode == "configs" else []):
-        config = TrainConfig.from_dict(trial.user_attrs["config"]).replace(seed=i)
-        _check_shape(config, data, trial, study)
-        fitted.append(refit(config, data, max(1, round(trial.user_attrs["best_epoch"])),
-                            thresholds=trial.user_attrs["thresholds"], stop=stop))
-    return ensemble(fitted, {"study": study.study_name, "trials": [t.number for t in chosen],
+        cut = trial.user_attrs["thresholds"]
+        if threshold == "global":
+            cut = [float(np.mean([t.user_attrs.get("global_threshold", 0.5) for t in chosen]))] * data.Y.shape[1]
+        epochs = max(1, round(trial.user_attrs["best_epoch"]))
+        if per_config == 1:  # one net: the plain refit (its seed is the member's index, as before)
+            fitted.append(refit(config.replace(seed=i), data, epochs, thresholds=cut, stop=stop))
+        else:  # k seeds of one configuration trained together as one stacked model (multilabel.batched)
+            fitted += refit_seeds(config, data, epochs, [i * per_config + s for s in range(per_config)],
+                                  thresholds=cut, stop=stop)
+    return ensemble(fitted, {"study": study.study_name,  # the trial of every net, in order
+                             "trials": [t.number for t in chosen for _ in range(per_config)][:len(fitted)],
+                             "seeds_per_trial": per_config, "threshold": threshold,
                              "cv_value": chosen[0].value, "cv_hamming": chosen[0].user_attrs["hamming"],
                              "cv_micro_f1": chosen[0].user_attrs["micro_f1"]})
 
@@ -402,8 +458,9 @@ def study_summary(storage: str | None, study_name: str = DEFAULT_STUDY) -> dict[
             "trials": rows}
 
 
-__all__ = ["SPACE", "BackgroundSearch", "build_ensemble", "start_background", "completed", "default_storage",
-           "ensemble", "make_objective", "memory_study", "open_study", "run_search", "score_holdout", "study_summary", "suggest"]
+__all__ = ["SPACE", "BackgroundSearch", "build_ensemble", "completed", "default_storage", "ensemble", "global_threshold",
+           "make_objective", "memory_study", "open_study", "run_search", "score_holdout", "start_background",
+           "study_summary", "suggest"]
 
 
 # ---- background searches the dashboard starts and finds again (the Search page) -----------------------------------

@@ -182,6 +182,7 @@ def run_training(store: RunStore, run_id: str, config: TrainConfig, data: Datase
         result = engine.train(config, data, on_epoch=log, stop=stop, on_start=on_start, on_progress=on_progress,
                               on_checkpoint=on_checkpoint, on_validation=on_validation, pause=pause,
                               resume=resume)
+        result = engine.refit_result(config, data, result, stop)  # config.refit "all": retrain on every row
         result.trained.run_id = run_id
         result.trained.resume = result.resume.to_dict()
         saved = save_checkpoint(result.trained, path)

@@ -28,9 +28,10 @@ os.environ.update(SINGLE_THREAD_ENV)
 
 
 def _small_config(**changes) -> TrainConfig:
-    # Optimizer, weight decay and dropout pinned: the tests' small nets do not follow the shipped defaults.
+    # Optimizer, weight decay and dropout pinned: the tests' small nets do not follow the shipped defaults. No refit:
+    # these tests compare a run's checkpoint with its own best epoch (tests/test_search.py covers refit="all").
     base = dict(input_size=6, hidden_size=16, num_outputs=3, epochs=5, batch_size=32, learning_rate=1e-2,
-                device="cpu", patience=0, seed=0, optimizer="adam", weight_decay=1e-4, dropout=0.0)
+                device="cpu", patience=0, seed=0, optimizer="adam", weight_decay=1e-4, dropout=0.0, refit="none")
     return TrainConfig(**{**base, **changes}).validate()
 
 

@@ -145,3 +145,16 @@ def test_bad_query_parameters_are_left_out_with_a_reason():
     assert values == {"batch_size": 64}
     assert len(problems) == 3 and all("ignored" in p for p in problems)
     assert any("epochs must be >= 1" in p for p in problems)
+
+
+def test_refit_is_a_form_toggle_a_cli_flag_and_a_link_parameter():
+    from multilabel.config import from_query, to_query, ui_fields
+    field = next(f for f in ui_fields() if f.name == "refit")
+    assert field.metadata["ui"] == "toggle" and (field.metadata["ui_off"], field.metadata["ui_on"]) == ("none", "all")
+    assert TrainConfig().refit == "all"
+    off = TrainConfig(refit="none").validate()
+    assert to_query(off) == {"refit": "none"}
+    values, problems = from_query(to_query(off))
+    assert problems == [] and TrainConfig(**values) == off
+    with pytest.raises(MultilabelError, match="refit must be one of none, all"):
+        TrainConfig(refit="yes").validate()

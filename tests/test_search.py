@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import pandas as pd
 import pytest
 import torch
 
-from multilabel import TrainConfig, load_checkpoint, make_synthetic, save_checkpoint
+from multilabel import TrainConfig, engine, load_checkpoint, make_synthetic, save_checkpoint, train
 from multilabel.checkpoint import VERSION
 from multilabel.engine import auto_batch_size, refit, resolve_auto
 from multilabel.errors import MultilabelError
@@ -146,7 +147,9 @@ def test_small_search_records_trials_and_builds_an_ensemble(tiny, tmp_path):
     assert set(summary["trials"][0]["params"]) == set(search.SPACE)
     best = summary["best"]
     assert 0 <= best["hamming"] <= 1 and 0 <= best["micro_f1"] <= 1
-    assert best["value"] == pytest.approx((best["hamming"] + 1 - best["micro_f1"]) / 2)
+    top = search.completed(study)[0]
+    assert search.OBJECTIVE == "bce" and best["value"] == pytest.approx(top.user_attrs["bce"])  # the default
+    assert top.user_attrs["global_threshold"] in search.GLOBAL_THRESHOLDS
     trained = search.build_ensemble(tiny, study, members=2)
     assert len(trained.nets) == 2 and trained.metrics["trials"][0] == best["number"]
     assert trained.predict_proba(tiny.X).shape == (240, 3)
@@ -249,10 +252,13 @@ def test_two_worker_processes_share_one_study_without_lost_or_duplicated_trials(
     assert last["study"] == "common" and last["checkpoint"] is None
     # Afterwards, on any machine: --trials 0 only builds the ensemble from the shared study.
     out = tmp_path / "ens.pt"
-    done = subprocess.run(_search_cmd(csv, labels, storage, "--trials", 0, "--members", 2, "--out", out), cwd=REPO,
-                          env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(_search_cmd(csv, labels, storage, "--trials", 0, "--members", 2, "--seeds", 1,
+                                      "--threshold", "global", "--out", out),
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert json.loads(done.stdout.strip().splitlines()[-1])["trials"] == 6 and len(load_checkpoint(out).nets) == 2
+    assert json.loads(done.stdout.strip().splitlines()[-1])["trials"] == 6
+    ensemble = load_checkpoint(out)
+    assert len(ensemble.nets) == 2 and len(set(ensemble.thresholds)) == 1  # one cut-off for every label
 
 
 def test_cli_search_with_two_jobs_writes_an_ensemble_that_evaluate_accepts(tiny, tmp_path, cli, store_home):
@@ -266,7 +272,7 @@ def test_cli_search_with_two_jobs_writes_an_ensemble_that_evaluate_accepts(tiny,
     assert result["storage"] == f"sqlite:///{(store_home / 'search.db').resolve()}"  # default: in the run store
     # --jobs 2: a helper process ran its share of the 3 trials on the same study; the ensemble waited for it.
     assert result["checkpoint"] == str(out) and result["states"] == {"COMPLETE": 3}
-    assert len(load_checkpoint(out).nets) == 2
+    assert len(load_checkpoint(out).nets) == 2 * search.ENSEMBLE_SEEDS
     scored = cli("evaluate", "--model", out, "--data", csv)
     assert scored.returncode == 0, scored.stderr
     assert 0 <= json.loads(scored.stdout)["hamming_loss"] <= 1
@@ -360,4 +366,101 @@ def test_a_background_search_can_be_followed_and_stopped_like_ctrl_c(tiny, tmp_p
             job.process.wait()
     result = job.result()
     assert result["interrupted"] is True and result["checkpoint"] == str(out)
-    assert len(load_checkpoint(out).nets) == 2
+    assert len(load_checkpoint(out).nets) == 2 * search.ENSEMBLE_SEEDS
+
+
+# ---- refit wired into training (TrainConfig.refit) --------------------------------------------------------------
+
+def test_refit_result_retrains_the_run_on_every_row_for_its_best_epoch(tiny):
+    config = tiny_base(hidden_size=16, epochs=60, patience=3, learning_rate=3e-2, threshold_mode="tuned",
+                     refit="all").validate()
+    result = train(config, tiny)
+    assert 1 <= result.best_epoch < 60 and result.outcome == "early_stopped"
+    refitted = engine.refit_result(config, tiny, result)
+    expected = refit(result.trained.config, tiny, result.best_epoch, thresholds=result.trained.thresholds)
+    np.testing.assert_array_equal(refitted.trained.predict_proba(tiny.X), expected.predict_proba(tiny.X))
+    assert not np.array_equal(refitted.trained.predict_proba(tiny.X), result.trained.predict_proba(tiny.X))
+    np.testing.assert_allclose(refitted.trained.standardizer.mean, tiny.X.mean(axis=0), atol=1e-5)  # every row
+    assert refitted.trained.thresholds == result.trained.thresholds  # tuned on the run's validation rows
+    assert refitted.trained.metrics["refit_epochs"] == result.best_epoch
+    assert refitted.trained.metrics["micro_f1"] == result.trained.metrics["micro_f1"]
+    assert refitted.trained.config == result.trained.config
+    assert refitted.info["refit"]["epochs"] == result.best_epoch and refitted.info["refit"]["rows"] == tiny.num_rows
+    assert refitted.history is result.history and refitted.best is result.best
+
+
+def test_refit_none_and_stopped_runs_keep_the_runs_own_model(tiny):
+    config = tiny_base(hidden_size=16, refit="none").validate()
+    result = train(config, tiny)
+    assert engine.refit_result(config, tiny, result) is result
+    stop = threading.Event()
+    stop.set()
+    all_rows = config.replace(refit="all")
+    stopped = train(all_rows, tiny, stop=stop)
+    assert stopped.outcome == "stopped"
+    assert engine.refit_result(all_rows, tiny, stopped) is stopped
+    done = train(all_rows, tiny)
+    assert engine.refit_result(all_rows, tiny, done, stop=stop) is done  # Stop pressed before the refit began
+
+
+def test_the_default_refits_and_a_worker_saves_the_refit_model(tiny, tmp_path):
+    from multilabel.session import SessionRegistry
+    from multilabel.store import RunStore
+    assert TrainConfig().refit == "all"
+    config = tiny_base(hidden_size=16, epochs=8, patience=0).validate()
+    store = RunStore(tmp_path / "runs")
+    session = SessionRegistry(store).start(config, tiny)
+    assert session.join(timeout=120)
+    snap = session.snapshot()
+    assert snap["status"] == "completed"
+    loaded = load_checkpoint(snap["checkpoint"])
+    expected = engine.refit_result(config, tiny, train(config, tiny))
+    assert loaded.metrics["refit_epochs"] == expected.best_epoch == snap["best"]["epoch"]
+    np.testing.assert_allclose(loaded.predict_proba(tiny.X), expected.trained.predict_proba(tiny.X), atol=1e-6)
+
+
+def test_the_mix_objective_scores_hamming_and_f1_and_a_bad_objective_is_refused(tiny):
+    study = search.memory_study(seed=0)
+    search.run_search(tiny, tiny_base(), study, trials=1, folds=2, objective="mix")
+    top = search.completed(study)[0]
+    assert top.value == pytest.approx((top.user_attrs["hamming"] + 1 - top.user_attrs["micro_f1"]) / 2)
+    with pytest.raises(MultilabelError, match="objective must be one of bce, mix"):
+        search.make_objective(tiny, tiny_base(), 1, objective="f1")
+
+
+def test_global_threshold_minimizes_the_mix_of_hamming_and_f1():
+    rng = np.random.default_rng(1)
+    Y = (rng.random((400, 5)) < 0.3).astype(np.float32)
+    # Probabilities that run low: positives around 0.4, negatives around 0.15, so the best cut sits below 0.5.
+    probs = np.clip(np.where(Y > 0, 0.4, 0.15) + rng.normal(0, 0.05, Y.shape), 0, 1).astype(np.float32)
+    t = search.global_threshold(probs, Y)
+    assert 0.25 < t < 0.4 and t in search.GLOBAL_THRESHOLDS
+
+    def mix(cut: float) -> float:
+        pred, y = probs >= cut, Y > 0
+        tp, fp, fn = (pred & y).sum(), (pred & ~y).sum(), (~pred & y).sum()
+        return ((fp + fn) / Y.size + 1 - 2 * tp / (2 * tp + fp + fn)) / 2
+    assert all(mix(t) <= mix(other) + 1e-12 for other in search.GLOBAL_THRESHOLDS)
+    assert mix(t) < mix(0.5)
+    # Well separated at 0.5: the tie-break keeps 0.5.
+    assert search.global_threshold(np.where(Y > 0, 0.9, 0.1).astype(np.float32), Y) == 0.5
+
+
+def test_an_ensemble_of_configurations_times_seeds_with_one_global_threshold(tiny):
+    study = search.memory_study(seed=0)
+    search.run_search(tiny, tiny_base(), study, trials=3, folds=1)
+    trained = search.build_ensemble(tiny, study, members=2, seeds=3, threshold="global")
+    best = search.completed(study)[:2]
+    assert len(trained.nets) == 6 and trained.metrics["seeds_per_trial"] == 3
+    cut = np.mean([t.user_attrs["global_threshold"] for t in best])
+    assert trained.thresholds == pytest.approx([cut] * 3)
+    # The nets of one configuration are its stacked refit on every row with seeds 0, 1, 2 (then 3, 4, 5).
+    from multilabel.batched import refit_seeds
+    for k, trial in enumerate(best):
+        config = TrainConfig.from_dict(trial.user_attrs["config"])
+        epochs = max(1, round(trial.user_attrs["best_epoch"]))
+        stacked = refit_seeds(config, tiny, epochs, [3 * k, 3 * k + 1, 3 * k + 2])
+        for i, member in enumerate(stacked):
+            x = torch.from_numpy(member.standardizer.transform(tiny.X[:8]))
+            np.testing.assert_array_equal(member.model(x).detach().numpy(),
+                                          trained.nets[3 * k + i](x).detach().numpy())
