@@ -115,7 +115,8 @@ def main() -> None:
                "--hidden-size", str(args.hidden), "--epochs", str(args.epochs), "--batch-size", str(args.batch),
                "--device", "cpu", "--patience", "0", "--quiet", "--out", str(tmp_path / "cli.pt"),
                # the hand script's model and optimizer (the defaults add dropout and AdamW: other work)
-               "--dropout", "0", "--optimizer", "adam", "--lr", "3e-3", "--weight-decay", "1e-4"]
+               "--dropout", "0", "--optimizer", "adam", "--lr", "3e-3", "--weight-decay", "1e-4",
+               "--refit", "none"]  # the hand script trains once; the default refit would train a second time
         hand = [sys.executable, "-c", HAND, str(csv_path), str(args.labels), str(args.hidden), str(args.epochs),
                 str(args.batch), str(tmp_path / "hand.pt")]
         imports = [sys.executable, "-c", "import torch, pandas"]

@@ -631,6 +631,13 @@ def refit(config: TrainConfig, data: Dataset, epochs: int, thresholds: Optional[
                         metrics={"refit_epochs": epochs, "rows": data.num_rows})
 
 
+def will_refit(config: TrainConfig, result: TrainResult, stop: Optional[StopFlag] = None) -> bool:
+    """Whether ``refit_result`` would refit this run: ``config.refit`` is "all", the run was not stopped, it has a
+    best epoch, and no stop is asked for."""
+    return (getattr(config, "refit", "none") == "all" and result.outcome != "stopped" and result.best_epoch >= 1
+            and not (stop is not None and stop.is_set()))
+
+
 def refit_result(config: TrainConfig, data: Dataset, result: TrainResult,
                  stop: Optional[StopFlag] = None) -> TrainResult:
     """``result`` with its model refit on ALL rows of ``data`` when ``config.refit`` is "all" (else ``result``).
@@ -642,9 +649,7 @@ def refit_result(config: TrainConfig, data: Dataset, result: TrainResult,
     training rows of the refit model, so they cannot score it); ``trained.metrics`` gains ``refit_epochs`` and
     ``rows``, and ``info["refit"]`` says what was done.
     """
-    if getattr(config, "refit", "none") != "all" or result.outcome == "stopped" or result.best_epoch < 1:
-        return result
-    if stop is not None and stop.is_set():
+    if not will_refit(config, result, stop):
         return result
     t0 = time.perf_counter()
     run = result.trained

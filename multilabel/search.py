@@ -405,7 +405,7 @@ class BackgroundSearch:
 def start_background(data: Dataset, study: str, home: str | os.PathLike | None = None, storage: str | None = None,
                      trials: int | None = None, timeout: float | None = None, folds: int = 3, jobs: int = 1,
                      members: int = 5, out: str | os.PathLike | None = None,
-                     epochs: int | None = None) -> BackgroundSearch:
+                     epochs: int | None = None, seeds: int | None = None) -> BackgroundSearch:
     """Start a search in a fresh process (spawned: nothing forked from a process running torch) on ``data``.
 
     The data is written to ``<home>/search/<study>.csv``; the process's stdout (the final JSON line) goes to
@@ -427,6 +427,7 @@ def start_background(data: Dataset, study: str, home: str | os.PathLike | None =
     cmd += ["--timeout", str(timeout)] if timeout is not None else []
     cmd += ["--out", str(out)] if out is not None else []
     cmd += ["--epochs", str(epochs)] if epochs is not None else []
+    cmd += ["--seeds", str(seeds)] if seeds is not None else []
     log = folder / f"{study}.log"
     with log.open("w") as fh:
         process = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT)
@@ -507,7 +508,8 @@ def next_study_name(home: str | os.PathLike | None = None, prefix: str = "search
 
 def launch(data: Dataset, study: str, home: str | os.PathLike | None = None, trials: int | None = None,
            timeout: float | None = None, folds: int = 3, jobs: int = 1, members: int = 5,
-           epochs: int | None = None, data_info: dict[str, Any] | None = None) -> dict[str, Any]:
+           epochs: int | None = None, data_info: dict[str, Any] | None = None,
+           seeds: int = ENSEMBLE_SEEDS) -> dict[str, Any]:
     """Start a background search for a page and record it in a job file; returns the job (see ``find_job``).
 
     ``data`` (n rows, features -> labels) is the training data. The search's ensemble goes to
@@ -523,12 +525,12 @@ def launch(data: Dataset, study: str, home: str | os.PathLike | None = None, tri
     folder = search_folder(home)
     out = folder / f"{study}.pt"
     job = start_background(data, study, home=home, trials=trials, timeout=timeout, folds=folds, jobs=jobs,
-                           members=members, out=out, epochs=epochs)
+                           members=members, out=out, epochs=epochs, seeds=seeds)
     _CHILDREN[job.process.pid] = job.process
     record = {"study": study, "storage": job.storage, "token": _process_token(job.process.pid),
               "checkpoint": str(out), "log": str(job.log), "data_csv": str(job.data_csv),
               "rows": int(data.num_rows), "features": list(data.feature_names), "labels": list(data.label_names),
-              "trials": trials, "timeout": timeout, "folds": folds, "jobs": jobs, "members": members,
+              "trials": trials, "timeout": timeout, "folds": folds, "jobs": jobs, "members": members, "seeds": seeds,
               "epochs": epochs, "data": dict(data_info or {}), "stop_requested": False,
               "started": time.time()}  # shown as elapsed time only; nothing stored depends on it
     _write_job(folder / f"{study}{JOB_SUFFIX}", record)
@@ -644,27 +646,31 @@ def param_importances(storage: Any, study_name: str, seed: int = 0) -> dict[str,
         raise MultilabelError(f"importance cannot be computed yet ({str(exc).splitlines()[0][:120]})") from None
 
 
-def rebuild(study: str, members: int, home: str | os.PathLike | None = None) -> dict[str, Any]:
-    """Refit the ended search ``study``'s best ``members`` configurations on all its rows, in a background process,
-    replacing its ensemble checkpoint (``members`` 1: the single best configuration). Returns the job."""
+def rebuild(study: str, members: int, home: str | os.PathLike | None = None,
+            seeds: int | None = None) -> dict[str, Any]:
+    """Refit the ended search ``study``'s best ``members`` configurations x ``seeds`` seeds (default: the search's
+    own) on all its rows, in a background process, replacing its ensemble checkpoint (``members`` 1 and ``seeds`` 1:
+    the single best model). Returns the job."""
     job = find_job(study, home)
     if job is None:
         raise MultilabelError(f"no search named {study!r} in this run store")
     if job["alive"]:
         raise MultilabelError(f"the search {study!r} is still running; stop it or wait for it to end first")
-    if members < 1:
-        raise MultilabelError(f"members must be >= 1, got {members}")
+    seeds = int(job.get("seeds", ENSEMBLE_SEEDS) if seeds is None else seeds)
+    if members < 1 or seeds < 1:
+        raise MultilabelError(f"members and seeds must be >= 1, got {members} and {seeds}")
     if not Path(job["data_csv"]).is_file():
         raise MultilabelError(f"the data of search {study!r} is gone ({job['data_csv']}); start a new search")
     from .store import _process_token
     cmd = [sys.executable, "-m", "multilabel", "search", "--data", job["data_csv"], "--labels",
            ",".join(job["labels"]), "--storage", job["storage"], "--study", study, "--trials", "0",
-           "--members", str(members), "--out", job["checkpoint"], "--quiet"]
+           "--members", str(members), "--seeds", str(seeds), "--out", job["checkpoint"], "--quiet"]
     with open(job["log"], "a") as fh:  # the new final JSON line comes last
         process = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT)
     _CHILDREN[process.pid] = process
     record = {k: v for k, v in job.items() if k not in ("alive", "result", "ensemble")}
-    record.update(token=_process_token(process.pid), members=members, phase="refit", stop_requested=False)
+    record.update(token=_process_token(process.pid), members=members, seeds=seeds, phase="refit",
+                  stop_requested=False)
     _write_job(search_folder(home) / f"{study}{JOB_SUFFIX}", record)
     return find_job(study, home) or record
 

@@ -182,7 +182,11 @@ def run_training(store: RunStore, run_id: str, config: TrainConfig, data: Datase
         result = engine.train(config, data, on_epoch=log, stop=stop, on_start=on_start, on_progress=on_progress,
                               on_checkpoint=on_checkpoint, on_validation=on_validation, pause=pause,
                               resume=resume)
-        result = engine.refit_result(config, data, result, stop)  # config.refit "all": retrain on every row
+        if engine.will_refit(config, result, stop):  # config.refit "all": retrain on every row; pages say so
+            store.update_info(run_id, {"refitting": {"epochs": result.best_epoch, "rows": data.num_rows}})
+            result = engine.refit_result(config, data, result, stop)
+            if "refit" in result.info:  # done (a stop during the refit keeps the run's own model)
+                store.update_info(run_id, {"refit": {k: result.info["refit"][k] for k in ("epochs", "rows")}})
         result.trained.run_id = run_id
         result.trained.resume = result.resume.to_dict()
         saved = save_checkpoint(result.trained, path)

@@ -352,7 +352,11 @@ def render(view) -> None:
                     text=f"epoch {last['epoch']}/{epochs}{' · paused' if view.paused else ''} · "
                          f"{last['samples_per_s']:,.0f} samples/s · "
                          f"ETA {eta:.0f} s · train loss {last['train_loss']:.4f} · val loss {last['val_loss']:.4f}")
-    elif view.alive:
+    if last and view.alive and info.get("refitting"):
+        refit = info["refitting"]
+        st.caption(f"Training done; refitting on all {refit['rows']:,} rows for {refit['epochs']} epochs (the best "
+                   "epoch count) before saving the model…")
+    elif not last and view.alive:
         progress = view.progress or {}
         done = progress.get("step", 0) / progress["steps"] if progress.get("steps") else 0.0
         st.progress(done, text="first epoch…" if info else "preparing data…")
@@ -367,7 +371,11 @@ def render(view) -> None:
         cols[3].metric("Val Hamming loss", f"{best['hamming_loss']:.3f}")
         cols[4].metric("Val subset accuracy", f"{best['subset_accuracy']:.3f}", help="exact match of all labels")
         st.caption("Final metrics use the best epoch's weights and the per-label thresholds "
-                   + ", ".join(f"{t:.2f}" for t in best["thresholds"]) + ".")
+                   + ", ".join(f"{t:.2f}" for t in best["thresholds"]) + "."
+                   + (f" The saved model was then refit on all {info['refit']['rows']:,} rows for "
+                      f"{info['refit']['epochs']} epochs (Refit on all rows): the validation rows are part of "
+                      "its training data, so these metrics are the run's estimate for it."
+                      if info.get("refit") and not view.alive else ""))
         if view.checkpoint and st.button("Predict with this model", key="to_predict"):
             st.session_state["predict_run"] = view.run_id
             st.switch_page(PREDICT)

@@ -70,15 +70,13 @@ def trials_table(trials: list[dict]) -> pd.DataFrame:
     for t in trials:
         row = {"trial": t["number"], "state": t["state"].lower(), "objective": t["value"], "Hamming": t["hamming"],
                "micro-F1": t["micro_f1"]}
-        row.update({name: t["params"].get(name) for name in search.SPACE})
+        # categorical knobs as text: a column of mixed types (0 = auto, 32, ...) reads badly, and a missing value
+        # would turn a column of ints into floats ("64.0")
+        row.update({name: (("" if t["params"].get(name) is None else str(t["params"][name])) if kind == "cat"
+                           else t["params"].get(name)) for name, (kind, _) in search.SPACE.items()})
         row.update({"best epoch": t["best_epoch"], "duration (s)": t["duration_s"]})
         rows.append(row)
-    frame = pd.DataFrame(rows)
-    if not frame.empty:  # categorical knobs as text: a column of mixed types (0 = auto, 32, ...) reads badly
-        for name, (kind, _) in search.SPACE.items():
-            if kind == "cat":
-                frame[name] = frame[name].map(lambda v: "" if v is None else str(v))
-    return frame
+    return pd.DataFrame(rows)
 
 
 def budget_line(job: dict) -> str:
@@ -175,11 +173,14 @@ if not study:
     folds = cols[3].number_input("Holdout splits per trial", 1, 10, 3, key="search_folds",
                                  help="each trial is scored on this many train/validation splits of your data")
     cols = st.columns(4)
-    members = cols[0].number_input("Ensemble size", 1, 20, 5, key="search_members",
+    members = cols[0].number_input("Ensemble: best configurations", 1, 20, 5, key="search_members",
                                    help="the best N configurations are refit on all rows and averaged")
-    workers = cols[1].number_input("Worker processes", 1, 8, 1, key="search_workers",
+    seeds = cols[1].number_input("Seeds per configuration", 1, 10, search.ENSEMBLE_SEEDS, key="search_seeds",
+                                 help="each configuration is refit with this many seeds (trained together); "
+                                      "the ensemble averages all N x seeds nets")
+    workers = cols[2].number_input("Worker processes", 1, 8, 1, key="search_workers",
                                    help="processes that run trials side by side on this machine")
-    name = cols[2].text_input("Search name", search.next_study_name(HOME), key="search_name",
+    name = cols[3].text_input("Search name", search.next_study_name(HOME), key="search_name",
                               help="names this search in the run store and in the page's link")
 
     if st.button("Start search", type="primary", key="search_start"):
@@ -191,7 +192,8 @@ if not study:
             data = data_ready()
             job = search.launch(data, name, home=HOME, trials=int(trials) or None,
                                 timeout=float(minutes) * 60 or None, folds=int(folds), jobs=int(workers),
-                                members=int(members), epochs=int(epochs), data_info=data_info)
+                                members=int(members), epochs=int(epochs), data_info=data_info,
+                                seeds=int(seeds))
         except MultilabelError as exc:
             st.error(for_page(str(exc)))
         except OSError as exc:  # the run store's folder cannot take the search's files
@@ -252,9 +254,11 @@ def render(job: dict) -> None:
 
     if not job["alive"]:
         if job["ensemble"]:
-            single = job["members"] == 1
+            seeds = int(job.get("seeds", 1))
+            single = job["members"] == 1 and seeds == 1
             st.success(("The best configuration, refit" if single else
-                        f"Ensemble of the best {job['members']} configurations, each refit")
+                        f"Ensemble of the best {job['members']} configuration{'s' if job['members'] > 1 else ''} "
+                        f"x {seeds} seed{'s' if seeds > 1 else ''} ({job['members'] * seeds} nets), each refit")
                        + f" on all {job['rows']:,} rows, is ready.")
             if st.button("Use the best model on Predict" if single else "Use the ensemble on Predict",
                          type="primary", key="search_to_predict"):
@@ -275,9 +279,11 @@ def render(job: dict) -> None:
             with st.expander("Refit with another ensemble size"):
                 k = st.number_input("Members", 1, 20, int(job["members"]), key="search_refit_members",
                                     help="1 = the single best configuration; more = the best N averaged")
+                n_seeds = st.number_input("Seeds per configuration", 1, 10, int(job.get("seeds", 1)),
+                                          key="search_refit_seeds", help="1 member with 1 seed = one model")
                 if st.button("Refit on all rows", key="search_refit"):
                     try:
-                        search.rebuild(study, int(k), HOME)
+                        search.rebuild(study, int(k), HOME, seeds=int(n_seeds))
                     except MultilabelError as exc:
                         st.error(for_page(str(exc)))
                     else:

@@ -177,6 +177,10 @@ def test_synthetic_run_completes_and_shows_metrics_and_curves(home):
     assert not any(m.label.lower() == "accuracy" for m in at.metric)  # never element-wise accuracy
     assert epoch_shown(at) == epochs
     assert progress_texts(at)[0].startswith(f"epoch {epochs}/{epochs}")
+    # The default refits on all rows after training; the page says the saved model is that refit, not the best epoch.
+    refit = get_registry(home).store.get_run(run_id)["info"]["refit"]
+    assert refit["epochs"] == int(shown["Best epoch"])
+    assert any(f"refit on all {refit['rows']:,} rows for {refit['epochs']} epochs" in c.value for c in at.caption)
 
     figs = charts(at)
     assert {"loss_chart", "metrics_chart", "per_label_chart", "probe_chart", "hist_chart"} <= set(figs)

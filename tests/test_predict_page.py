@@ -156,7 +156,7 @@ def test_a_model_link_preselects_that_run_and_a_stale_one_says_so(home):
 def test_a_search_ensemble_is_listed_and_predicts_the_members_mean(home):
     trained_run(home)
     job = search.launch(make_synthetic(240, 6, 3, seed=3), "ens", home=home, trials=2, folds=1, members=2,
-                        epochs=3)
+                        epochs=3, seeds=1)
     deadline = time.monotonic() + WAIT_S
     while search.find_job("ens", home)["alive"]:
         assert time.monotonic() < deadline, "the tiny search did not end"

@@ -91,6 +91,7 @@ def start_tiny(at: AppTest, trials: int = 0, minutes: float = 0.0, name: str | N
     at.number_input(key="search_epochs").set_value(4)
     at.number_input(key="search_folds").set_value(1)
     at.number_input(key="search_members").set_value(2)
+    at.number_input(key="search_seeds").set_value(2)  # 2 configurations x 2 seeds: 4 nets
     if name is not None:
         at.text_input(key="search_name").set_value(name)
     at.run()
@@ -140,9 +141,9 @@ def test_a_search_runs_in_the_background_shows_trials_stops_and_hands_its_ensemb
     done = job["result"]["states"]["COMPLETE"]
     assert done >= 3  # what was finished is kept
     assert at.button(key="search_stop").disabled is True
-    assert any("Ensemble of the best 2" in s.value for s in at.success)
+    assert any("Ensemble of the best 2 configurations x 2 seeds (4 nets)" in s.value for s in at.success)
     ensemble = load_checkpoint(job["ensemble"])
-    assert len(ensemble.nets) == 2 and ensemble.label_names == ["label_0", "label_1", "label_2"]
+    assert job["seeds"] == 2 and len(ensemble.nets) == 4 and ensemble.label_names == ["label_0", "label_1", "label_2"]
 
     at.button(key="search_to_predict").click().run()
     assert not at.exception, [e.value for e in at.exception]
@@ -161,10 +162,11 @@ def test_a_reload_with_the_study_in_the_url_finds_the_search_again(home):
     wait_until(at, lambda at: "status: **finished**" in text(at), "the 2-trial search to finish")
     assert complete_shown(at) + int((trials_shown(at)["state"] != "complete").sum()) == 2
     assert at.button(key="search_to_predict").label == "Use the ensemble on Predict"
-    assert len(load_checkpoint(search.find_job("search-1", home)["ensemble"]).nets) == 2
+    assert len(load_checkpoint(search.find_job("search-1", home)["ensemble"]).nets) == 4
 
-    # Refit the single best configuration instead: a background process replaces the checkpoint.
+    # Refit the single best configuration with one seed instead: a background process replaces the checkpoint.
     at.number_input(key="search_refit_members").set_value(1)
+    at.number_input(key="search_refit_seeds").set_value(1)
     at.button(key="search_refit").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     wait_until(at, lambda at: "status: **finished**" in text(at) and not search.find_job("search-1", home)["alive"],

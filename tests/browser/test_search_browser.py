@@ -41,7 +41,7 @@ def test_start_a_search_watch_it_reload_stop_it_and_predict_with_its_ensemble(pa
     # not reach, so Stop ends it.
     for key, value in (("search_samples", "240"), ("search_inputs", "6"), ("search_outputs", "3"),
                        ("search_minutes", "0.00"), ("search_trials", "1000"), ("search_epochs", "4"),
-                       ("search_folds", "1"), ("search_members", "2")):
+                       ("search_folds", "1"), ("search_members", "2"), ("search_seeds", "1")):
         fill(page, key, value)
     expect(page.locator(".st-key-search_name input")).to_have_value("search-1", timeout=LOAD_MS)
     screenshot("1-form")
