@@ -418,6 +418,11 @@ def train(config: TrainConfig, data: Dataset, on_epoch: Optional[EpochCallback] 
                              "paused": True})
             while pause.is_set() and not (stop is not None and stop.is_set()):
                 time.sleep(PAUSE_POLL_S)
+            if history and stop is not None and stop.is_set():
+                # Stopped while paused: the run ends at the epoch it was paused after, training nothing more.
+                # (Paused before its first epoch, it still trains a step, so a run always has an epoch.)
+                outcome, epoch = "stopped", epoch - 1
+                break
         t0 = time.perf_counter()
         lr = config.learning_rate
         if config.lr_schedule == "cosine":

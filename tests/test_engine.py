@@ -356,6 +356,25 @@ def test_stop_ends_a_paused_run(small_data, make_config):
     assert result.outcome == "stopped" and len(result.history) == 1  # the epoch after the wait still reports
 
 
+def test_a_stop_while_paused_after_some_epochs_trains_nothing_more(small_data, make_config):
+    pause, stop = threading.Event(), threading.Event()
+    config = make_config(epochs=50)
+
+    def on_epoch(record):
+        if record["epoch"] == 3:
+            pause.set()
+            threading.Timer(0.2, stop.set).start()
+
+    result = train(config, small_data, on_epoch=on_epoch, stop=stop, pause=pause)
+    assert result.outcome == "stopped" and [r["epoch"] for r in result.history] == [1, 2, 3]
+    assert not any(r.get("partial") for r in result.history)
+    assert result.resume.epoch == 3
+    # The resume state is the paused run's: continuing it gives the numbers of one uninterrupted run.
+    rest = train(config, small_data, resume=result.resume)
+    whole = train(config, small_data)
+    assert [r["train_loss"] for r in result.history + rest.history] == [r["train_loss"] for r in whole.history]
+
+
 def test_network_stats_report_norms_and_dead_relus(small_data, make_config):
     from multilabel.engine import network_stats
     result = train(make_config(epochs=3, eval_every=1), small_data)
