@@ -40,7 +40,7 @@ METRIC_COLUMNS = tuple(m[0] for m in METRICS)
 HIGHER_IS_BETTER = {m[0]: m[3] for m in METRICS}
 # Columns that are not hyperparameters or metrics, in table order.
 RUN_COLUMNS = ("name", "status", "data", "rows", "epochs run", "best epoch")
-TAIL_COLUMNS = ("duration s", "started by", "started", "notes", "run")
+TAIL_COLUMNS = ("duration s", "started by", "started", "notes", "continued from", "run")
 ID = "run"  # the run id column: the table's key
 
 
@@ -126,7 +126,7 @@ def runs_frame(runs: Sequence[Mapping[str, Any]],
         row.update(metrics)
         row.update({"duration s": run.get("duration_s"), "started by": run.get("started_by") or "",
                     "started": run.get("created_at"), "notes": " · ".join(str(n.get("text", "")) for n in notes),
-                    ID: run["id"]})
+                    "continued from": run.get("continued_from") or "", ID: run["id"]})
         rows.append(row)
     frame = pd.DataFrame(rows, columns=all_columns())
     ints = ["rows", "best epoch", *(h for f, (_, h) in zip(knobs(), fields) if f.type in ("int", int))]

@@ -149,6 +149,11 @@ def test_continuing_a_run_through_the_registry_equals_one_uninterrupted_run(regi
     assert again.join(timeout=WAIT_S)
     assert registry.view(again.run_id).status == "completed"
     assert [r["epoch"] for r in registry.view(again.run_id).history] == list(range(1, 13))
+    # The Runs table links each continuation to its parent.
+    from multilabel.experiments import runs_frame
+    table = runs_frame(store.list_runs()).set_index("run")
+    assert table.loc[again.run_id, "continued from"] == rest.run_id
+    assert table.loc[rest.run_id, "continued from"] == first.run_id and table.loc[first.run_id, "continued from"] == ""
     assert losses(registry.view(again.run_id).history)[:10] == losses(view.history)
 
 
