@@ -45,7 +45,8 @@ def wait_for(page: Page, done, what: str, timeout_s: float = 90) -> None:
 
 def test_pause_one_epoch_resume_finish_then_continue(page: Page, server, screenshot):
     # The form comes from the URL (the Train page mirrors its TrainConfig there): a shared link opens this setup.
-    page.goto(f"{server.url}/Train?epochs={EPOCHS}&batch_size=8&patience=0&hidden_size=64")
+    # No refit: it would train each run a second time after its last epoch (tests/test_search.py covers refit).
+    page.goto(f"{server.url}/Train?epochs={EPOCHS}&batch_size=8&patience=0&hidden_size=64&refit=none")
     expect(page.get_by_role("heading", name="Train", exact=True)).to_be_visible(timeout=LOAD_MS)
     expect(button(page, "start")).to_be_enabled(timeout=LOAD_MS)
     expect(button(page, "pause")).to_be_disabled()
