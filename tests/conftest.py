@@ -179,3 +179,30 @@ def lock():
         if os.geteuid() == 0:
             subprocess.run(["chattr", "-i", str(path)], capture_output=True)
         path.chmod(mode)
+
+
+@pytest.fixture
+def downloads(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
+    """What a page's download buttons hand to Streamlit's in-memory media storage (AppTest keeps no other copy)."""
+    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+    seen: list[dict] = []
+    original = MemoryMediaFileStorage.load_and_get_id
+
+    def spy(self, path_or_data, mimetype, kind, filename=None):
+        seen.append({"data": path_or_data, "mimetype": mimetype, "filename": filename})
+        return original(self, path_or_data, mimetype, kind, filename)
+
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", spy)
+    return seen
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The page tests' run store (``MULTILABEL_HOME``); a run still live at the end is stopped, so it cannot slow the
+    next tests."""
+    from multilabel.session import get_registry
+    monkeypatch.setenv(HOME_ENV, str(tmp_path))
+    yield tmp_path
+    for session in get_registry(tmp_path).active():
+        session.stop()
+        session.join(timeout=30)

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 
+import pagetest
 from multilabel import MultilabelError, load_checkpoint, make_synthetic, train
 from multilabel.session import SessionRegistry
 from multilabel.store import RunStore, owner_alive, owner_pid
@@ -23,13 +24,7 @@ WAIT_S = 120
 
 
 def wait_for(predicate, what: str, timeout: float = WAIT_S):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"gave up waiting for {what}"
-        time.sleep(0.01)
+    return pagetest.wait_for(predicate, what, timeout, poll_s=0.01)
 
 
 @pytest.fixture

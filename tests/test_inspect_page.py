@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pytest
@@ -27,13 +26,7 @@ PAGE = INSPECT
 WAIT_S = 120
 
 
-@pytest.fixture
-def home(tmp_path, monkeypatch) -> Iterator[Path]:
-    monkeypatch.setenv("MULTILABEL_HOME", str(tmp_path))
-    yield tmp_path
-    for session in get_registry(tmp_path).active():
-        session.stop()
-        session.join(timeout=30)
+# ``home`` (the run store, live runs stopped afterwards) is a fixture of tests/conftest.py.
 
 
 def trained_run(home: Path, seed: int = 1, epochs: int = 25) -> str:

@@ -10,14 +10,12 @@ from __future__ import annotations
 import io
 import json
 import re
-import time
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 import numpy as np
 import pandas as pd
 import pytest
-from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
 from multilabel import TrainConfig, load_checkpoint, make_synthetic
@@ -26,54 +24,21 @@ from multilabel.session import get_registry
 
 from app_pages._nav import PAGES
 from app_pages._shared import plain
+from pagetest import REPO, WAIT_S, open_page, progress_texts, text, wait_until
 
-REPO = Path(__file__).resolve().parents[1]
 PAGE = {name.lower(): path for name, path in PAGES.items()}  # page paths live in one place: app_pages/_nav.py
-WAIT_S = 90  # generous: a loaded 2-core CI machine trains slower than a laptop
 
 
 # -- helpers -------------------------------------------------------------------------------------------------------
 
-@pytest.fixture
-def home(tmp_path, monkeypatch) -> Iterator[Path]:
-    """This test's run store; any run still live at the end is stopped so it cannot slow the next tests."""
-    monkeypatch.setenv("MULTILABEL_HOME", str(tmp_path))
-    yield tmp_path
-    for session in get_registry(tmp_path).active():
-        session.stop()
-        session.join(timeout=30)
-
+# ``home`` (the run store, live runs stopped afterwards) is a fixture of tests/conftest.py.
 
 def app(page: str | None = None) -> AppTest:
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=30)
-    if page:
-        at.switch_page(page)
-    return at.run()
-
-
-def text(at: AppTest) -> str:
-    return "\n".join(m.value for m in at.markdown)
-
-
-def wait_until(at: AppTest, done: Callable[[AppTest], bool], what: str, timeout: float = WAIT_S) -> AppTest:
-    """Re-run the script (as the page's poll would) until ``done(at)``; fail with what the page shows."""
-    deadline = time.monotonic() + timeout
-    while not done(at):
-        assert not at.exception, [e.value for e in at.exception]
-        if time.monotonic() > deadline:
-            pytest.fail(f"gave up after {timeout} s waiting for {what}; page shows: {text(at)!r}, "
-                        f"progress {progress_texts(at)}, errors {[e.value for e in at.error]}")
-        time.sleep(0.2)
-        at.run()
-    return at
+    return open_page(page)
 
 
 def status_is(*statuses: str) -> Callable[[AppTest], bool]:
     return lambda at: any(f"status: **{s}**" in text(at) for s in statuses)
-
-
-def progress_texts(at: AppTest) -> list[str]:
-    return [p.proto.text for p in at.get("progress")]
 
 
 def epoch_shown(at: AppTest) -> int:
@@ -108,20 +73,6 @@ def features_csv(rows: int = 40, seed: int = 5) -> tuple[pd.DataFrame, bytes]:
     frame = pd.DataFrame(data.X, columns=data.feature_names)
     frame.insert(0, "id", [f"r{i}" for i in range(rows)])
     return frame, frame.to_csv(index=False).encode()
-
-
-@pytest.fixture
-def downloads(monkeypatch) -> list[dict]:
-    """Captures what download buttons hand to Streamlit's in-memory media storage (AppTest keeps no other copy)."""
-    seen: list[dict] = []
-    original = MemoryMediaFileStorage.load_and_get_id
-
-    def spy(self, path_or_data, mimetype, kind, filename=None):
-        seen.append({"data": path_or_data, "mimetype": mimetype, "filename": filename})
-        return original(self, path_or_data, mimetype, kind, filename)
-
-    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", spy)
-    return seen
 
 
 def start_synthetic(at: AppTest, epochs: int, samples: int | None = None, patience: int | None = None) -> AppTest:

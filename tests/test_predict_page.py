@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pandas as pd
@@ -19,6 +18,7 @@ from multilabel import TrainConfig, load_checkpoint, make_synthetic, search
 from multilabel.session import get_registry
 
 from app_pages._nav import PAGES
+from pagetest import open_page
 
 REPO = Path(__file__).resolve().parents[1]
 PREDICT = PAGES["Predict"]
@@ -26,21 +26,10 @@ WAIT_S = 120
 LABELS = ["label_0", "label_1", "label_2"]
 
 
-@pytest.fixture
-def home(tmp_path, monkeypatch) -> Iterator[Path]:
-    monkeypatch.setenv("MULTILABEL_HOME", str(tmp_path))
-    yield tmp_path
-    for session in get_registry(tmp_path).active():
-        session.stop()
-        session.join(timeout=30)
-
+# ``home`` (the run store, live runs stopped afterwards) is a fixture of tests/conftest.py.
 
 def app(**query: str) -> AppTest:
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=30)
-    at.switch_page(PREDICT)
-    for k, v in query.items():
-        at.query_params[k] = v
-    return at.run()
+    return open_page(PREDICT, **query)
 
 
 def trained_run(home: Path, seed: int = 1, name: str | None = None) -> str:

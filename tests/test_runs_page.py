@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
 from multilabel import TrainConfig, make_synthetic
@@ -61,20 +60,6 @@ def home(trained_home, tmp_path, monkeypatch) -> Path:
 @pytest.fixture
 def ids(trained_home) -> dict[str, str]:
     return trained_home[1]
-
-
-@pytest.fixture
-def downloads(monkeypatch) -> list[dict]:
-    """What download buttons hand to Streamlit's in-memory media storage (AppTest keeps no other copy)."""
-    seen: list[dict] = []
-    original = MemoryMediaFileStorage.load_and_get_id
-
-    def spy(self, path_or_data, mimetype, kind, filename=None):
-        seen.append({"data": path_or_data, "mimetype": mimetype, "filename": filename})
-        return original(self, path_or_data, mimetype, kind, filename)
-
-    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", spy)
-    return seen
 
 
 def runs_page() -> AppTest:

@@ -19,10 +19,11 @@ from multilabel import load_checkpoint, make_synthetic, search
 from multilabel.charts import search_importance_figure, search_parallel_figure, search_progress_figure
 from multilabel.errors import MultilabelError
 
+import pagetest
 from app_pages._nav import PAGES
 from app_pages._shared import plain
+from pagetest import open_page, text
 
-REPO = Path(__file__).resolve().parents[1]
 SEARCH, PREDICT = PAGES["Search"], PAGES["Predict"]
 WAIT_S = 120
 
@@ -45,27 +46,11 @@ def home(tmp_path, monkeypatch) -> Iterator[Path]:
 
 
 def app(page: str = SEARCH, **query: str) -> AppTest:
-    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=30)
-    at.switch_page(page)
-    for k, v in query.items():
-        at.query_params[k] = v
-    return at.run()
-
-
-def text(at: AppTest) -> str:
-    return "\n".join(m.value for m in at.markdown)
+    return open_page(page, **query)
 
 
 def wait_until(at: AppTest, done: Callable[[AppTest], bool], what: str, timeout: float = WAIT_S) -> AppTest:
-    deadline = time.monotonic() + timeout
-    while not done(at):
-        assert not at.exception, [e.value for e in at.exception]
-        if time.monotonic() > deadline:
-            pytest.fail(f"gave up after {timeout} s waiting for {what}; page shows: {text(at)!r}, "
-                        f"errors {[e.value for e in at.error]}, warnings {[w.value for w in at.warning]}")
-        time.sleep(0.3)
-        at.run()
-    return at
+    return pagetest.wait_until(at, done, what, timeout, poll_s=0.3)
 
 
 def charts(at: AppTest) -> dict[str, dict]:

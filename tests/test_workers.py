@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +17,7 @@ import pytest
 import torch
 from torch import nn
 
+import pagetest
 from multilabel import Dataset, load_checkpoint, make_synthetic, train
 from multilabel import worker
 from multilabel.engine import split_indices
@@ -29,13 +29,7 @@ WAIT_S = 120
 
 
 def wait_for(predicate, what: str, timeout: float = WAIT_S):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"gave up waiting for {what}"
-        time.sleep(0.02)
+    return pagetest.wait_for(predicate, what, timeout, poll_s=0.02)
 
 
 def pid_gone(pid: int) -> bool:

@@ -3,7 +3,6 @@ check the file; a live run's row refreshes on its own (no reload, no click) unti
 
 from __future__ import annotations
 
-import io
 import re
 import time
 
