@@ -198,11 +198,15 @@ def downloads(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
 
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """The page tests' run store (``MULTILABEL_HOME``); a run still live at the end is stopped, so it cannot slow the
-    next tests."""
+    """The page tests' run store (``MULTILABEL_HOME``); at the end the queue is emptied and a run still live (paused
+    or not) is stopped, so it cannot slow the next tests."""
     from multilabel.session import get_registry
     monkeypatch.setenv(HOME_ENV, str(tmp_path))
     yield tmp_path
-    for session in get_registry(tmp_path).active():
+    reg = get_registry(tmp_path)
+    for item in reg.queued():
+        reg.unqueue(item["id"])
+    for session in reg.active():
+        reg.resume(session.run_id)
         session.stop()
         session.join(timeout=30)

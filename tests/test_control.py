@@ -299,18 +299,7 @@ REPO = Path(__file__).resolve().parents[1]
 TRAIN = {name.lower(): path for name, path in PAGES.items()}["train"]
 
 
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    """This test's run store for the pages; runs still live at the end are stopped, the queue emptied."""
-    monkeypatch.setenv("MULTILABEL_HOME", str(tmp_path))
-    yield tmp_path
-    reg = get_registry(tmp_path)
-    for item in reg.queued():
-        reg.unqueue(item["id"])
-    for session in reg.active():
-        reg.resume(session.run_id)
-        session.stop()
-        session.join(timeout=30)
+# ``home`` (the pages' run store; queue emptied and live runs stopped afterwards) is a fixture of tests/conftest.py.
 
 
 def train_page(run_id: str | None = None) -> AppTest:

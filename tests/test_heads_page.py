@@ -18,12 +18,6 @@ PAGE = HEADS
 ROWS, LABELS, SEED = 1000, 8, 3  # smaller than the page's defaults, same effect, faster
 
 
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("MULTILABEL_HOME", str(tmp_path))  # the page keeps nothing, but never touch ./runs
-    return tmp_path
-
-
 @pytest.fixture(scope="module")
 def expected():
     """What the library says for the inputs the tests set on the page."""
