@@ -322,7 +322,7 @@ def _add_search_parser(sub: argparse._SubParsersAction) -> None:
     se = sub.add_parser(
         "search", help="search hyperparameters (Optuna), then save an ensemble of the best configurations",
         description="Optuna study over hidden size, learning rate, weight decay, dropout, batch size, pos_weight and "
-                    "threshold mode, scored on repeated holdout splits of --data only; then refits the best "
+                    "threshold mode, scored on cross-validation folds of --data only; then refits the best "
                     "--members configurations on all rows and saves them as one checkpoint (--out). The study lives "
                     "in --storage, so several processes or machines can share one study (same --storage and "
                     "--study). Ctrl-C ends the search; finished trials are kept in the storage.")
@@ -331,7 +331,8 @@ def _add_search_parser(sub: argparse._SubParsersAction) -> None:
     se.add_argument("--trials", type=int, default=None, help="trials to run here [default: 50 unless --timeout is "
                                                             "given]; 0: only build the ensemble from the study")
     se.add_argument("--timeout", type=float, default=None, metavar="S", help="stop starting trials after S seconds")
-    se.add_argument("--folds", type=int, default=3, help="holdout splits per trial [default: 3]")
+    se.add_argument("--folds", type=int, default=3,
+                    help="cross-validation folds per trial (disjoint validation blocks; 5 = plain 5-fold CV) [default: 3]")
     se.add_argument("--storage", metavar="URL", help="Optuna storage URL, e.g. sqlite:///x.db or "
                                                      "postgresql://user:pw@host/db [default: sqlite in the run store]")
     se.add_argument("--study", default=None, metavar="NAME", help="study name [default: multilabel]")

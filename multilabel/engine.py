@@ -171,6 +171,16 @@ def split_indices(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, n
     return np.sort(order[n_val:]), np.sort(order[:n_val])
 
 
+def rows_split(n: int, val_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(train_idx, val_idx) for the given validation row indices; at least one row on each side."""
+    val_idx = np.unique(np.asarray(val_rows, dtype=np.int64))
+    if len(val_idx) == 0 or len(val_idx) >= n or val_idx[0] < 0 or val_idx[-1] >= n:
+        raise MultilabelError(f"validation rows must be 1 to {n - 1} distinct row indices in 0..{n - 1}")
+    keep = np.ones(n, dtype=bool)
+    keep[val_idx] = False
+    return np.flatnonzero(keep), val_idx
+
+
 def pos_weights(Y_train: np.ndarray) -> np.ndarray:
     """negatives / positives per label, clipped to POS_WEIGHT_CLIP (a label with no positives gets the maximum)."""
     pos = Y_train.sum(axis=0)
@@ -319,7 +329,8 @@ def train(config: TrainConfig, data: Dataset, on_epoch: Optional[EpochCallback] 
           on_progress: Optional[ProgressCallback] = None,
           on_checkpoint: Optional[CheckpointCallback] = None, pause: Optional[StopFlag] = None,
           resume: Optional[ResumeState] = None,
-          on_validation: Optional[ValidationCallback] = None) -> TrainResult:
+          on_validation: Optional[ValidationCallback] = None,
+          val_rows: Optional[np.ndarray] = None) -> TrainResult:
     """Train an MLP on ``data`` (X: (n, input_size) float32, Y: (n, num_outputs) 0/1 float32).
 
     Callbacks (all optional, all called in the calling thread):
@@ -335,12 +346,17 @@ def train(config: TrainConfig, data: Dataset, on_epoch: Optional[EpochCallback] 
     epoch early (its record has ``partial: True``), validates, and ends the run as "stopped". The best weights by
     validation loss are kept. While ``pause`` is set the run waits between epochs (optimizer state intact; a
     stop still ends it). ``resume`` continues a run from its ResumeState (see there) up to ``config.epochs``.
+    ``val_rows`` (row indices) replaces the seeded split: those rows validate, every other row trains (the search's
+    disjoint cross-validation folds, ``search.fold_rows``).
     Raises MultilabelError for bad shapes, a diverging loss or a resume state that does not fit.
     """
     config.validate()
     check_shapes(config, data)
     t_start = time.perf_counter()
-    train_idx, val_idx = split_indices(data.num_rows, config.val_fraction, config.seed)
+    if val_rows is None:
+        train_idx, val_idx = split_indices(data.num_rows, config.val_fraction, config.seed)
+    else:
+        train_idx, val_idx = rows_split(data.num_rows, val_rows)
     config = resolve_auto(config, len(train_idx))  # batch_size 0 = auto (quality: see resolve_auto)
     device = resolve_device(config, len(train_idx))
     standardizer = Standardizer.fit(data.X[train_idx])

@@ -1,9 +1,10 @@
 """Hyperparameter search (Optuna) and the ensemble it ends with.
 
 A study samples hidden size, learning rate, weight decay, dropout, batch size, pos_weight and threshold mode. Each
-trial trains on ``folds`` repeated holdout splits of the training data only (split seed = fold number, so every
-trial sees the same splits), reporting the per-epoch validation loss to Optuna so a median pruner can stop hopeless
-trials early. A trial's value (lower is better) is, by default (OBJECTIVE "bce"), the held-out rows' mean binary
+trial trains on ``folds`` cross-validation folds of the training data only: disjoint validation blocks of about
+``val_fraction`` of the rows each (``fold_rows``: five blocks of one seeded shuffle at the default 0.2, then the next
+shuffle's), the same for every trial, so ``folds`` = 5 is plain 5-fold CV and no held-out row counts twice. It
+reports the per-epoch validation loss to Optuna so a median pruner can stop hopeless trials early. A trial's value (lower is better) is, by default (OBJECTIVE "bce"), the held-out rows' mean binary
 cross-entropy averaged over folds; "mix" is the mean over folds of ``(hamming_loss + 1 - micro_f1) / 2``. Both are
 kept as user attributes; with tuned thresholds the thresholds are cross-fitted (tuned on one half of the held-out
 rows, scored on the other, and the other way round), so tuning cannot flatter itself. Each trial also records the
@@ -38,7 +39,7 @@ from .batched import refit_seeds
 from .checkpoint import TrainedModel
 from .config import TrainConfig
 from .data import Dataset
-from .engine import refit, split_indices, train
+from .engine import refit, train
 from .errors import MultilabelError
 from .metrics import tune_thresholds
 
@@ -68,6 +69,15 @@ SPACE: dict[str, tuple[str, Any]] = {
 }
 
 
+def space(objective: str | None = None) -> dict[str, tuple[str, Any]]:
+    """The knobs a study with this objective samples: SPACE, except that the "bce" objective keeps the 0.5
+    cut-off (threshold_mode "fixed" only). Held-out cross-entropy cannot see a threshold, so it would pick
+    "tuned" (F1-maximizing thresholds, more positives: a worse Hamming loss) at random."""
+    if (objective or OBJECTIVE) == "bce":
+        return {**SPACE, "threshold_mode": ("cat", ["fixed"])}
+    return dict(SPACE)
+
+
 # Where a fresh study starts (enqueued before the sampler takes over): the shipped defaults' neighbourhood, so a short
 # search is never worse than training with the defaults. Knobs left out come from the base config.
 WARM_START: list[dict[str, Any]] = [
@@ -85,10 +95,10 @@ def default_storage(home: str | os.PathLike | None = None) -> str:
     return f"sqlite:///{(folder / DB_NAME).resolve()}"
 
 
-def suggest(trial: optuna.Trial, base: TrainConfig) -> TrainConfig:
-    """The trial's TrainConfig: ``base`` with every SPACE knob sampled (decoupled weight decay where available)."""
+def suggest(trial: optuna.Trial, base: TrainConfig, objective: str | None = None) -> TrainConfig:
+    """The trial's TrainConfig: ``base`` with every knob of ``space(objective)`` sampled (decoupled weight decay)."""
     values: dict[str, Any] = {}
-    for name, (kind, spec) in SPACE.items():
+    for name, (kind, spec) in space(objective).items():
         if kind == "cat":
             values[name] = trial.suggest_categorical(name, spec)
         elif kind == "log":
@@ -139,6 +149,15 @@ class _Stopped(Exception):
     """Raised from on_epoch when the caller's stop event is set mid-trial."""
 
 
+def fold_rows(n: int, val_fraction: float, fold: int) -> np.ndarray:
+    """The validation rows of cross-validation fold ``fold`` (0, 1, ...) of ``n`` rows: block ``fold % k`` of the
+    ``k = round(1 / val_fraction)`` near-equal disjoint blocks of a shuffle seeded with ``fold // k`` (so folds
+    0..k-1 never share a row and together cover every row; fold k starts over on a new shuffle). Sorted indices."""
+    k = min(max(2, int(round(1 / val_fraction))), n)
+    order = np.random.default_rng(fold // k).permutation(n)
+    return np.sort(np.array_split(order, k)[fold % k])
+
+
 def global_threshold(probs: np.ndarray, Y: np.ndarray) -> float:
     """The one threshold in GLOBAL_THRESHOLDS that minimizes ``(hamming + 1 - micro_f1) / 2`` on ``probs`` (n, labels)
     against 0/1 ``Y``; ties go to the one nearest 0.5. One number fitted on every held-out row and label is far less
@@ -171,7 +190,7 @@ def make_objective(data: Dataset, base: TrainConfig, folds: int,
         raise MultilabelError(f"objective must be one of {', '.join(OBJECTIVES)}, got {target!r}")
 
     def objective(trial: optuna.Trial) -> float:
-        config = suggest(trial, base)
+        config = suggest(trial, base, target)
         scores, best_epochs, thresholds, pooled = [], [], [], []
         for fold in range(folds):
             step0 = fold * config.epochs
@@ -183,11 +202,10 @@ def make_objective(data: Dataset, base: TrainConfig, folds: int,
                 if trial.should_prune():
                     raise optuna.TrialPruned(f"pruned at fold {fold} epoch {record['epoch']}")
 
-            fold_config = config.replace(seed=fold)
-            result = train(fold_config, data, on_epoch=on_epoch, stop=stop)
+            val_idx = fold_rows(data.num_rows, config.val_fraction, fold)
+            result = train(config.replace(seed=fold), data, on_epoch=on_epoch, stop=stop, val_rows=val_idx)
             if stop is not None and stop.is_set():
                 raise _Stopped()
-            _, val_idx = split_indices(data.num_rows, fold_config.val_fraction, fold)
             probs = result.trained.predict_proba(data.X[val_idx])
             scored = score_holdout(probs, data.Y[val_idx], config.threshold_mode)
             scores.append(scored)
@@ -253,7 +271,7 @@ def run_search(data: Dataset, base: TrainConfig, study: optuna.Study, trials: in
     objective_fn = make_objective(data, base, folds, stop, objective)
     if not study.get_trials(deepcopy=False):  # a fresh study: start from the defaults (see WARM_START)
         for changes in WARM_START[:trials]:  # no more than this call runs: none left waiting
-            study.enqueue_trial(warm_params(base, changes), skip_if_exists=True)
+            study.enqueue_trial(warm_params(base, changes, objective), skip_if_exists=True)
 
     def wrapped(trial: optuna.Trial) -> float:
         try:
@@ -290,10 +308,10 @@ def run_search(data: Dataset, base: TrainConfig, study: optuna.Study, trials: in
                 raise
 
 
-def warm_params(base: TrainConfig, changes: dict[str, Any]) -> dict[str, Any]:
-    """SPACE values of ``base`` with ``changes``, clipped into SPACE (for ``study.enqueue_trial``)."""
+def warm_params(base: TrainConfig, changes: dict[str, Any], objective: str | None = None) -> dict[str, Any]:
+    """``space(objective)`` values of ``base`` with ``changes``, clipped into it (for ``study.enqueue_trial``)."""
     params: dict[str, Any] = {}
-    for name, (kind, spec) in SPACE.items():
+    for name, (kind, spec) in space(objective).items():
         value = changes.get(name, getattr(base, name))
         if kind == "cat":
             value = value if value in spec else spec[0]
@@ -459,8 +477,9 @@ def study_summary(storage: str | None, study_name: str = DEFAULT_STUDY) -> dict[
             "trials": rows}
 
 
-__all__ = ["SPACE", "BackgroundSearch", "build_ensemble", "completed", "default_storage", "ensemble", "global_threshold",
-           "make_objective", "memory_study", "open_study", "run_search", "score_holdout", "start_background",
+__all__ = ["SPACE", "BackgroundSearch", "build_ensemble", "completed", "default_storage", "ensemble", "fold_rows",
+           "global_threshold",
+           "make_objective", "memory_study", "open_study", "run_search", "score_holdout", "space", "start_background",
            "study_summary", "suggest"]
 
 

@@ -170,8 +170,8 @@ if not study:
     trials = cols[1].number_input("Trials (0 = no limit)", 0, 10_000, 0, 5, key="search_trials")
     epochs = cols[2].number_input("Max epochs per trial", 1, 2000, 200, 10, key="search_epochs",
                                   help="each trial stops early when validation loss stops improving")
-    folds = cols[3].number_input("Holdout splits per trial", 1, 10, 3, key="search_folds",
-                                 help="each trial is scored on this many train/validation splits of your data")
+    folds = cols[3].number_input("CV folds per trial", 1, 10, 3, key="search_folds",
+                                 help="each trial is scored on this many cross-validation folds of your data (5 = every row held out once)")
     cols = st.columns(4)
     members = cols[0].number_input("Ensemble: best configurations", 1, 20, 5, key="search_members",
                                    help="the best N configurations are refit on all rows and averaged")
@@ -242,7 +242,7 @@ def render(job: dict) -> None:
     counts = " · ".join(f"{n} {s.lower()}" for s, n in sorted(states.items()))
     data = job.get("data") or {}
     st.caption(f"{plain(data.get('name') or data.get('source', 'data'))}: {job['rows']:,} rows, "
-               f"{len(job['features'])} features → {len(job['labels'])} labels · {job['folds']} split(s) per trial"
+               f"{len(job['features'])} features → {len(job['labels'])} labels · {job['folds']} CV fold(s) per trial"
                + (f" · {counts}" if counts else ""))
     best = summary["best"] if summary else None
     if best is not None:

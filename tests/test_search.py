@@ -138,6 +138,47 @@ def test_cross_fitted_tuned_thresholds_cannot_flatter_themselves():
     assert fixed["thresholds"] == [0.5] * 4 and 0.0 < fixed["hamming"] < 1.0
 
 
+def test_search_folds_are_disjoint_blocks_then_a_new_shuffle():
+    n = 103
+    first = [search.fold_rows(n, 0.2, f) for f in range(5)]
+    assert sorted(map(len, first)) == [20, 20, 21, 21, 21]
+    assert sorted(np.concatenate(first).tolist()) == list(range(n))  # five folds cover every row once
+    assert all(np.array_equal(rows, search.fold_rows(n, 0.2, f)) for f, rows in enumerate(first))  # seeded
+    sixth = search.fold_rows(n, 0.2, 5)  # a new shuffle: overlaps the first five
+    assert len(sixth) == 21 and not any(np.array_equal(sixth, rows) for rows in first)
+    halves = [search.fold_rows(10, 0.5, f) for f in range(2)]
+    assert sorted(np.concatenate(halves).tolist()) == list(range(10))
+
+
+def test_train_validates_on_the_given_rows_and_trains_on_the_others(tiny):
+    rows = search.fold_rows(tiny.num_rows, 0.2, 3)
+    result = train(tiny_base(), tiny, val_rows=rows)
+    assert result.info["n_val"] == len(rows) and result.info["n_train"] == tiny.num_rows - len(rows)
+    probs = result.trained.predict_proba(tiny.X[rows])
+    eps = 1e-7
+    p = np.clip(probs, eps, 1 - eps)
+    Y = tiny.Y[rows]
+    bce = float(-(Y * np.log(p) + (1 - Y) * np.log(1 - p)).mean())
+    # The run's best validation loss is the loss on exactly these rows (the best weights are the ones returned).
+    assert result.best["val_loss"] == pytest.approx(bce, rel=1e-4, abs=1e-5)
+    with pytest.raises(MultilabelError, match="validation rows"):
+        train(tiny_base(), tiny, val_rows=np.arange(tiny.num_rows))
+
+
+def test_the_bce_objective_keeps_the_half_cut_off_and_the_mix_objective_searches_it(tiny):
+    # Held-out cross-entropy is blind to thresholds: a bce study must not pick F1-tuned ones at random.
+    assert search.space("bce")["threshold_mode"] == ("cat", ["fixed"])
+    assert search.space("mix")["threshold_mode"] == search.SPACE["threshold_mode"]
+    choices = {}
+    for objective in ("bce", "mix"):
+        study = search.memory_study(seed=1)
+        search.run_search(tiny, tiny_base(epochs=2), study, trials=4, folds=1, objective=objective)
+        choices[objective] = {c for t in study.get_trials() for c in t.distributions["threshold_mode"].choices}
+        if objective == "bce":
+            assert {t.params["threshold_mode"] for t in study.get_trials()} == {"fixed"}
+    assert choices == {"bce": {"fixed"}, "mix": {"fixed", "tuned"}}
+
+
 def test_small_search_records_trials_and_builds_an_ensemble(tiny, tmp_path):
     storage = f"sqlite:///{tmp_path / 's.db'}"
     study = search.open_study(storage, "small", seed=0)
