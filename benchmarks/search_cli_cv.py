@@ -58,7 +58,8 @@ def run_fold(work: Path, ds: str, fold: int, tr: np.ndarray, te: np.ndarray, arg
     labels = write_csv(folder / "train.csv", data.X[tr], data.Y[tr])
     write_csv(folder / "test.csv", data.X[te], data.Y[te])
     env = {**os.environ, "MULTILABEL_HOME": str(folder / "runs"), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-           "OPENBLAS_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+           "OPENBLAS_NUM_THREADS": "1",
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     cmd = [sys.executable, "-m", "multilabel", "search", "--data", str(folder / "train.csv"),
            "--labels", ",".join(labels), "--timeout", str(args.timeout), "--jobs", str(args.jobs),
            "--seed", str(args.seed + fold), "--out", str(folder / "ensemble.pt"), "--quiet", *args.extra]

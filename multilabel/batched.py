@@ -27,16 +27,18 @@ from .model import MLP
 class StackedMLP(nn.Module):
     """k Linear-ReLU-Linear nets as one module: ``forward(x: (k, b, input)) -> logits (k, b, outputs)``."""
 
-    def __init__(self, nets: Sequence[MLP], dropout: float = 0.0) -> None:
+    def __init__(self, nets: Sequence[MLP], dropout: float = 0.0, input_noise: float = 0.0) -> None:
         super().__init__()
         first, last = zip(*[(net.net[0], net.net[-1]) for net in nets])
         self.w1 = nn.Parameter(torch.stack([m.weight.detach().T for m in first]).contiguous())  # (k, in, h)
         self.b1 = nn.Parameter(torch.stack([m.bias.detach() for m in first]).unsqueeze(1).contiguous())  # (k, 1, h)
         self.w2 = nn.Parameter(torch.stack([m.weight.detach().T for m in last]).contiguous())  # (k, h, out)
         self.b2 = nn.Parameter(torch.stack([m.bias.detach() for m in last]).unsqueeze(1).contiguous())  # (k, 1, out)
-        self.dropout = dropout
+        self.dropout, self.input_noise = dropout, input_noise
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training and self.input_noise > 0:  # as MLP.forward (each member's rows get their own noise)
+            x = x + self.input_noise * torch.randn_like(x)
         hidden = torch.baddbmm(self.b1, x, self.w1).relu()
         if self.dropout > 0:
             hidden = F.dropout(hidden, self.dropout, self.training)
@@ -72,7 +74,7 @@ def refit_seeds(config: TrainConfig, data: Dataset, epochs: int, seeds: Sequence
         gen = torch.Generator(device=device)
         gen.manual_seed(seed)
         gens.append(gen)
-    model = StackedMLP(nets, config.dropout).to(device)
+    model = StackedMLP(nets, config.dropout, config.input_noise).to(device)
     pw = torch.from_numpy(pos_weights(data.Y)).to(device) if config.pos_weight == "auto" else None
     optimizer_cls = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
     optimizer = optimizer_cls(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)

@@ -19,7 +19,7 @@ LR_SCHEDULES = ("constant", "cosine")
 REFIT_MODES = ("none", "all")
 LEARNING_RATES = (1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2, 2e-2, 5e-2, 1e-1)
 BATCH_SIZES = (0, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192)
-WEIGHT_DECAYS = (0.0, 1e-5, 1e-4, 1e-3, 1e-2, 3e-2, 1e-1)
+WEIGHT_DECAYS = (0.0, 1e-5, 1e-4, 1e-3, 1e-2, 3e-2, 1e-1, 0.3, 1.0)
 
 # device="auto" and the GPU: an eager GPU step costs 0.7-1.4 ms of launches whatever the net's size (H100, the
 # 10 -> 20 -> 5 seed net; 0.18 ms on a CPU), so without a CUDA graph only nets with this much arithmetic per step
@@ -64,6 +64,9 @@ class TrainConfig:
                                 label="Weight decay", ui="select_slider", ui_options=WEIGHT_DECAYS)
     dropout: float = _knob(0.3, "dropout after the hidden ReLU", min=0.0, max_excl=1.0, label="Dropout",
                            ui="slider", ui_min=0.0, ui_max=0.9, ui_step=0.05)
+    input_noise: float = _knob(0.0, "std of Gaussian noise added to the standardized inputs of every training batch "
+                               "(a regularizer; 0 = off)", min=0.0, max=10.0, label="Input noise", ui="slider",
+                               ui_min=0.0, ui_max=2.0, ui_step=0.05)
     device: str = _knob("auto", "auto | cpu | cuda | mps; auto takes a GPU only when the net is big enough to gain",
                         choices=DEVICES, label="Device", ui="select")
     seed: int = _knob(0, "seed for the split, the initial weights and the batch order", min=0, label="Seed",

@@ -370,7 +370,8 @@ def train(config: TrainConfig, data: Dataset, on_epoch: Optional[EpochCallback] 
     Y_val = torch.from_numpy(Y_val_np).to(device)
 
     torch.manual_seed(config.seed)
-    model = MLP(config.input_size, config.hidden_size, config.num_outputs, config.dropout).to(device)
+    model = MLP(config.input_size, config.hidden_size, config.num_outputs, config.dropout,
+                config.input_noise).to(device)
     pw = torch.from_numpy(pos_weights(data.Y[train_idx])).to(device) if config.pos_weight == "auto" else None
     loss_fn = nn.BCEWithLogitsLoss(pos_weight=pw)
     stepper = _Stepper(model, loss_fn, X_tr, Y_tr, config, device)
@@ -632,7 +633,8 @@ def refit(config: TrainConfig, data: Dataset, epochs: int, thresholds: Optional[
         raise MultilabelError(f"refit needs at least 1 epoch, got {epochs}")
     config, device, standardizer, X, Y = all_rows_on_device(config, data)
     torch.manual_seed(config.seed)
-    model = MLP(config.input_size, config.hidden_size, config.num_outputs, config.dropout).to(device)
+    model = MLP(config.input_size, config.hidden_size, config.num_outputs, config.dropout,
+                config.input_noise).to(device)
     pw = torch.from_numpy(pos_weights(data.Y)).to(device) if config.pos_weight == "auto" else None
     loss_fn = nn.BCEWithLogitsLoss(pos_weight=pw)
     stepper = _Stepper(model, loss_fn, X, Y, config.replace(cuda_graph="off"), device)

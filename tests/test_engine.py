@@ -68,6 +68,28 @@ def test_same_seed_and_data_on_cpu_give_identical_loss_histories(small_data, mak
     assert first.trained.thresholds == second.trained.thresholds
 
 
+def test_input_noise_perturbs_training_forwards_only_and_is_not_a_weight():
+    from multilabel.model import MLP
+    torch.manual_seed(0)
+    noisy = MLP(4, 8, 2, input_noise=0.5)
+    plain = MLP(4, 8, 2)
+    plain.load_state_dict(noisy.state_dict())  # same keys: a checkpoint does not change shape
+    x = torch.randn(16, 4)
+    noisy.train()
+    plain.train()
+    assert not torch.equal(noisy(x), noisy(x)) and torch.equal(plain(x), plain(x))
+    noisy.eval()
+    assert torch.equal(noisy(x), plain(x))  # predictions never see the noise
+
+
+def test_input_noise_changes_the_run_and_the_same_seed_repeats_it(small_data, make_config):
+    config = make_config(epochs=4, input_noise=0.5)
+    first, second = train(config, small_data), train(config, small_data)
+    assert losses(first) == losses(second)
+    assert losses(first) != losses(train(make_config(epochs=4), small_data))
+    assert first.trained.model.input_noise == 0.5
+
+
 def test_a_different_seed_gives_a_different_run(small_data, make_config):
     a = train(make_config(epochs=4, seed=0), small_data)
     b = train(make_config(epochs=4, seed=1), small_data)

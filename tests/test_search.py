@@ -355,7 +355,8 @@ def test_ctrl_c_keeps_the_finished_trials(tiny, tmp_path, store_home):
 def test_members_trained_together_match_members_trained_one_by_one(tiny, optimizer, schedule):
     from multilabel.batched import refit_seeds
     config = tiny_base(hidden_size=16, batch_size=32, optimizer=optimizer, lr_schedule=schedule, weight_decay=1e-2,
-                       dropout=0.0)  # dropout masks come from the global RNG in another order when stacked
+                       dropout=0.0, input_noise=0.0)  # dropout masks and input noise come from the global
+    # RNG in another order when stacked
     together = refit_seeds(config, tiny, 5, [0, 1, 2])
     assert [m.config.seed for m in together] == [0, 1, 2]
     probs = [m.predict_proba(tiny.X) for m in together]
@@ -377,10 +378,11 @@ def test_seeds_ensemble_from_a_study_uses_the_best_configuration(tiny, tmp_path)
 def test_a_fresh_study_starts_from_the_defaults(tiny, tmp_path):
     study = search.open_study(f"sqlite:///{tmp_path / 'w.db'}", "warm", seed=0)
     base = tiny_base(hidden_size=256, dropout=0.3, batch_size=0)
-    search.run_search(tiny, base, study, trials=2, folds=1)
-    first, second = [t.params for t in study.get_trials()]
+    search.run_search(tiny, base, study, trials=3, folds=1)
+    first, second, third = [t.params for t in study.get_trials()]
     assert first["hidden_size"] == 256 and first["dropout"] == 0.3 and first["batch_size"] == 0
-    assert second["hidden_size"] == 512 and second["dropout"] == 0.5
+    assert second["input_noise"] == 0.6 and second["weight_decay"] == 1.0 and second["hidden_size"] == 256
+    assert third["hidden_size"] == 512 and third["dropout"] == 0.5
     assert not study.get_trials(states=(optuna.trial.TrialState.WAITING,))  # nothing left queued
 
 
