@@ -46,7 +46,7 @@ class TrainConfig:
 
     input_size: int = _knob(10, "number of input features", min=1, label="Input size (features)", ui="slider",
                             ui_min=1, ui_max=256)
-    # Defaults (hidden 256, dropout 0.3, AdamW lr 1e-3 with weight decay 1e-2, batch auto, fixed thresholds) were
+    # Defaults (hidden 256, dropout 0.3, AdamW lr 1e-3 with weight decay 1.0, batch auto, fixed thresholds) were
     # chosen on benchmarks/suite.py: emotions.csv and 7 generated families, repeated k-fold (see benchmarks/README.md).
     hidden_size: int = _knob(256, "units in the hidden layer", min=1, label="Hidden size", ui="slider", ui_min=1,
                              ui_max=1024)
@@ -60,8 +60,10 @@ class TrainConfig:
     # training rows, 1024 from ~16k).
     batch_size: int = _knob(0, "rows per optimizer step (0 = auto: training rows / 16, clipped to 32..1024)",
                             min=0, label="Batch size (0 = auto)", ui="select_slider", ui_options=BATCH_SIZES)
-    weight_decay: float = _knob(1e-2, "weight decay: an L2 penalty with adam, decoupled with adamw", min=0.0,
-                                label="Weight decay", ui="select_slider", ui_options=WEIGHT_DECAYS)
+    # Weight decay 1.0 (decoupled, AdamW: each step shrinks the weights by lr x 1.0) replaced 1e-2 on the suite:
+    # Hamming loss lower on 6 of 8 datasets, worst case +0.0014; with optimizer "adam" it is an L2 penalty.
+    weight_decay: float = _knob(1.0, "weight decay: decoupled with adamw; an L2 penalty with adam (keep it <= 1e-3 "
+                                "there)", min=0.0, label="Weight decay", ui="select_slider", ui_options=WEIGHT_DECAYS)
     dropout: float = _knob(0.3, "dropout after the hidden ReLU", min=0.0, max_excl=1.0, label="Dropout",
                            ui="slider", ui_min=0.0, ui_max=0.9, ui_step=0.05)
     input_noise: float = _knob(0.0, "std of Gaussian noise added to the standardized inputs of every training batch "
