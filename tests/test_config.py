@@ -35,6 +35,8 @@ def test_defaults_validate_and_are_the_seed_articles_input_and_output_sizes():
     ({"learning_rate": 0.0}, "learning_rate must be > 0.0, got 0.0"),
     ({"learning_rate": 11.0}, "learning_rate must be <= 10.0, got 11.0"),
     ({"dropout": 1.0}, "dropout must be < 1.0, got 1.0"),
+    ({"input_noise": -0.5}, "input_noise must be >= 0.0, got -0.5"),
+    ({"input_noise": 11.0}, "input_noise must be <= 10.0, got 11.0"),
     ({"val_fraction": 0.0}, "val_fraction must be > 0.0, got 0.0"),
     ({"val_fraction": 1.0}, "val_fraction must be < 1.0, got 1.0"),
     ({"seed": -1}, "seed must be >= 0, got -1"),
