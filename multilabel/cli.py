@@ -321,8 +321,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
 def _add_search_parser(sub: argparse._SubParsersAction) -> None:
     se = sub.add_parser(
         "search", help="search hyperparameters (Optuna), then save an ensemble of the best configurations",
-        description="Optuna study over hidden size, learning rate, weight decay, dropout, batch size, pos_weight and "
-                    "threshold mode, scored on cross-validation folds of --data only; then refits the best "
+        description="Optuna study over hidden size, learning rate, weight decay, dropout, input noise, batch size, "
+                    "pos_weight and threshold mode, scored on cross-validation folds of --data only; then refits the best "
                     "--members configurations on all rows and saves them as one checkpoint (--out). The study lives "
                     "in --storage, so several processes or machines can share one study (same --storage and "
                     "--study). Ctrl-C ends the search; finished trials are kept in the storage.")

@@ -483,9 +483,8 @@ def study_summary(storage: str | None, study_name: str = DEFAULT_STUDY) -> dict[
 
 
 __all__ = ["SPACE", "BackgroundSearch", "build_ensemble", "completed", "default_storage", "ensemble", "fold_rows",
-           "global_threshold",
-           "make_objective", "memory_study", "open_study", "run_search", "score_holdout", "space", "start_background",
-           "study_summary", "suggest"]
+           "global_threshold", "make_objective", "memory_study", "open_study", "run_search", "score_holdout", "space",
+           "start_background", "study_summary", "suggest"]
 
 
 # ---- background searches the dashboard starts and finds again (the Search page) -----------------------------------
