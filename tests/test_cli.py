@@ -604,3 +604,13 @@ def test_the_train_command_for_a_config_parses_back_to_that_config():
     args = build_parser().parse_args(words[3:])
     assert args.synthetic and args.samples == 5000 and args.noise == 0.2
     assert _config_from_args(args, 20, 4) == synthetic
+
+
+def test_search_workers_share_the_cores_as_torch_threads(monkeypatch):
+    from multilabel.cli import _search_env
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr("os.cpu_count", lambda: 8)
+    assert _search_env(2)["OMP_NUM_THREADS"] == "4" and _search_env(16)["OMP_NUM_THREADS"] == "1"
+    assert "OMP_NUM_THREADS" not in _search_env(1)  # one worker: torch's own choice
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert _search_env(2)["OMP_NUM_THREADS"] == "3"  # the caller's setting wins
