@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from .config import TrainConfig, knobs
+from .config import TrainConfig, advice, knobs
 from .errors import MultilabelError
 from .paths import check_output_file, os_error_message
 from .predict import DEFAULT_CHUNK_ROWS
@@ -163,6 +163,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         for warning in data.warnings:
             sys.stderr.write(f"warning: {warning}\n")
         config = _config_from_args(args, data.X.shape[1], data.Y.shape[1])
+        for line in advice(config):
+            sys.stderr.write(f"warning: {line}\n")
         store = RunStore(args.store)
         run_id = store.create_run(config.to_dict(), data.description, name=args.name, started_by=_cli_owner())
     bar = None if args.quiet else EpochProgress(config.epochs)

@@ -238,3 +238,15 @@ def describe_devices() -> list[dict[str, Any]]:
     if "mps" in available_devices():
         out.append({"device": "mps", "name": "Apple GPU (MPS)"})
     return out
+
+
+def advice(config: TrainConfig) -> list[str]:
+    """Valid settings that are most likely a mistake, one line each (the Train page and the CLI show them; the run
+    still starts). Weight decay is decoupled with adamw (default 1.0) but an L2 penalty with adam: the same number
+    there pins every weight near zero."""
+    lines = []
+    if config.optimizer == "adam" and config.weight_decay > 1e-2:
+        lines.append(f"weight decay {config.weight_decay:g} with optimizer adam is an L2 penalty that strong, and the "
+                     "net will barely learn: choose adamw, or a weight decay of 1e-3 or less")
+    return lines
+

@@ -16,6 +16,7 @@ from multilabel import MultilabelError, guess_label_columns, make_synthetic, rea
 from multilabel.charts import (empty_figure, loss_figure, metrics_figure, per_label_figure,  # noqa: E402
                                probability_histogram_figure, probe_heatmap)
 from multilabel.cli import train_command  # noqa: E402
+from multilabel.config import advice  # noqa: E402
 from multilabel.data import dataset_from_frame  # noqa: E402
 from app_pages import _form  # noqa: E402
 from app_pages._shared import plain, registry, show_label_warnings  # noqa: E402
@@ -101,6 +102,11 @@ for i, k in enumerate(wide):
 cols = st.columns(4)
 for i, k in enumerate(small):
     _form.widget(k, cols[i % 4])
+try:
+    for line in advice(_form.config_from_form(form["input_size"], form["num_outputs"])):
+        st.warning(line)
+except MultilabelError:
+    pass  # a value out of range: Start says what is wrong
 
 _form.to_url(st.query_params)  # the URL keeps the form: a reload or a copied link opens the same settings
 

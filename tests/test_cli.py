@@ -614,3 +614,13 @@ def test_search_workers_share_the_cores_as_torch_threads(monkeypatch):
     assert "OMP_NUM_THREADS" not in _search_env(1)  # one worker: torch's own choice
     monkeypatch.setenv("OMP_NUM_THREADS", "3")
     assert _search_env(2)["OMP_NUM_THREADS"] == "3"  # the caller's setting wins
+
+
+def test_train_warns_on_adam_with_a_strong_weight_decay_and_still_trains(cli):
+    done = cli("train", "--synthetic", "--epochs", 2, "--optimizer", "adam", "--weight-decay", 1.0, "--quiet",
+               "--refit", "none")
+    assert done.returncode == 0, done.stderr
+    warnings = [line for line in done.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and "optimizer adam is an L2 penalty" in warnings[0]
+    quiet = cli("train", "--synthetic", "--epochs", 2, "--quiet", "--refit", "none")  # defaults: adamw
+    assert quiet.returncode == 0 and "warning:" not in quiet.stderr

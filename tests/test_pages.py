@@ -110,6 +110,16 @@ def test_train_page_before_any_run_invites_a_start(home):
     assert set(figs) == {"loss_frame", "metrics_frame"} and all(f["data"] == [] for f in figs.values())
 
 
+def test_train_page_warns_when_adam_meets_the_adamw_weight_decay(home):
+    at = app(PAGE["train"])
+    assert not [w for w in at.warning if "weight decay" in w.value]  # the defaults: adamw, decay 1.0
+    at.selectbox(key="optimizer").set_value("adam").run()
+    lines = [w.value for w in at.warning if "weight decay" in w.value]
+    assert len(lines) == 1 and "optimizer adam is an L2 penalty" in lines[0] and "\n" not in lines[0]
+    at.select_slider(key="weight_decay").set_value(1e-4).run()
+    assert not [w for w in at.warning if "weight decay" in w.value]
+
+
 def test_synthetic_run_completes_and_shows_metrics_and_curves(home):
     at = app(PAGE["train"])
     epochs = 15
