@@ -324,9 +324,9 @@ def _add_search_parser(sub: argparse._SubParsersAction) -> None:
     se = sub.add_parser(
         "search", help="search hyperparameters (Optuna), then save an ensemble of the best configurations",
         description="Optuna study over hidden size, learning rate, weight decay, dropout, input noise, batch size, "
-                    "pos_weight and threshold mode, scored on cross-validation folds of --data only; then refits the best "
-                    "--members configurations on all rows and saves them as one checkpoint (--out). The study lives "
-                    "in --storage, so several processes or machines can share one study (same --storage and "
+                    "pos_weight and threshold mode, scored on cross-validation folds of --data only; then refits the "
+                    "best --members configurations on all rows and saves them as one checkpoint (--out). The study "
+                    "lives in --storage, so several processes or machines can share one study (same --storage and "
                     "--study). Ctrl-C ends the search; finished trials are kept in the storage.")
     se.add_argument("--data", required=True, metavar="FILE.csv", help="training CSV with a header row")
     se.add_argument("--labels", required=True, metavar="SPEC", help="label columns: names or globs, comma-separated")
@@ -334,7 +334,8 @@ def _add_search_parser(sub: argparse._SubParsersAction) -> None:
                                                             "given]; 0: only build the ensemble from the study")
     se.add_argument("--timeout", type=float, default=None, metavar="S", help="stop starting trials after S seconds")
     se.add_argument("--folds", type=int, default=3,
-                    help="cross-validation folds per trial (disjoint validation blocks; 5 = plain 5-fold CV) [default: 3]")
+                    help="cross-validation folds per trial (disjoint validation blocks; 5 = plain 5-fold CV) "
+                         "[default: 3]")
     se.add_argument("--storage", metavar="URL", help="Optuna storage URL, e.g. sqlite:///x.db or "
                                                      "postgresql://user:pw@host/db [default: sqlite in the run store]")
     se.add_argument("--study", default=None, metavar="NAME", help="study name [default: multilabel]")
@@ -440,8 +441,9 @@ def cmd_search(args: argparse.Namespace) -> int:
     helpers = _start_search_helpers(args, storage, study.study_name, shares[1:])
     import torch
     threads = torch.get_num_threads()
-    if "OMP_NUM_THREADS" in _search_env(args.jobs):  # this worker's share of the cores, as its helpers'
-        torch.set_num_threads(int(_search_env(args.jobs)["OMP_NUM_THREADS"]))
+    share = _search_env(args.jobs).get("OMP_NUM_THREADS")
+    if share:  # this worker's share of the cores, as its helpers'
+        torch.set_num_threads(int(share))
     try:
         if shares[0] != 0:
             search.run_search(data, base, study, trials=shares[0], timeout=args.timeout, folds=args.folds,
