@@ -5,10 +5,8 @@ mode. Each trial trains on ``folds`` cross-validation folds of the training data
 about ``val_fraction`` of the rows each (``fold_rows``: five blocks of one seeded shuffle at the default 0.2, then
 the next shuffle's), the same for every trial, so ``folds`` = 5 is plain 5-fold CV and no held-out row counts twice.
 It reports the per-epoch validation loss to Optuna so a median pruner can stop hopeless trials early. A trial's
-value (lower is better) is, by default (OBJECTIVE "bce"), the held-out rows' binary cross-entropy at one epoch count
-for all folds, the one where the folds' mean validation curve is lowest (``common_epoch``: each fold's own best epoch
-would flatter noisy curves), and that epoch count is what the refit trains for; "mix" is the mean over folds of
-``(hamming_loss + 1 - micro_f1) / 2``. Both are kept as user attributes; with
+value (lower is better) is, by default (OBJECTIVE "bce"), the held-out rows' mean binary cross-entropy averaged over
+folds; "mix" is the mean over folds of ``(hamming_loss + 1 - micro_f1) / 2``. Both are kept as user attributes; with
 tuned thresholds the thresholds are cross-fitted (tuned on one half of the held-out rows, scored on the other, and
 the other way round), so tuning cannot flatter itself. Each trial also records the one threshold for every label
 that does best on its pooled held-out rows (``global_threshold``).
@@ -16,7 +14,7 @@ that does best on its pooled held-out rows (``global_threshold``).
 The study lives in Optuna storage (an SQLAlchemy URL; default ``sqlite:///<run store>/search.db``), so several
 processes or machines can work on one study: ``python -m multilabel search --storage URL --study NAME`` on each.
 
-``build_ensemble`` refits the best ``k`` trials' configurations on ALL training rows, each for its trial's common
+``build_ensemble`` refits the best ``k`` trials' configurations on ALL training rows, each for its mean best
 epoch count, with one or several seeds each (several: trained together, ``multilabel.batched``), and returns ONE
 ``TrainedModel`` whose probabilities are the members' mean.
 """
@@ -182,29 +180,12 @@ def global_threshold(probs: np.ndarray, Y: np.ndarray) -> float:
     return best[2]
 
 
-def common_epoch(curves: list[list[float]]) -> tuple[int, float]:
-    """The one epoch count for every fold, and what each fold's own best epoch flatters the loss by.
-
-    ``curves``: each fold's validation loss per epoch (1, 2, ...; early stopping makes them of different lengths).
-    Returns ``(epoch, optimism)``: ``epoch`` (1-based) minimizes the mean of the curves over the epochs every fold
-    reached; ``optimism`` (>= 0) is that mean's minimum less the mean of the folds' own minima. Picking each fold's
-    best epoch picks the luckiest of many noisy values, most so for a noisy curve (a high learning rate), and the
-    refit, which trains for one epoch count, cannot repeat that luck; on emotions.csv the optimism was 0.001-0.003
-    at learning rate 1e-3 and 0.008-0.010 at 5e-3, enough to turn the ranking of the two around.
-    """
-    length = min(len(c) for c in curves)
-    mean = np.mean([c[:length] for c in curves], axis=0)
-    epoch = int(np.argmin(mean))
-    return epoch + 1, max(0.0, float(mean[epoch] - np.mean([min(c) for c in curves])))
-
-
 def make_objective(data: Dataset, base: TrainConfig, folds: int,
                    stop: Optional[threading.Event] = None,
                    objective: str | None = None) -> Callable[[optuna.Trial], float]:
     """The study's objective on ``data`` (the training rows only): see the module docstring.
 
-    ``objective``: "bce" (default, OBJECTIVE): the held-out rows' mean binary cross-entropy averaged over folds, plus
-    the optimism of each fold's own best epoch (``common_epoch``), so: the loss at the one epoch count the refit uses;
+    ``objective``: "bce" (default, OBJECTIVE): the held-out rows' mean binary cross-entropy, averaged over folds;
     "mix": ``(hamming + 1 - micro_f1) / 2`` at the trial's thresholds. Both are recorded as user attributes.
     """
     if folds < 1:
@@ -215,15 +196,13 @@ def make_objective(data: Dataset, base: TrainConfig, folds: int,
 
     def objective(trial: optuna.Trial) -> float:
         config = suggest(trial, base, target)
-        scores, thresholds, pooled, curves = [], [], [], []
+        scores, best_epochs, thresholds, pooled = [], [], [], []
         for fold in range(folds):
             step0 = fold * config.epochs
-            curve: list[float] = []
 
-            def on_epoch(record: dict[str, Any], step0: int = step0, curve: list[float] = curve) -> None:
+            def on_epoch(record: dict[str, Any], step0: int = step0) -> None:
                 if stop is not None and stop.is_set():
                     raise _Stopped()
-                curve.append(record["val_loss"])
                 trial.report(record["val_loss"], step0 + record["epoch"])
                 if trial.should_prune():
                     raise optuna.TrialPruned(f"pruned at fold {fold} epoch {record['epoch']}")
@@ -236,23 +215,20 @@ def make_objective(data: Dataset, base: TrainConfig, folds: int,
             scored = score_holdout(probs, data.Y[val_idx], config.threshold_mode)
             scores.append(scored)
             pooled.append((probs, data.Y[val_idx]))
+            best_epochs.append(result.best_epoch)
             thresholds.append(scored["thresholds"])
-            curves.append(curve)
-        epoch, optimism = common_epoch(curves)
         hamming = float(np.mean([s["hamming"] for s in scores]))
         micro_f1 = float(np.mean([s["micro_f1"] for s in scores]))
-        bce = float(np.mean([s["bce"] for s in scores])) + optimism
         trial.set_user_attr("hamming", hamming)
         trial.set_user_attr("micro_f1", micro_f1)
-        trial.set_user_attr("bce", bce)
-        trial.set_user_attr("best_epoch", float(epoch))
-        trial.set_user_attr("fold_best_epochs", [int(np.argmin(c)) + 1 for c in curves])
+        trial.set_user_attr("bce", float(np.mean([s["bce"] for s in scores])))
+        trial.set_user_attr("best_epoch", float(np.mean(best_epochs)))
         trial.set_user_attr("thresholds", [float(t) for t in np.mean(thresholds, axis=0)])
         trial.set_user_attr("config", config.to_dict())
         trial.set_user_attr("global_threshold", global_threshold(np.concatenate([p for p, _ in pooled]),
                                                                  np.concatenate([y for _, y in pooled])))
         if target == "bce":
-            return bce
+            return float(np.mean([s["bce"] for s in scores]))
         return (hamming + 1.0 - micro_f1) / 2
 
     return objective
@@ -364,7 +340,7 @@ def build_ensemble(data: Dataset, study: optuna.Study, members: int = 5, mode: s
 
     ``mode`` "configs": the best ``members`` trials' configurations, each with ``seeds`` seeds (0..seeds-1, trained
     together as one stacked model, multilabel.batched): members x seeds nets; "seeds": the best configuration with
-    seeds 0..members-1, trained together. Each net trains for its trial's epoch count (``common_epoch``). ``threshold``
+    seeds 0..members-1, trained together. Each net trains for its trial's mean best epoch count. ``threshold``
     "trial": the mean of the trials' thresholds (0.5 for fixed-threshold trials, per label for tuned ones);
     "global": one cut-off for every label, the mean of the trials' ``global_threshold`` (see there).
     """

@@ -179,34 +179,6 @@ def test_the_bce_objective_keeps_the_half_cut_off_and_the_mix_objective_searches
     assert choices == {"bce": {"fixed"}, "mix": {"fixed", "tuned"}}
 
 
-def test_common_epoch_is_one_epoch_for_every_fold_and_measures_the_optimism():
-    # Early stopping ends folds at different epochs: the mean is over the epochs every fold reached (4 here).
-    epoch, optimism = search.common_epoch([[0.5, 0.3, 0.4, 0.6], [0.5, 0.45, 0.35, 0.5, 0.7]])
-    assert epoch == 2  # mean curve 0.5, 0.375, 0.375, 0.55: the first of the lowest
-    assert optimism == pytest.approx(0.375 - (0.3 + 0.35) / 2)  # what each fold's own best epoch flattered it by
-    assert search.common_epoch([[0.4, 0.2, 0.3]] * 3) == (2, 0.0)  # folds that agree flatter nothing
-
-
-def test_a_trials_value_and_refit_epochs_come_from_the_folds_mean_curve(tiny):
-    base = tiny_base(epochs=15, patience=3)
-    params = {**search.warm_params(base, {}), "learning_rate": 0.01, "dropout": 0.2}
-    trial = optuna.trial.FixedTrial(params)
-    value = search.make_objective(tiny, base, 3)(trial)
-    config = TrainConfig.from_dict(trial.user_attrs["config"])
-    curves, bces = [], []
-    for fold in range(3):  # the same folds and seeds again: the trial's runs, epoch by epoch
-        rows = search.fold_rows(tiny.num_rows, config.val_fraction, fold)
-        curve: list[float] = []
-        result = train(config.replace(seed=fold), tiny, val_rows=rows, on_epoch=lambda r: curve.append(r["val_loss"]))
-        curves.append(curve)
-        bces.append(search.score_holdout(result.trained.predict_proba(tiny.X[rows]), tiny.Y[rows], "fixed")["bce"])
-    epoch, optimism = search.common_epoch(curves)
-    assert trial.user_attrs["fold_best_epochs"] == [int(np.argmin(c)) + 1 for c in curves]
-    assert trial.user_attrs["best_epoch"] == epoch  # what build_ensemble refits for
-    assert value == trial.user_attrs["bce"] == pytest.approx(np.mean(bces) + optimism)
-    assert optimism > 0 and len({len(c) for c in curves}) > 1  # this case has something to correct
-
-
 def test_small_search_records_trials_and_builds_an_ensemble(tiny, tmp_path):
     storage = f"sqlite:///{tmp_path / 's.db'}"
     study = search.open_study(storage, "small", seed=0)
