@@ -381,7 +381,8 @@ def test_a_fresh_study_starts_from_the_defaults(tiny, tmp_path):
     search.run_search(tiny, base, study, trials=3, folds=1)
     first, second, third = [t.params for t in study.get_trials()]
     assert first["hidden_size"] == 256 and first["dropout"] == 0.3 and first["batch_size"] == 0
-    assert second["input_noise"] == 0.6 and second["weight_decay"] == 1.0 and second["hidden_size"] == 256
+    assert second["input_noise"] == 0.6 and second["weight_decay"] == 1.0 and second["dropout"] == 0.5
+    assert second["hidden_size"] == 256  # the rest from the base config
     assert third["hidden_size"] == 512 and third["dropout"] == 0.5
     assert not study.get_trials(states=(optuna.trial.TrialState.WAITING,))  # nothing left queued
 
