@@ -247,7 +247,9 @@ def render(job: dict) -> None:
     best = summary["best"] if summary else None
     if best is not None:
         a, b, c, d = st.columns(4)
-        a.metric("Best objective", f"{best['value']:.4f}", help="(Hamming loss + 1 − micro-F1) / 2 on held-out rows")
+        a.metric("Best objective", f"{best['value']:.4f}",
+                 help="the trial value: held-out binary cross-entropy, averaged over the trial's CV folds "
+                      "(lower is better)")
         b.metric("Its Hamming loss", f"{best['hamming']:.4f}")
         c.metric("Its micro-F1", f"{best['micro_f1']:.4f}")
         d.metric("Best trial", f"#{best['number']}")
