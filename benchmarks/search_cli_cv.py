@@ -11,6 +11,7 @@ rows (``--svm`` computes the tuned RBF SVM here too) compare fold by fold.
 
     python benchmarks/search_cli_cv.py --datasets emotions:1x5 --timeout 300 --jobs 2 --parallel 1 --svm
     python benchmarks/search_cli_cv.py --datasets emotions:1x5,mlc-scenelike:1x3 --timeout 300 --parallel 8
+    python benchmarks/search_cli_cv.py --datasets emotions:2x5 --only 5-9 --svm    # the second repeat only
 """
 
 from __future__ import annotations
@@ -105,6 +106,8 @@ def main() -> None:
     parser.add_argument("--parallel", type=int, default=1, help="folds searched at once [default: 1]")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--svm", action="store_true", help="also the tuned RBF SVM on the same folds")
+    parser.add_argument("--only", metavar="A-B", help="run only folds A..B of each dataset's CV (e.g. 5-9: the "
+                                                      "second repeat of a 2x5), numbered as in the full CV")
     parser.add_argument("--json", type=Path, help="write the per-fold rows here")
     parser.add_argument("extra", nargs="*", help="more arguments for 'search' (after --)")
     args = parser.parse_args()
@@ -114,7 +117,8 @@ def main() -> None:
         repeats, k = map(int, cv.lower().split("x"))
         X, _ = suite.DATASETS[ds][0]()
         for f, (tr, te) in enumerate(RepeatedKFold(n_splits=k, n_repeats=repeats, random_state=args.seed).split(X)):
-            tasks.append((ds, f, tr, te))
+            if args.only is None or int(args.only.split("-")[0]) <= f <= int(args.only.split("-")[-1]):
+                tasks.append((ds, f, tr, te))
     print(f"{len(tasks)} folds, {args.timeout:.0f} s x {args.jobs} processes each, {args.parallel} at once "
           f"({os.cpu_count()} CPUs)", flush=True)
     t0 = time.perf_counter()
