@@ -111,13 +111,20 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="write the per-fold rows here")
     parser.add_argument("extra", nargs="*", help="more arguments for 'search' (after --)")
     args = parser.parse_args()
+    lo, hi = 0, 10**9
+    if args.only:
+        first, _, last = args.only.partition("-")
+        try:
+            lo, hi = int(first), int(last or first)
+        except ValueError:
+            parser.error(f"--only takes A-B (fold numbers), got {args.only!r}")
     tasks = []
     for spec in args.datasets.split(","):
         ds, cv = spec.split(":")
         repeats, k = map(int, cv.lower().split("x"))
         X, _ = suite.DATASETS[ds][0]()
         for f, (tr, te) in enumerate(RepeatedKFold(n_splits=k, n_repeats=repeats, random_state=args.seed).split(X)):
-            if args.only is None or int(args.only.split("-")[0]) <= f <= int(args.only.split("-")[-1]):
+            if lo <= f <= hi:
                 tasks.append((ds, f, tr, te))
     print(f"{len(tasks)} folds, {args.timeout:.0f} s x {args.jobs} processes each, {args.parallel} at once "
           f"({os.cpu_count()} CPUs)", flush=True)
