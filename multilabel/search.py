@@ -4,7 +4,8 @@ A study samples hidden size, learning rate, weight decay, dropout, input noise, 
 mode. Each trial trains on ``folds`` cross-validation folds of the training data only: disjoint validation blocks of
 about ``val_fraction`` of the rows each (``fold_rows``: five blocks of one seeded shuffle at the default 0.2, then
 the next shuffle's), the same for every trial, so ``folds`` = 5 is plain 5-fold CV and no held-out row counts twice.
-It reports the per-epoch validation loss to Optuna so a median pruner can stop hopeless trials early. A trial's
+A median pruner stops hopeless trials early on their per-epoch validation loss (``MedianCurves``: Optuna's
+MedianPruner rule on the completed trials' curves, read once per trial rather than once per epoch). A trial's
 value (lower is better) is, by default (OBJECTIVE "bce"), the held-out rows' mean binary cross-entropy averaged over
 folds; "mix" is the mean over folds of ``(hamming_loss + 1 - micro_f1) / 2``. Both are kept as user attributes; with
 tuned thresholds the thresholds are cross-fitted (tuned on one half of the held-out rows, scored on the other, and
@@ -22,6 +23,7 @@ epoch count, with one or several seeds each (several: trained together, ``multil
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import signal
@@ -198,18 +200,25 @@ def make_objective(data: Dataset, base: TrainConfig, folds: int,
     def objective(trial: optuna.Trial) -> float:
         config = suggest(trial, base, target)
         scores, best_epochs, thresholds, pooled = [], [], [], []
+        pruner = MedianCurves(trial)  # the completed trials' curves, read once for the whole trial
+        curve: list[list[float]] = []  # [step, validation loss] of every epoch, stored with the trial if it completes
         for fold in range(folds):
             step0 = fold * config.epochs
 
             def on_epoch(record: dict[str, Any], step0: int = step0) -> None:
                 if stop is not None and stop.is_set():
                     raise _Stopped()
-                trial.report(record["val_loss"], step0 + record["epoch"])
-                if trial.should_prune():
+                step, value = step0 + record["epoch"], record["val_loss"]
+                curve.append([step, value])
+                if pruner.should_prune(step, value):
+                    trial.report(value, step)  # TPE ranks pruned trials by their last step and value
                     raise optuna.TrialPruned(f"pruned at fold {fold} epoch {record['epoch']}")
 
             val_idx = fold_rows(data.num_rows, config.val_fraction, fold)
-            result = train(config.replace(seed=fold), data, on_epoch=on_epoch, stop=stop, val_rows=val_idx)
+            # Per-label metrics only on the first and last epoch: the trial needs the loss (the dashboard's
+            # per-epoch metrics cost 5-10% of an emotions-sized trial).
+            result = train(config.replace(seed=fold, eval_every=config.epochs), data, on_epoch=on_epoch, stop=stop,
+                           val_rows=val_idx)
             if stop is not None and stop.is_set():
                 raise _Stopped()
             probs = result.trained.predict_proba(data.X[val_idx])
@@ -228,6 +237,8 @@ def make_objective(data: Dataset, base: TrainConfig, folds: int,
         trial.set_user_attr("config", config.to_dict())
         trial.set_user_attr("global_threshold", global_threshold(np.concatenate([p for p, _ in pooled]),
                                                                  np.concatenate([y for _, y in pooled])))
+        trial.set_user_attr(CURVE_ATTR, curve)
+        trial.report(curve[-1][1], int(curve[-1][0]))  # its last step, as a pruned trial's (study_summary's last_step)
         if target == "bce":
             return float(np.mean([s["bce"] for s in scores]))
         return (hamming + 1.0 - micro_f1) / 2
@@ -235,9 +246,54 @@ def make_objective(data: Dataset, base: TrainConfig, folds: int,
     return objective
 
 
+# Pruning: Optuna's MedianPruner(n_startup_trials=5, n_warmup_steps=10) rule, applied by MedianCurves.
+PRUNE_STARTUP_TRIALS = 5
+PRUNE_WARMUP_STEPS = 10
+CURVE_ATTR = "curve"  # a completed trial's user attribute: [[step, validation loss], ...] (step = fold x epochs + epoch)
+
+
+class MedianCurves:
+    """Optuna's median pruning rule on a snapshot of the study's completed trials, taken when a trial starts.
+
+    ``optuna.pruners.MedianPruner`` reads every completed trial from the storage at every ``should_prune()`` and
+    ``trial.report()`` writes one row per epoch: on an SQLite file that was a third of a search's time on
+    emotions.csv (benchmarks/bench_search_pruning.py). Here a trial reads the completed trials once and decides
+    locally with the same rule: no pruning before PRUNE_STARTUP_TRIALS trials completed or before step
+    PRUNE_WARMUP_STEPS; then prune when the trial's best value so far is above the median of the completed trials'
+    values at this step (steps that no completed trial reached never prune). Completed trials keep their curve as
+    the user attribute ``curve``; studies from before it are read from their intermediate values. Trials that
+    complete while this one runs (another worker's) count from the next trial on.
+    """
+
+    def __init__(self, trial: optuna.Trial) -> None:
+        done = trial.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+        self.best = math.nan  # the trial's lowest value so far (NaN until a value is not NaN, as nanmin)
+        self.active = len(done) >= PRUNE_STARTUP_TRIALS
+        values: dict[int, list[float]] = {}
+        for t in done if self.active else ():
+            points = t.user_attrs.get(CURVE_ATTR)
+            pairs = ((int(step), float(v)) for step, v in points) if points else t.intermediate_values.items()
+            for step, value in pairs:
+                values.setdefault(step, []).append(value)
+        self.median = {step: float(np.nanmedian(v)) for step, v in values.items()
+                       if not all(math.isnan(x) for x in v)}
+
+    def should_prune(self, step: int, value: float) -> bool:
+        """Record the trial's ``value`` at ``step`` (steps increasing); whether the trial should stop there."""
+        self.best = value if math.isnan(self.best) or value < self.best else self.best
+        if not self.active or step < PRUNE_WARMUP_STEPS:
+            return False
+        if math.isnan(self.best):
+            return True
+        median = self.median.get(step)
+        return median is not None and self.best > median
+
+
 def _sampler_and_pruner(seed: int | None) -> dict[str, Any]:
+    # The study's own pruner is never asked (objectives use MedianCurves); it stays the rule MedianCurves applies.
     return {"sampler": optuna.samplers.TPESampler(seed=seed, n_startup_trials=8),
-            "pruner": optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=10)}
+            "pruner": optuna.pruners.MedianPruner(n_startup_trials=PRUNE_STARTUP_TRIALS,
+                                                  n_warmup_steps=PRUNE_WARMUP_STEPS)}
 
 
 def memory_study(seed: int | None = None, study_name: str = DEFAULT_STUDY) -> optuna.Study:

@@ -213,6 +213,54 @@ def test_pruning_stops_a_trial_that_is_worse_than_the_median(tiny, tmp_path):
     assert 10 <= pruned.last_step < 20  # pruned once the warm-up (10 steps) is over, before its last epoch
 
 
+def _completed(curve: dict[int, float], as_attr: bool) -> optuna.trial.FrozenTrial:
+    """A completed trial with this validation-loss curve: in its intermediate values (as Optuna's pruner wants, and
+    as studies from before MedianCurves kept it) or as the ``curve`` user attribute (as the objective keeps it now)."""
+    last = max(curve)
+    return optuna.trial.create_trial(
+        state=optuna.trial.TrialState.COMPLETE, value=min(curve.values()),
+        intermediate_values={last: curve[last]} if as_attr else dict(curve),
+        user_attrs={search.CURVE_ATTR: [[s, v] for s, v in curve.items()]} if as_attr else {})
+
+
+def test_median_curves_prunes_where_optunas_median_pruner_does():
+    # Random studies: 0-9 completed trials with curves of different lengths over two folds' steps (1.. and 41..).
+    # At every step of a new trial, Optuna's MedianPruner (asked through the storage, as the search used to) and
+    # MedianCurves (a snapshot read once) must agree, with the completed curves in either form.
+    rng = np.random.default_rng(0)
+    decisions = {True: 0, False: 0}
+    for case in range(40):
+        optuna_study = search.memory_study(seed=0)
+        ours = search.memory_study(seed=0)
+        steps_of = lambda n: [s for s in range(1, 81) if s <= n or 41 <= s <= 40 + n]  # noqa: E731
+        for i in range(int(rng.integers(0, 10))):
+            steps = steps_of(int(rng.integers(1, 41)))
+            curve = {s: float(v) for s, v in zip(steps, 0.6 + 0.05 * rng.normal(size=len(steps)).cumsum())}
+            optuna_study.add_trial(_completed(curve, as_attr=False))
+            ours.add_trial(_completed(curve, as_attr=bool(i % 2)))
+        mine = search.MedianCurves(ours.ask())
+        theirs = optuna_study.ask()
+        for step in steps_of(int(rng.integers(1, 41))):
+            value = float(0.65 + 0.1 * rng.normal())
+            theirs.report(value, step)
+            expected = theirs.should_prune()
+            assert mine.should_prune(step, value) == expected, (case, step)
+            decisions[expected] += 1
+            if expected:
+                break
+    assert decisions[True] >= 10 and decisions[False] >= 100  # both answers were exercised
+
+
+def test_completed_trials_keep_their_curve_and_pruned_ones_their_last_step(tiny, tmp_path):
+    study = search.open_study(f"sqlite:///{tmp_path / 'c.db'}", "curves", seed=0)
+    search.run_search(tiny, tiny_base(epochs=12), study, trials=2, folds=2)
+    for t in study.get_trials():
+        curve = t.user_attrs[search.CURVE_ATTR]
+        steps = [s for s, _ in curve]
+        assert steps == sorted(steps) and steps[0] == 1 and any(s > 12 for s in steps)  # both folds' epochs
+        assert t.last_step == steps[-1] and t.intermediate_values == {steps[-1]: curve[-1][1]}
+
+
 def test_bad_storage_is_one_clear_error(tmp_path):
     with pytest.raises(MultilabelError, match="storage|study"):
         search.open_study("nosuchdb://x", "s")
