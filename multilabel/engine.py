@@ -219,7 +219,7 @@ def check_shapes(config: TrainConfig, data: Dataset) -> None:
 def optimizer_kernel(device: torch.device) -> dict[str, Any]:
     """Extra keyword arguments of Adam / AdamW on ``device``: the fused kernel on a CPU (one pass over each
     parameter instead of a dozen elementwise ops: an emotions-sized training run 0.82 -> 0.69 s on one thread, the
-    same weights), torch's own default elsewhere."""
+    same best validation loss to 8 digits), torch's own default elsewhere."""
     return {"fused": True} if device.type == "cpu" else {}
 
 
