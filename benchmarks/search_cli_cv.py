@@ -12,6 +12,7 @@ rows (``--svm`` computes the tuned RBF SVM here too) compare fold by fold.
     python benchmarks/search_cli_cv.py --datasets emotions:1x5 --timeout 300 --jobs 2 --parallel 1 --svm
     python benchmarks/search_cli_cv.py --datasets emotions:1x5,mlc-scenelike:1x3 --timeout 300 --parallel 8
     python benchmarks/search_cli_cv.py --datasets emotions:2x5 --only 5-9 --svm    # the second repeat only
+    python benchmarks/search_cli_cv.py --datasets emotions:5x5 --only 10-24 --svm  # repeats 3-5 (benchmarks/README, round 8)
 """
 
 from __future__ import annotations
