@@ -554,7 +554,7 @@ __all__ = ["SPACE", "BackgroundSearch", "build_ensemble", "completed", "default_
 JOB_SUFFIX = ".job.json"
 MIN_IMPORTANCE_TRIALS = 8  # hyperparameter importance means little before this many completed trials
 _CHILDREN: dict[int, subprocess.Popen] = {}  # searches this process started: polled so they do not stay zombies
-_STORAGES: dict[str, Any] = {}  # one RDBStorage per URL in this process: no new engine on every poll
+_STORAGES: dict[str, Any] = {}  # one storage per URL in this process: no new engine on every poll
 
 
 def search_folder(home: str | os.PathLike | None = None) -> Path:
@@ -703,9 +703,13 @@ def _child_pids(pid: int) -> list[int]:
 
 
 def cached_storage(url: str) -> Any:
-    """One ``optuna.storages.RDBStorage`` per URL in this process (creating one costs an engine and a schema check)."""
+    """One storage per URL in this process, kept for its polls: an ``RDBStorage`` (creating one costs an engine and a
+    schema check) behind Optuna's own cache of finished trials, the storage ``optuna.load_study(storage=url)`` builds
+    (``optuna.storages.get_storage``), so that a poll reads only the trials that were running or are new since the
+    last one. Without it a poll decoded every trial again: 1.1-1.5 s for a 1,200-trial study, the size a 5-minute
+    search on emotions.csv reaches."""
     if url not in _STORAGES:
-        _STORAGES[url] = optuna.storages.RDBStorage(url)
+        _STORAGES[url] = optuna.storages.get_storage(url)
     return _STORAGES[url]
 
 

@@ -28,8 +28,9 @@ from app_pages._shared import plain, show_label_warnings  # noqa: E402
 from app_pages._words import for_page  # noqa: E402
 
 # The live view reads the study from its SQLite file and redraws the table and charts: measured 34 / 107 / 224 ms
-# of server time at 20 / 100 / 300 trials. It polls every POLL_S, slower for big studies, so that it takes at most
-# about a tenth of a core away from the search's workers.
+# of server time at 20 / 100 / 300 trials when every poll read every trial; search.cached_storage now reads only
+# the trials that are new or were running (a 1,200-trial study: 12 ms a poll against 1.1 s). It polls every POLL_S,
+# slower for big studies, so that it takes at most about a tenth of a core away from the search's workers.
 POLL_S, POLL_MAX_S, POLL_SHARE = 1.0, 5.0, 0.1
 status_slot.empty()
 

@@ -179,6 +179,27 @@ def test_the_bce_objective_keeps_the_half_cut_off_and_the_mix_objective_searches
     assert choices == {"bce": {"fixed"}, "mix": {"fixed", "tuned"}}
 
 
+def test_the_pages_storage_sees_what_another_process_writes_after_its_first_read(tmp_path):
+    """``cached_storage`` keeps finished trials between polls and reads the rest again: a trial that was running at
+    one poll and finished before the next, and trials added since, show with their state, value and attributes."""
+    url = f"sqlite:///{tmp_path / 'poll.db'}"
+    writer = optuna.create_study(study_name="poll", storage=optuna.storages.RDBStorage(url))  # the search's side
+    first = writer.ask()
+    writer.tell(writer.ask(), 0.5)
+    page = search.cached_storage(url)
+    assert search.cached_storage(url) is page
+    before = search.study_summary(page, "poll")
+    assert before["states"] == {"RUNNING": 1, "COMPLETE": 1} and before["best"]["value"] == 0.5
+    first.set_user_attr("hamming", 0.125)
+    writer.tell(first, 0.25)
+    writer.tell(writer.ask(), state=optuna.trial.TrialState.PRUNED)
+    after = search.study_summary(page, "poll")
+    assert after["states"] == {"COMPLETE": 2, "PRUNED": 1} and after["n_trials"] == 3
+    assert after["best"]["number"] == first.number and after["best"]["value"] == 0.25
+    assert after["best"]["hamming"] == 0.125
+    assert after == search.study_summary(optuna.storages.RDBStorage(url), "poll") | {"storage": page}
+
+
 def test_small_search_records_trials_and_builds_an_ensemble(tiny, tmp_path):
     storage = f"sqlite:///{tmp_path / 's.db'}"
     study = search.open_study(storage, "small", seed=0)
