@@ -179,11 +179,11 @@ def test_the_bce_objective_keeps_the_half_cut_off_and_the_mix_objective_searches
     assert choices == {"bce": {"fixed"}, "mix": {"fixed", "tuned"}}
 
 
-def test_the_pages_storage_sees_what_another_process_writes_after_its_first_read(tmp_path):
+def test_the_pages_storage_sees_what_another_writer_stores_after_its_first_read(tmp_path):
     """``cached_storage`` keeps finished trials between polls and reads the rest again: a trial that was running at
     one poll and finished before the next, and trials added since, show with their state, value and attributes."""
     url = f"sqlite:///{tmp_path / 'poll.db'}"
-    writer = optuna.create_study(study_name="poll", storage=optuna.storages.RDBStorage(url))  # the search's side
+    writer = optuna.create_study(study_name="poll", storage=optuna.storages.RDBStorage(url))  # as a search process does
     first = writer.ask()
     writer.tell(writer.ask(), 0.5)
     page = search.cached_storage(url)
