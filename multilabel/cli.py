@@ -1,4 +1,4 @@
-"""The headless front door: ``python -m multilabel train|predict|evaluate|runs``.
+"""The headless front door: ``python -m multilabel train|predict|evaluate|runs|search|export``.
 
 Training flags are derived from TrainConfig's fields, so the CLI, the pages and the config cannot drift apart.
 
@@ -123,6 +123,18 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--chunk-rows", type=int, default=DEFAULT_CHUNK_ROWS,
                     help=f"rows scored and written at a time [default: {DEFAULT_CHUNK_ROWS}]")
     pr.add_argument("--device", default="cpu", help="device to score on: cpu, cuda, mps [default: cpu]")
+
+    ex = sub.add_parser("export", help="write a model (a run's or a search ensemble's) as ONNX",
+                        description="Write a checkpoint (--model FILE.pt) or a stored run's model (--run ID) as an "
+                                    "ONNX file that onnxruntime runs without torch: input 'features' float32 "
+                                    "[batch, F] of raw feature values, outputs 'probabilities' and 'logits' "
+                                    "[batch, L]; feature names, label names and thresholds in its metadata.")
+    which = ex.add_mutually_exclusive_group(required=True)
+    which.add_argument("--model", metavar="MODEL.pt", help="a checkpoint saved by multilabel (a run or a search)")
+    which.add_argument("--run", metavar="RUN_ID", help="a run of the store (python -m multilabel runs lists them)")
+    ex.add_argument("--store", metavar="DIR", help=store_help)
+    ex.add_argument("--format", choices=("onnx",), default="onnx", help="file format [default: onnx]")
+    ex.add_argument("--out", required=True, metavar="MODEL.onnx")
 
     _add_search_parser(sub)
 
@@ -286,6 +298,30 @@ def cmd_predict(args: argparse.Namespace) -> int:
     for note in summary["notes"]:
         sys.stderr.write(f"note: {note}\n")
     print(json.dumps(summary))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .checkpoint import load_checkpoint
+    from .export import export_onnx
+
+    out = check_output_file(args.out, "--out", "model.onnx")
+    if args.run:
+        from .store import RunStore, default_home
+
+        home = Path(args.store) if args.store else default_home()
+        if not RunStore.exists(home):
+            raise MultilabelError(f"no run store at {str(home)!r}; give --store DIR, or --model FILE.pt")
+        run = RunStore(home).get_run(args.run)
+        if not run["checkpoint"]:
+            raise MultilabelError(f"run {args.run!r} has no saved model yet (status {run['status']}); export it "
+                                  "once it has trained an epoch")
+        trained = load_checkpoint(run["checkpoint"])
+    else:
+        trained = load_checkpoint(args.model)
+    path = export_onnx(trained, out)
+    print(json.dumps({"out": str(path), "format": args.format, "features": len(trained.feature_names),
+                      "labels": trained.label_names, "members": len(trained.nets)}))
     return 0
 
 
@@ -491,7 +527,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "runs": cmd_runs,
-            "search": cmd_search}
+            "search": cmd_search, "export": cmd_export}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
