@@ -21,6 +21,7 @@ from multilabel.data import labels_array  # noqa: E402
 from multilabel.predict import PROB_SUFFIX, label_frame, predict_frame  # noqa: E402
 from multilabel import search  # noqa: E402
 from multilabel.store import WITH_MODEL  # noqa: E402
+from app_pages._export import onnx_button  # noqa: E402
 from app_pages._shared import model_from_store, plain, registry  # noqa: E402
 from app_pages._words import for_page, status_word  # noqa: E402
 
@@ -92,6 +93,7 @@ if trained is None:
 
 st.caption(f"{len(trained.feature_names)} features → {len(trained.label_names)} labels: "
            + ", ".join(trained.label_names))
+onnx_button(st, lambda: trained, f"{model_key.replace(':', '-')}.onnx", "download_onnx")
 
 # -- thresholds ---------------------------------------------------------------------------------------------------
 with st.expander("Per-label thresholds", expanded=False):

@@ -18,7 +18,8 @@ from multilabel import MultilabelError  # noqa: E402
 from multilabel import experiments as ex  # noqa: E402
 from multilabel.charts import figure_html, parallel_coordinates_figure, smoothed_overlay_figure  # noqa: E402
 from multilabel.store import check_note  # noqa: E402
-from app_pages._shared import plain, registry  # noqa: E402
+from app_pages._export import onnx_button  # noqa: E402
+from app_pages._shared import model_from_store, plain, registry  # noqa: E402
 from app_pages._words import browser_session, clock, notes_lines, owner_line, status_word  # noqa: E402
 
 LIVE_POLL_S = 2.0  # how often the table and curves refresh while some run trains
@@ -275,6 +276,7 @@ if a.button("Open on the Train page", key="open_train"):
 checkpoint = Path(run["checkpoint"]) if run["checkpoint"] else None
 if checkpoint is not None and checkpoint.is_file():
     b.download_button("Download checkpoint", checkpoint.read_bytes(), file_name=f"{run_id}.pt", key="download_ckpt")
+    onnx_button(b, lambda: model_from_store(str(checkpoint)), f"{run_id}.onnx", "download_onnx")
     if a.button("Predict with this model", key="open_predict"):
         st.session_state["predict_run"] = run_id
         st.switch_page(PREDICT)

@@ -27,6 +27,7 @@ from multilabel.charts import (at_epoch, confusion_grid_figure, network_curves_f
                                pr_curve_figure, roc_curve_figure)
 from multilabel.metrics import tune_thresholds  # noqa: E402
 from multilabel.store import FINISHED, RunStore  # noqa: E402
+from app_pages._export import onnx_button  # noqa: E402
 from app_pages._shared import model_from_store, plain, registry  # noqa: E402
 
 
@@ -277,7 +278,8 @@ for col, key, title in zip(m, ("micro_f1", "macro_f1", "hamming_loss", "subset_a
                delta_color="inverse" if key == "hamming_loss" else "normal")
 
 changed = [j for j in range(len(names)) if abs(thresholds[j] - saved[j]) > 1e-6]  # sliders move in 0.01 steps
-save_col, reset_col, tune_col, _ = st.columns([3, 2, 3, 4])
+save_col, reset_col, tune_col, onnx_col = st.columns([3, 2, 3, 4])
+onnx_button(onnx_col, lambda: trained, f"{run_id}.onnx", "inspect_onnx")  # the saved thresholds, as Predict's
 reset_col.button("Reset to saved", key="reset_thresholds", disabled=not changed, on_click=set_sliders,
                  args=(run_id, saved))
 tune_col.button("Best F1 per label", key="tune_thresholds",

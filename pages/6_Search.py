@@ -24,7 +24,8 @@ from multilabel.charts import (search_importance_figure, search_parallel_figure,
 from multilabel.data import dataset_from_frame  # noqa: E402
 from multilabel.paths import os_error_message  # noqa: E402
 from multilabel.store import default_home  # noqa: E402
-from app_pages._shared import plain, show_label_warnings  # noqa: E402
+from app_pages._export import onnx_button  # noqa: E402
+from app_pages._shared import model_from_store, plain, show_label_warnings  # noqa: E402
 from app_pages._words import for_page  # noqa: E402
 
 # The live view reads the study from its SQLite file and redraws the table and charts: measured 34 / 107 / 224 ms
@@ -267,6 +268,7 @@ def render(job: dict) -> None:
                          type="primary", key="search_to_predict"):
                 st.session_state["predict_run"] = ENSEMBLE_PREFIX + study  # Predict preselects it, puts it in its URL
                 st.switch_page(PREDICT)
+            onnx_button(st, lambda: model_from_store(str(job["ensemble"])), f"{study}.onnx", "search_onnx")
         if not job["ensemble"] and best is None:
             st.warning("The search ended before any trial completed, so there is no ensemble. Start a new search "
                        "with a larger budget.")

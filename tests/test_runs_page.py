@@ -201,7 +201,7 @@ def test_the_history_download_is_the_runs_history_as_csv_with_stable_bytes(home,
     assert frame["epoch"].tolist() == [r["epoch"] for r in history]
     assert frame["val_loss"].tolist() == pytest.approx([r["val_loss"] for r in history])
     labels = {b.proto.id.rsplit("-", 1)[-1] for b in at.get("download_button")}
-    assert {"download_history", "download_ckpt", "html_parallel", "html_loss", "html_f1"} <= labels
+    assert {"download_history", "download_ckpt", "download_onnx", "html_parallel", "html_loss", "html_f1"} <= labels
 
 
 def test_parallel_coordinates_smoothing_and_log_scale(home, ids):

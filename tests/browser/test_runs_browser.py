@@ -1,16 +1,18 @@
 """The Runs page in a real browser: rename a run, filter the table down to it, download its history as CSV and
-check the file; a live run's row refreshes on its own (no reload, no click) until it ends."""
+check the file, and its model as ONNX; a live run's row refreshes on its own (no reload, no click) until it ends."""
 
 from __future__ import annotations
 
 import re
 import time
 
+import numpy as np
+import onnxruntime as ort
 import pandas as pd
 import pytest
 from playwright.sync_api import Page, expect
 
-from multilabel import TrainConfig, make_synthetic
+from multilabel import TrainConfig, load_checkpoint, make_synthetic
 from multilabel.session import get_registry
 from multilabel.store import RunStore
 
@@ -89,6 +91,19 @@ def test_rename_filter_and_download_a_runs_history(page: Page, server, screensho
     assert frame["train_loss"].tolist() == pytest.approx([r["train_loss"] for r in history])
     assert frame["val_loss"].tolist() == pytest.approx([r["val_loss"] for r in history])
     assert "val_per_label/label_0/f1" in frame.columns
+
+    # Its model as ONNX (built on the click), run with onnxruntime: the checkpoint's own probabilities.
+    with page.expect_download(timeout=LOAD_MS) as info:
+        page.locator(".st-key-download_onnx button").first.click()  # with a help tooltip: two nodes
+    assert info.value.failure() is None and info.value.suggested_filename == f"{first.run_id}.onnx"
+    onnx_file = tmp_path / "model.onnx"
+    info.value.save_as(onnx_file)
+    trained = load_checkpoint(store.get_run(first.run_id)["checkpoint"])
+    X = make_synthetic(200, 6, 3, seed=9).X
+    session = ort.InferenceSession(str(onnx_file), providers=["CPUExecutionProvider"])
+    probs = session.run(["probabilities"], {"features": X})[0]
+    assert np.abs(probs - trained.predict_proba(X)).max() <= 1e-5
+    screenshot("onnx-downloaded")
 
     # A chart as PNG: plotly's own toolbar button, drawn in the browser (nothing fetched, no server-side renderer).
     chart = page.locator(".st-key-overlay_loss .js-plotly-plot")
