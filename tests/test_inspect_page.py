@@ -104,6 +104,7 @@ def test_inspect_curves_sliders_and_save(home):
         assert caption_of(at, run_id, j).startswith(
             f"precision {want['precision']} · recall {want['recall']} · F1 {want['f1']} (TP {want['tp']},")
     assert at.button(key="save_thresholds").disabled  # nothing changed yet
+    assert "inspect_onnx" in {b.proto.id.rsplit("-", 1)[-1] for b in at.get("download_button")}
 
     # Switch the curves to label_1: titles and legends follow, with AP and AUROC from scikit-learn.
     at.selectbox(key=f"inspect_label_{run_id}").set_value(1).run()

@@ -129,6 +129,7 @@ def test_a_search_runs_in_the_background_shows_trials_stops_and_hands_its_ensemb
     assert any("Ensemble of the best 2 configurations x 2 seeds (4 nets)" in s.value for s in at.success)
     ensemble = load_checkpoint(job["ensemble"])
     assert job["seeds"] == 2 and len(ensemble.nets) == 4 and ensemble.label_names == ["label_0", "label_1", "label_2"]
+    assert "search_onnx" in {b.proto.id.rsplit("-", 1)[-1] for b in at.get("download_button")}  # the ensemble as ONNX
 
     at.button(key="search_to_predict").click().run()
     assert not at.exception, [e.value for e in at.exception]
