@@ -91,12 +91,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     store_help = "run store folder (default: $MULTILABEL_HOME or ./runs)"
     tr = sub.add_parser("train", help="train a model on a CSV or on synthetic data",
-                        description="Train on --data FILE.csv --labels SPEC, or on --synthetic data. Prints a "
+                        description="Train on --data FILE.csv (or .parquet) --labels SPEC, or on --synthetic data. Prints a "
                                     "progress bar on stderr and one JSON line with the run id, checkpoint and best "
                                     "validation metrics on stdout. Ctrl-C stops after the current epoch and keeps "
                                     "the best model.")
     src = tr.add_mutually_exclusive_group()  # one of --data / --synthetic, unless --continue (checked in cmd_train)
-    src.add_argument("--data", metavar="FILE.csv", help="CSV with a header row")
+    src.add_argument("--data", metavar="FILE.csv", help="CSV with a header row, or a Parquet file (.parquet)")
     src.add_argument("--synthetic", action="store_true", help="learnable synthetic data from a hidden teacher net")
     tr.add_argument("--continue", dest="continue_run", metavar="RUN_ID",
                     help="continue a finished or stopped run of the store for --epochs MORE epochs, in a new run "
@@ -111,15 +111,15 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_config_flags(tr)
 
-    ev = sub.add_parser("evaluate", help="score a model on a labelled CSV; prints JSON metrics")
+    ev = sub.add_parser("evaluate", help="score a model on a labelled CSV or Parquet file; prints JSON metrics")
     ev.add_argument("--model", required=True, metavar="MODEL.pt")
-    ev.add_argument("--data", required=True, metavar="FILE.csv")
+    ev.add_argument("--data", required=True, metavar="FILE.csv", help="CSV or Parquet (.parquet) file")
     ev.add_argument("--labels", metavar="SPEC", help="label columns (default: the model's label names)")
 
-    pr = sub.add_parser("predict", help="write per-label probabilities and 0/1 labels for a CSV")
+    pr = sub.add_parser("predict", help="write per-label probabilities and 0/1 labels for a CSV or Parquet file")
     pr.add_argument("--model", required=True, metavar="MODEL.pt")
-    pr.add_argument("--data", required=True, metavar="FILE.csv")
-    pr.add_argument("--out", required=True, metavar="OUT.csv")
+    pr.add_argument("--data", required=True, metavar="FILE.csv", help="CSV or Parquet (.parquet) file, read in chunks")
+    pr.add_argument("--out", required=True, metavar="OUT.csv", help="CSV, or Parquet when it ends in .parquet")
     pr.add_argument("--chunk-rows", type=int, default=DEFAULT_CHUNK_ROWS,
                     help=f"rows scored and written at a time [default: {DEFAULT_CHUNK_ROWS}]")
     pr.add_argument("--device", default="cpu", help="device to score on: cpu, cuda, mps [default: cpu]")
@@ -364,7 +364,7 @@ def _add_search_parser(sub: argparse._SubParsersAction) -> None:
                     "best --members configurations on all rows and saves them as one checkpoint (--out). The study "
                     "lives in --storage, so several processes or machines can share one study (same --storage and "
                     "--study). Ctrl-C ends the search; finished trials are kept in the storage.")
-    se.add_argument("--data", required=True, metavar="FILE.csv", help="training CSV with a header row")
+    se.add_argument("--data", required=True, metavar="FILE.csv", help="training CSV with a header row, or Parquet")
     se.add_argument("--labels", required=True, metavar="SPEC", help="label columns: names or globs, comma-separated")
     se.add_argument("--trials", type=int, default=None, help="trials to run here [default: 50 unless --timeout is "
                                                             "given]; 0: only build the ensemble from the study")

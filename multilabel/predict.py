@@ -1,4 +1,5 @@
-"""Predictions as tables: DataFrame in, DataFrame out; CSV files streamed in chunks so memory stays bounded."""
+"""Predictions as tables: DataFrame in, DataFrame out; CSV and Parquet files streamed in chunks so memory stays
+bounded."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pyarrow.csv as pacsv
 import torch
 
 from .checkpoint import TrainedModel
-from .data import features_array, open_csv, source_name
+from .data import PARQUET_SUFFIXES, error_reason, features_array, is_parquet, open_csv, open_parquet, source_name
 from .errors import MultilabelError
 from .paths import check_output_file, os_error_message
 
@@ -101,23 +102,34 @@ def predict_frame(trained: TrainedModel, frame: pd.DataFrame, thresholds: Option
 def predict_csv(trained: TrainedModel, source: Union[str, os.PathLike, IO[bytes]], out: Union[str, os.PathLike],
                 thresholds: Optional[Sequence[float]] = None, chunk_rows: int = DEFAULT_CHUNK_ROWS,
                 name: str | None = None) -> dict[str, Any]:
-    """Stream a CSV through the model: parse it in data.CSV_BLOCK_BYTES blocks, score and write about ``chunk_rows``
-    rows at a time.
+    """Stream a CSV or Parquet file (see ``data.is_parquet``) through the model: a CSV parsed in
+    data.CSV_BLOCK_BYTES blocks, a Parquet file read by row groups; score and write about ``chunk_rows`` rows at a
+    time, as CSV, or as Parquet (one row group per chunk) when ``out`` ends in .parquet.
 
-    Memory is bounded by the chunk and the parser's read-ahead, not the file. Returns {"rows", "out", "notes"}. The
-    output is written to a temporary file and renamed at the end, so a failure never leaves half a result at ``out``.
+    Memory is bounded by the chunk and the parser's read-ahead (a Parquet row group), not the file. Returns {"rows",
+    "out", "notes"}. The output is written to a temporary file and renamed at the end, so a failure never leaves half
+    a result at ``out``.
     """
     label = name or source_name(source)
     cut = check_thresholds(trained, thresholds)
     out = check_output_file(out, "the output file")
     tmp = out.with_name(out.name + ".part")
     rows, writer = 0, None
-    reader = open_csv(source, label)
-    numeric = [f.name for f in reader.schema if pa.types.is_integer(f.type) or pa.types.is_floating(f.type)]
-    plan = plan_columns(trained, reader.names, numeric, label)
-    if isinstance(source, (str, os.PathLike)):
-        # Read again, parsing the numeric features straight to float32: faster than float64 and no cast later.
-        reader = open_csv(source, label, {c: pa.float32() for c in plan.features if c in set(numeric)})
+    from_parquet = is_parquet(source, label)
+    if from_parquet:
+        parquet = open_parquet(source, label)
+        schema = parquet.schema_arrow
+        numeric = [f.name for f in schema if pa.types.is_integer(f.type) or pa.types.is_floating(f.type)]
+        plan = plan_columns(trained, schema.names, numeric, label)
+        reader: Any = _parquet_batches(parquet, chunk_rows, label)
+    else:
+        reader = open_csv(source, label)
+        numeric = [f.name for f in reader.schema if pa.types.is_integer(f.type) or pa.types.is_floating(f.type)]
+        plan = plan_columns(trained, reader.names, numeric, label)
+        if isinstance(source, (str, os.PathLike)):
+            # Read again, parsing the numeric features straight to float32: faster than float64 and no cast later.
+            reader = open_csv(source, label, {c: pa.float32() for c in plan.features if c in set(numeric)})
+    make_writer = _parquet_writer if out.suffix.lower() in PARQUET_SUFFIXES else pacsv.CSVWriter
     threads = torch.get_num_threads()
     if trained.device.type == "cpu":
         # pyarrow parses ahead on its own threads and keeps the cores busy; torch's threads would only fight them
@@ -131,11 +143,12 @@ def predict_csv(trained: TrainedModel, source: Union[str, os.PathLike, IO[bytes]
             arrays = [*(batch.column(c) for c in plan.passthrough), *map(pa.array, outputs.values())]
             table = pa.Table.from_arrays(arrays, names=[*plan.passthrough, *outputs])
             if writer is None:
-                writer = pacsv.CSVWriter(str(tmp), table.schema)
+                writer = make_writer(str(tmp), table.schema)
             writer.write_table(table)
             rows += batch.num_rows
         if writer is None:
-            raise MultilabelError(f"{label} has a header but no data rows; add at least one row")
+            raise MultilabelError(f"{label} has {'columns' if from_parquet else 'a header'} but no data rows; add "
+                                  "at least one row")
         writer.close()
         writer = None
         os.replace(tmp, out)
@@ -147,6 +160,22 @@ def predict_csv(trained: TrainedModel, source: Union[str, os.PathLike, IO[bytes]
             writer.close()
         tmp.unlink(missing_ok=True)
     return {"rows": rows, "out": str(out), "notes": plan.notes}
+
+
+def _parquet_batches(parquet: Any, chunk_rows: int, label: str) -> Iterator[pa.RecordBatch]:
+    """A Parquet file's rows in batches of at most ``chunk_rows``, read row group by row group (pyarrow decodes one
+    group at a time), so memory follows the row group, not the file. A damaged page further down: one line."""
+    try:
+        yield from parquet.iter_batches(batch_size=chunk_rows)
+    except (ValueError, OSError) as exc:  # pyarrow's ArrowInvalid / ArrowIOError
+        raise MultilabelError(f"{label} is not a readable Parquet file further down ({error_reason(exc)}); save it "
+                              "again with pandas' DataFrame.to_parquet") from None
+
+
+def _parquet_writer(path: str, schema: pa.Schema) -> Any:
+    import pyarrow.parquet as pq
+
+    return pq.ParquetWriter(path, schema)
 
 
 def _chunks(batches: Iterator[pa.RecordBatch], chunk_rows: int) -> Iterator[pa.Table]:

@@ -69,7 +69,8 @@ if source == "Synthetic":
     _form.data_widget("slider", "Label noise", "syn_noise", cols[3], min_value=0.0, max_value=2.0, step=0.05,
                       help="noise added to the hidden teacher's logits before thresholding; 0 = learnable exactly")
 else:
-    upload = st.file_uploader("CSV with a header row; features numeric, labels 0/1", type=["csv"], key="train_csv")
+    upload = st.file_uploader("CSV with a header row (or Parquet); features numeric, labels 0/1",
+                              type=["csv", "parquet"], key="train_csv")
     kept = st.session_state.get("train_upload")
     if upload is not None and (kept is None or kept["id"] != upload.file_id):
         try:

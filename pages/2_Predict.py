@@ -106,7 +106,8 @@ with st.expander("Per-label thresholds", expanded=False):
     ]
 
 # -- the data -----------------------------------------------------------------------------------------------------
-data = st.file_uploader("CSV to score (the model's feature columns; other columns pass through)", type=["csv"],
+data = st.file_uploader("CSV or Parquet to score (the model's feature columns; other columns pass through)",
+                        type=["csv", "parquet"],
                         key="predict_csv")
 if data is None:
     st.stop()

@@ -135,8 +135,8 @@ if not study:
         data_info = {"source": "synthetic", "samples": int(samples), "noise": float(noise)}
         data_ready = lambda: make_synthetic(int(samples), int(inputs), int(outputs), noise=float(noise), seed=0)  # noqa: E731
     else:
-        upload = st.file_uploader("CSV with a header row; features numeric, labels 0/1", type=["csv"],
-                                  key="search_csv")
+        upload = st.file_uploader("CSV with a header row (or Parquet); features numeric, labels 0/1",
+                                  type=["csv", "parquet"], key="search_csv")
         kept = st.session_state.get("search_upload")
         if upload is not None and (kept is None or kept["id"] != upload.file_id):
             try:
