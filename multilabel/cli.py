@@ -109,6 +109,13 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--out", metavar="MODEL.pt", help="also write the checkpoint here")
     tr.add_argument("--name", help="a name for the run (default: its id)")
     tr.add_argument("--quiet", action="store_true", help="no progress bar")
+    tr.add_argument("--tensorboard", metavar="DIR", help="also log to TensorBoard, in DIR/<run id>: per-epoch "
+                    "losses and F1 (micro, macro, per label), per-label PR curves, hyperparameters with the best "
+                    "metrics (pip install tensorboard)")
+    tr.add_argument("--mlflow", metavar="URI", nargs="?", const="", default=None,
+                    help="also log to MLflow (URI: a tracking URI such as sqlite:///mlflow.db or http://host:5000; "
+                         "without one, MLflow's default): settings, per-epoch metrics, the checkpoint and the ONNX "
+                         "model (pip install mlflow-skinny)")
     _add_config_flags(tr)
 
     ev = sub.add_parser("evaluate", help="score a model on a labelled CSV or Parquet file; prints JSON metrics")
@@ -151,10 +158,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .data import load_csv, make_synthetic
     from .progress import EpochProgress
     from .store import RunStore
+    from .tracking import TrackerSpec, Trackers, check_installed
     from .worker import PauseFlag, StopFlag, run_training
 
     if args.out:  # checked before the data is read and the model trained, not after the work is done
         check_output_file(args.out, "--out", "model.pt")
+    spec = TrackerSpec(tensorboard=args.tensorboard, mlflow=args.mlflow)
+    check_installed(spec)
     resume = None
     if args.continue_run:
         store, run_id, config, data, resume = _continuation(args)
@@ -179,6 +189,11 @@ def cmd_train(args: argparse.Namespace) -> int:
             sys.stderr.write(f"warning: {line}\n")
         store = RunStore(args.store)
         run_id = store.create_run(config.to_dict(), data.description, name=args.name, started_by=_cli_owner())
+    try:
+        trackers = Trackers.open(spec, run_id, config, list(data.label_names), data.description, name=args.name)
+    except MultilabelError as exc:
+        store.fail(run_id, str(exc))
+        raise
     bar = None if args.quiet else EpochProgress(config.epochs)
     stop = StopFlag(store, run_id)
 
@@ -192,7 +207,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         # Pause / One epoch on the dashboard hold this run between epochs too (worker.PauseFlag polls the store).
         pause = PauseFlag(store, run_id, epoch_done=resume.epoch if resume is not None else 0)
         result = run_training(store, run_id, config, data, stop, on_epoch=bar if bar is not None else None,
-                              pause=pause, resume=resume)
+                              pause=pause, resume=resume, trackers=trackers)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -138,7 +138,7 @@ class PauseFlag:
 def run_training(store: RunStore, run_id: str, config: TrainConfig, data: Dataset, stop: Any,
                  on_epoch: Optional[Callable[[dict[str, Any]], None]] = None,
                  checkpoint_every: Optional[float] = None, pause: Any = None,
-                 resume: Optional[engine.ResumeState] = None) -> Optional[TrainResult]:
+                 resume: Optional[engine.ResumeState] = None, trackers: Any = None) -> Optional[TrainResult]:
     """Train one stored run in this process, writing everything to ``store``; return the result, None if it failed.
 
     Per epoch: ``store.log_epoch`` (then ``on_epoch(record)``); inside an epoch: the engine's progress (at most
@@ -148,7 +148,8 @@ def run_training(store: RunStore, run_id: str, config: TrainConfig, data: Datase
     exception fails it with its type and message, prints the traceback to stderr and is raised again.
     ``pause`` (a PauseFlag, or anything with ``is_set()``) holds the run between epochs; ``resume`` continues a
     run (see engine.ResumeState). The final checkpoint carries the resume state, and the run's info says from
-    which epoch it can be continued (``resumable``) and on which data (``data_digest``).
+    which epoch it can be continued (``resumable``) and on which data (``data_digest``). ``trackers`` (a
+    tracking.Trackers: TensorBoard, MLflow) get every epoch, the validation snapshots, and the end.
     """
     path = store.checkpoint_path(run_id)
 
@@ -161,6 +162,8 @@ def run_training(store: RunStore, run_id: str, config: TrainConfig, data: Datase
             pause.epoch_done = record["epoch"]
         if on_epoch is not None:
             on_epoch(record)
+        if trackers:
+            trackers.epoch(record)
 
     def on_progress(progress: dict[str, Any]) -> None:
         store.set_progress(run_id, progress)
@@ -174,6 +177,8 @@ def run_training(store: RunStore, run_id: str, config: TrainConfig, data: Datase
             store.save_live_validation(run_id, live.arrays())
         except MultilabelError:
             pass
+        if trackers:
+            trackers.validation(live)
 
     saved_every = getattr(engine, "CHECKPOINT_EVERY_S", None)
     if checkpoint_every is not None:
@@ -193,12 +198,18 @@ def run_training(store: RunStore, run_id: str, config: TrainConfig, data: Datase
         store.save_validation(run_id, result.val_probs, result.val_targets)
         store.update_info(run_id, {"resumable": result.resume.epoch, "data_digest": result.resume.data_digest})
         store.finish(run_id, result.outcome, best=result.best, checkpoint=saved)
+        if trackers:
+            trackers.finish(result, saved)
         return result
     except MultilabelError as exc:
         _fail(store, run_id, str(exc))
+        if trackers:
+            trackers.fail()
         return None
     except BaseException as exc:
         _fail(store, run_id, f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+        if trackers:
+            trackers.fail()
         raise
     finally:
         if checkpoint_every is not None:
