@@ -173,11 +173,17 @@ class SessionRegistry:
 
     # -- starting and stopping --------------------------------------------------------------------------------
     def start(self, config: TrainConfig, data: Dataset, name: str | None = None,
-              started_by: str | None = None) -> TrainingSession:
-        """Create the run in the store and start its worker; returns at once (the worker trains)."""
+              started_by: str | None = None, trackers: Any = None) -> TrainingSession:
+        """Create the run in the store and start its worker; returns at once (the worker trains).
+
+        ``trackers``: a tracking.TrackerSpec (TensorBoard, MLflow) the worker also logs to; a missing package is
+        refused here, before the run is created."""
         config = config.validate()
+        if trackers:
+            from .tracking import check_installed
+            check_installed(trackers)
         run_id = self.store.create_run(config.to_dict(), data.description, name=name, started_by=started_by)
-        return self._launch(run_id, config, data)
+        return self._launch(run_id, config, data, trackers=trackers)
 
     def continue_run(self, run_id: str, more_epochs: int, data: Dataset | None = None, name: str | None = None,
                      started_by: str | None = None) -> TrainingSession:
@@ -195,7 +201,7 @@ class SessionRegistry:
         return self._launch(child, config, data, resume_from=checkpoint)
 
     def _launch(self, run_id: str, config: TrainConfig, data: Dataset,
-                resume_from: str | None = None) -> TrainingSession:
+                resume_from: str | None = None, trackers: Any = None) -> TrainingSession:
         from .worker import checkpoint_every_s, env_thread_cap, threads_for, worker_main
 
         cap = env_thread_cap()
@@ -203,7 +209,7 @@ class SessionRegistry:
         ctx = worker_context()
         process = ctx.Process(target=worker_main, name=f"multilabel-train-{run_id}", daemon=True,
                               args=(str(self.store.home), run_id, config, data, threads, checkpoint_every_s(), cap,
-                                    self.threads_per_run is None, resume_from))
+                                    self.threads_per_run is None, resume_from, trackers))
         try:
             process.start()
         except BaseException as exc:

@@ -249,13 +249,13 @@ def _fail(store: RunStore, run_id: str, message: str) -> None:
 
 def worker_main(home: str, run_id: str, config: TrainConfig, data: Dataset, threads: int,
                 checkpoint_every: Optional[float] = None, share_cap: Optional[int] = None,
-                share: bool = True, resume_from: Optional[str] = None) -> None:
+                share: bool = True, resume_from: Optional[str] = None, trackers: Any = None) -> None:
     """The worker process's entry point: own the run, train it with ``threads`` torch threads, exit.
 
     With ``share``, the threads follow the number of live runs (ThreadShare, at most ``share_cap``). The worker runs
     at nice WORKER_NICE, so the server and the browser get the CPU first when they need it. Exit code 0 when the
     run ended in any recorded state (completed, stopped, failed with a user's mistake), 1 on a bug (the traceback
-    goes to stderr and the run is marked failed).
+    goes to stderr and the run is marked failed). ``trackers``: a tracking.TrackerSpec to log to as well.
     """
     stop = StopFlag()
     stop.install_signal_handlers()  # before claiming the run: a registry signals only a run's claimed owner
@@ -278,8 +278,17 @@ def worker_main(home: str, run_id: str, config: TrainConfig, data: Dataset, thre
                 _fail(store, run_id, str(exc))
                 return
         pause = PauseFlag(store, run_id, epoch_done=resume.epoch if resume is not None else 0)
+        logging_to = None
+        if trackers:
+            from .tracking import Trackers
+            try:
+                logging_to = Trackers.open(trackers, run_id, config, list(data.label_names), data.description,
+                                           name=store.get_run(run_id)["name"])
+            except MultilabelError as exc:
+                _fail(store, run_id, str(exc))
+                return
         run_training(store, run_id, config, data, stop, checkpoint_every=checkpoint_every, pause=pause,
-                     resume=resume)
+                     resume=resume, trackers=logging_to)
     finally:  # a bug propagates: multiprocessing prints its traceback and the exit code is 1
         store.close()
 

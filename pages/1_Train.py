@@ -1,6 +1,7 @@
 """Train page: choose data and knobs, start a background run, watch it learn."""
 
 import time
+from pathlib import Path
 
 import streamlit as st
 
@@ -18,6 +19,7 @@ from multilabel.charts import (empty_figure, loss_figure, metrics_figure, per_la
 from multilabel.cli import train_command  # noqa: E402
 from multilabel.config import advice  # noqa: E402
 from multilabel.data import dataset_from_frame  # noqa: E402
+from multilabel.tracking import TrackerSpec  # noqa: E402
 from app_pages import _form  # noqa: E402
 from app_pages._shared import plain, registry, show_label_warnings  # noqa: E402
 from app_pages._words import (browser_session, for_page, notes_lines, owner_line, queue_line,  # noqa: E402
@@ -110,6 +112,10 @@ except MultilabelError:
     pass  # a value out of range: Start says what is wrong
 
 _form.to_url(st.query_params)  # the URL keeps the form: a reload or a copied link opens the same settings
+tensorboard_dir = st.text_input(
+    "Also log to TensorBoard (a folder; empty: off)", key="tensorboard_dir", placeholder="e.g. tb-logs",
+    help="the run writes per-epoch losses and F1, per-label PR curves and its settings with the best metrics to "
+         "FOLDER/<run id>; view them with: tensorboard --logdir FOLDER (needs: pip install tensorboard)").strip()
 
 # -- the data and config the form describes (Start, Add to queue, the command line) -------------------------------
 def data_and_config():
@@ -290,7 +296,9 @@ if start:
     scroll_to(".st-key-run_panel")
     try:
         data, config = data_and_config()
-        session = reg.start(config, data, started_by=ME)
+        # A relative folder is the server's working directory's, where 'tensorboard --logdir' would be started.
+        spec = TrackerSpec(tensorboard=str(Path(tensorboard_dir).expanduser().resolve())) if tensorboard_dir else None
+        session = reg.start(config, data, started_by=ME, trackers=spec)
     except MultilabelError as exc:
         starting.empty()
         panel.error(for_page(str(exc)))

@@ -14,6 +14,9 @@ import pytest
 from multilabel import cli, load_checkpoint, make_synthetic
 from multilabel.store import RunStore
 
+from app_pages._nav import PAGES
+from pagetest import open_page, text, wait_until
+
 TRAIN = ["train", "--synthetic", "--samples", 400, "--input-size", 6, "--num-outputs", 3, "--epochs", 12,
          "--hidden-size", 16, "--lr", 0.01, "--patience", 0, "--refit", "none", "--device", "cpu", "--quiet"]
 
@@ -124,3 +127,22 @@ def test_an_unusable_mlflow_uri_is_one_line_and_fails_the_run(capsys, tmp_path, 
     assert code == 2 and "--mlflow cannot log to 'nosuchscheme://x'" in err and len(err.strip().splitlines()) == 1
     (run,) = RunStore(tmp_path / "home").list_runs()
     assert run["status"] == "failed" and "--mlflow" in run["error"]
+
+
+def test_the_train_form_logs_a_run_to_tensorboard(home, tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    at = open_page(PAGES["Train"])
+    at.text_input(key="tensorboard_dir").set_value(str(tmp_path / "tb"))
+    at.slider(key="patience").set_value(0)
+    at.slider(key="epochs").set_value(6).run()
+    at.button(key="start").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    run_id = at.session_state["run_id"]
+    wait_until(at, lambda at: "status: **completed**" in text(at), "the run to complete")
+    history = RunStore(home).history(run_id)
+    acc = EventAccumulator(str(tmp_path / "tb" / run_id), size_guidance={"scalars": 0})
+    acc.Reload()
+    assert [(e.step, e.value) for e in acc.Scalars("loss/val")] == [
+        (r["epoch"], pytest.approx(r["val_loss"], rel=1e-6)) for r in history]
+    assert "hparam/micro_f1" in acc.Tags()["scalars"]
