@@ -112,7 +112,7 @@ except MultilabelError:
     pass  # a value out of range: Start says what is wrong
 
 _form.to_url(st.query_params)  # the URL keeps the form: a reload or a copied link opens the same settings
-tensorboard_dir = st.text_input(
+tensorboard_dir = st.columns(2, gap="large")[0].text_input(
     "Also log to TensorBoard (a folder; empty: off)", key="tensorboard_dir", placeholder="e.g. tb-logs",
     help="the run writes per-epoch losses and F1, per-label PR curves and its settings with the best metrics to "
          "FOLDER/<run id>; view them with: tensorboard --logdir FOLDER (needs: pip install tensorboard)").strip()
