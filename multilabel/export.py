@@ -10,8 +10,9 @@ onnxscript and takes 3.6 s per model against milliseconds here, with the same nu
 - outputs ``probabilities`` [batch, L] (an ensemble: the mean of its members' probabilities) and ``logits``
   [batch, L] (an ensemble: the logit of that mean, ``log(p) - log(1 - p)``, so sigmoid(logits) = probabilities).
 
-The batch axis is dynamic. The model's ``metadata_props`` carry JSON lists ``feature_names``, ``label_names``,
-``thresholds`` (one cut-off per label, as ``predict`` uses) and ``members`` (how many nets are averaged).
+The batch axis is dynamic. The model's ``metadata_props`` hold JSON values: lists ``feature_names``,
+``label_names``, ``thresholds`` (one cut-off per label, as ``predict`` uses), ``members`` (how many nets are
+averaged) and ``run_id`` (null when the checkpoint names no run).
 """
 
 from __future__ import annotations
@@ -42,13 +43,13 @@ def _onnx() -> Any:
 
 
 def metadata(trained: TrainedModel) -> dict[str, str]:
-    """What the ONNX file's ``metadata_props`` hold (every value a string: JSON for the lists)."""
+    """What the ONNX file's ``metadata_props`` hold: every value JSON text, so one ``json.loads`` reads any."""
     return {
         "feature_names": json.dumps(list(trained.feature_names)),
         "label_names": json.dumps(list(trained.label_names)),
         "thresholds": json.dumps([float(t) for t in trained.thresholds]),
-        "members": str(len(trained.nets)),
-        "run_id": trained.run_id or "",
+        "members": json.dumps(len(trained.nets)),
+        "run_id": json.dumps(trained.run_id),
     }
 
 
@@ -121,14 +122,11 @@ def export_onnx(trained: TrainedModel, out: str | os.PathLike) -> Path:
 
 def read_metadata(model: Any) -> dict[str, Any]:
     """The metadata of an exported model (a path, bytes or an ``onnxruntime.InferenceSession``), decoded:
-    {"feature_names": [...], "label_names": [...], "thresholds": [...], "members": int, "run_id": str}."""
+    {"feature_names": [...], "label_names": [...], "thresholds": [...], "members": int, "run_id": str or None}."""
     if hasattr(model, "get_modelmeta"):
         props = model.get_modelmeta().custom_metadata_map
     else:
         onnx = _onnx()
         proto = onnx.load_from_string(model) if isinstance(model, bytes) else onnx.load(os.fspath(model))
         props = {p.key: p.value for p in proto.metadata_props}
-    out: dict[str, Any] = {k: json.loads(props[k]) for k in ("feature_names", "label_names", "thresholds")}
-    out["members"] = int(props.get("members", "1"))
-    out["run_id"] = props.get("run_id", "")
-    return out
+    return {k: json.loads(props[k]) for k in ("feature_names", "label_names", "thresholds", "members", "run_id")}

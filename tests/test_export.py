@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
@@ -16,6 +19,8 @@ from multilabel.checkpoint import load_checkpoint, save_checkpoint
 from multilabel.export import export_onnx, onnx_bytes, read_metadata
 from multilabel.predict import PROB_SUFFIX, predict_frame
 from multilabel.search import ensemble
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def _rows(n: int, features: int = 6, seed: int = 11) -> np.ndarray:
@@ -123,3 +128,22 @@ def test_cli_export_errors_are_one_line(cli, tmp_path, trained_small):
     done = cli("export", "--model", tmp_path / "ok.pt", "--out", tmp_path / "no-such-folder" / "x.onnx")
     assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert not (tmp_path / "x.onnx").exists()
+
+
+def test_the_readme_snippet_scores_a_csv_without_torch(trained_small, tmp_path):
+    """The README's onnxruntime + pandas lines, run as written, give predict's probabilities; torch never loads."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Use the model elsewhere (ONNX)", 1)[1]
+    snippet = section.split("```python\n", 1)[1].split("```", 1)[0]
+    export_onnx(trained_small, tmp_path / "model.onnx")
+    X = _rows(300)
+    frame = pd.DataFrame(X[:, ::-1], columns=trained_small.feature_names[::-1])  # columns in another order
+    frame.insert(0, "id", range(300))
+    frame.to_csv(tmp_path / "new.csv", index=False)
+    check = snippet + "\nimport sys\nassert 'torch' not in sys.modules, 'the snippet loaded torch'\n"
+    done = subprocess.run([sys.executable, "-c", check], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    got = pd.read_csv(tmp_path / "probabilities.csv")
+    assert list(got.columns) == trained_small.label_names
+    # (CSV text round-trips the inputs: a float32 written with ~9 digits reads back the same float32)
+    assert np.abs(got.to_numpy(np.float32) - trained_small.predict_proba(X)).max() <= 1e-5
