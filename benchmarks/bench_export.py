@@ -110,6 +110,10 @@ def make_checkpoint(folder: Path, cols: int, outputs: int = 6) -> Path:
     return save_checkpoint(train(config, data).trained, folder / "model.pt")
 
 
+def met(ok: bool) -> str:
+    return "met" if ok else "NOT met"
+
+
 def run(cmd: list[str], **kwargs) -> float:
     t0 = time.perf_counter()
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, **kwargs)
@@ -139,7 +143,8 @@ def part_onnx(folder: Path, rows: int, cols: int, repeats: int) -> None:
           f"(all: {', '.join(f'{t:.2f}' for t in times['predict'])})")
     print(f"  onnxruntime script             {med['onnx']:7.2f} s  {rows / med['onnx']:>12,.0f} rows/s  "
           f"(all: {', '.join(f'{t:.2f}' for t in times['onnx'])})")
-    print(f"  onnx / predict: {med['predict'] / med['onnx']:.2f}x (target >= 2x); max |prob diff| label_0: "
+    ratio = med["predict"] / med["onnx"]
+    print(f"  onnx / predict: {ratio:.2f}x (target >= 2x: {met(ratio >= 2)}); max |prob diff| label_0: "
           f"{np.abs(got - ref).max():.2e}")
 
     # The scoring alone, in this process, on the same rows in memory.
@@ -168,6 +173,7 @@ def part_parquet(folder: Path, sizes: list[int], cols: int) -> None:
     checkpoint = make_checkpoint(folder, cols)
     print(f"parquet: predict_csv on the same rows as CSV and as Parquet ({cols} features), a fresh process each")
     print(f"  {'rows':>10} {'format':>8} {'rows/s':>12} {'peak RSS before':>16} {'after':>10}")
+    seen: dict[str, list[tuple[float, float]]] = {"csv": [], "parquet": []}  # (rows/s, peak MiB) per size
     for rows in sizes:
         pq_path, csv_path = write_data(folder, rows, cols, csv=True)
         for kind, path in (("csv", csv_path), ("parquet", pq_path)):
@@ -176,10 +182,17 @@ def part_parquet(folder: Path, sizes: list[int], cols: int) -> None:
             if proc.returncode != 0:
                 raise SystemExit(proc.stderr[-2000:])
             r = json.loads(proc.stdout.strip().splitlines()[-1])
+            seen[kind].append((r["rows"] / r["seconds"], r["after_kib"] / 1024))
             print(f"  {rows:>10,} {kind:>8} {r['rows'] / r['seconds']:>12,.0f} {r['before_kib'] / 1024:>13,.0f} MiB "
                   f"{r['after_kib'] / 1024:>6,.0f} MiB")
         pq_path.unlink()
         csv_path.unlink()
+    growth = {k: v[-1][1] - v[0][1] for k, v in seen.items()}
+    faster = all(p[0] >= c[0] for p, c in zip(seen["parquet"], seen["csv"]))
+    flat = growth["parquet"] <= growth["csv"] + 16  # within 16 MiB of the CSV path's growth
+    print(f"  peak growth {sizes[0]:,} -> {sizes[-1]:,} rows: csv {growth['csv']:+.0f} MiB, parquet "
+          f"{growth['parquet']:+.0f} MiB (target: parquet's no more than csv's: {met(flat)}); "
+          f"parquet rows/s >= csv's at every size: {met(faster)}")
 
 
 def part_tensorboard(folder: Path, repeats: int, samples: int, epochs: int) -> None:
@@ -195,7 +208,8 @@ def part_tensorboard(folder: Path, repeats: int, samples: int, epochs: int) -> N
           f"fresh processes, median of {repeats}")
     for k in ("without", "with"):
         print(f"  {k:>8} --tensorboard  {med[k]:7.2f} s  (all: {', '.join(f'{t:.2f}' for t in times[k])})")
-    print(f"  throughput with / without: {med['without'] / med['with']:.3f}x (target >= 0.95x)")
+    ratio = med["without"] / med["with"]
+    print(f"  throughput with / without: {ratio:.3f}x (target >= 0.95x: {met(ratio >= 0.95)})")
 
 
 def main() -> None:

@@ -91,10 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     store_help = "run store folder (default: $MULTILABEL_HOME or ./runs)"
     tr = sub.add_parser("train", help="train a model on a CSV or on synthetic data",
-                        description="Train on --data FILE.csv (or .parquet) --labels SPEC, or on --synthetic data. Prints a "
-                                    "progress bar on stderr and one JSON line with the run id, checkpoint and best "
-                                    "validation metrics on stdout. Ctrl-C stops after the current epoch and keeps "
-                                    "the best model.")
+                        description="Train on --data FILE.csv (or .parquet) --labels SPEC, or on --synthetic "
+                                    "data. Prints a progress bar on stderr and one JSON line with the run id, "
+                                    "checkpoint and best validation metrics on stdout. Ctrl-C stops after the "
+                                    "current epoch and keeps the best model.")
     src = tr.add_mutually_exclusive_group()  # one of --data / --synthetic, unless --continue (checked in cmd_train)
     src.add_argument("--data", metavar="FILE.csv", help="CSV with a header row, or a Parquet file (.parquet)")
     src.add_argument("--synthetic", action="store_true", help="learnable synthetic data from a hidden teacher net")
