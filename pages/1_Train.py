@@ -115,7 +115,8 @@ _form.to_url(st.query_params)  # the URL keeps the form: a reload or a copied li
 tensorboard_dir = st.columns(2, gap="large")[0].text_input(
     "Also log to TensorBoard (a folder; empty: off)", key="tensorboard_dir", placeholder="e.g. tb-logs",
     help="the run writes per-epoch losses and F1, per-label PR curves and its settings with the best metrics to "
-         "FOLDER/<run id>; view them with: tensorboard --logdir FOLDER (needs: pip install tensorboard)").strip()
+         "FOLDER/<run id>; view them with: tensorboard --logdir FOLDER (needs: pip install tensorboard). For runs "
+         "started with Start training (not for runs added to the queue)").strip()
 
 # -- the data and config the form describes (Start, Add to queue, the command line) -------------------------------
 def data_and_config():
