@@ -2,6 +2,7 @@
 
 import hashlib
 import io
+from pathlib import Path
 
 import streamlit as st
 
@@ -93,7 +94,8 @@ if trained is None:
 
 st.caption(f"{len(trained.feature_names)} features → {len(trained.label_names)} labels: "
            + ", ".join(trained.label_names))
-onnx_button(st, lambda: trained, f"{model_key.replace(':', '-')}.onnx", "download_onnx")
+onnx_name = (Path(upload.name).stem if choice != "From a run" else model_key.replace(":", "-")) + ".onnx"
+onnx_button(st, lambda: trained, onnx_name, "download_onnx")
 
 # -- thresholds ---------------------------------------------------------------------------------------------------
 with st.expander("Per-label thresholds", expanded=False):
