@@ -76,6 +76,8 @@ def _hparams(config: TrainConfig) -> dict[str, Any]:
 class TensorBoardTracker:
     """Writes one TensorBoard run folder, ``<log_dir>/<run id>`` (so several runs compare side by side)."""
 
+    name = "TensorBoard"
+
     def __init__(self, log_dir: str | os.PathLike, run_id: str, config: TrainConfig, label_names: list[str]) -> None:
         try:
             from torch.utils.tensorboard import SummaryWriter
@@ -126,6 +128,8 @@ _METRIC_NAME = re.compile(r"[^\w\-. /:]")
 class MlflowTracker:
     """One MLflow run in the experiment EXPERIMENT (or $MLFLOW_EXPERIMENT_NAME) at ``uri`` ("" or None: MLflow's
     default), created when the tracker opens, ended with the multilabel run's outcome."""
+
+    name = "MLflow"
 
     def __init__(self, uri: Optional[str], run_id: str, name: str, config: TrainConfig,
                  description: dict[str, Any]) -> None:
@@ -223,7 +227,7 @@ class Trackers:
                 getattr(tracker, method)(*args)
             except Exception as exc:  # logging must never end a run: say so once, stop using that tracker
                 self.trackers.remove(tracker)
-                kind = type(tracker).__name__.replace("Tracker", "")
+                kind = getattr(tracker, "name", type(tracker).__name__)
                 sys.stderr.write(f"warning: logging to {kind} stopped ({type(exc).__name__}: "
                                  f"{str(exc).strip().splitlines()[0][:160] if str(exc).strip() else ''}); "
                                  "the run goes on\n")

@@ -146,3 +146,35 @@ def test_the_train_form_logs_a_run_to_tensorboard(home, tmp_path):
     assert [(e.step, e.value) for e in acc.Scalars("loss/val")] == [
         (r["epoch"], pytest.approx(r["val_loss"], rel=1e-6)) for r in history]
     assert "hparam/micro_f1" in acc.Tags()["scalars"]
+
+
+def test_a_tracker_failing_mid_run_is_one_warning_and_the_run_goes_on(store, small_data, make_config, capsys):
+    """Trackers keeps a failing tracker from ending the run: one warning line, then that tracker is dropped."""
+    from multilabel.tracking import Trackers
+    from multilabel.worker import StopFlag, run_training
+
+    class FullDisk:  # a tracker whose writes fail from the third epoch on, as a full disk would
+        def __init__(self) -> None:
+            self.epochs: list[int] = []
+
+        def epoch(self, record: dict) -> None:
+            if record["epoch"] >= 3:
+                raise OSError(28, "No space left on device")
+            self.epochs.append(record["epoch"])
+
+        def validation(self, epoch, probs, targets) -> None:
+            pass
+
+        def finish(self, result, checkpoint, status) -> None:
+            raise AssertionError("a dropped tracker is not called again")
+
+    tracker = FullDisk()
+    config = make_config(epochs=6)
+    run_id = store.create_run(config.to_dict(), small_data.description)
+    result = run_training(store, run_id, config, small_data, StopFlag(store, run_id), trackers=Trackers([tracker]))
+    assert result is not None and result.outcome == "completed"
+    assert tracker.epochs == [1, 2]
+    assert [r["epoch"] for r in store.history(run_id)] == list(range(1, 7))  # the store has every epoch
+    assert store.get_run(run_id)["status"] == "completed"
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["warning: logging to FullDisk stopped (OSError: [Errno 28] No space left on device); the run goes on"]
