@@ -6,8 +6,6 @@ from __future__ import annotations
 import importlib.util
 from typing import Any, Callable
 
-import streamlit as st
-
 from multilabel import TrainedModel
 from multilabel.export import INSTALL_HINT
 
