@@ -17,6 +17,7 @@ from multilabel.charts import (empty_figure, loss_figure, metrics_figure, per_la
                                probability_histogram_figure, probe_heatmap)
 from multilabel.cli import train_command  # noqa: E402
 from multilabel.config import advice  # noqa: E402
+from multilabel.engine import refit_expected_s  # noqa: E402
 from multilabel.data import dataset_from_frame  # noqa: E402
 from app_pages import _form  # noqa: E402
 from app_pages._shared import plain, registry, show_label_warnings  # noqa: E402
@@ -354,14 +355,22 @@ def render(view) -> None:
     if last:
         elapsed = sum(r["duration_s"] for r in history)
         eta = elapsed / last["epoch"] * (epochs - last["epoch"]) if view.alive else 0.0
+        # Refit "all": after the epochs, a second training on every row for the best epoch count (so far).
+        then_refit = ""
+        if view.alive and cfg.get("refit") == "all" and not info.get("refitting") and info.get("n_train"):
+            refit_s = refit_expected_s(history, info["n_train"] + info.get("n_val", 0), max(last["best_epoch"], 1))
+            then_refit = f" + refit on all rows ≈ {refit_s:.0f} s" if refit_s is not None else ""
         st.progress(min(last["epoch"] / epochs, 1.0),
                     text=f"epoch {last['epoch']}/{epochs}{' · paused' if view.paused else ''} · "
                          f"{last['samples_per_s']:,.0f} samples/s · "
-                         f"ETA {eta:.0f} s · train loss {last['train_loss']:.4f} · val loss {last['val_loss']:.4f}")
+                         f"ETA {eta:.0f} s{then_refit} · train loss {last['train_loss']:.4f} · "
+                         f"val loss {last['val_loss']:.4f}")
     if last and view.alive and info.get("refitting"):
         refit = info["refitting"]
+        expected = (f", expected to take about {refit['expected_s']:.0f} s"
+                    if refit.get("expected_s") is not None else "")
         st.caption(f"Training done; refitting on all {refit['rows']:,} rows for {refit['epochs']} epochs (the best "
-                   "epoch count) before saving the model…")
+                   f"epoch count{expected}) before saving the model…")
     elif not last and view.alive:
         progress = view.progress or {}
         done = progress.get("step", 0) / progress["steps"] if progress.get("steps") else 0.0
