@@ -13,7 +13,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Callable, Iterator, Optional
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
@@ -35,10 +35,11 @@ def health_ms(url: str, timeout_s: float = 30) -> Optional[float]:
 
 
 @contextlib.contextmanager
-def streamlit_server(home: Path, root: Path = REPO, env: Optional[dict[str, str]] = None) -> Iterator[str]:
+def streamlit_server(home: Path, root: Path = REPO, env: Optional[dict[str, str]] = None,
+                     on_start: Optional[Callable[[subprocess.Popen], None]] = None) -> Iterator[str]:
     """``streamlit run app.py`` in ``root`` with MULTILABEL_HOME=home; yields its URL once healthy, stops it after.
 
-    The server's output goes to ``home/server.log``.
+    The server's output goes to ``home/server.log``; ``on_start(process)`` gets the server's process.
     """
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -50,6 +51,8 @@ def streamlit_server(home: Path, root: Path = REPO, env: Optional[dict[str, str]
                                  "--server.address", "127.0.0.1", "--server.port", str(port)],
                                 cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
+    if on_start is not None:
+        on_start(proc)
     try:
         deadline = time.monotonic() + START_S
         while health_ms(url, timeout_s=2) is None:

@@ -121,7 +121,7 @@ def main() -> None:
         opt = torch.optim.AdamW(params, lr=1e-3, weight_decay=1.0, fused=True)
 
         def step() -> None:
-            loss = loss_fn(hidden(first(X).relu(), last), Y)
+            loss = loss_fn(hidden(first(X).relu_(), last), Y)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -151,9 +151,9 @@ def main() -> None:
         "chunks -> bool, autograd.Function (mask reused)": stepper(
             lambda a, last: last(BoolMaskDropout.apply(a, chunks_bool(), scale))),
         "chunks -> float {0, 1/(1-p)}, a * mask": stepper(lambda a, last: last(a * float_mask(scale))),
-        "chunks -> float {0, 1}, scale in output weight": stepper(
+        "chunks -> float {0, 1}, a * mask, scale in output weight": stepper(
             lambda a, last: F.linear(a * float_mask(1.0), last.weight * scale, last.bias)),
-        "shipped MLP(dropout=p)": shipped_step(),
+        "chunks -> float {0, 1}, in-place relu(pre * mask) Function, scale in output weight (shipped)": shipped_step(),
     }
     print("\ntraining step (forward + backward + fused AdamW)")
     step_ms = timed(steps, args.repeats)

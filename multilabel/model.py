@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 import torch
 from torch import nn
@@ -41,6 +41,32 @@ def keep_mask(shape: tuple[int, ...], p: float, generator: Optional[torch.Genera
     return torch.lt(uniform_bits(shape, generator), threshold - 2 ** (KEEP_BITS - 1), out=torch.empty(shape))
 
 
+class MaskedReLU(torch.autograd.Function):
+    """``relu(pre * mask)`` for a 0/1 ``mask``, written over ``pre`` (a layer's fresh output that nothing else keeps).
+
+    Backward passes the gradient where the output is positive: a dropped unit's output is 0, so that one test covers
+    the ReLU and the mask, and neither the mask nor a second pass over the gradient is needed.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, pre: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        ctx.mark_dirty(pre)
+        out = pre.mul_(mask).relu_()
+        ctx.save_for_backward(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:  # type: ignore[override]
+        (out,) = ctx.saved_tensors
+        return torch.ops.aten.threshold_backward(grad, out, 0.0), None
+
+
+def masked_relu(pre: torch.Tensor, p: float) -> torch.Tensor:
+    """Dropout after a ReLU on the CPU, unscaled: ``relu(pre)`` with each element kept with probability 1-p (see
+    keep_mask) and 0 otherwise. ``pre``: a fresh layer output, overwritten. The caller scales by 1/(1-p)."""
+    return MaskedReLU.apply(pre, keep_mask(pre.shape, p))
+
+
 def add_noise(x: torch.Tensor, std: float) -> torch.Tensor:
     """``x`` plus Gaussian noise of standard deviation ``std`` from torch's default generator (one fused add)."""
     return torch.add(x, torch.randn_like(x), alpha=std)
@@ -73,7 +99,6 @@ class MLP(nn.Module):
             # Fast CPU dropout: a 0/1 mask from keep_mask; the 1/(1-p) scale goes into the (small) output weight
             # instead of a pass over the (batch, hidden) activations: (h * m / (1-p)) W^T == (h * m) (W / (1-p))^T.
             first, last = self.net[0], self.net[-1]
-            hidden = first(x).relu_()
-            hidden = hidden * keep_mask(hidden.shape, self.dropout)
+            hidden = masked_relu(first(x), self.dropout)
             return F.linear(hidden, last.weight * (1.0 / (1.0 - self.dropout)), last.bias)
         return self.net(x)  # GPUs: nn.Dropout's fused kernel (and CUDA graphs) already make the mask cheap
