@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -20,6 +21,15 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 START_S = 60
+
+
+def niced_chromium(folder: Path, niceness: int = 19) -> str:
+    """A launcher for Debian's Chromium at low CPU priority, to pass to Playwright as ``executable_path``: the
+    browsers stand in for viewers on other machines and must not take the server's CPU."""
+    path = folder / f"chromium-nice{niceness}"
+    path.write_text(f'#!/bin/sh\nexec nice -n {niceness} {CHROMIUM} "$@"\n')
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    return str(path)
 
 
 def health_ms(url: str, timeout_s: float = 30) -> Optional[float]:

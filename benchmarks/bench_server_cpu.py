@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import stat
 import subprocess
 import sys
 import tempfile
@@ -28,7 +27,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from _server import CHROMIUM, CHROMIUM_ARGS, streamlit_server  # noqa: E402
+from _server import CHROMIUM_ARGS, niced_chromium, streamlit_server  # noqa: E402
 from multilabel import TrainConfig, make_synthetic  # noqa: E402
 from multilabel.session import SessionRegistry  # noqa: E402
 from multilabel.store import RunStore  # noqa: E402
@@ -48,14 +47,6 @@ def cores_over(pid: int, window: float) -> float:
     c0, t0 = cpu_s(pid), time.monotonic()
     time.sleep(window)
     return (cpu_s(pid) - c0) / (time.monotonic() - t0)
-
-
-def niced_chromium(folder: Path) -> str:
-    """A launcher that runs Debian's Chromium at nice 19 (Playwright starts it as its 'executable')."""
-    path = folder / "chromium-nice19"
-    path.write_text(f'#!/bin/sh\nexec nice -n 19 {CHROMIUM} "$@"\n')
-    path.chmod(path.stat().st_mode | stat.S_IXUSR)
-    return str(path)
 
 
 def watch(browser, url: str, run_id: str):

@@ -20,7 +20,7 @@ from multilabel.config import advice  # noqa: E402
 from multilabel.engine import refit_expected_s  # noqa: E402
 from multilabel.data import dataset_from_frame  # noqa: E402
 from app_pages import _form  # noqa: E402
-from app_pages._shared import plain, registry, show_label_warnings  # noqa: E402
+from app_pages._shared import FIGURES, plain, registry, show_label_warnings  # noqa: E402
 from app_pages._words import (browser_session, for_page, notes_lines, owner_line, queue_line,  # noqa: E402
                               rows_line, status_word)
 
@@ -404,9 +404,12 @@ def render(view) -> None:
             b.plotly_chart(empty_figure("Validation metrics (threshold 0.5)", "waiting for the first epoch…"),
                            key="metrics_chart")
         return
+    # Figures by what they show: a poll that finds no new epoch, and other viewers of this run, reuse them.
+    shown = (view.run_id, len(history), last["epoch"])
     a, b = st.columns(2)
-    a.plotly_chart(loss_figure(history, last["best_epoch"]), key="loss_chart")
-    b.plotly_chart(metrics_figure(history), key="metrics_chart")
+    a.plotly_chart(FIGURES.get((*shown, "loss", last["best_epoch"]), lambda: loss_figure(history, last["best_epoch"])),
+                   key="loss_chart")
+    b.plotly_chart(FIGURES.get((*shown, "metrics"), lambda: metrics_figure(history)), key="metrics_chart")
     evaluated = view.last_evaluated
     if evaluated is None:
         return
@@ -416,13 +419,17 @@ def render(view) -> None:
     st.page_link(INSPECT, label="Inspect: per-label PR/ROC curves, confusion and the network, live",
                  query_params={"run": view.run_id})
     a, b = st.columns(2)
-    a.plotly_chart(per_label_figure(evaluated["val_per_label"], epoch=shown_epoch), key="per_label_chart")
+    a.plotly_chart(FIGURES.get((*shown, "per_label", shown_epoch),
+                               lambda: per_label_figure(evaluated["val_per_label"], epoch=shown_epoch)),
+                   key="per_label_chart")
     if live_part.get("probe_probs") and info.get("probe_targets"):
-        b.plotly_chart(probe_heatmap(live_part["probe_probs"], info["probe_targets"], label_names,
-                                     epoch=shown_epoch), key="probe_chart")
+        b.plotly_chart(FIGURES.get((*shown, "probe", shown_epoch),
+                                   lambda: probe_heatmap(live_part["probe_probs"], info["probe_targets"], label_names,
+                                                         epoch=shown_epoch)), key="probe_chart")
     if live_part.get("prob_hist"):
-        st.plotly_chart(probability_histogram_figure(live_part["prob_hist"], label_names, epoch=shown_epoch),
-                        key="hist_chart")
+        st.plotly_chart(FIGURES.get((*shown, "hist", shown_epoch),
+                                    lambda: probability_histogram_figure(live_part["prob_hist"], label_names,
+                                                                         epoch=shown_epoch)), key="hist_chart")
 
 
 if run_id:
