@@ -16,6 +16,7 @@ milliseconds of --repeats timed calls after a warm-up, rows interleaved so a bus
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import sys
 import time
@@ -43,6 +44,16 @@ def timed(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, float
             fn()
             times[key].append(time.perf_counter() - t0)
     return {k: statistics.median(v) * 1e3 for k, v in times.items()}
+
+
+def box_muller(n: int, d: int, gen: torch.Generator) -> torch.Tensor:
+    """(n, d) standard normals from int64 words: two 32-bit uniforms per word, Box-Muller (an alternative)."""
+    m = (n * d + 1) // 2
+    words = torch.empty(m, dtype=torch.int64).random_(-2 ** 63, None, generator=gen).view(torch.int32).view(m, 2)
+    u = words.to(torch.float32).add_(2.0 ** 31 + 0.5).mul_(2.0 ** -32)
+    r = u[:, 0].log_().mul_(-2.0).sqrt_()
+    theta = u[:, 1].mul_(2 * math.pi)
+    return torch.cat([r * theta.cos(), r * theta.sin()])[:n * d].view(n, d)
 
 
 class BoolMaskDropout(torch.autograd.Function):
@@ -151,9 +162,9 @@ def main() -> None:
         "chunks -> bool, autograd.Function (mask reused)": stepper(
             lambda a, last: last(BoolMaskDropout.apply(a, chunks_bool(), scale))),
         "chunks -> float {0, 1/(1-p)}, a * mask": stepper(lambda a, last: last(a * float_mask(scale))),
-        "chunks -> float {0, 1}, a * mask, scale in output weight": stepper(
+        "chunks -> float {0, 1}, a * mask, scale in W2": stepper(
             lambda a, last: F.linear(a * float_mask(1.0), last.weight * scale, last.bias)),
-        "chunks -> float {0, 1}, in-place relu(pre * mask) Function, scale in output weight (shipped)": shipped_step(),
+        "shipped: relu(pre * mask) in place, scale in W2": shipped_step(),
     }
     print("\ntraining step (forward + backward + fused AdamW)")
     step_ms = timed(steps, args.repeats)
@@ -165,6 +176,7 @@ def main() -> None:
     noises = {
         "x + std * randn_like(x)": lambda: xin + args.noise * torch.randn_like(xin),
         "randn with generator": lambda: xin + args.noise * torch.randn(n, d, generator=gen),
+        "Box-Muller from int64 words": lambda: xin + args.noise * box_muller(n, d, gen),
         "shipped add_noise (randn, fused add)": lambda: add_noise(xin, args.noise),
     }
     print(f"\ninput noise (batch x {d})")
