@@ -13,10 +13,14 @@ import streamlit as st
 
 from multilabel import Dataset, MultilabelError, TrainedModel, load_checkpoint
 from multilabel.data import label_warnings, labels_array
+from multilabel.charts import FigureMemo
 from multilabel.session import SessionRegistry, get_registry
 from multilabel.store import default_home
 
 # Characters that Markdown (and Streamlit's extensions: :color[...], :material/icon:, $math$, <html>) give meaning.
+# Built figures shared by every session of this server process (see FigureMemo): live pages poll often, and most
+# polls find no new epoch.
+FIGURES = FigureMemo()
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>$:&])")
 _reported: set[str] = set()
 

@@ -8,18 +8,28 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import stat
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Callable, Iterator, Optional
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 START_S = 60
+
+
+def niced_chromium(folder: Path, niceness: int = 19) -> str:
+    """A launcher for Debian's Chromium at low CPU priority, to pass to Playwright as ``executable_path``: the
+    browsers stand in for viewers on other machines and must not take the server's CPU."""
+    path = folder / f"chromium-nice{niceness}"
+    path.write_text(f'#!/bin/sh\nexec nice -n {niceness} {CHROMIUM} "$@"\n')
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    return str(path)
 
 
 def health_ms(url: str, timeout_s: float = 30) -> Optional[float]:
@@ -35,10 +45,11 @@ def health_ms(url: str, timeout_s: float = 30) -> Optional[float]:
 
 
 @contextlib.contextmanager
-def streamlit_server(home: Path, root: Path = REPO, env: Optional[dict[str, str]] = None) -> Iterator[str]:
+def streamlit_server(home: Path, root: Path = REPO, env: Optional[dict[str, str]] = None,
+                     on_start: Optional[Callable[[subprocess.Popen], None]] = None) -> Iterator[str]:
     """``streamlit run app.py`` in ``root`` with MULTILABEL_HOME=home; yields its URL once healthy, stops it after.
 
-    The server's output goes to ``home/server.log``.
+    The server's output goes to ``home/server.log``; ``on_start(process)`` gets the server's process.
     """
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -50,6 +61,8 @@ def streamlit_server(home: Path, root: Path = REPO, env: Optional[dict[str, str]
                                  "--server.address", "127.0.0.1", "--server.port", str(port)],
                                 cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
+    if on_start is not None:
+        on_start(proc)
     try:
         deadline = time.monotonic() + START_S
         while health_ms(url, timeout_s=2) is None:

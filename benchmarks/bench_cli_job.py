@@ -8,6 +8,18 @@ validation loss every epoch, keep the best weights, save them. The CLI does more
 time budget, the run store, a checkpoint with names and thresholds, final metrics); the target is that all of it
 costs at most 10%: ratio = hand / cli >= 0.9.
 
+Beside that same-work pair, the CLI runs the shipped defaults (issue 24: whatever TrainConfig's defaults are; today
+dropout 0.3, AdamW with weight decay 1.0, refit on all rows), with only the job's sizes, --patience 0 (every epoch
+runs, as on the hand side) and --device cpu given:
+  defaults                 the job as a new user runs it (the refit included)
+  defaults, refit none     the same without the refit
+  defaults, dropout 0      the same without the refit and without dropout
+Targets: (dropout 0) / (refit none) >= 0.85 (dropout costs at most 15%); defaults / (refit none) <= 2.3 (the refit
+trains on 1.25x the rows of the first training). --baseline DIR adds the same three rows run from another checkout
+(e.g. ``git archive <commit> | tar -x -C DIR``), interleaved with these, for before/after tables.
+
+    python benchmarks/bench_cli_job.py --skip-hand --baseline /tmp/before   # the defaults, before and after
+
     python benchmarks/bench_cli_job.py                 # 100k x 64, 16 labels, hidden 512, 20 epochs, 3 repeats
     python benchmarks/bench_cli_job.py --rows 20000 --epochs 5 --repeats 2   # a quick check
 """
@@ -26,6 +38,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 TARGET = 0.9
+TARGET_DROPOUT = 0.85
+TARGET_REFIT = 2.3
 
 HAND = textwrap.dedent("""
     import sys, time
@@ -86,9 +100,9 @@ def make_csv(path: Path, rows: int, features: int, labels: int) -> None:
     frame.to_csv(path, index=False, float_format="%.6g")
 
 
-def timed(cmd: list[str], env: dict[str, str]) -> float:
+def timed(cmd: list[str], env: dict[str, str], cwd: Path = REPO) -> float:
     t0 = time.perf_counter()
-    done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
+    done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
     elapsed = time.perf_counter() - t0
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(cmd[:4])} ... failed ({done.returncode}):\n{done.stderr[-3000:]}")
@@ -104,6 +118,8 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--batch", type=int, default=4096)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--skip-hand", action="store_true", help="only the CLI rows of the shipped defaults")
+    ap.add_argument("--baseline", type=Path, help="another checkout whose CLI runs the defaults' rows too")
     args = ap.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench_cli_job_") as tmp:
@@ -111,31 +127,48 @@ def main() -> None:
         csv_path = tmp_path / "data.csv"
         make_csv(csv_path, args.rows, args.features, args.labels)
         env = {**os.environ, "MULTILABEL_HOME": str(tmp_path / "home")}
-        cli = [sys.executable, "-m", "multilabel", "train", "--data", str(csv_path), "--labels", "y*",
+        job = [sys.executable, "-m", "multilabel", "train", "--data", str(csv_path), "--labels", "y*",
                "--hidden-size", str(args.hidden), "--epochs", str(args.epochs), "--batch-size", str(args.batch),
-               "--device", "cpu", "--patience", "0", "--quiet", "--out", str(tmp_path / "cli.pt"),
-               # the hand script's model and optimizer (the defaults add dropout and AdamW: other work)
-               "--dropout", "0", "--optimizer", "adam", "--lr", "3e-3", "--weight-decay", "1e-4",
-               "--refit", "none"]  # the hand script trains once; the default refit would train a second time
+               "--device", "cpu", "--patience", "0", "--quiet", "--out", str(tmp_path / "cli.pt")]
+        # the hand script's model and optimizer (the defaults add dropout and AdamW: other work)
+        cli = job + ["--dropout", "0", "--optimizer", "adam", "--lr", "3e-3", "--weight-decay", "1e-4",
+                     "--refit", "none"]  # the hand script trains once; the default refit would train a second time
+        shipped = {"defaults": job, "defaults, refit none": job + ["--refit", "none"],
+                   "defaults, dropout 0": job + ["--refit", "none", "--dropout", "0"]}
         hand = [sys.executable, "-c", HAND, str(csv_path), str(args.labels), str(args.hidden), str(args.epochs),
                 str(args.batch), str(tmp_path / "hand.pt")]
         imports = [sys.executable, "-c", "import torch, pandas"]
         import_cli = [sys.executable, "-c", "import multilabel.cli, multilabel.worker"]
-        times: dict[str, list[float]] = {"cli": [], "hand": [], "import torch+pandas": [], "import cli+worker": []}
-        for _ in range(args.repeats):  # interleaved: a noisy neighbour hits both sides alike
-            times["cli"].append(timed(cli, env))
-            times["hand"].append(timed(hand, env))
-            times["import torch+pandas"].append(timed(imports, env))
-            times["import cli+worker"].append(timed(import_cli, env))
+        commands = {} if args.skip_hand else {"cli": cli, "hand": hand, "import torch+pandas": imports,
+                                              "import cli+worker": import_cli}
+        commands.update(shipped)
+        where = {name: REPO for name in commands}
+        if args.baseline is not None:
+            for name, command in shipped.items():
+                commands[f"{name} (baseline)"] = command
+                where[f"{name} (baseline)"] = args.baseline.resolve()
+        times: dict[str, list[float]] = {name: [] for name in commands}
+        for _ in range(args.repeats):  # interleaved: a noisy neighbour hits every row alike
+            for name, command in commands.items():
+                times[name].append(timed(command, env, where[name]))
 
     print(f"CLI job vs hand-written script: {args.rows:,} x {args.features} CSV, {args.labels} labels, hidden "
           f"{args.hidden}, {args.epochs} epochs, batch {args.batch}, CPU, {args.repeats} interleaved repeats "
           f"(torch threads: {os.environ.get('OMP_NUM_THREADS', 'default')})")
-    print(f"  {'':<22} {'median s':>9} {'min s':>7} {'max s':>7}")
+    print(f"  {'':<33} {'median s':>9} {'min s':>7} {'max s':>7}")
     for name, values in times.items():
-        print(f"  {name:<22} {statistics.median(values):9.2f} {min(values):7.2f} {max(values):7.2f}")
-    ratio = statistics.median(times["hand"]) / statistics.median(times["cli"])
-    print(f"  ratio hand / cli = {ratio:.2f}  (target >= {TARGET}): {'met' if ratio >= TARGET else 'NOT met'}")
+        print(f"  {name:<33} {statistics.median(values):9.2f} {min(values):7.2f} {max(values):7.2f}")
+    med = {name: statistics.median(values) for name, values in times.items()}
+    if "hand" in med:
+        ratio = med["hand"] / med["cli"]
+        print(f"  ratio hand / cli = {ratio:.2f}  (target >= {TARGET}): {'met' if ratio >= TARGET else 'NOT met'}")
+    for suffix in ("", " (baseline)") if args.baseline is not None else ("",):
+        ratio = med[f"defaults, dropout 0{suffix}"] / med[f"defaults, refit none{suffix}"]
+        print(f"  ratio (dropout 0) / (refit none){suffix} = {ratio:.2f}  (target >= {TARGET_DROPOUT}): "
+              f"{'met' if ratio >= TARGET_DROPOUT else 'NOT met'}")
+        ratio = med[f"defaults{suffix}"] / med[f"defaults, refit none{suffix}"]
+        print(f"  ratio defaults / (refit none){suffix} = {ratio:.2f}  (target <= {TARGET_REFIT}): "
+              f"{'met' if ratio <= TARGET_REFIT else 'NOT met'}")
 
 
 if __name__ == "__main__":

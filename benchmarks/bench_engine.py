@@ -9,8 +9,14 @@ Rows (samples/s, median of --repeats runs, after a warm-up):
                   theirs. The engine's own per-epoch samples_per_s (history, whole epochs with their metrics) is
                   printed beside it; the gap between the two is the callbacks and the time between epochs.
   engine-nograph  CUDA only: the same with cuda_graph="off".
+  engine-defaults the engine with TrainConfig's shipped defaults for everything but the sizes, the batch, the
+                  epochs, patience 0 and the held-out share (issue 24: dropout 0.3, AdamW with weight decay 1.0,
+                  learning rate 1e-3, whatever input noise is by default). A refit is a second training after
+                  train() returns: bench_cli_job.py times it.
   resident        hand-written: data on the device once, randperm per epoch, index_select batches, Adam, loss
                   summed on the device, one .item() per epoch. No validation.
+  resident-dropout  the same loop with the defaults' regularization written the obvious way: nn.Dropout after
+                  the ReLU, torch.optim.AdamW with the defaults' learning rate and weight decay.
   graph           CUDA only: resident, with forward+loss+backward+Adam(capturable=True) captured as one CUDA graph
                   fed through a static index buffer (the last partial batch runs eagerly, as in the engine).
   naive           DataLoader(TensorDataset) on the host, .to(device) per batch, loss.item() per step.
@@ -46,6 +52,7 @@ CPU_DEFAULTS = dict(input_size=64, hidden_size=256, num_outputs=16, rows=50_000,
 CUDA_DEFAULTS = dict(input_size=128, hidden_size=512, num_outputs=32, rows=262_144, batch_sizes=[512, 4096, 65536],
                      repeats=3)
 TARGET_ENGINE_VS_RESIDENT_CPU = 0.95
+TARGET_DEFAULTS_VS_DROPOUT_LOOP = 0.85
 TARGET_ENGINE_VS_GRAPH_CUDA = 0.80
 TARGET_GRAPH_BATCH = 4096
 
@@ -60,12 +67,16 @@ Runner = Callable[[int], tuple[float, int, dict]]
 
 
 def engine_runner(data: multilabel.Dataset, args: argparse.Namespace, batch_size: int, device: torch.device,
-                  cuda_graph: str) -> Runner:
+                  cuda_graph: str, defaults: bool = False) -> Runner:
     def run(epochs: int) -> tuple[float, int, dict]:
-        config = TrainConfig(input_size=args.input_size, hidden_size=args.hidden_size, num_outputs=args.num_outputs,
-                             batch_size=batch_size, epochs=epochs, patience=0, device=device.type,
-                             val_fraction=args.val_fraction, threshold_mode="fixed", weight_decay=0.0,
-                             learning_rate=LEARNING_RATE, cuda_graph=cuda_graph)
+        sizes = dict(input_size=args.input_size, hidden_size=args.hidden_size, num_outputs=args.num_outputs,
+                     batch_size=batch_size, epochs=epochs, patience=0, device=device.type,
+                     val_fraction=args.val_fraction)
+        if defaults:  # everything else as shipped
+            config = TrainConfig(**sizes)
+        else:  # the hand loops' model and optimizer: no dropout, Adam without weight decay
+            config = TrainConfig(**sizes, threshold_mode="fixed", weight_decay=0.0, learning_rate=LEARNING_RATE,
+                                 cuda_graph=cuda_graph, dropout=0.0, optimizer="adam")
         marks: list[float] = []
 
         def on_start(info: dict) -> None:
@@ -85,11 +96,19 @@ def engine_runner(data: multilabel.Dataset, args: argparse.Namespace, batch_size
 
 
 def resident_runner(X: torch.Tensor, Y: torch.Tensor, args: argparse.Namespace, batch_size: int,
-                    device: torch.device) -> Runner:
+                    device: torch.device, dropout: bool = False) -> Runner:
     def run(epochs: int) -> tuple[float, int, dict]:
         torch.manual_seed(0)
-        model = MLP(args.input_size, args.hidden_size, args.num_outputs).to(device)
-        optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
+        if dropout:  # the shipped defaults' regularization, written the obvious way
+            shipped = TrainConfig()
+            model = nn.Sequential(nn.Linear(args.input_size, args.hidden_size), nn.ReLU(),
+                                  nn.Dropout(shipped.dropout), nn.Linear(args.hidden_size, args.num_outputs)).to(device)
+            optimizer: torch.optim.Optimizer = torch.optim.AdamW(model.parameters(), lr=shipped.learning_rate,
+                                                                 weight_decay=shipped.weight_decay)
+        else:
+            model = MLP(args.input_size, args.hidden_size, args.num_outputs).to(device)
+            optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
+        model.train()
         loss_fn = nn.BCEWithLogitsLoss()
         gen = torch.Generator(device=device)
         gen.manual_seed(0)
@@ -260,7 +279,9 @@ def main() -> None:
         runners: dict[str, Runner] = {"engine": engine_runner(data, args, bs, device, "auto")}
         if device.type == "cuda":
             runners["engine-nograph"] = engine_runner(data, args, bs, device, "off")
+        runners["engine-defaults"] = engine_runner(data, args, bs, device, "auto", defaults=True)
         runners["resident"] = resident_runner(X_dev, Y_dev, args, bs, device)
+        runners["resident-dropout"] = resident_runner(X_dev, Y_dev, args, bs, device, dropout=True)
         if device.type == "cuda":
             runners["graph"] = graph_runner(X_dev, Y_dev, args, bs, device)
         if not args.skip_naive:
@@ -284,25 +305,29 @@ def main() -> None:
 
 def print_batch(bs: int, rows: dict[str, dict]) -> None:
     print(f"batch {bs}")
-    print(f"  {'loop':<15} {'epochs/run':>10} {'samples/s':>14} {'engine history samples/s':>26}  note")
+    print(f"  {'loop':<17} {'epochs/run':>10} {'samples/s':>14} {'engine history samples/s':>26}  note")
     for key, row in rows.items():
         hist = fmt_rate(statistics.median(row["history"])) if "history" in row else ""
         note = ""
         if "cuda_graph" in row:
             note = "graph captured" if row["cuda_graph"] else "eager steps"
-        print(f"  {key:<15} {row['epochs']:>10} {fmt_rate(row['rate']):>14} {hist:>26}  {note}")
+        print(f"  {key:<17} {row['epochs']:>10} {fmt_rate(row['rate']):>14} {hist:>26}  {note}")
     print()
 
 
 def print_ratios(results: dict[int, dict[str, dict]], device: torch.device) -> None:
     print("ratios (same run)")
-    print(f"  {'batch':>7}  {'ratio':<28} {'value':>7}  target")
+    print(f"  {'batch':>7}  {'ratio':<36} {'value':>7}  target")
     for bs, rows in results.items():
         def ratio(a: str, b: str) -> float | None:
             return rows[a]["rate"] / rows[b]["rate"] if a in rows and b in rows else None
 
         lines = [("engine / resident", ratio("engine", "resident"),
-                  f">= {TARGET_ENGINE_VS_RESIDENT_CPU}x" if device.type == "cpu" else "")]
+                  f">= {TARGET_ENGINE_VS_RESIDENT_CPU}x" if device.type == "cpu" else ""),
+                 ("engine-defaults / resident-dropout", ratio("engine-defaults", "resident-dropout"),
+                  f">= {TARGET_DEFAULTS_VS_DROPOUT_LOOP}x" if device.type == "cpu" else ""),
+                 ("engine-defaults / resident", ratio("engine-defaults", "resident"), ""),
+                 ("engine-defaults / engine", ratio("engine-defaults", "engine"), "")]
         if device.type == "cuda":
             lines += [("engine / graph", ratio("engine", "graph"),
                        f">= {TARGET_ENGINE_VS_GRAPH_CUDA}x" if bs == TARGET_GRAPH_BATCH else ""),
@@ -315,7 +340,7 @@ def print_ratios(results: dict[int, dict[str, dict]], device: torch.device) -> N
             verdict = ""
             if target:
                 verdict = "  met" if value >= float(target.split()[1].rstrip("x")) else "  NOT met"
-            print(f"  {bs:>7}  {label:<28} {value:>6.2f}x  {target}{verdict}")
+            print(f"  {bs:>7}  {label:<36} {value:>6.2f}x  {target}{verdict}")
 
 
 if __name__ == "__main__":

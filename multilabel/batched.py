@@ -21,7 +21,7 @@ from .config import TrainConfig
 from .data import Dataset
 from .engine import StopFlag, all_rows_on_device, optimizer_kernel, pos_weights
 from .errors import MultilabelError
-from .model import MLP
+from .model import MLP, add_noise, masked_relu
 
 
 class StackedMLP(nn.Module):
@@ -38,10 +38,14 @@ class StackedMLP(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.training and self.input_noise > 0:  # as MLP.forward (each member's rows get their own noise)
-            x = x + self.input_noise * torch.randn_like(x)
-        hidden = torch.baddbmm(self.b1, x, self.w1).relu()
-        if self.dropout > 0:
-            hidden = F.dropout(hidden, self.dropout, self.training)
+            x = add_noise(x, self.input_noise)
+        pre = torch.baddbmm(self.b1, x, self.w1)
+        if self.training and self.dropout > 0 and x.device.type == "cpu":
+            # MLP.forward's CPU dropout: a cheap 0/1 mask with the ReLU, the scale in the output weight
+            return torch.baddbmm(self.b2, masked_relu(pre, self.dropout), self.w2 * (1.0 / (1.0 - self.dropout)))
+        hidden = pre.relu()
+        if self.training and self.dropout > 0:
+            hidden = F.dropout(hidden, self.dropout, True)
         return torch.baddbmm(self.b2, hidden, self.w2)
 
     @torch.no_grad()

@@ -7,7 +7,9 @@ Streamlit, no I/O, so they are tested without a browser. Long histories are thin
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, Optional, Sequence
+import threading
+from collections import OrderedDict
+from typing import Any, Callable, Hashable, Mapping, Optional, Sequence
 
 import plotly.graph_objects as go
 
@@ -764,3 +766,32 @@ def search_importance_figure(importances: Mapping[str, float]) -> go.Figure:
              "hovertemplate": "%{y}: %{x:.3f}<extra></extra>"}
     return _figure([trace], title, 60 + 34 * len(ranked) + 70, xaxis=_axis("importance", range=[0, 1]),
                    showlegend=False)
+
+
+class FigureMemo:
+    """The last ``size`` figures built, by key: a live page's poll that finds no new epoch, and every other viewer of
+    the same run, reuse a figure instead of building it again (building is most of what a poll costs the server).
+
+    Keys must name everything the figure shows, e.g. ``(run_id, "loss", epochs_logged)``. Figures handed out are
+    shared: callers must not change them. Thread-safe (a server runs each browser session in its own thread).
+    """
+
+    def __init__(self, size: int = 128) -> None:
+        self.size = size
+        self.builds = 0  # figures built so far (the rest were reused)
+        self._figures: OrderedDict[Hashable, go.Figure] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, build: Callable[[], go.Figure]) -> go.Figure:
+        with self._lock:
+            figure = self._figures.get(key)
+            if figure is not None:
+                self._figures.move_to_end(key)
+                return figure
+        figure = build()  # outside the lock: two sessions may build the same figure once each, never wait on one
+        with self._lock:
+            self._figures[key] = figure
+            self.builds += 1
+            while len(self._figures) > self.size:
+                self._figures.popitem(last=False)
+        return figure

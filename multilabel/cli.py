@@ -207,7 +207,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         # Pause / One epoch on the dashboard hold this run between epochs too (worker.PauseFlag polls the store).
         pause = PauseFlag(store, run_id, epoch_done=resume.epoch if resume is not None else 0)
         result = run_training(store, run_id, config, data, stop, on_epoch=bar if bar is not None else None,
-                              pause=pause, resume=resume, trackers=trackers)
+                              pause=pause, resume=resume, on_refit=bar.refit if bar is not None else None,
+                              trackers=trackers)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -231,6 +232,8 @@ def cmd_train(args: argparse.Namespace) -> int:
            "epochs_run": epochs_run, "best": result.best}
     if resume is not None:
         out.update(continued_from=args.continue_run, epochs=last)
+    if "refit" in result.info:  # {"epochs", "rows", "seconds"}: the model saved was refit on all rows
+        out["refit"] = result.info["refit"]
     print(json.dumps(out))
     return 0
 

@@ -629,13 +629,14 @@ def all_rows_on_device(config: TrainConfig, data: Dataset
 
 
 def refit(config: TrainConfig, data: Dataset, epochs: int, thresholds: Optional[list[float]] = None,
-          stop: Optional[StopFlag] = None) -> TrainedModel:
+          stop: Optional[StopFlag] = None, on_epoch: Optional[Callable[[int], None]] = None) -> TrainedModel:
     """Train on ALL rows of ``data`` for exactly ``epochs`` epochs (no validation split, no early stopping).
 
     Use it after choosing the epoch count on held-out rows (``TrainResult.best_epoch`` of ``train``, or a search):
     the final model then learns from every row. A cosine schedule follows train()'s (over ``config.epochs``) for
     the first ``epochs`` epochs, so the refit replays the chosen run's learning rates. The last weights are kept;
     ``thresholds`` (default 0.5 each) are stored with the model. Same seed, same weights. ``X``: (n, input_size), ``Y``: (n, num_outputs).
+    ``on_epoch(epoch)`` after each epoch (a progress bar).
     """
     if epochs < 1:
         raise MultilabelError(f"refit needs at least 1 epoch, got {epochs}")
@@ -655,6 +656,8 @@ def refit(config: TrainConfig, data: Dataset, epochs: int, thresholds: Optional[
         stepper.epoch(torch.randperm(data.num_rows, device=device, generator=gen), stop)
         if stop is not None and stop.is_set():
             break
+        if on_epoch is not None:
+            on_epoch(epoch)
     model.eval()
     cut = list(thresholds) if thresholds is not None else [0.5] * config.num_outputs
     return TrainedModel(model=model.cpu(), config=config.replace(epochs=epochs), feature_names=list(data.feature_names),
@@ -669,8 +672,18 @@ def will_refit(config: TrainConfig, result: TrainResult, stop: Optional[StopFlag
             and not (stop is not None and stop.is_set()))
 
 
+def refit_expected_s(history: list[dict[str, Any]], rows: int, epochs: int) -> Optional[float]:
+    """Seconds a refit of ``rows`` rows for ``epochs`` epochs should take, at the run's own median samples/s over
+    its whole epochs (``history``); None before the first whole epoch. The refit trains the same steps without the
+    validation pass and the metrics, so it is an upper estimate on the same machine."""
+    rates = [r["samples_per_s"] for r in history if not r.get("partial") and r.get("samples_per_s")]
+    if not rates:
+        return None
+    return rows * epochs / float(np.median(rates))
+
+
 def refit_result(config: TrainConfig, data: Dataset, result: TrainResult,
-                 stop: Optional[StopFlag] = None) -> TrainResult:
+                 stop: Optional[StopFlag] = None, on_epoch: Optional[Callable[[int], None]] = None) -> TrainResult:
     """``result`` with its model refit on ALL rows of ``data`` when ``config.refit`` is "all" (else ``result``).
 
     Call it right after ``train(config, data, ...)``: the refit trains ``result.best_epoch`` epochs on every row
@@ -684,7 +697,8 @@ def refit_result(config: TrainConfig, data: Dataset, result: TrainResult,
         return result
     t0 = time.perf_counter()
     run = result.trained
-    refitted = refit(run.config, data, result.best_epoch, thresholds=list(run.thresholds), stop=stop)
+    refitted = refit(run.config, data, result.best_epoch, thresholds=list(run.thresholds), stop=stop,
+                     on_epoch=on_epoch)
     if stop is not None and stop.is_set():  # a half-finished refit is worse than the run's own best weights
         return result
     refitted.config = run.config

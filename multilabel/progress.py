@@ -25,9 +25,11 @@ class EpochProgress:
         tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self.total = total
         self.f1: Optional[tuple[float, int]] = None  # (micro-F1, the epoch it was measured on)
-        self.bar = tqdm(total=total, unit="epoch", file=self.stream, dynamic_ncols=tty, ncols=None if tty else 120,
-                        mininterval=0.1 if tty else log_every_s, leave=True, ascii=not tty,
-                        bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}{postfix}]")
+        self.refit_bar: Optional[tqdm] = None
+        self.style = dict(unit="epoch", file=self.stream, dynamic_ncols=tty, ncols=None if tty else 120,
+                          mininterval=0.1 if tty else log_every_s, leave=True, ascii=not tty,
+                          bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}{postfix}]")
+        self.bar = tqdm(total=total, **self.style)
 
     def __call__(self, record: dict[str, Any]) -> None:
         epoch = int(record["epoch"])
@@ -47,9 +49,23 @@ class EpochProgress:
             parts.append("(stopped mid-epoch)")
         return " ".join(parts)
 
+    def refit(self, update: dict[str, Any]) -> None:
+        """``on_refit`` listener (worker.run_training): a second bar over the refit's epochs, opened with what it
+        will train and how long it is expected to take (``{"epochs", "rows", "expected_s", "epoch"}``)."""
+        if update["epoch"] == 0:
+            self.bar.close()
+            expected = update.get("expected_s")
+            about = f", expected about {expected:.0f} s" if expected is not None else ""
+            self.refit_bar = tqdm(total=update["epochs"], desc=f"refit on all {update['rows']:,} rows{about}",
+                                  **self.style)
+        else:
+            self.refit_bar.update(max(0, update["epoch"] - self.refit_bar.n))
+
     def close(self) -> None:
         """Draw the final state and end the line."""
         self.bar.close()
+        if self.refit_bar is not None:
+            self.refit_bar.close()
 
     def __enter__(self) -> EpochProgress:
         return self

@@ -138,7 +138,9 @@ class PauseFlag:
 def run_training(store: RunStore, run_id: str, config: TrainConfig, data: Dataset, stop: Any,
                  on_epoch: Optional[Callable[[dict[str, Any]], None]] = None,
                  checkpoint_every: Optional[float] = None, pause: Any = None,
-                 resume: Optional[engine.ResumeState] = None, trackers: Any = None) -> Optional[TrainResult]:
+                 resume: Optional[engine.ResumeState] = None,
+                 on_refit: Optional[Callable[[dict[str, Any]], None]] = None,
+                 trackers: Any = None) -> Optional[TrainResult]:
     """Train one stored run in this process, writing everything to ``store``; return the result, None if it failed.
 
     Per epoch: ``store.log_epoch`` (then ``on_epoch(record)``); inside an epoch: the engine's progress (at most
@@ -148,7 +150,9 @@ def run_training(store: RunStore, run_id: str, config: TrainConfig, data: Datase
     exception fails it with its type and message, prints the traceback to stderr and is raised again.
     ``pause`` (a PauseFlag, or anything with ``is_set()``) holds the run between epochs; ``resume`` continues a
     run (see engine.ResumeState). The final checkpoint carries the resume state, and the run's info says from
-    which epoch it can be continued (``resumable``) and on which data (``data_digest``). ``trackers`` (a
+    which epoch it can be continued (``resumable``) and on which data (``data_digest``). With refit "all", the
+    run's info gets ``refitting`` ({"epochs", "rows", "expected_s"}) when the refit starts, and ``on_refit`` is
+    called with that dict and ``"epoch": 0``, then after each refit epoch with its number. ``trackers`` (a
     tracking.Trackers: TensorBoard, MLflow) get every epoch, the validation snapshots, and the end.
     """
     path = store.checkpoint_path(run_id)
@@ -188,8 +192,14 @@ def run_training(store: RunStore, run_id: str, config: TrainConfig, data: Datase
                               on_checkpoint=on_checkpoint, on_validation=on_validation, pause=pause,
                               resume=resume)
         if engine.will_refit(config, result, stop):  # config.refit "all": retrain on every row; pages say so
-            store.update_info(run_id, {"refitting": {"epochs": result.best_epoch, "rows": data.num_rows}})
-            result = engine.refit_result(config, data, result, stop)
+            plan = {"epochs": result.best_epoch, "rows": data.num_rows,
+                    "expected_s": engine.refit_expected_s(result.history, data.num_rows, result.best_epoch)}
+            store.update_info(run_id, {"refitting": plan})
+            refit_epoch = None
+            if on_refit is not None:
+                on_refit({**plan, "epoch": 0})
+                refit_epoch = lambda epoch: on_refit({**plan, "epoch": epoch})  # noqa: E731
+            result = engine.refit_result(config, data, result, stop, on_epoch=refit_epoch)
             if "refit" in result.info:  # done (a stop during the refit keeps the run's own model)
                 store.update_info(run_id, {"refit": {k: result.info["refit"][k] for k in ("epochs", "rows")}})
         result.trained.run_id = run_id

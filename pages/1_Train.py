@@ -18,10 +18,11 @@ from multilabel.charts import (empty_figure, loss_figure, metrics_figure, per_la
                                probability_histogram_figure, probe_heatmap)
 from multilabel.cli import train_command  # noqa: E402
 from multilabel.config import advice  # noqa: E402
+from multilabel.engine import refit_expected_s  # noqa: E402
 from multilabel.data import dataset_from_frame  # noqa: E402
 from multilabel.tracking import TrackerSpec  # noqa: E402
 from app_pages import _form  # noqa: E402
-from app_pages._shared import plain, registry, show_label_warnings  # noqa: E402
+from app_pages._shared import FIGURES, plain, registry, show_label_warnings  # noqa: E402
 from app_pages._words import (browser_session, for_page, notes_lines, owner_line, queue_line,  # noqa: E402
                               rows_line, status_word)
 
@@ -364,14 +365,22 @@ def render(view) -> None:
     if last:
         elapsed = sum(r["duration_s"] for r in history)
         eta = elapsed / last["epoch"] * (epochs - last["epoch"]) if view.alive else 0.0
+        # Refit "all": after the epochs, a second training on every row for the best epoch count (so far).
+        then_refit = ""
+        if view.alive and cfg.get("refit") == "all" and not info.get("refitting") and info.get("n_train"):
+            refit_s = refit_expected_s(history, info["n_train"] + info.get("n_val", 0), max(last["best_epoch"], 1))
+            then_refit = f" + refit on all rows ≈ {refit_s:.0f} s" if refit_s is not None else ""
         st.progress(min(last["epoch"] / epochs, 1.0),
                     text=f"epoch {last['epoch']}/{epochs}{' · paused' if view.paused else ''} · "
                          f"{last['samples_per_s']:,.0f} samples/s · "
-                         f"ETA {eta:.0f} s · train loss {last['train_loss']:.4f} · val loss {last['val_loss']:.4f}")
+                         f"ETA {eta:.0f} s{then_refit} · train loss {last['train_loss']:.4f} · "
+                         f"val loss {last['val_loss']:.4f}")
     if last and view.alive and info.get("refitting"):
         refit = info["refitting"]
+        expected = (f", expected to take about {refit['expected_s']:.0f} s"
+                    if refit.get("expected_s") is not None else "")
         st.caption(f"Training done; refitting on all {refit['rows']:,} rows for {refit['epochs']} epochs (the best "
-                   "epoch count) before saving the model…")
+                   f"epoch count{expected}) before saving the model…")
     elif not last and view.alive:
         progress = view.progress or {}
         done = progress.get("step", 0) / progress["steps"] if progress.get("steps") else 0.0
@@ -405,9 +414,12 @@ def render(view) -> None:
             b.plotly_chart(empty_figure("Validation metrics (threshold 0.5)", "waiting for the first epoch…"),
                            key="metrics_chart")
         return
+    # Figures by what they show: a poll that finds no new epoch, and other viewers of this run, reuse them.
+    shown = (view.run_id, len(history), last["epoch"])
     a, b = st.columns(2)
-    a.plotly_chart(loss_figure(history, last["best_epoch"]), key="loss_chart")
-    b.plotly_chart(metrics_figure(history), key="metrics_chart")
+    a.plotly_chart(FIGURES.get((*shown, "loss", last["best_epoch"]), lambda: loss_figure(history, last["best_epoch"])),
+                   key="loss_chart")
+    b.plotly_chart(FIGURES.get((*shown, "metrics"), lambda: metrics_figure(history)), key="metrics_chart")
     evaluated = view.last_evaluated
     if evaluated is None:
         return
@@ -417,13 +429,17 @@ def render(view) -> None:
     st.page_link(INSPECT, label="Inspect: per-label PR/ROC curves, confusion and the network, live",
                  query_params={"run": view.run_id})
     a, b = st.columns(2)
-    a.plotly_chart(per_label_figure(evaluated["val_per_label"], epoch=shown_epoch), key="per_label_chart")
+    a.plotly_chart(FIGURES.get((*shown, "per_label", shown_epoch),
+                               lambda: per_label_figure(evaluated["val_per_label"], epoch=shown_epoch)),
+                   key="per_label_chart")
     if live_part.get("probe_probs") and info.get("probe_targets"):
-        b.plotly_chart(probe_heatmap(live_part["probe_probs"], info["probe_targets"], label_names,
-                                     epoch=shown_epoch), key="probe_chart")
+        b.plotly_chart(FIGURES.get((*shown, "probe", shown_epoch),
+                                   lambda: probe_heatmap(live_part["probe_probs"], info["probe_targets"], label_names,
+                                                         epoch=shown_epoch)), key="probe_chart")
     if live_part.get("prob_hist"):
-        st.plotly_chart(probability_histogram_figure(live_part["prob_hist"], label_names, epoch=shown_epoch),
-                        key="hist_chart")
+        st.plotly_chart(FIGURES.get((*shown, "hist", shown_epoch),
+                                    lambda: probability_histogram_figure(live_part["prob_hist"], label_names,
+                                                                         epoch=shown_epoch)), key="hist_chart")
 
 
 if run_id:

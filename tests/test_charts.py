@@ -613,3 +613,23 @@ def test_network_curves_figure_has_three_panels_of_the_records_numbers():
     assert tuple(fig.layout.yaxis3.range) == (0, 1.02)
     assert fig.layout.yaxis.domain[0] > fig.layout.yaxis2.domain[1] > fig.layout.yaxis2.domain[0] > \
         fig.layout.yaxis3.domain[1]
+
+
+def test_figure_memo_builds_a_figure_once_per_key_and_forgets_the_oldest():
+    from multilabel.charts import FigureMemo, empty_figure
+    memo = FigureMemo(size=2)
+    built = []
+
+    def build(name):
+        def make():
+            built.append(name)
+            return empty_figure(name, "note")
+        return make
+
+    first = memo.get(("run", 3, "loss"), build("a"))
+    assert memo.get(("run", 3, "loss"), build("b")) is first  # the same epoch again: reused, not rebuilt
+    assert built == ["a"] and memo.builds == 1
+    memo.get(("run", 4, "loss"), build("c"))  # a new epoch: a new figure
+    memo.get(("run", 5, "loss"), build("d"))  # the third key pushes out the least recently used one
+    memo.get(("run", 3, "loss"), build("e"))
+    assert built == ["a", "c", "d", "e"] and memo.builds == 4

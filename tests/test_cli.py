@@ -624,3 +624,13 @@ def test_train_warns_on_adam_with_a_strong_weight_decay_and_still_trains(cli):
     assert len(warnings) == 1 and "optimizer adam is an L2 penalty" in warnings[0]
     quiet = cli("train", "--synthetic", "--epochs", 2, "--quiet", "--refit", "none")  # defaults: adamw
     assert quiet.returncode == 0 and "warning:" not in quiet.stderr
+
+
+def test_the_default_refit_gets_its_own_bar_with_the_expected_time_and_is_in_the_summary(cli):
+    done = cli("train", "--synthetic", "--samples", 500, "--epochs", 3, "--patience", 0)  # defaults: refit "all"
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    refit = summary["refit"]
+    assert refit["rows"] == 500 and refit["epochs"] == summary["best"]["epoch"] and refit["seconds"] > 0
+    bar = [line for line in done.stderr.splitlines() if "refit on all 500 rows, expected about" in line]
+    assert bar and f"{refit['epochs']}/{refit['epochs']}" in done.stderr.split("refit on all 500 rows")[-1]
