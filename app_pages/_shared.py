@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import pandas as pd
 
@@ -15,6 +15,8 @@ from multilabel import Dataset, MultilabelError, TrainedModel, load_checkpoint
 from multilabel.data import label_warnings, labels_array
 from multilabel.session import SessionRegistry, get_registry
 from multilabel.store import default_home
+
+from app_pages._words import for_page
 
 # Characters that Markdown (and Streamlit's extensions: :color[...], :material/icon:, $math$, <html>) give meaning.
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>$:&])")
@@ -62,6 +64,31 @@ def plain(text: object) -> str:
     """
     flat = " ".join(str(text).splitlines())
     return _MARKDOWN_SPECIAL.sub(r"\\\1", flat)
+
+
+def _say(kind: str, text: object, where: Any = None) -> Any:
+    return getattr(where if where is not None else st, kind)(plain(for_page(str(text))))
+
+
+# The one rule for text that comes from outside the code (names and values in a URL, column and label names, file
+# and checkpoint content, library messages that quote them): it reaches st.* only through plain() or these helpers,
+# which show it as typed (no Markdown, links, images, colors). tests/test_untrusted_text.py renders every page with
+# hostile names and URL values and checks that no markup came from them.
+def error(text: object, where: Any = None) -> Any:
+    """``st.error`` of a message (library wording turned into page wording by for_page), shown as typed."""
+    return _say("error", text, where)
+
+
+def warning(text: object, where: Any = None) -> Any:
+    return _say("warning", text, where)
+
+
+def caption(text: object, where: Any = None) -> Any:
+    return _say("caption", text, where)
+
+
+def info(text: object, where: Any = None) -> Any:
+    return _say("info", text, where)
 
 
 def show_data_warnings(data: Dataset) -> None:

@@ -19,7 +19,7 @@ from multilabel.cli import train_command  # noqa: E402
 from multilabel.config import advice  # noqa: E402
 from multilabel.data import dataset_from_frame  # noqa: E402
 from app_pages import _form  # noqa: E402
-from app_pages._shared import plain, registry, show_label_warnings  # noqa: E402
+from app_pages._shared import error, plain, registry, show_label_warnings, warning  # noqa: E402
 from app_pages._words import (browser_session, for_page, notes_lines, owner_line, queue_line,  # noqa: E402
                               rows_line, status_word)
 
@@ -53,7 +53,7 @@ if run_id:
 if "form_from_url" not in st.session_state:  # once per session: a reload or a shared link carries the form
     st.session_state["form_from_url"] = True
     for problem in _form.from_url(st.query_params.to_dict()):
-        st.warning(problem)
+        warning(problem)
 form = _form.form()
 knobs = {k.name: k for k in _form.knobs()}
 
@@ -77,7 +77,7 @@ else:
                     "frame": read_csv(upload, f"'{upload.name}'")}
         except MultilabelError as exc:
             kept = None
-            st.error(for_page(str(exc)))
+            error(exc)
         st.session_state["train_upload"] = kept
     if kept is not None:  # kept across source switches and page changes: the uploader itself forgets its file
         frame, upload_name = kept["frame"], kept["name"]
@@ -104,7 +104,7 @@ for i, k in enumerate(small):
     _form.widget(k, cols[i % 4])
 try:
     for line in advice(_form.config_from_form(form["input_size"], form["num_outputs"])):
-        st.warning(line)
+        warning(line)
 except MultilabelError:
     pass  # a value out of range: Start says what is wrong
 
@@ -178,7 +178,7 @@ if live and confirm and confirm[0] == run_id:
     view = reg.view(run_id)
     verb = {"stop": "Stop it", "pause": "Pause it", "resume": "Resume it", "step": "Run one epoch of it"}[confirm[1]]
     past = {"stop": "stopped", "pause": "paused", "resume": "resumed", "step": "stepped"}[confirm[1]]
-    st.warning(f"This run was {owner_line(view, ME)}. {verb} anyway? A note on the run will say that "
+    st.warning(f"This run was {plain(owner_line(view, ME))}. {verb} anyway? A note on the run will say that "
                f"another browser session {past} it.")
     yes, no, _ = st.columns([1, 1, 4])
     # Stop keeps its own keys (stop_yes / stop_no) so that scripts and tests driving it keep working.
@@ -196,7 +196,7 @@ if enqueue:
         data, config = data_and_config()
         item = reg.enqueue(config, data, started_by=ME)
     except MultilabelError as exc:
-        st.error(for_page(str(exc)))
+        error(exc)
     else:
         ids = [q["id"] for q in reg.queued()]
         st.toast(f"Added to the queue at position {ids.index(item) + 1}" if item in ids
@@ -256,7 +256,7 @@ with st.expander("Command line: the same run without the dashboard"):
         st.caption("It trains in the terminal with a progress bar; with this `--store` the run also shows here, "
                    "on Runs, and can be stopped from the dashboard.")
     except MultilabelError as exc:
-        st.error(for_page(str(exc)))
+        error(exc)
 
 def scroll_to(selector: str) -> None:
     """Scroll the page so the element matching ``selector`` is at the top of the window (a zero-height iframe)."""
@@ -292,7 +292,7 @@ if start:
         session = reg.start(config, data, started_by=ME)
     except MultilabelError as exc:
         starting.empty()
-        panel.error(for_page(str(exc)))
+        error(exc, panel)
     else:
         st.session_state["run_id"] = session.run_id
         st.session_state["scroll_to_run"] = True
@@ -321,7 +321,7 @@ def continue_form(view) -> None:
             data = dataset_from_frame(kept["frame"], described.get("labels", []), f"'{kept['name']}'")
         session = reg.continue_run(view.run_id, int(more), data, started_by=ME)
     except MultilabelError as exc:
-        st.error(for_page(str(exc)))
+        error(exc)
         return
     st.session_state["run_id"] = session.run_id
     st.session_state["load_form"] = session.run_id
@@ -342,11 +342,11 @@ def render(view) -> None:
         state = f"**{status_word(view.status)}** (one more epoch, then paused…)"
     else:
         state = f"**{status_word(view.status)}**"
-    st.markdown(f"**Run** `{view.run_id}` · status: {state} · {owner_line(view, ME)}")
+    st.markdown(f"**Run** `{view.run_id}` · status: {state} · {plain(owner_line(view, ME))}")
     if view.continued_from:
         st.caption(f"Continued from run `{view.continued_from}`: its first epochs are that run's, carried over.")
     for line in notes_lines(view.notes):
-        st.caption(line)
+        st.caption(plain(line))
     st.caption(f"{rows_line(info, view.alive)} · {cfg['input_size']} → {cfg['hidden_size']} → "
                f"{cfg['num_outputs']} · lr {cfg['learning_rate']:g} · batch {cfg['batch_size']} · "
                f"device {info.get('device', cfg['device'])}")
@@ -367,7 +367,7 @@ def render(view) -> None:
         done = progress.get("step", 0) / progress["steps"] if progress.get("steps") else 0.0
         st.progress(done, text="first epoch…" if info else "preparing data…")
     if view.error:
-        st.error(for_page(view.error))
+        error(view.error)
     best = view.best
     if best:
         cols = st.columns(5)

@@ -24,8 +24,7 @@ from multilabel.charts import (search_importance_figure, search_parallel_figure,
 from multilabel.data import dataset_from_frame  # noqa: E402
 from multilabel.paths import os_error_message  # noqa: E402
 from multilabel.store import default_home  # noqa: E402
-from app_pages._shared import plain, show_label_warnings  # noqa: E402
-from app_pages._words import for_page  # noqa: E402
+from app_pages._shared import error, plain, show_label_warnings  # noqa: E402
 
 # The live view reads the study from its SQLite file and redraws the table and charts: measured 34 / 107 / 224 ms
 # of server time at 20 / 100 / 300 trials when every poll read every trial; search.cached_storage now reads only
@@ -142,15 +141,15 @@ if not study:
                 kept = {"id": upload.file_id, "name": upload.name, "frame": read_csv(upload, f"'{upload.name}'")}
             except MultilabelError as exc:
                 kept = None
-                st.error(for_page(str(exc)))
+                error(exc)
             st.session_state["search_upload"] = kept
         train_upload = st.session_state.get("train_upload")  # the file chosen on the Train page, if any
         if kept is None and train_upload is not None:
             kept = {"id": train_upload["id"], "name": train_upload["name"], "frame": train_upload["frame"]}
             st.caption("Using the CSV uploaded on the Train page; upload another file to replace it.")
         if kept is not None:
-            frame, name = kept["frame"], kept["name"]
-            st.caption(f"{plain(name)}: {len(frame):,} rows × {len(frame.columns)} columns")
+            frame, file_name = kept["frame"], kept["name"]
+            st.caption(f"{plain(file_name)}: {len(frame):,} rows × {len(frame.columns)} columns")
             columns = [str(c) for c in frame.columns]
             if st.session_state.get("search_labels_file") != kept["id"]:
                 st.session_state["search_labels_file"] = kept["id"]
@@ -158,9 +157,9 @@ if not study:
             labels = st.multiselect("Label columns", columns, key="search_labels",
                                     help="each chosen column is one yes/no label; all other columns are features")
             if labels:
-                show_label_warnings(frame, labels, f"'{name}'")
-                data_info = {"source": "csv", "name": name}
-                data_ready = lambda: dataset_from_frame(frame, labels, f"'{name}'")  # noqa: E731
+                show_label_warnings(frame, labels, f"'{file_name}'")
+                data_info = {"source": "csv", "name": file_name}
+                data_ready = lambda: dataset_from_frame(frame, labels, f"'{file_name}'")  # noqa: E731
             else:
                 st.info("Choose the label columns.")
 
@@ -181,7 +180,7 @@ if not study:
                                       "the ensemble averages all N x seeds nets")
     workers = cols[2].number_input("Worker processes", 1, 8, 1, key="search_workers",
                                    help="processes that run trials side by side on this machine")
-    name = cols[3].text_input("Search name", search.next_study_name(HOME), key="search_name",
+    study_name = cols[3].text_input("Search name", search.next_study_name(HOME), key="search_name",
                               help="names this search in the run store and in the page's link")
 
     if st.button("Start search", type="primary", key="search_start"):
@@ -191,12 +190,12 @@ if not study:
             if not minutes and not trials:
                 raise MultilabelError("give the search a budget: minutes, trials, or both")
             data = data_ready()
-            job = search.launch(data, name, home=HOME, trials=int(trials) or None,
+            job = search.launch(data, study_name, home=HOME, trials=int(trials) or None,
                                 timeout=float(minutes) * 60 or None, folds=int(folds), jobs=int(workers),
                                 members=int(members), epochs=int(epochs), data_info=data_info,
                                 seeds=int(seeds))
         except MultilabelError as exc:
-            st.error(for_page(str(exc)))
+            error(exc)
         except OSError as exc:  # the run store's folder cannot take the search's files
             st.error(plain(os_error_message(exc, "starting the search")))
         else:
@@ -288,7 +287,7 @@ def render(job: dict) -> None:
                     try:
                         search.rebuild(study, int(k), HOME, seeds=int(n_seeds))
                     except MultilabelError as exc:
-                        st.error(for_page(str(exc)))
+                        error(exc)
                     else:
                         st.rerun()
 
