@@ -187,8 +187,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         if bar is not None:
             bar.close()
     run = store.get_run(run_id)
-    if result is None:
-        raise MultilabelError(run["error"])
+    if result is None:  # the store may not have taken the error (a full disk): then it is in the run's error file
+        raise MultilabelError(run["error"] or store.side_error(run_id) or f"run {run_id} failed")
     epochs_run = len(result.history)  # in this process (a continued run's earlier epochs are its parent's)
     last = result.history[-1]["epoch"] if result.history else 0
     if not args.quiet:

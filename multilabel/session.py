@@ -44,6 +44,7 @@ import numpy as np
 from .config import TrainConfig
 from .data import Dataset
 from .engine import last_evaluated
+from .errors import MultilabelError
 from .store import RunStore, default_home, owner_alive, owner_pid
 
 JOIN_POLL_S = 0.05
@@ -391,8 +392,13 @@ class SessionRegistry:
         else:
             how, status = f"exited with code {code} without finishing the run", "failed"
         kept = " (the last checkpoint of the best weights is kept)" if run["checkpoint"] else ""
-        self.store.fail(session.run_id, f"the worker process (pid {session.process.pid}) {how}; its epochs are "
-                                        f"kept{kept}", status=status)
+        # A worker that could not record its end (a full disk) left the reason in the run's error file: keep it.
+        message = self.store.side_error(session.run_id) or (f"the worker process (pid {session.process.pid}) "
+                                                            f"{how}; its epochs are kept{kept}")
+        try:
+            self.store.fail(session.run_id, message, status=status)
+        except MultilabelError:  # a full disk: fail() left the message in the run's error file, which views show
+            pass
 
 
 def _queue_loop(ref: "weakref.ref[SessionRegistry]") -> None:

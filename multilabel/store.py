@@ -85,6 +85,10 @@ CREATE TABLE IF NOT EXISTS queue (
 
 
 MAX_NAME = 80  # characters in a run's display name
+# Each run gets a small file reserved (written in full) when it is created: when the disk fills, the store cannot
+# record why the run ended, but this file can still be overwritten in place (its blocks are already allocated), so
+# the message reaches the person. Removed when the run finishes normally.
+ERROR_FILE_BYTES = 4096
 MAX_NOTE = 2000  # characters in one note
 
 
@@ -254,12 +258,47 @@ class RunStore:
     def create_run(self, config: dict[str, Any], data: dict[str, Any], name: str | None = None,
                    started_by: str | None = None) -> str:
         run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
+        self._reserve_error_file(run_id)  # first: on a full disk no run is created at all
         with self._tx() as db:
             db.execute("INSERT INTO runs (id, name, status, created_at, owner, config, data, started_by) "
                        "VALUES (?,?,?,?,?,?,?,?)",
                        (run_id, name or run_id, "running", time.time(), self._owner, json.dumps(config),
                         json.dumps(data), started_by))
         return run_id
+
+    def error_path(self, run_id: str) -> Path:
+        return self.home / "checkpoints" / f"{run_id}.error"
+
+    def _reserve_error_file(self, run_id: str) -> None:
+        path = self.error_path(run_id)
+        try:
+            with open(path, "wb") as fh:
+                fh.write(b" " * ERROR_FILE_BYTES)
+                fh.flush()
+                os.fsync(fh.fileno())
+        except OSError as exc:
+            path.unlink(missing_ok=True)
+            raise MultilabelError(os_error_message(exc, f"creating a run in {str(self.home)!r}")) from None
+
+    def side_error(self, run_id: str) -> Optional[str]:
+        """The message ``fail`` wrote to the run's reserved file because the store could not take it, or None."""
+        try:
+            text = self.error_path(run_id).read_bytes().decode("utf-8", "replace").strip()
+        except OSError:
+            return None
+        return text or None
+
+    def _write_side_error(self, run_id: str, message: str) -> bool:
+        """Overwrite the reserved file in place (no new disk blocks needed); False where that fails too."""
+        data = message.encode("utf-8")[:ERROR_FILE_BYTES].decode("utf-8", "ignore").encode("utf-8")
+        try:
+            with open(self.error_path(run_id), "r+b") as fh:
+                fh.write(data.ljust(ERROR_FILE_BYTES, b" "))
+                fh.flush()
+                os.fsync(fh.fileno())
+            return True
+        except OSError:
+            return False
 
     def add_note(self, run_id: str, text: str) -> None:
         """Append a visible note to a run (who stopped it, say), stamped with the time."""
@@ -490,6 +529,7 @@ class RunStore:
             db.execute("UPDATE runs SET status=?, finished_at=?, best=?, checkpoint=?, progress=NULL WHERE id=?",
                        (status, time.time(), json.dumps(best) if best is not None else None,
                         os.fspath(checkpoint) if checkpoint else None, run_id))
+        self.error_path(run_id).unlink(missing_ok=True)
 
     def set_best(self, run_id: str, best: dict[str, Any]) -> None:
         """Replace a finished run's best validation metrics (after its thresholds changed, say); nothing else."""
@@ -497,9 +537,15 @@ class RunStore:
             db.execute("UPDATE runs SET best=? WHERE id=?", (json.dumps(best), run_id))
 
     def fail(self, run_id: str, message: str, status: str = "failed") -> None:
-        with self._tx() as db:
-            db.execute("UPDATE runs SET status=?, finished_at=?, error=?, progress=NULL WHERE id=?",
-                       (status, time.time(), message, run_id))
+        """Record how the run ended. When the store cannot take it (a full disk), the message goes to the run's
+        reserved error file, where readers find it (``get_run``'s error), and MultilabelError is raised."""
+        try:
+            with self._tx() as db:
+                db.execute("UPDATE runs SET status=?, finished_at=?, error=?, progress=NULL WHERE id=?",
+                           (status, time.time(), message, run_id))
+        except MultilabelError:
+            self._write_side_error(run_id, message)
+            raise
 
     def delete_run(self, run_id: str) -> None:
         with self._tx() as db:
@@ -508,6 +554,7 @@ class RunStore:
         self.checkpoint_path(run_id).unlink(missing_ok=True)
         self.validation_path(run_id).unlink(missing_ok=True)
         self.live_validation_path(run_id).unlink(missing_ok=True)
+        self.error_path(run_id).unlink(missing_ok=True)
 
     # -- reads --------------------------------------------------------------------------------------------------
     def _row(self, row: sqlite3.Row) -> dict[str, Any]:
@@ -517,8 +564,11 @@ class RunStore:
         run["notes"] = json.loads(run["notes"]) if run["notes"] else []
         if run["status"] == "running" and not (run["owner"] == self._owner or owner_alive(run["owner"])):
             run["status"] = "interrupted"  # its process is gone
-            run["error"] = run["error"] or (f"the process that trained it (pid {owner_pid(run['owner'])}) ended "
-                                            "without finishing the run (killed?)")
+            run["error"] = run["error"] or self.side_error(run["id"]) or (
+                f"the process that trained it (pid {owner_pid(run['owner'])}) ended without finishing the run "
+                "(killed?)")
+        elif run["status"] == "running" and run["owner"] == self._owner and run["error"] is None:
+            run["error"] = self.side_error(run["id"])  # this process could not record the run's end (a full disk)
         end = run["finished_at"] or (time.time() if run["status"] == "running" else None)
         run["duration_s"] = (end - run["created_at"]) if end else None
         return run

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import time
 from typing import Any, Callable, Optional
 
@@ -232,8 +233,9 @@ class ThreadShare:
 def _fail(store: RunStore, run_id: str, message: str) -> None:
     try:
         store.fail(run_id, message)
-    except MultilabelError:  # the store cannot be written (a full disk): the run reads 'interrupted' once we exit
-        pass
+    except MultilabelError as exc:  # the store cannot be written (a full disk): the message is in the run's
+        # reserved error file (RunStore.fail), which readers show once this process has exited; the terminal too
+        sys.stderr.write(f"multilabel: run {run_id} ended: {message} (the run store could not record it: {exc})\n")
 
 
 def worker_main(home: str, run_id: str, config: TrainConfig, data: Dataset, threads: int,
@@ -257,7 +259,12 @@ def worker_main(home: str, run_id: str, config: TrainConfig, data: Dataset, thre
     stop._store, stop._run_id = store, run_id
     if share:
         stop._on_poll = ThreadShare(store, run_id, share_cap)
-    store.claim(run_id)
+    try:
+        store.claim(run_id)
+    except MultilabelError as exc:  # a full disk before the first epoch: the registry's reap says it
+        _fail(store, run_id, str(exc))
+        store.close()
+        return
     try:
         resume = None
         if resume_from is not None:
