@@ -137,6 +137,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     from .checkpoint import save_checkpoint
     from .data import load_csv, make_synthetic
+    from .engine import check_rows
     from .progress import EpochProgress
     from .store import RunStore
     from .worker import PauseFlag, StopFlag, run_training
@@ -160,6 +161,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                 raise MultilabelError("--labels is required with --data; name the label columns, e.g. --labels "
                                       "'a,b'")
             data = load_csv(args.data, args.labels)
+        check_rows(data)  # before the run is created: a one-row file leaves no failed run behind
         for warning in data.warnings:
             sys.stderr.write(f"warning: {warning}\n")
         config = _config_from_args(args, data.X.shape[1], data.Y.shape[1])
@@ -234,8 +236,8 @@ def _continuation(args: argparse.Namespace) -> tuple[Any, str, TrainConfig, Any,
                                                             name=args.name, started_by=_cli_owner())
     try:
         resume = load_resume_state(checkpoint)
-    except MultilabelError as exc:
-        store.fail(run_id, str(exc))
+    except MultilabelError:  # replaced since prepare_continuation read it: the refused run is not kept
+        store.delete_run(run_id)
         raise
     return store, run_id, config, data, resume
 
@@ -411,6 +413,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     if args.out:
         check_output_file(args.out, "--out", "model.pt")  # before the search, not after it
     data = load_csv(args.data, args.labels)
+    from .engine import check_rows
+    check_rows(data)  # a one-row file: one line and exit 2, not a study of failed trials
     base = TrainConfig(input_size=data.X.shape[1], num_outputs=data.Y.shape[1],
                        **({"epochs": args.epochs} if args.epochs else {})).validate()
     optuna.logging.set_verbosity(optuna.logging.ERROR)

@@ -596,7 +596,9 @@ def launch(data: Dataset, study: str, home: str | os.PathLike | None = None, tri
     ``<home>/search/<study>.pt``. A study name already used in ``home`` by a job is refused (pick another name),
     so one study never mixes trials run on different data.
     """
+    from .engine import check_rows
     study = check_study_name(study)
+    check_rows(data)  # the page says what is wrong with the file, not that the budget ended with no trial
     if trials is None and timeout is None:
         raise MultilabelError("give the search a budget: a number of trials, a time limit, or both")
     if find_job(study, home) is not None:

@@ -43,7 +43,7 @@ import numpy as np
 
 from .config import TrainConfig
 from .data import Dataset
-from .engine import last_evaluated
+from .engine import check_rows, last_evaluated
 from .errors import MultilabelError
 from .store import RunStore, default_home, owner_alive, owner_pid
 
@@ -177,6 +177,7 @@ class SessionRegistry:
               started_by: str | None = None) -> TrainingSession:
         """Create the run in the store and start its worker; returns at once (the worker trains)."""
         config = config.validate()
+        check_rows(data)  # refused before the run exists: a run that can only fail is not left behind
         run_id = self.store.create_run(config.to_dict(), data.description, name=name, started_by=started_by)
         return self._launch(run_id, config, data)
 
@@ -241,6 +242,7 @@ class SessionRegistry:
                 started_by: str | None = None) -> int:
         """Add a run to the queue; it starts when every run before it has ended and no run is live. Returns its id."""
         config = config.validate()
+        check_rows(data)
         arrays = {"X": data.X, "Y": data.Y, "feature_names": np.asarray(data.feature_names, dtype=str),
                   "label_names": np.asarray(data.label_names, dtype=str)}
         item_id = self.store.enqueue(config.to_dict(), data.description, arrays, name=name, started_by=started_by)

@@ -328,6 +328,7 @@ def prepare_continuation(store: RunStore, parent_id: str, more_epochs: int, data
     if info.get("data_digest") and data_digest(data) != info["data_digest"]:
         raise MultilabelError(f"the data differs from the data run {parent_id} trained on; continue it on the same "
                               "rows and columns")
+    load_resume_state(checkpoint)  # a damaged or foreign checkpoint is refused here, before the new run exists
     done = int(info["resumable"])
     changes: dict[str, Any] = {"epochs": done + int(more_epochs)}
     if parent["status"] == "early_stopped" and cfg.get("patience"):

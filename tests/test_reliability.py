@@ -1,0 +1,106 @@
+"""Issue 23's library and CLI items: a one-row file refused up front (item 5) with no failed run or trial left
+behind (item 12), a refused --continue leaving no run (item 12)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from multilabel import TrainConfig, make_synthetic, search
+from multilabel.data import dataset_from_frame
+from multilabel.errors import MultilabelError
+from multilabel.session import SessionRegistry
+from multilabel.store import RunStore
+
+import pagetest
+from app_pages._nav import PAGES
+
+ONE_ROW = "a,b,y\n1.0,2.0,1\n"
+
+
+def runs_in(store_home) -> list[dict]:
+    if not RunStore.exists(store_home):
+        return []
+    store = RunStore(store_home)
+    try:
+        return store.list_runs()
+    finally:
+        store.close()
+
+
+def test_cli_train_refuses_a_one_row_file_and_keeps_no_run(cli, write_csv, store_home):
+    path = write_csv(ONE_ROW, "tiny.csv")
+    done = cli("train", "--data", path, "--labels", "y", "--epochs", "3")
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "tiny.csv" in lines[0] and "1 data row" in lines[0], done.stderr
+    assert runs_in(store_home) == []
+
+
+def test_cli_search_refuses_a_one_row_file(cli, write_csv, store_home):
+    path = write_csv(ONE_ROW, "tiny.csv")
+    done = cli("search", "--data", path, "--labels", "y", "--trials", "2", "--quiet")
+    assert done.returncode == 2, done.stdout
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "tiny.csv" in lines[0] and "at least 2" in lines[0], done.stderr
+    assert done.stdout == ""  # no summary of a study of failed trials
+
+
+def test_registry_and_search_launch_refuse_one_row(store_home):
+    data = make_synthetic(50, 3, 2, seed=0)
+    one = dataset_from_frame(pd.DataFrame({"a": [1.0], "y": [1]}), ["y"], "'one.csv'")
+    registry = SessionRegistry(RunStore(store_home))
+    config = TrainConfig(input_size=1, num_outputs=1, epochs=2).validate()
+    with pytest.raises(MultilabelError, match="'one.csv' has 1 data row"):
+        registry.start(config, one)
+    with pytest.raises(MultilabelError, match="at least 2"):
+        registry.enqueue(config, one)
+    assert registry.store.list_runs() == [] and registry.queued() == []
+    with pytest.raises(MultilabelError, match="'one.csv' has 1 data row"):
+        search.launch(one, "s1", home=store_home, trials=2)
+    assert search.list_jobs(store_home) == []
+    registry.store.close()
+    assert data.num_rows == 50
+
+
+def test_search_page_refuses_a_one_row_upload_naming_the_file(store_home):
+    at = AppTest.from_file(str(pagetest.REPO / "app.py"), default_timeout=30)
+    at.switch_page(PAGES["Search"])
+    at.session_state["train_upload"] = {"id": "u1", "key": "one.csv:1", "name": "one.csv",
+                                        "frame": pd.DataFrame({"a": [1.0], "y": [1]})}
+    at.run()
+    at.radio(key="search_source").set_value("Upload CSV").run()
+    at.multiselect(key="search_labels").set_value(["y"]).run()
+    at.button(key="search_start").click().run()
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and "one\\.csv" in errors[0] and "1 data row" in errors[0], errors
+    assert search.list_jobs(store_home) == []
+
+
+def test_refused_continue_leaves_no_run(cli, store_home):
+    done = cli("train", "--synthetic", "--samples", "200", "--epochs", "3", "--quiet")
+    assert done.returncode == 0, done.stderr
+    parent = json.loads(done.stdout)
+    with open(parent["checkpoint"], "r+b") as fh:  # damaged on disk: not a zip any more
+        fh.write(b"garbage!" * 8)
+    done = cli("train", "--continue", parent["run_id"], "--epochs", "2", "--quiet")
+    assert done.returncode == 2
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert [r["id"] for r in runs_in(store_home)] == [parent["run_id"]]
+
+
+def test_dashboard_continue_of_a_damaged_checkpoint_leaves_no_run(cli, store_home):
+    done = cli("train", "--synthetic", "--samples", "200", "--epochs", "3", "--quiet")
+    parent = json.loads(done.stdout)
+    with open(parent["checkpoint"], "r+b") as fh:
+        fh.write(b"garbage!" * 8)
+    registry = SessionRegistry(RunStore(store_home))
+    with pytest.raises(MultilabelError, match=r"\.pt'"):
+        registry.continue_run(parent["run_id"], 2)
+    assert [r["id"] for r in registry.store.list_runs()] == [parent["run_id"]]
+    registry.store.close()
+    assert np.isfinite(parent["best"]["val_loss"])
