@@ -642,7 +642,26 @@ def _job_state(record: dict[str, Any]) -> dict[str, Any]:
             result = None
     checkpoint = Path(record["checkpoint"])
     ensemble_path = str(checkpoint) if not alive and checkpoint.is_file() else None
-    return {**record, "alive": alive, "result": result, "ensemble": ensemble_path}
+    # How it ended, as runs are read: a search process writes its final JSON line when it ends on its own or on
+    # Stop (Ctrl-C); one that is gone without it was killed (or crashed): "died", never "finished".
+    if alive:
+        outcome = "running"
+    elif result is None:
+        outcome = "died"
+    else:
+        outcome = "stopped" if record.get("stop_requested") or result.get("interrupted") else "finished"
+    return {**record, "alive": alive, "result": result, "ensemble": ensemble_path, "outcome": outcome}
+
+
+def settle(summary: dict[str, Any], job: dict[str, Any]) -> dict[str, Any]:
+    """``study_summary`` as a page shows it for ``job``: once the job's process is gone, a trial still marked
+    running can never finish; it reads "DIED" (in the trials and the counts), so nothing looks alive that is not."""
+    if job.get("alive") or not summary.get("states", {}).get("RUNNING"):
+        return summary
+    trials = [{**t, "state": "DIED"} if t["state"] == "RUNNING" else t for t in summary["trials"]]
+    states = dict(summary["states"])
+    states["DIED"] = states.get("DIED", 0) + states.pop("RUNNING")
+    return {**summary, "trials": trials, "states": states}
 
 
 def find_job(study: str, home: str | os.PathLike | None = None) -> Optional[dict[str, Any]]:

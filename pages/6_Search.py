@@ -60,7 +60,7 @@ def importance_step(completed: int, final: bool) -> int:
 
 def summary_of(job: dict) -> dict | None:
     try:
-        return search.study_summary(search.cached_storage(job["storage"]), job["study"])
+        return search.settle(search.study_summary(search.cached_storage(job["storage"]), job["study"]), job)
     except MultilabelError:
         return None  # the process has not created the study yet
 
@@ -117,7 +117,7 @@ if jobs:
     st.session_state["search_pick"] = study or NEW  # the widget follows the page's choice (a start, a link)
     st.selectbox("Search", [NEW, *jobs], key="search_pick", on_change=pick,
                  format_func=lambda s: s if s not in jobs else
-                 f"{s} · {'running' if jobs[s]['alive'] else 'ended'} · {jobs[s]['rows']:,} rows")
+                 f"{s} · {jobs[s]['outcome']} · {jobs[s]['rows']:,} rows")
 
 # -- start a search --------------------------------------------------------------------------------------------------
 if not study:
@@ -234,9 +234,11 @@ def render(job: dict) -> None:
         st.markdown(f"status: **{phase}** · {finished} trial(s) finished, {running} running · budget "
                     f"{budget_line(job)} · {elapsed / 60:.1f} min so far")
     else:
-        result = job.get("result") or {}
-        word = "stopped" if job.get("stop_requested") or result.get("interrupted") else "finished"
+        word = job["outcome"]
         st.markdown(f"status: **{word}** · {finished} trial(s) · budget {budget_line(job)}")
+        if word == "died":
+            st.error("The search process ended without finishing (killed, or the machine restarted): its finished "
+                     "trials are kept; a trial it was running did not finish. Refit below, or start a new search.")
         if word == "stopped" and states.get("FAIL"):
             st.caption("The trial that was running when Stop was pressed is recorded as failed: it did not finish.")
     counts = " · ".join(f"{n} {s.lower()}" for s, n in sorted(states.items()))

@@ -104,3 +104,51 @@ def test_dashboard_continue_of_a_damaged_checkpoint_leaves_no_run(cli, store_hom
     assert [r["id"] for r in registry.store.list_runs()] == [parent["run_id"]]
     registry.store.close()
     assert np.isfinite(parent["best"]["val_loss"])
+
+
+# -- item 4: a killed search reads "died", its running trial too -------------------------------------------------------
+
+def test_a_killed_search_reads_died_not_finished(store_home, monkeypatch):
+    import os
+    import signal
+    import time
+
+    from multilabel.store import owner_pid
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    job = search.launch(make_synthetic(240, 5, 3, seed=0), "doomed", home=store_home, trials=50, folds=1,
+                        members=1, epochs=2000)
+    try:
+        deadline = time.monotonic() + 120
+        while True:  # until a trial is running in the study
+            try:
+                summary = search.study_summary(job["storage"], "doomed")
+            except MultilabelError:
+                summary = {"states": {}}
+            if summary["states"].get("RUNNING"):
+                break
+            assert time.monotonic() < deadline, "no trial started"
+            time.sleep(0.2)
+        os.kill(owner_pid(job["token"]), signal.SIGKILL)
+        search._CHILDREN[owner_pid(job["token"])].wait(timeout=30)
+        found = search.find_job("doomed", store_home)
+        assert not found["alive"] and found["outcome"] == "died"
+        settled = search.settle(search.study_summary(job["storage"], "doomed"), found)
+        assert "RUNNING" not in settled["states"] and settled["states"]["DIED"] >= 1
+        assert all(t["state"] != "RUNNING" for t in settled["trials"])
+
+        at = AppTest.from_file(str(pagetest.REPO / "app.py"), default_timeout=30)
+        at.switch_page(PAGES["Search"])
+        at.query_params["study"] = "doomed"
+        at.run()
+        assert not at.exception
+        page = pagetest.text(at)
+        assert "status: **died**" in page and "finished" not in page.split("status:")[1].split("·")[0], page
+        assert any("ended without finishing" in e.value for e in at.error)
+        states = {state for frame in at.dataframe if "state" in frame.value.columns for state in frame.value["state"]}
+        assert "died" in states and "running" not in states, states
+    finally:
+        for child in search._CHILDREN.values():
+            if child.poll() is None:
+                child.kill()
+                child.wait(timeout=10)
