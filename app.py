@@ -35,3 +35,7 @@ with st.spinner("looking for devices…"):
 
     devices = pd.DataFrame(describe_devices()).fillna("")
 st.dataframe(devices, hide_index=True)
+
+from app_pages._shared import registry  # noqa: E402
+
+registry()  # the run store's registry exists from the first page of a (re)started server: its queue goes on

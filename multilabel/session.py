@@ -14,10 +14,11 @@ runs together use the cores without oversubscribing them. Workers run at nice 5,
 Control (issue 11): ``pause``/``resume``/``step`` write the run's pause request to the store, which the worker polls
 (worker.PauseFlag), so any process can pause any live run and a pause survives page reloads and server restarts.
 ``continue_run`` starts a new run that continues a finished one from its checkpoint (worker.prepare_continuation).
-The queue (``enqueue``) lives in the store (the ``queue`` table, each item's arrays in ``queue/<id>.npz``); a daemon
-thread of the registry, running while the queue is not empty, starts the first waiting item whenever no run in the
-store is live (paused runs included) -- so queued runs start one after another with no page open, and a restarted
-server picks the queue up where it was.
+The queue (``enqueue``) lives in the store (the ``queue`` table, each item's arrays in ``queue/<id>.npz``). A worker
+whose run ends on its own starts the next waiting item itself, in its own process (worker.start_queued), so the queue
+goes on with no page open and whether or not the server that queued it still runs; a daemon thread of the registry,
+running while the queue is not empty, starts the first waiting item whenever no run in the store is live (paused runs
+included): after a stop, a failure, or at a restarted server's first page.
 
 If the process holding the registry dies (kill -9 of the server), its workers keep training and writing the store;
 a new registry (the restarted server) shows them as live and can stop them. At a normal exit (Ctrl-C on the
@@ -259,17 +260,17 @@ class SessionRegistry:
 
     def start_next_queued(self) -> Optional[TrainingSession]:
         """Start the first waiting item if no run is live (what the queue thread does every QUEUE_POLL_S)."""
+        from .worker import queued_item
+
         item = self.store.claim_next_queued()
         if item is None:
             return None
         try:
-            with np.load(self.store.queue_path(item["id"]), allow_pickle=False) as saved:
-                data = Dataset(X=saved["X"], Y=saved["Y"], feature_names=[str(n) for n in saved["feature_names"]],
-                               label_names=[str(n) for n in saved["label_names"]], description=item["data"])
-            session = self.start(TrainConfig.from_dict(item["config"]), data, name=item["name"],
-                                 started_by=item["started_by"])
+            config, data = queued_item(self.store, item)
+            session = self.start(config, data, name=item["name"], started_by=item["started_by"])
         except Exception as exc:  # a removed file, a config this version refuses: the item fails, the queue goes on
-            self.store.queued_started(item["id"], error=f"{type(exc).__name__}: {exc}")
+            message = str(exc) if isinstance(exc, MultilabelError) else f"{type(exc).__name__}: {exc}"
+            self.store.queued_started(item["id"], error=message)
             return None
         self.store.queued_started(item["id"], run_id=session.run_id)
         return session

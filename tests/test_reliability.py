@@ -152,3 +152,59 @@ def test_a_killed_search_reads_died_not_finished(store_home, monkeypatch):
             if child.poll() is None:
                 child.kill()
                 child.wait(timeout=10)
+
+
+# -- item 3: the queue goes on after the server that queued it is gone -------------------------------------------------
+
+SERVER = r"""
+import sys, time
+from multilabel import TrainConfig, make_synthetic
+from multilabel.session import get_registry
+registry = get_registry(sys.argv[1])
+config = TrainConfig(input_size=5, hidden_size=8, num_outputs=3, epochs=300, patience=0, refit="none").validate()
+registry.start(config, make_synthetic(2000, 5, 3, seed=0), name="first")
+short = TrainConfig.from_dict({**config.to_dict(), "epochs": 3})
+registry.enqueue(short, make_synthetic(200, 5, 3, seed=1), name="second")
+registry.enqueue(short, make_synthetic(200, 5, 3, seed=2), name="third")
+print("ready", flush=True)
+time.sleep(600)
+"""
+
+
+def test_the_queue_goes_on_after_the_server_is_killed_with_no_page_open(store_home, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from multilabel.store import owner_pid
+
+    server = subprocess.Popen([sys.executable, "-c", SERVER, str(store_home)], cwd=pagetest.REPO,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout.readline().strip() == "ready"
+        statuses = {r["name"]: r["status"] for r in runs_in(store_home)}
+        assert statuses == {"first": "running"}, statuses  # the queue has not moved yet
+        server.kill()  # kill -9 of the server: no atexit, no registry left anywhere
+        server.wait(timeout=30)
+        deadline = time.monotonic() + 180
+        while True:
+            statuses = {r["name"]: r["status"] for r in runs_in(store_home)}
+            if statuses == {"first": "completed", "second": "completed", "third": "completed"}:
+                break
+            assert time.monotonic() < deadline, f"the queue did not go on without the server: {statuses}"
+            time.sleep(0.3)
+        store = RunStore(store_home)
+        assert store.queue() == []
+        assert [q["state"] for q in store.queue(("started", "failed"))] == ["started", "started"]
+        store.close()
+    finally:
+        if server.poll() is None:
+            server.kill()
+        for run in runs_in(store_home):  # a worker left training by a failed test: only ours, by its pid
+            if run["status"] == "running" and owner_pid(run["owner"]):
+                try:
+                    os.kill(owner_pid(run["owner"]), signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
