@@ -299,7 +299,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
         if not args.json:
             print(f"no runs in {home / 'runs.db'}")
         return 0
-    store = RunStore(home)
+    store = RunStore(home, readonly=True)  # listing writes nothing: a store on a read-only disk is listed too
     runs = store.list_runs()
     if args.json:
         for run in runs:
@@ -415,6 +415,9 @@ def cmd_search(args: argparse.Namespace) -> int:
     data = load_csv(args.data, args.labels)
     from .engine import check_rows
     check_rows(data)  # a one-row file: one line and exit 2, not a study of failed trials
+    if not args.storage:  # the study goes into the run store: a folder that cannot take it is said so, plainly
+        from .store import RunStore
+        RunStore(args.store).close()
     base = TrainConfig(input_size=data.X.shape[1], num_outputs=data.Y.shape[1],
                        **({"epochs": args.epochs} if args.epochs else {})).validate()
     optuna.logging.set_verbosity(optuna.logging.ERROR)

@@ -309,18 +309,37 @@ def open_study(storage: str | None = None, study_name: str = DEFAULT_STUDY, seed
         try:
             return optuna.create_study(storage=url, study_name=study_name, direction="minimize", load_if_exists=True,
                                        **_sampler_and_pruner(seed))
-        except (ValueError, ImportError, optuna.exceptions.OptunaError) as exc:
+        except Exception as exc:
+            if _read_only(exc):
+                raise MultilabelError(f"the study storage {url!r} is read-only ({_first_line(exc)}); give --storage "
+                                      "(or MULTILABEL_HOME) on a disk and folder you can write to") from None
+            if not isinstance(exc, (ValueError, ImportError, optuna.exceptions.OptunaError)):
+                # SQLAlchemy's errors: a server that is down, a bad password, or a race (workers started together
+                # race to create the schema: a UNIQUE violation or 'database is locked'; it is there on a retry)
+                if attempt + 1 == OPEN_ATTEMPTS or type(exc).__name__ in ("ArgumentError", "NoSuchModuleError"):
+                    raise MultilabelError(f"cannot reach the study storage {url!r} ({type(exc).__name__}: "
+                                          f"{str(exc).splitlines()[0][:160]})") from None
+                time.sleep(0.2 * (attempt + 1) + random.random() * 0.3)
+                continue
             raise MultilabelError(f"cannot open the study {study_name!r} in {url!r} "
                                   f"({str(exc).splitlines()[0][:160]}); give --storage as an SQLAlchemy URL such as "
                                   "sqlite:///search.db") from None
-        except Exception as exc:  # SQLAlchemy's errors: a server that is down, a bad password, or a race
-            # Workers started together race to create the schema (one gets a UNIQUE violation on alembic_version,
-            # or 'database is locked'): the schema is there on the next try.
-            if attempt + 1 == OPEN_ATTEMPTS or type(exc).__name__ in ("ArgumentError", "NoSuchModuleError"):
-                raise MultilabelError(f"cannot reach the study storage {url!r} ({type(exc).__name__}: "
-                                      f"{str(exc).splitlines()[0][:160]})") from None
-            time.sleep(0.2 * (attempt + 1) + random.random() * 0.3)
     raise AssertionError("unreachable")
+
+
+def _read_only(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what it wraps) says the storage cannot be written: a read-only file, folder or disk."""
+    seen = 0
+    while exc is not None and seen < 5:
+        text = str(exc).lower()
+        if "readonly" in text or "read-only" in text or "read only" in text:
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).splitlines() or [type(exc).__name__])[0][:160]
 
 
 def run_search(data: Dataset, base: TrainConfig, study: optuna.Study, trials: int | None = None,

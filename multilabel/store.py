@@ -12,6 +12,7 @@ import os
 import sqlite3
 import threading
 import time
+import urllib.parse
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
@@ -164,8 +165,11 @@ _owner_alive = owner_alive  # the old private name
 class RunStore:
     """Thread-safe access to one home folder's runs. Plain dicts in and out."""
 
-    def __init__(self, home: str | os.PathLike | None = None) -> None:
+    def __init__(self, home: str | os.PathLike | None = None, readonly: bool = False) -> None:
         self.home = Path(home) if home is not None else default_home()
+        if readonly:
+            self._open_readonly()
+            return
         try:
             (self.home / "checkpoints").mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -200,6 +204,32 @@ class RunStore:
         except sqlite3.DatabaseError as exc:
             raise MultilabelError(f"{str(self.path)!r} is not a usable run store ({exc}); point --store or "
                                   "MULTILABEL_HOME at another folder") from None
+        self._db.row_factory = sqlite3.Row
+
+    def _open_readonly(self) -> None:
+        """Open an existing runs.db for reading only (listing a store on a read-only disk or folder): no folder is
+        made, nothing is written; any write raises MultilabelError from ``_tx``."""
+        self.path = self.home / "runs.db"
+        self._lock = threading.Lock()
+        self._owner = _process_token(os.getpid())
+        if not self.path.is_file():
+            raise MultilabelError(f"no run store at {str(self.path)!r}; check --store or MULTILABEL_HOME")
+        uri = "file:" + urllib.parse.quote(str(self.path.resolve())) + "?mode=ro"
+        try:
+            self._db = sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=30)
+            self._db.execute("SELECT 1 FROM runs LIMIT 1").fetchall()
+        except sqlite3.OperationalError:
+            # A WAL database in a folder where SQLite cannot create its shared-memory file: read it as a snapshot.
+            try:
+                self._db = sqlite3.connect(uri + "&immutable=1", uri=True, check_same_thread=False, timeout=30)
+                self._db.execute("SELECT 1 FROM runs LIMIT 1").fetchall()
+            except sqlite3.DatabaseError as exc:
+                raise MultilabelError(f"{str(self.path)!r} cannot be read ({exc}); check the file") from None
+        except sqlite3.DatabaseError as exc:
+            raise MultilabelError(f"{str(self.path)!r} is not a usable run store ({exc}); point --store or "
+                                  "MULTILABEL_HOME at another folder") from None
+        have = {row[1] for row in self._db.execute("PRAGMA table_info(runs)")}
+        self._missing_columns = [c for c in _ADDED_COLUMNS if c not in have]  # an older store: read as NULL
         self._db.row_factory = sqlite3.Row
 
     def _not_writable(self, reason: str) -> str:
@@ -559,6 +589,8 @@ class RunStore:
     # -- reads --------------------------------------------------------------------------------------------------
     def _row(self, row: sqlite3.Row) -> dict[str, Any]:
         run = dict(row)
+        for column in getattr(self, "_missing_columns", ()):
+            run.setdefault(column, None)
         for key in ("config", "data", "info", "best", "last_live", "progress"):
             run[key] = json.loads(run[key]) if run[key] else None
         run["notes"] = json.loads(run["notes"]) if run["notes"] else []
