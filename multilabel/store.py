@@ -16,7 +16,7 @@ import urllib.parse
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Iterable, Iterator, Optional
 
 import numpy as np
 
@@ -112,6 +112,23 @@ def check_note(text: str) -> str:
     if len(text) > MAX_NOTE:
         raise MultilabelError(f"a note can have at most {MAX_NOTE} characters (this one has {len(text)}); shorten it")
     return text
+
+
+def logged_best(records: Iterable[dict[str, Any]]) -> Optional[dict[str, Any]]:
+    """The best metrics of epoch records (engine.train's): those of the measured epoch of lowest validation loss,
+    as a finished run's ``best`` names them (no "thresholds": they were measured at 0.5), or None."""
+    top = None
+    for r in records:
+        loss = r.get("val_loss")
+        if r.get("val_micro_f1") is None or not isinstance(loss, (int, float)) or loss != loss:
+            continue
+        if top is None or loss < top["val_loss"]:
+            top = r
+    if top is None:
+        return None
+    return {"epoch": top["epoch"], "val_loss": top["val_loss"], "micro_f1": top["val_micro_f1"],
+            "macro_f1": top.get("val_macro_f1"), "hamming_loss": top.get("val_hamming_loss"),
+            "subset_accuracy": top.get("val_subset_accuracy"), "from_epochs_logged": True}
 
 
 def default_home() -> Path:
@@ -599,11 +616,28 @@ class RunStore:
             run["error"] = run["error"] or self.side_error(run["id"]) or (
                 f"the process that trained it (pid {owner_pid(run['owner'])}) ended without finishing the run "
                 "(killed?)")
+        if run["status"] == "interrupted" and not run["best"]:
+            run["best"] = self._logged_best(run["id"])
         elif run["status"] == "running" and run["owner"] == self._owner and run["error"] is None:
             run["error"] = self.side_error(run["id"])  # this process could not record the run's end (a full disk)
         end = run["finished_at"] or (time.time() if run["status"] == "running" else None)
         run["duration_s"] = (end - run["created_at"]) if end else None
         return run
+
+    def _logged_best(self, run_id: str) -> Optional[dict[str, Any]]:
+        """An interrupted run's best metrics from the epochs it logged: the measured epoch (validation metrics at
+        threshold 0.5) of lowest validation loss, the rule the engine keeps weights by. Kept in the row once found
+        (the run's process is gone, nothing else writes it), so listing a store reads its epochs once."""
+        with self._lock:
+            rows = self._db.execute("SELECT record FROM epochs WHERE run_id=? ORDER BY epoch", (run_id,)).fetchall()
+        best = logged_best(json.loads(r[0]) for r in rows)
+        if best is not None:
+            try:
+                with self._tx() as db:
+                    db.execute("UPDATE runs SET best=? WHERE id=? AND best IS NULL", (json.dumps(best), run_id))
+            except (MultilabelError, sqlite3.Error):  # a read-only or full store: found again at the next read
+                pass
+        return best
 
     def get_run(self, run_id: str) -> dict[str, Any]:
         with self._lock:

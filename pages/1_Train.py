@@ -376,12 +376,16 @@ def render(view) -> None:
         cols[2].metric("Val macro-F1", f"{best['macro_f1']:.3f}")
         cols[3].metric("Val Hamming loss", f"{best['hamming_loss']:.3f}")
         cols[4].metric("Val subset accuracy", f"{best['subset_accuracy']:.3f}", help="exact match of all labels")
-        st.caption("Final metrics use the best epoch's weights and the per-label thresholds "
-                   + ", ".join(f"{t:.2f}" for t in best["thresholds"]) + "."
-                   + (f" The saved model was then refit on all {info['refit']['rows']:,} rows for "
-                      f"{info['refit']['epochs']} epochs (Refit on all rows): the validation rows are part of "
-                      "its training data, so these metrics are the run's estimate for it."
-                      if info.get("refit") and not view.alive else ""))
+        if "thresholds" not in best:  # an interrupted run: its best measured epoch, as logged
+            st.caption("The run did not finish: these are its logged epoch of lowest validation loss (threshold "
+                       "0.5); its checkpoint holds the best weights saved before it ended.")
+        else:
+            st.caption("Final metrics use the best epoch's weights and the per-label thresholds "
+                       + ", ".join(f"{t:.2f}" for t in best["thresholds"]) + "."
+                       + (f" The saved model was then refit on all {info['refit']['rows']:,} rows for "
+                          f"{info['refit']['epochs']} epochs (Refit on all rows): the validation rows are part of "
+                          "its training data, so these metrics are the run's estimate for it."
+                          if info.get("refit") and not view.alive else ""))
         if view.checkpoint and st.button("Predict with this model", key="to_predict"):
             st.session_state["predict_run"] = view.run_id
             st.switch_page(PREDICT)

@@ -208,3 +208,31 @@ def test_the_queue_goes_on_after_the_server_is_killed_with_no_page_open(store_ho
                     os.kill(owner_pid(run["owner"]), signal.SIGKILL)
                 except ProcessLookupError:
                     pass
+
+
+# -- item 12: an interrupted run's best metrics come from the epochs it logged -----------------------------------------
+
+def test_an_interrupted_run_has_best_metrics_from_its_logged_epochs(spawn_cli, cli, store_home):
+    import time
+
+    child = spawn_cli("train", "--synthetic", "--samples", "2000", "--epochs", "5000", "--patience", "0", "--quiet")
+    deadline = time.monotonic() + 120
+    while not (runs_in(store_home) and runs_in(store_home)[0]["epochs_done"] >= 4):
+        assert time.monotonic() < deadline and child.poll() is None, "the run did not log 4 epochs"
+        time.sleep(0.2)
+    child.kill()  # kill -9: nothing is recorded at the end
+    child.wait(timeout=30)
+    store = RunStore(store_home)
+    run = store.list_runs()[0]
+    history = store.history(run["id"])
+    store.close()
+    assert run["status"] == "interrupted"
+    measured = [r for r in history if r.get("val_micro_f1") is not None]
+    top = min(measured, key=lambda r: r["val_loss"])
+    assert run["best"]["epoch"] == top["epoch"] and run["best"]["micro_f1"] == top["val_micro_f1"]
+    listed = cli("runs")
+    line = next(ln for ln in listed.stdout.splitlines() if ln.startswith(run["id"]))
+    assert f"{top['val_micro_f1']:.3f}" in line and f"{top['val_hamming_loss']:.3f}" in line, line
+    at = pagetest.open_page(PAGES["Train"], run=run["id"])  # the run's panel shows them, no KeyError on thresholds
+    assert not at.exception, [e.value for e in at.exception]
+    assert {m.label: m.value for m in at.metric}["Best epoch"] == str(top["epoch"])
