@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import re
 import sys
 from pathlib import Path
@@ -20,6 +21,8 @@ from app_pages._words import for_page
 
 # Characters that Markdown (and Streamlit's extensions: :color[...], :material/icon:, $math$, <html>) give meaning.
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>$:&])")
+# Where GFM's autolinks begin: "http:" / "https:" / "ftp:" / "mailto:" / "xmpp:", "www.", and the "@" of an address.
+_AUTOLINK = re.compile(r"(?i)(?:\b(?:https?|ftp|mailto|xmpp):|\bwww\.|@)")
 _reported: set[str] = set()
 
 
@@ -63,6 +66,9 @@ def plain(text: object) -> str:
     or ``:red[alarm]`` must not be rendered as Markdown, a link or a colored badge. Newlines become spaces.
     """
     flat = " ".join(str(text).splitlines())
+    # GitHub-flavoured Markdown turns bare URLs, www. names and e-mail addresses into links after escapes are
+    # resolved, so escaping cannot stop it: an invisible zero-width space breaks each pattern instead.
+    flat = _AUTOLINK.sub(lambda m: m[0][:-1] + "\u200b" + m[0][-1], flat)
     return _MARKDOWN_SPECIAL.sub(r"\\\1", flat)
 
 
@@ -89,6 +95,26 @@ def caption(text: object, where: Any = None) -> Any:
 
 def info(text: object, where: Any = None) -> Any:
     return _say("info", text, where)
+
+
+def release_upload(upload: Any) -> None:
+    """Drop an uploaded file's bytes from the server once the page has parsed (and kept) its table.
+
+    Streamlit keeps every uploaded file in the server's memory until the browser tab closes, even after a page
+    change; three 150 MB uploads kept about 900 MB (benchmarks/bench_upload_rss.py). The uploader reads as empty on
+    the next run, so the page shows the kept table as "uploaded earlier".
+    """
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    from multilabel.data import release_memory
+
+    ctx = get_script_run_ctx()
+    manager = getattr(ctx, "uploaded_file_mgr", None)
+    if manager is not None:
+        manager.remove_file(ctx.session_id, upload.file_id)
+    upload.close()
+    gc.collect()  # a replaced DataFrame sits in reference cycles: freed by the collector, not at once
+    release_memory()
 
 
 def show_data_warnings(data: Dataset) -> None:
