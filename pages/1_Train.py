@@ -19,7 +19,7 @@ from multilabel.cli import train_command  # noqa: E402
 from multilabel.config import advice  # noqa: E402
 from multilabel.data import dataset_from_frame  # noqa: E402
 from app_pages import _form  # noqa: E402
-from app_pages._shared import error, plain, registry, show_label_warnings, warning  # noqa: E402
+from app_pages._shared import error, plain, registry, release_upload, show_label_warnings, warning  # noqa: E402
 from app_pages._words import (browser_session, for_page, notes_lines, owner_line, queue_line,  # noqa: E402
                               rows_line, status_word)
 
@@ -72,12 +72,17 @@ else:
     upload = st.file_uploader("CSV with a header row; features numeric, labels 0/1", type=["csv"], key="train_csv")
     kept = st.session_state.get("train_upload")
     if upload is not None and (kept is None or kept["id"] != upload.file_id):
+        # The table of an earlier upload goes first: Streamlit keeps the previous run's value of a key until a
+        # later run, so an overwritten one would stay in memory beside the new one.
+        kept = st.session_state.pop("train_upload", None) and None
         try:
             kept = {"id": upload.file_id, "key": f"{upload.name}:{upload.size}", "name": upload.name,
                     "frame": read_csv(upload, f"'{upload.name}'")}
         except MultilabelError as exc:
             kept = None
             error(exc)
+        else:
+            release_upload(upload)  # parsed and kept: the file's bytes need not stay in the server's memory
         st.session_state["train_upload"] = kept
     if kept is not None:  # kept across source switches and page changes: the uploader itself forgets its file
         frame, upload_name = kept["frame"], kept["name"]

@@ -24,7 +24,7 @@ from multilabel.charts import (search_importance_figure, search_parallel_figure,
 from multilabel.data import dataset_from_frame  # noqa: E402
 from multilabel.paths import os_error_message  # noqa: E402
 from multilabel.store import default_home  # noqa: E402
-from app_pages._shared import error, plain, show_label_warnings  # noqa: E402
+from app_pages._shared import error, plain, release_upload, show_label_warnings  # noqa: E402
 
 # The live view reads the study from its SQLite file and redraws the table and charts: measured 34 / 107 / 224 ms
 # of server time at 20 / 100 / 300 trials when every poll read every trial; search.cached_storage now reads only
@@ -137,11 +137,14 @@ if not study:
                                   key="search_csv")
         kept = st.session_state.get("search_upload")
         if upload is not None and (kept is None or kept["id"] != upload.file_id):
+            kept = st.session_state.pop("search_upload", None) and None  # the earlier table first (see Train)
             try:
                 kept = {"id": upload.file_id, "name": upload.name, "frame": read_csv(upload, f"'{upload.name}'")}
             except MultilabelError as exc:
                 kept = None
                 error(exc)
+            else:
+                release_upload(upload)  # parsed and kept: the file's bytes need not stay in the server's memory
             st.session_state["search_upload"] = kept
         train_upload = st.session_state.get("train_upload")  # the file chosen on the Train page, if any
         if kept is None and train_upload is not None:

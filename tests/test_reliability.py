@@ -236,3 +236,4 @@ def test_an_interrupted_run_has_best_metrics_from_its_logged_epochs(spawn_cli, c
     at = pagetest.open_page(PAGES["Train"], run=run["id"])  # the run's panel shows them, no KeyError on thresholds
     assert not at.exception, [e.value for e in at.exception]
     assert {m.label: m.value for m in at.metric}["Best epoch"] == str(top["epoch"])
+
