@@ -143,7 +143,7 @@ def load_checkpoint(source: PathOrFile, device: str | torch.device = "cpu", name
     try:
         payload = torch.load(source, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        if "Unsupported global" not in str(exc):  # not code, just bytes that do not unpickle: a damaged file
+        if "global" not in str(exc).lower():  # no global (code) named: bytes that do not unpickle, a damaged file
             raise MultilabelError(f"{label} is a damaged checkpoint (its contents do not unpickle); retrain or "
                                   "choose another file") from None
         raise MultilabelError(f"{label} was refused: it holds Python objects other than weights (a pickle that "

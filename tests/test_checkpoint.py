@@ -305,3 +305,19 @@ def test_a_checkpoint_saved_before_digests_still_loads(trained_small, tmp_path):
     loaded = load_checkpoint(path)
     X = np.random.default_rng(0).normal(size=(5, 6)).astype(np.float32)
     np.testing.assert_array_equal(loaded.predict_proba(X), trained_small.predict_proba(X))
+
+
+def test_a_pickle_naming_os_system_is_refused_as_code_and_damaged_bytes_as_damaged(trained_small, tmp_path):
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("echo pwned",))
+
+    path = tmp_path / "evil.pt"
+    torch.save({"x": Evil()}, path)
+    assert "could run code" in refused(path)
+    good = save_checkpoint(trained_small, tmp_path / "model.pt")
+    data = bytearray(good.read_bytes())
+    data[:64] = b"garbage!" * 8  # the start of the pickled structure: not code, just damage
+    path.write_bytes(bytes(data))
+    message = refused(path)
+    assert "could run code" not in message and "checkpoint" in message, message
