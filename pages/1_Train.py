@@ -74,7 +74,8 @@ else:
     if upload is not None and (kept is None or kept["id"] != upload.file_id):
         # The table of an earlier upload goes first: Streamlit keeps the previous run's value of a key until a
         # later run, so an overwritten one would stay in memory beside the new one.
-        kept = st.session_state.pop("train_upload", None) and None
+        st.session_state.pop("train_upload", None)
+        kept = None
         try:
             kept = {"id": upload.file_id, "key": f"{upload.name}:{upload.size}", "name": upload.name,
                     "frame": read_csv(upload, f"'{upload.name}'")}

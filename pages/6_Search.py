@@ -137,7 +137,8 @@ if not study:
                                   key="search_csv")
         kept = st.session_state.get("search_upload")
         if upload is not None and (kept is None or kept["id"] != upload.file_id):
-            kept = st.session_state.pop("search_upload", None) and None  # the earlier table first (see Train)
+            st.session_state.pop("search_upload", None)  # the earlier table first (see Train)
+            kept = None
             try:
                 kept = {"id": upload.file_id, "name": upload.name, "frame": read_csv(upload, f"'{upload.name}'")}
             except MultilabelError as exc:
