@@ -593,6 +593,7 @@ class RunStore:
         except MultilabelError:
             self._write_side_error(run_id, message)
             raise
+        self.error_path(run_id).unlink(missing_ok=True)  # the store holds the message
 
     def delete_run(self, run_id: str) -> None:
         with self._tx() as db:
