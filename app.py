@@ -35,3 +35,12 @@ with st.spinner("looking for devices…"):
 
     devices = pd.DataFrame(describe_devices()).fillna("")
 st.dataframe(devices, hide_index=True)
+
+from streamlit.runtime.scriptrunner import get_script_run_ctx  # noqa: E402
+
+from app_pages._shared import registry  # noqa: E402
+
+# The run store's registry exists from the first page of a (re)started server: a queue left waiting goes on. Only in
+# a script run: a worker process started from this page re-imports it as __main__ (multiprocessing), with no context.
+if get_script_run_ctx(suppress_warning=True) is not None:
+    registry()

@@ -192,6 +192,19 @@ def _fmt(value: Any) -> str:
 def from_url(params: dict[str, str]) -> list[str]:
     """Fill the form from URL query parameters (a reload, a shared link); returns what was left out, and why."""
     values, problems = config_module.from_query(params)
+    by_name = {k.name: k for k in knobs()}
+    for name, value in values.items():  # valid for TrainConfig, but beyond what the page's widget can hold
+        k = by_name.get(name)
+        if k is None or k.ui == "toggle":
+            continue
+        if k.options is not None:
+            outside = value not in list(k.options)
+        else:
+            outside = (k.min is not None and value < k.min) or (k.max is not None and value > k.max)
+        if outside:
+            problems.append(f"{name}={params[name]!r} in the link is beyond what this page offers "
+                            + (f"({_fmt(k.min)} to {_fmt(k.max)})" if k.options is None else "")
+                            + f"; it was set to {_fmt(k.fit(value))}")
     if values:
         load(values)
     return problems

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import re
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import pandas as pd
 
@@ -17,11 +18,15 @@ from multilabel.charts import FigureMemo
 from multilabel.session import SessionRegistry, get_registry
 from multilabel.store import default_home
 
+from app_pages._words import for_page
+
 # Characters that Markdown (and Streamlit's extensions: :color[...], :material/icon:, $math$, <html>) give meaning.
 # Built figures shared by every session of this server process (see FigureMemo): live pages poll often, and most
 # polls find no new epoch.
 FIGURES = FigureMemo()
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>$:&])")
+# Where GFM's autolinks begin: "http:" / "https:" / "ftp:" / "mailto:" / "xmpp:", "www.", and the "@" of an address.
+_AUTOLINK = re.compile(r"(?i)(?:\b(?:https?|ftp|mailto|xmpp):|\bwww\.|@)")
 _reported: set[str] = set()
 
 
@@ -65,7 +70,55 @@ def plain(text: object) -> str:
     or ``:red[alarm]`` must not be rendered as Markdown, a link or a colored badge. Newlines become spaces.
     """
     flat = " ".join(str(text).splitlines())
+    # GitHub-flavoured Markdown turns bare URLs, www. names and e-mail addresses into links after escapes are
+    # resolved, so escaping cannot stop it: an invisible zero-width space breaks each pattern instead.
+    flat = _AUTOLINK.sub(lambda m: m[0][:-1] + "\u200b" + m[0][-1], flat)
     return _MARKDOWN_SPECIAL.sub(r"\\\1", flat)
+
+
+def _say(kind: str, text: object, where: Any = None) -> Any:
+    return getattr(where if where is not None else st, kind)(plain(for_page(str(text))))
+
+
+# The one rule for text that comes from outside the code (names and values in a URL, column and label names, file
+# and checkpoint content, library messages that quote them): it reaches st.* only through plain() or these helpers,
+# which show it as typed (no Markdown, links, images, colors). tests/test_untrusted_text.py renders every page with
+# hostile names and URL values and checks that no markup came from them.
+def error(text: object, where: Any = None) -> Any:
+    """``st.error`` of a message (library wording turned into page wording by for_page), shown as typed."""
+    return _say("error", text, where)
+
+
+def warning(text: object, where: Any = None) -> Any:
+    return _say("warning", text, where)
+
+
+def caption(text: object, where: Any = None) -> Any:
+    return _say("caption", text, where)
+
+
+def info(text: object, where: Any = None) -> Any:
+    return _say("info", text, where)
+
+
+def release_upload(upload: Any) -> None:
+    """Drop an uploaded file's bytes from the server once the page has parsed (and kept) its table.
+
+    Streamlit keeps every uploaded file in the server's memory until the browser tab closes, even after a page
+    change; three 150 MB uploads kept about 900 MB (benchmarks/bench_upload_rss.py). The uploader reads as empty on
+    the next run, so the page shows the kept table as "uploaded earlier".
+    """
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    from multilabel.data import release_memory
+
+    ctx = get_script_run_ctx()
+    manager = getattr(ctx, "uploaded_file_mgr", None)
+    if manager is not None:
+        manager.remove_file(ctx.session_id, upload.file_id)
+    upload.close()
+    gc.collect()  # a replaced DataFrame sits in reference cycles: freed by the collector, not at once
+    release_memory()
 
 
 def show_data_warnings(data: Dataset) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pickle
 import tempfile
@@ -113,6 +114,7 @@ def _write(trained: TrainedModel, path: Path) -> None:
                               for c, net in zip(configs, trained.members)]
     else:
         payload["version"] = 1
+    payload["digest"] = weights_digest(payload)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -140,7 +142,10 @@ def load_checkpoint(source: PathOrFile, device: str | torch.device = "cpu", name
                               "saved by multilabel")
     try:
         payload = torch.load(source, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
+    except pickle.UnpicklingError as exc:
+        if "global" not in str(exc).lower():  # no global (code) named: bytes that do not unpickle, a damaged file
+            raise MultilabelError(f"{label} is a damaged checkpoint (its contents do not unpickle); retrain or "
+                                  "choose another file") from None
         raise MultilabelError(f"{label} was refused: it holds Python objects other than weights (a pickle that "
                               "could run code); only load checkpoints saved by multilabel") from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, AttributeError, KeyError) as exc:
@@ -155,6 +160,10 @@ def load_checkpoint(source: PathOrFile, device: str | torch.device = "cpu", name
         config = TrainConfig.from_dict(payload["config"])
         state = payload["state_dict"]
         _check_parts(payload, config, label)
+        stored_digest = payload.get("digest")  # absent in checkpoints saved before issue 23: they still load
+        if stored_digest is not None and stored_digest != weights_digest(payload):
+            raise MultilabelError(f"{label} is damaged: its weights do not match the digest saved with them "
+                                  "(bytes changed on disk or in transfer); retrain or choose another copy")
         model = MLP(config.input_size, config.hidden_size, config.num_outputs, config.dropout)
         model.load_state_dict(state)
         trained = TrainedModel(
@@ -163,10 +172,17 @@ def load_checkpoint(source: PathOrFile, device: str | torch.device = "cpu", name
             standardizer=Standardizer(payload["mean"].numpy(), payload["std"].numpy()),
             thresholds=[float(t) for t in payload["thresholds"]], metrics=payload.get("metrics") or {},
             run_id=payload.get("run_id"), resume=payload.get("resume"))
-        for member in payload.get("members") or []:  # quality (issue 10): ensemble members (version 2)
+        for i, member in enumerate(payload.get("members") or [], start=2):  # ensemble members (version 2)
             member_config = TrainConfig.from_dict(member["config"])
             if (member_config.input_size, member_config.num_outputs) != (config.input_size, config.num_outputs):
-                raise KeyError("an ensemble member's input or output size differs from the first model's")
+                raise MultilabelError(
+                    f"{label} is a damaged multilabel checkpoint (ensemble member {i} is {member_config.input_size} "
+                    f"-> {member_config.num_outputs} but the first model is {config.input_size} -> "
+                    f"{config.num_outputs}); retrain or choose another file")
+            problem = state_problem(member["state_dict"], member_config, member=f"ensemble member {i}: ")
+            if problem:
+                raise MultilabelError(f"{label} is a damaged multilabel checkpoint ({problem}); retrain or choose "
+                                      "another file")
             net = MLP(member_config.input_size, member_config.hidden_size, member_config.num_outputs,
                       member_config.dropout)
             net.load_state_dict(member["state_dict"])
@@ -180,6 +196,52 @@ def load_checkpoint(source: PathOrFile, device: str | torch.device = "cpu", name
     return trained.to(device)
 
 
+def weights_digest(payload: Any) -> str:
+    """sha256 over every tensor of a checkpoint's payload (weights, members, normalization, resume state), each
+    with its place in the payload, dtype and shape, in a fixed order. torch.load does not check the bytes of a
+    tensor (a zip entry's CRC is not verified), so a flipped byte would otherwise load as a wrong weight."""
+    digest = hashlib.sha256()
+
+    def walk(value: Any, where: str) -> None:
+        if isinstance(value, torch.Tensor):
+            t = value.detach().cpu().contiguous()
+            digest.update(f"{where}:{t.dtype}:{tuple(t.shape)}".encode())
+            digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        elif isinstance(value, dict):
+            for key in sorted(value, key=str):
+                if not (where == "" and key == "digest"):
+                    walk(value[key], f"{where}/{key}")
+        elif isinstance(value, (list, tuple)):
+            for i, item in enumerate(value):
+                walk(item, f"{where}/{i}")
+
+    walk(payload, "")
+    return digest.hexdigest()
+
+
+def state_problem(state: Any, config: TrainConfig, member: str = "") -> str | None:
+    """What is wrong with ``state`` as the weights of the net ``config`` describes, naming the tensor and the
+    shapes (e.g. "tensor 'net.3.weight' has shape (2, 5) where 4 -> 256 -> 2 needs (2, 256)"); None if nothing."""
+    with torch.device("meta"):  # shapes only: no memory for the weights
+        wanted = {k: tuple(v.shape) for k, v in MLP(config.input_size, config.hidden_size, config.num_outputs,
+                                                     config.dropout).state_dict().items()}
+    net = f"{config.input_size} -> {config.hidden_size} -> {config.num_outputs}"
+    if not isinstance(state, dict):
+        return f"{member}its weights are not a dict of tensors"
+    for key, shape in wanted.items():
+        value = state.get(key)
+        if value is None:
+            return f"{member}tensor {key!r} is missing"
+        if not isinstance(value, torch.Tensor):
+            return f"{member}{key!r} is a {type(value).__name__}, not a tensor"
+        if tuple(value.shape) != shape:
+            return f"{member}tensor {key!r} has shape {tuple(value.shape)} where {net} needs {shape}"
+    extra = sorted(set(state) - set(wanted), key=str)
+    if extra:
+        return f"{member}tensor {extra[0]!r} does not belong to a {net} net"
+    return None
+
+
 def _check_parts(payload: dict[str, Any], config: TrainConfig, label: str) -> None:
     """Refuse a checkpoint whose parts disagree, before it can score anything wrong.
 
@@ -191,15 +253,9 @@ def _check_parts(payload: dict[str, Any], config: TrainConfig, label: str) -> No
     def damaged(what: str) -> MultilabelError:
         return MultilabelError(f"{label} is a damaged multilabel checkpoint ({what}); retrain or choose another file")
 
-    state = payload["state_dict"]
-    first, last = state["net.0.weight"], state["net.3.weight"]
-    if not (isinstance(first, torch.Tensor) and isinstance(last, torch.Tensor) and first.dim() == 2
-            and last.dim() == 2):
-        raise damaged("its weights are not 2-D tensors")
-    shape = f"{first.shape[1]} -> {first.shape[0]} -> {last.shape[0]}"
-    wanted = f"{config.input_size} -> {config.hidden_size} -> {config.num_outputs}"
-    if shape != wanted or last.shape[1] != first.shape[0]:
-        raise damaged(f"its weights are {shape} but its settings say {wanted}")
+    problem = state_problem(payload["state_dict"], config)
+    if problem:
+        raise damaged(problem)
     for key, count, what in (("feature_names", config.input_size, "features"),
                              ("label_names", config.num_outputs, "labels")):
         names = payload[key]

@@ -156,6 +156,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     from .checkpoint import save_checkpoint
     from .data import load_csv, make_synthetic
+    from .engine import check_rows
     from .progress import EpochProgress
     from .store import RunStore
     from .tracking import TrackerSpec, Trackers, check_installed
@@ -182,6 +183,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                 raise MultilabelError("--labels is required with --data; name the label columns, e.g. --labels "
                                       "'a,b'")
             data = load_csv(args.data, args.labels)
+        check_rows(data)  # before the run is created: a one-row file leaves no failed run behind
         for warning in data.warnings:
             sys.stderr.write(f"warning: {warning}\n")
         config = _config_from_args(args, data.X.shape[1], data.Y.shape[1])
@@ -215,8 +217,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         if bar is not None:
             bar.close()
     run = store.get_run(run_id)
-    if result is None:
-        raise MultilabelError(run["error"])
+    if result is None:  # the store may not have taken the error (a full disk): then it is in the run's error file
+        raise MultilabelError(run["error"] or store.side_error(run_id) or f"run {run_id} failed")
     epochs_run = len(result.history)  # in this process (a continued run's earlier epochs are its parent's)
     last = result.history[-1]["epoch"] if result.history else 0
     if not args.quiet:
@@ -264,8 +266,8 @@ def _continuation(args: argparse.Namespace) -> tuple[Any, str, TrainConfig, Any,
                                                             name=args.name, started_by=_cli_owner())
     try:
         resume = load_resume_state(checkpoint)
-    except MultilabelError as exc:
-        store.fail(run_id, str(exc))
+    except MultilabelError:  # replaced since prepare_continuation read it: the refused run is not kept
+        store.delete_run(run_id)
         raise
     return store, run_id, config, data, resume
 
@@ -351,7 +353,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
         if not args.json:
             print(f"no runs in {home / 'runs.db'}")
         return 0
-    store = RunStore(home)
+    store = RunStore(home, readonly=True)  # listing writes nothing: a store on a read-only disk is listed too
     runs = store.list_runs()
     if args.json:
         for run in runs:
@@ -465,6 +467,11 @@ def cmd_search(args: argparse.Namespace) -> int:
     if args.out:
         check_output_file(args.out, "--out", "model.pt")  # before the search, not after it
     data = load_csv(args.data, args.labels)
+    from .engine import check_rows
+    check_rows(data)  # a one-row file: one line and exit 2, not a study of failed trials
+    if not args.storage:  # the study goes into the run store: a folder that cannot take it is said so, plainly
+        from .store import RunStore
+        RunStore(args.store).close()
     base = TrainConfig(input_size=data.X.shape[1], num_outputs=data.Y.shape[1],
                        **({"epochs": args.epochs} if args.epochs else {})).validate()
     optuna.logging.set_verbosity(optuna.logging.ERROR)

@@ -162,6 +162,17 @@ def data_digest(data: Dataset) -> str:
     return digest.hexdigest()
 
 
+def check_rows(data: Dataset) -> None:
+    """Refuse data too small to train on (fewer than 2 rows) with one line naming it, before any run or trial is
+    created: a run or search started on it could only fail."""
+    n = data.num_rows
+    if n < 2:
+        name = data.description.get("name")
+        what = f"{name!r} has" if name else "the data has"
+        raise MultilabelError(f"{what} {n} data row(s); training needs at least 2 (one to train, one to validate); "
+                              "add rows")
+
+
 def split_indices(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Seeded shuffle, then (train_idx, val_idx); at least one row on each side."""
     if n < 2:

@@ -309,18 +309,37 @@ def open_study(storage: str | None = None, study_name: str = DEFAULT_STUDY, seed
         try:
             return optuna.create_study(storage=url, study_name=study_name, direction="minimize", load_if_exists=True,
                                        **_sampler_and_pruner(seed))
-        except (ValueError, ImportError, optuna.exceptions.OptunaError) as exc:
+        except Exception as exc:
+            if _read_only(exc):
+                raise MultilabelError(f"the study storage {url!r} is read-only ({_first_line(exc)}); give --storage "
+                                      "(or MULTILABEL_HOME) on a disk and folder you can write to") from None
+            if not isinstance(exc, (ValueError, ImportError, optuna.exceptions.OptunaError)):
+                # SQLAlchemy's errors: a server that is down, a bad password, or a race (workers started together
+                # race to create the schema: a UNIQUE violation or 'database is locked'; it is there on a retry)
+                if attempt + 1 == OPEN_ATTEMPTS or type(exc).__name__ in ("ArgumentError", "NoSuchModuleError"):
+                    raise MultilabelError(f"cannot reach the study storage {url!r} ({type(exc).__name__}: "
+                                          f"{str(exc).splitlines()[0][:160]})") from None
+                time.sleep(0.2 * (attempt + 1) + random.random() * 0.3)
+                continue
             raise MultilabelError(f"cannot open the study {study_name!r} in {url!r} "
                                   f"({str(exc).splitlines()[0][:160]}); give --storage as an SQLAlchemy URL such as "
                                   "sqlite:///search.db") from None
-        except Exception as exc:  # SQLAlchemy's errors: a server that is down, a bad password, or a race
-            # Workers started together race to create the schema (one gets a UNIQUE violation on alembic_version,
-            # or 'database is locked'): the schema is there on the next try.
-            if attempt + 1 == OPEN_ATTEMPTS or type(exc).__name__ in ("ArgumentError", "NoSuchModuleError"):
-                raise MultilabelError(f"cannot reach the study storage {url!r} ({type(exc).__name__}: "
-                                      f"{str(exc).splitlines()[0][:160]})") from None
-            time.sleep(0.2 * (attempt + 1) + random.random() * 0.3)
     raise AssertionError("unreachable")
+
+
+def _read_only(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what it wraps) says the storage cannot be written: a read-only file, folder or disk."""
+    seen = 0
+    while exc is not None and seen < 5:
+        text = str(exc).lower()
+        if "readonly" in text or "read-only" in text or "read only" in text:
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).splitlines() or [type(exc).__name__])[0][:160]
 
 
 def run_search(data: Dataset, base: TrainConfig, study: optuna.Study, trials: int | None = None,
@@ -596,7 +615,9 @@ def launch(data: Dataset, study: str, home: str | os.PathLike | None = None, tri
     ``<home>/search/<study>.pt``. A study name already used in ``home`` by a job is refused (pick another name),
     so one study never mixes trials run on different data.
     """
+    from .engine import check_rows
     study = check_study_name(study)
+    check_rows(data)  # the page says what is wrong with the file, not that the budget ended with no trial
     if trials is None and timeout is None:
         raise MultilabelError("give the search a budget: a number of trials, a time limit, or both")
     if find_job(study, home) is not None:
@@ -640,7 +661,26 @@ def _job_state(record: dict[str, Any]) -> dict[str, Any]:
             result = None
     checkpoint = Path(record["checkpoint"])
     ensemble_path = str(checkpoint) if not alive and checkpoint.is_file() else None
-    return {**record, "alive": alive, "result": result, "ensemble": ensemble_path}
+    # How it ended, as runs are read: a search process writes its final JSON line when it ends on its own or on
+    # Stop (Ctrl-C); one that is gone without it was killed (or crashed): "died", never "finished".
+    if alive:
+        outcome = "running"
+    elif result is None:
+        outcome = "died"
+    else:
+        outcome = "stopped" if record.get("stop_requested") or result.get("interrupted") else "finished"
+    return {**record, "alive": alive, "result": result, "ensemble": ensemble_path, "outcome": outcome}
+
+
+def settle(summary: dict[str, Any], job: dict[str, Any]) -> dict[str, Any]:
+    """``study_summary`` as a page shows it for ``job``: once the job's process is gone, a trial still marked
+    running can never finish; it reads "DIED" (in the trials and the counts), so nothing looks alive that is not."""
+    if job.get("alive") or not summary.get("states", {}).get("RUNNING"):
+        return summary
+    trials = [{**t, "state": "DIED"} if t["state"] == "RUNNING" else t for t in summary["trials"]]
+    states = dict(summary["states"])
+    states["DIED"] = states.get("DIED", 0) + states.pop("RUNNING")
+    return {**summary, "trials": trials, "states": states}
 
 
 def find_job(study: str, home: str | os.PathLike | None = None) -> Optional[dict[str, Any]]:

@@ -14,10 +14,11 @@ runs together use the cores without oversubscribing them. Workers run at nice 5,
 Control (issue 11): ``pause``/``resume``/``step`` write the run's pause request to the store, which the worker polls
 (worker.PauseFlag), so any process can pause any live run and a pause survives page reloads and server restarts.
 ``continue_run`` starts a new run that continues a finished one from its checkpoint (worker.prepare_continuation).
-The queue (``enqueue``) lives in the store (the ``queue`` table, each item's arrays in ``queue/<id>.npz``); a daemon
-thread of the registry, running while the queue is not empty, starts the first waiting item whenever no run in the
-store is live (paused runs included) -- so queued runs start one after another with no page open, and a restarted
-server picks the queue up where it was.
+The queue (``enqueue``) lives in the store (the ``queue`` table, each item's arrays in ``queue/<id>.npz``). A worker
+whose run ends on its own starts the next waiting item itself, in its own process (worker.start_queued), so the queue
+goes on with no page open and whether or not the server that queued it still runs; a daemon thread of the registry,
+running while the queue is not empty, starts the first waiting item whenever no run in the store is live (paused runs
+included): after a stop, a failure, or at a restarted server's first page.
 
 If the process holding the registry dies (kill -9 of the server), its workers keep training and writing the store;
 a new registry (the restarted server) shows them as live and can stop them. At a normal exit (Ctrl-C on the
@@ -43,7 +44,8 @@ import numpy as np
 
 from .config import TrainConfig
 from .data import Dataset
-from .engine import last_evaluated
+from .engine import check_rows, last_evaluated
+from .errors import MultilabelError
 from .store import RunStore, default_home, owner_alive, owner_pid
 
 JOIN_POLL_S = 0.05
@@ -179,6 +181,7 @@ class SessionRegistry:
         ``trackers``: a tracking.TrackerSpec (TensorBoard, MLflow) the worker also logs to; a missing package is
         refused here, before the run is created."""
         config = config.validate()
+        check_rows(data)  # refused before the run exists: a run that can only fail is not left behind
         if trackers:
             from .tracking import check_installed
             check_installed(trackers)
@@ -246,6 +249,7 @@ class SessionRegistry:
                 started_by: str | None = None) -> int:
         """Add a run to the queue; it starts when every run before it has ended and no run is live. Returns its id."""
         config = config.validate()
+        check_rows(data)
         arrays = {"X": data.X, "Y": data.Y, "feature_names": np.asarray(data.feature_names, dtype=str),
                   "label_names": np.asarray(data.label_names, dtype=str)}
         item_id = self.store.enqueue(config.to_dict(), data.description, arrays, name=name, started_by=started_by)
@@ -262,17 +266,17 @@ class SessionRegistry:
 
     def start_next_queued(self) -> Optional[TrainingSession]:
         """Start the first waiting item if no run is live (what the queue thread does every QUEUE_POLL_S)."""
+        from .worker import queued_item
+
         item = self.store.claim_next_queued()
         if item is None:
             return None
         try:
-            with np.load(self.store.queue_path(item["id"]), allow_pickle=False) as saved:
-                data = Dataset(X=saved["X"], Y=saved["Y"], feature_names=[str(n) for n in saved["feature_names"]],
-                               label_names=[str(n) for n in saved["label_names"]], description=item["data"])
-            session = self.start(TrainConfig.from_dict(item["config"]), data, name=item["name"],
-                                 started_by=item["started_by"])
+            config, data = queued_item(self.store, item)
+            session = self.start(config, data, name=item["name"], started_by=item["started_by"])
         except Exception as exc:  # a removed file, a config this version refuses: the item fails, the queue goes on
-            self.store.queued_started(item["id"], error=f"{type(exc).__name__}: {exc}")
+            message = str(exc) if isinstance(exc, MultilabelError) else f"{type(exc).__name__}: {exc}"
+            self.store.queued_started(item["id"], error=message)
             return None
         self.store.queued_started(item["id"], run_id=session.run_id)
         return session
@@ -397,8 +401,13 @@ class SessionRegistry:
         else:
             how, status = f"exited with code {code} without finishing the run", "failed"
         kept = " (the last checkpoint of the best weights is kept)" if run["checkpoint"] else ""
-        self.store.fail(session.run_id, f"the worker process (pid {session.process.pid}) {how}; its epochs are "
-                                        f"kept{kept}", status=status)
+        # A worker that could not record its end (a full disk) left the reason in the run's error file: keep it.
+        message = self.store.side_error(session.run_id) or (f"the worker process (pid {session.process.pid}) "
+                                                            f"{how}; its epochs are kept{kept}")
+        try:
+            self.store.fail(session.run_id, message, status=status)
+        except MultilabelError:  # a full disk: fail() left the message in the run's error file, which views show
+            pass
 
 
 def _queue_loop(ref: "weakref.ref[SessionRegistry]") -> None:

@@ -12,10 +12,11 @@ import os
 import sqlite3
 import threading
 import time
+import urllib.parse
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Iterable, Iterator, Optional
 
 import numpy as np
 
@@ -85,6 +86,10 @@ CREATE TABLE IF NOT EXISTS queue (
 
 
 MAX_NAME = 80  # characters in a run's display name
+# Each run gets a small file reserved (written in full) when it is created: when the disk fills, the store cannot
+# record why the run ended, but this file can still be overwritten in place (its blocks are already allocated), so
+# the message reaches the person. Removed when the run finishes normally.
+ERROR_FILE_BYTES = 4096
 MAX_NOTE = 2000  # characters in one note
 
 
@@ -107,6 +112,23 @@ def check_note(text: str) -> str:
     if len(text) > MAX_NOTE:
         raise MultilabelError(f"a note can have at most {MAX_NOTE} characters (this one has {len(text)}); shorten it")
     return text
+
+
+def logged_best(records: Iterable[dict[str, Any]]) -> Optional[dict[str, Any]]:
+    """The best metrics of epoch records (engine.train's): those of the measured epoch of lowest validation loss,
+    as a finished run's ``best`` names them (no "thresholds": they were measured at 0.5), or None."""
+    top = None
+    for r in records:
+        loss = r.get("val_loss")
+        if r.get("val_micro_f1") is None or not isinstance(loss, (int, float)) or loss != loss:
+            continue
+        if top is None or loss < top["val_loss"]:
+            top = r
+    if top is None:
+        return None
+    return {"epoch": top["epoch"], "val_loss": top["val_loss"], "micro_f1": top["val_micro_f1"],
+            "macro_f1": top.get("val_macro_f1"), "hamming_loss": top.get("val_hamming_loss"),
+            "subset_accuracy": top.get("val_subset_accuracy"), "from_epochs_logged": True}
 
 
 def default_home() -> Path:
@@ -160,8 +182,11 @@ _owner_alive = owner_alive  # the old private name
 class RunStore:
     """Thread-safe access to one home folder's runs. Plain dicts in and out."""
 
-    def __init__(self, home: str | os.PathLike | None = None) -> None:
+    def __init__(self, home: str | os.PathLike | None = None, readonly: bool = False) -> None:
         self.home = Path(home) if home is not None else default_home()
+        if readonly:
+            self._open_readonly()
+            return
         try:
             (self.home / "checkpoints").mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -196,6 +221,32 @@ class RunStore:
         except sqlite3.DatabaseError as exc:
             raise MultilabelError(f"{str(self.path)!r} is not a usable run store ({exc}); point --store or "
                                   "MULTILABEL_HOME at another folder") from None
+        self._db.row_factory = sqlite3.Row
+
+    def _open_readonly(self) -> None:
+        """Open an existing runs.db for reading only (listing a store on a read-only disk or folder): no folder is
+        made, nothing is written; any write raises MultilabelError from ``_tx``."""
+        self.path = self.home / "runs.db"
+        self._lock = threading.Lock()
+        self._owner = _process_token(os.getpid())
+        if not self.path.is_file():
+            raise MultilabelError(f"no run store at {str(self.path)!r}; check --store or MULTILABEL_HOME")
+        uri = "file:" + urllib.parse.quote(str(self.path.resolve())) + "?mode=ro"
+        try:
+            self._db = sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=30)
+            self._db.execute("SELECT 1 FROM runs LIMIT 1").fetchall()
+        except sqlite3.OperationalError:
+            # A WAL database in a folder where SQLite cannot create its shared-memory file: read it as a snapshot.
+            try:
+                self._db = sqlite3.connect(uri + "&immutable=1", uri=True, check_same_thread=False, timeout=30)
+                self._db.execute("SELECT 1 FROM runs LIMIT 1").fetchall()
+            except sqlite3.DatabaseError as exc:
+                raise MultilabelError(f"{str(self.path)!r} cannot be read ({exc}); check the file") from None
+        except sqlite3.DatabaseError as exc:
+            raise MultilabelError(f"{str(self.path)!r} is not a usable run store ({exc}); point --store or "
+                                  "MULTILABEL_HOME at another folder") from None
+        have = {row[1] for row in self._db.execute("PRAGMA table_info(runs)")}
+        self._missing_columns = [c for c in _ADDED_COLUMNS if c not in have]  # an older store: read as NULL
         self._db.row_factory = sqlite3.Row
 
     def _not_writable(self, reason: str) -> str:
@@ -254,12 +305,47 @@ class RunStore:
     def create_run(self, config: dict[str, Any], data: dict[str, Any], name: str | None = None,
                    started_by: str | None = None) -> str:
         run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
+        self._reserve_error_file(run_id)  # first: on a full disk no run is created at all
         with self._tx() as db:
             db.execute("INSERT INTO runs (id, name, status, created_at, owner, config, data, started_by) "
                        "VALUES (?,?,?,?,?,?,?,?)",
                        (run_id, name or run_id, "running", time.time(), self._owner, json.dumps(config),
                         json.dumps(data), started_by))
         return run_id
+
+    def error_path(self, run_id: str) -> Path:
+        return self.home / "checkpoints" / f"{run_id}.error"
+
+    def _reserve_error_file(self, run_id: str) -> None:
+        path = self.error_path(run_id)
+        try:
+            with open(path, "wb") as fh:
+                fh.write(b" " * ERROR_FILE_BYTES)
+                fh.flush()
+                os.fsync(fh.fileno())
+        except OSError as exc:
+            path.unlink(missing_ok=True)
+            raise MultilabelError(os_error_message(exc, f"creating a run in {str(self.home)!r}")) from None
+
+    def side_error(self, run_id: str) -> Optional[str]:
+        """The message ``fail`` wrote to the run's reserved file because the store could not take it, or None."""
+        try:
+            text = self.error_path(run_id).read_bytes().decode("utf-8", "replace").strip()
+        except OSError:
+            return None
+        return text or None
+
+    def _write_side_error(self, run_id: str, message: str) -> bool:
+        """Overwrite the reserved file in place (no new disk blocks needed); False where that fails too."""
+        data = message.encode("utf-8")[:ERROR_FILE_BYTES].decode("utf-8", "ignore").encode("utf-8")
+        try:
+            with open(self.error_path(run_id), "r+b") as fh:
+                fh.write(data.ljust(ERROR_FILE_BYTES, b" "))
+                fh.flush()
+                os.fsync(fh.fileno())
+            return True
+        except OSError:
+            return False
 
     def add_note(self, run_id: str, text: str) -> None:
         """Append a visible note to a run (who stopped it, say), stamped with the time."""
@@ -490,6 +576,7 @@ class RunStore:
             db.execute("UPDATE runs SET status=?, finished_at=?, best=?, checkpoint=?, progress=NULL WHERE id=?",
                        (status, time.time(), json.dumps(best) if best is not None else None,
                         os.fspath(checkpoint) if checkpoint else None, run_id))
+        self.error_path(run_id).unlink(missing_ok=True)
 
     def set_best(self, run_id: str, best: dict[str, Any]) -> None:
         """Replace a finished run's best validation metrics (after its thresholds changed, say); nothing else."""
@@ -497,9 +584,16 @@ class RunStore:
             db.execute("UPDATE runs SET best=? WHERE id=?", (json.dumps(best), run_id))
 
     def fail(self, run_id: str, message: str, status: str = "failed") -> None:
-        with self._tx() as db:
-            db.execute("UPDATE runs SET status=?, finished_at=?, error=?, progress=NULL WHERE id=?",
-                       (status, time.time(), message, run_id))
+        """Record how the run ended. When the store cannot take it (a full disk), the message goes to the run's
+        reserved error file, where readers find it (``get_run``'s error), and MultilabelError is raised."""
+        try:
+            with self._tx() as db:
+                db.execute("UPDATE runs SET status=?, finished_at=?, error=?, progress=NULL WHERE id=?",
+                           (status, time.time(), message, run_id))
+        except MultilabelError:
+            self._write_side_error(run_id, message)
+            raise
+        self.error_path(run_id).unlink(missing_ok=True)  # the store holds the message
 
     def delete_run(self, run_id: str) -> None:
         with self._tx() as db:
@@ -508,20 +602,43 @@ class RunStore:
         self.checkpoint_path(run_id).unlink(missing_ok=True)
         self.validation_path(run_id).unlink(missing_ok=True)
         self.live_validation_path(run_id).unlink(missing_ok=True)
+        self.error_path(run_id).unlink(missing_ok=True)
 
     # -- reads --------------------------------------------------------------------------------------------------
     def _row(self, row: sqlite3.Row) -> dict[str, Any]:
         run = dict(row)
+        for column in getattr(self, "_missing_columns", ()):
+            run.setdefault(column, None)
         for key in ("config", "data", "info", "best", "last_live", "progress"):
             run[key] = json.loads(run[key]) if run[key] else None
         run["notes"] = json.loads(run["notes"]) if run["notes"] else []
         if run["status"] == "running" and not (run["owner"] == self._owner or owner_alive(run["owner"])):
             run["status"] = "interrupted"  # its process is gone
-            run["error"] = run["error"] or (f"the process that trained it (pid {owner_pid(run['owner'])}) ended "
-                                            "without finishing the run (killed?)")
+            run["error"] = run["error"] or self.side_error(run["id"]) or (
+                f"the process that trained it (pid {owner_pid(run['owner'])}) ended without finishing the run "
+                "(killed?)")
+        if run["status"] == "interrupted" and not run["best"]:
+            run["best"] = self._logged_best(run["id"])
+        elif run["status"] == "running" and run["owner"] == self._owner and run["error"] is None:
+            run["error"] = self.side_error(run["id"])  # this process could not record the run's end (a full disk)
         end = run["finished_at"] or (time.time() if run["status"] == "running" else None)
         run["duration_s"] = (end - run["created_at"]) if end else None
         return run
+
+    def _logged_best(self, run_id: str) -> Optional[dict[str, Any]]:
+        """An interrupted run's best metrics from the epochs it logged: the measured epoch (validation metrics at
+        threshold 0.5) of lowest validation loss, the rule the engine keeps weights by. Kept in the row once found
+        (the run's process is gone, nothing else writes it), so listing a store reads its epochs once."""
+        with self._lock:
+            rows = self._db.execute("SELECT record FROM epochs WHERE run_id=? ORDER BY epoch", (run_id,)).fetchall()
+        best = logged_best(json.loads(r[0]) for r in rows)
+        if best is not None:
+            try:
+                with self._tx() as db:
+                    db.execute("UPDATE runs SET best=? WHERE id=? AND best IS NULL", (json.dumps(best), run_id))
+            except (MultilabelError, sqlite3.Error):  # a read-only or full store: found again at the next read
+                pass
+        return best
 
     def get_run(self, run_id: str) -> dict[str, Any]:
         with self._lock:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import time
 from typing import Any, Callable, Optional
 
@@ -253,54 +254,126 @@ class ThreadShare:
 def _fail(store: RunStore, run_id: str, message: str) -> None:
     try:
         store.fail(run_id, message)
-    except MultilabelError:  # the store cannot be written (a full disk): the run reads 'interrupted' once we exit
-        pass
+    except MultilabelError as exc:  # the store cannot be written (a full disk): the message is in the run's
+        # reserved error file (RunStore.fail), which readers show once this process has exited; the terminal too
+        sys.stderr.write(f"multilabel: run {run_id} ended: {message} (the run store could not record it: {exc})\n")
 
 
 def worker_main(home: str, run_id: str, config: TrainConfig, data: Dataset, threads: int,
                 checkpoint_every: Optional[float] = None, share_cap: Optional[int] = None,
                 share: bool = True, resume_from: Optional[str] = None, trackers: Any = None) -> None:
-    """The worker process's entry point: own the run, train it with ``threads`` torch threads, exit.
+    """The worker process's entry point: own the run, train it with ``threads`` torch threads, then go on with the
+    queue, exit.
 
     With ``share``, the threads follow the number of live runs (ThreadShare, at most ``share_cap``). The worker runs
     at nice WORKER_NICE, so the server and the browser get the CPU first when they need it. Exit code 0 when the
     run ended in any recorded state (completed, stopped, failed with a user's mistake), 1 on a bug (the traceback
-    goes to stderr and the run is marked failed). ``trackers``: a tracking.TrackerSpec to log to as well.
+    goes to stderr and the run is marked failed). ``trackers``: a tracking.TrackerSpec to log this run to as well
+    (not the queued runs after it: the queue does not carry trackers).
+
+    The queue: a run that ends on its own (completed or stopped early) hands the machine to the next
+    queued run here, in this process (``start_queued``), so the queue goes on after the server that started it
+    was restarted or killed, with no page open. A run that was stopped or failed ends the worker; the registry's
+    queue thread then starts the next item, as it does when no run is live.
     """
-    stop = StopFlag()
-    stop.install_signal_handlers()  # before claiming the run: a registry signals only a run's claimed owner
     torch.set_num_threads(max(1, int(threads)))
     try:
         os.nice(WORKER_NICE)
     except OSError:  # pragma: no cover - not permitted here: run at the parent's priority
         pass
     store = RunStore(home)
-    stop._store, stop._run_id = store, run_id
-    if share:
-        stop._on_poll = ThreadShare(store, run_id, share_cap)
-    store.claim(run_id)
     try:
-        resume = None
-        if resume_from is not None:
-            try:
-                resume = load_resume_state(resume_from)
-            except MultilabelError as exc:
-                _fail(store, run_id, str(exc))
+        while True:
+            outcome = _own_and_train(store, run_id, config, data, checkpoint_every, share_cap, share, resume_from,
+                                     trackers)
+            if outcome not in ("completed", "early_stopped"):
                 return
-        pause = PauseFlag(store, run_id, epoch_done=resume.epoch if resume is not None else 0)
-        logging_to = None
-        if trackers:
-            from .tracking import Trackers
-            try:
-                logging_to = Trackers.open(trackers, run_id, config, list(data.label_names), data.description,
-                                           name=store.get_run(run_id)["name"])
-            except MultilabelError as exc:
-                _fail(store, run_id, str(exc))
+            data = None  # type: ignore[assignment]  # the finished run's rows are not kept while the next trains
+            started = start_queued(store)
+            if started is None:
                 return
-        run_training(store, run_id, config, data, stop, checkpoint_every=checkpoint_every, pause=pause,
-                     resume=resume, trackers=logging_to)
+            run_id, config, data = started
+            resume_from = None
+            trackers = None
     finally:  # a bug propagates: multiprocessing prints its traceback and the exit code is 1
         store.close()
+
+
+def _own_and_train(store: RunStore, run_id: str, config: TrainConfig, data: Dataset,
+                   checkpoint_every: Optional[float], share_cap: Optional[int], share: bool,
+                   resume_from: Optional[str], trackers: Any = None) -> Optional[str]:
+    """Claim ``run_id`` for this process and train it; its outcome ('completed', ...) or None if it failed."""
+    stop = StopFlag(store, run_id)
+    stop.install_signal_handlers()  # before claiming the run: a registry signals only a run's claimed owner
+    if share:
+        stop._on_poll = ThreadShare(store, run_id, share_cap)
+    try:
+        store.claim(run_id)
+    except MultilabelError as exc:  # a full disk before the first epoch: the registry's reap says it
+        _fail(store, run_id, str(exc))
+        return None
+    resume = None
+    if resume_from is not None:
+        try:
+            resume = load_resume_state(resume_from)
+        except MultilabelError as exc:
+            _fail(store, run_id, str(exc))
+            return None
+    pause = PauseFlag(store, run_id, epoch_done=resume.epoch if resume is not None else 0)
+    logging_to = None
+    if trackers:
+        from .tracking import Trackers
+        try:
+            logging_to = Trackers.open(trackers, run_id, config, list(data.label_names), data.description,
+                                       name=store.get_run(run_id)["name"])
+        except MultilabelError as exc:
+            _fail(store, run_id, str(exc))
+            return None
+    result = run_training(store, run_id, config, data, stop, checkpoint_every=checkpoint_every, pause=pause,
+                          resume=resume, trackers=logging_to)
+    if result is None or stop.is_set():
+        return None
+    return result.outcome
+
+
+def queued_item(store: RunStore, item: dict[str, Any]) -> tuple[TrainConfig, Dataset]:
+    """The config and rows of a claimed queue item (its arrays from queue/<id>.npz); MultilabelError if unusable."""
+    import numpy as np
+
+    from .engine import check_rows
+
+    with np.load(store.queue_path(item["id"]), allow_pickle=False) as saved:
+        data = Dataset(X=saved["X"], Y=saved["Y"], feature_names=[str(n) for n in saved["feature_names"]],
+                       label_names=[str(n) for n in saved["label_names"]], description=item["data"])
+    config = TrainConfig.from_dict(item["config"]).validate()
+    check_rows(data)
+    return config, data
+
+
+def start_queued(store: RunStore) -> Optional[tuple[str, TrainConfig, Dataset]]:
+    """Claim the first waiting queue item (when no run is live) and create its run, owned by this process:
+    (run id, config, data), or None when there is nothing to start. An item that cannot start is marked failed
+    with its reason, and the next one is tried."""
+    while True:
+        try:
+            item = store.claim_next_queued()
+        except Exception:  # a locked or full store: the registry's queue thread tries again later
+            return None
+        if item is None:
+            return None
+        try:
+            config, data = queued_item(store, item)
+            run_id = store.create_run(config.to_dict(), data.description, name=item["name"],
+                                      started_by=item["started_by"])
+        except Exception as exc:  # a removed file, a config this version refuses: the item fails, the queue goes on
+            message = str(exc) if isinstance(exc, MultilabelError) else f"{type(exc).__name__}: {exc}"
+            try:
+                store.queued_started(item["id"], error=message)
+            except Exception:
+                return None
+            continue
+        store.queued_started(item["id"], run_id=run_id)
+        return run_id, config, data
 
 
 def load_resume_state(path: str | os.PathLike) -> engine.ResumeState:
@@ -351,6 +424,7 @@ def prepare_continuation(store: RunStore, parent_id: str, more_epochs: int, data
     if info.get("data_digest") and data_digest(data) != info["data_digest"]:
         raise MultilabelError(f"the data differs from the data run {parent_id} trained on; continue it on the same "
                               "rows and columns")
+    load_resume_state(checkpoint)  # a damaged or foreign checkpoint is refused here, before the new run exists
     done = int(info["resumable"])
     changes: dict[str, Any] = {"epochs": done + int(more_epochs)}
     if parent["status"] == "early_stopped" and cfg.get("patience"):

@@ -22,7 +22,8 @@ from multilabel.engine import refit_expected_s  # noqa: E402
 from multilabel.data import dataset_from_frame  # noqa: E402
 from multilabel.tracking import TrackerSpec  # noqa: E402
 from app_pages import _form  # noqa: E402
-from app_pages._shared import FIGURES, plain, registry, show_label_warnings  # noqa: E402
+from app_pages._shared import (FIGURES, error, plain, registry, release_upload, show_label_warnings,  # noqa: E402
+                                warning)
 from app_pages._words import (browser_session, for_page, notes_lines, owner_line, queue_line,  # noqa: E402
                               rows_line, status_word)
 
@@ -56,7 +57,7 @@ if run_id:
 if "form_from_url" not in st.session_state:  # once per session: a reload or a shared link carries the form
     st.session_state["form_from_url"] = True
     for problem in _form.from_url(st.query_params.to_dict()):
-        st.warning(problem)
+        warning(problem)
 form = _form.form()
 knobs = {k.name: k for k in _form.knobs()}
 
@@ -76,12 +77,18 @@ else:
                               type=["csv", "parquet"], key="train_csv")
     kept = st.session_state.get("train_upload")
     if upload is not None and (kept is None or kept["id"] != upload.file_id):
+        # The table of an earlier upload goes first: Streamlit keeps the previous run's value of a key until a
+        # later run, so an overwritten one would stay in memory beside the new one.
+        st.session_state.pop("train_upload", None)
+        kept = None
         try:
             kept = {"id": upload.file_id, "key": f"{upload.name}:{upload.size}", "name": upload.name,
                     "frame": read_csv(upload, f"'{upload.name}'")}
         except MultilabelError as exc:
             kept = None
-            st.error(for_page(str(exc)))
+            error(exc)
+        else:
+            release_upload(upload)  # parsed and kept: the file's bytes need not stay in the server's memory
         st.session_state["train_upload"] = kept
     if kept is not None:  # kept across source switches and page changes: the uploader itself forgets its file
         frame, upload_name = kept["frame"], kept["name"]
@@ -108,7 +115,7 @@ for i, k in enumerate(small):
     _form.widget(k, cols[i % 4])
 try:
     for line in advice(_form.config_from_form(form["input_size"], form["num_outputs"])):
-        st.warning(line)
+        warning(line)
 except MultilabelError:
     pass  # a value out of range: Start says what is wrong
 
@@ -187,7 +194,7 @@ if live and confirm and confirm[0] == run_id:
     view = reg.view(run_id)
     verb = {"stop": "Stop it", "pause": "Pause it", "resume": "Resume it", "step": "Run one epoch of it"}[confirm[1]]
     past = {"stop": "stopped", "pause": "paused", "resume": "resumed", "step": "stepped"}[confirm[1]]
-    st.warning(f"This run was {owner_line(view, ME)}. {verb} anyway? A note on the run will say that "
+    st.warning(f"This run was {plain(owner_line(view, ME))}. {verb} anyway? A note on the run will say that "
                f"another browser session {past} it.")
     yes, no, _ = st.columns([1, 1, 4])
     # Stop keeps its own keys (stop_yes / stop_no) so that scripts and tests driving it keep working.
@@ -205,7 +212,7 @@ if enqueue:
         data, config = data_and_config()
         item = reg.enqueue(config, data, started_by=ME)
     except MultilabelError as exc:
-        st.error(for_page(str(exc)))
+        error(exc)
     else:
         ids = [q["id"] for q in reg.queued()]
         st.toast(f"Added to the queue at position {ids.index(item) + 1}" if item in ids
@@ -265,7 +272,7 @@ with st.expander("Command line: the same run without the dashboard"):
         st.caption("It trains in the terminal with a progress bar; with this `--store` the run also shows here, "
                    "on Runs, and can be stopped from the dashboard.")
     except MultilabelError as exc:
-        st.error(for_page(str(exc)))
+        error(exc)
 
 def scroll_to(selector: str) -> None:
     """Scroll the page so the element matching ``selector`` is at the top of the window (a zero-height iframe)."""
@@ -303,7 +310,7 @@ if start:
         session = reg.start(config, data, started_by=ME, trackers=spec)
     except MultilabelError as exc:
         starting.empty()
-        panel.error(for_page(str(exc)))
+        error(exc, panel)
     else:
         st.session_state["run_id"] = session.run_id
         st.session_state["scroll_to_run"] = True
@@ -332,7 +339,7 @@ def continue_form(view) -> None:
             data = dataset_from_frame(kept["frame"], described.get("labels", []), f"'{kept['name']}'")
         session = reg.continue_run(view.run_id, int(more), data, started_by=ME)
     except MultilabelError as exc:
-        st.error(for_page(str(exc)))
+        error(exc)
         return
     st.session_state["run_id"] = session.run_id
     st.session_state["load_form"] = session.run_id
@@ -353,11 +360,11 @@ def render(view) -> None:
         state = f"**{status_word(view.status)}** (one more epoch, then paused…)"
     else:
         state = f"**{status_word(view.status)}**"
-    st.markdown(f"**Run** `{view.run_id}` · status: {state} · {owner_line(view, ME)}")
+    st.markdown(f"**Run** `{view.run_id}` · status: {state} · {plain(owner_line(view, ME))}")
     if view.continued_from:
         st.caption(f"Continued from run `{view.continued_from}`: its first epochs are that run's, carried over.")
     for line in notes_lines(view.notes):
-        st.caption(line)
+        st.caption(plain(line))
     st.caption(f"{rows_line(info, view.alive)} · {cfg['input_size']} → {cfg['hidden_size']} → "
                f"{cfg['num_outputs']} · lr {cfg['learning_rate']:g} · batch {cfg['batch_size']} · "
                f"device {info.get('device', cfg['device'])}")
@@ -386,7 +393,7 @@ def render(view) -> None:
         done = progress.get("step", 0) / progress["steps"] if progress.get("steps") else 0.0
         st.progress(done, text="first epoch…" if info else "preparing data…")
     if view.error:
-        st.error(for_page(view.error))
+        error(view.error)
     best = view.best
     if best:
         cols = st.columns(5)
@@ -395,12 +402,16 @@ def render(view) -> None:
         cols[2].metric("Val macro-F1", f"{best['macro_f1']:.3f}")
         cols[3].metric("Val Hamming loss", f"{best['hamming_loss']:.3f}")
         cols[4].metric("Val subset accuracy", f"{best['subset_accuracy']:.3f}", help="exact match of all labels")
-        st.caption("Final metrics use the best epoch's weights and the per-label thresholds "
-                   + ", ".join(f"{t:.2f}" for t in best["thresholds"]) + "."
-                   + (f" The saved model was then refit on all {info['refit']['rows']:,} rows for "
-                      f"{info['refit']['epochs']} epochs (Refit on all rows): the validation rows are part of "
-                      "its training data, so these metrics are the run's estimate for it."
-                      if info.get("refit") and not view.alive else ""))
+        if "thresholds" not in best:  # an interrupted run: its best measured epoch, as logged
+            st.caption("The run did not finish: these are its logged epoch of lowest validation loss (threshold "
+                       "0.5); its checkpoint holds the best weights saved before it ended.")
+        else:
+            st.caption("Final metrics use the best epoch's weights and the per-label thresholds "
+                       + ", ".join(f"{t:.2f}" for t in best["thresholds"]) + "."
+                       + (f" The saved model was then refit on all {info['refit']['rows']:,} rows for "
+                          f"{info['refit']['epochs']} epochs (Refit on all rows): the validation rows are part of "
+                          "its training data, so these metrics are the run's estimate for it."
+                          if info.get("refit") and not view.alive else ""))
         if view.checkpoint and st.button("Predict with this model", key="to_predict"):
             st.session_state["predict_run"] = view.run_id
             st.switch_page(PREDICT)

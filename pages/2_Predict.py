@@ -23,8 +23,8 @@ from multilabel.predict import PROB_SUFFIX, label_frame, predict_frame  # noqa: 
 from multilabel import search  # noqa: E402
 from multilabel.store import WITH_MODEL  # noqa: E402
 from app_pages._export import onnx_button  # noqa: E402
-from app_pages._shared import model_from_store, plain, registry  # noqa: E402
-from app_pages._words import for_page, status_word  # noqa: E402
+from app_pages._shared import error, model_from_store, plain, registry, warning  # noqa: E402
+from app_pages._words import status_word  # noqa: E402
 
 SHOWN_ROWS = 1000
 ENSEMBLE_PREFIX = "search:"  # the key of a search's ensemble (pages/6_Search.py hands it over as ?model=)
@@ -78,7 +78,7 @@ if choice == "From a run":
             trained = model_from_store(models[run_id]["checkpoint"])
             model_key = run_id
         except (MultilabelError, OSError) as exc:
-            st.error(f"cannot load the checkpoint of {plain(run_id)}: {for_page(str(exc))}")
+            error(f"cannot load the checkpoint of {run_id}: {exc}")
 else:
     upload = st.file_uploader("Checkpoint (.pt saved by multilabel)", type=["pt"], key="ckpt_upload")
     if upload is not None:
@@ -87,13 +87,13 @@ else:
             trained = load_checkpoint(io.BytesIO(raw), name=f"'{upload.name}'")  # weights_only: code never runs
             model_key = hashlib.sha1(raw).hexdigest()[:12]
         except MultilabelError as exc:
-            st.error(for_page(str(exc)))
+            error(exc)
 
 if trained is None:
     st.stop()
 
 st.caption(f"{len(trained.feature_names)} features → {len(trained.label_names)} labels: "
-           + ", ".join(trained.label_names))
+           + ", ".join(plain(name) for name in trained.label_names))
 onnx_name = (Path(upload.name).stem if choice != "From a run" else model_key.replace(":", "-")) + ".onnx"
 onnx_button(st, lambda: trained, onnx_name, "download_onnx")
 
@@ -103,7 +103,7 @@ with st.expander("Per-label thresholds", expanded=False):
                "model's own (tuned on its validation split).")
     cols = st.columns(min(4, len(trained.label_names)))
     thresholds = [
-        cols[j % len(cols)].slider(label, 0.0, 1.0, float(trained.thresholds[j]), 0.01, key=f"thr_{model_key}_{j}")
+        cols[j % len(cols)].slider(plain(label), 0.0, 1.0, float(trained.thresholds[j]), 0.01, key=f"thr_{model_key}_{j}")
         for j, label in enumerate(trained.label_names)
     ]
 
@@ -123,7 +123,7 @@ if cached is None or cached[0] != cache_key:
         raw_frame = read_csv(data, f"'{data.name}'")
         scored, plan = predict_frame(trained, raw_frame, name=f"'{data.name}'")
     except MultilabelError as exc:
-        st.error(for_page(str(exc)))
+        error(exc)
         st.stop()
     # A file that carries the model's label columns (a test split, say) gets the per-label analysis below.
     truth, truth_problem = None, None
@@ -139,9 +139,9 @@ result = pd.concat([scored[plan.passthrough],
 for note in plan.notes:
     if truth is not None and note.startswith("column(s)"):
         continue  # the label columns: said below, where they are compared with the predictions
-    st.warning(note)
+    warning(note)
 if truth_problem:
-    st.warning(f"{for_page(truth_problem)}; so the file's labels are not compared with the predictions")
+    warning(f"{truth_problem}; so the file's labels are not compared with the predictions")
 counts = [int(result[c].sum()) for c in label_cols]
 st.markdown(f"**{len(result):,} rows scored.** Columns `<label>{PROB_SUFFIX}` hold probabilities; `<label>` "
             "holds 0/1 under the thresholds above.")

@@ -244,7 +244,7 @@ if epoch is not None:
     cols[2].metric("Val Hamming loss", fmt(values.get("val Hamming")))
     cols[3].metric("Val subset accuracy", fmt(values.get("val subset acc")))
 if run["error"]:
-    st.error(f"This run {status_word(run['status'])}: {run['error']}")
+    st.error(f"This run {status_word(run['status'])}: {plain(run['error'])}")
 problem = st.session_state.pop("run_error", None)
 if problem:
     st.error(plain(problem))

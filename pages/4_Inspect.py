@@ -213,6 +213,9 @@ if not runs:
 by_id = {r["id"]: r for r in runs}
 ids = list(by_id)
 wanted = st.query_params.get("run")
+if wanted and wanted not in by_id:  # a stale or mistyped link: say so (as Predict and Search do), then open the newest
+    st.warning(f"No run {plain(wanted)} to inspect in this run store (unknown, deleted, or without a model yet); "
+               "showing the newest run instead.")
 run_id = st.selectbox("Run", ids, index=ids.index(wanted) if wanted in by_id else 0, key="inspect_run",
                       format_func=lambda i: option(by_id[i]))
 st.query_params["run"] = run_id

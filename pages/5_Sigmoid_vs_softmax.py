@@ -10,6 +10,7 @@ st.title("Sigmoid vs softmax")  # before the heavy imports: the page paints at o
 import pandas as pd  # noqa: E402
 
 from multilabel import MultilabelError  # noqa: E402
+from app_pages._shared import error  # noqa: E402
 from multilabel.charts import heads_loss_figure, heads_metrics_figure, heads_probability_figure  # noqa: E402
 from multilabel.heads import (DEMO_LABELS, DEMO_ROWS, HEAD_TITLES, HeadsComparison, compare_heads,  # noqa: E402
                               demo_data)
@@ -54,7 +55,7 @@ try:
     with st.spinner("Training both heads…"):
         result = comparison(*inputs)
 except MultilabelError as exc:
-    st.error(str(exc))
+    error(exc)
     st.stop()
 
 st.markdown(f"**{result.n_train:,}** training / **{result.n_val:,}** validation rows · "

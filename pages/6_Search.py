@@ -25,8 +25,7 @@ from multilabel.data import dataset_from_frame  # noqa: E402
 from multilabel.paths import os_error_message  # noqa: E402
 from multilabel.store import default_home  # noqa: E402
 from app_pages._export import onnx_button  # noqa: E402
-from app_pages._shared import model_from_store, plain, show_label_warnings  # noqa: E402
-from app_pages._words import for_page  # noqa: E402
+from app_pages._shared import error, model_from_store, plain, release_upload, show_label_warnings  # noqa: E402
 
 # The live view reads the study from its SQLite file and redraws the table and charts: measured 34 / 107 / 224 ms
 # of server time at 20 / 100 / 300 trials when every poll read every trial; search.cached_storage now reads only
@@ -62,7 +61,7 @@ def importance_step(completed: int, final: bool) -> int:
 
 def summary_of(job: dict) -> dict | None:
     try:
-        return search.study_summary(search.cached_storage(job["storage"]), job["study"])
+        return search.settle(search.study_summary(search.cached_storage(job["storage"]), job["study"]), job)
     except MultilabelError:
         return None  # the process has not created the study yet
 
@@ -119,7 +118,7 @@ if jobs:
     st.session_state["search_pick"] = study or NEW  # the widget follows the page's choice (a start, a link)
     st.selectbox("Search", [NEW, *jobs], key="search_pick", on_change=pick,
                  format_func=lambda s: s if s not in jobs else
-                 f"{s} · {'running' if jobs[s]['alive'] else 'ended'} · {jobs[s]['rows']:,} rows")
+                 f"{s} · {jobs[s]['outcome']} · {jobs[s]['rows']:,} rows")
 
 # -- start a search --------------------------------------------------------------------------------------------------
 if not study:
@@ -139,19 +138,23 @@ if not study:
                                   type=["csv", "parquet"], key="search_csv")
         kept = st.session_state.get("search_upload")
         if upload is not None and (kept is None or kept["id"] != upload.file_id):
+            st.session_state.pop("search_upload", None)  # the earlier table first (see Train)
+            kept = None
             try:
                 kept = {"id": upload.file_id, "name": upload.name, "frame": read_csv(upload, f"'{upload.name}'")}
             except MultilabelError as exc:
                 kept = None
-                st.error(for_page(str(exc)))
+                error(exc)
+            else:
+                release_upload(upload)  # parsed and kept: the file's bytes need not stay in the server's memory
             st.session_state["search_upload"] = kept
         train_upload = st.session_state.get("train_upload")  # the file chosen on the Train page, if any
         if kept is None and train_upload is not None:
             kept = {"id": train_upload["id"], "name": train_upload["name"], "frame": train_upload["frame"]}
             st.caption("Using the CSV uploaded on the Train page; upload another file to replace it.")
         if kept is not None:
-            frame, name = kept["frame"], kept["name"]
-            st.caption(f"{plain(name)}: {len(frame):,} rows × {len(frame.columns)} columns")
+            frame, file_name = kept["frame"], kept["name"]
+            st.caption(f"{plain(file_name)}: {len(frame):,} rows × {len(frame.columns)} columns")
             columns = [str(c) for c in frame.columns]
             if st.session_state.get("search_labels_file") != kept["id"]:
                 st.session_state["search_labels_file"] = kept["id"]
@@ -159,9 +162,9 @@ if not study:
             labels = st.multiselect("Label columns", columns, key="search_labels",
                                     help="each chosen column is one yes/no label; all other columns are features")
             if labels:
-                show_label_warnings(frame, labels, f"'{name}'")
-                data_info = {"source": "csv", "name": name}
-                data_ready = lambda: dataset_from_frame(frame, labels, f"'{name}'")  # noqa: E731
+                show_label_warnings(frame, labels, f"'{file_name}'")
+                data_info = {"source": "csv", "name": file_name}
+                data_ready = lambda: dataset_from_frame(frame, labels, f"'{file_name}'")  # noqa: E731
             else:
                 st.info("Choose the label columns.")
 
@@ -182,7 +185,7 @@ if not study:
                                       "the ensemble averages all N x seeds nets")
     workers = cols[2].number_input("Worker processes", 1, 8, 1, key="search_workers",
                                    help="processes that run trials side by side on this machine")
-    name = cols[3].text_input("Search name", search.next_study_name(HOME), key="search_name",
+    study_name = cols[3].text_input("Search name", search.next_study_name(HOME), key="search_name",
                               help="names this search in the run store and in the page's link")
 
     if st.button("Start search", type="primary", key="search_start"):
@@ -192,12 +195,12 @@ if not study:
             if not minutes and not trials:
                 raise MultilabelError("give the search a budget: minutes, trials, or both")
             data = data_ready()
-            job = search.launch(data, name, home=HOME, trials=int(trials) or None,
+            job = search.launch(data, study_name, home=HOME, trials=int(trials) or None,
                                 timeout=float(minutes) * 60 or None, folds=int(folds), jobs=int(workers),
                                 members=int(members), epochs=int(epochs), data_info=data_info,
                                 seeds=int(seeds))
         except MultilabelError as exc:
-            st.error(for_page(str(exc)))
+            error(exc)
         except OSError as exc:  # the run store's folder cannot take the search's files
             st.error(plain(os_error_message(exc, "starting the search")))
         else:
@@ -236,9 +239,11 @@ def render(job: dict) -> None:
         st.markdown(f"status: **{phase}** · {finished} trial(s) finished, {running} running · budget "
                     f"{budget_line(job)} · {elapsed / 60:.1f} min so far")
     else:
-        result = job.get("result") or {}
-        word = "stopped" if job.get("stop_requested") or result.get("interrupted") else "finished"
+        word = job["outcome"]
         st.markdown(f"status: **{word}** · {finished} trial(s) · budget {budget_line(job)}")
+        if word == "died":
+            st.error("The search process ended without finishing (killed, or the machine restarted): its finished "
+                     "trials are kept; a trial it was running did not finish. Refit below, or start a new search.")
         if word == "stopped" and states.get("FAIL"):
             st.caption("The trial that was running when Stop was pressed is recorded as failed: it did not finish.")
     counts = " · ".join(f"{n} {s.lower()}" for s, n in sorted(states.items()))
@@ -290,7 +295,7 @@ def render(job: dict) -> None:
                     try:
                         search.rebuild(study, int(k), HOME, seeds=int(n_seeds))
                     except MultilabelError as exc:
-                        st.error(for_page(str(exc)))
+                        error(exc)
                     else:
                         st.rerun()
 

@@ -7,6 +7,7 @@ Imported as ``from pagetest import ...`` (pytest puts ``tests/`` on ``sys.path``
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import Callable
@@ -32,6 +33,11 @@ def open_page(page: str | None = None, **query: str) -> AppTest:
 def text(at: AppTest) -> str:
     """Every markdown element's text, one per line."""
     return "\n".join(m.value for m in at.markdown)
+
+
+def shown(markdown: str) -> str:
+    """The text a person reads from an element's Markdown source: the escapes of app_pages._shared.plain removed."""
+    return re.sub(r"\\(.)", r"\1", markdown)
 
 
 def progress_texts(at: AppTest) -> list[str]:

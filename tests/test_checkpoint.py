@@ -202,14 +202,23 @@ def _config(key, value):
     (_set("label_names", lambda p: [p["label_names"][0]] * 3), "the label name 'label_0' appears twice"),
     (_set("thresholds", [0.5, 0.5, 1.5]), "thresholds must be 3 numbers in [0, 1]"),
     (_set("thresholds", [0.5, 0.5]), "thresholds must be 3 numbers in [0, 1]"),
-    (_config("input_size", 5), "its weights are 6 -> 16 -> 3 but its settings say 5 -> 16 -> 3"),
-    (_config("hidden_size", 32), "its weights are 6 -> 16 -> 3 but its settings say 6 -> 32 -> 3"),
-    (_config("num_outputs", 4), "its weights are 6 -> 16 -> 3 but its settings say 6 -> 16 -> 4"),
+    (_config("input_size", 5), "tensor 'net.0.weight' has shape (16, 6) where 5 -> 16 -> 3 needs (16, 5)"),
+    (_config("hidden_size", 32), "tensor 'net.0.weight' has shape (16, 6) where 6 -> 32 -> 3 needs (32, 6)"),
+    (_config("num_outputs", 4), "tensor 'net.3.weight' has shape (3, 16) where 6 -> 16 -> 4 needs (4, 16)"),
     (lambda p: p["state_dict"].__setitem__("net.0.weight", torch.zeros(16, 7)),
-     "its weights are 7 -> 16 -> 3 but its settings say 6 -> 16 -> 3"),
+     "tensor 'net.0.weight' has shape (16, 7) where 6 -> 16 -> 3 needs (16, 6)"),
+    # issue 23: a last layer with 5 inputs was reported as "its weights are 6 -> 16 -> 3 but its settings say 6 ->
+    # 16 -> 3"; a wrong bias or an extra tensor ended in "(RuntimeError: Error(s) in loading state_dict for MLP:)"
+    (lambda p: p["state_dict"].__setitem__("net.3.weight", torch.zeros(3, 5)),
+     "tensor 'net.3.weight' has shape (3, 5) where 6 -> 16 -> 3 needs (3, 16)"),
+    (lambda p: p["state_dict"].__setitem__("net.0.bias", torch.zeros(15)),
+     "tensor 'net.0.bias' has shape (15,) where 6 -> 16 -> 3 needs (16,)"),
+    (lambda p: p["state_dict"].__setitem__("net.9.weight", torch.zeros(2)),
+     "tensor 'net.9.weight' does not belong to a 6 -> 16 -> 3 net"),
 ], ids=["more feature names", "fewer feature names", "short mean", "long std", "NaN mean", "inf std", "zero std",
         "negative std", "duplicate features", "duplicate labels", "threshold 1.5", "two thresholds",
-        "input_size vs weights", "hidden_size vs weights", "num_outputs vs weights", "first layer in_features"])
+        "input_size vs weights", "hidden_size vs weights", "num_outputs vs weights", "first layer in_features",
+        "last layer in_features", "first bias", "extra tensor"])
 def test_a_checkpoint_whose_parts_disagree_is_refused_at_load(trained_small, tmp_path, change, fragment):
     message = edited(trained_small, tmp_path, change)
     assert "is a damaged multilabel checkpoint (" in message and fragment in message, message
@@ -247,3 +256,68 @@ def test_a_saved_run_continues_from_its_checkpoint_exactly(tmp_path, small_data,
     rest = train(config, small_data, resume=ResumeState.from_dict(loaded.resume))
     assert [r["val_loss"] for r in first.history + rest.history] == [r["val_loss"] for r in whole.history]
     np.testing.assert_array_equal(rest.trained.predict_proba(small_data.X), whole.trained.predict_proba(small_data.X))
+
+
+# -- issue 23: a content digest of the weights, verified at load ------------------------------------------------------
+
+def _flip_inside(path, entry: str) -> None:
+    """Flip one byte in the middle of the zip entry ``entry`` (a tensor's stored bytes), as a bad disk would."""
+    import struct
+    with zipfile.ZipFile(path) as zf:
+        info = next(i for i in zf.infolist() if i.filename.endswith(entry))
+    with open(path, "r+b") as fh:
+        fh.seek(info.header_offset + 26)
+        name_len, extra_len = struct.unpack("<HH", fh.read(4))
+        at = info.header_offset + 30 + name_len + extra_len + info.file_size // 2
+        fh.seek(at)
+        byte = fh.read(1)
+        fh.seek(at)
+        fh.write(bytes([byte[0] ^ 0x5A]))
+
+
+def test_flipped_weight_bytes_are_refused_with_one_line(trained_small, tmp_path):
+    path = save_checkpoint(trained_small, tmp_path / "model.pt")
+    storages = sorted(n for n in zipfile.ZipFile(path).namelist() if "/data/" in n)
+    assert storages
+    for entry in storages:  # every tensor of the file is covered, whichever one the disk damaged
+        copy = tmp_path / "copy.pt"
+        copy.write_bytes(path.read_bytes())
+        _flip_inside(copy, entry)
+        message = refused(copy)
+        assert "do not match the digest" in message and "\n" not in message, (entry, message)
+
+
+def test_an_ensemble_member_with_wrong_shapes_is_named(trained_small, tmp_path):
+    from multilabel.search import ensemble
+    path = save_checkpoint(ensemble([trained_small, trained_small]), tmp_path / "ens.pt")
+    payload = torch.load(path, weights_only=True)
+    payload["members"][0]["state_dict"]["net.3.bias"] = torch.zeros(7)
+    payload.pop("digest")
+    torch.save(payload, path)
+    assert "ensemble member 2: tensor 'net.3.bias' has shape (7,) where 6 -> 16 -> 3 needs (3,)" in refused(path)
+
+
+def test_a_checkpoint_saved_before_digests_still_loads(trained_small, tmp_path):
+    path = save_checkpoint(trained_small, tmp_path / "model.pt")
+    payload = torch.load(path, weights_only=True)
+    assert len(payload.pop("digest")) == 64
+    torch.save(payload, path)
+    loaded = load_checkpoint(path)
+    X = np.random.default_rng(0).normal(size=(5, 6)).astype(np.float32)
+    np.testing.assert_array_equal(loaded.predict_proba(X), trained_small.predict_proba(X))
+
+
+def test_a_pickle_naming_os_system_is_refused_as_code_and_damaged_bytes_as_damaged(trained_small, tmp_path):
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("echo pwned",))
+
+    path = tmp_path / "evil.pt"
+    torch.save({"x": Evil()}, path)
+    assert "could run code" in refused(path)
+    good = save_checkpoint(trained_small, tmp_path / "model.pt")
+    data = bytearray(good.read_bytes())
+    data[:64] = b"garbage!" * 8  # the start of the pickled structure: not code, just damage
+    path.write_bytes(bytes(data))
+    message = refused(path)
+    assert "could run code" not in message and "checkpoint" in message, message

@@ -24,7 +24,7 @@ from multilabel.session import get_registry
 
 from app_pages._nav import PAGES
 from app_pages._shared import plain
-from pagetest import REPO, WAIT_S, open_page, progress_texts, text, wait_until
+from pagetest import REPO, WAIT_S, open_page, progress_texts, shown, text, wait_until
 
 PAGE = {name.lower(): path for name, path in PAGES.items()}  # page paths live in one place: app_pages/_nav.py
 
@@ -390,7 +390,7 @@ def test_predict_with_a_garbage_checkpoint_shows_an_error(home):
     at.file_uploader(key="ckpt_upload").set_value(("model.pt", b"not a checkpoint at all", "application/octet-stream"))
     at.run()
     assert not at.exception, [e.value for e in at.exception]
-    assert len(at.error) == 1 and "model.pt" in at.error[0].value
+    assert len(at.error) == 1 and "model.pt" in shown(at.error[0].value)
     assert len(at.get("download_button")) == 0
 
 
@@ -407,7 +407,7 @@ def test_predict_with_a_bad_csv_shows_an_error_not_an_exception(home, content, n
     at.file_uploader(key="predict_csv").set_value(("junk.csv", content, "text/csv")).run()
     assert not at.exception, [e.value for e in at.exception]
     assert len(at.error) == 1, [e.value for e in at.error]
-    assert needle in at.error[0].value
+    assert needle in shown(at.error[0].value)
     assert len(at.get("download_button")) == 0
     assert len(at.dataframe) == 0
 
@@ -436,12 +436,12 @@ def test_a_failed_run_shows_its_message_on_train_and_runs(home):
     at.switch_page(PAGE["train"]).run()
     assert not at.exception
     assert status_is("failed")(at)
-    assert [e.value for e in at.error] == [message]
+    assert [e.value for e in at.error] == [plain(message)]
     assert len(at.get("plotly_chart")) == 0 and not at.metric
 
     at.switch_page(PAGE["runs"]).run()
     assert not at.exception
-    assert any(message in e.value and "failed" in e.value for e in at.error)
+    assert any(plain(message) in e.value and "failed" in e.value for e in at.error)
     assert len(at.get("download_button")) == 0  # no checkpoint to offer
 
 
@@ -673,7 +673,7 @@ def test_another_session_sees_the_owner_and_must_confirm_a_stop_which_leaves_a_n
     other.button(key="stop_yes").click().run()
     wait_until(owner, status_is("stopped"), "the other session's stop to end the run")
     other_id = other.session_state["browser_id"]
-    notes = [c.value for c in owner.caption if c.value.startswith("Note (")]
+    notes = [shown(c.value) for c in owner.caption if shown(c.value).startswith("Note (")]
     assert len(notes) == 1 and f"stopped by browser session {other_id}" in notes[0]
     owner.switch_page(PAGE["runs"]).run()
     assert any(f"stopped by browser session {other_id}" in c.value for c in owner.caption)

@@ -180,7 +180,7 @@ def test_start_without_a_budget_or_with_a_taken_name_is_one_clear_line(home):
     start = at.button(key="search_start")
     at.number_input(key="search_minutes").set_value(0.0).run()
     at.button(key="search_start").click().run()
-    assert not at.exception and [e.value for e in at.error] == ["give the search a budget: minutes, trials, or both"]
+    assert not at.exception and [e.value for e in at.error] == [plain("give the search a budget: minutes, trials, or both")]
     assert search.list_jobs(home) == []
     at.text_input(key="search_name").set_value("bad name!").run()
     at.number_input(key="search_trials").set_value(1).run()
