@@ -65,17 +65,36 @@ def rows_line(info: Mapping[str, Any], alive: bool) -> str:
     return "preparing data…" if alive else "rows not recorded"
 
 
-def browser_session() -> str:
-    """This browser session's name, e.g. 'browser session 1a2b3c': runs it starts are its own (``started_by``).
+BROWSER_COOKIE = "multilabel_browser"  # the browser's name for its runs, kept across reloads and restarts
+_BROWSER_ID = re.compile(r"[0-9a-f]{6}")
 
-    Kept in st.session_state, so it lasts as long as the tab's session; a reload is a new session.
+
+def browser_session() -> str:
+    """This browser's name, e.g. 'browser session 1a2b3c': runs it starts are its own (``started_by``).
+
+    A reload opens a new Streamlit session, but it is the same person: the name lives in a cookie
+    (BROWSER_COOKIE, a year, this site only), read from the request that opened the session. A browser that has no
+    cookie yet gets a new name, kept in st.session_state for the tab and written to the cookie for its next loads.
     """
     import uuid
 
     import streamlit as st
 
     if "browser_id" not in st.session_state:
-        st.session_state["browser_id"] = uuid.uuid4().hex[:6]
+        try:
+            known = st.context.cookies.get(BROWSER_COOKIE)
+        except Exception:  # no request behind this session (a script run by a test harness)
+            known = None
+        if known and _BROWSER_ID.fullmatch(known):
+            st.session_state["browser_id"] = known
+        else:
+            st.session_state["browser_id"] = uuid.uuid4().hex[:6]
+            st.session_state["browser_cookie_due"] = True
+    if st.session_state.pop("browser_cookie_due", False):
+        # A zero-height script element; only on the first page this browser opens without the cookie.
+        st.html(f"""<script>window.parent.document.cookie =
+            "{BROWSER_COOKIE}={st.session_state['browser_id']}; path=/; max-age=31536000; SameSite=Strict";</script>""",
+                unsafe_allow_javascript=True)
     return f"browser session {st.session_state['browser_id']}"
 
 

@@ -36,6 +36,7 @@ ME = browser_session()  # runs this tab starts are its own; stopping another ses
 
 reg = registry()
 run_id = st.session_state.get("run_id") or st.query_params.get("run")
+reopened = bool(run_id) and not st.session_state.get("run_id")  # a reload or a link: the tab opens on a run
 if run_id:
     try:
         stored = reg.store.get_run(run_id)
@@ -435,8 +436,10 @@ if run_id:
 
     with panel:
         live_view()
-    if st.session_state.pop("scroll_to_run", False):
-        scroll_to(".st-key-run_panel")  # Start is at the bottom of the form: bring the run's status into view
+    # Start is at the bottom of the form: bring the run's status into view after Start, and when a reload (or a
+    # link) opens the page on a run that is training.
+    if st.session_state.pop("scroll_to_run", False) or (reopened and live):
+        scroll_to(".st-key-run_panel")
 else:
     with panel:
         st.info("Set the data and knobs, then press **Start training**. The run keeps going if you leave this page.")

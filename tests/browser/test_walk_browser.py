@@ -1,0 +1,52 @@
+"""What a newcomer sees at 1400x900 (issue 22), on one server: a reload keeps the browser's identity, nothing
+sticks out of the window on the right, and the plotly toolbar never covers a chart's title."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+pytestmark = pytest.mark.browser
+LOAD_MS = 60_000
+WINDOW = {"width": 1400, "height": 900}
+
+
+def button(page: Page, key: str):
+    return page.locator(f".st-key-{key} button").first
+
+
+def status_line(page: Page):
+    return page.locator(".st-key-run_panel p").filter(has_text="status:").first
+
+
+def test_a_reload_keeps_the_browser_and_its_run_is_still_its_own(page: Page, server, screenshot):
+    page.set_viewport_size(WINDOW)
+    page.goto(f"{server.url}/Train?epochs=5000&hidden_size=32&refit=none")
+    expect(button(page, "start")).to_be_enabled(timeout=LOAD_MS)
+    button(page, "start").click()
+    expect(status_line(page)).to_contain_text("started by this browser session", timeout=LOAD_MS)
+    expect(page).to_have_url(re.compile(r"[?&]run=[\w-]+"), timeout=LOAD_MS)
+
+    page.reload()
+    expect(status_line(page)).to_contain_text("status: running", timeout=LOAD_MS)
+    expect(status_line(page)).to_contain_text("started by this browser session")
+    page.wait_for_function("""() => { const r = document.querySelector('.st-key-run_panel').getBoundingClientRect();
+        return r.top > -5 && r.top < window.innerHeight / 2; }""", timeout=10_000)  # the live run is in view
+    screenshot("after-reload")
+    button(page, "pause").click()  # its own run: no "...anyway?" question, no note
+    expect(status_line(page)).to_contain_text(re.compile(r"paused|pausing"), timeout=LOAD_MS)
+    expect(page.get_by_text("anyway?")).to_have_count(0)
+    expect(page.get_by_text("Note (")).to_have_count(0)
+    button(page, "stop").click()
+    expect(status_line(page)).to_contain_text("stopped", timeout=LOAD_MS)
+
+    other = page.context.browser.new_context(viewport=WINDOW)  # another browser (no cookie): not its run
+    try:
+        tab = other.new_page()
+        tab.goto(page.url)
+        expect(tab.locator(".st-key-run_panel p").filter(has_text="status:").first).to_contain_text(
+            "started by another browser session", timeout=LOAD_MS)
+    finally:
+        other.close()
