@@ -50,3 +50,23 @@ def test_a_reload_keeps_the_browser_and_its_run_is_still_its_own(page: Page, ser
             "started by another browser session", timeout=LOAD_MS)
     finally:
         other.close()
+
+
+def test_save_thresholds_then_the_terminal_has_no_warning_or_trace(page: Page, server, screenshot):
+    """Start (a worker) and Save thresholds (sliders set through Session State) printed to the server's terminal:
+    'missing ScriptRunContext!' per st.* call of the page run in the worker, and Streamlit's widget-default trace."""
+    from multilabel.store import RunStore
+
+    page.set_viewport_size(WINDOW)
+    runs = [r for r in RunStore(server.home).list_runs() if r["checkpoint"]]
+    assert runs, "the reload test leaves a stopped run with its best weights"
+    page.goto(f"{server.url}/Inspect?run={runs[0]['id']}")
+    expect(button(page, "tune_thresholds")).to_be_enabled(timeout=LOAD_MS)
+    button(page, "tune_thresholds").click()
+    expect(button(page, "save_thresholds")).to_be_enabled(timeout=LOAD_MS)
+    button(page, "save_thresholds").click()
+    expect(page.get_by_text("Saved into run")).to_be_visible(timeout=LOAD_MS)
+    screenshot("inspect-saved")
+    noise = [line for line in server.log_tail(200_000).splitlines()
+             if re.search(r"WARNING|Traceback|Error|missing ScriptRunContext|streamlit run \[FILE_NAME\]", line)]
+    assert noise == [], "\n".join(noise[:20])
