@@ -69,6 +69,14 @@ BROWSER_COOKIE = "multilabel_browser"  # the browser's name for its runs, kept a
 _BROWSER_ID = re.compile(r"[0-9a-f]{6}")
 
 
+def batch_words(config: Mapping[str, Any], info: Mapping[str, Any]) -> str:
+    """'batch 100', or 'batch 100 (auto)' for a run set to auto (0) once it has started; 'batch auto' before."""
+    used = info.get("batch_size")
+    if config.get("batch_size"):
+        return f"batch {config['batch_size']}"
+    return f"batch {used} (auto)" if used else "batch auto"
+
+
 def browser_session() -> str:
     """This browser's name, e.g. 'browser session 1a2b3c': runs it starts are its own (``started_by``).
 
@@ -85,7 +93,7 @@ def browser_session() -> str:
             known = st.context.cookies.get(BROWSER_COOKIE)
         except Exception:  # no request behind this session (a script run by a test harness)
             known = None
-        if known and _BROWSER_ID.fullmatch(known):
+        if isinstance(known, str) and _BROWSER_ID.fullmatch(known):
             st.session_state["browser_id"] = known
         else:
             st.session_state["browser_id"] = uuid.uuid4().hex[:6]

@@ -20,8 +20,8 @@ from multilabel.config import advice  # noqa: E402
 from multilabel.data import dataset_from_frame  # noqa: E402
 from app_pages import _form  # noqa: E402
 from app_pages._shared import plain, registry, show_label_warnings  # noqa: E402
-from app_pages._words import (browser_session, for_page, notes_lines, owner_line, queue_line,  # noqa: E402
-                              rows_line, status_word)
+from app_pages._words import (batch_words, browser_session, for_page, notes_lines, owner_line,  # noqa: E402
+                              queue_line, rows_line, status_word)
 
 # The live view polls every POLL_S while one run trains, and less often the more runs train at once: every open tab
 # of every run re-renders its charts on each poll, in the server and in the browser. Measured with 4 runs each
@@ -349,16 +349,18 @@ def render(view) -> None:
     for line in notes_lines(view.notes):
         st.caption(line)
     st.caption(f"{rows_line(info, view.alive)} · {cfg['input_size']} → {cfg['hidden_size']} → "
-               f"{cfg['num_outputs']} · lr {cfg['learning_rate']:g} · batch {cfg['batch_size']} · "
+               f"{cfg['num_outputs']} · lr {cfg['learning_rate']:g} · {batch_words(cfg, info)} · "
                f"device {info.get('device', cfg['device'])}")
     last = history[-1] if history else None
     if last:
         elapsed = sum(r["duration_s"] for r in history)
         eta = elapsed / last["epoch"] * (epochs - last["epoch"]) if view.alive else 0.0
+        # A paused run has no speed and no ETA: it waits for a person, not for the CPU.
+        pace = ("paused" if view.paused else f"{last['samples_per_s']:,.0f} samples/s · ETA {eta:.0f} s"
+                if view.alive else f"{last['samples_per_s']:,.0f} samples/s")
         st.progress(min(last["epoch"] / epochs, 1.0),
-                    text=f"epoch {last['epoch']}/{epochs}{' · paused' if view.paused else ''} · "
-                         f"{last['samples_per_s']:,.0f} samples/s · "
-                         f"ETA {eta:.0f} s · train loss {last['train_loss']:.4f} · val loss {last['val_loss']:.4f}")
+                    text=f"epoch {last['epoch']}/{epochs} · {pace} · train loss {last['train_loss']:.4f} · "
+                         f"val loss {last['val_loss']:.4f}")
     if last and view.alive and info.get("refitting"):
         refit = info["refitting"]
         st.caption(f"Training done; refitting on all {refit['rows']:,} rows for {refit['epochs']} epochs (the best "

@@ -57,7 +57,7 @@ def table_config() -> dict:
     config.update({
         "name": st.column_config.TextColumn(width="medium"), "status": st.column_config.TextColumn(width="small"),
         "data": st.column_config.TextColumn(width="small"), "lr": st.column_config.NumberColumn(format="%g"),
-        "batch": st.column_config.NumberColumn(help="rows per optimizer step; 0 = auto (training rows / 16)"),
+        "batch": st.column_config.NumberColumn(help="rows per optimizer step (a run set to auto shows the size it used)"),
         "eval every": st.column_config.NumberColumn(help="validation metrics every N epochs; 0 = auto"),
         "weight decay": st.column_config.NumberColumn(format="%g"),
         "duration s": st.column_config.NumberColumn(format="%.1f"),

@@ -138,6 +138,9 @@ def test_synthetic_run_completes_and_shows_metrics_and_curves(home):
     assert not any(m.label.lower() == "accuracy" for m in at.metric)  # never element-wise accuracy
     assert epoch_shown(at) == epochs
     assert progress_texts(at)[0].startswith(f"epoch {epochs}/{epochs}")
+    # Batch size auto (0): the caption says the size used (1,600 training rows / 16), never "batch 0".
+    assert any(" · batch 100 (auto) · " in c.value for c in at.caption), [c.value for c in at.caption]
+    assert get_registry(home).store.get_run(run_id)["info"]["batch_size"] == 100
     # The default refits on all rows after training; the page says the saved model is that refit, not the best epoch.
     refit = get_registry(home).store.get_run(run_id)["info"]["refit"]
     assert refit["epochs"] == int(shown["Best epoch"])

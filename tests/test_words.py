@@ -51,3 +51,11 @@ def test_notes_and_rows_lines():
     assert rows_line({}, alive=True) == "preparing data…"
     assert rows_line({"n_train": 1600, "n_val": 400}, alive=True) == "1,600 training / 400 validation rows"
     assert "?" not in rows_line({}, alive=False)
+
+
+def test_batch_words_say_the_size_used_never_batch_0():
+    from app_pages._words import batch_words
+
+    assert batch_words({"batch_size": 64}, {"batch_size": 64}) == "batch 64"
+    assert batch_words({"batch_size": 0}, {"batch_size": 100}) == "batch 100 (auto)"
+    assert batch_words({"batch_size": 0}, {}) == "batch auto"  # before the worker has resolved it
