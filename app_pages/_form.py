@@ -112,12 +112,27 @@ def load(config: dict[str, Any], data: Optional[dict[str, Any]] = None) -> None:
             for key, src in (("syn_samples", "rows"), ("syn_noise", "noise")):
                 if isinstance(data.get(src), (int, float)):
                     values[key] = data[src]
-    for key in [*values, *(k.name for k in knobs())]:
+    for key in [*values, *(k.name for k in knobs()), *(EXACT + k.name for k in knobs())]:
         st.session_state.pop(key, None)  # widget state only: the dict is under FORM
 
 
 def _copy(key: str, convert: Callable[[Any], Any] = lambda v: v) -> None:
     form()[key] = convert(st.session_state[key])
+
+
+EXACT = "exact_"  # the key prefix of a slider's number box
+
+
+def exact_box(k: Knob) -> bool:
+    """Whole-number sliders with a wide range (hidden size, epochs, patience) get a number box beside them."""
+    return (k.ui == "slider" and isinstance(k.default, int) and not isinstance(k.default, bool)
+            and k.name not in DATA_SHAPE and k.min is not None and k.max is not None and k.max - k.min > 100)
+
+
+def _copy_pair(name: str, changed: str, other: str) -> None:
+    """A slider or its number box changed: the form takes the value and the other widget is drawn from it."""
+    form()[name] = st.session_state[changed]
+    st.session_state.pop(other, None)
 
 
 def widget(k: Knob, container: Any = st) -> Any:
@@ -135,6 +150,15 @@ def widget(k: Knob, container: Any = st) -> Any:
     elif k.ui == "select":
         options = list(k.options)
         container.selectbox(k.label, options, index=options.index(value), on_change=_copy, args=(k.name,), **common)
+    elif k.ui == "slider" and exact_box(k):
+        # A number box beside the slider: 20 or 100 typed, not found by the pixel or by 99 key presses (each a
+        # rerun). Both show the form's value; a change in one redraws the other from it.
+        slide, box = container.columns([3, 1.2], vertical_alignment="bottom")
+        slide.slider(k.label, k.min, k.max, value=value, step=k.step, on_change=_copy_pair,
+                     args=(k.name, k.name, EXACT + k.name), **common)
+        box.number_input(f"{k.label} (exact)", min_value=k.min, max_value=k.max, value=value, step=1,
+                         key=EXACT + k.name, on_change=_copy_pair, args=(k.name, EXACT + k.name, k.name),
+                         label_visibility="collapsed")
     elif k.ui == "slider":
         container.slider(k.label, k.min, k.max, value=value, step=k.step, on_change=_copy, args=(k.name,), **common)
     else:

@@ -110,6 +110,19 @@ def test_train_page_before_any_run_invites_a_start(home):
     assert set(figs) == {"loss_frame", "metrics_frame"} and all(f["data"] == [] for f in figs.values())
 
 
+def test_hidden_size_and_epochs_take_a_typed_number_beside_their_slider(home):
+    """20 or 100 exactly, without finding the pixel: the number box and the slider show one value."""
+    at = app(PAGE["train"])
+    at.number_input(key="exact_epochs").set_value(100).run()
+    assert at.slider(key="epochs").value == 100 and at.session_state["train_form"]["epochs"] == 100
+    at.number_input(key="exact_hidden_size").set_value(20).run()
+    assert at.slider(key="hidden_size").value == 20
+    at.slider(key="epochs").set_value(5).run()
+    assert at.number_input(key="exact_epochs").value == 5
+    assert at.query_params["epochs"] == "5" and at.query_params["hidden_size"] == "20"
+    assert not at.exception
+
+
 def test_train_page_warns_when_adam_meets_the_adamw_weight_decay(home):
     at = app(PAGE["train"])
     assert not [w for w in at.warning if "weight decay" in w.value]  # the defaults: adamw, decay 1.0
