@@ -65,6 +65,30 @@ def rows_line(info: Mapping[str, Any], alive: bool) -> str:
     return "preparing data…" if alive else "rows not recorded"
 
 
+def search_model_words(members: int, seeds: int) -> str:
+    """What a search built, as the Search page counts it: 'best model', or 'ensemble of 15 nets (5 × 3 seeds)'."""
+    if members == 1 and seeds == 1:
+        return "best model"
+    return f"ensemble of {members * seeds} nets ({members} configuration{'s' if members > 1 else ''} × {seeds} " \
+           f"seed{'s' if seeds > 1 else ''})"
+
+
+def threshold_origin(mode: str, thresholds: Iterable[float]) -> str:
+    """Where a model's thresholds come from, for the sentence 'They start at the model's own (...)'."""
+    cuts = list(thresholds)
+    if all(abs(t - 0.5) < 1e-9 for t in cuts):
+        return "0.5 for every label"
+    if mode == "tuned":
+        return "tuned per label on its validation split"
+    return "per label, as saved on the Inspect page"
+
+
+def scored_own_rows(trained_on: Optional[Mapping[str, Any]], name: str, rows: int) -> bool:
+    """True where a scored file looks like the model's training data: a CSV run's file name and row count."""
+    return bool(trained_on and trained_on.get("source") == "csv" and trained_on.get("name") == name
+                and trained_on.get("rows") == rows)
+
+
 BROWSER_COOKIE = "multilabel_browser"  # the browser's name for its runs, kept across reloads and restarts
 _BROWSER_ID = re.compile(r"[0-9a-f]{6}")
 
