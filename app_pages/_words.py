@@ -65,6 +65,27 @@ def rows_line(info: Mapping[str, Any], alive: bool) -> str:
     return "preparing data…" if alive else "rows not recorded"
 
 
+TRIAL_STATES = ("COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING")
+
+
+def trial_counts(states: Mapping[str, int]) -> str:
+    """'2 complete · 1 pruned · 1 running · 1 waiting': a search's trials by state, in the order they pass."""
+    order = [*TRIAL_STATES, *sorted(set(states) - set(TRIAL_STATES))]
+    return " · ".join(f"{states[s]} {'failed' if s == 'FAIL' else s.lower()}" for s in order if states.get(s))
+
+
+def importance_wait_words(completed: int, needed: int, alive: bool) -> str:
+    """What the Search page says where hyperparameter importance cannot be fitted yet, and what to look at instead."""
+    instead = ("Meanwhile the chart below draws every trial's settings against its objective, and the table lists "
+               "each trial's settings and scores (sort it by objective).")
+    if alive:
+        return (f"Hyperparameter importance needs {needed} completed trials (on fewer it is noise); {completed} so "
+                f"far. {instead}")
+    return (f"This search completed {completed} trial{'s' if completed != 1 else ''}: hyperparameter importance needs "
+            f"{needed}, so it is not shown; a longer budget (more minutes or trials) gets there. "
+            + instead.replace("Meanwhile the", "The"))
+
+
 def search_model_words(members: int, seeds: int) -> str:
     """What a search built, as the Search page counts it: 'best model', or 'ensemble of 15 nets (5 × 3 seeds)'."""
     if members == 1 and seeds == 1:

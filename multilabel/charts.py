@@ -22,8 +22,19 @@ NEG_COLOR, POS_COLOR = "#9aa5b1", "#d62728"
 RUN_COLORS = ("#0072B2", "#E69F00", "#009E73", "#D62728", "#7B3FA0", "#9ACD32", "#E377C2", "#7F7F7F")
 MARKERS_UP_TO = 40
 HIST_ROW_PX, HIST_GAP_PX = 150, 60  # probability histograms: panel height, and the gap holding ticks + titles  # lines with at most this many points also get markers (one point alone is only a marker)
-# Title on the first line, legend on its own line below it, so neither covers the other in a narrow column.
-_LAYOUT = dict(margin=dict(l=10, r=10, t=70, b=10), legend=dict(orientation="h", y=1.0, x=0, yanchor="bottom"),
+# The plotly toolbar (and Streamlit's fullscreen button) shows in a band this high at the top right of a chart on
+# hover: titles start below it, so the toolbar never covers the end of a long title or the legend.
+TOOLBAR_PX = 30
+
+
+def _title(text: str) -> dict[str, Any]:
+    """A chart title under the toolbar band (container pixels, not a share of the height)."""
+    return {"text": text, "x": 0, "xref": "container", "xanchor": "left", "y": 1, "yref": "container",
+            "yanchor": "top", "pad": {"t": TOOLBAR_PX, "l": 10}}
+
+
+# Title on the first line (under the toolbar band), legend on its own line below it, so none covers another.
+_LAYOUT = dict(margin=dict(l=10, r=10, t=70 + TOOLBAR_PX, b=10), legend=dict(orientation="h", y=1.0, x=0, yanchor="bottom"),
                uirevision="keep")
 
 
@@ -51,7 +62,7 @@ def _series(history: Sequence[Mapping[str, Any]], key: str) -> tuple[list[int], 
 
 def _figure(traces: list[dict[str, Any]], title: str, height: int, **layout: Any) -> go.Figure:
     """A Figure from plain trace and layout dicts: one validation pass, several times faster than add_trace."""
-    return go.Figure(data=traces, layout={"title": {"text": title, "y": 0.98, "yanchor": "top"}, "height": height, **_LAYOUT, **layout})
+    return go.Figure(data=traces, layout={"title": _title(title), "height": height, **_LAYOUT, **layout})
 
 
 def _axis(title: str, **extra: Any) -> dict[str, Any]:
@@ -304,8 +315,8 @@ def parallel_coordinates_figure(rows: Sequence[Mapping[str, Any]], hyperparamete
              "line": {"color": color, "colorscale": "Viridis", "reversescale": not higher_is_better,
                       "showscale": True, "colorbar": {"title": {"text": color_by}}},
              "labelangle": -20, "labelside": "bottom"}
-    return go.Figure(data=[trace], layout={"title": {"text": heading, "y": 0.98, "yanchor": "top"}, "height": 420,
-                                           "margin": dict(l=60, r=40, t=70, b=70)})
+    return go.Figure(data=[trace], layout={"title": _title(heading), "height": 420,
+                                           "margin": dict(l=60, r=40, t=70 + TOOLBAR_PX, b=70)})
 
 
 def figure_html(fig: go.Figure) -> bytes:
@@ -340,7 +351,7 @@ def _thin_curve(*columns: Sequence[Any], max_points: int = CURVE_POINTS) -> list
     return [[c[k] for k in keep] for c in columns]
 
 
-_CURVE_MARGIN = {"l": 10, "r": 10, "t": 40, "b": 10}  # the legend sits inside the plot: no room needed above it
+_CURVE_MARGIN = {"l": 10, "r": 10, "t": 40 + TOOLBAR_PX, "b": 10}  # the legend sits inside the plot: no room needed above it
 
 
 def _empty_note(text: str) -> dict[str, Any]:
@@ -534,7 +545,7 @@ def network_figure(picture: NetworkPicture, title: str = "The network", epoch: O
     return _figure(traces, _at_epoch(title, epoch), max(320, 40 * rows + 140),
                    xaxis={"range": [-0.6, 2.6], "visible": False, "fixedrange": True},
                    yaxis={"range": [-0.08, 1.08], "visible": False, "fixedrange": True},
-                   annotations=annotations, margin={"l": 10, "r": 10, "t": 90, "b": 30},
+                   annotations=annotations, margin={"l": 10, "r": 10, "t": 90 + TOOLBAR_PX, "b": 30},
                    legend={"orientation": "h", "x": 1, "xanchor": "right", "y": 1.0, "yref": "container",
                            "yanchor": "top"})
 
@@ -577,7 +588,7 @@ HEADS_TRUE_COLOR, HEADS_FALSE_COLOR = "#d62728", "#9aa5b1"
 HEADS_TRAIN_COLOR, HEADS_VAL_COLOR = "#1f77b4", "#ff7f0e"
 HEADS_PANEL_TITLES = {"sigmoid": "sigmoid per label (BCEWithLogits)", "softmax": "softmax over labels (CrossEntropy)"}
 HEADS_THRESHOLD = 0.5
-_HEADS_LAYOUT = dict(margin=dict(l=10, r=10, t=90, b=10), uirevision="keep",
+_HEADS_LAYOUT = dict(margin=dict(l=10, r=10, t=90 + TOOLBAR_PX, b=10), uirevision="keep",
                      legend=dict(orientation="h", x=1, xanchor="right", y=1, yref="container", yanchor="top"))
 
 
@@ -640,9 +651,9 @@ def heads_probability_figure(label_names: Sequence[str], targets: Sequence[Seque
                            "hovertemplate": "%{x}: p = %{y:.3f}<extra>" + legend + "</extra>",
                            "xaxis": f"x{suffix}", "yaxis": f"y{suffix}"})
     title = "Probability per label of validation rows with 2+ true labels (dashed: 0.5)"
-    return go.Figure(data=traces, layout={"title": {"text": title, "y": 0.99, "yanchor": "top"},
+    return go.Figure(data=traces, layout={"title": _title(title),
                                           "height": 190 * n + 130, "barmode": "overlay", **_HEADS_LAYOUT,
-                                          **{**layout, "margin": dict(l=10, r=10, t=110, b=10)}})
+                                          **{**layout, "margin": dict(l=10, r=10, t=110 + TOOLBAR_PX, b=10)}})
 
 
 def heads_loss_figure(train_loss: Mapping[str, Sequence[float]], val_loss: Mapping[str, Sequence[float]]
@@ -665,7 +676,7 @@ def heads_loss_figure(train_loss: Mapping[str, Sequence[float]], val_loss: Mappi
             traces.append({"type": "scatter", "mode": "lines", "x": list(range(1, len(values) + 1)), "y": values,
                            "name": name, "legendgroup": name, "showlegend": c == 0, "line": {"color": color},
                            "xaxis": f"x{suffix}", "yaxis": f"y{suffix}"})
-    return go.Figure(data=traces, layout={"title": {"text": "Loss per epoch", "y": 0.98, "yanchor": "top"},
+    return go.Figure(data=traces, layout={"title": _title("Loss per epoch"),
                                           "height": 340, **_HEADS_LAYOUT, **layout})
 
 
@@ -675,7 +686,7 @@ def heads_metrics_figure(table: Sequence[Mapping[str, Any]]) -> go.Figure:
     traces = [{"type": "bar", "x": names, "y": [row[key] for row in table], "name": key,
                "text": [f"{row[key]:.2f}" for row in table], "textposition": "outside"}
               for key in ("micro-F1", "subset accuracy")]
-    return go.Figure(data=traces, layout={"title": {"text": "Validation metrics", "y": 0.98, "yanchor": "top"},
+    return go.Figure(data=traces, layout={"title": _title("Validation metrics"),
                                           "height": 340, "barmode": "group", "yaxis": {"range": [0, 1.1]},
                                           **_HEADS_LAYOUT})
 
@@ -715,7 +726,9 @@ def search_progress_figure(trials: Sequence[Mapping[str, Any]]) -> go.Figure:
         {"type": "scatter", "x": xs, "y": best, "mode": "lines", "name": "best so far",
          "line": {"color": VAL_COLOR, "shape": "hv", "width": 3}, "hoverinfo": "skip"},
     ]
-    return _figure(traces, title, 340, xaxis=_axis("trial", tickformat="d"), yaxis=_axis("objective"))
+    # Few trials: one tick per trial (automatic ticks at 0, 0.5, 1 printed as "0 1 1" with the integer format).
+    xaxis = _axis("trial", tickformat="d", **({"dtick": 1} if max(xs) - min(xs) <= 10 else {}))
+    return _figure(traces, title, 340, xaxis=xaxis, yaxis=_axis("objective"))
 
 
 def _param_dimension(name: str, kind: str, spec: Any, values: Sequence[Any]) -> dict[str, Any]:
@@ -750,7 +763,7 @@ def search_parallel_figure(trials: Sequence[Mapping[str, Any]], space: Mapping[s
     trace = {"type": "parcoords", "dimensions": dims,
              "line": {"color": values, "colorscale": SEARCH_COLORSCALE, "showscale": True,
                       "colorbar": {"title": {"text": "objective"}}}}
-    return _figure([trace], title, 420, margin=dict(l=60, r=40, t=90, b=30))
+    return _figure([trace], title, 420, margin=dict(l=60, r=40, t=90 + TOOLBAR_PX, b=30))
 
 
 def search_importance_figure(importances: Mapping[str, float]) -> go.Figure:

@@ -613,3 +613,13 @@ def test_network_curves_figure_has_three_panels_of_the_records_numbers():
     assert tuple(fig.layout.yaxis3.range) == (0, 1.02)
     assert fig.layout.yaxis.domain[0] > fig.layout.yaxis2.domain[1] > fig.layout.yaxis2.domain[0] > \
         fig.layout.yaxis3.domain[1]
+
+
+def test_titles_sit_under_the_toolbar_band_and_few_trials_get_one_tick_each():
+    from multilabel.charts import TOOLBAR_PX, loss_figure, search_progress_figure
+
+    fig = loss_figure([{"epoch": 1, "train_loss": 0.5, "val_loss": 0.6}])
+    assert fig.layout.title.yref == "container" and fig.layout.title.pad.t == TOOLBAR_PX
+    assert fig.layout.margin.t >= TOOLBAR_PX + 60  # title and legend below the band
+    trials = [{"number": n, "state": "COMPLETE", "value": v} for n, v in ((0, 0.3), (1, 0.28))]
+    assert search_progress_figure(trials).layout.xaxis.dtick == 1
