@@ -192,11 +192,12 @@ def probability_histogram_figure(prob_hist: Sequence[Mapping[str, Sequence[int]]
                            "marker": {"color": color}, "width": 1 / HIST_BINS, "showlegend": j == 0,
                            "legendgroup": legend, "xaxis": f"x{suffix}", "yaxis": f"y{suffix}"})
     # The legend sits on the title's line, at the right: above the plot area it would cover the panel titles.
-    legend = {"orientation": "h", "x": 1, "xanchor": "right", "y": 1, "yref": "container",
-              "yanchor": "top"}
     top, bottom = _LAYOUT["margin"]["t"], _LAYOUT["margin"]["b"]
+    height = plot_px + top + bottom
+    legend = {"orientation": "h", "x": 1, "xanchor": "right", "y": 1 - TOOLBAR_PX / height, "yref": "container",
+              "yanchor": "top"}  # under the toolbar band, like the title
     return _figure(traces, _at_epoch("Predicted probability by true label (validation)", epoch),
-                   plot_px + top + bottom, barmode="overlay", legend=legend, **layout)
+                   height, barmode="overlay", legend=legend, **layout)
 
 
 def runs_overlay_figure(histories: Mapping[str, Sequence[Mapping[str, Any]]], key: str, title: str,
@@ -263,6 +264,27 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
+def _nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
+    """About ``count`` round tick values (1, 2 or 5 times a power of ten apart) covering [low, high]."""
+    if not high > low:
+        return [low]
+    raw = (high - low) / max(1, count - 1)
+    power = 10.0 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
+    ticks = [round(math.floor(low / step + 1e-9) * step, 12)]
+    while ticks[-1] < high - step * 1e-9:  # the last tick at or above ``high``: every value inside the range
+        ticks.append(round(ticks[0] + len(ticks) * step, 12))
+    return ticks
+
+
+def _numeric_ticks(dim: dict[str, Any], low: float, high: float) -> dict[str, Any]:
+    """Round ticks on a numeric parallel-coordinates axis. An axis with tick values also loses plotly's
+    range-end labels, which printed raw floats (0.39788, 0.4055317) at both ends."""
+    ticks = _nice_ticks(low, high)
+    dim.update(tickvals=ticks, ticktext=[f"{t:.4g}" for t in ticks], range=[ticks[0], ticks[-1]])
+    return dim
+
+
 def _parcoords_dimension(label: str, values: Sequence[Any]) -> dict[str, Any]:
     """One axis: numbers as they are (log10-spaced when positive and spanning 20x or more, ticks naming the
     values), anything else as categories in sorted order ('—' for missing)."""
@@ -282,6 +304,10 @@ def _parcoords_dimension(label: str, values: Sequence[Any]) -> dict[str, Any]:
             dim["range"] = [low - pad, high + pad]
         if len(distinct) <= MAX_TICKS and all(float(v).is_integer() for v in distinct):
             dim.update(tickvals=distinct, ticktext=[f"{v:g}" for v in distinct])
+        elif low < high:
+            _numeric_ticks(dim, low, high)
+        else:
+            dim.update(tickvals=[low], ticktext=[f"{low:.4g}"])
         return dim
     names = ["—" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v) for v in values]
     categories = sorted(set(names))
@@ -310,13 +336,22 @@ def parallel_coordinates_figure(rows: Sequence[Mapping[str, Any]], hyperparamete
     if not shown:
         return empty_figure(heading, f"No run has {color_by} yet.")
     dims = [_parcoords_dimension(c, [r.get(c) for r in shown]) for c in [*hyperparameters, *metrics]]
+    left = _left_margin(dims)
     color = [float(r[color_by]) for r in shown]
     trace = {"type": "parcoords", "dimensions": dims,
              "line": {"color": color, "colorscale": "Viridis", "reversescale": not higher_is_better,
                       "showscale": True, "colorbar": {"title": {"text": color_by}}},
-             "labelangle": -20, "labelside": "bottom"}
+             "labelangle": 0, "labelside": "bottom"}
     return go.Figure(data=[trace], layout={"title": _title(heading), "height": 420,
-                                           "margin": dict(l=60, r=40, t=70 + TOOLBAR_PX, b=70)})
+                                           "margin": dict(l=left, r=40, t=70 + TOOLBAR_PX, b=60)})
+
+
+def _left_margin(dims: Sequence[Mapping[str, Any]]) -> int:
+    """Room left of the first axis for its tick labels (category names print to the left of the axis)."""
+    if not dims:
+        return 60
+    longest = max((len(str(t)) for t in dims[0].get("ticktext") or []), default=0)
+    return int(min(220, max(60, 7 * longest + 16)))
 
 
 def figure_html(fig: go.Figure) -> bytes:
@@ -746,7 +781,7 @@ def _param_dimension(name: str, kind: str, spec: Any, values: Sequence[Any]) -> 
                 "tickvals": [math.log10(t) for t in ticks], "ticktext": [f"{t:g}" for t in ticks],
                 "range": [math.log10(low), math.log10(high)]}
     low, high = spec
-    return {"label": name, "values": [float(v) for v in values], "range": [low, high]}
+    return _numeric_ticks({"label": name, "values": [float(v) for v in values]}, low, high)
 
 
 def search_parallel_figure(trials: Sequence[Mapping[str, Any]], space: Mapping[str, tuple[str, Any]]) -> go.Figure:
@@ -759,11 +794,13 @@ def search_parallel_figure(trials: Sequence[Mapping[str, Any]], space: Mapping[s
     values = [float(t["value"]) for t in done]
     dims = [_param_dimension(name, kind, spec, [t["params"][name] for t in done]) for name, (kind, spec) in
             space.items()]
-    dims.append({"label": "objective", "values": values})
+    objective = {"label": "objective", "values": values}
+    dims.append(_numeric_ticks(objective, min(values), max(values)) if max(values) > min(values) else
+                {**objective, "tickvals": [values[0]], "ticktext": [f"{values[0]:.4g}"]})
     trace = {"type": "parcoords", "dimensions": dims,
              "line": {"color": values, "colorscale": SEARCH_COLORSCALE, "showscale": True,
                       "colorbar": {"title": {"text": "objective"}}}}
-    return _figure([trace], title, 420, margin=dict(l=60, r=40, t=90 + TOOLBAR_PX, b=30))
+    return _figure([trace], title, 420, margin=dict(l=_left_margin(dims), r=40, t=90 + TOOLBAR_PX, b=30))
 
 
 def search_importance_figure(importances: Mapping[str, float]) -> go.Figure:

@@ -409,14 +409,17 @@ def render(view) -> None:
     live_part = view.live or {}
     st.page_link(INSPECT, label="Inspect: per-label PR/ROC curves, confusion and the network, live",
                  query_params={"run": view.run_id})
-    a, b = st.columns(2)
+    # The probe heatmap is tall (a row per probe row): the bars and the histograms share the column beside it,
+    # so neither column stands half empty.
+    probe = bool(live_part.get("probe_probs") and info.get("probe_targets"))
+    a, b = st.columns(2) if probe else (st.container(), None)
     a.plotly_chart(per_label_figure(evaluated["val_per_label"], epoch=shown_epoch), key="per_label_chart")
-    if live_part.get("probe_probs") and info.get("probe_targets"):
+    if live_part.get("prob_hist"):
+        a.plotly_chart(probability_histogram_figure(live_part["prob_hist"], label_names, epoch=shown_epoch,
+                                                    cols=2 if probe else 3), key="hist_chart")
+    if probe:
         b.plotly_chart(probe_heatmap(live_part["probe_probs"], info["probe_targets"], label_names,
                                      epoch=shown_epoch), key="probe_chart")
-    if live_part.get("prob_hist"):
-        st.plotly_chart(probability_histogram_figure(live_part["prob_hist"], label_names, epoch=shown_epoch),
-                        key="hist_chart")
 
 
 if run_id:

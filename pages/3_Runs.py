@@ -128,7 +128,8 @@ def experiments_view() -> None:
     records = shown.to_dict("records")
     hyper = ex.hyperparameter_columns(shown)
     st.subheader("Hyperparameters against metrics")
-    p, q = st.columns([3, 1])
+    # One row: the colour, the download, and what the chart can show (no blank half beside a narrow picker).
+    q, r, p = st.columns([1.2, 1, 3], vertical_alignment="bottom")
     color_by = q.selectbox("Colour by", list(ex.METRIC_COLUMNS), index=1, key="pc_color")
     if not hyper:
         p.caption("The runs shown share every setting: there is nothing to compare across (axes show metrics only).")
@@ -136,7 +137,7 @@ def experiments_view() -> None:
                                            ex.HIGHER_IS_BETTER[color_by])
     st.plotly_chart(parallel, key="parallel")
     if shown[color_by].notna().any():  # something drawn: offer it
-        q.download_button("Download as HTML", lambda: figure_html(parallel), mime="text/html",
+        r.download_button("Download as HTML", lambda: figure_html(parallel), mime="text/html",
                           file_name="runs-parallel-coordinates.html", key="html_parallel", on_click="ignore")
 
     st.subheader("Compare curves")
@@ -248,7 +249,7 @@ problem = st.session_state.pop("run_error", None)
 if problem:
     st.error(plain(problem))
 
-n, m = st.columns([4, 1])
+n, m = st.columns([4, 1], vertical_alignment="bottom")  # Rename level with the field, not with its label
 n.text_input("Name", value=run["name"], key=f"name_{run_id}")
 m.button("Rename", key="rename", on_click=rename, args=(run_id,))
 for line in notes_lines(run.get("notes")):

@@ -623,3 +623,20 @@ def test_titles_sit_under_the_toolbar_band_and_few_trials_get_one_tick_each():
     assert fig.layout.margin.t >= TOOLBAR_PX + 60  # title and legend below the band
     trials = [{"number": n, "state": "COMPLETE", "value": v} for n, v in ((0, 0.3), (1, 0.28))]
     assert search_progress_figure(trials).layout.xaxis.dtick == 1
+
+
+def test_parallel_axes_get_round_ticks_covering_every_value_and_no_raw_range_ends():
+    from multilabel.charts import _nice_ticks, parallel_coordinates_figure
+
+    for low, high in ((0.39788, 0.4055317), (0.0, 0.6), (0.093, 0.114), (3e-4, 1e-2), (1.0, 7.0)):
+        ticks = _nice_ticks(low, high)
+        assert ticks[0] <= low and ticks[-1] >= high and 2 <= len(ticks) <= 7, (low, high, ticks)
+        assert all(len(f"{t:.4g}") <= 6 for t in ticks)
+    rows = [{"hidden": 64, "optimizer": "adamw (a long name)", "val loss": 0.39788},
+            {"hidden": 128, "optimizer": "adam", "val loss": 0.4055317}]
+    fig = parallel_coordinates_figure(rows, ["optimizer", "hidden"], ["val loss"], "val loss", False)
+    for dim in fig.data[0].dimensions:  # tick values on every axis: plotly then prints no raw range ends
+        assert dim.tickvals is not None and dim.ticktext is not None, dim.label
+    loss = fig.data[0].dimensions[-1]
+    assert list(loss.ticktext)[0] == "0.396" and loss.range[0] <= 0.39788 and loss.range[1] >= 0.4055317
+    assert fig.layout.margin.l >= 7 * len("adamw (a long name)")  # the first axis's category names fit
