@@ -24,7 +24,7 @@ MARKERS_UP_TO = 40
 HIST_ROW_PX, HIST_GAP_PX = 150, 60  # probability histograms: panel height, and the gap holding ticks + titles  # lines with at most this many points also get markers (one point alone is only a marker)
 # The plotly toolbar (and Streamlit's fullscreen button) shows in a band this high at the top right of a chart on
 # hover: titles start below it, so the toolbar never covers the end of a long title or the legend.
-TOOLBAR_PX = 30
+TOOLBAR_PX = 36
 
 
 def _title(text: str) -> dict[str, Any]:
@@ -62,7 +62,15 @@ def _series(history: Sequence[Mapping[str, Any]], key: str) -> tuple[list[int], 
 
 def _figure(traces: list[dict[str, Any]], title: str, height: int, **layout: Any) -> go.Figure:
     """A Figure from plain trace and layout dicts: one validation pass, several times faster than add_trace."""
-    return go.Figure(data=traces, layout={"title": _title(title), "height": height, **_LAYOUT, **layout})
+    return _with_layout(traces, {"title": _title(title), "height": height, **_LAYOUT, **layout})
+
+
+def _with_layout(traces: list[dict[str, Any]], layout: dict[str, Any]) -> go.Figure:
+    """A Figure whose legend, where it is pinned to the top of the chart, sits under the toolbar band too."""
+    legend = layout.get("legend")
+    if isinstance(legend, dict) and legend.get("yref") == "container" and legend.get("y", 0) >= 1:
+        layout = {**layout, "legend": {**legend, "y": 1 - TOOLBAR_PX / layout["height"], "yanchor": "top"}}
+    return go.Figure(data=traces, layout=layout)
 
 
 def _axis(title: str, **extra: Any) -> dict[str, Any]:
@@ -686,7 +694,7 @@ def heads_probability_figure(label_names: Sequence[str], targets: Sequence[Seque
                            "hovertemplate": "%{x}: p = %{y:.3f}<extra>" + legend + "</extra>",
                            "xaxis": f"x{suffix}", "yaxis": f"y{suffix}"})
     title = "Probability per label of validation rows with 2+ true labels (dashed: 0.5)"
-    return go.Figure(data=traces, layout={"title": _title(title),
+    return _with_layout(traces, {"title": _title(title),
                                           "height": 190 * n + 130, "barmode": "overlay", **_HEADS_LAYOUT,
                                           **{**layout, "margin": dict(l=10, r=10, t=110 + TOOLBAR_PX, b=10)}})
 
@@ -711,7 +719,7 @@ def heads_loss_figure(train_loss: Mapping[str, Sequence[float]], val_loss: Mappi
             traces.append({"type": "scatter", "mode": "lines", "x": list(range(1, len(values) + 1)), "y": values,
                            "name": name, "legendgroup": name, "showlegend": c == 0, "line": {"color": color},
                            "xaxis": f"x{suffix}", "yaxis": f"y{suffix}"})
-    return go.Figure(data=traces, layout={"title": _title("Loss per epoch"),
+    return _with_layout(traces, {"title": _title("Loss per epoch"),
                                           "height": 340, **_HEADS_LAYOUT, **layout})
 
 
@@ -721,7 +729,7 @@ def heads_metrics_figure(table: Sequence[Mapping[str, Any]]) -> go.Figure:
     traces = [{"type": "bar", "x": names, "y": [row[key] for row in table], "name": key,
                "text": [f"{row[key]:.2f}" for row in table], "textposition": "outside"}
               for key in ("micro-F1", "subset accuracy")]
-    return go.Figure(data=traces, layout={"title": _title("Validation metrics"),
+    return _with_layout(traces, {"title": _title("Validation metrics"),
                                           "height": 340, "barmode": "group", "yaxis": {"range": [0, 1.1]},
                                           **_HEADS_LAYOUT})
 

@@ -25,6 +25,7 @@ from app_pages._shared import model_from_store, plain, registry  # noqa: E402
 from app_pages._words import for_page, scored_own_rows, search_model_words, status_word, threshold_origin  # noqa: E402
 
 SHOWN_ROWS = 1000
+TABLE_PX = 930  # the page's width for a table at a 1400 px window with the sidebar open
 ENSEMBLE_PREFIX = "search:"  # the key of a search's ensemble (pages/6_Search.py hands it over as ?model=)
 
 store = registry().store
@@ -142,9 +143,15 @@ counts = [int(result[c].sum()) for c in label_cols]
 st.markdown(f"**{len(result):,} rows scored.** Columns `<label>{PROB_SUFFIX}` hold probabilities; `<label>` "
             "holds 0/1 under the thresholds above.")
 shown = result[[*plan.passthrough, *label_cols, *prob_cols]]  # the narrow 0/1 columns first, in view
+# Widths that fit the page at 1400 px (the probability columns fell off the right edge): narrow 0/1 columns, the
+# probability bars share what is left.
+pass_px, label_px = 100, 62
+prob_px = max(90, (TABLE_PX - pass_px * len(plan.passthrough) - label_px * len(label_cols)) // max(1, len(prob_cols)))
 st.dataframe(shown.head(SHOWN_ROWS), hide_index=True,
-               column_config={c: st.column_config.ProgressColumn(c, min_value=0.0, max_value=1.0, format="%.3f")
-                              for c in prob_cols})
+             column_config={**{c: st.column_config.Column(width=pass_px) for c in plan.passthrough},
+                            **{c: st.column_config.NumberColumn(width=label_px) for c in label_cols},
+                            **{c: st.column_config.ProgressColumn(c, min_value=0.0, max_value=1.0, format="%.3f",
+                                                                  width=prob_px) for c in prob_cols}})
 if len(result) > SHOWN_ROWS:
     st.caption(f"showing the first {SHOWN_ROWS:,} rows; the download has all {len(result):,}")
 st.plotly_chart(label_frequency_figure(label_cols, counts, len(result)), key="freq_chart")

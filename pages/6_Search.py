@@ -85,6 +85,15 @@ TABLE_FORMATS = {"objective": "{:.4f}", "Hamming": "{:.4f}", "micro-F1": "{:.4f}
                  "duration (s)": "{:.1f}"}
 
 
+# Short headers and widths (pixels) so that every column fits the page's width at 1400 px: the knobs' own names
+# (learning_rate, threshold_mode) made the last columns fall off the right edge.
+TABLE_COLUMNS = {"trial": ("trial", 45), "state": ("state", 72), "objective": ("objective", 72),
+                 "Hamming": ("Hamming", 70), "micro-F1": ("micro-F1", 68), "hidden_size": ("hidden", 58),
+                 "learning_rate": ("lr", 68), "weight_decay": ("decay", 68), "dropout": ("dropout", 58),
+                 "input_noise": ("noise", 52), "batch_size": ("batch", 50), "pos_weight": ("pos w.", 52),
+                 "threshold_mode": ("thresholds", 74), "best epoch": ("best ep.", 62), "duration (s)": ("s", 45)}
+
+
 def budget_line(job: dict) -> str:
     parts = []
     if job.get("timeout"):
@@ -302,7 +311,8 @@ def render(job: dict) -> None:
     # A pruned or waiting trial has no objective yet: an empty cell, not the text "None".
     table = trials_table(trials[::-1])
     st.dataframe(table.style.format({c: f for c, f in TABLE_FORMATS.items() if c in table.columns}, na_rep=""),
-                 hide_index=True, key="search_trials_table")
+                 hide_index=True, key="search_trials_table",
+                 column_config={c: st.column_config.Column(label, width=px) for c, (label, px) in TABLE_COLUMNS.items()})
     left, right = st.columns(2)
     left.plotly_chart(search_progress_figure(trials), key="search_progress")
     completed = sum(1 for t in trials if t["state"] == "COMPLETE")

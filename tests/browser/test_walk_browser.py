@@ -70,3 +70,69 @@ def test_save_thresholds_then_the_terminal_has_no_warning_or_trace(page: Page, s
     noise = [line for line in server.log_tail(200_000).splitlines()
              if re.search(r"WARNING|Traceback|Error|missing ScriptRunContext|streamlit run \[FILE_NAME\]", line)]
     assert noise == [], "\n".join(noise[:20])
+
+
+TOOLBAR_CLEAR_JS = """() => {
+    const hits = [];
+    for (const plot of document.querySelectorAll('.js-plotly-plot')) {
+        const bar = plot.querySelector('.modebar');
+        const title = plot.querySelector('.gtitle');
+        if (!bar || !title) continue;
+        const a = bar.getBoundingClientRect(), b = title.getBoundingClientRect();
+        if (a.width && b.width && a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom)
+            hits.push(title.textContent);
+        for (const legend of plot.querySelectorAll('.legend')) {
+            const c = legend.getBoundingClientRect();
+            if (a.width && c.width && a.left < c.right && c.left < a.right && a.top < c.bottom && c.top < a.bottom)
+                hits.push('legend of ' + title.textContent);
+        }
+    }
+    return hits;
+}"""
+
+FITS_JS = """() => {
+    const out = [];
+    for (const table of document.querySelectorAll("[data-testid='stDataFrame']")) {
+        const r = table.getBoundingClientRect();
+        const scroller = table.querySelector('.dvn-scroller');
+        if (r.right > window.innerWidth + 1) out.push('table right edge ' + r.right);
+        if (scroller && scroller.scrollWidth > scroller.clientWidth + 2)
+            out.push('table scrolls sideways: ' + scroller.scrollWidth + ' > ' + scroller.clientWidth);
+    }
+    return out;
+}"""
+
+
+def test_at_1400x900_tables_fit_and_the_toolbar_never_covers_a_title(page: Page, server, screenshot, tmp_path):
+    """Predict's probability columns fell off the right edge; the plotly toolbar covered the ends of titles."""
+    import pandas as pd
+
+    from multilabel import make_synthetic
+    from multilabel.store import RunStore
+
+    page.set_viewport_size(WINDOW)
+    run = [r for r in RunStore(server.home).list_runs() if r["checkpoint"]][0]
+    data = make_synthetic(60, 10, 5, seed=4)  # the shape of the reload test's run: 10 features, 5 labels
+    frame = pd.DataFrame(data.X, columns=data.feature_names)
+    frame.insert(0, "id", range(len(frame)))
+    csv = tmp_path / "score.csv"
+    frame.to_csv(csv, index=False)
+    page.goto(f"{server.url}/Predict?model={run['id']}")
+    page.locator("[data-testid='stFileUploader'] input").last.set_input_files(str(csv))
+    expect(page.get_by_text("rows scored")).to_be_visible(timeout=LOAD_MS)
+    expect(page.locator("[data-testid='stDataFrame']").first).to_be_visible()
+    page.wait_for_timeout(500)
+    screenshot("predict")
+    assert page.evaluate(FITS_JS) == []
+
+    for path in (f"/Train?run={run['id']}", f"/Inspect?run={run['id']}", "/Runs"):
+        page.goto(server.url + path)
+        expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=LOAD_MS)
+        page.wait_for_timeout(1000)
+        plots = page.locator(".js-plotly-plot")
+        for i in range(plots.count()):
+            plots.nth(i).scroll_into_view_if_needed()
+            plots.nth(i).hover()  # the toolbar shows on hover
+            page.wait_for_timeout(100)
+            assert page.evaluate(TOOLBAR_CLEAR_JS) == [], path
+        assert page.evaluate(FITS_JS) == [], path
