@@ -60,14 +60,16 @@ knobs = {k.name: k for k in _form.knobs()}
 
 # -- the form ------------------------------------------------------------------------------------------------------
 st.subheader("Data")
-source = _form.data_widget("radio", "Source", "source", options=_form.SOURCES, horizontal=True)
+# The source and the synthetic knobs share one row, and the training knobs sit three to a row: at 1400x900 the
+# Start button is on screen without scrolling.
+cols = st.columns([0.8, 1, 1.1, 1.3, 0.9])
+source = _form.data_widget("radio", "Source", "source", cols[0], options=_form.SOURCES)
 frame, labels, upload_name = None, [], None
 if source == "Synthetic":
-    cols = st.columns(4)
-    _form.data_widget("number", "Samples", "syn_samples", cols[0], min_value=50, max_value=2_000_000, step=500)
-    _form.widget(knobs["input_size"], cols[1])
-    _form.widget(knobs["num_outputs"], cols[2])
-    _form.data_widget("slider", "Label noise", "syn_noise", cols[3], min_value=0.0, max_value=2.0, step=0.05,
+    _form.data_widget("number", "Samples", "syn_samples", cols[1], min_value=50, max_value=2_000_000, step=500)
+    _form.widget(knobs["input_size"], cols[2])
+    _form.widget(knobs["num_outputs"], cols[3])
+    _form.data_widget("slider", "Label noise", "syn_noise", cols[4], min_value=0.0, max_value=2.0, step=0.05,
                       help="noise added to the hidden teacher's logits before thresholding; 0 = learnable exactly")
 else:
     upload = st.file_uploader("CSV with a header row; features numeric, labels 0/1", type=["csv"], key="train_csv")
@@ -97,9 +99,9 @@ st.subheader("Network and training")
 grid = [k for name, k in knobs.items() if name not in _form.DATA_SHAPE]
 wide = [k for k in grid if k.ui in ("slider", "select_slider")]
 small = [k for k in grid if k not in wide]
-cols = st.columns(2, gap="large")
+cols = st.columns(3, gap="medium")
 for i, k in enumerate(wide):
-    _form.widget(k, cols[i % 2])
+    _form.widget(k, cols[i % 3])
 cols = st.columns(4)
 for i, k in enumerate(small):
     _form.widget(k, cols[i % 4])

@@ -136,3 +136,13 @@ def test_at_1400x900_tables_fit_and_the_toolbar_never_covers_a_title(page: Page,
             page.wait_for_timeout(100)
             assert page.evaluate(TOOLBAR_CLEAR_JS) == [], path
         assert page.evaluate(FITS_JS) == [], path
+
+
+def test_at_1400x900_start_is_on_screen_without_scrolling(page: Page, server, screenshot):
+    page.set_viewport_size(WINDOW)
+    page.goto(f"{server.url}/Train")
+    expect(button(page, "start")).to_be_visible(timeout=LOAD_MS)
+    page.wait_for_timeout(500)
+    box = button(page, "start").bounding_box()
+    screenshot("train-fold")
+    assert box["y"] + box["height"] <= WINDOW["height"], box
