@@ -1,7 +1,5 @@
 """Train page: choose data and knobs, start a background run, watch it learn."""
 
-import time
-
 import streamlit as st
 
 from app_pages._nav import INSPECT, PREDICT, page
@@ -140,31 +138,17 @@ enqueue = queue_col.button("Add to queue", key="enqueue",
 ACTIONS = {"stop": reg.stop, "pause": reg.pause, "resume": reg.resume, "step": reg.step}
 
 
-CONTROL_SETTLE_S = 0.5  # a click waits this long at most for the worker to act, so the page shows the new state
-
-
 def control(action: str) -> None:
     """Stop / pause / resume / one epoch on this tab's run: at once for its own run, after a question otherwise.
 
-    A button callback: it runs before the page is drawn again, so the buttons and the status show the new state.
+    A button callback: it runs before the page is drawn again, so the buttons and the status show the new state
+    ('pausing after epoch N…', 'stopping…') from the store at once; the live view then follows the worker. It does
+    not wait for the worker: a wait of up to 0.5 s here held every click's answer back by as much.
     """
     if reg.view(run_id).started_by != ME:
         st.session_state["confirm_control"] = (run_id, action)
         return
     ACTIONS[action](run_id, by=ME)
-    settle(action)
-
-
-def settle(action: str) -> None:
-    """Wait (at most CONTROL_SETTLE_S) until the worker shows the effect of ``action``: a pause usually takes
-    effect within an epoch plus worker.PAUSE_POLL_S, so the page drawn next already says 'paused at epoch N'."""
-    deadline = time.monotonic() + CONTROL_SETTLE_S
-    while time.monotonic() < deadline:
-        view = reg.view(run_id)
-        if (not view.alive or action in ("stop", "resume") or (action == "pause" and view.paused)
-                or (action == "step" and view.paused and not view.stepping)):
-            return
-        time.sleep(0.05)
 
 
 stop_col.button("Stop", key="stop", disabled=not live, on_click=control, args=("stop",))

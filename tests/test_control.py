@@ -353,6 +353,9 @@ def test_train_page_pauses_steps_resumes_and_the_pause_survives_a_reload(home):
     rerun_until(at, lambda a: shown_epoch(a) >= 1, "a first epoch")
     at.button(key="pause").click().run()
     assert not at.warning  # its own run: no question
+    # The page drawn by the click already shows the request (no wait for the worker): Resume, and 'pausing…' or
+    # 'paused' in the status.
+    assert at.button(key="resume") and ("(pausing after epoch" in page_text(at) or paused_at(at) is not None)
     rerun_until(at, lambda a: paused_at(a) is not None, "the status to read paused")
     held = paused_at(at)
     progress = at.get("progress")[0].proto.text
