@@ -419,7 +419,10 @@ def pr_curve_figure(curves: LabelCurves, current: Optional[TradeoffPoint] = None
     ``curves``: analysis.label_curves; hovering a curve point shows the threshold that gives it.
     """
     traces: list[dict[str, Any]] = []
-    layout: dict[str, Any] = {**_unit_axes("recall", "precision"), "legend": _inside_legend(0.02, "left")}
+    # The legend goes under the plot: inside it, it hid the no-skill line wherever the prevalence is low.
+    layout: dict[str, Any] = {**_unit_axes("recall", "precision"),
+                              "legend": {"orientation": "h", "x": 0, "xanchor": "left", "y": -0.2, "yanchor": "top"},
+                              "margin": {**_CURVE_MARGIN, "b": 70}}
     if curves.precision:
         ap = _fmt(curves.average_precision)
         recall, precision, thresholds = _thin_curve(curves.recall, curves.precision,
@@ -442,7 +445,7 @@ def pr_curve_figure(curves: LabelCurves, current: Optional[TradeoffPoint] = None
                            "marker": {"color": POINT_COLOR, "size": 12, "symbol": "circle"}})
     else:
         layout["annotations"] = [_empty_note(f"{curves.label}: no truly-1 rows in validation, so no PR curve")]
-    return _figure(traces, f"Precision-recall · {curves.label}", 380, margin=_CURVE_MARGIN, **layout)
+    return _figure(traces, f"Precision-recall · {curves.label}", 380, **layout)
 
 
 def roc_curve_figure(curves: LabelCurves, current: Optional[TradeoffPoint] = None) -> go.Figure:
@@ -567,7 +570,7 @@ def network_figure(picture: NetworkPicture, title: str = "The network", epoch: O
                            "mode": "markers" if k == 1 else "markers+text",  # hidden: names on hover
                            "text": [layer.names[i] for i in alive_pos],
                            "textposition": position, "hovertext": [hover[i] for i in alive_pos],
-                           "hoverinfo": "text", "showlegend": False,
+                           "hoverinfo": "text", "showlegend": False, "cliponaxis": False,
                            "marker": {"size": 18, "color": [layer.norm[i] / top for i in alive_pos],
                                       "colorscale": "Viridis", "cmin": 0, "cmax": 1, "showscale": k == 1,
                                       "colorbar": {"title": {"text": "norm / layer max"}, "thickness": 12},
@@ -585,10 +588,14 @@ def network_figure(picture: NetworkPicture, title: str = "The network", epoch: O
                                 "y": 0.0, "yref": "paper", "xref": "x", "showarrow": False, "yanchor": "top",
                                 "font": {"color": "gray"}})
     rows = max(len(layer.shown) for layer in picture.layers)
+    # Input names print left of their nodes and output names right of theirs, unclipped (cliponaxis off): the
+    # margins make room for the longest (about 7 px a character; the x range already leaves some 60-80 px).
+    widest = [max((len(str(n)) for n in layer.names), default=0) for layer in picture.layers]
+    side = [int(min(220, max(10, 7 * w - 50))) for w in (widest[0], widest[-1])]
     return _figure(traces, _at_epoch(title, epoch), max(320, 40 * rows + 140),
                    xaxis={"range": [-0.6, 2.6], "visible": False, "fixedrange": True},
                    yaxis={"range": [-0.08, 1.08], "visible": False, "fixedrange": True},
-                   annotations=annotations, margin={"l": 10, "r": 10, "t": 90 + TOOLBAR_PX, "b": 30},
+                   annotations=annotations, margin={"l": side[0], "r": side[1], "t": 90 + TOOLBAR_PX, "b": 30},
                    legend={"orientation": "h", "x": 1, "xanchor": "right", "y": 1.0, "yref": "container",
                            "yanchor": "top"})
 

@@ -640,3 +640,25 @@ def test_parallel_axes_get_round_ticks_covering_every_value_and_no_raw_range_end
     loss = fig.data[0].dimensions[-1]
     assert list(loss.ticktext)[0] == "0.396" and loss.range[0] <= 0.39788 and loss.range[1] >= 0.4055317
     assert fig.layout.margin.l >= 7 * len("adamw (a long name)")  # the first axis's category names fit
+
+
+def test_network_names_are_not_clipped_and_the_pr_legend_leaves_the_no_skill_line_free():
+    import numpy as np
+
+    from multilabel.analysis import label_curves
+    from multilabel.charts import pr_curve_figure
+
+    rng = np.random.default_rng(0)
+    targets = (rng.random((200, 1)) < 0.1).astype(np.float32)  # prevalence 0.1: the line runs low
+    probs = np.clip(targets * 0.6 + rng.random((200, 1)) * 0.5, 0, 1).astype(np.float32)
+    fig = pr_curve_figure(label_curves(probs, targets, 0, "rare"))
+    assert fig.layout.legend.y < 0 and fig.layout.legend.yanchor == "top"  # under the plot area, not over it
+    from multilabel.analysis import network_picture
+    from multilabel.charts import network_figure
+
+    w1, w2 = np.ones((3, 2)), np.ones((1, 3))
+    long = "a_rather_long_feature_name_x"
+    fig = network_figure(network_picture(w1, w2, np.array([True, True, True]), [long, "b"], ["y"]))
+    named = [t for t in fig.data if t.mode == "markers+text" and long in list(t.text)]
+    assert named and named[0].cliponaxis is False  # drawn into the margin, not cut at the plot's edge
+    assert fig.layout.margin.l >= 7 * len(long) - 50
