@@ -199,11 +199,12 @@ def probability_histogram_figure(prob_hist: Sequence[Mapping[str, Sequence[int]]
             traces.append({"type": "bar", "x": centers, "y": list(hist[key]), "name": legend, "opacity": 0.7,
                            "marker": {"color": color}, "width": 1 / HIST_BINS, "showlegend": j == 0,
                            "legendgroup": legend, "xaxis": f"x{suffix}", "yaxis": f"y{suffix}"})
-    # The legend sits on the title's line, at the right: above the plot area it would cover the panel titles.
     top, bottom = _LAYOUT["margin"]["t"], _LAYOUT["margin"]["b"]
     height = plot_px + top + bottom
-    legend = {"orientation": "h", "x": 1, "xanchor": "right", "y": 1 - TOOLBAR_PX / height, "yref": "container",
-              "yanchor": "top"}  # under the toolbar band, like the title
+    # On its own line under the title (beside it, a long title ran into it in a half-width column), above the
+    # panel titles.
+    legend = {"orientation": "h", "x": 0, "xanchor": "left", "y": 1 - (TOOLBAR_PX + 26) / height,
+              "yref": "container", "yanchor": "top"}
     return _figure(traces, _at_epoch("Predicted probability by true label (validation)", epoch),
                    height, barmode="overlay", legend=legend, **layout)
 
@@ -314,8 +315,9 @@ def _parcoords_dimension(label: str, values: Sequence[Any]) -> dict[str, Any]:
             dim.update(tickvals=distinct, ticktext=[f"{v:g}" for v in distinct])
         elif low < high:
             _numeric_ticks(dim, low, high)
-        else:
-            dim.update(tickvals=[low], ticktext=[f"{low:.4g}"])
+        else:  # one value, mid-axis: ticks at both ends too, or plotly draws the axis with no length
+            pad = dim["range"][1] - low
+            dim.update(tickvals=[low - pad, low, low + pad], ticktext=["", f"{low:.4g}", ""])
         return dim
     names = ["—" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v) for v in values]
     categories = sorted(set(names))

@@ -662,3 +662,12 @@ def test_network_names_are_not_clipped_and_the_pr_legend_leaves_the_no_skill_lin
     named = [t for t in fig.data if t.mode == "markers+text" and long in list(t.text)]
     assert named and named[0].cliponaxis is False  # drawn into the margin, not cut at the plot's edge
     assert fig.layout.margin.l >= 7 * len(long) - 50
+
+
+def test_a_parallel_axis_with_one_value_keeps_its_length():
+    from multilabel.charts import parallel_coordinates_figure
+
+    fig = parallel_coordinates_figure([{"val loss": 0.1036}], [], ["val loss"], "val loss", False)
+    dim = fig.data[0].dimensions[0]
+    assert dim.range[0] < 0.1036 < dim.range[1] and list(dim.tickvals)[0] < list(dim.tickvals)[-1]
+    assert list(dim.ticktext) == ["", "0.1036", ""]
