@@ -423,8 +423,9 @@ def pr_curve_figure(curves: LabelCurves, current: Optional[TradeoffPoint] = None
     traces: list[dict[str, Any]] = []
     # The legend goes under the plot: inside it, it hid the no-skill line wherever the prevalence is low.
     layout: dict[str, Any] = {**_unit_axes("recall", "precision"),
-                              "legend": {"orientation": "h", "x": 0, "xanchor": "left", "y": -0.2, "yanchor": "top"},
-                              "margin": {**_CURVE_MARGIN, "b": 70}}
+                              "legend": {"orientation": "h", "x": 0, "xanchor": "left", "y": 0, "yref": "container",
+                                         "yanchor": "bottom"},
+                              "margin": {**_CURVE_MARGIN, "b": 125}}  # ticks, the axis title, then the legend
     if curves.precision:
         ap = _fmt(curves.average_precision)
         recall, precision, thresholds = _thin_curve(curves.recall, curves.precision,
@@ -447,7 +448,7 @@ def pr_curve_figure(curves: LabelCurves, current: Optional[TradeoffPoint] = None
                            "marker": {"color": POINT_COLOR, "size": 12, "symbol": "circle"}})
     else:
         layout["annotations"] = [_empty_note(f"{curves.label}: no truly-1 rows in validation, so no PR curve")]
-    return _figure(traces, f"Precision-recall · {curves.label}", 380, **layout)
+    return _figure(traces, f"Precision-recall · {curves.label}", 430, **layout)
 
 
 def roc_curve_figure(curves: LabelCurves, current: Optional[TradeoffPoint] = None) -> go.Figure:

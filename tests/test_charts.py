@@ -652,7 +652,8 @@ def test_network_names_are_not_clipped_and_the_pr_legend_leaves_the_no_skill_lin
     targets = (rng.random((200, 1)) < 0.1).astype(np.float32)  # prevalence 0.1: the line runs low
     probs = np.clip(targets * 0.6 + rng.random((200, 1)) * 0.5, 0, 1).astype(np.float32)
     fig = pr_curve_figure(label_curves(probs, targets, 0, "rare"))
-    assert fig.layout.legend.y < 0 and fig.layout.legend.yanchor == "top"  # under the plot area, not over it
+    legend = fig.layout.legend  # at the bottom of the figure, under the axis title: off the plot area
+    assert (legend.yref, legend.y, legend.yanchor) == ("container", 0, "bottom") and fig.layout.margin.b >= 120
     from multilabel.analysis import network_picture
     from multilabel.charts import network_figure
 
