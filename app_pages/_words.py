@@ -144,8 +144,10 @@ def browser_session() -> str:
             st.session_state["browser_id"] = uuid.uuid4().hex[:6]
             st.session_state["browser_cookie_due"] = True
     if st.session_state.pop("browser_cookie_due", False):
-        # A zero-height script element; only on the first page this browser opens without the cookie.
-        st.html(f"""<script>window.parent.document.cookie =
+        # A zero-height script element, only on the first page this browser opens without the cookie: at the end
+        # of the sidebar, so that its absence on the next run shifts no element of the page (a shift left stale
+        # copies of every widget on screen during that rerun).
+        st.sidebar.html(f"""<script>window.parent.document.cookie =
             "{BROWSER_COOKIE}={st.session_state['browser_id']}; path=/; max-age=31536000; SameSite=Strict";</script>""",
                 unsafe_allow_javascript=True)
     return f"browser session {st.session_state['browser_id']}"

@@ -9,7 +9,7 @@ Workers come from a forkserver that has imported torch and the engine once (``mu
 so a start costs a fork and the data's transfer, well under a second. Each worker gets
 ``worker.threads_for(live runs)`` torch threads: max(1, cores // live runs, itself included), capped by
 $OMP_NUM_THREADS when set, and re-sizes them every second as runs start and end (worker.ThreadShare), so the live
-runs together use the cores without oversubscribing them. Workers run at nice 10 (worker.WORKER_NICE), below the server.
+runs together use the cores without oversubscribing them. Workers run at nice 5, below the server.
 
 Control (issue 11): ``pause``/``resume``/``step`` write the run's pause request to the store, which the worker polls
 (worker.PauseFlag), so any process can pause any live run and a pause survives page reloads and server restarts.

@@ -43,9 +43,8 @@ PAUSE_POLL_S = 0.1  # how often a pause flag reads the store's pause request (th
 STOP_POLL_S = 0.25  # how often the stop flag reads the store's stop request (signals arrive at once)
 REBALANCE_S = 1.0  # how often a worker re-sizes its torch threads to its share of the cores
 # Workers run below the server's priority: a page render or a health check never waits behind training, and
-# training loses only the little CPU the server uses. A run takes every core (threads_for), so at nice 5 the
-# server still got only about 3/4 of a core it shared with a worker thread; at nice 10, about 9/10.
-WORKER_NICE = 10
+# training loses only the little CPU the server uses.
+WORKER_NICE = 5
 # Seconds between the engine's offers of the best weights so far (None: the engine's own CHECKPOINT_EVERY_S).
 # The registry reads this (or $MULTILABEL_CHECKPOINT_EVERY_S) when it starts a worker and passes it on.
 CHECKPOINT_EVERY_S: Optional[float] = None
