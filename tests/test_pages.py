@@ -96,6 +96,9 @@ def test_home_lists_the_devices_of_this_machine(home):
     assert "device" in devices.columns and "name" in devices.columns
     assert devices["device"].iloc[0] == "cpu"
     assert at.subheader[0].value == "Devices on this machine"
+    intro = " ".join(m.value for m in at.markdown)  # every page of the sidebar is introduced, not three of seven
+    assert all(f"**{name}**" in intro for name in ("Train", "Predict", "Runs", "Search", "Inspect",
+                                                   "Sigmoid vs softmax"))
 
 
 # -- Train ---------------------------------------------------------------------------------------------------------
