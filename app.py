@@ -1,4 +1,4 @@
-"""multilabel dashboard, `streamlit run app.py`. This script is the Home page; pages/ holds Train, Predict, Runs.
+"""multilabel dashboard, `streamlit run app.py`. This script is the Home page; pages/ holds the others.
 
 Nothing heavy is imported before the first elements are sent: the title and the text paint at once, and torch
 (for the device table) loads after them.
@@ -6,7 +6,7 @@ Nothing heavy is imported before the first elements are sent: the title and the 
 
 import streamlit as st
 
-from app_pages._nav import PREDICT, RUNS, TRAIN, page
+from app_pages._nav import PREDICT, RUNS, SEARCH, TRAIN, page
 
 page("Home")
 st.title("multilabel")
@@ -20,12 +20,16 @@ st.markdown(
     "loss and per-label probabilities live. Training keeps running if you change page or reload.\n"
     "2. **Predict**: pick a trained model (or upload a checkpoint), upload a CSV, tune per-label thresholds, "
     "download the result.\n"
-    "3. **Runs**: every run is kept with its settings, metrics and checkpoint; compare and reload them."
+    "3. **Runs**: every run is kept with its settings, metrics and checkpoint; compare and reload them.\n"
+    "4. **Search**: a background search tries many settings on your data and builds an ensemble for Predict.\n"
+    "5. **Inspect**: one run's per-label precision-recall and ROC curves, thresholds, confusion and network.\n"
+    "6. **Sigmoid vs softmax**: why the network ends in one sigmoid per label, shown on data."
 )
-cols = st.columns(3)
+cols = st.columns(4)
 cols[0].page_link(TRAIN, label="Train a model")
-cols[1].page_link(PREDICT, label="Predict on a CSV")
-cols[2].page_link(RUNS, label="Browse runs")
+cols[1].page_link(SEARCH, label="Search for a good model")
+cols[2].page_link(PREDICT, label="Predict on a CSV")
+cols[3].page_link(RUNS, label="Browse runs")
 
 st.subheader("Devices on this machine")
 with st.spinner("looking for devices…"):

@@ -114,10 +114,35 @@ def load(config: dict[str, Any], data: Optional[dict[str, Any]] = None) -> None:
                     values[key] = data[src]
     for key in [*values, *(k.name for k in knobs())]:
         st.session_state.pop(key, None)  # widget state only: the dict is under FORM
+    for k in knobs():  # number boxes: a new key, drawn anew from the form
+        st.session_state[EXACT + "v_" + k.name] = st.session_state.get(EXACT + "v_" + k.name, 0) + 1
 
 
 def _copy(key: str, convert: Callable[[Any], Any] = lambda v: v) -> None:
     form()[key] = convert(st.session_state[key])
+
+
+EXACT = "exact_"  # the key prefix of a slider's number box
+
+
+def exact_box(k: Knob) -> bool:
+    """Whole-number sliders with a wide range (hidden size, epochs, patience) get a number box beside them."""
+    return (k.ui == "slider" and isinstance(k.default, int) and not isinstance(k.default, bool)
+            and k.name not in DATA_SHAPE and k.min is not None and k.max is not None and k.max - k.min > 100)
+
+
+def exact_key(name: str) -> str:
+    """The number box's key now: 'exact_epochs_0', then _1, _2, ... each time the slider moves."""
+    return f"{EXACT}{name}_{st.session_state.get(EXACT + 'v_' + name, 0)}"
+
+
+def _slid(name: str) -> None:
+    form()[name] = st.session_state[name]
+    st.session_state[EXACT + "v_" + name] = st.session_state.get(EXACT + "v_" + name, 0) + 1
+
+
+def _typed(name: str) -> None:
+    form()[name] = st.session_state[name] = st.session_state[exact_key(name)]
 
 
 def widget(k: Knob, container: Any = st) -> Any:
@@ -135,6 +160,17 @@ def widget(k: Knob, container: Any = st) -> Any:
     elif k.ui == "select":
         options = list(k.options)
         container.selectbox(k.label, options, index=options.index(value), on_change=_copy, args=(k.name,), **common)
+    elif k.ui == "slider" and exact_box(k):
+        # A number box beside the slider: 20 or 100 typed, not found by the pixel or by 99 key presses (each a
+        # rerun). The slider's value lives in its key (the box's callback sets it there; no value= beside it, which
+        # Streamlit reports as a conflict); the box gets a new key whenever the slider moves, so it is drawn anew
+        # from the form (a dropped key would let the browser send the box's old value back as a change).
+        slide, box = container.columns([3, 1.2], vertical_alignment="bottom")
+        if k.name not in st.session_state:
+            st.session_state[k.name] = value
+        slide.slider(k.label, k.min, k.max, step=k.step, on_change=_slid, args=(k.name,), **common)
+        box.number_input(f"{k.label} (exact)", min_value=k.min, max_value=k.max, value=value, step=1,
+                         key=exact_key(k.name), on_change=_typed, args=(k.name,), label_visibility="collapsed")
     elif k.ui == "slider":
         container.slider(k.label, k.min, k.max, value=value, step=k.step, on_change=_copy, args=(k.name,), **common)
     else:

@@ -65,17 +65,91 @@ def rows_line(info: Mapping[str, Any], alive: bool) -> str:
     return "preparing data…" if alive else "rows not recorded"
 
 
-def browser_session() -> str:
-    """This browser session's name, e.g. 'browser session 1a2b3c': runs it starts are its own (``started_by``).
+TRIAL_STATES = ("COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING")
 
-    Kept in st.session_state, so it lasts as long as the tab's session; a reload is a new session.
+
+def trial_counts(states: Mapping[str, int]) -> str:
+    """'2 complete · 1 pruned · 1 running · 1 waiting': a search's trials by state, in the order they pass."""
+    order = [*TRIAL_STATES, *sorted(set(states) - set(TRIAL_STATES))]
+    return " · ".join(f"{states[s]} {'failed' if s == 'FAIL' else s.lower()}" for s in order if states.get(s))
+
+
+def importance_wait_words(completed: int, needed: int, alive: bool) -> str:
+    """What the Search page says where hyperparameter importance cannot be fitted yet, and what to look at instead."""
+    instead = ("Meanwhile the chart below draws every trial's settings against its objective, and the table lists "
+               "each trial's settings and scores (sort it by objective).")
+    if alive:
+        return (f"Hyperparameter importance needs {needed} completed trials (on fewer it is noise); {completed} so "
+                f"far. {instead}")
+    return (f"This search completed {completed} trial{'s' if completed != 1 else ''}: hyperparameter importance needs "
+            f"{needed}, so it is not shown; a longer budget (more minutes or trials) gets there. "
+            + instead.replace("Meanwhile the", "The"))
+
+
+def search_model_words(members: int, seeds: int) -> str:
+    """What a search built, as the Search page counts it: 'best model', or 'ensemble of 15 nets (5 × 3 seeds)'."""
+    if members == 1 and seeds == 1:
+        return "best model"
+    return f"ensemble of {members * seeds} nets ({members} configuration{'s' if members > 1 else ''} × {seeds} " \
+           f"seed{'s' if seeds > 1 else ''})"
+
+
+def threshold_origin(mode: str, thresholds: Iterable[float]) -> str:
+    """Where a model's thresholds come from, for the sentence 'They start at the model's own (...)'."""
+    cuts = list(thresholds)
+    if all(abs(t - 0.5) < 1e-9 for t in cuts):
+        return "0.5 for every label"
+    if mode == "tuned":
+        return "tuned per label on its validation split"
+    return "per label, as saved on the Inspect page"
+
+
+def scored_own_rows(trained_on: Optional[Mapping[str, Any]], name: str, rows: int) -> bool:
+    """True where a scored file looks like the model's training data: a CSV run's file name and row count."""
+    return bool(trained_on and trained_on.get("source") == "csv" and trained_on.get("name") == name
+                and trained_on.get("rows") == rows)
+
+
+BROWSER_COOKIE = "multilabel_browser"  # the browser's name for its runs, kept across reloads and restarts
+_BROWSER_ID = re.compile(r"[0-9a-f]{6}")
+
+
+def batch_words(config: Mapping[str, Any], info: Mapping[str, Any]) -> str:
+    """'batch 100', or 'batch 100 (auto)' for a run set to auto (0) once it has started; 'batch auto' before."""
+    used = info.get("batch_size")
+    if config.get("batch_size"):
+        return f"batch {config['batch_size']}"
+    return f"batch {used} (auto)" if used else "batch auto"
+
+
+def browser_session() -> str:
+    """This browser's name, e.g. 'browser session 1a2b3c': runs it starts are its own (``started_by``).
+
+    A reload opens a new Streamlit session, but it is the same person: the name lives in a cookie
+    (BROWSER_COOKIE, a year, this site only), read from the request that opened the session. A browser that has no
+    cookie yet gets a new name, kept in st.session_state for the tab and written to the cookie for its next loads.
     """
     import uuid
 
     import streamlit as st
 
     if "browser_id" not in st.session_state:
-        st.session_state["browser_id"] = uuid.uuid4().hex[:6]
+        try:
+            known = st.context.cookies.get(BROWSER_COOKIE)
+        except Exception:  # no request behind this session (a script run by a test harness)
+            known = None
+        if isinstance(known, str) and _BROWSER_ID.fullmatch(known):
+            st.session_state["browser_id"] = known
+        else:
+            st.session_state["browser_id"] = uuid.uuid4().hex[:6]
+            st.session_state["browser_cookie_due"] = True
+    if st.session_state.pop("browser_cookie_due", False):
+        # A zero-height script element, only on the first page this browser opens without the cookie: at the end
+        # of the sidebar, so that its absence on the next run shifts no element of the page (a shift left stale
+        # copies of every widget on screen during that rerun).
+        st.sidebar.html(f"""<script>window.parent.document.cookie =
+            "{BROWSER_COOKIE}={st.session_state['browser_id']}; path=/; max-age=31536000; SameSite=Strict";</script>""",
+                unsafe_allow_javascript=True)
     return f"browser session {st.session_state['browser_id']}"
 
 

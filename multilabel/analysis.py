@@ -256,7 +256,8 @@ def save_thresholds(store: RunStore, run_id: str, thresholds: Sequence[float]) -
     save_checkpoint(with_thresholds(trained, cut, best), path)
     store.set_best(run_id, best)
     before = old.get("thresholds") or trained.thresholds
-    changes = ", ".join(f"{name} {a:.2f}→{b:.2f}" for name, a, b in zip(trained.label_names, before, cut))
+    changes = ", ".join(f"{name} {a:.2f}→{b:.2f}" for name, a, b in zip(trained.label_names, before, cut)
+                        if f"{a:.2f}" != f"{b:.2f}") or "none changed"  # only the labels whose threshold moved
     micro = (f" (val micro-F1 {old['micro_f1']:.3f} → {best['micro_f1']:.3f})"
              if old.get("micro_f1") is not None else f" (val micro-F1 {best['micro_f1']:.3f})")
     store.add_note(run_id, f"thresholds saved: {changes}{micro}")

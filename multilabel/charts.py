@@ -24,8 +24,19 @@ NEG_COLOR, POS_COLOR = "#9aa5b1", "#d62728"
 RUN_COLORS = ("#0072B2", "#E69F00", "#009E73", "#D62728", "#7B3FA0", "#9ACD32", "#E377C2", "#7F7F7F")
 MARKERS_UP_TO = 40
 HIST_ROW_PX, HIST_GAP_PX = 150, 60  # probability histograms: panel height, and the gap holding ticks + titles  # lines with at most this many points also get markers (one point alone is only a marker)
-# Title on the first line, legend on its own line below it, so neither covers the other in a narrow column.
-_LAYOUT = dict(margin=dict(l=10, r=10, t=70, b=10), legend=dict(orientation="h", y=1.0, x=0, yanchor="bottom"),
+# The plotly toolbar (and Streamlit's fullscreen button) shows in a band this high at the top right of a chart on
+# hover: titles start below it, so the toolbar never covers the end of a long title or the legend.
+TOOLBAR_PX = 36
+
+
+def _title(text: str) -> dict[str, Any]:
+    """A chart title under the toolbar band (container pixels, not a share of the height)."""
+    return {"text": text, "x": 0, "xref": "container", "xanchor": "left", "y": 1, "yref": "container",
+            "yanchor": "top", "pad": {"t": TOOLBAR_PX, "l": 10}}
+
+
+# Title on the first line (under the toolbar band), legend on its own line below it, so none covers another.
+_LAYOUT = dict(margin=dict(l=10, r=10, t=70 + TOOLBAR_PX, b=10), legend=dict(orientation="h", y=1.0, x=0, yanchor="bottom"),
                uirevision="keep")
 
 
@@ -53,7 +64,15 @@ def _series(history: Sequence[Mapping[str, Any]], key: str) -> tuple[list[int], 
 
 def _figure(traces: list[dict[str, Any]], title: str, height: int, **layout: Any) -> go.Figure:
     """A Figure from plain trace and layout dicts: one validation pass, several times faster than add_trace."""
-    return go.Figure(data=traces, layout={"title": {"text": title, "y": 0.98, "yanchor": "top"}, "height": height, **_LAYOUT, **layout})
+    return _with_layout(traces, {"title": _title(title), "height": height, **_LAYOUT, **layout})
+
+
+def _with_layout(traces: list[dict[str, Any]], layout: dict[str, Any]) -> go.Figure:
+    """A Figure whose legend, where it is pinned to the top of the chart, sits under the toolbar band too."""
+    legend = layout.get("legend")
+    if isinstance(legend, dict) and legend.get("yref") == "container" and legend.get("y", 0) >= 1:
+        layout = {**layout, "legend": {**legend, "y": 1 - TOOLBAR_PX / layout["height"], "yanchor": "top"}}
+    return go.Figure(data=traces, layout=layout)
 
 
 def _axis(title: str, **extra: Any) -> dict[str, Any]:
@@ -182,12 +201,14 @@ def probability_histogram_figure(prob_hist: Sequence[Mapping[str, Sequence[int]]
             traces.append({"type": "bar", "x": centers, "y": list(hist[key]), "name": legend, "opacity": 0.7,
                            "marker": {"color": color}, "width": 1 / HIST_BINS, "showlegend": j == 0,
                            "legendgroup": legend, "xaxis": f"x{suffix}", "yaxis": f"y{suffix}"})
-    # The legend sits on the title's line, at the right: above the plot area it would cover the panel titles.
-    legend = {"orientation": "h", "x": 1, "xanchor": "right", "y": 1, "yref": "container",
-              "yanchor": "top"}
     top, bottom = _LAYOUT["margin"]["t"], _LAYOUT["margin"]["b"]
+    height = plot_px + top + bottom
+    # On its own line under the title (beside it, a long title ran into it in a half-width column), above the
+    # panel titles.
+    legend = {"orientation": "h", "x": 0, "xanchor": "left", "y": 1 - (TOOLBAR_PX + 26) / height,
+              "yref": "container", "yanchor": "top"}
     return _figure(traces, _at_epoch("Predicted probability by true label (validation)", epoch),
-                   plot_px + top + bottom, barmode="overlay", legend=legend, **layout)
+                   height, barmode="overlay", legend=legend, **layout)
 
 
 def runs_overlay_figure(histories: Mapping[str, Sequence[Mapping[str, Any]]], key: str, title: str,
@@ -254,6 +275,27 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
+def _nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
+    """About ``count`` round tick values (1, 2 or 5 times a power of ten apart) covering [low, high]."""
+    if not high > low:
+        return [low]
+    raw = (high - low) / max(1, count - 1)
+    power = 10.0 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
+    ticks = [round(math.floor(low / step + 1e-9) * step, 12)]
+    while ticks[-1] < high - step * 1e-9:  # the last tick at or above ``high``: every value inside the range
+        ticks.append(round(ticks[0] + len(ticks) * step, 12))
+    return ticks
+
+
+def _numeric_ticks(dim: dict[str, Any], low: float, high: float) -> dict[str, Any]:
+    """Round ticks on a numeric parallel-coordinates axis. An axis with tick values also loses plotly's
+    range-end labels, which printed raw floats (0.39788, 0.4055317) at both ends."""
+    ticks = _nice_ticks(low, high)
+    dim.update(tickvals=ticks, ticktext=[f"{t:.4g}" for t in ticks], range=[ticks[0], ticks[-1]])
+    return dim
+
+
 def _parcoords_dimension(label: str, values: Sequence[Any]) -> dict[str, Any]:
     """One axis: numbers as they are (log10-spaced when positive and spanning 20x or more, ticks naming the
     values), anything else as categories in sorted order ('—' for missing)."""
@@ -273,6 +315,11 @@ def _parcoords_dimension(label: str, values: Sequence[Any]) -> dict[str, Any]:
             dim["range"] = [low - pad, high + pad]
         if len(distinct) <= MAX_TICKS and all(float(v).is_integer() for v in distinct):
             dim.update(tickvals=distinct, ticktext=[f"{v:g}" for v in distinct])
+        elif low < high:
+            _numeric_ticks(dim, low, high)
+        else:  # one value, mid-axis: ticks at both ends too, or plotly draws the axis with no length
+            pad = dim["range"][1] - low
+            dim.update(tickvals=[low - pad, low, low + pad], ticktext=["", f"{low:.4g}", ""])
         return dim
     names = ["—" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v) for v in values]
     categories = sorted(set(names))
@@ -301,13 +348,22 @@ def parallel_coordinates_figure(rows: Sequence[Mapping[str, Any]], hyperparamete
     if not shown:
         return empty_figure(heading, f"No run has {color_by} yet.")
     dims = [_parcoords_dimension(c, [r.get(c) for r in shown]) for c in [*hyperparameters, *metrics]]
+    left = _left_margin(dims)
     color = [float(r[color_by]) for r in shown]
     trace = {"type": "parcoords", "dimensions": dims,
              "line": {"color": color, "colorscale": "Viridis", "reversescale": not higher_is_better,
                       "showscale": True, "colorbar": {"title": {"text": color_by}}},
-             "labelangle": -20, "labelside": "bottom"}
-    return go.Figure(data=[trace], layout={"title": {"text": heading, "y": 0.98, "yanchor": "top"}, "height": 420,
-                                           "margin": dict(l=60, r=40, t=70, b=70)})
+             "labelangle": 0, "labelside": "bottom"}
+    return go.Figure(data=[trace], layout={"title": _title(heading), "height": 420,
+                                           "margin": dict(l=left, r=40, t=70 + TOOLBAR_PX, b=60)})
+
+
+def _left_margin(dims: Sequence[Mapping[str, Any]]) -> int:
+    """Room left of the first axis for its tick labels (category names print to the left of the axis)."""
+    if not dims:
+        return 60
+    longest = max((len(str(t)) for t in dims[0].get("ticktext") or []), default=0)
+    return int(min(220, max(60, 7 * longest + 16)))
 
 
 def figure_html(fig: go.Figure) -> bytes:
@@ -342,7 +398,7 @@ def _thin_curve(*columns: Sequence[Any], max_points: int = CURVE_POINTS) -> list
     return [[c[k] for k in keep] for c in columns]
 
 
-_CURVE_MARGIN = {"l": 10, "r": 10, "t": 40, "b": 10}  # the legend sits inside the plot: no room needed above it
+_CURVE_MARGIN = {"l": 10, "r": 10, "t": 40 + TOOLBAR_PX, "b": 10}  # the legend sits inside the plot: no room needed above it
 
 
 def _empty_note(text: str) -> dict[str, Any]:
@@ -367,7 +423,11 @@ def pr_curve_figure(curves: LabelCurves, current: Optional[TradeoffPoint] = None
     ``curves``: analysis.label_curves; hovering a curve point shows the threshold that gives it.
     """
     traces: list[dict[str, Any]] = []
-    layout: dict[str, Any] = {**_unit_axes("recall", "precision"), "legend": _inside_legend(0.02, "left")}
+    # The legend goes under the plot: inside it, it hid the no-skill line wherever the prevalence is low.
+    layout: dict[str, Any] = {**_unit_axes("recall", "precision"),
+                              "legend": {"orientation": "h", "x": 0, "xanchor": "left", "y": 0, "yref": "container",
+                                         "yanchor": "bottom"},
+                              "margin": {**_CURVE_MARGIN, "b": 125}}  # ticks, the axis title, then the legend
     if curves.precision:
         ap = _fmt(curves.average_precision)
         recall, precision, thresholds = _thin_curve(curves.recall, curves.precision,
@@ -390,7 +450,7 @@ def pr_curve_figure(curves: LabelCurves, current: Optional[TradeoffPoint] = None
                            "marker": {"color": POINT_COLOR, "size": 12, "symbol": "circle"}})
     else:
         layout["annotations"] = [_empty_note(f"{curves.label}: no truly-1 rows in validation, so no PR curve")]
-    return _figure(traces, f"Precision-recall · {curves.label}", 380, margin=_CURVE_MARGIN, **layout)
+    return _figure(traces, f"Precision-recall · {curves.label}", 430, **layout)
 
 
 def roc_curve_figure(curves: LabelCurves, current: Optional[TradeoffPoint] = None) -> go.Figure:
@@ -515,7 +575,7 @@ def network_figure(picture: NetworkPicture, title: str = "The network", epoch: O
                            "mode": "markers" if k == 1 else "markers+text",  # hidden: names on hover
                            "text": [layer.names[i] for i in alive_pos],
                            "textposition": position, "hovertext": [hover[i] for i in alive_pos],
-                           "hoverinfo": "text", "showlegend": False,
+                           "hoverinfo": "text", "showlegend": False, "cliponaxis": False,
                            "marker": {"size": 18, "color": [layer.norm[i] / top for i in alive_pos],
                                       "colorscale": "Viridis", "cmin": 0, "cmax": 1, "showscale": k == 1,
                                       "colorbar": {"title": {"text": "norm / layer max"}, "thickness": 12},
@@ -533,10 +593,14 @@ def network_figure(picture: NetworkPicture, title: str = "The network", epoch: O
                                 "y": 0.0, "yref": "paper", "xref": "x", "showarrow": False, "yanchor": "top",
                                 "font": {"color": "gray"}})
     rows = max(len(layer.shown) for layer in picture.layers)
+    # Input names print left of their nodes and output names right of theirs, unclipped (cliponaxis off): the
+    # margins make room for the longest (about 7 px a character; the x range already leaves some 60-80 px).
+    widest = [max((len(str(n)) for n in layer.names), default=0) for layer in picture.layers]
+    side = [int(min(220, max(10, 7 * w - 50))) for w in (widest[0], widest[-1])]
     return _figure(traces, _at_epoch(title, epoch), max(320, 40 * rows + 140),
                    xaxis={"range": [-0.6, 2.6], "visible": False, "fixedrange": True},
                    yaxis={"range": [-0.08, 1.08], "visible": False, "fixedrange": True},
-                   annotations=annotations, margin={"l": 10, "r": 10, "t": 90, "b": 30},
+                   annotations=annotations, margin={"l": side[0], "r": side[1], "t": 90 + TOOLBAR_PX, "b": 30},
                    legend={"orientation": "h", "x": 1, "xanchor": "right", "y": 1.0, "yref": "container",
                            "yanchor": "top"})
 
@@ -579,7 +643,7 @@ HEADS_TRUE_COLOR, HEADS_FALSE_COLOR = "#d62728", "#9aa5b1"
 HEADS_TRAIN_COLOR, HEADS_VAL_COLOR = "#1f77b4", "#ff7f0e"
 HEADS_PANEL_TITLES = {"sigmoid": "sigmoid per label (BCEWithLogits)", "softmax": "softmax over labels (CrossEntropy)"}
 HEADS_THRESHOLD = 0.5
-_HEADS_LAYOUT = dict(margin=dict(l=10, r=10, t=90, b=10), uirevision="keep",
+_HEADS_LAYOUT = dict(margin=dict(l=10, r=10, t=90 + TOOLBAR_PX, b=10), uirevision="keep",
                      legend=dict(orientation="h", x=1, xanchor="right", y=1, yref="container", yanchor="top"))
 
 
@@ -642,9 +706,9 @@ def heads_probability_figure(label_names: Sequence[str], targets: Sequence[Seque
                            "hovertemplate": "%{x}: p = %{y:.3f}<extra>" + legend + "</extra>",
                            "xaxis": f"x{suffix}", "yaxis": f"y{suffix}"})
     title = "Probability per label of validation rows with 2+ true labels (dashed: 0.5)"
-    return go.Figure(data=traces, layout={"title": {"text": title, "y": 0.99, "yanchor": "top"},
+    return _with_layout(traces, {"title": _title(title),
                                           "height": 190 * n + 130, "barmode": "overlay", **_HEADS_LAYOUT,
-                                          **{**layout, "margin": dict(l=10, r=10, t=110, b=10)}})
+                                          **{**layout, "margin": dict(l=10, r=10, t=110 + TOOLBAR_PX, b=10)}})
 
 
 def heads_loss_figure(train_loss: Mapping[str, Sequence[float]], val_loss: Mapping[str, Sequence[float]]
@@ -667,7 +731,7 @@ def heads_loss_figure(train_loss: Mapping[str, Sequence[float]], val_loss: Mappi
             traces.append({"type": "scatter", "mode": "lines", "x": list(range(1, len(values) + 1)), "y": values,
                            "name": name, "legendgroup": name, "showlegend": c == 0, "line": {"color": color},
                            "xaxis": f"x{suffix}", "yaxis": f"y{suffix}"})
-    return go.Figure(data=traces, layout={"title": {"text": "Loss per epoch", "y": 0.98, "yanchor": "top"},
+    return _with_layout(traces, {"title": _title("Loss per epoch"),
                                           "height": 340, **_HEADS_LAYOUT, **layout})
 
 
@@ -677,7 +741,7 @@ def heads_metrics_figure(table: Sequence[Mapping[str, Any]]) -> go.Figure:
     traces = [{"type": "bar", "x": names, "y": [row[key] for row in table], "name": key,
                "text": [f"{row[key]:.2f}" for row in table], "textposition": "outside"}
               for key in ("micro-F1", "subset accuracy")]
-    return go.Figure(data=traces, layout={"title": {"text": "Validation metrics", "y": 0.98, "yanchor": "top"},
+    return _with_layout(traces, {"title": _title("Validation metrics"),
                                           "height": 340, "barmode": "group", "yaxis": {"range": [0, 1.1]},
                                           **_HEADS_LAYOUT})
 
@@ -717,7 +781,9 @@ def search_progress_figure(trials: Sequence[Mapping[str, Any]]) -> go.Figure:
         {"type": "scatter", "x": xs, "y": best, "mode": "lines", "name": "best so far",
          "line": {"color": VAL_COLOR, "shape": "hv", "width": 3}, "hoverinfo": "skip"},
     ]
-    return _figure(traces, title, 340, xaxis=_axis("trial", tickformat="d"), yaxis=_axis("objective"))
+    # Few trials: one tick per trial (automatic ticks at 0, 0.5, 1 printed as "0 1 1" with the integer format).
+    xaxis = _axis("trial", tickformat="d", **({"dtick": 1} if max(xs) - min(xs) <= 10 else {}))
+    return _figure(traces, title, 340, xaxis=xaxis, yaxis=_axis("objective"))
 
 
 def _param_dimension(name: str, kind: str, spec: Any, values: Sequence[Any]) -> dict[str, Any]:
@@ -735,7 +801,7 @@ def _param_dimension(name: str, kind: str, spec: Any, values: Sequence[Any]) -> 
                 "tickvals": [math.log10(t) for t in ticks], "ticktext": [f"{t:g}" for t in ticks],
                 "range": [math.log10(low), math.log10(high)]}
     low, high = spec
-    return {"label": name, "values": [float(v) for v in values], "range": [low, high]}
+    return _numeric_ticks({"label": name, "values": [float(v) for v in values]}, low, high)
 
 
 def search_parallel_figure(trials: Sequence[Mapping[str, Any]], space: Mapping[str, tuple[str, Any]]) -> go.Figure:
@@ -748,11 +814,13 @@ def search_parallel_figure(trials: Sequence[Mapping[str, Any]], space: Mapping[s
     values = [float(t["value"]) for t in done]
     dims = [_param_dimension(name, kind, spec, [t["params"][name] for t in done]) for name, (kind, spec) in
             space.items()]
-    dims.append({"label": "objective", "values": values})
+    objective = {"label": "objective", "values": values}
+    dims.append(_numeric_ticks(objective, min(values), max(values)) if max(values) > min(values) else
+                {**objective, "tickvals": [values[0]], "ticktext": [f"{values[0]:.4g}"]})
     trace = {"type": "parcoords", "dimensions": dims,
              "line": {"color": values, "colorscale": SEARCH_COLORSCALE, "showscale": True,
                       "colorbar": {"title": {"text": "objective"}}}}
-    return _figure([trace], title, 420, margin=dict(l=60, r=40, t=90, b=30))
+    return _figure([trace], title, 420, margin=dict(l=_left_margin(dims), r=40, t=90 + TOOLBAR_PX, b=30))
 
 
 def search_importance_figure(importances: Mapping[str, float]) -> go.Figure:

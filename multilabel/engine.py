@@ -420,7 +420,8 @@ def train(config: TrainConfig, data: Dataset, on_epoch: Optional[EpochCallback] 
 
     n_train, n_probe = len(train_idx), min(PROBE_ROWS, len(val_idx))
     eval_every = resolve_eval_every(config, n_train, len(val_idx), device.type, stepper.graph is not None)
-    info = {"device": str(device), "n_train": n_train, "n_val": len(val_idx), "cuda_graph": stepper.graph is not None,
+    info = {"device": str(device), "n_train": n_train, "n_val": len(val_idx), "batch_size": config.batch_size,
+            "cuda_graph": stepper.graph is not None,
             "eval_every": eval_every, "feature_names": list(data.feature_names),
             "label_names": list(data.label_names), "probe_targets": Y_val_np[:n_probe].astype(int).tolist()}
     if on_start is not None:

@@ -123,6 +123,8 @@ def runs_frame(runs: Sequence[Mapping[str, Any]],
             "epochs run": run.get("epochs_done", 0), "best epoch": epoch,
         }
         row.update({header: config.get(name) for name, header in fields})
+        if (run.get("info") or {}).get("batch_size"):  # the size used: batch 0 means auto, resolved at the start
+            row[CONFIG_HEADERS["batch_size"]] = run["info"]["batch_size"]
         row.update(metrics)
         row.update({"duration s": run.get("duration_s"), "started by": run.get("started_by") or "",
                     "started": run.get("created_at"), "notes": " · ".join(str(n.get("text", "")) for n in notes),

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import atexit
 import dataclasses
+import functools
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -210,7 +211,7 @@ class SessionRegistry:
         cap = env_thread_cap()
         threads = self.threads_per_run or threads_for(len(self.store.training_run_ids()), cap)
         ctx = worker_context()
-        process = ctx.Process(target=worker_main, name=f"multilabel-train-{run_id}", daemon=True,
+        process = ctx.Process(target=worker_main, name=f"{WORKER_NAME}{run_id}", daemon=True,
                               args=(str(self.store.home), run_id, config, data, threads, checkpoint_every_s(), cap,
                                     self.threads_per_run is None, resume_from, trackers))
         try:
@@ -436,6 +437,30 @@ _context: Optional[Any] = None
 _context_lock = threading.Lock()
 
 
+WORKER_NAME = "multilabel-train-"  # every worker process's name starts so (see _without_main)
+
+
+def _without_main(get_preparation_data: Any) -> Any:
+    """multiprocessing's ``spawn.get_preparation_data``, except that a worker is not told to import ``__main__``.
+
+    A worker started during a Streamlit script run would otherwise run the page script itself as ``__mp_main__``
+    (Streamlit makes the page the ``__main__`` module while it runs): every st.* call printed "missing
+    ScriptRunContext!" to the server's terminal, and the page's registry started a second forkserver in the worker.
+    A worker needs nothing from ``__main__``: its target is ``worker.worker_main``.
+    """
+
+    @functools.wraps(get_preparation_data)
+    def prepare(name: str) -> dict[str, Any]:
+        data = get_preparation_data(name)
+        if str(name).startswith(WORKER_NAME):
+            data.pop("init_main_from_path", None)
+            data.pop("init_main_from_name", None)
+        return data
+
+    prepare.__wrapped_for_workers__ = True  # type: ignore[attr-defined]
+    return prepare
+
+
 def worker_context() -> Any:
     """The multiprocessing context workers start from: a forkserver that preloads ``multilabel._preload``.
 
@@ -445,6 +470,10 @@ def worker_context() -> Any:
     global _context
     with _context_lock:
         if _context is None:
+            from multiprocessing import spawn
+
+            if not getattr(spawn.get_preparation_data, "__wrapped_for_workers__", False):
+                spawn.get_preparation_data = _without_main(spawn.get_preparation_data)
             ctx = multiprocessing.get_context("forkserver")
             ctx.set_forkserver_preload(["multilabel._preload"])
             from multiprocessing import forkserver

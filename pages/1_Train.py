@@ -1,6 +1,5 @@
 """Train page: choose data and knobs, start a background run, watch it learn."""
 
-import time
 from pathlib import Path
 
 import streamlit as st
@@ -24,8 +23,8 @@ from multilabel.tracking import TrackerSpec  # noqa: E402
 from app_pages import _form  # noqa: E402
 from app_pages._shared import (FIGURES, error, plain, registry, release_upload, show_label_warnings,  # noqa: E402
                                 warning)
-from app_pages._words import (browser_session, for_page, notes_lines, owner_line, queue_line,  # noqa: E402
-                              rows_line, status_word)
+from app_pages._words import (batch_words, browser_session, for_page, notes_lines, owner_line,  # noqa: E402
+                              queue_line, rows_line, status_word)
 
 # The live view polls every POLL_S while one run trains, and less often the more runs train at once: every open tab
 # of every run re-renders its charts on each poll, in the server and in the browser. Measured with 4 runs each
@@ -40,6 +39,7 @@ ME = browser_session()  # runs this tab starts are its own; stopping another ses
 
 reg = registry()
 run_id = st.session_state.get("run_id") or st.query_params.get("run")
+reopened = bool(run_id) and not st.session_state.get("run_id")  # a reload or a link: the tab opens on a run
 if run_id:
     try:
         stored = reg.store.get_run(run_id)
@@ -63,14 +63,16 @@ knobs = {k.name: k for k in _form.knobs()}
 
 # -- the form ------------------------------------------------------------------------------------------------------
 st.subheader("Data")
-source = _form.data_widget("radio", "Source", "source", options=_form.SOURCES, horizontal=True)
+# The source and the synthetic knobs share one row, and the training knobs sit three to a row: at 1400x900 the
+# Start button is on screen without scrolling.
+cols = st.columns([0.8, 1, 1.1, 1.3, 0.9])
+source = _form.data_widget("radio", "Source", "source", cols[0], options=_form.SOURCES)
 frame, labels, upload_name = None, [], None
 if source == "Synthetic":
-    cols = st.columns(4)
-    _form.data_widget("number", "Samples", "syn_samples", cols[0], min_value=50, max_value=2_000_000, step=500)
-    _form.widget(knobs["input_size"], cols[1])
-    _form.widget(knobs["num_outputs"], cols[2])
-    _form.data_widget("slider", "Label noise", "syn_noise", cols[3], min_value=0.0, max_value=2.0, step=0.05,
+    _form.data_widget("number", "Samples", "syn_samples", cols[1], min_value=50, max_value=2_000_000, step=500)
+    _form.widget(knobs["input_size"], cols[2])
+    _form.widget(knobs["num_outputs"], cols[3])
+    _form.data_widget("slider", "Label noise", "syn_noise", cols[4], min_value=0.0, max_value=2.0, step=0.05,
                       help="noise added to the hidden teacher's logits before thresholding; 0 = learnable exactly")
 else:
     upload = st.file_uploader("CSV with a header row (or Parquet); features numeric, labels 0/1",
@@ -107,9 +109,9 @@ st.subheader("Network and training")
 grid = [k for name, k in knobs.items() if name not in _form.DATA_SHAPE]
 wide = [k for k in grid if k.ui in ("slider", "select_slider")]
 small = [k for k in grid if k not in wide]
-cols = st.columns(2, gap="large")
+cols = st.columns(3, gap="medium")
 for i, k in enumerate(wide):
-    _form.widget(k, cols[i % 2])
+    _form.widget(k, cols[i % 3])
 cols = st.columns(4)
 for i, k in enumerate(small):
     _form.widget(k, cols[i % 4])
@@ -153,31 +155,17 @@ enqueue = queue_col.button("Add to queue", key="enqueue",
 ACTIONS = {"stop": reg.stop, "pause": reg.pause, "resume": reg.resume, "step": reg.step}
 
 
-CONTROL_SETTLE_S = 0.5  # a click waits this long at most for the worker to act, so the page shows the new state
-
-
 def control(action: str) -> None:
     """Stop / pause / resume / one epoch on this tab's run: at once for its own run, after a question otherwise.
 
-    A button callback: it runs before the page is drawn again, so the buttons and the status show the new state.
+    A button callback: it runs before the page is drawn again, so the buttons and the status show the new state
+    ('pausing after epoch N…', 'stopping…') from the store at once; the live view then follows the worker. It does
+    not wait for the worker: a wait of up to 0.5 s here held every click's answer back by as much.
     """
     if reg.view(run_id).started_by != ME:
         st.session_state["confirm_control"] = (run_id, action)
         return
     ACTIONS[action](run_id, by=ME)
-    settle(action)
-
-
-def settle(action: str) -> None:
-    """Wait (at most CONTROL_SETTLE_S) until the worker shows the effect of ``action``: a pause usually takes
-    effect within an epoch plus worker.PAUSE_POLL_S, so the page drawn next already says 'paused at epoch N'."""
-    deadline = time.monotonic() + CONTROL_SETTLE_S
-    while time.monotonic() < deadline:
-        view = reg.view(run_id)
-        if (not view.alive or action in ("stop", "resume") or (action == "pause" and view.paused)
-                or (action == "step" and view.paused and not view.stepping)):
-            return
-        time.sleep(0.05)
 
 
 stop_col.button("Stop", key="stop", disabled=not live, on_click=control, args=("stop",))
@@ -366,7 +354,7 @@ def render(view) -> None:
     for line in notes_lines(view.notes):
         st.caption(plain(line))
     st.caption(f"{rows_line(info, view.alive)} · {cfg['input_size']} → {cfg['hidden_size']} → "
-               f"{cfg['num_outputs']} · lr {cfg['learning_rate']:g} · batch {cfg['batch_size']} · "
+               f"{cfg['num_outputs']} · lr {cfg['learning_rate']:g} · {batch_words(cfg, info)} · "
                f"device {info.get('device', cfg['device'])}")
     last = history[-1] if history else None
     if last:
@@ -377,10 +365,11 @@ def render(view) -> None:
         if view.alive and cfg.get("refit") == "all" and not info.get("refitting") and info.get("n_train"):
             refit_s = refit_expected_s(history, info["n_train"] + info.get("n_val", 0), max(last["best_epoch"], 1))
             then_refit = f" + refit on all rows ≈ {refit_s:.0f} s" if refit_s is not None else ""
+        # A paused run has no speed and no ETA: it waits for a person, not for the CPU.
+        pace = ("paused" if view.paused else f"{last['samples_per_s']:,.0f} samples/s · ETA {eta:.0f} s{then_refit}"
+                if view.alive else f"{last['samples_per_s']:,.0f} samples/s")
         st.progress(min(last["epoch"] / epochs, 1.0),
-                    text=f"epoch {last['epoch']}/{epochs}{' · paused' if view.paused else ''} · "
-                         f"{last['samples_per_s']:,.0f} samples/s · "
-                         f"ETA {eta:.0f} s{then_refit} · train loss {last['train_loss']:.4f} · "
+                    text=f"epoch {last['epoch']}/{epochs} · {pace} · train loss {last['train_loss']:.4f} · "
                          f"val loss {last['val_loss']:.4f}")
     if last and view.alive and info.get("refitting"):
         refit = info["refitting"]
@@ -439,18 +428,22 @@ def render(view) -> None:
     live_part = view.live or {}
     st.page_link(INSPECT, label="Inspect: per-label PR/ROC curves, confusion and the network, live",
                  query_params={"run": view.run_id})
-    a, b = st.columns(2)
+    # The probe heatmap is tall (a row per probe row): the bars and the histograms share the column beside it,
+    # so neither column stands half empty.
+    probe = bool(live_part.get("probe_probs") and info.get("probe_targets"))
+    a, b = st.columns(2) if probe else (st.container(), None)
     a.plotly_chart(FIGURES.get((*shown, "per_label", shown_epoch),
                                lambda: per_label_figure(evaluated["val_per_label"], epoch=shown_epoch)),
                    key="per_label_chart")
-    if live_part.get("probe_probs") and info.get("probe_targets"):
+    if live_part.get("prob_hist"):
+        a.plotly_chart(FIGURES.get((*shown, "hist", shown_epoch, probe),
+                                   lambda: probability_histogram_figure(live_part["prob_hist"], label_names,
+                                                                        epoch=shown_epoch, cols=2 if probe else 3)),
+                       key="hist_chart")
+    if probe:
         b.plotly_chart(FIGURES.get((*shown, "probe", shown_epoch),
                                    lambda: probe_heatmap(live_part["probe_probs"], info["probe_targets"], label_names,
                                                          epoch=shown_epoch)), key="probe_chart")
-    if live_part.get("prob_hist"):
-        st.plotly_chart(FIGURES.get((*shown, "hist", shown_epoch),
-                                    lambda: probability_histogram_figure(live_part["prob_hist"], label_names,
-                                                                         epoch=shown_epoch)), key="hist_chart")
 
 
 if run_id:
@@ -472,8 +465,10 @@ if run_id:
 
     with panel:
         live_view()
-    if st.session_state.pop("scroll_to_run", False):
-        scroll_to(".st-key-run_panel")  # Start is at the bottom of the form: bring the run's status into view
+    # Start is at the bottom of the form: bring the run's status into view after Start, and when a reload (or a
+    # link) opens the page on a run that is training.
+    if st.session_state.pop("scroll_to_run", False) or (reopened and live):
+        scroll_to(".st-key-run_panel")
 else:
     with panel:
         st.info("Set the data and knobs, then press **Start training**. The run keeps going if you leave this page.")

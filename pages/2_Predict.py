@@ -24,9 +24,10 @@ from multilabel import search  # noqa: E402
 from multilabel.store import WITH_MODEL  # noqa: E402
 from app_pages._export import onnx_button  # noqa: E402
 from app_pages._shared import error, model_from_store, plain, registry, warning  # noqa: E402
-from app_pages._words import status_word  # noqa: E402
+from app_pages._words import scored_own_rows, search_model_words, status_word, threshold_origin  # noqa: E402
 
 SHOWN_ROWS = 1000
+TABLE_PX = 930  # the page's width for a table at a 1400 px window with the sidebar open
 ENSEMBLE_PREFIX = "search:"  # the key of a search's ensemble (pages/6_Search.py hands it over as ?model=)
 
 store = registry().store
@@ -37,12 +38,13 @@ runs = [r for r in store.list_runs() if r["status"] in WITH_MODEL and r["checkpo
 ensembles = [job for job in search.list_jobs(store.home) if job["ensemble"]]
 models: dict[str, dict] = {r["id"]: {"label": f"{r['name']} · {status_word(r['status'])} · val micro-F1 "
                                               f"{(r['best'] or {}).get('micro_f1', float('nan')):.3f}",
-                                     "checkpoint": r["checkpoint"], "what": "run"} for r in runs}
+                                     "checkpoint": r["checkpoint"], "what": "run", "data": r["data"]}
+                               for r in runs}
 for job in ensembles:
     best = (job.get("result") or {}).get("best") or {}
     models[ENSEMBLE_PREFIX + job["study"]] = {
         "label": f"search {job['study']} · "
-                 + ("best model" if job["members"] == 1 else f"ensemble of {job['members']}") + " · CV micro-F1 "
+                 + search_model_words(job["members"], int(job.get("seeds") or 1)) + " · CV micro-F1 "
                  f"{best.get('micro_f1', float('nan')):.3f}", "checkpoint": job["ensemble"], "what": "ensemble"}
 # Which model to preselect: a new ?model= link (Search's "use" button, a copied URL), else a model handed over by
 # another page since the last visit (st.session_state["predict_run"], set by Train and Runs), else the last choice.
@@ -100,7 +102,7 @@ onnx_button(st, lambda: trained, onnx_name, "download_onnx")
 # -- thresholds ---------------------------------------------------------------------------------------------------
 with st.expander("Per-label thresholds", expanded=False):
     st.caption("A row gets label 1 where its probability is at least the label's threshold. They start at the "
-               "model's own (tuned on its validation split).")
+               f"model's own ({threshold_origin(trained.config.threshold_mode, trained.thresholds)}).")
     cols = st.columns(min(4, len(trained.label_names)))
     thresholds = [
         cols[j % len(cols)].slider(plain(label), 0.0, 1.0, float(trained.thresholds[j]), 0.01, key=f"thr_{model_key}_{j}")
@@ -146,9 +148,15 @@ counts = [int(result[c].sum()) for c in label_cols]
 st.markdown(f"**{len(result):,} rows scored.** Columns `<label>{PROB_SUFFIX}` hold probabilities; `<label>` "
             "holds 0/1 under the thresholds above.")
 shown = result[[*plan.passthrough, *label_cols, *prob_cols]]  # the narrow 0/1 columns first, in view
+# Widths that fit the page at 1400 px (the probability columns fell off the right edge): narrow 0/1 columns, the
+# probability bars share what is left.
+pass_px, label_px = 100, 62
+prob_px = max(90, (TABLE_PX - pass_px * len(plan.passthrough) - label_px * len(label_cols)) // max(1, len(prob_cols)))
 st.dataframe(shown.head(SHOWN_ROWS), hide_index=True,
-               column_config={c: st.column_config.ProgressColumn(c, min_value=0.0, max_value=1.0, format="%.3f")
-                              for c in prob_cols})
+             column_config={**{c: st.column_config.Column(width=pass_px) for c in plan.passthrough},
+                            **{c: st.column_config.NumberColumn(width=label_px) for c in label_cols},
+                            **{c: st.column_config.ProgressColumn(c, min_value=0.0, max_value=1.0, format="%.3f",
+                                                                  width=prob_px) for c in prob_cols}})
 if len(result) > SHOWN_ROWS:
     st.caption(f"showing the first {SHOWN_ROWS:,} rows; the download has all {len(result):,}")
 st.plotly_chart(label_frequency_figure(label_cols, counts, len(result)), key="freq_chart")
@@ -166,6 +174,11 @@ st.download_button("Download predictions (CSV)", kept[1], key="download", on_cli
 if truth is None:
     st.stop()
 st.subheader("Against this file's labels")
+trained_on = models.get(model_key, {}).get("data") if model_key in models else None
+if scored_own_rows(trained_on, data.name, len(scored)):
+    st.warning(f"'{plain(data.name)}' has the name and the {len(scored):,} rows of the data this model was trained "
+               "on: the scores below are on rows it learned from, so they are optimistic. Score a file it has not "
+               "seen (a held-out split) for an honest estimate.")
 st.caption(f"'{plain(data.name)}' carries the model's {len(label_cols)} label column(s): the predictions are scored "
            "against them at the thresholds above (the download's columns of those names hold the predictions).")
 probs = scored[prob_cols].to_numpy(dtype=np.float32, copy=True)  # writable: torch warns on read-only

@@ -58,7 +58,7 @@ def table_config() -> dict:
     config.update({
         "name": st.column_config.TextColumn(width="medium"), "status": st.column_config.TextColumn(width="small"),
         "data": st.column_config.TextColumn(width="small"), "lr": st.column_config.NumberColumn(format="%g"),
-        "batch": st.column_config.NumberColumn(help="rows per optimizer step; 0 = auto (training rows / 16)"),
+        "batch": st.column_config.NumberColumn(help="rows per optimizer step (a run set to auto shows the size it used)"),
         "eval every": st.column_config.NumberColumn(help="validation metrics every N epochs; 0 = auto"),
         "weight decay": st.column_config.NumberColumn(format="%g"),
         "duration s": st.column_config.NumberColumn(format="%.1f"),
@@ -129,7 +129,8 @@ def experiments_view() -> None:
     records = shown.to_dict("records")
     hyper = ex.hyperparameter_columns(shown)
     st.subheader("Hyperparameters against metrics")
-    p, q = st.columns([3, 1])
+    # One row: the colour, the download, and what the chart can show (no blank half beside a narrow picker).
+    q, r, p = st.columns([1.2, 1, 3], vertical_alignment="bottom")
     color_by = q.selectbox("Colour by", list(ex.METRIC_COLUMNS), index=1, key="pc_color")
     if not hyper:
         p.caption("The runs shown share every setting: there is nothing to compare across (axes show metrics only).")
@@ -137,7 +138,7 @@ def experiments_view() -> None:
                                            ex.HIGHER_IS_BETTER[color_by])
     st.plotly_chart(parallel, key="parallel")
     if shown[color_by].notna().any():  # something drawn: offer it
-        q.download_button("Download as HTML", lambda: figure_html(parallel), mime="text/html",
+        r.download_button("Download as HTML", lambda: figure_html(parallel), mime="text/html",
                           file_name="runs-parallel-coordinates.html", key="html_parallel", on_click="ignore")
 
     st.subheader("Compare curves")
@@ -249,7 +250,7 @@ problem = st.session_state.pop("run_error", None)
 if problem:
     st.error(plain(problem))
 
-n, m = st.columns([4, 1])
+n, m = st.columns([4, 1], vertical_alignment="bottom")  # Rename level with the field, not with its label
 n.text_input("Name", value=run["name"], key=f"name_{run_id}")
 m.button("Rename", key="rename", on_click=rename, args=(run_id,))
 for line in notes_lines(run.get("notes")):

@@ -266,7 +266,10 @@ cols = st.columns(min(3, len(names)))
 thresholds = []
 for j, name in enumerate(names):
     box = cols[j % len(cols)]
-    t = box.slider(plain(name), 0.0, 1.0, float(saved[j]), 0.01, key=f"inspect_thr_{run_id}_{j}")
+    key = f"inspect_thr_{run_id}_{j}"
+    if key not in st.session_state:  # the value lives in the key alone: Reset and Best F1 write it (set_sliders)
+        st.session_state[key] = round(float(saved[j]), 2)
+    t = box.slider(plain(name), 0.0, 1.0, step=0.01, key=key)
     thresholds.append(t)
     p = tradeoff.at(j, t)
     box.caption(f"precision {fmt(p.precision)} · recall {fmt(p.recall)} · F1 {p.f1:.3f} "

@@ -18,8 +18,8 @@ from multilabel.heads import (DEMO_LABELS, DEMO_ROWS, HEAD_TITLES, HeadsComparis
 MAX_PAGE_ROWS = 5000  # the comparison trains inside this page's script run: this cap keeps it to a few seconds
 
 
-# Training happens in the script run itself (no background session): both heads together take a second or two at
-# these sizes. Cached by the inputs, so a rerun (a widget change, a page switch and back) does not train again.
+# Training happens in the script run itself (no background session): both heads together took 5-7 s at the
+# default size on the shared 2-core machine. Cached by the inputs, so a rerun (a widget change, a page switch and back) does not train again.
 @st.cache_data(show_spinner=False, max_entries=16)
 def comparison(rows: int, labels: int, seed: int) -> HeadsComparison:
     return compare_heads(demo_data(rows, labels, seed), seed=seed)
@@ -46,13 +46,14 @@ if st.button("Train both heads", type="primary", key="heads_run"):
 
 inputs = st.session_state.get("heads_inputs")
 if inputs is None:
-    st.info("Press **Train both heads**: it trains two small networks (a second or two) and compares them.")
+    st.info("Press **Train both heads**: it trains two small networks and compares them; that takes several "
+            "seconds (more with more rows).")
     st.stop()
 if inputs != (int(rows), int(labels), int(seed)):
     st.caption(f"Showing {inputs[0]:,} rows, {inputs[1]} labels, seed {inputs[2]}: press the button to train on "
                "the new settings.")
 try:
-    with st.spinner("Training both heads…"):
+    with st.spinner("Training both heads (several seconds)…"):
         result = comparison(*inputs)
 except MultilabelError as exc:
     error(exc)

@@ -26,6 +26,7 @@ from multilabel.paths import os_error_message  # noqa: E402
 from multilabel.store import default_home  # noqa: E402
 from app_pages._export import onnx_button  # noqa: E402
 from app_pages._shared import error, model_from_store, plain, release_upload, show_label_warnings  # noqa: E402
+from app_pages._words import importance_wait_words, trial_counts  # noqa: E402
 
 # The live view reads the study from its SQLite file and redraws the table and charts: measured 34 / 107 / 224 ms
 # of server time at 20 / 100 / 300 trials when every poll read every trial; search.cached_storage now reads only
@@ -78,6 +79,20 @@ def trials_table(trials: list[dict]) -> pd.DataFrame:
         row.update({"best epoch": t["best_epoch"], "duration (s)": t["duration_s"]})
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+TABLE_FORMATS = {"objective": "{:.4f}", "Hamming": "{:.4f}", "micro-F1": "{:.4f}", "learning_rate": "{:.2e}",
+                 "weight_decay": "{:.2e}", "dropout": "{:.2f}", "input_noise": "{:.2f}", "best epoch": "{:.1f}",
+                 "duration (s)": "{:.1f}"}
+
+
+# Short headers and widths (pixels) so that every column fits the page's width at 1400 px: the knobs' own names
+# (learning_rate, threshold_mode) made the last columns fall off the right edge.
+TABLE_COLUMNS = {"trial": ("trial", 45), "state": ("state", 72), "objective": ("objective", 72),
+                 "Hamming": ("Hamming", 70), "micro-F1": ("micro-F1", 68), "hidden_size": ("hidden", 58),
+                 "learning_rate": ("lr", 68), "weight_decay": ("decay", 68), "dropout": ("dropout", 58),
+                 "input_noise": ("noise", 52), "batch_size": ("batch", 50), "pos_weight": ("pos w.", 52),
+                 "threshold_mode": ("thresholds", 74), "best epoch": ("best ep.", 62), "duration (s)": ("s", 45)}
 
 
 def budget_line(job: dict) -> str:
@@ -225,7 +240,8 @@ def render(job: dict) -> None:
     trials = summary["trials"] if summary else []
     states = summary["states"] if summary else {}
     running = states.get("RUNNING", 0)
-    finished = sum(n for s, n in states.items() if s != "RUNNING")
+    finished = sum(states.get(s, 0) for s in ("COMPLETE", "PRUNED", "FAIL"))  # a WAITING trial has not run yet
+    counts = trial_counts(states)
     if job["alive"]:
         elapsed = time.time() - job.get("started", time.time())
         if job.get("phase") == "refit":
@@ -236,21 +252,19 @@ def render(job: dict) -> None:
             phase = "refitting the best on all rows"
         else:
             phase = "running"
-        st.markdown(f"status: **{phase}** · {finished} trial(s) finished, {running} running · budget "
-                    f"{budget_line(job)} · {elapsed / 60:.1f} min so far")
+        st.markdown(f"status: **{phase}** · {counts or 'no trial yet'} · budget {budget_line(job)} · "
+                    f"{elapsed / 60:.1f} min so far")
     else:
         word = job["outcome"]
-        st.markdown(f"status: **{word}** · {finished} trial(s) · budget {budget_line(job)}")
+        st.markdown(f"status: **{word}** · {counts or 'no trial'} · budget {budget_line(job)}")
         if word == "died":
             st.error("The search process ended without finishing (killed, or the machine restarted): its finished "
                      "trials are kept; a trial it was running did not finish. Refit below, or start a new search.")
         if word == "stopped" and states.get("FAIL"):
             st.caption("The trial that was running when Stop was pressed is recorded as failed: it did not finish.")
-    counts = " · ".join(f"{n} {s.lower()}" for s, n in sorted(states.items()))
     data = job.get("data") or {}
     st.caption(f"{plain(data.get('name') or data.get('source', 'data'))}: {job['rows']:,} rows, "
-               f"{len(job['features'])} features → {len(job['labels'])} labels · {job['folds']} CV fold(s) per trial"
-               + (f" · {counts}" if counts else ""))
+               f"{len(job['features'])} features → {len(job['labels'])} labels · {job['folds']} CV fold(s) per trial")
     best = summary["best"] if summary else None
     if best is not None:
         a, b, c, d = st.columns(4)
@@ -302,15 +316,11 @@ def render(job: dict) -> None:
     if not trials:
         st.info("Waiting for the first trial… (each trial trains on every split before it counts)")
         return
-    st.dataframe(trials_table(trials[::-1]), hide_index=True, key="search_trials_table",
-                 column_config={"objective": st.column_config.NumberColumn(format="%.4f"),
-                                "Hamming": st.column_config.NumberColumn(format="%.4f"),
-                                "micro-F1": st.column_config.NumberColumn(format="%.4f"),
-                                "learning_rate": st.column_config.NumberColumn(format="%.2e"),
-                                "weight_decay": st.column_config.NumberColumn(format="%.2e"),
-                                "dropout": st.column_config.NumberColumn(format="%.2f"),
-                                "best epoch": st.column_config.NumberColumn(format="%.1f"),
-                                "duration (s)": st.column_config.NumberColumn(format="%.1f")})
+    # A pruned or waiting trial has no objective yet: an empty cell, not the text "None".
+    table = trials_table(trials[::-1])
+    st.dataframe(table.style.format({c: f for c, f in TABLE_FORMATS.items() if c in table.columns}, na_rep=""),
+                 hide_index=True, key="search_trials_table",
+                 column_config={c: st.column_config.Column(label, width=px) for c, (label, px) in TABLE_COLUMNS.items()})
     left, right = st.columns(2)
     left.plotly_chart(search_progress_figure(trials), key="search_progress")
     completed = sum(1 for t in trials if t["state"] == "COMPLETE")
@@ -327,8 +337,7 @@ def render(job: dict) -> None:
             except MultilabelError as exc:
                 st.info(plain(str(exc)))
         else:
-            st.info(f"Hyperparameter importance appears once {search.MIN_IMPORTANCE_TRIALS} trials have completed "
-                    f"({completed} so far).")
+            st.info(importance_wait_words(completed, search.MIN_IMPORTANCE_TRIALS, job["alive"]))
     st.session_state["search_importance_s"] = time.perf_counter() - fit_began  # a rare fit: not a poll's cost
     st.plotly_chart(search_parallel_figure(trials, search.SPACE), key="search_parallel")
 

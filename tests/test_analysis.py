@@ -207,6 +207,11 @@ def test_save_thresholds_writes_a_checkpoint_predict_uses(finished_run):
     view = registry.view(run_id)
     assert view.best == best and view.notes[-1]["text"] == run["notes"][-1]["text"]
     assert "0.50→0.30" in run["notes"][-1]["text"]
+    again = [0.3, 0.5, 0.8]  # only label_1 moves: the note names it alone, not "0.30→0.30"
+    save_thresholds(store, run_id, again)
+    note = store.get_run(run_id)["notes"][-1]["text"]
+    assert note.startswith(f"thresholds saved: {saved.label_names[1]} 0.65→0.50 (")
+    assert "0.30→0.30" not in note and "0.80→0.80" not in note
 
     # predict_frame cuts at the saved thresholds, and they change some 0/1 answers.
     data = make_synthetic(200, 6, 3, seed=9)

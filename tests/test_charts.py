@@ -633,3 +633,62 @@ def test_figure_memo_builds_a_figure_once_per_key_and_forgets_the_oldest():
     memo.get(("run", 5, "loss"), build("d"))  # the third key pushes out the least recently used one
     memo.get(("run", 3, "loss"), build("e"))
     assert built == ["a", "c", "d", "e"] and memo.builds == 4
+
+
+def test_titles_sit_under_the_toolbar_band_and_few_trials_get_one_tick_each():
+    from multilabel.charts import TOOLBAR_PX, loss_figure, search_progress_figure
+
+    fig = loss_figure([{"epoch": 1, "train_loss": 0.5, "val_loss": 0.6}])
+    assert fig.layout.title.yref == "container" and fig.layout.title.pad.t == TOOLBAR_PX
+    assert fig.layout.margin.t >= TOOLBAR_PX + 60  # title and legend below the band
+    trials = [{"number": n, "state": "COMPLETE", "value": v} for n, v in ((0, 0.3), (1, 0.28))]
+    assert search_progress_figure(trials).layout.xaxis.dtick == 1
+
+
+def test_parallel_axes_get_round_ticks_covering_every_value_and_no_raw_range_ends():
+    from multilabel.charts import _nice_ticks, parallel_coordinates_figure
+
+    for low, high in ((0.39788, 0.4055317), (0.0, 0.6), (0.093, 0.114), (3e-4, 1e-2), (1.0, 7.0)):
+        ticks = _nice_ticks(low, high)
+        assert ticks[0] <= low and ticks[-1] >= high and 2 <= len(ticks) <= 7, (low, high, ticks)
+        assert all(len(f"{t:.4g}") <= 6 for t in ticks)
+    rows = [{"hidden": 64, "optimizer": "adamw (a long name)", "val loss": 0.39788},
+            {"hidden": 128, "optimizer": "adam", "val loss": 0.4055317}]
+    fig = parallel_coordinates_figure(rows, ["optimizer", "hidden"], ["val loss"], "val loss", False)
+    for dim in fig.data[0].dimensions:  # tick values on every axis: plotly then prints no raw range ends
+        assert dim.tickvals is not None and dim.ticktext is not None, dim.label
+    loss = fig.data[0].dimensions[-1]
+    assert list(loss.ticktext)[0] == "0.396" and loss.range[0] <= 0.39788 and loss.range[1] >= 0.4055317
+    assert fig.layout.margin.l >= 7 * len("adamw (a long name)")  # the first axis's category names fit
+
+
+def test_network_names_are_not_clipped_and_the_pr_legend_leaves_the_no_skill_line_free():
+    import numpy as np
+
+    from multilabel.analysis import label_curves
+    from multilabel.charts import pr_curve_figure
+
+    rng = np.random.default_rng(0)
+    targets = (rng.random((200, 1)) < 0.1).astype(np.float32)  # prevalence 0.1: the line runs low
+    probs = np.clip(targets * 0.6 + rng.random((200, 1)) * 0.5, 0, 1).astype(np.float32)
+    fig = pr_curve_figure(label_curves(probs, targets, 0, "rare"))
+    legend = fig.layout.legend  # at the bottom of the figure, under the axis title: off the plot area
+    assert (legend.yref, legend.y, legend.yanchor) == ("container", 0, "bottom") and fig.layout.margin.b >= 120
+    from multilabel.analysis import network_picture
+    from multilabel.charts import network_figure
+
+    w1, w2 = np.ones((3, 2)), np.ones((1, 3))
+    long = "a_rather_long_feature_name_x"
+    fig = network_figure(network_picture(w1, w2, np.array([True, True, True]), [long, "b"], ["y"]))
+    named = [t for t in fig.data if t.mode == "markers+text" and long in list(t.text)]
+    assert named and named[0].cliponaxis is False  # drawn into the margin, not cut at the plot's edge
+    assert fig.layout.margin.l >= 7 * len(long) - 50
+
+
+def test_a_parallel_axis_with_one_value_keeps_its_length():
+    from multilabel.charts import parallel_coordinates_figure
+
+    fig = parallel_coordinates_figure([{"val loss": 0.1036}], [], ["val loss"], "val loss", False)
+    dim = fig.data[0].dimensions[0]
+    assert dim.range[0] < 0.1036 < dim.range[1] and list(dim.tickvals)[0] < list(dim.tickvals)[-1]
+    assert list(dim.ticktext) == ["", "0.1036", ""]

@@ -353,9 +353,14 @@ def test_train_page_pauses_steps_resumes_and_the_pause_survives_a_reload(home):
     rerun_until(at, lambda a: shown_epoch(a) >= 1, "a first epoch")
     at.button(key="pause").click().run()
     assert not at.warning  # its own run: no question
+    # The page drawn by the click already shows the request (no wait for the worker): Resume, and 'pausing…' or
+    # 'paused' in the status.
+    assert at.button(key="resume") and ("(pausing after epoch" in page_text(at) or paused_at(at) is not None)
     rerun_until(at, lambda a: paused_at(a) is not None, "the status to read paused")
     held = paused_at(at)
-    assert at.button(key="resume") and f"epoch {held}/2000 · paused" in at.get("progress")[0].proto.text
+    progress = at.get("progress")[0].proto.text
+    assert at.button(key="resume") and f"epoch {held}/2000 · paused · train loss" in progress
+    assert "samples/s" not in progress and "ETA" not in progress  # a paused run has no speed and no ETA
     time.sleep(1.0)
     at.run()
     assert paused_at(at) == held and shown_epoch(at) == held  # no epoch while paused

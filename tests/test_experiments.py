@@ -63,6 +63,10 @@ def test_the_table_has_every_trainconfig_field_and_the_stored_values(trained):
         run = store.get_run(run_id)
         row = frame.loc[run_id]
         for field, header in headers.items():
+            if field == "batch_size" and (run["info"] or {}).get("batch_size"):
+                # a run set to auto (0) shows the size it used, as the engine resolved it
+                assert row[header] == run["info"]["batch_size"] == (run["config"][field] or 32), name
+                continue
             assert row[header] == run["config"][field], (name, field)
         assert (row["name"], row["status"], row["epochs run"]) == (name, run["status"], run["epochs_done"])
         assert row["duration s"] == pytest.approx(run["duration_s"])
@@ -211,7 +215,8 @@ def test_labels_add_the_id_only_where_names_collide():
 
 def test_hyperparameter_axes_are_the_settings_that_differ(trained):
     frame = frame_of(trained["store"])
-    assert ex.hyperparameter_columns(frame) == ["data", "hidden", "max epochs", "lr", "seed", "optimizer"]
+    # batch: the finished runs used 32 (auto), the run that failed before training never resolved its auto (0)
+    assert ex.hyperparameter_columns(frame) == ["data", "hidden", "max epochs", "lr", "batch", "seed", "optimizer"]
     assert ex.hyperparameter_columns(frame.iloc[:1]) == []
     assert len(ex.hyperparameter_columns(frame, varying_only=False)) == len(knobs()) + 1
 
@@ -227,7 +232,7 @@ def test_parallel_coordinates_has_numeric_categorical_and_log_axes_coloured_by_a
     (trace,) = fig["data"]
     assert trace["type"] == "parcoords"
     dims = {d["label"]: d for d in trace["dimensions"]}
-    assert list(dims) == ["data", "hidden", "max epochs", "lr (log)", "seed", "optimizer", *ex.METRIC_COLUMNS]
+    assert list(dims) == ["data", "hidden", "max epochs", "lr (log)", "batch", "seed", "optimizer", *ex.METRIC_COLUMNS]
     order = list(frame["run"])
     assert list(dims["hidden"]["values"]) == [float(v) for v in frame["hidden"]]
     assert list(dims["optimizer"]["ticktext"]) == ["adam", "adamw"]

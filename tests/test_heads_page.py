@@ -48,6 +48,7 @@ def test_page_waits_for_the_button(home):
     assert not at.exception
     assert [t.value for t in at.title] == ["Sigmoid vs softmax"]
     assert "Train both heads" in at.info[0].value
+    assert "a second or two" not in at.info[0].value and "several seconds" in at.info[0].value  # it took 7 s
     assert not charts(at) and not at.dataframe
     assert at.slider(key="heads_labels").value == 8 and at.slider(key="heads_rows").value == 2000
 

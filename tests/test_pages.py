@@ -96,6 +96,9 @@ def test_home_lists_the_devices_of_this_machine(home):
     assert "device" in devices.columns and "name" in devices.columns
     assert devices["device"].iloc[0] == "cpu"
     assert at.subheader[0].value == "Devices on this machine"
+    intro = " ".join(m.value for m in at.markdown)  # every page of the sidebar is introduced, not three of seven
+    assert all(f"**{name}**" in intro for name in ("Train", "Predict", "Runs", "Search", "Inspect",
+                                                   "Sigmoid vs softmax"))
 
 
 # -- Train ---------------------------------------------------------------------------------------------------------
@@ -108,6 +111,25 @@ def test_train_page_before_any_run_invites_a_start(home):
     assert at.button(key="stop").disabled is True
     figs = charts(at)  # empty frames where the curves will come
     assert set(figs) == {"loss_frame", "metrics_frame"} and all(f["data"] == [] for f in figs.values())
+
+
+def test_hidden_size_and_epochs_take_a_typed_number_beside_their_slider(home):
+    """20 or 100 exactly, without finding the pixel: the number box and the slider show one value."""
+    at = app(PAGE["train"])
+
+    def box(label: str):
+        return next(n for n in at.number_input if n.label == f"{label} (exact)")
+
+    box("Epochs").set_value(100).run()
+    assert at.slider(key="epochs").value == 100 and at.session_state["train_form"]["epochs"] == 100
+    box("Hidden size").set_value(20).run()
+    assert at.slider(key="hidden_size").value == 20
+    at.slider(key="epochs").set_value(5).run()
+    assert box("Epochs").value == 5
+    at.run()  # another rerun (the browser sends every widget's value): nothing goes back to an old value
+    assert at.slider(key="epochs").value == box("Epochs").value == at.session_state["train_form"]["epochs"] == 5
+    assert at.query_params["epochs"] == "5" and at.query_params["hidden_size"] == "20"
+    assert not at.exception
 
 
 def test_train_page_warns_when_adam_meets_the_adamw_weight_decay(home):
@@ -138,6 +160,9 @@ def test_synthetic_run_completes_and_shows_metrics_and_curves(home):
     assert not any(m.label.lower() == "accuracy" for m in at.metric)  # never element-wise accuracy
     assert epoch_shown(at) == epochs
     assert progress_texts(at)[0].startswith(f"epoch {epochs}/{epochs}")
+    # Batch size auto (0): the caption says the size used (1,600 training rows / 16), never "batch 0".
+    assert any(" · batch 100 (auto) · " in c.value for c in at.caption), [c.value for c in at.caption]
+    assert get_registry(home).store.get_run(run_id)["info"]["batch_size"] == 100
     # The default refits on all rows after training; the page says the saved model is that refit, not the best epoch.
     refit = get_registry(home).store.get_run(run_id)["info"]["refit"]
     assert refit["epochs"] == int(shown["Best epoch"])

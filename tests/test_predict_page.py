@@ -155,7 +155,9 @@ def test_a_search_ensemble_is_listed_and_predicts_the_members_mean(home):
     assert job["ensemble"]
     at = app(model="search:ens")
     assert at.selectbox(key="predict_run_select").value == "search:ens"
-    assert "ensemble of 2" in at.selectbox(key="predict_run_select").format_func("search:ens")
+    # Counted as the Search page counts it: nets, configurations and seeds
+    assert "ensemble of 2 nets (2 configurations × 1 seed)" in at.selectbox(key="predict_run_select").format_func(
+        "search:ens")
     frame, content = labelled_csv(rows=30)
     at.file_uploader(key="predict_csv").set_value(("t.csv", content, "text/csv")).run()
     assert not at.exception, [e.value for e in at.exception]
@@ -179,3 +181,21 @@ def test_a_handed_over_run_is_chosen_once_and_the_last_choice_survives_a_page_ch
     at.switch_page(PREDICT).run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.selectbox(key="predict_run_select").value == first  # not the old hand-over again
+
+
+def test_scoring_the_models_own_training_file_says_the_scores_are_optimistic(home):
+    """Fixed thresholds are 0.5, not 'tuned'; the training CSV again (same name, same rows) gets a warning."""
+    from multilabel.data import dataset_from_frame
+
+    frame, content = labelled_csv(rows=120, seed=7)
+    data = dataset_from_frame(frame.drop(columns=["id"]), LABELS, "'train.csv'")
+    config = TrainConfig(input_size=6, hidden_size=8, num_outputs=3, epochs=5, patience=0).validate()
+    session = get_registry(home).start(config, data)
+    assert session.join(timeout=WAIT_S) and session.snapshot()["status"] == "completed"
+    at = app()
+    assert any("They start at the model's own (0.5 for every label)" in c.value for c in at.caption)
+    at.file_uploader(key="predict_csv").set_value(("other.csv", content, "text/csv")).run()
+    assert not [w.value for w in at.warning if "optimistic" in w.value]  # another file: no word
+    at.file_uploader(key="predict_csv").set_value(("train.csv", content, "text/csv")).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [w.value for w in at.warning if "trained on" in w.value and "optimistic" in w.value]

@@ -111,7 +111,11 @@ def test_a_search_runs_in_the_background_shows_trials_stops_and_hands_its_ensemb
     figures = charts(at)
     assert figures["search_parallel"]["data"][0]["type"] == "parcoords"
     assert figures["search_progress"]["data"][1]["name"] == "best so far"
-    assert any(f"appears once {search.MIN_IMPORTANCE_TRIALS} trials have completed" in i.value for i in at.info)
+    assert any(f"needs {search.MIN_IMPORTANCE_TRIALS} completed trials" in i.value and "Meanwhile the chart below"
+               in i.value for i in at.info)
+    # The status counts trials by state, as the caption used to: a waiting trial is never counted as finished.
+    status = next(m.value for m in at.markdown if m.value.startswith("status:"))
+    assert "finished" not in status and " complete" in status
     assert at.button(key="search_stop").disabled is False
     # Importance comes once enough trials have completed, as fANOVA bars over the searched knobs.
     wait_until(at, lambda at: "search_importance" in charts(at), "the importance chart")

@@ -51,3 +51,22 @@ def test_notes_and_rows_lines():
     assert rows_line({}, alive=True) == "preparing data…"
     assert rows_line({"n_train": 1600, "n_val": 400}, alive=True) == "1,600 training / 400 validation rows"
     assert "?" not in rows_line({}, alive=False)
+
+
+def test_batch_words_say_the_size_used_never_batch_0():
+    from app_pages._words import batch_words
+
+    assert batch_words({"batch_size": 64}, {"batch_size": 64}) == "batch 64"
+    assert batch_words({"batch_size": 0}, {"batch_size": 100}) == "batch 100 (auto)"
+    assert batch_words({"batch_size": 0}, {}) == "batch auto"  # before the worker has resolved it
+
+
+def test_trial_counts_keep_waiting_trials_apart_and_importance_says_what_to_do():
+    from app_pages._words import importance_wait_words, trial_counts
+
+    assert trial_counts({"RUNNING": 1, "WAITING": 1, "COMPLETE": 2}) == "2 complete · 1 running · 1 waiting"
+    assert trial_counts({"FAIL": 1, "PRUNED": 3}) == "3 pruned · 1 failed"
+    assert trial_counts({}) == ""
+    ended = importance_wait_words(6, 8, alive=False)
+    assert ended.startswith("This search completed 6 trials: hyperparameter importance needs 8") and "budget" in ended
+    assert "6 so far" in importance_wait_words(6, 8, alive=True)

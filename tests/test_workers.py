@@ -88,6 +88,24 @@ def test_a_run_trains_in_a_worker_process_and_its_record_and_checkpoint_match(re
     assert val_loss_of(loaded, small_data, config) == pytest.approx(view.best["val_loss"], abs=1e-5)
 
 
+def test_a_worker_started_during_a_page_run_does_not_run_the_page(registry, small_data, make_config, tmp_path,
+                                                                 monkeypatch):
+    """Streamlit makes the page script ``__main__`` while it runs; a worker started then (Start) must not import it
+    as ``__mp_main__``: it printed 62 'missing ScriptRunContext!' lines per Start and started a forkserver."""
+    import types
+
+    marker = tmp_path / "page-ran"
+    page = tmp_path / "page.py"
+    page.write_text(f"open({str(marker)!r}, 'w').close()\n")
+    fake_main = types.ModuleType("__main__")
+    fake_main.__file__, fake_main.__spec__ = str(page), None
+    monkeypatch.setitem(sys.modules, "__main__", fake_main)
+    session = registry.start(make_config(epochs=2), small_data)
+    assert session.join(timeout=WAIT_S) and session.process.exitcode == 0
+    assert registry.view(session.run_id).status == "completed"
+    assert not marker.exists(), "the worker ran the script that was __main__ when it started"
+
+
 def test_same_seed_in_two_concurrent_workers_gives_the_in_process_numbers(registry, small_data, make_config):
     config = make_config(epochs=8)
     other = make_config(epochs=8, seed=3)

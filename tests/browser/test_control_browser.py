@@ -74,15 +74,14 @@ def test_pause_one_epoch_resume_finish_then_continue(page: Page, server, screens
     button(page, "step").click()
     expect(page.get_by_text(f"status: paused at epoch {held + 1}")).to_be_visible(timeout=LOAD_MS)
 
-    page.reload()  # a new browser session: the pause lives in the store
+    page.reload()  # a new Streamlit session: the pause lives in the store
     expect(page.get_by_text(f"status: paused at epoch {held + 1}")).to_be_visible(timeout=LOAD_MS)
     button(page, "resume").click()
-    # After a reload this tab is another browser session: resuming asks first, and leaves a note.
-    expect(page.get_by_text("Resume it anyway?")).to_be_visible(timeout=LOAD_MS)
-    button(page, "control_yes").click()
+    # The same browser after a reload (its cookie): its own run resumes without a question or a note.
     expect(page.get_by_text("status: completed")).to_be_visible(timeout=300_000)
     assert epoch_shown(page) == EPOCHS
-    expect(page.get_by_text(re.compile(r"Note \(\d\d:\d\d\): resumed by browser session"))).to_be_visible()
+    expect(page.get_by_text("Resume it anyway?")).to_have_count(0)
+    expect(page.get_by_text(re.compile(r"Note \(\d\d:\d\d\): resumed by browser session"))).to_have_count(0)
     screenshot("2-finished")
 
     # Continue the finished run for 20 more epochs: a new run that carries this one's epochs.

@@ -25,9 +25,14 @@ def fill(page: Page, key: str, value: str) -> None:
     expect(box).to_have_value(value, timeout=LOAD_MS)
 
 
+# The status counts trials by state: "status: running · 2 complete · 1 pruned · 1 running · budget ...".
+FINISHED_JS = """() => { const line = (document.querySelector('.st-key-search_panel').innerText.split('\\n')
+        .find(t => t.startsWith('status:')) || '');
+    let n = 0; for (const m of line.matchAll(/(\\d+) (complete|pruned|failed)/g)) n += +m[1]; return n; }"""
+
+
 def finished_trials(page: Page) -> int:
-    match = re.search(r"(\d+) trial\(s\) finished", page.locator(".st-key-search_panel").inner_text())
-    return int(match[1]) if match else 0
+    return page.evaluate(FINISHED_JS)
 
 
 def test_start_a_search_watch_it_reload_stop_it_and_predict_with_its_ensemble(page: Page, server, screenshot,
@@ -51,8 +56,7 @@ def test_start_a_search_watch_it_reload_stop_it_and_predict_with_its_ensemble(pa
     expect(panel.get_by_text("status: running")).to_be_visible(timeout=LOAD_MS)
     expect(page).to_have_url(re.compile(r"study=search-1"))
     expect(panel.locator("[data-testid='stDataFrame']")).to_be_visible(timeout=TRIALS_MS)
-    page.wait_for_function("() => /([3-9]|\\d\\d+) trial\\(s\\) finished/.test("
-                           "document.querySelector('.st-key-search_panel').innerText)", timeout=TRIALS_MS)
+    page.wait_for_function(f"() => ({FINISHED_JS})() >= 3", timeout=TRIALS_MS)
     expect(panel.locator(".st-key-search_parallel .js-plotly-plot").first).to_be_visible(timeout=LOAD_MS)
     expect(panel.locator(".st-key-search_progress .js-plotly-plot").first).to_be_visible(timeout=LOAD_MS)
     screenshot("2-running")
@@ -63,9 +67,7 @@ def test_start_a_search_watch_it_reload_stop_it_and_predict_with_its_ensemble(pa
     expect(page.get_by_role("heading", name="Search", exact=True)).to_be_visible(timeout=LOAD_MS)
     expect(panel.get_by_text("status: running")).to_be_visible(timeout=LOAD_MS)
     screenshot("2b-reloaded")
-    page.wait_for_function(f"() => {{ const m = /(\\d+) trial\\(s\\) finished/.exec(document.querySelector("
-                           f"'.st-key-search_panel').innerText); return m && +m[1] > {before}; }}",
-                           timeout=TRIALS_MS)
+    page.wait_for_function(f"() => ({FINISHED_JS})() > {before}", timeout=TRIALS_MS)
 
     stop = page.get_by_role("button", name="Stop", exact=True)  # the visible one (Streamlit may keep a stale copy)
     stop.click()

@@ -1,0 +1,154 @@
+"""Click to effect while a run trains: Pause, Resume, One epoch and Stop on Train, and each page's first content.
+
+A fresh `streamlit run app.py` per tree and round, Chromium (Playwright on /usr/bin/chromium, at nice 19 so the
+browser does not take the server's CPU) at 1400x900, as a person sees it:
+
+* Train: Start a synthetic run long enough to train through the whole round (--epochs, --rows); once it has
+  logged epochs, each control is clicked and the clock runs until the page shows the new state: Pause -> the
+  status says 'pausing' or 'paused' and the button reads Resume; Resume -> 'running' and the button reads Pause;
+  One epoch -> 'one more epoch' or 'paused'; Stop -> 'stopping' or 'stopped'. Targets: <= 1 s each.
+* With that run training again (a second Start), each page is opened in a new tab: from `goto` to the page's
+  title, and to its first content (Home: the devices table; Runs: the runs table; Predict: the model picker;
+  Inspect: its first chart; Search: the data source; Sigmoid vs softmax: its Train button). Target: <= 2 s.
+
+``--baseline REV`` measures a git revision the same way in the same run, interleaved round by round.
+
+    python benchmarks/bench_controls.py --rounds 2 --baseline 33e22cb
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Optional
+
+from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _server import CHROMIUM, CHROMIUM_ARGS, REPO, streamlit_server  # noqa: E402
+from bench_first_paint import extract  # noqa: E402
+
+TIMEOUT_MS = 60_000
+CONTROLS = [("pause", "Pause", re.compile(r"status: (paused|running \(pausing)"), "Resume"),
+            ("resume", "Resume", re.compile(r"status: running(?! \()"), "Pause"),
+            ("step", "One epoch", re.compile(r"status: (paused|running \(one more epoch)"), None),
+            ("resume2", "Resume", re.compile(r"status: running(?! \()"), "Pause"),
+            ("stop", "Stop", re.compile(r"status: (stopped|running \(stopping)"), None)]
+# (page path, title, first content: a CSS selector or a text)
+PAGES = [("/", "multilabel", "[data-testid='stDataFrame']"),
+         ("/Runs", "Runs", "[data-testid='stDataFrame']"),
+         ("/Predict", "Predict", "[data-testid='stSelectbox']"),
+         ("/Inspect", "Inspect", ".js-plotly-plot"),
+         ("/Search", "Search", "[data-testid='stRadio']"),
+         ("/Sigmoid_vs_softmax", "Sigmoid vs softmax", ".st-key-heads_run button")]
+
+
+def status_text(page: Page) -> str:
+    return page.evaluate("""() => [...document.querySelectorAll('.st-key-run_panel p')].map(p => p.innerText)
+        .find(t => t.includes('status:')) || ''""")
+
+
+def wait_status(page: Page, pattern: re.Pattern, button: Optional[str]) -> None:
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while time.monotonic() < deadline:
+        if pattern.search(status_text(page)) and (
+                button is None or page.get_by_role("button", name=button, exact=True).is_visible()):
+            return
+        page.wait_for_timeout(20)
+    raise TimeoutError(f"no {pattern.pattern!r} / {button} in {TIMEOUT_MS} ms; status {status_text(page)!r}")
+
+
+def start_run(page: Page, url: str, epochs: int, rows: int) -> None:
+    page.goto(f"{url}/Train?epochs={epochs}", wait_until="commit")
+    samples = page.get_by_label("Samples")
+    samples.wait_for(timeout=TIMEOUT_MS)
+    samples.fill(str(rows))
+    samples.press("Enter")
+    page.wait_for_timeout(1500)
+    page.locator(".st-key-start button").first.click()
+    wait_status(page, re.compile(r"status: running"), "Pause")
+    page.get_by_text(re.compile(r"epoch \d+/")).first.wait_for(timeout=TIMEOUT_MS)
+    page.wait_for_timeout(2000)  # a few epochs in: the page polls as it does for a person watching
+
+
+def measure(browser, root: Path, epochs: int, rows: int) -> dict[str, float]:
+    out: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as home, streamlit_server(Path(home), root=root) as url:
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        start_run(page, url, epochs, rows)
+        for key, name, pattern, button in CONTROLS:
+            t0 = time.perf_counter()
+            page.get_by_role("button", name=name, exact=True).click()
+            wait_status(page, pattern, button)
+            out[key] = time.perf_counter() - t0
+            page.wait_for_timeout(1500)
+        page.get_by_text(re.compile(r"status: stopped")).first.wait_for(timeout=TIMEOUT_MS)
+        page.wait_for_timeout(1000)
+        page.locator(".st-key-start button").first.click()  # a second run, training while the pages open
+        wait_status(page, re.compile(r"status: running"), "Pause")
+        page.wait_for_timeout(2000)
+        for path, title, content in PAGES:
+            tab = browser.new_page(viewport={"width": 1400, "height": 900})
+            t0 = time.perf_counter()
+            tab.goto(url + path, wait_until="commit")
+            out[f"{path} title"] = out[f"{path} content"] = float("nan")
+            try:
+                tab.get_by_role("heading", name=title, exact=True).wait_for(timeout=TIMEOUT_MS)
+                out[f"{path} title"] = time.perf_counter() - t0
+                tab.locator(content).first.wait_for(state="visible", timeout=TIMEOUT_MS)
+                out[f"{path} content"] = time.perf_counter() - t0
+            except PlaywrightTimeout:
+                shot = Path(tempfile.gettempdir()) / f"bench_controls{path.replace('/', '_')}.png"
+                tab.screenshot(path=str(shot))
+                print(f"{root.name}: {path} showed no {content} in {TIMEOUT_MS} ms (screenshot {shot})", file=sys.stderr)
+            tab.close()
+        page.get_by_role("button", name="Stop", exact=True).click()
+        page.close()
+        out["warning lines"] = sum(1 for line in (Path(home) / "server.log").read_text(errors="replace").splitlines()
+                                   if "WARNING" in line or "Traceback" in line or "missing ScriptRunContext" in line)
+    return out
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--baseline", help="a git revision to measure side by side (e.g. 33e22cb)")
+    parser.add_argument("--epochs", type=int, default=5000)
+    parser.add_argument("--rows", type=int, default=50_000, help="synthetic rows (an epoch of 0.3-1 s here)")
+    args = parser.parse_args(argv)
+    trees = {"this tree": REPO}
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    with tempfile.TemporaryDirectory() as tmp, sync_playwright() as pw:
+        if args.baseline:
+            trees[args.baseline] = extract(args.baseline, Path(tmp) / "baseline")
+        # Chromium at nice 19 (its renderers inherit it), so the clock measures what the server does.
+        niced = Path(tmp) / "chromium"
+        niced.write_text(f'#!/bin/sh\nexec nice -n 19 {CHROMIUM} "$@"\n')
+        niced.chmod(0o755)
+        browser = pw.chromium.launch(executable_path=str(niced), args=CHROMIUM_ARGS)
+        results: dict[str, list[dict[str, float]]] = {name: [] for name in trees}
+        for r in range(args.rounds):
+            for name, root in trees.items():
+                results[name].append(measure(browser, root, args.epochs, args.rows))
+                print(f"round {r + 1} {name}: " + ", ".join(f"{k} {v:.2f}" for k, v in results[name][-1].items()),
+                      file=sys.stderr)
+        browser.close()
+    names = list(trees)
+    print(f"\nmedian of {args.rounds} rounds, seconds from click or goto to the new state ({os.cpu_count()} cores; a "
+          f"run of {args.rows:,} synthetic rows training)\n")
+    print("| measure | " + " | ".join(names) + " |")
+    print("|---|" + "---|" * len(names))
+    for key in results[names[0]][0]:
+        print(f"| {key} | " + " | ".join(f"{statistics.median(x[key] for x in results[n]):.2f}" for n in names) + " |")
+
+
+if __name__ == "__main__":
+    main()

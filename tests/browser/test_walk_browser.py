@@ -1,0 +1,148 @@
+"""What a newcomer sees at 1400x900 (issue 22), on one server: a reload keeps the browser's identity, nothing
+sticks out of the window on the right, and the plotly toolbar never covers a chart's title."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+pytestmark = pytest.mark.browser
+LOAD_MS = 60_000
+WINDOW = {"width": 1400, "height": 900}
+
+
+def button(page: Page, key: str):
+    return page.locator(f".st-key-{key} button").first
+
+
+def status_line(page: Page):
+    return page.locator(".st-key-run_panel p").filter(has_text="status:").first
+
+
+def test_a_reload_keeps_the_browser_and_its_run_is_still_its_own(page: Page, server, screenshot):
+    page.set_viewport_size(WINDOW)
+    page.goto(f"{server.url}/Train?epochs=5000&hidden_size=32&refit=none")
+    expect(button(page, "start")).to_be_enabled(timeout=LOAD_MS)
+    button(page, "start").click()
+    expect(status_line(page)).to_contain_text("started by this browser session", timeout=LOAD_MS)
+    expect(page).to_have_url(re.compile(r"[?&]run=[\w-]+"), timeout=LOAD_MS)
+
+    page.reload()
+    expect(status_line(page)).to_contain_text("status: running", timeout=LOAD_MS)
+    expect(status_line(page)).to_contain_text("started by this browser session")
+    page.wait_for_function("""() => { const r = document.querySelector('.st-key-run_panel').getBoundingClientRect();
+        return r.top > -5 && r.top < window.innerHeight / 2; }""", timeout=10_000)  # the live run is in view
+    screenshot("after-reload")
+    button(page, "pause").click()  # its own run: no "...anyway?" question, no note
+    expect(status_line(page)).to_contain_text(re.compile(r"paused|pausing"), timeout=LOAD_MS)
+    expect(page.get_by_text("anyway?")).to_have_count(0)
+    expect(page.get_by_text("Note (")).to_have_count(0)
+    button(page, "stop").click()
+    expect(status_line(page)).to_contain_text("stopped", timeout=LOAD_MS)
+
+    other = page.context.browser.new_context(viewport=WINDOW)  # another browser (no cookie): not its run
+    try:
+        tab = other.new_page()
+        tab.goto(page.url)
+        expect(tab.locator(".st-key-run_panel p").filter(has_text="status:").first).to_contain_text(
+            "started by another browser session", timeout=LOAD_MS)
+    finally:
+        other.close()
+
+
+def test_save_thresholds_then_the_terminal_has_no_warning_or_trace(page: Page, server, screenshot):
+    """Start (a worker) and Save thresholds (sliders set through Session State) printed to the server's terminal:
+    'missing ScriptRunContext!' per st.* call of the page run in the worker, and Streamlit's widget-default trace."""
+    from multilabel.store import RunStore
+
+    page.set_viewport_size(WINDOW)
+    runs = [r for r in RunStore(server.home).list_runs() if r["checkpoint"]]
+    assert runs, "the reload test leaves a stopped run with its best weights"
+    page.goto(f"{server.url}/Inspect?run={runs[0]['id']}")
+    expect(button(page, "tune_thresholds")).to_be_enabled(timeout=LOAD_MS)
+    button(page, "tune_thresholds").click()
+    expect(button(page, "save_thresholds")).to_be_enabled(timeout=LOAD_MS)
+    button(page, "save_thresholds").click()
+    expect(page.get_by_text("Saved into run")).to_be_visible(timeout=LOAD_MS)
+    screenshot("inspect-saved")
+    noise = [line for line in server.log_tail(200_000).splitlines()
+             if re.search(r"WARNING|Traceback|Error|missing ScriptRunContext|streamlit run \[FILE_NAME\]", line)]
+    assert noise == [], "\n".join(noise[:20])
+
+
+TOOLBAR_CLEAR_JS = """() => {
+    const hits = [];
+    for (const plot of document.querySelectorAll('.js-plotly-plot')) {
+        const bar = plot.querySelector('.modebar');
+        const title = plot.querySelector('.gtitle');
+        if (!bar || !title) continue;
+        const a = bar.getBoundingClientRect(), b = title.getBoundingClientRect();
+        if (a.width && b.width && a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom)
+            hits.push(title.textContent);
+        for (const legend of plot.querySelectorAll('.legend')) {
+            const c = legend.getBoundingClientRect();
+            if (a.width && c.width && a.left < c.right && c.left < a.right && a.top < c.bottom && c.top < a.bottom)
+                hits.push('legend of ' + title.textContent);
+        }
+    }
+    return hits;
+}"""
+
+FITS_JS = """() => {
+    const out = [];
+    for (const table of document.querySelectorAll("[data-testid='stDataFrame']")) {
+        const r = table.getBoundingClientRect();
+        const scroller = table.querySelector('.dvn-scroller');
+        if (r.right > window.innerWidth + 1) out.push('table right edge ' + r.right);
+        if (scroller && scroller.scrollWidth > scroller.clientWidth + 2)
+            out.push('table scrolls sideways: ' + scroller.scrollWidth + ' > ' + scroller.clientWidth);
+    }
+    return out;
+}"""
+
+
+def test_at_1400x900_tables_fit_and_the_toolbar_never_covers_a_title(page: Page, server, screenshot, tmp_path):
+    """Predict's probability columns fell off the right edge; the plotly toolbar covered the ends of titles."""
+    import pandas as pd
+
+    from multilabel import make_synthetic
+    from multilabel.store import RunStore
+
+    page.set_viewport_size(WINDOW)
+    run = [r for r in RunStore(server.home).list_runs() if r["checkpoint"]][0]
+    data = make_synthetic(60, 10, 5, seed=4)  # the shape of the reload test's run: 10 features, 5 labels
+    frame = pd.DataFrame(data.X, columns=data.feature_names)
+    frame.insert(0, "id", range(len(frame)))
+    csv = tmp_path / "score.csv"
+    frame.to_csv(csv, index=False)
+    page.goto(f"{server.url}/Predict?model={run['id']}")
+    page.locator("[data-testid='stFileUploader'] input").last.set_input_files(str(csv))
+    expect(page.get_by_text("rows scored")).to_be_visible(timeout=LOAD_MS)
+    expect(page.locator("[data-testid='stDataFrame']").first).to_be_visible()
+    page.wait_for_timeout(500)
+    screenshot("predict")
+    assert page.evaluate(FITS_JS) == []
+
+    for path in (f"/Train?run={run['id']}", f"/Inspect?run={run['id']}", "/Runs"):
+        page.goto(server.url + path)
+        expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=LOAD_MS)
+        page.wait_for_timeout(1000)
+        plots = page.locator(".js-plotly-plot")
+        for i in range(plots.count()):
+            plots.nth(i).scroll_into_view_if_needed()
+            plots.nth(i).hover()  # the toolbar shows on hover
+            page.wait_for_timeout(100)
+            assert page.evaluate(TOOLBAR_CLEAR_JS) == [], path
+        assert page.evaluate(FITS_JS) == [], path
+
+
+def test_at_1400x900_start_is_on_screen_without_scrolling(page: Page, server, screenshot):
+    page.set_viewport_size(WINDOW)
+    page.goto(f"{server.url}/Train")
+    expect(button(page, "start")).to_be_visible(timeout=LOAD_MS)
+    page.wait_for_timeout(500)
+    box = button(page, "start").bounding_box()
+    screenshot("train-fold")
+    assert box["y"] + box["height"] <= WINDOW["height"], box
