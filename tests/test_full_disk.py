@@ -21,7 +21,8 @@ from multilabel import TrainConfig, make_synthetic
 from multilabel.session import SessionRegistry
 from multilabel.store import RunStore
 
-from conftest import REPO, SINGLE_THREAD_ENV
+REPO = Path(__file__).resolve().parents[1]
+SINGLE_THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}  # as conftest sets for this process
 
 FREE_KIB = 96  # left free once the store exists: enough to create a run, not to train it for long
 

@@ -11,7 +11,7 @@ from typing import Iterator
 
 import pytest
 
-from conftest import EMOTIONS_CSV
+EMOTIONS_CSV = Path(__file__).resolve().parent / "data" / "emotions.csv"
 
 
 @pytest.fixture
