@@ -122,11 +122,6 @@ except MultilabelError:
     pass  # a value out of range: Start says what is wrong
 
 _form.to_url(st.query_params)  # the URL keeps the form: a reload or a copied link opens the same settings
-tensorboard_dir = st.columns(2, gap="large")[0].text_input(
-    "Also log to TensorBoard (a folder; empty: off)", key="tensorboard_dir", placeholder="e.g. tb-logs",
-    help="the run writes per-epoch losses and F1, per-label PR curves and its settings with the best metrics to "
-         "FOLDER/<run id>; view them with: tensorboard --logdir FOLDER (needs: pip install tensorboard). For runs "
-         "started with Start training (not for runs added to the queue)").strip()
 
 # -- the data and config the form describes (Start, Add to queue, the command line) -------------------------------
 def data_and_config():
@@ -177,6 +172,13 @@ else:
                      help="wait after the current epoch, optimizer state kept; Resume goes on exactly")
 step_col.button("One epoch", key="step", disabled=not live, on_click=control, args=("step",),
                 help="train one more epoch, then wait (on a running run: finish this epoch, then wait)")
+# Below the buttons, folded: at 1400x900 the Start button stays on screen without scrolling.
+with st.expander("Also log to TensorBoard", expanded=bool(st.session_state.get("tensorboard_dir"))):
+    tensorboard_dir = st.text_input(
+        "Folder (empty: off)", key="tensorboard_dir", placeholder="e.g. tb-logs",
+        help="the run writes per-epoch losses and F1, per-label PR curves and its settings with the best metrics to "
+             "FOLDER/<run id>; view them with: tensorboard --logdir FOLDER (needs: pip install tensorboard). For runs "
+             "started with Start training (not for runs added to the queue)").strip()
 confirm = st.session_state.get("confirm_control")
 if live and confirm and confirm[0] == run_id:
     view = reg.view(run_id)

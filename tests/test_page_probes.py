@@ -89,7 +89,8 @@ def test_plain_escapes_every_markdown_character(name):
             i += 1
         unescaped.append(escaped[i])
         i += 1
-    assert "".join(unescaped) == name
+    # plain() also puts an invisible zero-width space inside "http:", "www." and "@" (so nothing is auto-linked).
+    assert "".join(unescaped).replace("\u200b", "") == name
     for ch in "*_[]()`<>$#|~:":
         assert escaped.count("\\" + ch) == name.count(ch)
 
