@@ -210,3 +210,25 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         reg.resume(session.run_id)
         session.stop()
         session.join(timeout=30)
+
+
+@pytest.fixture
+def tmpfs(tmp_path: Path):
+    """A function that mounts a real tmpfs of the given size in ``tmp_path`` and returns its folder (root only; the
+    test is skipped elsewhere); every mount is undone afterwards. For a disk that fills, or one remounted read-only."""
+    mounts: list[Path] = []
+
+    def mount(size: str) -> Path:
+        path = tmp_path / f"disk{len(mounts)}"
+        path.mkdir()
+        if os.geteuid() != 0:
+            pytest.skip("mounting a tmpfs needs root")
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True)
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+        mounts.append(path)
+        return path
+
+    yield mount
+    for path in mounts:
+        subprocess.run(["umount", "-l", str(path)], check=False)
