@@ -111,8 +111,12 @@ def test_a_search_runs_in_the_background_shows_trials_stops_and_hands_its_ensemb
     figures = charts(at)
     assert figures["search_parallel"]["data"][0]["type"] == "parcoords"
     assert figures["search_progress"]["data"][1]["name"] == "best so far"
-    assert any(f"needs {search.MIN_IMPORTANCE_TRIALS} completed trials" in i.value and "Meanwhile the chart below"
-               in i.value for i in at.info)
+    # Tiny trials finish fast: by this render there may already be enough for the importance chart.
+    if complete_shown(at) < search.MIN_IMPORTANCE_TRIALS:
+        assert any(f"needs {search.MIN_IMPORTANCE_TRIALS} completed trials" in i.value and "Meanwhile the chart below"
+                   in i.value for i in at.info)
+    else:
+        assert "search_importance" in figures
     # The status counts trials by state, as the caption used to: a waiting trial is never counted as finished.
     status = next(m.value for m in at.markdown if m.value.startswith("status:"))
     assert "finished" not in status and " complete" in status
