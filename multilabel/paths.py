@@ -6,8 +6,10 @@ import errno
 import os
 import sqlite3
 import tempfile
+import uuid
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
 
 from .errors import MultilabelError
 
@@ -84,3 +86,50 @@ def check_writable_folder(folder: str | os.PathLike) -> Optional[str]:
     if not folder.is_dir():
         return "it is not a folder" if folder.exists() else "it does not exist"
     return _write_probe(folder)
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike, durable: bool = False, doing: str | None = None) -> Iterator[Path]:
+    """Yield a temporary path beside ``path`` to write; when the block ends it replaces ``path`` in one rename, so a
+    reader sees the old file or the new one, never half of one. ``durable`` fsyncs the file and its folder first (data
+    that must survive a power cut: checkpoints). On any failure the temporary file goes; an OSError becomes one line
+    (``os_error_message``, ``doing`` defaults to "writing 'path'").
+
+    The temporary name ends in ``.tmp`` plus the target's suffix, so writers that append a suffix (``np.savez``)
+    keep it, and readers that glob for the target's exact name never see it.
+    """
+    path = Path(path)
+    tmp = path.with_name(f"{path.name}.{uuid.uuid4().hex[:8]}.tmp{path.suffix}")
+    try:
+        yield tmp
+        if durable:
+            _fsync(tmp, os.O_RDONLY)
+        os.replace(tmp, path)
+        if durable:
+            _fsync(path.parent, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise MultilabelError(os_error_message(exc, doing or f"writing {str(path)!r}")) from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def atomic_write(path: str | os.PathLike, data: bytes | str, durable: bool = False, doing: str | None = None) -> Path:
+    """Write ``data`` (str as UTF-8) to ``path`` through ``atomic_path``; returns the path."""
+    with atomic_path(path, durable, doing) as tmp:
+        tmp.write_bytes(data.encode("utf-8") if isinstance(data, str) else data)
+    return Path(path)
+
+
+def _fsync(path: Path, flags: int) -> None:
+    try:
+        fd = os.open(path, flags)
+    except OSError:
+        if path.is_dir():  # a folder cannot be opened for fsync on some systems (Windows): the rename still holds
+            return
+        raise
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
