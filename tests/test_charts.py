@@ -646,7 +646,8 @@ def test_titles_sit_under_the_toolbar_band_and_few_trials_get_one_tick_each():
 
 
 def test_parallel_axes_get_round_ticks_covering_every_value_and_no_raw_range_ends():
-    from multilabel.charts import _nice_ticks, parallel_coordinates_figure
+    from multilabel.charts import parallel_coordinates_figure
+    from multilabel.charts._base import _nice_ticks
 
     for low, high in ((0.39788, 0.4055317), (0.0, 0.6), (0.093, 0.114), (3e-4, 1e-2), (1.0, 7.0)):
         ticks = _nice_ticks(low, high)
