@@ -169,3 +169,24 @@ def queue_line(position: int, item: Mapping[str, Any], me: str) -> str:
     parts = [f"{position}\\. {cfg.get('input_size')} → {cfg.get('hidden_size')} → {cfg.get('num_outputs')}",
              f"{cfg.get('epochs')} epochs", f"lr {cfg.get('learning_rate', 0):g}", source, who]
     return " · ".join(p for p in parts if p) + state
+
+
+def score_or_na(value: Optional[float]) -> str:
+    """A precision, recall or rate with three decimals, or 'n/a' where it is undefined (nothing predicted 1)."""
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def inspect_option(run: Mapping[str, Any]) -> str:
+    """A run in Inspect's picker: its name, and its id where the name differs. Nothing that changes (status,
+    epochs, metrics): the browser keeps showing the text it drew first for the selected value."""
+    return run["name"] if run["name"] == run["id"] else f"{run['name']} · {run['id']}"
+
+
+def inspect_status_line(run: Mapping[str, Any], poll_s: float) -> str:
+    """'Training now · the views follow its newest evaluated epoch (every 1 s).' or 'Completed · 40 epochs · best
+    epoch 31.'"""
+    if run["status"] == "running":
+        return f"Training now · the views follow its newest evaluated epoch (every {poll_s:g} s)."
+    best = (run["best"] or {}).get("epoch")
+    return f"{run['status'].replace('_', ' ').capitalize()} · {run['epochs_done']} epochs" + (
+        f" · best epoch {best}" if best else "") + "."

@@ -266,6 +266,14 @@ def save_thresholds(store: RunStore, run_id: str, thresholds: Sequence[float]) -
 
 # -- the network, visible (issue 11, item 6) -----------------------------------------------------------------------
 
+def inspectable(store: RunStore, run: dict[str, Any]) -> bool:
+    """Whether Inspect can show ``run`` (a ``RunStore.list_runs`` row): a finished run with a model, a live run, or
+    one that ended without finishing (a crash) after publishing a live epoch."""
+    if run["status"] in FINISHED:
+        return bool(run["checkpoint"])
+    return run["status"] == "running" or store.live_validation_path(run["id"]).is_file()
+
+
 MAX_UNITS = 12  # units drawn per layer; a wider layer shows its strongest units and says how many it leaves out
 
 
@@ -336,6 +344,21 @@ def network_picture(w_hidden: Any, w_output: Any, alive: Any = None, feature_nam
     edges = [[(a, b, float(w1[h, i])) for b, h in enumerate(pick_h) for a, i in enumerate(pick_in)],
              [(a, b, float(w2[o, h])) for b, o in enumerate(pick_o) for a, h in enumerate(pick_h)]]
     return NetworkPicture(layers=layers, edges=edges, dead_units=dead_units)
+
+
+def model_picture(trained: TrainedModel, max_units: int = MAX_UNITS) -> NetworkPicture:
+    """``network_picture`` of a loaded single-net model (its saved weights; dead units unknown), with its feature and
+    label names."""
+    return network_picture(*trained.model.weight_matrices(), None, trained.feature_names, trained.label_names,
+                           max_units=max_units)
+
+
+def live_picture(snapshot: dict[str, Any], info: Optional[dict[str, Any]] = None) -> NetworkPicture:
+    """``network_picture`` of a live validation snapshot (``RunStore.load_live_validation`` with its ``weights`` and
+    ``alive``), named by the run's ``info`` (feature_names, label_names; numbered when missing)."""
+    names = info or {}
+    return network_picture(*snapshot["weights"], snapshot["alive"], names.get("feature_names"),
+                           names.get("label_names"))
 
 
 def network_history(history: Sequence[dict[str, Any]]) -> dict[str, list]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -90,6 +91,22 @@ class MLP(nn.Module):
             nn.Linear(hidden_size, num_outputs),
         )
 
+    @property
+    def hidden_layer(self) -> nn.Linear:
+        """The input -> hidden layer: weight (hidden_size, input_size), bias (hidden_size,)."""
+        return self.net[0]
+
+    @property
+    def output_layer(self) -> nn.Linear:
+        """The hidden -> logits layer: weight (num_outputs, hidden_size), bias (num_outputs,)."""
+        return self.net[-1]
+
+    def weight_matrices(self) -> tuple[np.ndarray, np.ndarray]:
+        """Copies of the two weight matrices as float32 numpy arrays: (hidden_size, input_size) and
+        (num_outputs, hidden_size), the shapes ``analysis.network_picture`` takes."""
+        return (self.hidden_layer.weight.detach().cpu().numpy().copy(),
+                self.output_layer.weight.detach().cpu().numpy().copy())
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training:
             return self.net(x)
@@ -98,7 +115,7 @@ class MLP(nn.Module):
         if self.dropout > 0 and x.device.type == "cpu":
             # Fast CPU dropout: a 0/1 mask from keep_mask; the 1/(1-p) scale goes into the (small) output weight
             # instead of a pass over the (batch, hidden) activations: (h * m / (1-p)) W^T == (h * m) (W / (1-p))^T.
-            first, last = self.net[0], self.net[-1]
+            first, last = self.hidden_layer, self.output_layer
             hidden = masked_relu(first(x), self.dropout)
             return F.linear(hidden, last.weight * (1.0 / (1.0 - self.dropout)), last.bias)
         return self.net(x)  # GPUs: nn.Dropout's fused kernel (and CUDA graphs) already make the mask cheap

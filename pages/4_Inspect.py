@@ -1,14 +1,9 @@
 """Inspect page: a run's per-label PR/ROC curves and confusion matrices on its validation split, and its network.
 
-- A finished run: the best weights' curves, the threshold trade-off per label, and saving chosen thresholds into
-  the run's model (which Predict then uses).
-- A live run: the same curves and confusion grid for its newest evaluated epoch (the worker publishes them, see
-  engine.LiveValidation), refreshed while it trains.
-- Network: the net as a diagram (input -> hidden -> outputs, coloured by weight norms, dead ReLUs marked) and the
-  per-epoch weight norms, gradient norms and dead-ReLU share, live or finished.
+A finished run: the best weights' curves, the threshold trade-off per label, and saving chosen thresholds into the
+run's model (which Predict then uses). A live run, and the Network view: app_pages/_inspect_views.py.
 """
 
-from pathlib import Path
 from typing import Optional
 
 import streamlit as st
@@ -21,14 +16,17 @@ st.title("Inspect")  # before the heavy imports: the page paints at once
 import numpy as np  # noqa: E402
 
 from multilabel import MultilabelError  # noqa: E402
-from multilabel.analysis import (LabelCurves, Tradeoff, confusion_matrices, label_curves,  # noqa: E402
-                                 network_history, network_picture, save_thresholds, summary_at)
-from multilabel.charts import (at_epoch, confusion_grid_figure, network_curves_figure, network_figure,  # noqa: E402
-                               pr_curve_figure, roc_curve_figure)
+from multilabel.analysis import (LabelCurves, Tradeoff, confusion_matrices, inspectable, label_curves,  # noqa: E402
+                                 save_thresholds, summary_at)
+from multilabel.charts import confusion_grid_figure, pr_curve_figure, roc_curve_figure  # noqa: E402
 from multilabel.metrics import tune_thresholds  # noqa: E402
 from multilabel.store import FINISHED, RunStore  # noqa: E402
 from app_pages._export import onnx_button  # noqa: E402
+from app_pages._inspect_views import live_labels, network_view  # noqa: E402
 from app_pages._shared import model_from_store, plain, registry  # noqa: E402
+from app_pages._words import inspect_option, inspect_status_line, score_or_na as fmt  # noqa: E402
+
+LIVE_POLL_S = 1.0  # how often the live views look for a newer epoch (the worker publishes at most every 0.5 s)
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -50,134 +48,6 @@ def set_sliders(run_id: str, values: list[float]) -> None:
         st.session_state[f"inspect_thr_{run_id}_{j}"] = round(float(value), 2)
 
 
-def fmt(value) -> str:
-    return "n/a" if value is None else f"{value:.3f}"
-
-
-LIVE_POLL_S = 1.0  # how often the live views look for a newer epoch (the worker publishes at most every 0.5 s)
-
-
-@st.cache_resource(show_spinner=False, max_entries=4)
-def live_snapshot(_store: RunStore, run_id: str, mtime: float) -> Optional[tuple[dict, Tradeoff]]:
-    """A run's newest published epoch (RunStore.load_live_validation) and its trade-off lookup, once per version."""
-    snap = _store.load_live_validation(run_id)
-    return None if snap is None else (snap, Tradeoff(snap["probs"], snap["targets"]))
-
-
-@st.cache_resource(show_spinner=False, max_entries=16)
-def live_curves(_store: RunStore, run_id: str, mtime: float, label: int, name: str) -> LabelCurves:
-    snap, _ = live_snapshot(_store, run_id, mtime)  # type: ignore[misc]  # the caller checked it
-    return label_curves(snap["probs"], snap["targets"], label, name)
-
-
-def live_file(run_id: str) -> tuple[Optional[float], Optional[tuple[dict, Tradeoff]]]:
-    path = store.live_validation_path(run_id)
-    try:
-        mtime = path.stat().st_mtime_ns / 1e9
-    except OSError:
-        return None, None
-    return mtime, live_snapshot(store, run_id, mtime)
-
-
-def ended_since(run_id: str, was_live: bool) -> None:
-    """In a polling fragment: once the run that was live has ended, redraw the whole page (the finished view)."""
-    if was_live and store.get_run(run_id)["status"] != "running":
-        st.rerun()
-
-
-def live_labels(run_id: str, was_live: bool, poll_s: Optional[float]) -> None:
-    """Per-label curves and confusion of the newest published epoch of a run that has not finished."""
-
-    @st.fragment(run_every=poll_s)
-    def body() -> None:
-        ended_since(run_id, was_live)
-        now = store.get_run(run_id)
-        mtime, loaded = live_file(run_id)
-        if loaded is None:
-            st.info("Training: the curves come with the run's first evaluated epoch.")
-            return
-        snap, tradeoff = loaded
-        epoch = snap["epoch"]
-        names = list((now["info"] or {}).get("label_names") or [f"label_{j}" for j in range(snap["probs"].shape[1])])
-        state = ("live: refreshes as the run trains" if was_live
-                 else f"the run is {now['status']}; this is the last epoch it published")
-        st.caption(f"Epoch {epoch} of {now['config'].get('epochs')} · {len(snap['probs']):,} validation rows · "
-                   f"that epoch's weights (not the best so far) · {state}.")
-        st.subheader(f"Per-label curves (epoch {epoch})")
-        pick, cut = st.columns([2, 3])
-        label = pick.selectbox("Label", range(len(names)), format_func=lambda j: names[j],
-                               key=f"inspect_live_label_{run_id}")
-        threshold = cut.slider("Threshold (every label, this view only)", 0.0, 1.0, 0.5, 0.01,
-                               key=f"inspect_live_thr_{run_id}")
-        point = tradeoff.at(label, threshold)
-        c = st.columns(3)
-        c[0].metric("Precision", fmt(point.precision))
-        c[1].metric("Recall", fmt(point.recall))
-        c[2].metric("F1", f"{point.f1:.3f}")
-        shown = live_curves(store, run_id, mtime, label, names[label])
-        a, b = st.columns(2)
-        a.plotly_chart(at_epoch(pr_curve_figure(shown, point), epoch), key="live_pr_chart")
-        b.plotly_chart(at_epoch(roc_curve_figure(shown, point), epoch), key="live_roc_chart")
-        st.subheader(f"Confusion per label (epoch {epoch})")
-        grid = confusion_matrices(snap["probs"], snap["targets"], [threshold] * len(names), names)
-        st.plotly_chart(at_epoch(confusion_grid_figure(grid), epoch), key="live_confusion_chart")
-
-    body()
-
-
-def network_view(run_id: str, was_live: bool, poll_s: Optional[float]) -> None:
-    """The net as a diagram and its per-epoch weight norms, gradient norms and dead-ReLU share."""
-
-    @st.fragment(run_every=poll_s)
-    def body() -> None:
-        ended_since(run_id, was_live)
-        view = reg.view(run_id)
-        columns = network_history(view.history)
-        _, loaded = live_file(run_id)
-        names = view.info or {}
-        picture, epoch, source = None, None, ""
-        if loaded is not None and loaded[0]["weights"] is not None:
-            snap = loaded[0]
-            picture = network_picture(*snap["weights"], snap["alive"], names.get("feature_names"),
-                                      names.get("label_names"))
-            epoch = snap["epoch"]
-            source = f"the weights of epoch {epoch}" + ("" if was_live else " (the last evaluated epoch; the saved "
-                                                        f"model keeps epoch {(view.best or {}).get('epoch')}'s)")
-        elif view.checkpoint and Path(view.checkpoint).is_file():  # a big net: the saved (best so far) weights
-            try:
-                trained = model_from_store(view.checkpoint)
-            except (MultilabelError, OSError) as exc:
-                st.error(plain(f"cannot load the model of run {run_id}: {exc}"))
-            else:
-                net = trained.model.net
-                picture = network_picture(net[0].weight.detach().numpy(), net[-1].weight.detach().numpy(), None,
-                                          trained.feature_names, trained.label_names)
-                best = (view.best or {}).get("epoch") or trained.metrics.get("epoch")
-                source = (f"the saved model's weights (best epoch {best}; dead units unknown"
-                          + ("; a net this large is not published every epoch)" if loaded is not None else ")"))
-        if picture is None:
-            if not was_live:
-                st.info("This run has no weights to draw.")
-            elif loaded is None:
-                st.info("The picture comes with the run's first evaluated epoch.")
-            else:
-                st.info("The picture comes with the run's first saved checkpoint (a net this large is not published "
-                        "every epoch).")
-        else:
-            st.caption(f"Drawn from {source}. Edges: blue positive, red negative, thicker = larger |weight|; nodes "
-                       "coloured by weight norm; a grey cross is a dead ReLU (0 on every validation row).")
-            st.plotly_chart(network_figure(picture, epoch=epoch), key="network_chart")
-        if columns["epoch"]:
-            last = columns["epoch"][-1]
-            st.plotly_chart(network_curves_figure(columns, epoch=last), key="network_curves_chart")
-            st.caption(f"Dead ReLUs at epoch {last}: {columns['dead_relu'][-1]:.0%} of the hidden units. Gradient "
-                       "norms are the last step's of each evaluated epoch.")
-        elif was_live:
-            st.info("The curves come with the run's first evaluated epoch.")
-
-    body()
-
-
 reg = registry()
 store = reg.store
 flash = st.session_state.pop("inspect_flash", None)
@@ -185,28 +55,7 @@ if flash:
     st.success(flash)
 
 
-def viewable(run: dict) -> bool:
-    """Finished runs with a model, live runs, and ended ones (stopped by a crash) that published a live epoch."""
-    if run["status"] in FINISHED:
-        return bool(run["checkpoint"])
-    return run["status"] == "running" or store.live_validation_path(run["id"]).is_file()
-
-
-def option(run: dict) -> str:
-    # Nothing that changes in the option text (status, epochs, metrics): the browser keeps showing the text it drew
-    # first for the selected value, so a run that ends would still read "training". The status line is below.
-    return run["name"] if run["name"] == run["id"] else f"{run['name']} · {run['id']}"
-
-
-def status_line(run: dict) -> str:
-    if run["status"] == "running":
-        return f"Training now · the views follow its newest evaluated epoch (every {LIVE_POLL_S:g} s)."
-    best = (run["best"] or {}).get("epoch")
-    return f"{run['status'].replace('_', ' ').capitalize()} · {run['epochs_done']} epochs" + (
-        f" · best epoch {best}" if best else "") + "."
-
-
-runs = [r for r in store.list_runs() if viewable(r)]
+runs = [r for r in store.list_runs() if inspectable(store, r)]
 if not runs:
     st.info("No runs yet: train one on the Train page, then inspect it here (live while it trains).")
     st.stop()
@@ -217,11 +66,12 @@ if wanted and wanted not in by_id:  # a stale or mistyped link: say so (as Predi
     st.warning(f"No run {plain(wanted)} to inspect in this run store (unknown, deleted, or without a model yet); "
                "showing the newest run instead.")
 run_id = st.selectbox("Run", ids, index=ids.index(wanted) if wanted in by_id else 0, key="inspect_run",
-                      format_func=lambda i: option(by_id[i]))
+                      format_func=lambda i: inspect_option(by_id[i]))
 st.query_params["run"] = run_id
 run = by_id[run_id]
 live = run["status"] == "running"
-st.caption(status_line(run), help="Pick another run above; a link to this page with ?run=<id> opens that run.")
+st.caption(inspect_status_line(run, LIVE_POLL_S),
+           help="Pick another run above; a link to this page with ?run=<id> opens that run.")
 VIEWS = ("Per-label", "Network")
 wanted_view = st.query_params.get("view")
 shown_view = st.radio("View", VIEWS, index=VIEWS.index(wanted_view) if wanted_view in VIEWS else 0, horizontal=True,
@@ -233,10 +83,10 @@ else:
 poll_s = LIVE_POLL_S if live else None
 
 if shown_view == "Network":
-    network_view(run_id, live, poll_s)
+    network_view(reg, run_id, live, poll_s)
     st.stop()
 if run["status"] not in FINISHED:
-    live_labels(run_id, live, poll_s)
+    live_labels(store, run_id, live, poll_s)
     st.stop()
 
 val_path = store.validation_path(run_id)

@@ -305,3 +305,40 @@ def test_network_history_reads_the_evaluated_epochs_of_a_real_run(small_data):
     by_epoch = {r["epoch"]: r["net"] for r in history if "net" in r}
     assert cols["grad_norm_output"] == [by_epoch[e]["grad_norm"][1] for e in cols["epoch"]]
     assert cols["dead_relu"] == [by_epoch[e]["dead_relu"] for e in cols["epoch"]]
+
+
+def test_model_picture_draws_the_saved_weights_with_the_model_s_names(trained_small):
+    from multilabel.analysis import model_picture, network_picture
+
+    net = trained_small.model
+    w1, w2 = net.weight_matrices()
+    assert w1.shape == (net.hidden_size, net.input_size) and w2.shape == (net.num_outputs, net.hidden_size)
+    assert np.array_equal(w1, net.net[0].weight.detach().numpy()) and np.array_equal(w2, net.net[-1].weight.detach().numpy())
+    pic = model_picture(trained_small)
+    same_pic = network_picture(w1, w2, None, trained_small.feature_names, trained_small.label_names)
+    assert pic == same_pic and pic.dead_units is None
+    assert pic.layers[0].names == [trained_small.feature_names[i] for i in pic.layers[0].shown]
+    assert pic.layers[2].names == [trained_small.label_names[j] for j in pic.layers[2].shown]
+
+
+def test_live_picture_names_units_from_the_run_info_or_numbers_them():
+    from multilabel.analysis import live_picture
+
+    rng = np.random.default_rng(0)
+    snap = {"weights": (rng.normal(size=(4, 3)), rng.normal(size=(2, 4))), "alive": np.array([1, 0, 1, 1], bool)}
+    pic = live_picture(snap, {"feature_names": ["a", "b", "c"], "label_names": ["y", "z"]})
+    assert pic.dead_units == 1 and sorted(pic.layers[0].names) == ["a", "b", "c"]
+    assert sorted(live_picture(snap, None).layers[2].names) == ["label_0", "label_1"]
+
+
+def test_inspectable_runs_are_finished_with_a_model_live_or_ended_with_a_live_epoch(finished_run):
+    from multilabel.analysis import inspectable
+
+    store, run_id = finished_run
+    run = store.get_run(run_id)
+    assert inspectable(store, run)
+    assert not inspectable(store, {**run, "checkpoint": None})  # finished without a model
+    assert inspectable(store, {**run, "status": "running"})
+    crashed = {**run, "status": "interrupted"}
+    assert inspectable(store, crashed) == store.live_validation_path(run_id).is_file()
+    assert not inspectable(store, {**crashed, "id": "no-such-run"})

@@ -310,3 +310,16 @@ def test_network_view_of_a_net_too_large_to_publish_draws_the_saved_model(home):
     norms = np.linalg.norm(trained.model.net[-1].weight.detach().numpy(), axis=1)
     outputs = next(t for t in picture["data"] if t["mode"] != "lines" and t["text"][0] == "label_0")
     assert outputs["marker"]["color"] == pytest.approx((norms / norms.max()).tolist(), rel=1e-5)
+
+
+def test_inspect_words_name_the_run_and_its_state():
+    from app_pages._words import inspect_option, inspect_status_line, score_or_na
+
+    assert inspect_option({"id": "r1", "name": "r1"}) == "r1"
+    assert inspect_option({"id": "r1", "name": "baseline"}) == "baseline · r1"
+    live = {"status": "running", "best": None, "epochs_done": 3}
+    assert inspect_status_line(live, 1.0) == "Training now · the views follow its newest evaluated epoch (every 1 s)."
+    done = {"status": "early_stopped", "best": {"epoch": 31}, "epochs_done": 40}
+    assert inspect_status_line(done, 1.0) == "Early stopped · 40 epochs · best epoch 31."
+    assert inspect_status_line({**done, "best": None}, 1.0) == "Early stopped · 40 epochs."
+    assert score_or_na(None) == "n/a" and score_or_na(0.12345) == "0.123"

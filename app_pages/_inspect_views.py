@@ -1,0 +1,137 @@
+"""The Inspect page's two polling views: a live (or ended) run's per-label curves at its newest published epoch
+(the worker publishes them, see engine.LiveValidation), and the network as a diagram with its per-epoch weight norms,
+gradient norms and dead-ReLU share. Each is a fragment that redraws itself every ``poll_s`` while the run trains."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import streamlit as st
+
+from multilabel import MultilabelError
+from multilabel.analysis import (LabelCurves, Tradeoff, confusion_matrices, label_curves, live_picture,
+                                 model_picture, network_history)
+from multilabel.charts import (at_epoch, confusion_grid_figure, network_curves_figure, network_figure,
+                               pr_curve_figure, roc_curve_figure)
+from multilabel.session import SessionRegistry
+from multilabel.store import RunStore
+from app_pages._shared import model_from_store, plain
+from app_pages._words import score_or_na
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def live_snapshot(_store: RunStore, run_id: str, mtime: float) -> Optional[tuple[dict, Tradeoff]]:
+    """A run's newest published epoch (RunStore.load_live_validation) and its trade-off lookup, once per version."""
+    snap = _store.load_live_validation(run_id)
+    return None if snap is None else (snap, Tradeoff(snap["probs"], snap["targets"]))
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def live_curves(_store: RunStore, run_id: str, mtime: float, label: int, name: str) -> LabelCurves:
+    snap, _ = live_snapshot(_store, run_id, mtime)  # type: ignore[misc]  # the caller checked it
+    return label_curves(snap["probs"], snap["targets"], label, name)
+
+
+def live_file(store: RunStore, run_id: str) -> tuple[Optional[float], Optional[tuple[dict, Tradeoff]]]:
+    path = store.live_validation_path(run_id)
+    try:
+        mtime = path.stat().st_mtime_ns / 1e9
+    except OSError:
+        return None, None
+    return mtime, live_snapshot(store, run_id, mtime)
+
+
+def ended_since(store: RunStore, run_id: str, was_live: bool) -> None:
+    """In a polling fragment: once the run that was live has ended, redraw the whole page (the finished view)."""
+    if was_live and store.get_run(run_id)["status"] != "running":
+        st.rerun()
+
+
+def live_labels(store: RunStore, run_id: str, was_live: bool, poll_s: Optional[float]) -> None:
+    """Per-label curves and confusion of the newest published epoch of a run that has not finished."""
+
+    @st.fragment(run_every=poll_s)
+    def body() -> None:
+        ended_since(store, run_id, was_live)
+        now = store.get_run(run_id)
+        mtime, loaded = live_file(store, run_id)
+        if loaded is None:
+            st.info("Training: the curves come with the run's first evaluated epoch.")
+            return
+        snap, tradeoff = loaded
+        epoch = snap["epoch"]
+        names = list((now["info"] or {}).get("label_names") or [f"label_{j}" for j in range(snap["probs"].shape[1])])
+        state = ("live: refreshes as the run trains" if was_live
+                 else f"the run is {now['status']}; this is the last epoch it published")
+        st.caption(f"Epoch {epoch} of {now['config'].get('epochs')} · {len(snap['probs']):,} validation rows · "
+                   f"that epoch's weights (not the best so far) · {state}.")
+        st.subheader(f"Per-label curves (epoch {epoch})")
+        pick, cut = st.columns([2, 3])
+        label = pick.selectbox("Label", range(len(names)), format_func=lambda j: names[j],
+                               key=f"inspect_live_label_{run_id}")
+        threshold = cut.slider("Threshold (every label, this view only)", 0.0, 1.0, 0.5, 0.01,
+                               key=f"inspect_live_thr_{run_id}")
+        point = tradeoff.at(label, threshold)
+        c = st.columns(3)
+        c[0].metric("Precision", score_or_na(point.precision))
+        c[1].metric("Recall", score_or_na(point.recall))
+        c[2].metric("F1", f"{point.f1:.3f}")
+        shown = live_curves(store, run_id, mtime, label, names[label])
+        a, b = st.columns(2)
+        a.plotly_chart(at_epoch(pr_curve_figure(shown, point), epoch), key="live_pr_chart")
+        b.plotly_chart(at_epoch(roc_curve_figure(shown, point), epoch), key="live_roc_chart")
+        st.subheader(f"Confusion per label (epoch {epoch})")
+        grid = confusion_matrices(snap["probs"], snap["targets"], [threshold] * len(names), names)
+        st.plotly_chart(at_epoch(confusion_grid_figure(grid), epoch), key="live_confusion_chart")
+
+    body()
+
+
+def network_view(reg: SessionRegistry, run_id: str, was_live: bool, poll_s: Optional[float]) -> None:
+    """The net as a diagram and its per-epoch weight norms, gradient norms and dead-ReLU share."""
+    store = reg.store
+
+    @st.fragment(run_every=poll_s)
+    def body() -> None:
+        ended_since(store, run_id, was_live)
+        view = reg.view(run_id)
+        columns = network_history(view.history)
+        _, loaded = live_file(store, run_id)
+        picture, epoch, source = None, None, ""
+        if loaded is not None and loaded[0]["weights"] is not None:
+            snap = loaded[0]
+            picture, epoch = live_picture(snap, view.info), snap["epoch"]
+            source = f"the weights of epoch {epoch}" + ("" if was_live else " (the last evaluated epoch; the saved "
+                                                        f"model keeps epoch {(view.best or {}).get('epoch')}'s)")
+        elif view.checkpoint and Path(view.checkpoint).is_file():  # a big net: the saved (best so far) weights
+            try:
+                trained = model_from_store(view.checkpoint)
+            except (MultilabelError, OSError) as exc:
+                st.error(plain(f"cannot load the model of run {run_id}: {exc}"))
+            else:
+                picture = model_picture(trained)
+                best = (view.best or {}).get("epoch") or trained.metrics.get("epoch")
+                source = (f"the saved model's weights (best epoch {best}; dead units unknown"
+                          + ("; a net this large is not published every epoch)" if loaded is not None else ")"))
+        if picture is None:
+            if not was_live:
+                st.info("This run has no weights to draw.")
+            elif loaded is None:
+                st.info("The picture comes with the run's first evaluated epoch.")
+            else:
+                st.info("The picture comes with the run's first saved checkpoint (a net this large is not published "
+                        "every epoch).")
+        else:
+            st.caption(f"Drawn from {source}. Edges: blue positive, red negative, thicker = larger |weight|; nodes "
+                       "coloured by weight norm; a grey cross is a dead ReLU (0 on every validation row).")
+            st.plotly_chart(network_figure(picture, epoch=epoch), key="network_chart")
+        if columns["epoch"]:
+            last = columns["epoch"][-1]
+            st.plotly_chart(network_curves_figure(columns, epoch=last), key="network_curves_chart")
+            st.caption(f"Dead ReLUs at epoch {last}: {columns['dead_relu'][-1]:.0%} of the hidden units. Gradient "
+                       "norms are the last step's of each evaluated epoch.")
+        elif was_live:
+            st.info("The curves come with the run's first evaluated epoch.")
+
+    body()

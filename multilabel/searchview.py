@@ -1,0 +1,171 @@
+"""What the Search page shows about a background search, worked out from its job record (``search.find_job``) and its
+study (``search.study_summary``): the phase and status words, the budget, the trials table, when hyperparameter
+importance is fitted again, and how often the live view polls. Plain functions of plain dicts; no Streamlit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping, Optional
+
+import pandas as pd
+
+from . import search
+from .errors import MultilabelError
+
+# The live view reads the study from its SQLite file and redraws the table and charts every POLL_S, slower for big
+# studies, so that it takes at most about a tenth of a core away from the search's workers (benchmarks/README.md).
+POLL_S, POLL_MAX_S, POLL_SHARE = 1.0, 5.0, 0.1
+
+# Numbers in the trials table, and short headers with widths (pixels) so that every column fits the page's width at
+# 1400 px: the knobs' own names (learning_rate, threshold_mode) made the last columns fall off the right edge.
+TABLE_FORMATS = {"objective": "{:.4f}", "Hamming": "{:.4f}", "micro-F1": "{:.4f}", "learning_rate": "{:.2e}",
+                 "weight_decay": "{:.2e}", "dropout": "{:.2f}", "input_noise": "{:.2f}", "best epoch": "{:.1f}",
+                 "duration (s)": "{:.1f}"}
+TABLE_COLUMNS = {"trial": ("trial", 45), "state": ("state", 72), "objective": ("objective", 72),
+                 "Hamming": ("Hamming", 70), "micro-F1": ("micro-F1", 68), "hidden_size": ("hidden", 58),
+                 "learning_rate": ("lr", 68), "weight_decay": ("decay", 68), "dropout": ("dropout", 58),
+                 "input_noise": ("noise", 52), "batch_size": ("batch", 50), "pos_weight": ("pos w.", 52),
+                 "threshold_mode": ("thresholds", 74), "best epoch": ("best ep.", 62), "duration (s)": ("s", 45)}
+FINISHED_STATES = ("COMPLETE", "PRUNED", "FAIL")  # a WAITING trial has not run yet
+
+
+def poll_interval_s(render_s: float) -> float:
+    """Seconds between polls of the live view, given how long the last one took to draw (``render_s``)."""
+    return min(POLL_MAX_S, max(POLL_S, render_s / POLL_SHARE))
+
+
+def job_summary(job: Mapping[str, Any]) -> Optional[dict[str, Any]]:
+    """The job's study as the page shows it (``search.settle``), or None while its process has not created it."""
+    try:
+        return search.settle(search.study_summary(search.cached_storage(job["storage"]), job["study"]), dict(job))
+    except MultilabelError:
+        return None
+
+
+def phase(job: Mapping[str, Any], states: Mapping[str, int], now: float) -> str:
+    """What the search does now, from its job record, its trials' ``states`` (counts by state) and the clock ``now``
+    (seconds, as ``job["started"]``): running, refitting the best on all rows (after the time budget, Stop, or a
+    page's Refit), or, once its process is gone, its outcome (finished, stopped, died)."""
+    if not job["alive"]:
+        return job["outcome"]
+    settled = any(states.get(s, 0) for s in FINISHED_STATES) and not states.get("RUNNING", 0)
+    if job.get("phase") == "refit":
+        return f"refitting the best {job['members']} on all rows"
+    if settled and job.get("stop_requested"):
+        return "stopping: refitting the best on all rows"
+    if settled and job.get("timeout") and elapsed_s(job, now) >= job["timeout"]:
+        return "refitting the best on all rows"
+    return "running"
+
+
+def elapsed_s(job: Mapping[str, Any], now: float) -> float:
+    """Seconds since the job started (shown only; nothing stored depends on it)."""
+    return now - job.get("started", now)
+
+
+def budget_line(job: Mapping[str, Any]) -> str:
+    """'5 min or 40 trials', '40 trials', or 'no limit'."""
+    parts = []
+    if job.get("timeout"):
+        parts.append(f"{job['timeout'] / 60:g} min")
+    if job.get("trials"):
+        parts.append(f"{job['trials']} trials")
+    return " or ".join(parts) or "no limit"
+
+
+def status_line(job: Mapping[str, Any], states: Mapping[str, int], counts: str, now: float) -> str:
+    """The page's status line (markdown): the phase in bold, the trial ``counts`` (in words), the budget and, while
+    it runs, the minutes so far."""
+    if job["alive"]:
+        return (f"status: **{phase(job, states, now)}** · {counts or 'no trial yet'} · budget {budget_line(job)} · "
+                f"{elapsed_s(job, now) / 60:.1f} min so far")
+    return f"status: **{job['outcome']}** · {counts or 'no trial'} · budget {budget_line(job)}"
+
+
+def data_line(job: Mapping[str, Any]) -> str:
+    """'name.csv: 2,000 rows, 10 features → 5 labels · 3 CV fold(s) per trial' (the name not yet made safe)."""
+    data = job.get("data") or {}
+    return (f"{data.get('name') or data.get('source', 'data')}: {job['rows']:,} rows, {len(job['features'])} "
+            f"features → {len(job['labels'])} labels · {job['folds']} CV fold(s) per trial")
+
+
+def job_option(job: Mapping[str, Any]) -> str:
+    """A search in the page's picker: 'search-2 · finished · 2,000 rows'."""
+    return f"{job['study']} · {job['outcome']} · {job['rows']:,} rows"
+
+
+def ensemble_words(job: Mapping[str, Any]) -> tuple[str, str]:
+    """(what is ready, the label of the button that hands it to Predict) for an ended job with an ensemble."""
+    members, seeds = int(job["members"]), int(job.get("seeds", 1))
+    single = members == 1 and seeds == 1
+    ready = ("The best configuration, refit" if single else
+             f"Ensemble of the best {members} configuration{'s' if members > 1 else ''} x {seeds} "
+             f"seed{'s' if seeds > 1 else ''} ({members * seeds} nets), each refit")
+    return (f"{ready} on all {job['rows']:,} rows, is ready.",
+            "Use the best model on Predict" if single else "Use the ensemble on Predict")
+
+
+def log_tail(job: Mapping[str, Any], max_chars: int = 200) -> str:
+    """The last non-empty line of the search's log (its final JSON line, or the error it ended with), cut to
+    ``max_chars``; '' when the log is empty or unreadable."""
+    try:
+        lines = [ln for ln in Path(job["log"]).read_text().splitlines() if ln.strip()]
+    except (OSError, KeyError):
+        return ""
+    return lines[-1][:max_chars] if lines else ""
+
+
+def trials_table(trials: list[Mapping[str, Any]], space: Mapping[str, tuple[str, Any]] = search.SPACE
+                 ) -> pd.DataFrame:
+    """One row per trial, in the given order: number, state (lower case), objective, Hamming, micro-F1, every
+    knob of ``space``, best epoch and duration. Categorical knobs as text: a column of mixed types (0 = auto, 32,
+    ...) reads badly, and a missing value would turn a column of ints into floats ("64.0")."""
+    rows = []
+    for t in trials:
+        row = {"trial": t["number"], "state": t["state"].lower(), "objective": t["value"], "Hamming": t["hamming"],
+               "micro-F1": t["micro_f1"]}
+        row.update({name: (("" if t["params"].get(name) is None else str(t["params"][name])) if kind == "cat"
+                           else t["params"].get(name)) for name, (kind, _) in space.items()})
+        row.update({"best epoch": t["best_epoch"], "duration (s)": t["duration_s"]})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def completed(trials: list[Mapping[str, Any]]) -> int:
+    return sum(1 for t in trials if t["state"] == "COMPLETE")
+
+
+def importance_due(completed_trials: int) -> bool:
+    """Whether importance can be fitted at all: ``search.MIN_IMPORTANCE_TRIALS`` completed trials or more."""
+    return completed_trials >= search.MIN_IMPORTANCE_TRIALS
+
+
+def importance_step(completed_trials: int, final: bool) -> int:
+    """The refresh point importance is fitted at: while the search runs, the last of 8, 12, 18, 27, 40, 60, 90, ...
+    (x1.5 each, from ``search.MIN_IMPORTANCE_TRIALS``) at or below ``completed_trials``, so a search of n trials
+    fits it about log(n) times (a fit takes 1-8 s of the server's CPU, which the running search needs more);
+    once the search has ended (``final``), ``completed_trials`` itself: one last fit over every trial."""
+    if final:
+        return completed_trials
+    step = nxt = search.MIN_IMPORTANCE_TRIALS
+    while nxt <= completed_trials:
+        step = nxt
+        nxt = step * 3 // 2
+    return step
+
+
+def importances(storage: str, study: str) -> tuple[dict[str, float], int]:
+    """fANOVA importances of the study's knobs and how many completed trials they cover (MultilabelError when they
+    cannot be computed yet, see ``search.param_importances``)."""
+    found = search.param_importances(search.cached_storage(storage), study)
+    summary = search.study_summary(search.cached_storage(storage), study)
+    return found, summary["states"].get("COMPLETE", 0)
+
+
+def chosen_study(link: Optional[str], last: Optional[str], known: Any) -> tuple[Optional[str], Optional[str]]:
+    """Which search the page opens: the one in the page's link wins over the session's ``last`` choice; one that
+    is not among ``known`` opens none. Returns (study or None, the unknown study named by the link, to report)."""
+    study = link or last
+    if study and study not in known:
+        return None, study if link == study else None
+    return study, None

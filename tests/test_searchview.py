@@ -1,0 +1,110 @@
+"""multilabel.searchview: what the Search page shows about a background search, from plain job and study dicts."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from multilabel import search, searchview as sv
+
+
+def job(**changes) -> dict:
+    record = {"study": "search-1", "alive": True, "outcome": "running", "started": 1000.0, "members": 3, "seeds": 2,
+              "timeout": 300.0, "trials": None, "rows": 2000, "features": ["a", "b"], "labels": ["x", "y", "z"],
+              "folds": 3, "data": {"source": "synthetic"}, "stop_requested": False}
+    return {**record, **changes}
+
+
+def test_phase_follows_the_job_record_and_the_trials_states():
+    done = {"COMPLETE": 4}
+    assert sv.phase(job(), {"COMPLETE": 2, "RUNNING": 1}, now=2000.0) == "running"
+    assert sv.phase(job(), done, now=1100.0) == "running"  # within the time budget, between two trials
+    assert sv.phase(job(), done, now=1300.0) == "refitting the best on all rows"  # past the budget, none running
+    assert sv.phase(job(), {"COMPLETE": 4, "RUNNING": 1}, now=1300.0) == "running"  # the last trial still runs
+    assert sv.phase(job(stop_requested=True), done, now=1001.0) == "stopping: refitting the best on all rows"
+    assert sv.phase(job(stop_requested=True), {}, now=1001.0) == "running"  # nothing finished: nothing to refit
+    assert sv.phase(job(phase="refit"), {}, now=1001.0) == "refitting the best 3 on all rows"
+    assert sv.phase(job(alive=False, outcome="died"), done, now=1001.0) == "died"
+    assert sv.phase(job(timeout=None), {"PRUNED": 9}, now=10 ** 9) == "running"  # a trial budget only
+
+
+def test_status_line_budget_and_data_words():
+    assert sv.budget_line(job()) == "5 min"
+    assert sv.budget_line(job(trials=40)) == "5 min or 40 trials"
+    assert sv.budget_line(job(timeout=None, trials=None)) == "no limit"
+    line = sv.status_line(job(), {"COMPLETE": 1}, "1 complete", now=1090.0)
+    assert line == "status: **running** · 1 complete · budget 5 min · 1.5 min so far"
+    assert sv.status_line(job(), {}, "", now=1000.0).startswith("status: **running** · no trial yet ·")
+    assert sv.status_line(job(alive=False, outcome="stopped"), {}, "", now=0.0) == \
+        "status: **stopped** · no trial · budget 5 min"
+    assert sv.data_line(job()) == "synthetic: 2,000 rows, 2 features → 3 labels · 3 CV fold(s) per trial"
+    assert sv.data_line(job(data={"source": "csv", "name": "e.csv"})).startswith("e.csv: 2,000 rows")
+    assert sv.job_option(job(outcome="finished")) == "search-1 · finished · 2,000 rows"
+
+
+def test_ensemble_words_count_configurations_and_seeds():
+    assert sv.ensemble_words(job(members=2, seeds=2)) == (
+        "Ensemble of the best 2 configurations x 2 seeds (4 nets), each refit on all 2,000 rows, is ready.",
+        "Use the ensemble on Predict")
+    assert sv.ensemble_words(job(members=1, seeds=1)) == (
+        "The best configuration, refit on all 2,000 rows, is ready.", "Use the best model on Predict")
+    assert sv.ensemble_words(job(members=1, seeds=3))[0].startswith("Ensemble of the best 1 configuration x 3 seeds")
+
+
+def test_log_tail_is_the_last_non_empty_line_cut_short(tmp_path):
+    log = tmp_path / "s.log"
+    log.write_text("search: 3 trials\nerror: the folder is full " + "x" * 300 + "\n\n")
+    tail = sv.log_tail(job(log=str(log)))
+    assert tail.startswith("error: the folder is full") and len(tail) == 200
+    log.write_text("")
+    assert sv.log_tail(job(log=str(log))) == ""
+    assert sv.log_tail(job(log=str(tmp_path / "missing.log"))) == ""
+
+
+def test_importance_is_fitted_at_points_x1_5_apart_then_once_at_the_end():
+    first = search.MIN_IMPORTANCE_TRIALS
+    assert not sv.importance_due(first - 1) and sv.importance_due(first)
+    steps = sorted({sv.importance_step(n, final=False) for n in range(first, 200)})
+    assert steps[0] == first and steps[:7] == [8, 12, 18, 27, 40, 60, 90]
+    assert all(b == a * 3 // 2 for a, b in zip(steps, steps[1:]))
+    assert sv.importance_step(26, final=False) == 18 and sv.importance_step(27, final=False) == 27
+    assert sv.importance_step(26, final=True) == 26  # the search ended: one last fit over every trial
+
+
+def test_trials_table_keeps_categorical_knobs_as_text_and_missing_values_empty():
+    space = {"hidden_size": ("cat", [64, 128]), "learning_rate": ("log", (1e-4, 1e-2))}
+    trials = [{"number": 0, "state": "COMPLETE", "value": 0.3, "hamming": 0.1, "micro_f1": 0.8,
+               "params": {"hidden_size": 64, "learning_rate": 1e-3}, "best_epoch": 5, "duration_s": 1.5},
+              {"number": 1, "state": "RUNNING", "value": None, "hamming": None, "micro_f1": None,
+               "params": {}, "best_epoch": None, "duration_s": None}]
+    table = sv.trials_table(trials, space)
+    assert list(table.columns) == ["trial", "state", "objective", "Hamming", "micro-F1", "hidden_size",
+                                   "learning_rate", "best epoch", "duration (s)"]
+    assert table["hidden_size"].tolist() == ["64", ""] and table["state"].tolist() == ["complete", "running"]
+    assert table["learning_rate"].iloc[0] == 1e-3 and pd.isna(table["learning_rate"].iloc[1])
+    assert sv.completed(trials) == 1
+    assert set(sv.TABLE_COLUMNS) >= set(table.columns) - {"learning_rate"} | set(search.SPACE)
+
+
+def test_poll_interval_slows_down_for_slow_renders_within_bounds():
+    assert sv.poll_interval_s(0.0) == sv.POLL_S
+    assert sv.poll_interval_s(0.2) == pytest.approx(0.2 / sv.POLL_SHARE)
+    assert sv.poll_interval_s(60.0) == sv.POLL_MAX_S
+
+
+def test_chosen_study_prefers_the_link_and_reports_an_unknown_one():
+    known = {"a": 1, "b": 2}
+    assert sv.chosen_study("a", "b", known) == ("a", None)
+    assert sv.chosen_study(None, "b", known) == ("b", None)
+    assert sv.chosen_study("zz", "b", known) == (None, "zz")  # a stale link: said so, no fallback
+    assert sv.chosen_study(None, "gone", known) == (None, None)  # a deleted last choice: quietly none
+    assert sv.chosen_study(None, None, known) == (None, None)
+
+
+def test_job_summary_is_none_before_the_study_exists(tmp_path):
+    storage = search.default_storage(tmp_path)
+    assert sv.job_summary(job(storage=storage)) is None
+    study = search.open_study(storage, "search-1", seed=0)
+    study.enqueue_trial({})
+    summary = sv.job_summary(job(storage=storage, alive=False, outcome="died"))
+    assert summary["states"] == {"WAITING": 1}
