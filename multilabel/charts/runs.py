@@ -44,7 +44,7 @@ def smoothed_overlay_figure(histories: Mapping[str, Sequence[Mapping[str, Any]]]
     smoothed line (named after the run) over its raw line drawn faint in the same hue (named '<run> (raw)', no
     legend entry). The EMA runs over every epoch that has ``key`` before long histories are thinned for display.
     """
-    from .experiments import ema
+    from ..experiments import ema  # here, not at the top: only the Runs page needs pandas behind it
 
     if smoothing <= 0:
         fig = runs_overlay_figure(histories, key, title, yaxis_title)
