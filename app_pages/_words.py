@@ -190,3 +190,8 @@ def inspect_status_line(run: Mapping[str, Any], poll_s: float) -> str:
     best = (run["best"] or {}).get("epoch")
     return f"{run['status'].replace('_', ' ').capitalize()} · {run['epochs_done']} epochs" + (
         f" · best epoch {best}" if best else "") + "."
+
+
+def metric_or_dash(value: Optional[float]) -> str:
+    """A metric with three decimals, or '—' where the run has none (None or NaN)."""
+    return "—" if value is None or value != value else f"{value:.3f}"

@@ -280,3 +280,36 @@ def value_range(frame: pd.DataFrame, column: str) -> tuple[float, float]:
     if values.empty:
         return 0.0, 0.0
     return float(np.min(values)), float(np.max(values))
+
+
+def range_bounds(frame: pd.DataFrame, column: str) -> tuple[tuple[float, float], Optional[str]]:
+    """The bounds of a range filter on ``column``: ((min, max) over the runs that have a value, whole numbers for an
+    integer column), and why there is nothing to narrow (no run has a value, or all share one), else None."""
+    low, high = value_range(frame, column)
+    if pd.api.types.is_integer_dtype(frame[column]):
+        low, high = int(low), int(high)
+    if frame[column].isna().all():
+        return (low, high), f"No run has {column} yet: nothing to narrow."
+    if low == high:
+        return (low, high), f"Every run with {column} has {low:g}: nothing to narrow."
+    return (low, high), None
+
+
+def clamp_range(chosen: tuple[float, float], low: float, high: float) -> tuple[float, float]:
+    """A chosen (lo, hi) moved inside [low, high]: live runs move a metric's bounds under a chosen range."""
+    lo, hi = chosen
+    return min(max(lo, low), high), max(min(hi, high), low)
+
+
+def kept_choices(chosen: Sequence[str], offered: Iterable[str]) -> list[str]:
+    """The run ids of ``chosen`` that are still ``offered`` (a filter may hide runs picked before), in order."""
+    offered = set(offered)
+    return [i for i in chosen if i in offered]
+
+
+def metrics_epoch_words(run: Mapping[str, Any], epoch: Optional[int]) -> str:
+    """Which epoch a run's shown validation metrics come from: 'best epoch 12' (a finished run's best), 'epoch 7
+    so far' (a live or unfinished run's epoch of lowest validation loss), or 'none'."""
+    if epoch is None:
+        return "none"
+    return f"best epoch {epoch}" if run["best"] else f"epoch {epoch} so far"

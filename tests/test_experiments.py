@@ -283,3 +283,26 @@ def test_a_figure_exports_as_offline_html_with_the_same_bytes_each_time(trained)
     assert text.startswith("<!doctype html>") and "Validation loss" in text
     assert not re.search(r"<script[^>]+src=", text)  # plotly.js is inside the page: nothing fetched when opened
     assert "Plotly.newPlot" in text and len(page) > 1_000_000
+
+
+def test_range_bounds_whole_numbers_for_integer_columns_and_none_when_nothing_to_narrow():
+    frame = pd.DataFrame({"hidden": pd.array([32, 64, 128], dtype="Int64"), "lr": [1e-3, 3e-3, None],
+                          "same": [0.5, 0.5, None], "empty": [None, None, None]})
+    bounds, why_not = ex.range_bounds(frame, "hidden")
+    assert bounds == (32, 128) and all(isinstance(b, int) for b in bounds) and why_not is None
+    assert ex.range_bounds(frame, "lr") == ((1e-3, 3e-3), None)
+    assert ex.range_bounds(frame, "same")[1] == "Every run with same has 0.5: nothing to narrow."
+    assert ex.range_bounds(frame, "empty")[1] == "No run has empty yet: nothing to narrow."
+
+
+def test_clamp_range_and_kept_choices_follow_what_the_runs_offer_now():
+    assert ex.clamp_range((0.2, 0.8), 0.0, 1.0) == (0.2, 0.8)
+    assert ex.clamp_range((0.2, 0.8), 0.3, 0.5) == (0.3, 0.5)
+    assert ex.clamp_range((0.9, 1.2), 0.0, 0.5) == (0.5, 0.5)  # a range wholly outside collapses onto the edge
+    assert ex.kept_choices(["c", "a", "x"], ["a", "b", "c"]) == ["c", "a"]
+
+
+def test_metrics_epoch_words_say_where_the_shown_metrics_come_from():
+    assert ex.metrics_epoch_words({"best": {"epoch": 12}}, 12) == "best epoch 12"
+    assert ex.metrics_epoch_words({"best": None}, 7) == "epoch 7 so far"
+    assert ex.metrics_epoch_words({"best": None}, None) == "none"
