@@ -23,7 +23,7 @@ import optuna
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from multilabel import search  # noqa: E402
+from multilabel import TrainConfig, search  # noqa: E402
 from multilabel.charts import search_importance_figure, search_parallel_figure, search_progress_figure  # noqa: E402
 
 
@@ -31,16 +31,11 @@ def make_study(n: int, seed: int = 0) -> optuna.Study:
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     rng = random.Random(seed)
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
+    base = TrainConfig(input_size=6, num_outputs=3).validate()
     for i in range(n):
         trial = study.ask()
-        values = {}
-        for name, (kind, spec) in search.SPACE.items():
-            if kind == "cat":
-                values[name] = trial.suggest_categorical(name, spec)
-            elif kind == "log":
-                values[name] = trial.suggest_float(name, *spec, log=True)
-            else:
-                values[name] = trial.suggest_float(name, *spec)
+        search.suggest(trial, base)  # draws every knob of search.SPACE, as a real search does
+        values = trial.params
         if i % 5 == 4:
             study.tell(trial, state=optuna.trial.TrialState.PRUNED)
             continue

@@ -89,6 +89,11 @@ def data_line(job: Mapping[str, Any]) -> str:
             f"features → {len(job['labels'])} labels · {job['folds']} CV fold(s) per trial")
 
 
+def jobs_by_study(home: Any = None) -> dict[str, dict[str, Any]]:
+    """Every background search started in ``home``, by study name, most recently started first."""
+    return {job["study"]: job for job in search.list_jobs(home)}
+
+
 def job_option(job: Mapping[str, Any]) -> str:
     """A search in the page's picker: 'search-2 · finished · 2,000 rows'."""
     return f"{job['study']} · {job['outcome']} · {job['rows']:,} rows"

@@ -3,7 +3,7 @@ stop it, and hand the ensemble of the best configurations to Predict."""
 
 import streamlit as st
 
-from app_pages._nav import PREDICT, page
+from app_pages._nav import page
 
 page("Search")
 st.title("Search")
@@ -13,32 +13,20 @@ st.caption("Find a good model for your data: a background search tries many sett
 status_slot = st.empty()
 status_slot.caption("loading…")
 
-import time  # noqa: E402
-
 from multilabel import MultilabelError, guess_label_columns, make_synthetic, read_csv  # noqa: E402
 from multilabel import search, searchview as sv  # noqa: E402
-from multilabel.charts import (search_importance_figure, search_parallel_figure,  # noqa: E402
-                               search_progress_figure)
 from multilabel.data import dataset_from_frame  # noqa: E402
 from multilabel.paths import os_error_message  # noqa: E402
 from multilabel.store import default_home  # noqa: E402
-from app_pages._export import onnx_button  # noqa: E402
-from app_pages._keys import ENSEMBLE_PREFIX, PREDICT_RUN  # noqa: E402
-from app_pages._shared import error, model_from_store, plain, release_upload, show_label_warnings  # noqa: E402
-from app_pages._words import importance_wait_words, trial_counts  # noqa: E402
+from app_pages._search_views import live_panel  # noqa: E402
+from app_pages._shared import error, plain, release_upload, show_label_warnings  # noqa: E402
 
 status_slot.empty()
 HOME = default_home()
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
-def importances(storage: str, study: str, step: int) -> tuple[dict, int]:
-    """Fitted once per refresh ``step`` (the cache key; see searchview.importance_step), not on every poll."""
-    return sv.importances(storage, study)
-
-
 # -- which search ----------------------------------------------------------------------------------------------------
-jobs = {job["study"]: job for job in search.list_jobs(HOME)}
+jobs = sv.jobs_by_study(HOME)
 study, stale = sv.chosen_study(st.query_params.get("study"), st.session_state.get("search_study"), jobs)
 if stale:
     st.warning(f"No search named {plain(stale)} in this run store; start a new one below.")
@@ -163,101 +151,5 @@ if stop_col.button("Stop", key="search_stop", disabled=not alive,
                    help="like Ctrl-C: the running trial ends, finished trials are kept, the ensemble is built"):
     search.stop_job(study, HOME)
     st.rerun()
-panel = st.container(key="search_panel")
-
-
-def ended(job: dict, best: dict | None) -> None:
-    """An ended search: its ensemble for Predict, or why there is none; a refit with another ensemble size."""
-    if job["ensemble"]:
-        ready, use = sv.ensemble_words(job)
-        st.success(ready)
-        if st.button(use, type="primary", key="search_to_predict"):
-            st.session_state[PREDICT_RUN] = ENSEMBLE_PREFIX + study  # Predict preselects it, puts it in its URL
-            st.switch_page(PREDICT)
-        onnx_button(st, lambda: model_from_store(str(job["ensemble"])), f"{study}.onnx", "search_onnx")
-    elif best is None:
-        st.warning("The search ended before any trial completed, so there is no ensemble. Start a new search "
-                   "with a larger budget.")
-    else:
-        tail = sv.log_tail(job)
-        st.warning("The search ended without an ensemble" + (f": {plain(tail)}" if tail else "."))
-    if best is not None:
-        with st.expander("Refit with another ensemble size"):
-            k = st.number_input("Members", 1, 20, int(job["members"]), key="search_refit_members",
-                                help="1 = the single best configuration; more = the best N averaged")
-            n_seeds = st.number_input("Seeds per configuration", 1, 10, int(job.get("seeds", 1)),
-                                      key="search_refit_seeds", help="1 member with 1 seed = one model")
-            if st.button("Refit on all rows", key="search_refit"):
-                try:
-                    search.rebuild(study, int(k), HOME, seeds=int(n_seeds))
-                except MultilabelError as exc:
-                    error(exc)
-                else:
-                    st.rerun()
-
-
-def render(job: dict) -> None:
-    summary = sv.job_summary(job)
-    trials = summary["trials"] if summary else []
-    states = summary["states"] if summary else {}
-    st.markdown(sv.status_line(job, states, trial_counts(states), time.time()))
-    if job["outcome"] == "died":
-        st.error("The search process ended without finishing (killed, or the machine restarted): its finished "
-                 "trials are kept; a trial it was running did not finish. Refit below, or start a new search.")
-    if job["outcome"] == "stopped" and states.get("FAIL"):
-        st.caption("The trial that was running when Stop was pressed is recorded as failed: it did not finish.")
-    st.caption(plain(sv.data_line(job)))
-    best = summary["best"] if summary else None
-    if best is not None:
-        a, b, c, d = st.columns(4)
-        a.metric("Best objective", f"{best['value']:.4f}",
-                 help="the trial value: held-out binary cross-entropy, averaged over the trial's CV folds "
-                      "(lower is better)")
-        b.metric("Its Hamming loss", f"{best['hamming']:.4f}")
-        c.metric("Its micro-F1", f"{best['micro_f1']:.4f}")
-        d.metric("Best trial", f"#{best['number']}")
-    if not job["alive"]:
-        ended(job, best)
-    if not trials:
-        st.info("Waiting for the first trial… (each trial trains on every split before it counts)")
-        return
-    # A pruned or waiting trial has no objective yet: an empty cell, not the text "None".
-    table = sv.trials_table(trials[::-1])
-    st.dataframe(table.style.format({c: f for c, f in sv.TABLE_FORMATS.items() if c in table.columns}, na_rep=""),
-                 hide_index=True, key="search_trials_table", column_config={
-                     c: st.column_config.Column(label, width=px) for c, (label, px) in sv.TABLE_COLUMNS.items()})
-    left, right = st.columns(2)
-    left.plotly_chart(search_progress_figure(trials), key="search_progress")
-    completed = sv.completed(trials)
-    fit_began = time.perf_counter()
-    with right:
-        if sv.importance_due(completed):
-            try:
-                found, covered = importances(job["storage"], study,
-                                             sv.importance_step(completed, final=not job["alive"]))
-                st.plotly_chart(search_importance_figure(found), key="search_importance")
-                if covered < completed:
-                    st.caption(f"over the first {covered} completed trials; refreshed as the search goes on and "
-                               "once more when it ends")
-            except MultilabelError as exc:
-                st.info(plain(str(exc)))
-        else:
-            st.info(importance_wait_words(completed, search.MIN_IMPORTANCE_TRIALS, job["alive"]))
-    st.session_state["search_importance_s"] = time.perf_counter() - fit_began  # a rare fit: not a poll's cost
-    st.plotly_chart(search_parallel_figure(trials, search.SPACE), key="search_parallel")
-
-
-@st.fragment(run_every=sv.poll_interval_s(st.session_state.get("search_render_s", 0.0)) if alive else None)
-def live_view() -> None:
-    began = time.perf_counter()
-    current = search.find_job(study, HOME)
-    if current is None or (alive and not current["alive"]):
-        st.rerun()  # the search ended: draw the page again once (Stop disabled, the ensemble offered)
-    st.session_state["search_importance_s"] = 0.0
-    render(current)
-    st.session_state["search_render_s"] = (time.perf_counter() - began
-                                           - st.session_state["search_importance_s"])
-
-
-with panel:
-    live_view()
+with st.container(key="search_panel"):
+    live_panel(study, HOME, alive)

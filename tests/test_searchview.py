@@ -108,3 +108,7 @@ def test_job_summary_is_none_before_the_study_exists(tmp_path):
     study.enqueue_trial({})
     summary = sv.job_summary(job(storage=storage, alive=False, outcome="died"))
     assert summary["states"] == {"WAITING": 1}
+
+
+def test_jobs_by_study_is_empty_for_a_home_without_searches(tmp_path):
+    assert sv.jobs_by_study(tmp_path) == {}
