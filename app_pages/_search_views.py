@@ -1,0 +1,120 @@
+"""The Search page's live panel: one search's status, best trial, ensemble (or why there is none), trials table and
+charts, redrawn by a fragment that polls while the search runs."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import streamlit as st
+
+from multilabel import MultilabelError, search, searchview as sv
+from multilabel.charts import search_importance_figure, search_parallel_figure, search_progress_figure
+from app_pages._export import onnx_button
+from app_pages._keys import ENSEMBLE_PREFIX, PREDICT_RUN
+from app_pages._nav import PREDICT
+from app_pages._shared import error, model_from_store, plain
+from app_pages._words import importance_wait_words, trial_counts
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def importances(storage: str, study: str, step: int) -> tuple[dict, int]:
+    """Fitted once per refresh ``step`` (the cache key; see searchview.importance_step), not on every poll."""
+    return sv.importances(storage, study)
+
+def ended(job: dict, best: dict | None, home: Path) -> None:
+    """An ended search: its ensemble for Predict, or why there is none; a refit with another ensemble size."""
+    if job["ensemble"]:
+        ready, use = sv.ensemble_words(job)
+        st.success(ready)
+        if st.button(use, type="primary", key="search_to_predict"):
+            st.session_state[PREDICT_RUN] = ENSEMBLE_PREFIX + job["study"]  # Predict preselects it, puts it in its URL
+            st.switch_page(PREDICT)
+        onnx_button(st, lambda: model_from_store(str(job["ensemble"])), f"{job['study']}.onnx", "search_onnx")
+    elif best is None:
+        st.warning("The search ended before any trial completed, so there is no ensemble. Start a new search "
+                   "with a larger budget.")
+    else:
+        tail = sv.log_tail(job)
+        st.warning("The search ended without an ensemble" + (f": {plain(tail)}" if tail else "."))
+    if best is not None:
+        with st.expander("Refit with another ensemble size"):
+            k = st.number_input("Members", 1, 20, int(job["members"]), key="search_refit_members",
+                                help="1 = the single best configuration; more = the best N averaged")
+            n_seeds = st.number_input("Seeds per configuration", 1, 10, int(job.get("seeds", 1)),
+                                      key="search_refit_seeds", help="1 member with 1 seed = one model")
+            if st.button("Refit on all rows", key="search_refit"):
+                try:
+                    search.rebuild(job["study"], int(k), home, seeds=int(n_seeds))
+                except MultilabelError as exc:
+                    error(exc)
+                else:
+                    st.rerun()
+
+
+def render(job: dict, home: Path) -> None:
+    summary = sv.job_summary(job)
+    trials = summary["trials"] if summary else []
+    states = summary["states"] if summary else {}
+    st.markdown(sv.status_line(job, states, trial_counts(states), time.time()))
+    if job["outcome"] == "died":
+        st.error("The search process ended without finishing (killed, or the machine restarted): its finished "
+                 "trials are kept; a trial it was running did not finish. Refit below, or start a new search.")
+    if job["outcome"] == "stopped" and states.get("FAIL"):
+        st.caption("The trial that was running when Stop was pressed is recorded as failed: it did not finish.")
+    st.caption(plain(sv.data_line(job)))
+    best = summary["best"] if summary else None
+    if best is not None:
+        a, b, c, d = st.columns(4)
+        a.metric("Best objective", f"{best['value']:.4f}",
+                 help="the trial value: held-out binary cross-entropy, averaged over the trial's CV folds "
+                      "(lower is better)")
+        b.metric("Its Hamming loss", f"{best['hamming']:.4f}")
+        c.metric("Its micro-F1", f"{best['micro_f1']:.4f}")
+        d.metric("Best trial", f"#{best['number']}")
+    if not job["alive"]:
+        ended(job, best, home)
+    if not trials:
+        st.info("Waiting for the first trial… (each trial trains on every split before it counts)")
+        return
+    # A pruned or waiting trial has no objective yet: an empty cell, not the text "None".
+    table = sv.trials_table(trials[::-1])
+    st.dataframe(table.style.format({c: f for c, f in sv.TABLE_FORMATS.items() if c in table.columns}, na_rep=""),
+                 hide_index=True, key="search_trials_table", column_config={
+                     c: st.column_config.Column(label, width=px) for c, (label, px) in sv.TABLE_COLUMNS.items()})
+    left, right = st.columns(2)
+    left.plotly_chart(search_progress_figure(trials), key="search_progress")
+    completed = sv.completed(trials)
+    fit_began = time.perf_counter()
+    with right:
+        if sv.importance_due(completed):
+            try:
+                found, covered = importances(job["storage"], job["study"],
+                                             sv.importance_step(completed, final=not job["alive"]))
+                st.plotly_chart(search_importance_figure(found), key="search_importance")
+                if covered < completed:
+                    st.caption(f"over the first {covered} completed trials; refreshed as the search goes on and "
+                               "once more when it ends")
+            except MultilabelError as exc:
+                st.info(plain(str(exc)))
+        else:
+            st.info(importance_wait_words(completed, search.MIN_IMPORTANCE_TRIALS, job["alive"]))
+    st.session_state["search_importance_s"] = time.perf_counter() - fit_began  # a rare fit: not a poll's cost
+    st.plotly_chart(search_parallel_figure(trials, search.SPACE), key="search_parallel")
+
+
+def live_panel(study: str, home: Path, alive: bool) -> None:
+    """The search ``study`` drawn live: a fragment that polls its job and study while the search runs (``alive``)."""
+
+    @st.fragment(run_every=sv.poll_interval_s(st.session_state.get("search_render_s", 0.0)) if alive else None)
+    def live_view() -> None:
+        began = time.perf_counter()
+        current = search.find_job(study, home)
+        if current is None or (alive and not current["alive"]):
+            st.rerun()  # the search ended: draw the page again once (Stop disabled, the ensemble offered)
+        st.session_state["search_importance_s"] = 0.0
+        render(current, home)
+        st.session_state["search_render_s"] = (time.perf_counter() - began
+                                               - st.session_state["search_importance_s"])
+
+    live_view()
