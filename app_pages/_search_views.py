@@ -35,8 +35,8 @@ def ended(job: dict, best: dict | None, home: Path) -> None:
         st.warning("The search ended before any trial completed, so there is no ensemble. Start a new search "
                    "with a larger budget.")
     else:
-        tail = sv.log_tail(job)
-        st.warning("The search ended without an ensemble" + (f": {plain(tail)}" if tail else "."))
+        reason = sv.no_ensemble_reason(job)
+        st.warning("The search ended without an ensemble" + (f": {plain(reason)}" if reason else "."))
     if best is not None:
         with st.expander("Refit with another ensemble size"):
             k = st.number_input("Members", 1, 20, int(job["members"]), key="search_refit_members",

@@ -274,6 +274,11 @@ def inspectable(store: RunStore, run: dict[str, Any]) -> bool:
     return run["status"] == "running" or store.live_validation_path(run["id"]).is_file()
 
 
+def inspectable_runs(store: RunStore) -> list[dict[str, Any]]:
+    """The runs Inspect offers (see ``inspectable``), newest first as ``RunStore.list_runs``."""
+    return [run for run in store.list_runs() if inspectable(store, run)]
+
+
 MAX_UNITS = 12  # units drawn per layer; a wider layer shows its strongest units and says how many it leaves out
 
 

@@ -110,9 +110,13 @@ def ensemble_words(job: Mapping[str, Any]) -> tuple[str, str]:
             "Use the best model on Predict" if single else "Use the ensemble on Predict")
 
 
-def log_tail(job: Mapping[str, Any], max_chars: int = 200) -> str:
-    """The last non-empty line of the search's log (its final JSON line, or the error it ended with), cut to
-    ``max_chars``; '' when the log is empty or unreadable."""
+def no_ensemble_reason(job: Mapping[str, Any], max_chars: int = 200) -> str:
+    """Why an ended search with a completed trial has no ensemble, in a few words ('' when unknown): from its final
+    JSON line as ``search`` parses it (``job["result"]``: the refit was interrupted), else the last line the process
+    wrote to its log before it ended (the error it stopped on), cut to ``max_chars``."""
+    result = job.get("result")
+    if result is not None:
+        return "it was stopped before the ensemble was built" if result.get("interrupted") else ""
     try:
         lines = [ln for ln in Path(job["log"]).read_text().splitlines() if ln.strip()]
     except (OSError, KeyError):

@@ -16,7 +16,7 @@ st.title("Inspect")  # before the heavy imports: the page paints at once
 import numpy as np  # noqa: E402
 
 from multilabel import MultilabelError  # noqa: E402
-from multilabel.analysis import (LabelCurves, Tradeoff, confusion_matrices, inspectable, label_curves,  # noqa: E402
+from multilabel.analysis import (LabelCurves, Tradeoff, confusion_matrices, inspectable_runs, label_curves,  # noqa: E402
                                  save_thresholds, summary_at)
 from multilabel.charts import confusion_grid_figure, pr_curve_figure, roc_curve_figure  # noqa: E402
 from multilabel.metrics import tune_thresholds  # noqa: E402
@@ -55,7 +55,7 @@ if flash:
     st.success(flash)
 
 
-runs = [r for r in store.list_runs() if inspectable(store, r)]
+runs = inspectable_runs(store)
 if not runs:
     st.info("No runs yet: train one on the Train page, then inspect it here (live while it trains).")
     st.stop()

@@ -342,3 +342,5 @@ def test_inspectable_runs_are_finished_with_a_model_live_or_ended_with_a_live_ep
     crashed = {**run, "status": "interrupted"}
     assert inspectable(store, crashed) == store.live_validation_path(run_id).is_file()
     assert not inspectable(store, {**crashed, "id": "no-such-run"})
+    from multilabel.analysis import inspectable_runs
+    assert [r["id"] for r in inspectable_runs(store)] == [run_id]

@@ -51,14 +51,18 @@ def test_ensemble_words_count_configurations_and_seeds():
     assert sv.ensemble_words(job(members=1, seeds=3))[0].startswith("Ensemble of the best 1 configuration x 3 seeds")
 
 
-def test_log_tail_is_the_last_non_empty_line_cut_short(tmp_path):
+def test_no_ensemble_reason_reads_the_parsed_result_else_the_log_s_last_line(tmp_path):
     log = tmp_path / "s.log"
-    log.write_text("search: 3 trials\nerror: the folder is full " + "x" * 300 + "\n\n")
-    tail = sv.log_tail(job(log=str(log)))
-    assert tail.startswith("error: the folder is full") and len(tail) == 200
+    log.write_text('{"interrupted": true}\n')
+    assert sv.no_ensemble_reason(job(log=str(log), result={"interrupted": True})) == \
+        "it was stopped before the ensemble was built"
+    assert sv.no_ensemble_reason(job(log=str(log), result={"interrupted": False})) == ""
+    log.write_text("search: 3 trials\nerror: the folder is full " + "x" * 300 + "\n\n")  # no final JSON line
+    reason = sv.no_ensemble_reason(job(log=str(log), result=None))
+    assert reason.startswith("error: the folder is full") and len(reason) == 200
     log.write_text("")
-    assert sv.log_tail(job(log=str(log))) == ""
-    assert sv.log_tail(job(log=str(tmp_path / "missing.log"))) == ""
+    assert sv.no_ensemble_reason(job(log=str(log), result=None)) == ""
+    assert sv.no_ensemble_reason(job(log=str(tmp_path / "missing.log"), result=None)) == ""
 
 
 def test_importance_is_fitted_at_points_x1_5_apart_then_once_at_the_end():
