@@ -22,6 +22,7 @@ def importances(storage: str, study: str, step: int) -> tuple[dict, int]:
     """Fitted once per refresh ``step`` (the cache key; see searchview.importance_step), not on every poll."""
     return sv.importances(storage, study)
 
+
 def ended(job: dict, best: dict | None, home: Path) -> None:
     """An ended search: its ensemble for Predict, or why there is none; a refit with another ensemble size."""
     if job["ensemble"]:

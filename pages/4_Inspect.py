@@ -16,8 +16,8 @@ st.title("Inspect")  # before the heavy imports: the page paints at once
 import numpy as np  # noqa: E402
 
 from multilabel import MultilabelError  # noqa: E402
-from multilabel.analysis import (LabelCurves, Tradeoff, confusion_matrices, inspectable_runs, label_curves,  # noqa: E402
-                                 save_thresholds, summary_at)
+from multilabel.analysis import (LabelCurves, Tradeoff, confusion_matrices, inspectable_runs,  # noqa: E402
+                                 label_curves, save_thresholds, summary_at)
 from multilabel.charts import confusion_grid_figure, pr_curve_figure, roc_curve_figure  # noqa: E402
 from multilabel.metrics import tune_thresholds  # noqa: E402
 from multilabel.store import FINISHED, RunStore  # noqa: E402

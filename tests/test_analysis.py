@@ -313,7 +313,8 @@ def test_model_picture_draws_the_saved_weights_with_the_model_s_names(trained_sm
     net = trained_small.model
     w1, w2 = net.weight_matrices()
     assert w1.shape == (net.hidden_size, net.input_size) and w2.shape == (net.num_outputs, net.hidden_size)
-    assert np.array_equal(w1, net.net[0].weight.detach().numpy()) and np.array_equal(w2, net.net[-1].weight.detach().numpy())
+    assert np.array_equal(w1, net.net[0].weight.detach().numpy())
+    assert np.array_equal(w2, net.net[-1].weight.detach().numpy())
     pic = model_picture(trained_small)
     same_pic = network_picture(w1, w2, None, trained_small.feature_names, trained_small.label_names)
     assert pic == same_pic and pic.dead_units is None
