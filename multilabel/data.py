@@ -102,7 +102,7 @@ def make_synthetic(n_samples: int = 2000, input_size: int = 10, num_outputs: int
 # Parquet (a file that starts with Parquet's magic bytes, or is named *.parquet), with the same checks after it.
 
 # Small blocks: pyarrow's streaming reader keeps a few dozen blocks in flight, so the block size sets the memory
-# ceiling (96 MiB blocks measured +1.3 GB on a 1 GB file, 4 MiB blocks +0.2 GB) and parse faster too.
+# ceiling; small ones parse faster too (numbers: benchmarks/README.md, "Measurements moved out of code comments").
 CSV_BLOCK_BYTES = 4 << 20
 SNIFF_BYTES = 64 << 10  # the head of a file looked at to tell its encoding and delimiter
 OTHER_DELIMITERS = {";": "semicolon", "\t": "tab", "|": "pipe"}
