@@ -353,7 +353,7 @@ def test_ctrl_c_stops_training_after_the_epoch_and_keeps_the_best_model(tmp_path
     assert trained.predict_proba(make_synthetic(10, 10, 5).X).shape == (10, 5)
 
 
-# -- issue 8 probes: output paths before training, OS errors, pipes, stores that are not there ----------------------
+# -- output paths checked before training, OS errors, pipes, stores that are not there ----------------------
 
 def stored_runs(home) -> list:
     from multilabel.store import RunStore
@@ -530,7 +530,7 @@ def test_a_store_that_is_not_writable_is_one_line_for_train_and_runs(cli, tmp_pa
     result = cli("train", "--synthetic", "--epochs", "1", "--quiet", "--store", tmp_path / "home")
     assert result.returncode == 2, result.stderr
     assert_one_clear_line(result.stderr, "the run store folder", "is not writable", "set MULTILABEL_HOME")
-    # Listing writes nothing: a read-only store is listed (issue 23), not refused.
+    # Listing writes nothing: a read-only store is listed, not refused.
     result = cli("runs", "--store", tmp_path / "home")
     assert result.returncode == 0 and result.stdout.startswith("no runs in"), result.stderr
 

@@ -146,7 +146,7 @@ def test_search_workers_share_the_cores_as_torch_threads(monkeypatch):
     assert jobs.search_env(2)["OMP_NUM_THREADS"] == "3"  # the caller's setting wins
 
 
-# ---- a real background search -----------------------------------------------------------------------------------------
+# ---- a real background search -------------------------------------------------------------------------------------
 
 def test_a_background_search_can_be_followed_and_stopped_like_ctrl_c(tiny, tmp_path, store_home):
     out = tmp_path / "bg.pt"

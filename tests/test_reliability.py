@@ -1,5 +1,5 @@
-"""Issue 23's library and CLI items: a one-row file refused up front (item 5) with no failed run or trial left
-behind (item 12), a refused --continue leaving no run (item 12)."""
+"""Reliability of the library and the CLI: a one-row file refused up front with no failed run or trial left
+behind, a refused --continue leaving no run, a killed search reading "died", a queue outliving its server."""
 
 from __future__ import annotations
 
@@ -106,7 +106,7 @@ def test_dashboard_continue_of_a_damaged_checkpoint_leaves_no_run(cli, store_hom
     assert np.isfinite(parent["best"]["val_loss"])
 
 
-# -- item 4: a killed search reads "died", its running trial too -------------------------------------------------------
+# -- a killed search reads "died", its running trial too ----------
 
 def test_a_killed_search_reads_died_not_finished(store_home, monkeypatch):
     import os
@@ -154,7 +154,7 @@ def test_a_killed_search_reads_died_not_finished(store_home, monkeypatch):
                 child.wait(timeout=10)
 
 
-# -- item 3: the queue goes on after the server that queued it is gone -------------------------------------------------
+# -- the queue goes on after the server that queued it is gone ----------
 
 SERVER = r"""
 import sys, time
@@ -210,7 +210,7 @@ def test_the_queue_goes_on_after_the_server_is_killed_with_no_page_open(store_ho
                     pass
 
 
-# -- item 12: an interrupted run's best metrics come from the epochs it logged -----------------------------------------
+# -- an interrupted run's best metrics come from the epochs it logged ----------
 
 def test_an_interrupted_run_has_best_metrics_from_its_logged_epochs(spawn_cli, cli, store_home):
     import time

@@ -232,7 +232,7 @@ def test_a_full_disk_while_saving_validation_arrays_is_one_line_and_leaves_nothi
     assert list((store.home / "checkpoints").iterdir()) == []
 
 
-# -- names and notes (issue 11, item 3) -------------------------------------------------------------------------------
+# -- names and notes -------------------------------------------------------------------------------------------------
 
 def test_rename_keeps_a_one_line_name_and_refuses_empty_or_too_long_ones(store, store_home):
     from multilabel.store import MAX_NAME
