@@ -179,7 +179,7 @@ def read_csv(source: CsvSource, name: str | None = None) -> pd.DataFrame:
     source, _, options = _csv_options(source, label, None, CSV_BLOCK_BYTES)
     try:
         # The system allocator, not Arrow's default mimalloc pool: a server that parses a big upload gets the
-        # memory back once the table is freed (mimalloc kept ~300 MB of a 150 MB file's parse resident).
+        # memory back once the table is freed (mimalloc kept it resident; benchmarks/README.md).
         table = pacsv.read_csv(source, **options, memory_pool=pa.system_memory_pool())
         names = table.column_names  # decoding a name can fail too
     except (ValueError, UnicodeError) as exc:
@@ -253,7 +253,7 @@ def open_parquet(source: Any, name: str | None = None) -> Any:
         source = io.BytesIO(bytes(source))
     try:
         # pre_buffer off: with it (pyarrow's default) the reader kept every row group it had read buffered, so
-        # streaming a 1M-row file grew arrow's memory from 71 to 271 MB; off, it stays at one row group's.
+        # streaming a big file grew arrow's memory with every group; off, it stays at one row group's.
         parquet = pq.ParquetFile(source, pre_buffer=False)
         names = parquet.schema_arrow.names
     except OSError as exc:  # pyarrow's IO errors (a file that cannot be opened or read) are OSErrors

@@ -2,7 +2,7 @@
 
 The graph, written node by node with ``onnx.helper`` (the net is a fixed Linear-ReLU-Linear, so there is nothing
 for a tracing exporter to discover; torch 2.13's TorchScript exporter is deprecated, its dynamo exporter needs
-onnxscript, warns, and took 3.6 s for a first small MLP and 0.6 s after, against 1 ms here once onnx is imported):
+onnxscript, warns, and is far slower: numbers in benchmarks/README.md):
 
 - input ``features``: float32 [batch, F], raw feature values in the model's feature order;
 - ``x = (features - mean) / std`` (the training split's standardization, as ``TrainedModel.predict_proba``);

@@ -213,8 +213,8 @@ def make_objective(data: Dataset, base: TrainConfig, folds: int,
                     raise optuna.TrialPruned(f"pruned at fold {fold} epoch {record['epoch']}")
 
             val_idx = fold_rows(data.num_rows, config.val_fraction, fold)
-            # Per-label metrics only on the first and last epoch: the trial needs the loss (the dashboard's
-            # per-epoch metrics cost 5-10% of an emotions-sized trial).
+            # Per-label metrics only on the first and last epoch: the trial needs the loss, and the dashboard's
+            # per-epoch metrics are a noticeable share of a small trial (benchmarks/README.md).
             result = train(config.replace(seed=fold, eval_every=config.epochs), data, on_epoch=on_epoch, stop=stop,
                            val_rows=val_idx)
             if stop is not None and stop.is_set():
