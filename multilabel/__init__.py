@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 _WHERE = {
     "TrainedModel": "checkpoint", "load_checkpoint": "checkpoint", "save_checkpoint": "checkpoint",
-    "TrainConfig": "config", "available_devices": "config", "describe_devices": "config", "resolve_device": "config",
+    "TrainConfig": "config",
+    "available_devices": "devices", "describe_devices": "devices", "resolve_device": "devices",
     "Dataset": "data", "Standardizer": "data", "guess_label_columns": "data", "load_csv": "data",
     "make_synthetic": "data", "read_csv": "data",
     "TrainResult": "engine", "train": "engine",
@@ -37,7 +38,8 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:  # for type checkers and IDEs: the same names, imported eagerly
     from .checkpoint import TrainedModel, load_checkpoint, save_checkpoint
-    from .config import TrainConfig, available_devices, describe_devices, resolve_device
+    from .config import TrainConfig
+    from .devices import available_devices, describe_devices, resolve_device
     from .data import Dataset, Standardizer, guess_label_columns, load_csv, make_synthetic, read_csv
     from .engine import TrainResult, train
     from .errors import MultilabelError

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +17,7 @@ from .config import TrainConfig
 from .data import Standardizer
 from .errors import MultilabelError
 from .model import MLP
-from .paths import os_error_message
+from .paths import atomic_path, os_error_message
 
 FORMAT = "multilabel-checkpoint"
 VERSION = 2  # 2: ensembles (a "members" list); a single model is still written as version 1
@@ -40,7 +39,7 @@ class TrainedModel:
     # engine.ResumeState.to_dict() of the run's last epoch (last weights, optimizer and RNG state), so the run can be
     # continued with more epochs; None where the file was saved without it.
     resume: dict[str, Any] | None = None
-    # Ensemble (quality, issue 10): more nets on the same inputs; probabilities are the mean over model + members.
+    # Ensemble: more nets on the same inputs; probabilities are the mean over model + members.
     members: list[MLP] = field(default_factory=list)
     member_configs: list[TrainConfig] = field(default_factory=list)
 
@@ -82,15 +81,19 @@ class TrainedModel:
 def save_checkpoint(trained: TrainedModel, path: str | os.PathLike) -> Path:
     """Write one self-describing file atomically (a temp file in the same folder, then rename)."""
     path = Path(path)
+    doing = f"writing the checkpoint {str(path)!r}"
     try:
-        _write(trained, path)
-    except OSError as exc:  # disk full, a read-only folder: one line, and no partial file is left behind
-        raise MultilabelError(os_error_message(exc, f"writing the checkpoint {str(path)!r}")) from None
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a read-only folder: one line
+        raise MultilabelError(os_error_message(exc, doing)) from None
+    # fsynced: the best weights of a run must survive a power cut; disk full: one line, no partial file left
+    with atomic_path(path, durable=True, doing=doing) as tmp, open(tmp, "wb") as fh:
+        torch.save(_payload(trained), fh)
     return path
 
 
-def _write(trained: TrainedModel, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+def _payload(trained: TrainedModel) -> dict[str, Any]:
+    """The checkpoint's content: a plain dict that describes itself (see the module docstring)."""
     payload = {
         "format": FORMAT,
         "version": VERSION,
@@ -106,7 +109,7 @@ def _write(trained: TrainedModel, path: Path) -> None:
     }
     if trained.resume is not None:
         payload["resume"] = trained.resume
-    if trained.members:  # quality (issue 10): an ensemble is format version 2
+    if trained.members:  # an ensemble is format version 2
         configs = trained.member_configs or [trained.config] * len(trained.members)
         payload["version"] = 2
         payload["members"] = [{"config": c.to_dict(), "state_dict": {k: v.detach().cpu() for k, v in
@@ -115,16 +118,7 @@ def _write(trained: TrainedModel, path: Path) -> None:
     else:
         payload["version"] = 1
     payload["digest"] = weights_digest(payload)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(payload, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    return payload
 
 
 def load_checkpoint(source: PathOrFile, device: str | torch.device = "cpu", name: str | None = None) -> TrainedModel:
@@ -160,7 +154,7 @@ def load_checkpoint(source: PathOrFile, device: str | torch.device = "cpu", name
         config = TrainConfig.from_dict(payload["config"])
         state = payload["state_dict"]
         _check_parts(payload, config, label)
-        stored_digest = payload.get("digest")  # absent in checkpoints saved before issue 23: they still load
+        stored_digest = payload.get("digest")  # absent in checkpoints saved before digests: they still load
         if stored_digest is not None and stored_digest != weights_digest(payload):
             raise MultilabelError(f"{label} is damaged: its weights do not match the digest saved with them "
                                   "(bytes changed on disk or in transfer); retrain or choose another copy")

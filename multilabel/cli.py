@@ -14,35 +14,23 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shlex
 import socket
 import sqlite3
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from .config import TrainConfig, advice, knobs
+from .config import DEFAULT_CHUNK_ROWS, TrainConfig, advice, knobs
 from .errors import MultilabelError
+from .jobs import DATA_SHAPED, config_flag
 from .paths import check_output_file, os_error_message
-from .predict import DEFAULT_CHUNK_ROWS
-
-# Flag spellings that differ from the field name; every other field becomes --field-name.
-FLAG_NAMES = {"learning_rate": "--lr"}
-# Fields that come from the data when training on a CSV.
-DATA_SHAPED = ("input_size", "num_outputs")
-
-
-def _flag(name: str) -> str:
-    return FLAG_NAMES.get(name, "--" + name.replace("_", "-"))
-
 
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("model and training (defaults shown)")
     for f in knobs():
         kind = {"int": int, "float": float, "str": str}[str(f.type)]
         extra = " (CSV: taken from the data)" if f.name in DATA_SHAPED else ""
-        group.add_argument(_flag(f.name), dest=f.name, type=kind, default=None, metavar=f.name.upper(),
+        group.add_argument(config_flag(f.name), dest=f.name, type=kind, default=None, metavar=f.name.upper(),
                            choices=f.metadata.get("choices"),
                            help=f"{f.metadata['help']}{extra} [default: {f.default}]")
 
@@ -51,36 +39,10 @@ def _config_from_args(args: argparse.Namespace, input_size: int, num_outputs: in
     given = {f.name: getattr(args, f.name) for f in knobs() if getattr(args, f.name) is not None}
     for name, actual in (("input_size", input_size), ("num_outputs", num_outputs)):
         if name in given and given[name] != actual:
-            raise MultilabelError(f"{_flag(name)} is {given[name]} but the data has {actual}; leave it out, it is "
-                                  "taken from the data")
+            raise MultilabelError(f"{config_flag(name)} is {given[name]} but the data has {actual}; leave it out, "
+                                  "it is taken from the data")
         given[name] = actual
     return TrainConfig(**given).validate()
-
-
-def train_command(config: TrainConfig, data: dict[str, Any], store: str | os.PathLike | None = None) -> str:
-    """The ``python -m multilabel train ...`` line that trains ``config`` on the data ``data`` describes.
-
-    ``data``: a run's data description (Dataset.description): synthetic (rows, noise, seed) or a CSV (name, labels).
-    Only settings that differ from the defaults are spelled out; input and output sizes come from a CSV itself.
-    ``store``: a run store folder to name with ``--store`` (so the run shows in the dashboard using it).
-    """
-    words = ["python", "-m", "multilabel", "train"]
-    if store is not None:
-        words += ["--store", os.fspath(store)]
-    default = TrainConfig()
-    skip: tuple[str, ...] = DATA_SHAPED
-    if data.get("source") == "csv":
-        words += ["--data", str(data.get("name", "data.csv")), "--labels", ",".join(data.get("labels", []))]
-    else:
-        words += ["--synthetic", "--samples", str(data.get("rows", 2000)), "--noise", f"{data.get('noise', 0.1):g}"]
-        skip = ()
-        for name in DATA_SHAPED:
-            words += [_flag(name), str(getattr(config, name))]
-    for f in knobs():
-        value = getattr(config, f.name)
-        if f.name not in skip and f.name not in DATA_SHAPED and value != getattr(default, f.name):
-            words += [_flag(f.name), f"{value:g}" if isinstance(value, float) else str(value)]
-    return " ".join(shlex.quote(w) for w in words)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -250,7 +212,7 @@ def _continuation(args: argparse.Namespace) -> tuple[Any, str, TrainConfig, Any,
     from .store import RunStore
     from .worker import load_resume_state, prepare_continuation
 
-    given = [_flag(f.name) for f in knobs() if f.name != "epochs" and getattr(args, f.name) is not None]
+    given = [config_flag(f.name) for f in knobs() if f.name != "epochs" and getattr(args, f.name) is not None]
     if args.synthetic:
         given.append("--synthetic")
     if given:
@@ -374,7 +336,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
     return 0
 
 
-# --- search (quality, issue 10) -------------------------------------------------------------------------------------
+# --- search -------------------------------------------------------------------------------------------------------
 
 def _add_search_parser(sub: argparse._SubParsersAction) -> None:
     se = sub.add_parser(
@@ -417,39 +379,9 @@ def _add_search_parser(sub: argparse._SubParsersAction) -> None:
     se.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def _start_search_helpers(args: argparse.Namespace, storage: str, study_name: str,
-                          shares: list[Optional[int]]) -> list[subprocess.Popen]:
-    """``--jobs``: more ``search`` processes on the same study (spawned fresh: no fork of a process with torch)."""
-    helpers: list[subprocess.Popen] = []
-    for i, share in enumerate(shares):
-        if share == 0:
-            continue
-        cmd = [sys.executable, "-m", "multilabel", "search", "--data", args.data, "--labels", args.labels,
-               "--storage", storage, "--study", study_name, "--folds", str(args.folds), "--members", "0", "--quiet"]
-        cmd += ["--trials", str(share)] if share is not None else []
-        cmd += ["--timeout", str(args.timeout)] if args.timeout is not None else []
-        cmd += ["--epochs", str(args.epochs)] if args.epochs else []
-        cmd += ["--objective", args.objective] if args.objective else []
-        cmd += ["--seed", str(args.seed + 1 + i)] if args.seed is not None else []
-        helpers.append(subprocess.Popen(cmd, stdout=subprocess.DEVNULL, env=_search_env(args.jobs)))
-    return helpers
-
-
-def _search_env(jobs: int) -> dict[str, str]:
-    """The environment of a search helper: with ``jobs`` workers on this machine, each gets an equal share of the
-    cores as torch threads (OMP_NUM_THREADS), unless the caller already set one. Two workers with two threads each
-    on two cores made every trial about 10x slower (threads spinning against each other)."""
-    env = dict(os.environ)
-    if jobs > 1 and "OMP_NUM_THREADS" not in env:
-        env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // jobs))
-    return env
-
-
 def cmd_search(args: argparse.Namespace) -> int:
     import signal
     import threading
-    import time
-    from typing import Any
 
     import optuna
 
@@ -496,34 +428,15 @@ def cmd_search(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
     previous = signal.signal(signal.SIGINT, on_sigint)
-    shares: list[Optional[int]] = [None] * args.jobs
-    if trials is not None:  # this process and its helpers split the trials
-        shares = [trials // args.jobs + (i < trials % args.jobs) for i in range(args.jobs)]
-    helpers = _start_search_helpers(args, storage, study.study_name, shares[1:])
-    import torch
-    threads = torch.get_num_threads()
-    share = _search_env(args.jobs).get("OMP_NUM_THREADS")
-    if share:  # this worker's share of the cores, as its helpers'
-        torch.set_num_threads(int(share))
     try:
-        if shares[0] != 0:
-            search.run_search(data, base, study, trials=shares[0], timeout=args.timeout, folds=args.folds,
-                              on_trial=on_trial, stop=stop, objective=args.objective)
-        for helper in helpers:  # the other workers' trials move the bar too
-            while helper.poll() is None:
-                if bar is not None:
-                    done = sum(t.state.is_finished() for t in study.get_trials(deepcopy=False)) - bar.n
-                    if done > 0:
-                        on_trial(study, None)  # type: ignore[arg-type]
-                time.sleep(0.5)
+        search.run_workers(data, base, study, storage, args.data, args.labels, trials, jobs=args.jobs,
+                           timeout=args.timeout, folds=args.folds, objective=args.objective, seed=args.seed,
+                           epochs=args.epochs, stop=stop, on_trial=on_trial)
     except KeyboardInterrupt:
         stop.set()
     finally:
-        for helper in helpers:
-            helper.wait()
         if bar is not None:
             bar.close()
-    torch.set_num_threads(threads)  # the ensemble is built alone: every core again
     interrupted = stop.is_set()
     if interrupted:
         sys.stderr.write("\nsearch interrupted; finished trials are kept in the study\n")

@@ -6,8 +6,6 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-import torch
-
 from .errors import MultilabelError
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -20,13 +18,8 @@ REFIT_MODES = ("none", "all")
 LEARNING_RATES = (1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 3e-3, 5e-3, 1e-2, 2e-2, 5e-2, 1e-1)
 BATCH_SIZES = (0, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192)
 WEIGHT_DECAYS = (0.0, 1e-5, 1e-4, 1e-3, 1e-2, 3e-2, 1e-1, 0.3, 1.0)
+DEFAULT_CHUNK_ROWS = 65536  # rows predict scores and writes at a time (here: the CLI's help shows it without pandas)
 
-# device="auto" and the GPU: an eager GPU step costs 0.7-1.4 ms of launches whatever the net's size (H100, the
-# 10 -> 20 -> 5 seed net; 0.18 ms on a CPU), so without a CUDA graph only nets with this much arithmetic per step
-# go to the GPU. A captured graph replays a step in about 0.1 ms (measured on an H100 from the 10 -> 20 -> 5 net up
-# to 128 -> 512 -> 32 at batch 4096, against 0.6-4 ms on the CPU; benchmarks/bench_device_choice.py), so where the
-# training split holds at least one full batch the GPU wins at every size.
-AUTO_GPU_MIN_MACS_PER_STEP = 2_000_000
 
 
 def _knob(default: Any, help: str, **limits: Any) -> Any:
@@ -60,8 +53,8 @@ class TrainConfig:
     # training rows, 1024 from ~16k).
     batch_size: int = _knob(0, "rows per optimizer step (0 = auto: training rows / 16, clipped to 32..1024)",
                             min=0, label="Batch size (0 = auto)", ui="select_slider", ui_options=BATCH_SIZES)
-    # Weight decay 1.0 (decoupled, AdamW: each step shrinks the weights by lr x 1.0) replaced 1e-2 on the suite (1x3):
-    # Hamming loss lower on 7 of 8 datasets, worst case +0.0011; with optimizer "adam" it is an L2 penalty.
+    # Weight decay 1.0 (decoupled, AdamW: each step shrinks the weights by lr x 1.0) replaced 1e-2 on the suite
+    # (benchmarks/README.md); with optimizer "adam" it is an L2 penalty.
     weight_decay: float = _knob(1.0, "weight decay: decoupled with adamw; an L2 penalty with adam (keep it <= 1e-3 "
                                 "there)", min=0.0, label="Weight decay", ui="select_slider", ui_options=WEIGHT_DECAYS)
     dropout: float = _knob(0.3, "dropout after the hidden ReLU", min=0.0, max_excl=1.0, label="Dropout",
@@ -91,7 +84,7 @@ class TrainConfig:
     lr_schedule: str = _knob("constant", "constant | cosine (per epoch, from the learning rate down to 0 at the last "
                              "epoch)", choices=LR_SCHEDULES, label="Learning-rate schedule", ui="select")
     # Refit (engine.refit_result, after train): chosen on benchmarks/suite.py, where refitting on all rows ranked first
-    # (mean rank 1.31 of 5 against 2.69 without it; better on both metrics on 7 of 8 datasets).
+    # (benchmarks/README.md).
     refit: str = _knob("all", "none | all: after training, train again on every row (training + validation split) for "
                        "the best epoch count and keep that model (thresholds and validation metrics come from the "
                        "first run); a stopped run is not refit", choices=REFIT_MODES, label="Refit on all rows",
@@ -123,9 +116,9 @@ class TrainConfig:
                 raise MultilabelError(f"{f.name} must be <= {meta['max']}, got {value}")
             if "max_excl" in meta and value >= meta["max_excl"]:
                 raise MultilabelError(f"{f.name} must be < {meta['max_excl']}, got {value}")
-        if self.device != "auto" and self.device not in available_devices():
+        if self.device != "auto" and self.device not in _available_devices():
             raise MultilabelError(f"device {self.device!r} is not available on this machine "
-                                  f"(available: {', '.join(available_devices())}); use --device auto")
+                                  f"(available: {', '.join(_available_devices())}); use --device auto")
         if self.cuda_graph == "on" and self.device == "cpu":
             raise MultilabelError("cuda_graph 'on' needs a CUDA device; use cuda_graph 'auto' or device 'cuda'")
         return self
@@ -161,7 +154,7 @@ def ui_fields() -> list[dataclasses.Field]:
 def ui_options(f: dataclasses.Field) -> list[Any]:
     """The values a select widget offers for ``f``: the devices that exist here for ``device``, else its choices."""
     if f.name == "device":
-        return ["auto", *available_devices()]
+        return ["auto", *_available_devices()]
     return list(f.metadata.get("ui_options") or f.metadata.get("choices") or ())
 
 
@@ -196,48 +189,9 @@ def from_query(params: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
     return values, problems
 
 
-def available_devices() -> list[str]:
-    """Devices that exist here, CPU first: a subset of ['cpu', 'cuda', 'mps']."""
-    found = ["cpu"]
-    if torch.cuda.is_available():
-        found.append("cuda")
-    mps = getattr(torch.backends, "mps", None)
-    if mps is not None and mps.is_available():
-        found.append("mps")
-    return found
-
-
-def resolve_device(config: TrainConfig, n_train: int | None = None) -> torch.device:
-    """The torch.device a validated config trains on, for ``n_train`` training rows (unknown: None).
-
-    ``auto`` takes CUDA where the step will be a CUDA graph (cuda_graph not 'off' and at least one full batch of
-    training rows); otherwise a GPU only for nets with AUTO_GPU_MIN_MACS_PER_STEP or more per step; else the CPU.
-    """
-    if config.device != "auto":
-        return torch.device(config.device)
-    devices = available_devices()
-    graphed = "cuda" in devices and config.cuda_graph != "off" and n_train is not None and n_train >= config.batch_size
-    if graphed:
-        return torch.device("cuda")
-    if config.macs_per_step() < AUTO_GPU_MIN_MACS_PER_STEP:
-        return torch.device("cpu")
-    for name in ("cuda", "mps"):
-        if name in devices:
-            return torch.device(name)
-    return torch.device("cpu")
-
-
-def describe_devices() -> list[dict[str, Any]]:
-    """One dict per available device: name, and for CUDA the card's name and memory in GiB."""
-    out: list[dict[str, Any]] = [{"device": "cpu", "name": "CPU", "threads": torch.get_num_threads()}]
-    if torch.cuda.is_available():
-        for i in range(torch.cuda.device_count()):
-            props = torch.cuda.get_device_properties(i)
-            out.append({"device": "cuda" if i == 0 else f"cuda:{i}", "name": props.name,
-                        "memory_gib": round(props.total_memory / 2**30, 1)})
-    if "mps" in available_devices():
-        out.append({"device": "mps", "name": "Apple GPU (MPS)"})
-    return out
+def _available_devices() -> list[str]:
+    from .devices import available_devices  # imports torch: only when a device other than "auto" is asked about
+    return available_devices()
 
 
 def advice(config: TrainConfig) -> list[str]:

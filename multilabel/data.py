@@ -1,5 +1,9 @@
 """Data in: CSV and Parquet loading with checks a person can act on, a learnable synthetic generator,
-standardization."""
+standardization.
+
+Past 500 lines on purpose: every front door (training, evaluation, prediction, the pages' uploads) reads tables
+through the one reader here, and its format sniffing, checks and one-line messages belong together.
+"""
 
 from __future__ import annotations
 
@@ -102,7 +106,7 @@ def make_synthetic(n_samples: int = 2000, input_size: int = 10, num_outputs: int
 # Parquet (a file that starts with Parquet's magic bytes, or is named *.parquet), with the same checks after it.
 
 # Small blocks: pyarrow's streaming reader keeps a few dozen blocks in flight, so the block size sets the memory
-# ceiling (96 MiB blocks measured +1.3 GB on a 1 GB file, 4 MiB blocks +0.2 GB) and parse faster too.
+# ceiling; small ones parse faster too (numbers: benchmarks/README.md, "Measurements moved out of code comments").
 CSV_BLOCK_BYTES = 4 << 20
 SNIFF_BYTES = 64 << 10  # the head of a file looked at to tell its encoding and delimiter
 OTHER_DELIMITERS = {";": "semicolon", "\t": "tab", "|": "pipe"}
@@ -175,7 +179,7 @@ def read_csv(source: CsvSource, name: str | None = None) -> pd.DataFrame:
     source, _, options = _csv_options(source, label, None, CSV_BLOCK_BYTES)
     try:
         # The system allocator, not Arrow's default mimalloc pool: a server that parses a big upload gets the
-        # memory back once the table is freed (mimalloc kept ~300 MB of a 150 MB file's parse resident).
+        # memory back once the table is freed (mimalloc kept it resident; benchmarks/README.md).
         table = pacsv.read_csv(source, **options, memory_pool=pa.system_memory_pool())
         names = table.column_names  # decoding a name can fail too
     except (ValueError, UnicodeError) as exc:
@@ -249,7 +253,7 @@ def open_parquet(source: Any, name: str | None = None) -> Any:
         source = io.BytesIO(bytes(source))
     try:
         # pre_buffer off: with it (pyarrow's default) the reader kept every row group it had read buffered, so
-        # streaming a 1M-row file grew arrow's memory from 71 to 271 MB; off, it stays at one row group's.
+        # streaming a big file grew arrow's memory with every group; off, it stays at one row group's.
         parquet = pq.ParquetFile(source, pre_buffer=False)
         names = parquet.schema_arrow.names
     except OSError as exc:  # pyarrow's IO errors (a file that cannot be opened or read) are OSErrors

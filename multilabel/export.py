@@ -2,7 +2,7 @@
 
 The graph, written node by node with ``onnx.helper`` (the net is a fixed Linear-ReLU-Linear, so there is nothing
 for a tracing exporter to discover; torch 2.13's TorchScript exporter is deprecated, its dynamo exporter needs
-onnxscript, warns, and took 3.6 s for a first small MLP and 0.6 s after, against 1 ms here once onnx is imported):
+onnxscript, warns, and is far slower: numbers in benchmarks/README.md):
 
 - input ``features``: float32 [batch, F], raw feature values in the model's feature order;
 - ``x = (features - mean) / std`` (the training split's standardization, as ``TrainedModel.predict_proba``);
@@ -26,7 +26,7 @@ import numpy as np
 
 from .checkpoint import TrainedModel
 from .errors import MultilabelError
-from .paths import os_error_message
+from .paths import atomic_write
 
 OPSET = 17
 # IR version 8 (ONNX 1.13) with opset 17: what onnxruntime has read since 1.13, not only the newest releases.
@@ -107,17 +107,9 @@ def onnx_bytes(trained: TrainedModel) -> bytes:
 
 
 def export_onnx(trained: TrainedModel, out: str | os.PathLike) -> Path:
-    """Write ``trained`` as ONNX to ``out`` atomically (a ``.part`` file renamed at the end)."""
-    data = onnx_bytes(trained)
-    out = Path(out)
-    tmp = out.with_name(out.name + ".part")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, out)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise MultilabelError(os_error_message(exc, f"writing {str(out)!r}")) from None
-    return out
+    """Write ``trained`` as ONNX to ``out`` atomically (a temporary file renamed at the end; a full disk: one line,
+    nothing left behind)."""
+    return atomic_write(out, onnx_bytes(trained))
 
 
 def read_metadata(model: Any) -> dict[str, Any]:

@@ -14,12 +14,12 @@ import pyarrow.csv as pacsv
 import torch
 
 from .checkpoint import TrainedModel
+from .config import DEFAULT_CHUNK_ROWS
 from .data import PARQUET_SUFFIXES, error_reason, features_array, is_parquet, open_csv, open_parquet, source_name
 from .errors import MultilabelError
-from .paths import check_output_file, os_error_message
+from .paths import atomic_path, check_output_file
 
 PROB_SUFFIX = "_prob"
-DEFAULT_CHUNK_ROWS = 65536
 
 
 @dataclass
@@ -113,7 +113,6 @@ def predict_csv(trained: TrainedModel, source: Union[str, os.PathLike, IO[bytes]
     label = name or source_name(source)
     cut = check_thresholds(trained, thresholds)
     out = check_output_file(out, "the output file")
-    tmp = out.with_name(out.name + ".part")
     rows, writer = 0, None
     from_parquet = is_parquet(source, label)
     if from_parquet:
@@ -133,32 +132,30 @@ def predict_csv(trained: TrainedModel, source: Union[str, os.PathLike, IO[bytes]
     threads = torch.get_num_threads()
     if trained.device.type == "cpu":
         # pyarrow parses ahead on its own threads and keeps the cores busy; torch's threads would only fight them
-        # (measured with 300k rows on 2 cores: 0.69x -> 0.73x of parsing alone with one torch thread).
+        # (numbers: benchmarks/README.md, "Measurements moved out of code comments").
         torch.set_num_threads(1)
     try:
-        for batch in _chunks(iter(reader), chunk_rows):
-            X = _batch_features(batch, plan.features, label, rows)
-            probs = trained.predict_proba(X)
-            outputs = output_columns(trained.label_names, probs, cut)
-            arrays = [*(batch.column(c) for c in plan.passthrough), *map(pa.array, outputs.values())]
-            table = pa.Table.from_arrays(arrays, names=[*plan.passthrough, *outputs])
-            if writer is None:
-                writer = make_writer(str(tmp), table.schema)
-            writer.write_table(table)
-            rows += batch.num_rows
-        if writer is None:
-            raise MultilabelError(f"{label} has {'columns' if from_parquet else 'a header'} but no data rows; add "
-                                  "at least one row")
-        writer.close()
-        writer = None
-        os.replace(tmp, out)
-    except OSError as exc:  # a full disk while writing: one line; the .part file goes, nothing is left at out
-        raise MultilabelError(os_error_message(exc, f"writing {str(out)!r}")) from None
+        # A temporary file renamed at the end: a failure (a bad cell, a full disk: one line) leaves nothing at out.
+        with atomic_path(out) as tmp:
+            try:
+                for batch in _chunks(iter(reader), chunk_rows):
+                    X = _batch_features(batch, plan.features, label, rows)
+                    probs = trained.predict_proba(X)
+                    outputs = output_columns(trained.label_names, probs, cut)
+                    arrays = [*(batch.column(c) for c in plan.passthrough), *map(pa.array, outputs.values())]
+                    table = pa.Table.from_arrays(arrays, names=[*plan.passthrough, *outputs])
+                    if writer is None:
+                        writer = make_writer(str(tmp), table.schema)
+                    writer.write_table(table)
+                    rows += batch.num_rows
+                if writer is None:
+                    raise MultilabelError(f"{label} has {'columns' if from_parquet else 'a header'} but no data "
+                                          "rows; add at least one row")
+            finally:
+                if writer is not None:  # closed before the file is renamed or removed
+                    writer.close()
     finally:
         torch.set_num_threads(threads)
-        if writer is not None:
-            writer.close()
-        tmp.unlink(missing_ok=True)
     return {"rows": rows, "out": str(out), "notes": plan.notes}
 
 

@@ -18,20 +18,19 @@ processes or machines can work on one study: ``python -m multilabel search --sto
 ``build_ensemble`` refits the best ``k`` trials' configurations on ALL training rows, each for its mean best
 epoch count, with one or several seeds each (several: trained together, ``multilabel.batched``), and returns ONE
 ``TrainedModel`` whose probabilities are the members' mean.
+
+Background searches (processes, job files) are ``multilabel.jobs``'. This module runs past 500 lines on purpose:
+the objective, the pruning rule, the study and the ensemble all read and write the same trial user attributes
+(``config``, ``best_epoch``, ``thresholds``, ``curve``...), which read best in one file.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import random
-import signal
-import subprocess
-import sys
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional
 
@@ -48,7 +47,7 @@ from .metrics import tune_thresholds
 
 # The trial value: "bce" (held-out binary cross-entropy: smooth, so a few hundred held-out rows rank configurations
 # far more reliably than their Hamming loss or F1) or "mix" ((hamming + 1 - micro_f1) / 2). Chosen on
-# benchmarks/bench_search_quality.py (see benchmarks/README.md).
+# benchmarks/suite.py's search variants (benchmarks/README.md, "Search + ensemble, round 2").
 OBJECTIVES = ("bce", "mix")
 OBJECTIVE = "bce"
 # The ensemble's cut-off "global": one threshold for every label, the mean of its trials' best single thresholds on
@@ -86,9 +85,8 @@ def space(objective: str | None = None) -> dict[str, tuple[str, Any]]:
 # search is never worse than training with the defaults. Knobs left out come from the base config.
 WARM_START: list[dict[str, Any]] = [
     {},  # the base config itself (TrainConfig defaults unless the caller changed them)
-    # Strong regularization: on emotions.csv (5x5 CV, 10 seeds refit) noise 0.6 + decay 1.0 cut Hamming loss from
-    # 0.1840 to 0.1825, and dropout 0.5 with them to 0.1807 (the best of 19 variants; benchmarks/README.md, round 4);
-    # on a smooth teacher it is worse (+0.0136), so it is a start, not a default.
+    # Strong regularization: the best of 19 variants on emotions.csv, worse on a smooth teacher, so a start and not a
+    # default (benchmarks/README.md, round 4).
     {"input_noise": 0.6, "weight_decay": 1.0, "dropout": 0.5},
     {"hidden_size": 512, "dropout": 0.5},
     {"learning_rate": 3e-3, "weight_decay": 1e-3},
@@ -215,8 +213,8 @@ def make_objective(data: Dataset, base: TrainConfig, folds: int,
                     raise optuna.TrialPruned(f"pruned at fold {fold} epoch {record['epoch']}")
 
             val_idx = fold_rows(data.num_rows, config.val_fraction, fold)
-            # Per-label metrics only on the first and last epoch: the trial needs the loss (the dashboard's
-            # per-epoch metrics cost 5-10% of an emotions-sized trial).
+            # Per-label metrics only on the first and last epoch: the trial needs the loss, and the dashboard's
+            # per-epoch metrics are a noticeable share of a small trial (benchmarks/README.md).
             result = train(config.replace(seed=fold, eval_every=config.epochs), data, on_epoch=on_epoch, stop=stop,
                            val_rows=val_idx)
             if stop is not None and stop.is_set():
@@ -256,10 +254,10 @@ class MedianCurves:
     """Optuna's median pruning rule on a snapshot of the study's completed trials, taken when a trial starts.
 
     ``optuna.pruners.MedianPruner`` reads every completed trial from the storage at every ``should_prune()`` and
-    ``trial.report()`` writes one row per epoch: on an SQLite file that was a third of a search's time on
-    emotions.csv (benchmarks/bench_search_pruning.py). Here a trial reads the completed trials once and decides
-    locally with the same rule: no pruning before PRUNE_STARTUP_TRIALS trials completed or before step
-    PRUNE_WARMUP_STEPS; then prune when the trial's best value so far is above the median of the completed trials'
+    ``trial.report()`` writes one row per epoch: on an SQLite file a large share of a search's time
+    (benchmarks/bench_search_pruning.py, numbers in benchmarks/README.md). Here a trial reads the completed trials
+    once and decides locally with the same rule: no pruning before PRUNE_STARTUP_TRIALS trials completed or before
+    step PRUNE_WARMUP_STEPS; then prune when the trial's best value so far is above the median of the completed trials'
     values at this step (steps that no completed trial reached never prune). Completed trials keep their curve as
     the user attribute ``curve``; studies from before it are read from their intermediate values. Trials that
     complete while this one runs (another worker's) count from the next trial on.
@@ -389,6 +387,57 @@ def run_search(data: Dataset, base: TrainConfig, study: optuna.Study, trials: in
                 raise
 
 
+def run_workers(data: Dataset, base: TrainConfig, study: optuna.Study, storage: str, data_csv: str, labels: str,
+                trials: int | None, jobs: int = 1, timeout: float | None = None, folds: int = 3,
+                objective: str | None = None, seed: int | None = None, epochs: int | None = None,
+                stop: Optional[threading.Event] = None,
+                on_trial: Optional[Callable[[optuna.Study, Optional[optuna.trial.FrozenTrial]], None]] = None,
+                poll_s: float = 0.5) -> None:
+    """``search --jobs J``: run ``trials`` (None: until ``timeout``) of ``study`` with J workers on this machine,
+    this process and J-1 ``search`` processes on ``storage`` (``jobs.start_search_helpers``, reading ``data_csv``
+    with ``labels``), splitting the trials. Each worker gets its share of the cores as torch threads; this process
+    gets every core back on return. ``on_trial`` is called once per trial any worker finishes (with None for the
+    helpers' trials, seen every ``poll_s`` seconds). Returns when every worker has ended, also on KeyboardInterrupt
+    (re-raised once the helpers, who got the same Ctrl-C, have ended)."""
+    import torch
+
+    from . import jobs as processes
+
+    def finished() -> int:
+        return sum(t.state.is_finished() for t in study.get_trials(deepcopy=False))
+
+    told = [0]  # trials on_trial has been told of
+
+    def tell(st: optuna.Study, trial: Optional[optuna.trial.FrozenTrial]) -> None:
+        told[0] += 1
+        if on_trial is not None:
+            on_trial(st, trial)
+
+    before = finished()
+    shares = processes.split_trials(trials, jobs)
+    helpers = processes.start_search_helpers(data_csv, labels, storage, study.study_name, shares[1:], jobs, folds,
+                                             timeout, epochs, objective, seed)
+    threads = torch.get_num_threads()
+    share = processes.search_env(jobs).get("OMP_NUM_THREADS")
+    if share:  # this worker's share of the cores, as its helpers'
+        torch.set_num_threads(int(share))
+    try:
+        if shares[0] != 0:
+            run_search(data, base, study, trials=shares[0], timeout=timeout, folds=folds, on_trial=tell, stop=stop,
+                       objective=objective)
+        for helper in helpers:
+            while helper.poll() is None:
+                for _ in range(finished() - before - told[0]):
+                    tell(study, None)
+                time.sleep(poll_s)
+        for _ in range(finished() - before - told[0]) if helpers else ():  # those that ended after the last poll
+            tell(study, None)
+    finally:
+        for helper in helpers:
+            helper.wait()
+        torch.set_num_threads(threads)  # the ensemble is built alone: every core again
+
+
 def warm_params(base: TrainConfig, changes: dict[str, Any], objective: str | None = None) -> dict[str, Any]:
     """``space(objective)`` values of ``base`` with ``changes``, clipped into it (for ``study.enqueue_trial``)."""
     params: dict[str, Any] = {}
@@ -474,66 +523,6 @@ def ensemble(models: list[TrainedModel], metrics: dict[str, Any] | None = None) 
                         members=[m.model for m in models[1:]], member_configs=[m.config for m in models[1:]])
 
 
-@dataclass
-class BackgroundSearch:
-    """A ``python -m multilabel search`` process started by ``start_background`` (for pages: survives reruns)."""
-
-    process: subprocess.Popen
-    storage: str
-    study: str
-    data_csv: Path
-    out: Optional[Path]
-    log: Path
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-    def stop(self) -> None:
-        """Like Ctrl-C: the running trial ends at its next epoch, finished trials stay, the ensemble is still built."""
-        if self.alive():
-            self.process.send_signal(signal.SIGINT)
-
-    def result(self) -> Optional[dict[str, Any]]:
-        """The search's final JSON line once it has ended, else None."""
-        if self.alive():
-            return None
-        lines = [line for line in self.log.read_text().splitlines() if line.startswith("{")]
-        return json.loads(lines[-1]) if lines else None
-
-
-def start_background(data: Dataset, study: str, home: str | os.PathLike | None = None, storage: str | None = None,
-                     trials: int | None = None, timeout: float | None = None, folds: int = 3, jobs: int = 1,
-                     members: int = 5, out: str | os.PathLike | None = None,
-                     epochs: int | None = None, seeds: int | None = None) -> BackgroundSearch:
-    """Start a search in a fresh process (spawned: nothing forked from a process running torch) on ``data``.
-
-    The data is written to ``<home>/search/<study>.csv``; the process's stdout (the final JSON line) goes to
-    ``<home>/search/<study>.log``. Read progress with ``study_summary(storage, study)``; stop with ``.stop()``.
-    """
-    from .store import default_home
-    folder = (Path(home) if home is not None else default_home()) / "search"
-    folder.mkdir(parents=True, exist_ok=True)
-    url = storage or default_storage(home)
-    csv_path = folder / f"{study}.csv"
-    frame = {name: data.X[:, i] for i, name in enumerate(data.feature_names)}
-    frame.update({name: data.Y[:, j].astype(np.int8) for j, name in enumerate(data.label_names)})
-    import pandas as pd
-    pd.DataFrame(frame).to_csv(csv_path, index=False)
-    cmd = [sys.executable, "-m", "multilabel", "search", "--data", str(csv_path),
-           "--labels", ",".join(data.label_names), "--storage", url, "--study", study, "--folds", str(folds),
-           "--jobs", str(jobs), "--members", str(members), "--quiet"]
-    cmd += ["--trials", str(trials)] if trials is not None else []
-    cmd += ["--timeout", str(timeout)] if timeout is not None else []
-    cmd += ["--out", str(out)] if out is not None else []
-    cmd += ["--epochs", str(epochs)] if epochs is not None else []
-    cmd += ["--seeds", str(seeds)] if seeds is not None else []
-    log = folder / f"{study}.log"
-    with log.open("w") as fh:
-        process = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT)
-    return BackgroundSearch(process=process, storage=url, study=study, data_csv=csv_path,
-                            out=Path(out) if out is not None else None, log=log)
-
-
 def study_summary(storage: str | None, study_name: str = DEFAULT_STUDY) -> dict[str, Any]:
     """A plain dict of a study for tables and charts: counts by state, the best trial, and every trial's
     number, state, value, params, cross-validated hamming / micro_f1, best epoch and duration (seconds)."""
@@ -558,196 +547,16 @@ def study_summary(storage: str | None, study_name: str = DEFAULT_STUDY) -> dict[
             "trials": rows}
 
 
-__all__ = ["SPACE", "BackgroundSearch", "build_ensemble", "completed", "default_storage", "ensemble", "fold_rows",
-           "global_threshold", "make_objective", "memory_study", "open_study", "run_search", "score_holdout", "space",
-           "start_background", "study_summary", "suggest"]
-
-
-# ---- background searches the dashboard starts and finds again (the Search page) -----------------------------------
-# A page starts a search with ``launch``: ``start_background`` plus a small job file next to its CSV and log,
-# ``<home>/search/<study>.job.json``, that names the process (pid and start time, so a reused pid is not mistaken for
-# it), the storage, the checkpoint path and the budget. Any later page run, in any tab or after a server restart,
-# finds the search again with ``find_job``/``list_jobs`` and stops it with ``stop_job``: nothing lives only in the
-# server's memory.
-
-JOB_SUFFIX = ".job.json"
 MIN_IMPORTANCE_TRIALS = 8  # hyperparameter importance means little before this many completed trials
-_CHILDREN: dict[int, subprocess.Popen] = {}  # searches this process started: polled so they do not stay zombies
 _STORAGES: dict[str, Any] = {}  # one storage per URL in this process: no new engine on every poll
-
-
-def search_folder(home: str | os.PathLike | None = None) -> Path:
-    """``<home>/search``: the background searches' CSVs, logs, job files and ensemble checkpoints."""
-    from .store import default_home
-    return (Path(home) if home is not None else default_home()) / "search"
-
-
-def check_study_name(name: str) -> str:
-    """``name`` stripped, or MultilabelError: a study name becomes a file name, so letters, digits, ``-_.`` only."""
-    import re
-    name = str(name).strip()
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", name):
-        raise MultilabelError(f"study name {name!r} is not usable; use 1-64 letters, digits, '-', '_' or '.', "
-                              "starting with a letter or digit")
-    return name
-
-
-def next_study_name(home: str | os.PathLike | None = None, prefix: str = "search") -> str:
-    """The first ``<prefix>-N`` (N = 1, 2, ...) that no job in ``home`` uses yet."""
-    taken = {job["study"] for job in list_jobs(home)}
-    try:  # the run store's storage may hold studies the CLI ran
-        taken |= set(optuna.get_all_study_names(cached_storage(default_storage(home))))
-    except Exception:  # an unreadable storage only means we cannot see its names
-        pass
-    n = 1
-    while f"{prefix}-{n}" in taken:
-        n += 1
-    return f"{prefix}-{n}"
-
-
-def launch(data: Dataset, study: str, home: str | os.PathLike | None = None, trials: int | None = None,
-           timeout: float | None = None, folds: int = 3, jobs: int = 1, members: int = 5,
-           epochs: int | None = None, data_info: dict[str, Any] | None = None,
-           seeds: int = ENSEMBLE_SEEDS) -> dict[str, Any]:
-    """Start a background search for a page and record it in a job file; returns the job (see ``find_job``).
-
-    ``data`` (n rows, features -> labels) is the training data. The search's ensemble goes to
-    ``<home>/search/<study>.pt``. A study name already used in ``home`` by a job is refused (pick another name),
-    so one study never mixes trials run on different data.
-    """
-    from .engine import check_rows
-    study = check_study_name(study)
-    check_rows(data)  # the page says what is wrong with the file, not that the budget ended with no trial
-    if trials is None and timeout is None:
-        raise MultilabelError("give the search a budget: a number of trials, a time limit, or both")
-    if find_job(study, home) is not None:
-        raise MultilabelError(f"a search named {study!r} exists already; choose another name")
-    from .store import _process_token
-    folder = search_folder(home)
-    out = folder / f"{study}.pt"
-    job = start_background(data, study, home=home, trials=trials, timeout=timeout, folds=folds, jobs=jobs,
-                           members=members, out=out, epochs=epochs, seeds=seeds)
-    _CHILDREN[job.process.pid] = job.process
-    record = {"study": study, "storage": job.storage, "token": _process_token(job.process.pid),
-              "checkpoint": str(out), "log": str(job.log), "data_csv": str(job.data_csv),
-              "rows": int(data.num_rows), "features": list(data.feature_names), "labels": list(data.label_names),
-              "trials": trials, "timeout": timeout, "folds": folds, "jobs": jobs, "members": members, "seeds": seeds,
-              "epochs": epochs, "data": dict(data_info or {}), "stop_requested": False,
-              "started": time.time()}  # shown as elapsed time only; nothing stored depends on it
-    _write_job(folder / f"{study}{JOB_SUFFIX}", record)
-    return find_job(study, home) or record
-
-
-def _write_job(path: Path, record: dict[str, Any]) -> None:
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_text(json.dumps(record))
-    os.replace(tmp, path)
-
-
-def _job_state(record: dict[str, Any]) -> dict[str, Any]:
-    """The job file's record plus ``alive`` (its process runs), ``result`` (the final JSON line once ended) and
-    ``ensemble`` (the checkpoint path when the file exists)."""
-    from .store import owner_alive, owner_pid
-    pid = owner_pid(record.get("token"))
-    if pid in _CHILDREN and _CHILDREN[pid].poll() is not None:  # reap our own child
-        _CHILDREN.pop(pid, None)
-    alive = owner_alive(record.get("token"))
-    result = None
-    if not alive:
-        try:
-            lines = [line for line in Path(record["log"]).read_text().splitlines() if line.startswith("{")]
-            result = json.loads(lines[-1]) if lines else None
-        except (OSError, ValueError):
-            result = None
-    checkpoint = Path(record["checkpoint"])
-    ensemble_path = str(checkpoint) if not alive and checkpoint.is_file() else None
-    # How it ended, as runs are read: a search process writes its final JSON line when it ends on its own or on
-    # Stop (Ctrl-C); one that is gone without it was killed (or crashed): "died", never "finished".
-    if alive:
-        outcome = "running"
-    elif result is None:
-        outcome = "died"
-    else:
-        outcome = "stopped" if record.get("stop_requested") or result.get("interrupted") else "finished"
-    return {**record, "alive": alive, "result": result, "ensemble": ensemble_path, "outcome": outcome}
-
-
-def settle(summary: dict[str, Any], job: dict[str, Any]) -> dict[str, Any]:
-    """``study_summary`` as a page shows it for ``job``: once the job's process is gone, a trial still marked
-    running can never finish; it reads "DIED" (in the trials and the counts), so nothing looks alive that is not."""
-    if job.get("alive") or not summary.get("states", {}).get("RUNNING"):
-        return summary
-    trials = [{**t, "state": "DIED"} if t["state"] == "RUNNING" else t for t in summary["trials"]]
-    states = dict(summary["states"])
-    states["DIED"] = states.get("DIED", 0) + states.pop("RUNNING")
-    return {**summary, "trials": trials, "states": states}
-
-
-def find_job(study: str, home: str | os.PathLike | None = None) -> Optional[dict[str, Any]]:
-    """The background search ``study`` started in ``home`` (see ``_job_state``), or None."""
-    path = search_folder(home) / f"{study}{JOB_SUFFIX}"
-    try:
-        return _job_state(json.loads(path.read_text()))
-    except (OSError, ValueError, KeyError):
-        return None
-
-
-def list_jobs(home: str | os.PathLike | None = None) -> list[dict[str, Any]]:
-    """Every background search started in ``home``, most recently started first."""
-    folder = search_folder(home)
-    if not folder.is_dir():
-        return []
-    paths = sorted(folder.glob(f"*{JOB_SUFFIX}"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
-    jobs = []
-    for path in paths:
-        job = find_job(path.name[: -len(JOB_SUFFIX)], home)
-        if job is not None:
-            jobs.append(job)
-    return jobs
-
-
-def stop_job(study: str, home: str | os.PathLike | None = None) -> bool:
-    """Like Ctrl-C on the search ``study``: the running trial ends at its next epoch, finished trials stay, and the
-    ensemble of the best is still built. Returns whether a live search was told to stop."""
-    from .store import owner_pid
-    job = find_job(study, home)
-    if job is None or not job["alive"]:
-        return False
-    pid = owner_pid(job["token"])
-    helpers = _child_pids(pid) if pid is not None else []  # --jobs: the search's own helper processes
-    try:
-        os.kill(pid, signal.SIGINT)  # type: ignore[arg-type]
-    except (ProcessLookupError, PermissionError, TypeError):
-        return False
-    for child in helpers:  # as Ctrl-C in a terminal reaches the whole foreground group
-        try:
-            os.kill(child, signal.SIGINT)
-        except (ProcessLookupError, PermissionError):
-            pass
-    record = {k: v for k, v in job.items() if k not in ("alive", "result", "ensemble")}
-    _write_job(search_folder(home) / f"{study}{JOB_SUFFIX}", {**record, "stop_requested": True})
-    return True
-
-
-def _child_pids(pid: int) -> list[int]:
-    """The processes whose parent is ``pid`` (Linux /proc; empty where there is none)."""
-    children = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_bytes().rsplit(b")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if len(fields) > 1 and int(fields[1]) == pid:
-            children.append(int(stat.parent.name))
-    return children
 
 
 def cached_storage(url: str) -> Any:
     """One storage per URL in this process, kept for its polls: an ``RDBStorage`` (creating one costs an engine and a
     schema check) behind Optuna's own cache of finished trials, the storage ``optuna.load_study(storage=url)`` builds
     (``optuna.storages.get_storage``), so that a poll reads only the trials that were running or are new since the
-    last one. Without it a poll decoded every trial again: 1.1-1.5 s for a 1,200-trial study, the size a 5-minute
-    search on emotions.csv reaches."""
+    last one. Without it a poll decoded every trial again, seconds for the study a 5-minute search reaches
+    (benchmarks/README.md, "The Search page's reads")."""
     if url not in _STORAGES:
         _STORAGES[url] = optuna.storages.get_storage(url)
     return _STORAGES[url]
@@ -770,34 +579,6 @@ def param_importances(storage: Any, study_name: str, seed: int = 0) -> dict[str,
         raise MultilabelError(f"importance cannot be computed yet ({str(exc).splitlines()[0][:120]})") from None
 
 
-def rebuild(study: str, members: int, home: str | os.PathLike | None = None,
-            seeds: int | None = None) -> dict[str, Any]:
-    """Refit the ended search ``study``'s best ``members`` configurations x ``seeds`` seeds (default: the search's
-    own) on all its rows, in a background process, replacing its ensemble checkpoint (``members`` 1 and ``seeds`` 1:
-    the single best model). Returns the job."""
-    job = find_job(study, home)
-    if job is None:
-        raise MultilabelError(f"no search named {study!r} in this run store")
-    if job["alive"]:
-        raise MultilabelError(f"the search {study!r} is still running; stop it or wait for it to end first")
-    seeds = int(job.get("seeds", ENSEMBLE_SEEDS) if seeds is None else seeds)
-    if members < 1 or seeds < 1:
-        raise MultilabelError(f"members and seeds must be >= 1, got {members} and {seeds}")
-    if not Path(job["data_csv"]).is_file():
-        raise MultilabelError(f"the data of search {study!r} is gone ({job['data_csv']}); start a new search")
-    from .store import _process_token
-    cmd = [sys.executable, "-m", "multilabel", "search", "--data", job["data_csv"], "--labels",
-           ",".join(job["labels"]), "--storage", job["storage"], "--study", study, "--trials", "0",
-           "--members", str(members), "--seeds", str(seeds), "--out", job["checkpoint"], "--quiet"]
-    with open(job["log"], "a") as fh:  # the new final JSON line comes last
-        process = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT)
-    _CHILDREN[process.pid] = process
-    record = {k: v for k, v in job.items() if k not in ("alive", "result", "ensemble")}
-    record.update(token=_process_token(process.pid), members=members, seeds=seeds, phase="refit",
-                  stop_requested=False)
-    _write_job(search_folder(home) / f"{study}{JOB_SUFFIX}", record)
-    return find_job(study, home) or record
-
-
-__all__ += ["MIN_IMPORTANCE_TRIALS", "cached_storage", "check_study_name", "find_job", "launch", "list_jobs",
-            "next_study_name", "param_importances", "rebuild", "search_folder", "stop_job"]
+__all__ = ["MIN_IMPORTANCE_TRIALS", "SPACE", "build_ensemble", "cached_storage", "completed", "default_storage",
+           "ensemble", "fold_rows", "global_threshold", "make_objective", "memory_study", "open_study",
+           "param_importances", "run_search", "score_holdout", "space", "study_summary", "suggest"]

@@ -2,7 +2,9 @@
 
 Layout of a home folder: ``runs.db`` (SQLite, WAL) and ``checkpoints/<run_id>.pt``. Each epoch is committed as it
 ends, so a crash loses nothing already logged; a run left 'running' by a process that is gone reads as
-'interrupted'.
+'interrupted'. The schema and its migrations are in store_schema, the queue of runs waiting to start in
+store_queue. What is left runs past 500 lines on purpose: one class whose methods are each one transaction on the
+runs table, kept together so that table's SQL reads in one place.
 """
 
 from __future__ import annotations
@@ -16,74 +18,26 @@ import urllib.parse
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Optional
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Optional
 
 from .errors import MultilabelError
-from .paths import check_writable_folder, os_error_message
+from .jobs import owner_alive, owner_pid, process_token
+from .paths import atomic_path, check_writable_folder, os_error_message
+from .store_queue import QueueMixin
+from .store_schema import ADDED_COLUMNS, migrate
+
+if TYPE_CHECKING:
+    import numpy as np
 
 HOME_ENV = "MULTILABEL_HOME"
 DEFAULT_HOME = "runs"
 # Live-view fields that are large and only matter while a run is live; the store keeps them for the last epoch only.
 LIVE_ONLY_FIELDS = ("probe_probs", "prob_hist")
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (
-    id TEXT PRIMARY KEY,
-    name TEXT NOT NULL,
-    status TEXT NOT NULL,            -- running | completed | early_stopped | stopped | failed | interrupted
-    created_at REAL NOT NULL,
-    finished_at REAL,
-    owner TEXT,                      -- 'pid:start-time' of the process that runs it
-    config TEXT NOT NULL,            -- JSON of TrainConfig
-    data TEXT NOT NULL,              -- JSON description of the data
-    info TEXT,                       -- JSON: device, split sizes, names, probe labels
-    best TEXT,                       -- JSON: best validation metrics
-    last_live TEXT,                  -- JSON: the last epoch's probe probabilities and histograms
-    epochs_done INTEGER NOT NULL DEFAULT 0,
-    checkpoint TEXT,
-    error TEXT,
-    started_by TEXT,                 -- who started it: 'browser session 1a2b3c', 'CLI pid 123 on host'
-    notes TEXT,                      -- JSON list of {"at": unix time, "text": str}
-    progress TEXT,                   -- JSON: the engine's latest on_progress inside the current epoch
-    stop_requested REAL              -- unix time a stop was asked for (by any process), else NULL
-);
-CREATE TABLE IF NOT EXISTS epochs (
-    run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
-    epoch INTEGER NOT NULL,
-    record TEXT NOT NULL,
-    PRIMARY KEY (run_id, epoch)
-);
-"""
-
 FINISHED = ("completed", "early_stopped", "stopped")
 # Runs whose checkpoint a person may predict with: finished ones, and interrupted ones (a killed worker or server)
 # whose checkpoint of the best weights so far was saved while they trained.
 WITH_MODEL = (*FINISHED, "interrupted")
-# Columns added after the first release, with their SQL types: an older runs.db gains them when opened.
-_ADDED_COLUMNS = {"started_by": "TEXT", "notes": "TEXT", "progress": "TEXT", "stop_requested": "REAL",
-                  # control (issue 11): pause / one epoch / continue
-                  "pause_requested": "REAL",  # unix time a pause was asked for, NULL while the run may train
-                  "step_until": "INTEGER",  # with a pause: train up to this epoch, then wait again
-                  "continued_from": "TEXT"}  # the run this one continues (its epochs were copied in)
-# The queue of configured runs that start one after another (see session.SessionRegistry.enqueue). Created on first
-# use. state: waiting | starting (claimed by a registry) | started (run_id set) | failed (error set) | removed.
-_QUEUE_SCHEMA = """
-CREATE TABLE IF NOT EXISTS queue (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    created_at REAL NOT NULL,
-    state TEXT NOT NULL,
-    claimed_at REAL,
-    name TEXT,
-    config TEXT NOT NULL,            -- JSON of TrainConfig
-    data TEXT NOT NULL,              -- JSON description of the data (the arrays are in queue/<id>.npz)
-    started_by TEXT,
-    run_id TEXT,
-    error TEXT
-);
-"""
-
 
 MAX_NAME = 80  # characters in a run's display name
 # Each run gets a small file reserved (written in full) when it is created: when the disk fills, the store cannot
@@ -135,51 +89,7 @@ def default_home() -> Path:
     return Path(os.environ.get(HOME_ENV) or DEFAULT_HOME)
 
 
-def _process_token(pid: int) -> Optional[str]:
-    """'pid:start-time' where /proc tells the start time (so a reused pid is not mistaken for the owner)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            fields = fh.read().rsplit(b")", 1)[1].split()
-        return f"{pid}:{int(fields[19])}"
-    except (OSError, IndexError, ValueError):
-        return f"{pid}:?"
-
-
-def _is_zombie(pid: int) -> bool:
-    """True for a process that has exited but not been reaped (an orphan whose new parent never reaps it)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            return fh.read().rsplit(b")", 1)[1].split()[0] == b"Z"
-    except (OSError, IndexError):
-        return False
-
-
-def owner_pid(owner: Optional[str]) -> Optional[int]:
-    """The pid in an owner token 'pid:start-time', or None."""
-    try:
-        return int(owner.split(":", 1)[0]) if owner else None
-    except ValueError:
-        return None
-
-
-def owner_alive(owner: Optional[str]) -> bool:
-    """Whether the process named by an owner token still runs (same pid and start time, not a zombie)."""
-    pid = owner_pid(owner)
-    if pid is None:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return (owner.endswith(":?") or _process_token(pid) == owner) and not _is_zombie(pid)
-
-
-_owner_alive = owner_alive  # the old private name
-
-
-class RunStore:
+class RunStore(QueueMixin):
     """Thread-safe access to one home folder's runs. Plain dicts in and out."""
 
     def __init__(self, home: str | os.PathLike | None = None, readonly: bool = False) -> None:
@@ -196,23 +106,12 @@ class RunStore:
             raise MultilabelError(self._not_writable(problem))
         self.path = self.home / "runs.db"
         self._lock = threading.Lock()
-        self._owner = _process_token(os.getpid())
+        self._owner = process_token(os.getpid())
         try:
             self._db = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA foreign_keys=ON")
-            self._db.executescript(_SCHEMA)
-            have = {row[1] for row in self._db.execute("PRAGMA table_info(runs)")}
-            for column, kind in _ADDED_COLUMNS.items():
-                if column not in have:
-                    try:
-                        self._db.execute(f"ALTER TABLE runs ADD COLUMN {column} {kind}")
-                    except sqlite3.OperationalError as exc:  # another process opening the store added it first
-                        if "duplicate column" not in str(exc):
-                            raise
-            self._db.commit()
-            with self._db:  # a real write: a read-only runs.db (or folder) fails here, not at the first epoch
-                self._db.execute("PRAGMA user_version=0")
+            migrate(self._db)  # always writes: a read-only runs.db (or folder) fails here, not at the first epoch
         except sqlite3.OperationalError as exc:
             if "readonly" in str(exc) or "read-only" in str(exc) or "unable to open" in str(exc):
                 raise MultilabelError(self._not_writable(str(exc))) from None
@@ -228,7 +127,7 @@ class RunStore:
         made, nothing is written; any write raises MultilabelError from ``_tx``."""
         self.path = self.home / "runs.db"
         self._lock = threading.Lock()
-        self._owner = _process_token(os.getpid())
+        self._owner = process_token(os.getpid())
         if not self.path.is_file():
             raise MultilabelError(f"no run store at {str(self.path)!r}; check --store or MULTILABEL_HOME")
         uri = "file:" + urllib.parse.quote(str(self.path.resolve())) + "?mode=ro"
@@ -246,7 +145,7 @@ class RunStore:
             raise MultilabelError(f"{str(self.path)!r} is not a usable run store ({exc}); point --store or "
                                   "MULTILABEL_HOME at another folder") from None
         have = {row[1] for row in self._db.execute("PRAGMA table_info(runs)")}
-        self._missing_columns = [c for c in _ADDED_COLUMNS if c not in have]  # an older store: read as NULL
+        self._missing_columns = [c for c in ADDED_COLUMNS if c not in have]  # an older store: read as NULL
         self._db.row_factory = sqlite3.Row
 
     def _not_writable(self, reason: str) -> str:
@@ -282,19 +181,16 @@ class RunStore:
 
     def save_validation(self, run_id: str, probs: np.ndarray, targets: np.ndarray) -> Path:
         """Keep a finished run's validation probabilities (n_val, labels) float32 and 0/1 targets (written atomically)."""
+        import numpy as np
         path = self.validation_path(run_id)
-        tmp = path.with_name(path.name + ".tmp.npz")
-        try:
+        with atomic_path(path) as tmp:  # a full disk: one line, no half-written file
             np.savez_compressed(tmp, probs=np.asarray(probs, dtype=np.float32),
                                 targets=np.asarray(targets, dtype=np.int8))
-            os.replace(tmp, path)
-        except OSError as exc:  # a full disk: one line, no half-written file
-            tmp.unlink(missing_ok=True)
-            raise MultilabelError(os_error_message(exc, f"writing {str(path)!r}")) from None
         return path
 
     def load_validation(self, run_id: str) -> Optional[tuple[np.ndarray, np.ndarray]]:
         """(probs float32, targets int8) saved by ``save_validation``, or None for a run without them."""
+        import numpy as np
         try:
             with np.load(self.validation_path(run_id)) as saved:
                 return saved["probs"], saved["targets"]
@@ -423,7 +319,7 @@ class RunStore:
             row = self._db.execute("SELECT stop_requested FROM runs WHERE id=?", (run_id,)).fetchone()
         return row is not None and row[0] is not None
 
-    # -- control (issue 11): pause, one epoch, continue, the queue ---------------------------------------------
+    # -- control: pause, one epoch, continue, the queue ---------------------------------------------
     def request_pause(self, run_id: str, paused: bool = True) -> None:
         """Ask the run to wait between epochs (``paused``) or to go on; going on also drops a pending step."""
         with self._tx() as db:
@@ -464,88 +360,6 @@ class RunStore:
             db.execute("UPDATE runs SET continued_from=?, epochs_done=(SELECT epochs_done FROM runs WHERE id=?), "
                        "last_live=(SELECT last_live FROM runs WHERE id=?) WHERE id=?",
                        (parent_id, parent_id, parent_id, run_id))
-
-    def queue_path(self, item_id: int) -> Path:
-        return self.home / "queue" / f"{item_id}.npz"
-
-    def _queue_tx(self) -> Any:
-        if not getattr(self, "_queue_ready", False):
-            with self._tx() as db:
-                db.executescript(_QUEUE_SCHEMA)
-            self._queue_ready = True
-        return self._tx()
-
-    def enqueue(self, config: dict[str, Any], data: dict[str, Any], arrays: dict[str, np.ndarray],
-                name: str | None = None, started_by: str | None = None) -> int:
-        """Add a configured run to the end of the queue; ``arrays`` (X, Y, names) are kept in queue/<id>.npz."""
-        with self._queue_tx() as db:
-            item_id = db.execute("INSERT INTO queue (created_at, state, name, config, data, started_by) "
-                                 "VALUES (?, 'adding', ?, ?, ?, ?)",
-                                 (time.time(), name, json.dumps(config), json.dumps(data), started_by)).lastrowid
-        path = self.queue_path(item_id)
-        try:
-            path.parent.mkdir(exist_ok=True)
-            tmp = path.with_name(path.name + ".tmp.npz")
-            np.savez(tmp, **arrays)
-            os.replace(tmp, path)
-        except OSError as exc:
-            with self._queue_tx() as db:
-                db.execute("DELETE FROM queue WHERE id=?", (item_id,))
-            raise MultilabelError(os_error_message(exc, f"writing {str(path)!r}")) from None
-        with self._queue_tx() as db:
-            db.execute("UPDATE queue SET state='waiting' WHERE id=?", (item_id,))
-        return int(item_id)
-
-    def queue(self, states: tuple[str, ...] = ("waiting", "starting")) -> list[dict[str, Any]]:
-        """Queue items in the given states, in queue order (oldest first)."""
-        with self._queue_tx() as db:
-            rows = db.execute(f"SELECT * FROM queue WHERE state IN ({','.join('?' * len(states))}) ORDER BY id",
-                              states).fetchall()
-        out = []
-        for row in rows:
-            item = dict(row)
-            item["config"], item["data"] = json.loads(item["config"]), json.loads(item["data"])
-            out.append(item)
-        return out
-
-    def unqueue(self, item_id: int) -> bool:
-        """Remove a waiting item; False when it has already started (or is gone)."""
-        with self._queue_tx() as db:
-            removed = db.execute("UPDATE queue SET state='removed' WHERE id=? AND state='waiting'",
-                                 (item_id,)).rowcount == 1
-        if removed:
-            self.queue_path(item_id).unlink(missing_ok=True)
-        return removed
-
-    def claim_next_queued(self, stale_s: float = 120.0) -> Optional[dict[str, Any]]:
-        """The first waiting item, claimed ('starting') for this caller, if no run is live and none is starting.
-
-        One write transaction (BEGIN IMMEDIATE), so two registries (two servers on one store) never start two
-        queued runs side by side. A claim older than ``stale_s`` (its registry died) is given up.
-        """
-        with self._queue_tx() as db:
-            db.execute("BEGIN IMMEDIATE")
-            db.execute("UPDATE queue SET state='waiting', claimed_at=NULL WHERE state='starting' AND claimed_at<?",
-                       (time.time() - stale_s,))
-            if db.execute("SELECT 1 FROM queue WHERE state='starting'").fetchone() is not None:
-                return None
-            running = db.execute("SELECT owner FROM runs WHERE status='running'").fetchall()
-            if any(r[0] == self._owner or owner_alive(r[0]) for r in running):
-                return None
-            row = db.execute("SELECT * FROM queue WHERE state='waiting' ORDER BY id LIMIT 1").fetchone()
-            if row is None:
-                return None
-            db.execute("UPDATE queue SET state='starting', claimed_at=? WHERE id=?", (time.time(), row["id"]))
-        item = dict(row)
-        item["config"], item["data"] = json.loads(item["config"]), json.loads(item["data"])
-        return item
-
-    def queued_started(self, item_id: int, run_id: Optional[str] = None, error: Optional[str] = None) -> None:
-        """A claimed item became run ``run_id`` (or could not start: ``error``); its arrays are deleted."""
-        with self._queue_tx() as db:
-            db.execute("UPDATE queue SET state=?, run_id=?, error=? WHERE id=?",
-                       ("started" if run_id else "failed", run_id, error, item_id))
-        self.queue_path(item_id).unlink(missing_ok=True)
 
     def update_info(self, run_id: str, changes: dict[str, Any]) -> None:
         """Change some keys of a run's info (the worker's current torch threads, say)."""
@@ -681,19 +495,16 @@ class RunStore:
         """Replace the run's live snapshot (``engine.LiveValidation.arrays()``: epoch, probs (n_val, labels),
         targets, alive (hidden,), optionally w_hidden and w_output) atomically: a reader sees the old file or the
         new one, never half of one. Uncompressed: it is rewritten while the run trains, and read as often."""
+        import numpy as np
         path = self.live_validation_path(run_id)
-        tmp = path.with_name(path.name + ".tmp.npz")
-        try:
+        with atomic_path(path) as tmp:  # a full disk: one line, no half-written file
             np.savez(tmp, **arrays)
-            os.replace(tmp, path)
-        except OSError as exc:  # a full disk: one line, no half-written file
-            tmp.unlink(missing_ok=True)
-            raise MultilabelError(os_error_message(exc, f"writing {str(path)!r}")) from None
         return path
 
     def load_live_validation(self, run_id: str) -> Optional[dict[str, Any]]:
         """The run's newest live snapshot as {"epoch": int, "probs", "targets", "alive", "weights": (w_hidden,
         w_output) or None}, or None when the run has none (not evaluated yet, or from before live snapshots)."""
+        import numpy as np
         try:
             with np.load(self.live_validation_path(run_id)) as saved:
                 weights = (saved["w_hidden"], saved["w_output"]) if "w_hidden" in saved.files else None

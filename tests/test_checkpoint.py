@@ -207,7 +207,7 @@ def _config(key, value):
     (_config("num_outputs", 4), "tensor 'net.3.weight' has shape (3, 16) where 6 -> 16 -> 4 needs (4, 16)"),
     (lambda p: p["state_dict"].__setitem__("net.0.weight", torch.zeros(16, 7)),
      "tensor 'net.0.weight' has shape (16, 7) where 6 -> 16 -> 3 needs (16, 6)"),
-    # issue 23: a last layer with 5 inputs was reported as "its weights are 6 -> 16 -> 3 but its settings say 6 ->
+    # A last layer with 5 inputs was reported as "its weights are 6 -> 16 -> 3 but its settings say 6 ->
     # 16 -> 3"; a wrong bias or an extra tensor ended in "(RuntimeError: Error(s) in loading state_dict for MLP:)"
     (lambda p: p["state_dict"].__setitem__("net.3.weight", torch.zeros(3, 5)),
      "tensor 'net.3.weight' has shape (3, 5) where 6 -> 16 -> 3 needs (3, 16)"),
@@ -258,7 +258,7 @@ def test_a_saved_run_continues_from_its_checkpoint_exactly(tmp_path, small_data,
     np.testing.assert_array_equal(rest.trained.predict_proba(small_data.X), whole.trained.predict_proba(small_data.X))
 
 
-# -- issue 23: a content digest of the weights, verified at load ------------------------------------------------------
+# -- a content digest of the weights, verified at load ---------------------------------------------------------------
 
 def _flip_inside(path, entry: str) -> None:
     """Flip one byte in the middle of the zip entry ``entry`` (a tensor's stored bytes), as a bad disk would."""

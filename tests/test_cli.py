@@ -353,7 +353,7 @@ def test_ctrl_c_stops_training_after_the_epoch_and_keeps_the_best_model(tmp_path
     assert trained.predict_proba(make_synthetic(10, 10, 5).X).shape == (10, 5)
 
 
-# -- issue 8 probes: output paths before training, OS errors, pipes, stores that are not there ----------------------
+# -- output paths checked before training, OS errors, pipes, stores that are not there ----------------------
 
 def stored_runs(home) -> list:
     from multilabel.store import RunStore
@@ -530,7 +530,7 @@ def test_a_store_that_is_not_writable_is_one_line_for_train_and_runs(cli, tmp_pa
     result = cli("train", "--synthetic", "--epochs", "1", "--quiet", "--store", tmp_path / "home")
     assert result.returncode == 2, result.stderr
     assert_one_clear_line(result.stderr, "the run store folder", "is not writable", "set MULTILABEL_HOME")
-    # Listing writes nothing: a read-only store is listed (issue 23), not refused.
+    # Listing writes nothing: a read-only store is listed, not refused.
     result = cli("runs", "--store", tmp_path / "home")
     assert result.returncode == 0 and result.stdout.startswith("no runs in"), result.stderr
 
@@ -583,39 +583,6 @@ def test_predict_and_evaluate_refuse_an_inconsistent_checkpoint_with_one_line(cl
         assert result.returncode == 2 and result.stdout == ""
         assert_one_clear_line(result.stderr, "is a damaged multilabel checkpoint", fragment)
     assert not (tmp_path / "o.csv").exists()
-
-
-def test_the_train_command_for_a_config_parses_back_to_that_config():
-    import shlex
-
-    from multilabel import TrainConfig
-    from multilabel.cli import _config_from_args, build_parser, train_command
-    config = TrainConfig(input_size=72, num_outputs=6, hidden_size=256, learning_rate=2e-3, dropout=0.3,
-                         lr_schedule="cosine", seed=5).validate()
-    line = train_command(config, {"source": "csv", "name": "my songs.csv",
-                                  "labels": ["amazed-suprised", "happy-pleased"]})
-    words = shlex.split(line)
-    assert words[:4] == ["python", "-m", "multilabel", "train"]
-    assert words[words.index("--data") + 1] == "my songs.csv"
-    assert words[words.index("--labels") + 1] == "amazed-suprised,happy-pleased"
-    args = build_parser().parse_args(words[3:])
-    assert _config_from_args(args, 72, 6) == config
-
-    synthetic = TrainConfig(input_size=20, num_outputs=4, epochs=50).validate()
-    words = shlex.split(train_command(synthetic, {"source": "synthetic", "rows": 5000, "noise": 0.2, "seed": 0}))
-    args = build_parser().parse_args(words[3:])
-    assert args.synthetic and args.samples == 5000 and args.noise == 0.2
-    assert _config_from_args(args, 20, 4) == synthetic
-
-
-def test_search_workers_share_the_cores_as_torch_threads(monkeypatch):
-    from multilabel.cli import _search_env
-    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
-    monkeypatch.setattr("os.cpu_count", lambda: 8)
-    assert _search_env(2)["OMP_NUM_THREADS"] == "4" and _search_env(16)["OMP_NUM_THREADS"] == "1"
-    assert "OMP_NUM_THREADS" not in _search_env(1)  # one worker: torch's own choice
-    monkeypatch.setenv("OMP_NUM_THREADS", "3")
-    assert _search_env(2)["OMP_NUM_THREADS"] == "3"  # the caller's setting wins
 
 
 def test_train_warns_on_adam_with_a_strong_weight_decay_and_still_trains(cli):

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from multilabel import MultilabelError, TrainConfig, available_devices, describe_devices, resolve_device
-from multilabel.config import AUTO_GPU_MIN_MACS_PER_STEP, knobs
+from multilabel.config import knobs
+from multilabel.devices import AUTO_GPU_MIN_MACS_PER_STEP
 
 
 def missing_device() -> str:

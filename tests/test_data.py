@@ -238,7 +238,7 @@ def test_standardizer_centres_and_scales_and_leaves_a_constant_column_at_zero():
     np.testing.assert_array_equal(Z[:, 1], [0.0, 0.0, 0.0])
 
 
-# -- one reader for every front door: other delimiters, UTF-16, folders, later blocks (issue 8 probes) ---------------
+# -- one reader for every front door: other delimiters, UTF-16, folders, later blocks ----------------------------
 
 COMMA = "a,b,y1,y2\n1,2.5,0,1\n3,-4,1,0\n5,6,1,1\n"
 

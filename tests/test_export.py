@@ -1,4 +1,4 @@
-"""ONNX export (issue 26): the exported file, run by onnxruntime alone, gives the project's own predictions."""
+"""ONNX export: the exported file, run by onnxruntime alone, gives the project's own predictions."""
 
 from __future__ import annotations
 

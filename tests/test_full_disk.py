@@ -1,4 +1,4 @@
-"""A run store on a disk that fills while a run trains (issue 23, item 2): the person is told the disk is full, by
+"""A run store on a disk that fills while a run trains: the person is told the disk is full, by
 the CLI (one line, exit 2) and by the run's stored view (what Runs, Train and ``runs`` show), even though the store
 itself cannot take the message.
 

@@ -1,4 +1,4 @@
-"""Parquet wherever a CSV is accepted (issue 26): training data, evaluation, streamed prediction (Parquet in and
+"""Parquet wherever a CSV is accepted: training data, evaluation, streamed prediction (Parquet in and
 out), the pages' upload widgets; a bad file gets the same kind of one-line message as a bad CSV."""
 
 from __future__ import annotations

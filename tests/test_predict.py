@@ -175,7 +175,7 @@ def test_a_png_is_refused_with_a_printable_message(trained_small, write_csv, tmp
     assert "is not a readable CSV" in str(info.value) and str(info.value).isprintable()
 
 
-# -- the same reader as training: other delimiters and UTF-16 score the same (issue 8 probes) -------------------------
+# -- the same reader as training: other delimiters and UTF-16 score the same ---------------------------------------
 
 @pytest.mark.parametrize("delimiter, encoding", [(";", "utf-8"), ("\t", "utf-8"), (",", "utf-16"), (";", "utf-16-le")],
                          ids=["semicolon", "tab", "utf-16 BOM", "semicolon utf-16-le"])

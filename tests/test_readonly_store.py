@@ -1,4 +1,4 @@
-"""A run store on a read-only disk (issue 23, item 7): ``runs`` still lists it; ``search`` and ``train`` say in one
+"""A run store on a read-only disk: ``runs`` still lists it; ``search`` and ``train`` say in one
 line that the folder cannot be written, not SQLAlchemy's words. The disk is a real tmpfs remounted read-only (root
 only; elsewhere the tests are skipped). Root ignores file permissions, so a chmod would not make a store read-only."""
 

@@ -1,5 +1,5 @@
-"""Issue 23's library and CLI items: a one-row file refused up front (item 5) with no failed run or trial left
-behind (item 12), a refused --continue leaving no run (item 12)."""
+"""Reliability of the library and the CLI: a one-row file refused up front with no failed run or trial left
+behind, a refused --continue leaving no run, a killed search reading "died", a queue outliving its server."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from multilabel import TrainConfig, make_synthetic, search
+from multilabel import TrainConfig, jobs, make_synthetic, search
 from multilabel.data import dataset_from_frame
 from multilabel.errors import MultilabelError
 from multilabel.session import SessionRegistry
@@ -61,8 +61,8 @@ def test_registry_and_search_launch_refuse_one_row(store_home):
         registry.enqueue(config, one)
     assert registry.store.list_runs() == [] and registry.queued() == []
     with pytest.raises(MultilabelError, match="'one.csv' has 1 data row"):
-        search.launch(one, "s1", home=store_home, trials=2)
-    assert search.list_jobs(store_home) == []
+        jobs.launch(one, "s1", home=store_home, trials=2)
+    assert jobs.list_jobs(store_home) == []
     registry.store.close()
     assert data.num_rows == 50
 
@@ -78,7 +78,7 @@ def test_search_page_refuses_a_one_row_upload_naming_the_file(store_home):
     at.button(key="search_start").click().run()
     errors = [e.value for e in at.error]
     assert len(errors) == 1 and "one\\.csv" in errors[0] and "1 data row" in errors[0], errors
-    assert search.list_jobs(store_home) == []
+    assert jobs.list_jobs(store_home) == []
 
 
 def test_refused_continue_leaves_no_run(cli, store_home):
@@ -106,17 +106,17 @@ def test_dashboard_continue_of_a_damaged_checkpoint_leaves_no_run(cli, store_hom
     assert np.isfinite(parent["best"]["val_loss"])
 
 
-# -- item 4: a killed search reads "died", its running trial too -------------------------------------------------------
+# -- a killed search reads "died", its running trial too ----------
 
 def test_a_killed_search_reads_died_not_finished(store_home, monkeypatch):
     import os
     import signal
     import time
 
-    from multilabel.store import owner_pid
+    from multilabel.jobs import owner_pid
 
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    job = search.launch(make_synthetic(240, 5, 3, seed=0), "doomed", home=store_home, trials=50, folds=1,
+    job = jobs.launch(make_synthetic(240, 5, 3, seed=0), "doomed", home=store_home, trials=50, folds=1,
                         members=1, epochs=2000)
     try:
         deadline = time.monotonic() + 120
@@ -130,10 +130,10 @@ def test_a_killed_search_reads_died_not_finished(store_home, monkeypatch):
             assert time.monotonic() < deadline, "no trial started"
             time.sleep(0.2)
         os.kill(owner_pid(job["token"]), signal.SIGKILL)
-        search._CHILDREN[owner_pid(job["token"])].wait(timeout=30)
-        found = search.find_job("doomed", store_home)
+        jobs._CHILDREN[owner_pid(job["token"])].wait(timeout=30)
+        found = jobs.find_job("doomed", store_home)
         assert not found["alive"] and found["outcome"] == "died"
-        settled = search.settle(search.study_summary(job["storage"], "doomed"), found)
+        settled = jobs.settle(search.study_summary(job["storage"], "doomed"), found)
         assert "RUNNING" not in settled["states"] and settled["states"]["DIED"] >= 1
         assert all(t["state"] != "RUNNING" for t in settled["trials"])
 
@@ -148,13 +148,13 @@ def test_a_killed_search_reads_died_not_finished(store_home, monkeypatch):
         states = {state for frame in at.dataframe if "state" in frame.value.columns for state in frame.value["state"]}
         assert "died" in states and "running" not in states, states
     finally:
-        for child in search._CHILDREN.values():
+        for child in jobs._CHILDREN.values():
             if child.poll() is None:
                 child.kill()
                 child.wait(timeout=10)
 
 
-# -- item 3: the queue goes on after the server that queued it is gone -------------------------------------------------
+# -- the queue goes on after the server that queued it is gone ----------
 
 SERVER = r"""
 import sys, time
@@ -178,7 +178,7 @@ def test_the_queue_goes_on_after_the_server_is_killed_with_no_page_open(store_ho
     import sys
     import time
 
-    from multilabel.store import owner_pid
+    from multilabel.jobs import owner_pid
 
     server = subprocess.Popen([sys.executable, "-c", SERVER, str(store_home)], cwd=pagetest.REPO,
                               stdout=subprocess.PIPE, text=True)
@@ -210,7 +210,7 @@ def test_the_queue_goes_on_after_the_server_is_killed_with_no_page_open(store_ho
                     pass
 
 
-# -- item 12: an interrupted run's best metrics come from the epochs it logged -----------------------------------------
+# -- an interrupted run's best metrics come from the epochs it logged ----------
 
 def test_an_interrupted_run_has_best_metrics_from_its_logged_epochs(spawn_cli, cli, store_home):
     import time

@@ -388,6 +388,24 @@ def test_cli_search_with_two_jobs_writes_an_ensemble_that_evaluate_accepts(tiny,
     assert 0 <= json.loads(scored.stdout)["hamming_loss"] <= 1
 
 
+def test_run_workers_splits_the_trials_with_a_helper_process_and_counts_every_trial(tiny, tmp_path, monkeypatch):
+    csv = tmp_path / "tiny.csv"
+    labels = write_tiny_csv(csv, tiny)
+    storage = f"sqlite:///{tmp_path / 'workers.db'}"
+    study = search.open_study(storage, "workers", seed=0)
+    monkeypatch.chdir(REPO)  # the helper runs ``python -m multilabel`` from this checkout
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    told, threads = [], torch.get_num_threads()
+    search.run_workers(tiny, tiny_base(epochs=3), study, storage, str(csv), labels, trials=3, jobs=2, folds=1,
+                       epochs=3, seed=0, on_trial=lambda st, trial: told.append(trial), poll_s=0.05)
+    finished = study.get_trials(deepcopy=False)
+    assert [t.state.name for t in finished] == ["COMPLETE"] * 3
+    assert len(told) == 3  # once per trial, whichever worker ran it
+    assert told.count(None) >= 1  # the helper's trials are counted too
+    assert torch.get_num_threads() == threads  # every core back for the ensemble
+
+
 def test_ctrl_c_keeps_the_finished_trials(tiny, tmp_path, store_home):
     csv = tmp_path / "tiny.csv"
     labels = write_tiny_csv(csv, tiny)
@@ -454,32 +472,6 @@ def test_a_fresh_study_starts_from_the_defaults(tiny, tmp_path):
     assert second["hidden_size"] == 256  # the rest from the base config
     assert third["hidden_size"] == 512 and third["dropout"] == 0.5
     assert not study.get_trials(states=(optuna.trial.TrialState.WAITING,))  # nothing left queued
-
-
-def test_a_background_search_can_be_followed_and_stopped_like_ctrl_c(tiny, tmp_path, store_home):
-    out = tmp_path / "bg.pt"
-    job = search.start_background(tiny, "bg", home=store_home, trials=1000, folds=1, members=2, out=out, epochs=4)
-    try:
-        deadline = time.monotonic() + 120
-        summary = None
-        while time.monotonic() < deadline and job.alive():
-            time.sleep(0.5)
-            try:
-                summary = search.study_summary(job.storage, "bg")
-            except MultilabelError:
-                continue  # the process has not created the study yet
-            if summary["states"].get("COMPLETE", 0) >= 2:
-                break
-        assert summary is not None and summary["states"].get("COMPLETE", 0) >= 2 and job.result() is None
-        job.stop()
-        job.process.wait(timeout=120)
-    finally:
-        if job.alive():
-            job.process.kill()
-            job.process.wait()
-    result = job.result()
-    assert result["interrupted"] is True and result["checkpoint"] == str(out)
-    assert len(load_checkpoint(out).nets) == 2 * search.ENSEMBLE_SEEDS
 
 
 # ---- refit wired into training (TrainConfig.refit) --------------------------------------------------------------

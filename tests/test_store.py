@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import time
 
+import numpy as np
 import pytest
 
 from multilabel import MultilabelError
 from multilabel.store import FINISHED, LIVE_ONLY_FIELDS, RunStore, default_home
+from multilabel.store_schema import ADDED_COLUMNS, SCHEMA_VERSION
 
 CONFIG = {"hidden_size": 8, "epochs": 3}
 DATA = {"source": "synthetic", "rows": 100}
@@ -186,11 +189,11 @@ def test_a_run_owned_by_an_exited_unreaped_process_reads_interrupted(store):
     import subprocess
     import sys
 
-    from multilabel.store import _process_token
+    from multilabel.jobs import process_token
 
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     try:
-        token = _process_token(child.pid)
+        token = process_token(child.pid)
         deadline = time.monotonic() + 60  # a safety net, not a speed check
         while not open(f"/proc/{child.pid}/stat").read().rsplit(")", 1)[1].split()[0] == "Z":
             assert time.monotonic() < deadline, "the child never exited"
@@ -229,7 +232,7 @@ def test_a_full_disk_while_saving_validation_arrays_is_one_line_and_leaves_nothi
     assert list((store.home / "checkpoints").iterdir()) == []
 
 
-# -- names and notes (issue 11, item 3) -------------------------------------------------------------------------------
+# -- names and notes -------------------------------------------------------------------------------------------------
 
 def test_rename_keeps_a_one_line_name_and_refuses_empty_or_too_long_ones(store, store_home):
     from multilabel.store import MAX_NAME
@@ -272,3 +275,87 @@ def test_notes_can_be_edited_and_deleted_by_position(store):
     assert store.get_run(run_id)["notes"] == []
     with pytest.raises(MultilabelError, match="no run 'nope'"):
         store.delete_note("nope", 0)
+
+
+# ---- schema migrations: every older store opens and upgrades ---------------------------------------------------------
+
+FIRST_RELEASE_RUNS = """CREATE TABLE runs (id TEXT PRIMARY KEY, name TEXT NOT NULL, status TEXT NOT NULL,
+    created_at REAL NOT NULL, finished_at REAL, owner TEXT, config TEXT NOT NULL, data TEXT NOT NULL, info TEXT,
+    best TEXT, last_live TEXT, epochs_done INTEGER NOT NULL DEFAULT 0, checkpoint TEXT, error TEXT)"""
+EPOCHS = """CREATE TABLE epochs (run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE, epoch INTEGER NOT NULL,
+    record TEXT NOT NULL, PRIMARY KEY (run_id, epoch))"""
+
+
+def _old_store(home, added: tuple[str, ...], version: int, queue: bool = False) -> None:
+    """A runs.db as an older release wrote it: the first release's tables plus the columns ``added``, one finished
+    run with two epochs, at ``PRAGMA user_version`` ``version``."""
+    import sqlite3
+
+    home.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(home / "runs.db")
+    db.execute(FIRST_RELEASE_RUNS)
+    db.execute(EPOCHS)
+    for column in added:
+        db.execute(f"ALTER TABLE runs ADD COLUMN {column} {ADDED_COLUMNS[column]}")
+    if queue:
+        db.execute("CREATE TABLE queue (id INTEGER PRIMARY KEY AUTOINCREMENT, created_at REAL NOT NULL, state TEXT "
+                   "NOT NULL, claimed_at REAL, name TEXT, config TEXT NOT NULL, data TEXT NOT NULL, started_by TEXT, "
+                   "run_id TEXT, error TEXT)")
+    db.execute("INSERT INTO runs (id, name, status, created_at, finished_at, owner, config, data, best, epochs_done) "
+               "VALUES ('old', 'old run', 'completed', 1.0, 2.0, '1:?', ?, ?, ?, 2)",
+               (json.dumps(CONFIG), json.dumps(DATA), json.dumps({"epoch": 2, "val_loss": 0.5})))
+    for epoch in (1, 2):
+        db.execute("INSERT INTO epochs VALUES ('old', ?, ?)", (epoch, json.dumps({"epoch": epoch, "val_loss": 0.5})))
+    db.execute(f"PRAGMA user_version={version}")
+    db.commit()
+    db.close()
+
+
+@pytest.mark.parametrize("added, version, queue", [
+    ((), 0, False),  # the first release
+    (("started_by", "notes", "progress", "stop_requested"), 0, False),  # before pause and continue
+    (tuple(ADDED_COLUMNS), 0, True),  # the last store before versioning (columns and queue, user_version 0)
+    (tuple(ADDED_COLUMNS), 1, False),  # version 1: before the queue was a migration
+], ids=["first-release", "before-control", "unversioned-latest", "version-1"])
+def test_a_store_of_every_older_schema_opens_and_upgrades(tmp_path, added, version, queue):
+    import sqlite3
+
+    home = tmp_path / "old"
+    _old_store(home, added, version, queue)
+    listed = RunStore(home, readonly=True).list_runs()  # read as it is, before any upgrade
+    assert [(r["id"], r["status"], r["started_by"]) for r in listed] == [("old", "completed", None)]
+    store = RunStore(home)
+    run = store.get_run("old")
+    assert run["status"] == "completed" and run["notes"] == [] and run["best"]["val_loss"] == 0.5
+    assert [r["epoch"] for r in store.history("old")] == [1, 2]
+    store.request_pause("old")
+    assert store.pause_state("old") == (True, None)
+    assert store.enqueue(CONFIG, DATA, {"X": np.zeros((2, 2))}) == 1 and len(store.queue()) == 1
+    new = store.create_run(CONFIG, DATA, started_by="test")
+    assert store.get_run(new)["started_by"] == "test"
+    store.close()
+    db = sqlite3.connect(home / "runs.db")
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert set(ADDED_COLUMNS) <= {row[1] for row in db.execute("PRAGMA table_info(runs)")}
+    db.close()
+    RunStore(home).close()  # opening an up-to-date store again changes nothing
+
+
+def test_migrations_run_in_order_from_the_stores_version_once(tmp_path):
+    import sqlite3
+
+    from multilabel import store_schema
+
+    db = sqlite3.connect(tmp_path / "x.db")
+    assert store_schema.migrate(db) == 0 and store_schema.migrate(db) == SCHEMA_VERSION
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == len(store_schema.MIGRATIONS)
+    db.execute("PRAGMA user_version=1")
+    db.execute("DROP TABLE queue")
+    db.commit()
+    assert store_schema.migrate(db) == 1  # only migration 2 ran: the queue is back
+    assert db.execute("SELECT count(*) FROM queue").fetchone() == (0,)
+    db.execute(f"PRAGMA user_version={SCHEMA_VERSION + 5}")  # a store a newer release wrote: left as it is
+    db.commit()
+    assert store_schema.migrate(db) == SCHEMA_VERSION + 5
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION + 5
+    db.close()

@@ -1,4 +1,4 @@
-"""Logging to TensorBoard and MLflow (issue 26): what ``train --tensorboard`` / ``--mlflow`` wrote, read back with
+"""Logging to TensorBoard and MLflow: what ``train --tensorboard`` / ``--mlflow`` wrote, read back with
 TensorBoard's own event reader and ``mlflow.MlflowClient``, equals what the run store holds."""
 
 from __future__ import annotations
