@@ -8,7 +8,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from multilabel import MultilabelError, search, searchview as sv
+from multilabel import MultilabelError, jobs, search, searchview as sv
 from multilabel.charts import search_importance_figure, search_parallel_figure, search_progress_figure
 from app_pages._export import onnx_button
 from app_pages._keys import ENSEMBLE_PREFIX, PREDICT_RUN
@@ -46,7 +46,7 @@ def ended(job: dict, best: dict | None, home: Path) -> None:
                                       key="search_refit_seeds", help="1 member with 1 seed = one model")
             if st.button("Refit on all rows", key="search_refit"):
                 try:
-                    search.rebuild(job["study"], int(k), home, seeds=int(n_seeds))
+                    jobs.rebuild(job["study"], int(k), home, seeds=int(n_seeds))
                 except MultilabelError as exc:
                     error(exc)
                 else:
@@ -110,7 +110,7 @@ def live_panel(study: str, home: Path, alive: bool) -> None:
     @st.fragment(run_every=sv.poll_interval_s(st.session_state.get("search_render_s", 0.0)) if alive else None)
     def live_view() -> None:
         began = time.perf_counter()
-        current = search.find_job(study, home)
+        current = jobs.find_job(study, home)
         if current is None or (alive and not current["alive"]):
             st.rerun()  # the search ended: draw the page again once (Stop disabled, the ensemble offered)
         st.session_state["search_importance_s"] = 0.0

@@ -1,4 +1,4 @@
-"""What the Search page shows about a background search, worked out from its job record (``search.find_job``) and its
+"""What the Search page shows about a background search, worked out from its job record (``jobs.find_job``) and its
 study (``search.study_summary``): the phase and status words, the budget, the trials table, when hyperparameter
 importance is fitted again, and how often the live view polls. Plain functions of plain dicts; no Streamlit."""
 
@@ -9,7 +9,7 @@ from typing import Any, Mapping, Optional
 
 import pandas as pd
 
-from . import search
+from . import jobs, search
 from .errors import MultilabelError
 
 # The live view reads the study from its SQLite file and redraws the table and charts every POLL_S, slower for big
@@ -35,9 +35,9 @@ def poll_interval_s(render_s: float) -> float:
 
 
 def job_summary(job: Mapping[str, Any]) -> Optional[dict[str, Any]]:
-    """The job's study as the page shows it (``search.settle``), or None while its process has not created it."""
+    """The job's study as the page shows it (``jobs.settle``), or None while its process has not created it."""
     try:
-        return search.settle(search.study_summary(search.cached_storage(job["storage"]), job["study"]), dict(job))
+        return jobs.settle(search.study_summary(search.cached_storage(job["storage"]), job["study"]), dict(job))
     except MultilabelError:
         return None
 
@@ -91,7 +91,7 @@ def data_line(job: Mapping[str, Any]) -> str:
 
 def jobs_by_study(home: Any = None) -> dict[str, dict[str, Any]]:
     """Every background search started in ``home``, by study name, most recently started first."""
-    return {job["study"]: job for job in search.list_jobs(home)}
+    return {job["study"]: job for job in jobs.list_jobs(home)}
 
 
 def job_option(job: Mapping[str, Any]) -> str:

@@ -14,7 +14,7 @@ status_slot = st.empty()
 status_slot.caption("loading…")
 
 from multilabel import MultilabelError, guess_label_columns, make_synthetic, read_csv  # noqa: E402
-from multilabel import search, searchview as sv  # noqa: E402
+from multilabel import jobs, search, searchview as sv  # noqa: E402
 from multilabel.data import dataset_from_frame  # noqa: E402
 from multilabel.paths import os_error_message  # noqa: E402
 from multilabel.store import default_home  # noqa: E402
@@ -26,8 +26,8 @@ HOME = default_home()
 
 
 # -- which search ----------------------------------------------------------------------------------------------------
-jobs = sv.jobs_by_study(HOME)
-study, stale = sv.chosen_study(st.query_params.get("study"), st.session_state.get("search_study"), jobs)
+by_study = sv.jobs_by_study(HOME)
+study, stale = sv.chosen_study(st.query_params.get("study"), st.session_state.get("search_study"), by_study)
 if stale:
     st.warning(f"No search named {plain(stale)} in this run store; start a new one below.")
     st.query_params.pop("study", None)
@@ -49,10 +49,10 @@ def pick() -> None:
         st.session_state["search_study"] = chosen
 
 
-if jobs:
+if by_study:
     st.session_state["search_pick"] = study or NEW  # the widget follows the page's choice (a start, a link)
-    st.selectbox("Search", [NEW, *jobs], key="search_pick", on_change=pick,
-                 format_func=lambda s: s if s not in jobs else sv.job_option(jobs[s]))
+    st.selectbox("Search", [NEW, *by_study], key="search_pick", on_change=pick,
+                 format_func=lambda s: s if s not in by_study else sv.job_option(by_study[s]))
 
 # -- start a search --------------------------------------------------------------------------------------------------
 if not study:
@@ -119,7 +119,7 @@ if not study:
                                       "the ensemble averages all N x seeds nets")
     workers = cols[2].number_input("Worker processes", 1, 8, 1, key="search_workers",
                                    help="processes that run trials side by side on this machine")
-    study_name = cols[3].text_input("Search name", search.next_study_name(HOME), key="search_name",
+    study_name = cols[3].text_input("Search name", jobs.next_study_name(HOME), key="search_name",
                               help="names this search in the run store and in the page's link")
 
     if st.button("Start search", type="primary", key="search_start"):
@@ -129,7 +129,7 @@ if not study:
             if not minutes and not trials:
                 raise MultilabelError("give the search a budget: minutes, trials, or both")
             data = data_ready()
-            job = search.launch(data, study_name, home=HOME, trials=int(trials) or None,
+            job = jobs.launch(data, study_name, home=HOME, trials=int(trials) or None,
                                 timeout=float(minutes) * 60 or None, folds=int(folds), jobs=int(workers),
                                 members=int(members), epochs=int(epochs), data_info=data_info,
                                 seeds=int(seeds))
@@ -144,12 +144,12 @@ if not study:
     st.stop()
 
 # -- one search, live ------------------------------------------------------------------------------------------------
-job = search.find_job(study, HOME)
+job = jobs.find_job(study, HOME)
 alive = job["alive"]
 stop_col, _ = st.columns([1, 5])
 if stop_col.button("Stop", key="search_stop", disabled=not alive,
                    help="like Ctrl-C: the running trial ends, finished trials are kept, the ensemble is built"):
-    search.stop_job(study, HOME)
+    jobs.stop_job(study, HOME)
     st.rerun()
 with st.container(key="search_panel"):
     live_panel(study, HOME, alive)

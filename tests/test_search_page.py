@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from multilabel import load_checkpoint, make_synthetic, search
+from multilabel import jobs, load_checkpoint, make_synthetic, search
 from multilabel.charts import search_importance_figure, search_parallel_figure, search_progress_figure
 from multilabel.errors import MultilabelError
 
@@ -34,12 +34,12 @@ def home(tmp_path, monkeypatch) -> Iterator[Path]:
     monkeypatch.setenv("MULTILABEL_HOME", str(tmp_path))
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     yield tmp_path
-    for job in search.list_jobs(tmp_path):
-        search.stop_job(job["study"], tmp_path)
+    for job in jobs.list_jobs(tmp_path):
+        jobs.stop_job(job["study"], tmp_path)
     deadline = time.monotonic() + 60
-    while any(job["alive"] for job in search.list_jobs(tmp_path)) and time.monotonic() < deadline:
+    while any(job["alive"] for job in jobs.list_jobs(tmp_path)) and time.monotonic() < deadline:
         time.sleep(0.2)
-    for pid, child in list(search._CHILDREN.items()):  # only processes this test process started
+    for pid, child in list(jobs._CHILDREN.items()):  # only processes this test process started
         if child.poll() is None:
             child.kill()
             child.wait(timeout=10)
@@ -95,7 +95,7 @@ def test_a_search_runs_in_the_background_shows_trials_stops_and_hands_its_ensemb
     start_tiny(at, trials=1000)  # a budget it will not reach: Stop ends it
     assert at.session_state["search_study"] == "search-1"
     assert at.query_params["study"] == "search-1"
-    job = search.find_job("search-1", home)
+    job = jobs.find_job("search-1", home)
     assert job["alive"] and job["rows"] == 240 and job["labels"] == ["label_0", "label_1", "label_2"]
 
     wait_until(at, lambda at: complete_shown(at) >= 3, "three completed trials in the table")
@@ -129,7 +129,7 @@ def test_a_search_runs_in_the_background_shows_trials_stops_and_hands_its_ensemb
 
     at.button(key="search_stop").click().run()
     wait_until(at, lambda at: "status: **stopped**" in text(at), "the search to stop", timeout=WAIT_S)
-    job = search.find_job("search-1", home)
+    job = jobs.find_job("search-1", home)
     assert not job["alive"] and job["stop_requested"] and job["result"]["interrupted"] is True
     done = job["result"]["states"]["COMPLETE"]
     assert done >= 3  # what was finished is kept
@@ -156,17 +156,17 @@ def test_a_reload_with_the_study_in_the_url_finds_the_search_again(home):
     wait_until(at, lambda at: "status: **finished**" in text(at), "the 2-trial search to finish")
     assert complete_shown(at) + int((trials_shown(at)["state"] != "complete").sum()) == 2
     assert at.button(key="search_to_predict").label == "Use the ensemble on Predict"
-    assert len(load_checkpoint(search.find_job("search-1", home)["ensemble"]).nets) == 4
+    assert len(load_checkpoint(jobs.find_job("search-1", home)["ensemble"]).nets) == 4
 
     # Refit the single best configuration with one seed instead: a background process replaces the checkpoint.
     at.number_input(key="search_refit_members").set_value(1)
     at.number_input(key="search_refit_seeds").set_value(1)
     at.button(key="search_refit").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
-    wait_until(at, lambda at: "status: **finished**" in text(at) and not search.find_job("search-1", home)["alive"],
+    wait_until(at, lambda at: "status: **finished**" in text(at) and not jobs.find_job("search-1", home)["alive"],
                "the refit to end")
     assert at.button(key="search_to_predict").label == "Use the best model on Predict"
-    single = load_checkpoint(search.find_job("search-1", home)["ensemble"])
+    single = load_checkpoint(jobs.find_job("search-1", home)["ensemble"])
     assert len(single.nets) == 1 and single.metrics["members"] == 1
 
     # The picker lists it; choosing "new" shows the form again with the next free name.
@@ -189,12 +189,12 @@ def test_start_without_a_budget_or_with_a_taken_name_is_one_clear_line(home):
     at.number_input(key="search_minutes").set_value(0.0).run()
     at.button(key="search_start").click().run()
     assert not at.exception and [e.value for e in at.error] == [plain("give the search a budget: minutes, trials, or both")]
-    assert search.list_jobs(home) == []
+    assert jobs.list_jobs(home) == []
     at.text_input(key="search_name").set_value("bad name!").run()
     at.number_input(key="search_trials").set_value(1).run()
     at.button(key="search_start").click().run()
     assert len(at.error) == 1 and "not usable" in at.error[0].value
-    assert start is not None and search.list_jobs(home) == []
+    assert start is not None and jobs.list_jobs(home) == []
 
 
 def test_csv_data_defaults_its_labels_to_the_trailing_binary_columns(home, emotions_csv, emotion_labels):
@@ -210,25 +210,25 @@ def test_csv_data_defaults_its_labels_to_the_trailing_binary_columns(home, emoti
 
 def test_jobs_are_found_from_their_files_and_a_dead_one_is_not_alive(home):
     data = make_synthetic(120, 4, 2, seed=1)
-    job = search.launch(data, "one", home=home, trials=1, folds=1, members=1, epochs=2)
+    job = jobs.launch(data, "one", home=home, trials=1, folds=1, members=1, epochs=2)
     assert job["alive"]
     with pytest.raises(MultilabelError, match="exists already"):
-        search.launch(data, "one", home=home, trials=1)
+        jobs.launch(data, "one", home=home, trials=1)
     deadline = time.monotonic() + WAIT_S
-    while search.find_job("one", home)["alive"] and time.monotonic() < deadline:
+    while jobs.find_job("one", home)["alive"] and time.monotonic() < deadline:
         time.sleep(0.2)
-    done = search.find_job("one", home)
+    done = jobs.find_job("one", home)
     assert not done["alive"] and done["result"]["states"] == {"COMPLETE": 1}
     assert done["ensemble"] == str(home / "search" / "one.pt") and not done["stop_requested"]
-    assert search.stop_job("one", home) is False  # nothing left to stop
-    assert [j["study"] for j in search.list_jobs(home)] == ["one"]
-    assert search.next_study_name(home) == "search-1"
+    assert jobs.stop_job("one", home) is False  # nothing left to stop
+    assert [j["study"] for j in jobs.list_jobs(home)] == ["one"]
+    assert jobs.next_study_name(home) == "search-1"
     with pytest.raises(MultilabelError, match="give the search a budget"):
-        search.launch(data, "two", home=home)
+        jobs.launch(data, "two", home=home)
 
 
 def test_stop_reaches_every_worker_process_of_a_search(home):
-    job = search.launch(make_synthetic(240, 6, 3, seed=2), "two", home=home, trials=1000, folds=1, jobs=2,
+    job = jobs.launch(make_synthetic(240, 6, 3, seed=2), "two", home=home, trials=1000, folds=1, jobs=2,
                         members=1, epochs=3)
     storage = job["storage"]
     deadline = time.monotonic() + WAIT_S
@@ -237,21 +237,21 @@ def test_stop_reaches_every_worker_process_of_a_search(home):
             summary = search.study_summary(storage, "two")
         except MultilabelError:  # the process has not created the study yet
             summary = {"states": {}}
-        if summary["states"].get("COMPLETE", 0) >= 4 and search._child_pids(int(job["token"].split(":")[0])):
+        if summary["states"].get("COMPLETE", 0) >= 4 and jobs.child_pids(int(job["token"].split(":")[0])):
             break
         assert time.monotonic() < deadline, f"the two workers did not get going: {summary['states']}"
         time.sleep(0.3)
-    helpers = search._child_pids(int(job["token"].split(":")[0]))
-    assert search.stop_job("two", home) is True
+    helpers = jobs.child_pids(int(job["token"].split(":")[0]))
+    assert jobs.stop_job("two", home) is True
     deadline = time.monotonic() + WAIT_S
-    while search.find_job("two", home)["alive"]:
+    while jobs.find_job("two", home)["alive"]:
         assert time.monotonic() < deadline, "the search did not end after Stop"
         time.sleep(0.3)
     for pid in helpers:  # no helper keeps running trials after Stop
         assert not Path(f"/proc/{pid}").exists() or b") Z" in Path(f"/proc/{pid}/stat").read_bytes()
     after = search.study_summary(storage, "two")
     assert "RUNNING" not in after["states"]
-    assert search.find_job("two", home)["result"]["interrupted"] is True
+    assert jobs.find_job("two", home)["result"]["interrupted"] is True
 
 
 def test_importance_needs_enough_completed_trials_then_sums_to_one(tmp_path):

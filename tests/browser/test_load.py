@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from multilabel.store import RunStore, owner_pid
+from multilabel.jobs import owner_pid
+from multilabel.store import RunStore
 
 pytestmark = pytest.mark.browser
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from playwright.sync_api import Page, expect
 
-from multilabel import load_checkpoint, make_synthetic, search
+from multilabel import jobs, load_checkpoint, make_synthetic
 
 pytestmark = pytest.mark.browser
 LOAD_MS = 60_000
@@ -76,7 +76,7 @@ def test_start_a_search_watch_it_reload_stop_it_and_predict_with_its_ensemble(pa
     expect(panel.get_by_text(re.compile(r"Ensemble of the best 2 configuration"))).to_be_visible()
     expect(page.locator("[data-testid='stException']")).to_have_count(0)
     screenshot("3-stopped")
-    job = search.find_job("search-1", server.home)
+    job = jobs.find_job("search-1", server.home)
     assert not job["alive"] and job["result"]["interrupted"] and job["result"]["states"]["COMPLETE"] >= 3
     assert len(load_checkpoint(job["ensemble"]).nets) == 2
 
