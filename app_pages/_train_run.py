@@ -17,8 +17,9 @@ from multilabel.session import RunView, SessionRegistry
 from app_pages._keys import LOAD_FORM, PREDICT_RUN, RUN_ID, TRAIN_UPLOAD
 from app_pages._nav import INSPECT, PREDICT
 from app_pages._shared import FIGURES, error, plain
-from app_pages._words import (CONTROL_WORDS, control_question, epoch_progress_words, final_metrics_words, for_page, notes_lines,
-                              owner_line, queue_line, refitting_words, run_state_words, setup_line)
+from app_pages._words import (CONTROL_WORDS, control_question, epoch_progress_words, final_metrics_words,
+                              for_page, notes_lines, owner_line, queue_line, refitting_words, run_state_words,
+                              setup_line)
 
 CONFIRM = "confirm_control"  # (run id, action) of a control asked of another session's run, awaiting Yes / Cancel
 

@@ -162,6 +162,15 @@ def search_model_words(members: int, seeds: int) -> str:
            f"seed{'s' if seeds > 1 else ''})"
 
 
+def model_label(model: Mapping[str, Any]) -> str:
+    """How Predict lists a model (predictview.model_choices' values): 'run-3 · completed · val micro-F1 0.812', or
+    'search s1 · ensemble of 15 nets (5 configurations × 3 seeds) · CV micro-F1 0.790'."""
+    if model["what"] == "ensemble":
+        return (f"search {model['study']} · {search_model_words(model['members'], model['seeds'])} · CV micro-F1 "
+                f"{model['micro_f1']:.3f}")
+    return f"{model['name']} · {status_word(model['status'])} · val micro-F1 {model['micro_f1']:.3f}"
+
+
 def threshold_origin(mode: str, thresholds: Iterable[float]) -> str:
     """Where a model's thresholds come from, for the sentence 'They start at the model's own (...)'."""
     cuts = list(thresholds)

@@ -107,7 +107,8 @@ def test_refit_estimate_only_for_a_live_run_that_will_refit_and_has_not_started_
         pytest.approx(refit_expected_s(history, 100, 2))
     assert refit_eta_s(view(alive=False, history=history, info=info, config=cfg)) is None
     assert refit_eta_s(view(alive=True, history=history, info=info)) is None  # no refit
-    assert refit_eta_s(view(alive=True, history=history, info={**info, "refitting": {"rows": 100, "epochs": 2}}, config=cfg)) is None
+    refitting = {**info, "refitting": {"rows": 100, "epochs": 2}}
+    assert refit_eta_s(view(alive=True, history=history, info=refitting, config=cfg)) is None
 
 
 def test_first_epoch_fraction_follows_the_in_epoch_progress():
