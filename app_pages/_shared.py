@@ -12,7 +12,7 @@ import pandas as pd
 
 import streamlit as st
 
-from multilabel import Dataset, MultilabelError, TrainedModel, load_checkpoint
+from multilabel import MultilabelError, TrainedModel, load_checkpoint
 from multilabel.data import label_warnings, labels_array
 from multilabel.charts import FigureMemo
 from multilabel.session import SessionRegistry, get_registry
@@ -119,12 +119,6 @@ def release_upload(upload: Any) -> None:
     upload.close()
     gc.collect()  # a replaced DataFrame sits in reference cycles: freed by the collector, not at once
     release_memory()
-
-
-def show_data_warnings(data: Dataset) -> None:
-    """``st.warning`` for each of ``data.warnings`` (e.g. a label column that is 0 in every row), escaped."""
-    for warning in data.warnings:
-        st.warning(plain(warning))
 
 
 def show_label_warnings(frame: pd.DataFrame, labels: Sequence[str], name: str) -> None:
