@@ -20,10 +20,10 @@ from multilabel.store import default_home
 
 from app_pages._words import for_page
 
-# Characters that Markdown (and Streamlit's extensions: :color[...], :material/icon:, $math$, <html>) give meaning.
 # Built figures shared by every session of this server process (see FigureMemo): live pages poll often, and most
 # polls find no new epoch.
 FIGURES = FigureMemo()
+# Characters that Markdown (and Streamlit's extensions: :color[...], :material/icon:, $math$, <html>) give meaning.
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>$:&])")
 # Where GFM's autolinks begin: "http:" / "https:" / "ftp:" / "mailto:" / "xmpp:", "www.", and the "@" of an address.
 _AUTOLINK = re.compile(r"(?i)(?:\b(?:https?|ftp|mailto|xmpp):|\bwww\.|@)")
