@@ -17,11 +17,12 @@ st.markdown(
 )
 st.markdown(
     "1. **Train**: pick synthetic data or upload a CSV, set the network and training knobs, start, and watch the "
-    "loss and per-label probabilities live. Training keeps running if you change page or reload.\n"
-    "2. **Predict**: pick a trained model (or upload a checkpoint), upload a CSV, tune per-label thresholds, "
-    "download the result.\n"
-    "3. **Runs**: every run is kept with its settings, metrics and checkpoint; compare and reload them.\n"
-    "4. **Search**: a background search tries many settings on your data and builds an ensemble for Predict.\n"
+    "loss and per-label probabilities live. Training keeps running if you change page or reload; pause, stop, "
+    "continue or queue runs.\n"
+    "2. **Search**: a background search tries many settings on your data and builds an ensemble for Predict.\n"
+    "3. **Predict**: pick a trained model or ensemble (or upload a checkpoint), upload a CSV, tune per-label "
+    "thresholds, download the result.\n"
+    "4. **Runs**: every run is kept with its settings, metrics and checkpoint; compare and reload them.\n"
     "5. **Inspect**: one run's per-label precision-recall and ROC curves, thresholds, confusion and network.\n"
     "6. **Sigmoid vs softmax**: why the network ends in one sigmoid per label, shown on data."
 )

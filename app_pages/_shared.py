@@ -12,7 +12,7 @@ import pandas as pd
 
 import streamlit as st
 
-from multilabel import Dataset, MultilabelError, TrainedModel, load_checkpoint
+from multilabel import MultilabelError, TrainedModel, load_checkpoint
 from multilabel.data import label_warnings, labels_array
 from multilabel.charts import FigureMemo
 from multilabel.session import SessionRegistry, get_registry
@@ -20,10 +20,10 @@ from multilabel.store import default_home
 
 from app_pages._words import for_page
 
-# Characters that Markdown (and Streamlit's extensions: :color[...], :material/icon:, $math$, <html>) give meaning.
 # Built figures shared by every session of this server process (see FigureMemo): live pages poll often, and most
 # polls find no new epoch.
 FIGURES = FigureMemo()
+# Characters that Markdown (and Streamlit's extensions: :color[...], :material/icon:, $math$, <html>) give meaning.
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>$:&])")
 # Where GFM's autolinks begin: "http:" / "https:" / "ftp:" / "mailto:" / "xmpp:", "www.", and the "@" of an address.
 _AUTOLINK = re.compile(r"(?i)(?:\b(?:https?|ftp|mailto|xmpp):|\bwww\.|@)")
@@ -119,12 +119,6 @@ def release_upload(upload: Any) -> None:
     upload.close()
     gc.collect()  # a replaced DataFrame sits in reference cycles: freed by the collector, not at once
     release_memory()
-
-
-def show_data_warnings(data: Dataset) -> None:
-    """``st.warning`` for each of ``data.warnings`` (e.g. a label column that is 0 in every row), escaped."""
-    for warning in data.warnings:
-        st.warning(plain(warning))
 
 
 def show_label_warnings(frame: pd.DataFrame, labels: Sequence[str], name: str) -> None:

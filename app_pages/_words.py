@@ -65,6 +65,74 @@ def rows_line(info: Mapping[str, Any], alive: bool) -> str:
     return "preparing data…" if alive else "rows not recorded"
 
 
+def run_state_words(view: Any) -> str:
+    """The status part of the Train page's run line (Markdown): '**running** (pausing after epoch 4…)'."""
+    word = f"**{status_word(view.status)}**"
+    if view.stopping:
+        return f"{word} (stopping…)"
+    if view.paused:
+        return f"**paused** at epoch {view.epoch}"
+    if view.pausing:
+        return f"{word} (pausing after epoch {view.epoch + 1}…)"
+    if view.stepping:
+        return f"{word} (one more epoch, then paused…)"
+    return word
+
+
+def setup_line(view: Any) -> str:
+    """'1,600 training / 400 validation rows · 10 → 64 → 5 · lr 0.001 · batch 100 · device cpu'."""
+    cfg, info = view.config, view.info
+    return (f"{rows_line(info, view.alive)} · {cfg['input_size']} → {cfg['hidden_size']} → {cfg['num_outputs']} · "
+            f"lr {cfg['learning_rate']:g} · {batch_words(cfg, info)} · device {info.get('device', cfg['device'])}")
+
+
+def epoch_progress_words(view: Any, eta_s: float, refit_s: Optional[float]) -> str:
+    """The progress bar's text: 'epoch 3/20 · 9,000 samples/s · ETA 12 s · train loss 0.3000 · val loss 0.3100'.
+
+    A paused run has no speed and no ETA: it waits for a person, not for the CPU. ``refit_s``: the refit on all
+    rows still to come after the epochs (refit "all"), or None."""
+    last = view.history[-1]
+    speed = f"{last['samples_per_s']:,.0f} samples/s"
+    then_refit = f" + refit on all rows ≈ {refit_s:.0f} s" if refit_s is not None else ""
+    pace = "paused" if view.paused else f"{speed} · ETA {eta_s:.0f} s{then_refit}" if view.alive else speed
+    return (f"epoch {last['epoch']}/{view.epochs} · {pace} · train loss {last['train_loss']:.4f} · "
+            f"val loss {last['val_loss']:.4f}")
+
+
+def refitting_words(refit: Mapping[str, Any]) -> str:
+    """What a run says while it refits on all rows after its epochs."""
+    expected = f", expected to take about {refit['expected_s']:.0f} s" if refit.get("expected_s") is not None else ""
+    return (f"Training done; refitting on all {refit['rows']:,} rows for {refit['epochs']} epochs (the best epoch "
+            f"count{expected}) before saving the model…")
+
+
+def final_metrics_words(view: Any) -> str:
+    """The caption under a run's best metrics: where they come from (an interrupted run's logged epoch, or the
+    best weights at the tuned thresholds, and what the refit on all rows means for them)."""
+    best, info = view.best, view.info
+    if "thresholds" not in best:  # an interrupted run: its best measured epoch, as logged
+        return ("The run did not finish: these are its logged epoch of lowest validation loss (threshold 0.5); its "
+                "checkpoint holds the best weights saved before it ended.")
+    refit = info.get("refit") if not view.alive else None
+    return ("Final metrics use the best epoch's weights and the per-label thresholds "
+            + ", ".join(f"{t:.2f}" for t in best["thresholds"]) + "."
+            + (f" The saved model was then refit on all {refit['rows']:,} rows for {refit['epochs']} epochs (Refit "
+               "on all rows): the validation rows are part of its training data, so these metrics are the run's "
+               "estimate for it." if refit else ""))
+
+
+# Stop / Pause / Resume / One epoch asked of another session's run: (the question's verb, the note's past tense).
+CONTROL_WORDS = {"stop": ("Stop it", "stopped"), "pause": ("Pause it", "paused"), "resume": ("Resume it", "resumed"),
+                 "step": ("Run one epoch of it", "stepped")}
+
+
+def control_question(action: str, owner: str) -> str:
+    """'This run was started by another browser session at 14:02. Stop it anyway? …' (``owner``: owner_line's)."""
+    verb, past = CONTROL_WORDS[action]
+    return (f"This run was {owner}. {verb} anyway? A note on the run will say that another browser session "
+            f"{past} it.")
+
+
 TRIAL_STATES = ("COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING")
 
 
@@ -92,6 +160,15 @@ def search_model_words(members: int, seeds: int) -> str:
         return "best model"
     return f"ensemble of {members * seeds} nets ({members} configuration{'s' if members > 1 else ''} × {seeds} " \
            f"seed{'s' if seeds > 1 else ''})"
+
+
+def model_label(model: Mapping[str, Any]) -> str:
+    """How Predict lists a model (predictview.model_choices' values): 'run-3 · completed · val micro-F1 0.812', or
+    'search s1 · ensemble of 15 nets (5 configurations × 3 seeds) · CV micro-F1 0.790'."""
+    if model["what"] == "ensemble":
+        return (f"search {model['study']} · {search_model_words(model['members'], model['seeds'])} · CV micro-F1 "
+                f"{model['micro_f1']:.3f}")
+    return f"{model['name']} · {status_word(model['status'])} · val micro-F1 {model['micro_f1']:.3f}"
 
 
 def threshold_origin(mode: str, thresholds: Iterable[float]) -> str:

@@ -14,41 +14,27 @@ st.title("Predict")
 import numpy as np  # noqa: E402  (heavy imports after the title is on screen)
 import pandas as pd  # noqa: E402
 
-from multilabel import MultilabelError, load_checkpoint, read_csv  # noqa: E402
+from multilabel import MultilabelError, load_checkpoint  # noqa: E402
 from multilabel.analysis import Tradeoff, all_label_curves, confusion_matrices, summary_at  # noqa: E402
 from multilabel.charts import (confusion_grid_figure, label_frequency_figure, pr_curve_figure,  # noqa: E402
                                roc_curve_figure)
-from multilabel.data import labels_array  # noqa: E402
 from multilabel.predict import PROB_SUFFIX, label_frame, predict_frame  # noqa: E402
-from multilabel import search  # noqa: E402
-from multilabel.store import WITH_MODEL  # noqa: E402
+from multilabel.predictview import column_widths, file_labels, model_choices, notes_to_show  # noqa: E402
+from app_pages import _upload  # noqa: E402
 from app_pages._export import onnx_button  # noqa: E402
+from app_pages._keys import ENSEMBLE_PREFIX, PREDICT_RUN  # noqa: E402
 from app_pages._shared import error, model_from_store, plain, registry, warning  # noqa: E402
-from app_pages._words import scored_own_rows, search_model_words, status_word, threshold_origin  # noqa: E402
+from app_pages._words import model_label, scored_own_rows, threshold_origin  # noqa: E402
 
 SHOWN_ROWS = 1000
 TABLE_PX = 930  # the page's width for a table at a 1400 px window with the sidebar open
-ENSEMBLE_PREFIX = "search:"  # the key of a search's ensemble (pages/6_Search.py hands it over as ?model=)
-
-store = registry().store
 
 # -- the model ---------------------------------------------------------------------------------------------------
 # Runs with a checkpoint, then the ensembles that searches on the Search page built ("search:<study>").
-runs = [r for r in store.list_runs() if r["status"] in WITH_MODEL and r["checkpoint"]]
-ensembles = [job for job in search.list_jobs(store.home) if job["ensemble"]]
-models: dict[str, dict] = {r["id"]: {"label": f"{r['name']} · {status_word(r['status'])} · val micro-F1 "
-                                              f"{(r['best'] or {}).get('micro_f1', float('nan')):.3f}",
-                                     "checkpoint": r["checkpoint"], "what": "run", "data": r["data"]}
-                               for r in runs}
-for job in ensembles:
-    best = (job.get("result") or {}).get("best") or {}
-    models[ENSEMBLE_PREFIX + job["study"]] = {
-        "label": f"search {job['study']} · "
-                 + search_model_words(job["members"], int(job.get("seeds") or 1)) + " · CV micro-F1 "
-                 f"{best.get('micro_f1', float('nan')):.3f}", "checkpoint": job["ensemble"], "what": "ensemble"}
+models = model_choices(registry().store, ENSEMBLE_PREFIX)
 # Which model to preselect: a new ?model= link (Search's "use" button, a copied URL), else a model handed over by
-# another page since the last visit (st.session_state["predict_run"], set by Train and Runs), else the last choice.
-link, handed = st.query_params.get("model"), st.session_state.get("predict_run")
+# another page since the last visit (st.session_state[PREDICT_RUN], set by Train and Runs), else the last choice.
+link, handed = st.query_params.get("model"), st.session_state.get(PREDICT_RUN)
 target = None
 if link and link != st.session_state.get("predict_linked"):
     target = st.session_state["predict_linked"] = link
@@ -71,7 +57,7 @@ if choice == "From a run":
         elif "predict_run_select" not in st.session_state and st.session_state.get("predict_last") in models:
             st.session_state["predict_run_select"] = st.session_state["predict_last"]  # back on the page
         run_id = st.selectbox("Run or ensemble", ids, key="predict_run_select",
-                              format_func=lambda i: models[i]["label"])
+                              format_func=lambda i: model_label(models[i]))
         st.session_state["predict_last"] = run_id
         if link != run_id:
             st.query_params["model"] = run_id  # a reload or a copied link keeps the model
@@ -110,9 +96,8 @@ with st.expander("Per-label thresholds", expanded=False):
     ]
 
 # -- the data -----------------------------------------------------------------------------------------------------
-data = st.file_uploader("CSV or Parquet to score (the model's feature columns; other columns pass through)",
-                        type=["csv", "parquet"],
-                        key="predict_csv")
+data = _upload.file("CSV or Parquet to score (the model's feature columns; other columns pass through)",
+                    "predict_csv")
 if data is None:
     st.stop()
 # Score a file once per model; moving a threshold slider only re-cuts the cached probabilities.
@@ -122,25 +107,18 @@ cache_key = (data.file_id, model_key)
 cached = st.session_state.get("predict_cache")
 if cached is None or cached[0] != cache_key:
     try:
-        raw_frame = read_csv(data, f"'{data.name}'")
+        raw_frame = _upload.read(data)
         scored, plan = predict_frame(trained, raw_frame, name=f"'{data.name}'")
     except MultilabelError as exc:
         error(exc)
         st.stop()
     # A file that carries the model's label columns (a test split, say) gets the per-label analysis below.
-    truth, truth_problem = None, None
-    if all(c in raw_frame.columns for c in label_cols):
-        try:
-            truth = labels_array(raw_frame, label_cols, f"'{data.name}'")
-        except MultilabelError as exc:
-            truth_problem = str(exc)
+    truth, truth_problem = file_labels(raw_frame, label_cols, f"'{data.name}'")
     cached = st.session_state["predict_cache"] = (cache_key, scored, plan, truth, truth_problem)
 _, scored, plan, truth, truth_problem = cached
 result = pd.concat([scored[plan.passthrough],
                     label_frame(trained, scored[prob_cols].to_numpy(), thresholds, index=scored.index)], axis=1)
-for note in plan.notes:
-    if truth is not None and note.startswith("column(s)"):
-        continue  # the label columns: said below, where they are compared with the predictions
+for note in notes_to_show(plan.notes, truth is not None):  # label columns: said below, where they are compared
     warning(note)
 if truth_problem:
     warning(f"{truth_problem}; so the file's labels are not compared with the predictions")
@@ -150,8 +128,7 @@ st.markdown(f"**{len(result):,} rows scored.** Columns `<label>{PROB_SUFFIX}` ho
 shown = result[[*plan.passthrough, *label_cols, *prob_cols]]  # the narrow 0/1 columns first, in view
 # Widths that fit the page at 1400 px (the probability columns fell off the right edge): narrow 0/1 columns, the
 # probability bars share what is left.
-pass_px, label_px = 100, 62
-prob_px = max(90, (TABLE_PX - pass_px * len(plan.passthrough) - label_px * len(label_cols)) // max(1, len(prob_cols)))
+pass_px, label_px, prob_px = column_widths(len(plan.passthrough), len(label_cols), TABLE_PX)
 st.dataframe(shown.head(SHOWN_ROWS), hide_index=True,
              column_config={**{c: st.column_config.Column(width=pass_px) for c in plan.passthrough},
                             **{c: st.column_config.NumberColumn(width=label_px) for c in label_cols},

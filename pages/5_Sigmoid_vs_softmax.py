@@ -19,7 +19,8 @@ MAX_PAGE_ROWS = 5000  # the comparison trains inside this page's script run: thi
 
 
 # Training happens in the script run itself (no background session): both heads together took 5-7 s at the
-# default size on the shared 2-core machine. Cached by the inputs, so a rerun (a widget change, a page switch and back) does not train again.
+# default size on the shared 2-core machine. Cached by the inputs, so a rerun (a widget change, a page switch and
+# back) does not train again.
 @st.cache_data(show_spinner=False, max_entries=16)
 def comparison(rows: int, labels: int, seed: int) -> HeadsComparison:
     return compare_heads(demo_data(rows, labels, seed), seed=seed)

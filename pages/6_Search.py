@@ -13,13 +13,14 @@ st.caption("Find a good model for your data: a background search tries many sett
 status_slot = st.empty()
 status_slot.caption("loading…")
 
-from multilabel import MultilabelError, guess_label_columns, make_synthetic, read_csv  # noqa: E402
+from multilabel import MultilabelError, make_synthetic  # noqa: E402
 from multilabel import jobs, search, searchview as sv  # noqa: E402
 from multilabel.data import dataset_from_frame  # noqa: E402
 from multilabel.paths import os_error_message  # noqa: E402
 from multilabel.store import default_home  # noqa: E402
+from app_pages import _upload  # noqa: E402
 from app_pages._search_views import live_panel  # noqa: E402
-from app_pages._shared import error, plain, release_upload, show_label_warnings  # noqa: E402
+from app_pages._shared import error, plain  # noqa: E402
 
 status_slot.empty()
 HOME = default_home()
@@ -68,35 +69,12 @@ if not study:
         data_info = {"source": "synthetic", "samples": int(samples), "noise": float(noise)}
         data_ready = lambda: make_synthetic(int(samples), int(inputs), int(outputs), noise=float(noise), seed=0)  # noqa: E731
     else:
-        upload = st.file_uploader("CSV with a header row (or Parquet); features numeric, labels 0/1",
-                                  type=["csv", "parquet"], key="search_csv")
-        kept = st.session_state.get("search_upload")
-        if upload is not None and (kept is None or kept["id"] != upload.file_id):
-            st.session_state.pop("search_upload", None)  # the earlier table first (see Train)
-            kept = None
-            try:
-                kept = {"id": upload.file_id, "name": upload.name, "frame": read_csv(upload, f"'{upload.name}'")}
-            except MultilabelError as exc:
-                kept = None
-                error(exc)
-            else:
-                release_upload(upload)  # parsed and kept: the file's bytes need not stay in the server's memory
-            st.session_state["search_upload"] = kept
-        train_upload = st.session_state.get("train_upload")  # the file chosen on the Train page, if any
-        if kept is None and train_upload is not None:
-            kept = {"id": train_upload["id"], "name": train_upload["name"], "frame": train_upload["frame"]}
-            st.caption("Using the CSV uploaded on the Train page; upload another file to replace it.")
+        # The Train page's table is offered until a file is uploaded here.
+        kept, labels = _upload.upload_and_labels("search_csv", "search_upload",
+                                                 _upload.session_label_picker("search_labels"), train_upload=True)
         if kept is not None:
             frame, file_name = kept["frame"], kept["name"]
-            st.caption(f"{plain(file_name)}: {len(frame):,} rows × {len(frame.columns)} columns")
-            columns = [str(c) for c in frame.columns]
-            if st.session_state.get("search_labels_file") != kept["id"]:
-                st.session_state["search_labels_file"] = kept["id"]
-                st.session_state["search_labels"] = [c for c in guess_label_columns(frame) if c in columns]
-            labels = st.multiselect("Label columns", columns, key="search_labels",
-                                    help="each chosen column is one yes/no label; all other columns are features")
             if labels:
-                show_label_warnings(frame, labels, f"'{file_name}'")
                 data_info = {"source": "csv", "name": file_name}
                 data_ready = lambda: dataset_from_frame(frame, labels, f"'{file_name}'")  # noqa: E731
             else:
@@ -120,7 +98,7 @@ if not study:
     workers = cols[2].number_input("Worker processes", 1, 8, 1, key="search_workers",
                                    help="processes that run trials side by side on this machine")
     study_name = cols[3].text_input("Search name", jobs.next_study_name(HOME), key="search_name",
-                              help="names this search in the run store and in the page's link")
+                            help="names this search in the run store and in the page's link")
 
     if st.button("Start search", type="primary", key="search_start"):
         try:

@@ -70,3 +70,61 @@ def test_trial_counts_keep_waiting_trials_apart_and_importance_says_what_to_do()
     ended = importance_wait_words(6, 8, alive=False)
     assert ended.startswith("This search completed 6 trials: hyperparameter importance needs 8") and "budget" in ended
     assert "6 so far" in importance_wait_words(6, 8, alive=True)
+
+
+def run_view(**fields):
+    from multilabel.session import RunView
+
+    base = dict(run_id="r1", status="running", history=[], epoch=3, epochs=20, alive=True,
+                config={"input_size": 10, "hidden_size": 64, "num_outputs": 5, "learning_rate": 1e-3,
+                        "device": "cpu", "batch_size": 100})
+    return RunView(**{**base, **fields})
+
+
+def test_the_run_line_says_what_the_run_is_doing_now():
+    from app_pages._words import run_state_words
+
+    assert run_state_words(run_view()) == "**running**"
+    assert run_state_words(run_view(stopping=True)) == "**running** (stopping…)"
+    assert run_state_words(run_view(paused=True)) == "**paused** at epoch 3"
+    assert run_state_words(run_view(pausing=True)) == "**running** (pausing after epoch 4…)"
+    assert run_state_words(run_view(stepping=True)) == "**running** (one more epoch, then paused…)"
+    assert run_state_words(run_view(status="early_stopped", alive=False)) == "**stopped early**"
+
+
+def test_setup_and_progress_lines_say_rows_shape_pace_and_eta():
+    from app_pages._words import epoch_progress_words, setup_line
+
+    info = {"n_train": 1600, "n_val": 400, "device": "cpu"}
+    assert setup_line(run_view(info=info)) == ("1,600 training / 400 validation rows · 10 → 64 → 5 · lr 0.001 · "
+                                               "batch 100 · device cpu")
+    last = {"epoch": 4, "samples_per_s": 9000.0, "train_loss": 0.3, "val_loss": 0.31}
+    assert epoch_progress_words(run_view(history=[last]), 12.0, None) == (
+        "epoch 4/20 · 9,000 samples/s · ETA 12 s · train loss 0.3000 · val loss 0.3100")
+    assert "ETA 12 s + refit on all rows ≈ 5 s ·" in epoch_progress_words(run_view(history=[last]), 12.0, 5.0)
+    assert "· paused ·" in epoch_progress_words(run_view(history=[last], paused=True), 12.0, None)
+    ended = epoch_progress_words(run_view(history=[last], alive=False), 0.0, None)
+    assert "ETA" not in ended and "9,000 samples/s" in ended
+
+
+def test_refit_and_final_metrics_captions():
+    from app_pages._words import final_metrics_words, refitting_words
+
+    assert refitting_words({"rows": 2000, "epochs": 7, "expected_s": 4.2}) == (
+        "Training done; refitting on all 2,000 rows for 7 epochs (the best epoch count, expected to take about 4 s) "
+        "before saving the model…")
+    assert "expected" not in refitting_words({"rows": 2000, "epochs": 7})
+    assert final_metrics_words(run_view(best={"epoch": 2})).startswith("The run did not finish")
+    done = run_view(best={"thresholds": [0.3, 0.55]}, alive=False, info={"refit": {"rows": 2000, "epochs": 7}})
+    assert final_metrics_words(done).startswith("Final metrics use the best epoch's weights and the per-label "
+                                                "thresholds 0.30, 0.55. The saved model was then refit on all 2,000")
+    assert final_metrics_words(run_view(best={"thresholds": [0.5]}, alive=False)).endswith("thresholds 0.50.")
+
+
+def test_a_control_of_another_sessions_run_asks_first_and_says_what_the_note_will_say():
+    from app_pages._words import control_question
+
+    assert control_question("stop", "started by another browser session at 14:02") == (
+        "This run was started by another browser session at 14:02. Stop it anyway? A note on the run will say that "
+        "another browser session stopped it.")
+    assert "Run one epoch of it anyway?" in control_question("step", "x")

@@ -1,0 +1,151 @@
+"""The Train page's decisions as plain functions: the data its form describes, the numbers its status line shows,
+when its live view redraws, which queue items it lists. The page only lays these out; no Streamlit here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Optional, Sequence
+
+from multilabel.errors import MultilabelError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from multilabel.config import TrainConfig
+    from multilabel.data import Dataset
+    from multilabel.session import RunView
+    from multilabel.store import RunStore
+
+# A run that ended this way can go on for more epochs (Continue training), given its resume state.
+CONTINUABLE = ("completed", "early_stopped", "stopped")
+PLACEHOLDER_FILE = "YOUR_FILE.csv"  # the command line's --data for a CSV the dashboard holds no path of
+PLACEHOLDER_LABELS = "LABEL_COLUMNS"
+
+
+@dataclass
+class DataChoice:
+    """The data the Train form describes: synthetic (``rows``, ``noise``, ``input_size`` features, ``num_outputs``
+    labels) or an uploaded table (``frame``, the chosen ``labels``, the file's ``name``; ``frame`` is None until a
+    file is uploaded, and the sizes are the form's, used where the table does not give them yet)."""
+
+    source: str  # "synthetic" | "csv"
+    input_size: int = 10
+    num_outputs: int = 5
+    rows: int = 2000
+    noise: float = 0.1
+    frame: Optional["pd.DataFrame"] = None
+    labels: Sequence[str] = field(default_factory=list)
+    name: Optional[str] = None
+
+    def build(self, config_for: Callable[[int, int], "TrainConfig"]) -> tuple["Dataset", "TrainConfig"]:
+        """(Dataset, TrainConfig) to train on; ``config_for(input_size, num_outputs)`` is the form's validated
+        config for data of that shape. MultilabelError (one line) while the choice is not complete."""
+        from multilabel.data import dataset_from_frame, make_synthetic
+
+        if self.source == "synthetic":
+            config = config_for(self.input_size, self.num_outputs)
+            data = make_synthetic(int(self.rows), config.input_size, config.num_outputs, noise=float(self.noise),
+                                  seed=config.seed)
+            return data, config
+        if self.frame is None:
+            raise MultilabelError("upload a CSV first, or choose synthetic data")
+        if not self.labels:
+            raise MultilabelError("choose at least one label column")
+        data = dataset_from_frame(self.frame, list(self.labels), f"'{self.name}'")
+        return data, config_for(data.X.shape[1], data.Y.shape[1])
+
+    def shape(self) -> tuple[int, int]:
+        """(input size, number of outputs) for the command line, also before the choice is complete: a table's
+        feature and label counts, the form's sizes where there are none yet (never below 1)."""
+        if self.source == "synthetic":
+            return self.input_size, self.num_outputs
+        features = len(self.frame.columns) - len(self.labels) if self.frame is not None else self.input_size
+        return max(1, features), max(1, len(self.labels) or self.num_outputs)
+
+    def description(self) -> dict[str, Any]:
+        """The data description the command line is built from (jobs.train_command's ``data``): placeholders name
+        what the dashboard does not know (the file's path, label columns not chosen yet)."""
+        if self.source == "synthetic":
+            return {"source": "synthetic", "rows": int(self.rows), "noise": float(self.noise)}
+        return {"source": "csv", "name": self.file_name, "labels": list(self.labels) or [PLACEHOLDER_LABELS]}
+
+    @property
+    def file_name(self) -> str:
+        """The uploaded file's name, or a placeholder for it."""
+        return self.name or PLACEHOLDER_FILE
+
+
+def continue_data(described: Optional[Mapping[str, Any]], upload: Optional[Mapping[str, Any]]) -> Optional["Dataset"]:
+    """The Dataset a Continue of a run needs: None for synthetic data (the run regenerates it from its seed); for
+    a CSV run, ``upload`` ({"frame", "name"}: the table uploaded in this session) with the run's label columns.
+    MultilabelError when a CSV run's table is not uploaded (the dashboard keeps no uploaded files)."""
+    described = described or {}
+    if described.get("source") != "csv":
+        return None
+    if upload is None:
+        raise MultilabelError(f"upload '{described.get('name', 'the CSV')}' again (Source: Upload CSV) to continue "
+                              "this run: the dashboard does not keep uploaded files")
+    from multilabel.data import dataset_from_frame
+
+    return dataset_from_frame(upload["frame"], described.get("labels", []), f"'{upload['name']}'")
+
+
+def can_continue(view: "RunView") -> bool:
+    """True where 'Continue training' applies: an ended run (completed, stopped) that saved its resume state."""
+    return not view.alive and "resumable" in view.info and view.status in CONTINUABLE
+
+
+def eta_s(history: Sequence[Mapping[str, Any]], epochs: int) -> float:
+    """Seconds until epoch ``epochs`` at the run's average pace so far (0.0 before the first epoch)."""
+    if not history:
+        return 0.0
+    last = history[-1]["epoch"]
+    return sum(r["duration_s"] for r in history) / last * (epochs - last) if last else 0.0
+
+
+def refit_eta_s(view: "RunView") -> Optional[float]:
+    """Seconds the refit on all rows (refit "all") should take after the epochs, for a live run that has not
+    started it yet; None where there is no refit to come or no whole epoch to measure its pace by."""
+    info, history = view.info, view.history
+    if not (view.alive and history and view.config.get("refit") == "all" and not info.get("refitting")
+            and info.get("n_train")):
+        return None
+    from multilabel.engine import refit_expected_s
+
+    return refit_expected_s(history, info["n_train"] + info.get("n_val", 0), max(history[-1]["best_epoch"], 1))
+
+
+def first_epoch_fraction(view: "RunView") -> float:
+    """How far a live run is through its first epoch (0.0 to 1.0), from its in-epoch progress."""
+    progress = view.progress or {}
+    return progress.get("step", 0) / progress["steps"] if progress.get("steps") else 0.0
+
+
+def poll_s(live: bool, live_runs: int, waiting: bool, every_s: float, max_s: float, first_s: float) -> Optional[float]:
+    """How often the live view of a run redraws: None for a run that is not live; ``first_s`` until a new run
+    reports its first epoch (``waiting``); else ``every_s`` per run training at once, at most ``max_s``."""
+    if not live:
+        return None
+    if waiting:
+        return first_s
+    return min(max_s, every_s * max(1, live_runs))
+
+
+def page_outdated(view: "RunView", was_live: bool, waiting: bool, held: bool) -> bool:
+    """True where a poll finds the run changed what the whole page shows (not only the live view): it ended, its
+    first epoch came, or it was paused or resumed (the Pause/Resume button)."""
+    return ((was_live and not view.alive) or (waiting and bool(view.history))
+            or (was_live and (view.paused or view.pausing) != held))
+
+
+def queue_position(queued: Sequence[Mapping[str, Any]], item_id: int) -> Optional[int]:
+    """1-based place of queue item ``item_id`` among ``queued``; None once it has left the queue (started)."""
+    ids = [q["id"] for q in queued]
+    return ids.index(item_id) + 1 if item_id in ids else None
+
+
+def started_from_queue(store: "RunStore", started_by: str, last: int = 3) -> list[dict[str, Any]]:
+    """The newest ``last`` queue items that ``started_by`` added and that have left the queue (started or failed
+    to start), oldest first."""
+    return [q for q in store.queue(("started", "failed")) if q["started_by"] == started_by][-last:]

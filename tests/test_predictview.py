@@ -1,0 +1,60 @@
+"""The Predict page's decisions (multilabel/predictview.py): the models it offers, the scored file's own labels,
+the notes it shows, the table's column widths; and how it words a model (app_pages._words.model_label)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from multilabel import TrainConfig, make_synthetic
+from multilabel.predictview import column_widths, file_labels, model_choices, notes_to_show
+from multilabel.session import get_registry
+
+from app_pages._words import model_label
+
+
+def test_models_are_the_runs_with_a_checkpoint_with_their_best_score(home):
+    registry = get_registry(home)
+    config = TrainConfig(input_size=4, hidden_size=8, num_outputs=2, epochs=3, patience=0, seed=0).validate()
+    session = registry.start(config, make_synthetic(120, 4, 2, seed=0), name="small")
+    assert session.join(timeout=120) and session.snapshot()["status"] == "completed"
+    models = model_choices(registry.store, "search:")
+    assert list(models) == [session.run_id]
+    model = models[session.run_id]
+    stored = registry.store.get_run(session.run_id)
+    assert model["what"] == "run" and model["checkpoint"] == stored["checkpoint"]
+    assert model["micro_f1"] == stored["best"]["micro_f1"] and model["data"]["source"] == "synthetic"
+    assert model_label(model) == f"small · completed · val micro-F1 {stored['best']['micro_f1']:.3f}"
+
+
+def test_an_ensemble_reads_as_the_search_counts_it():
+    ensemble = {"what": "ensemble", "study": "s1", "members": 5, "seeds": 3, "micro_f1": 0.79}
+    assert model_label(ensemble) == "search s1 · ensemble of 15 nets (5 configurations × 3 seeds) · CV micro-F1 0.790"
+    assert model_label({**ensemble, "members": 1, "seeds": 1, "micro_f1": math.nan}).startswith(
+        "search s1 · best model · CV micro-F1 nan")
+
+
+def test_a_file_with_the_models_label_columns_gives_them_and_bad_ones_say_why():
+    frame = pd.DataFrame({"x": [0.1, 0.2, 0.3], "a": [0, 1, 1], "b": [1, 0, 1]})
+    truth, problem = file_labels(frame, ["a", "b"], "'t.csv'")
+    np.testing.assert_array_equal(truth, [[0, 1], [1, 0], [1, 1]])
+    assert problem is None
+    assert file_labels(frame, ["a", "c"], "'t.csv'") == (None, None)  # not every label: no analysis, no complaint
+    bad = frame.assign(b=[1, 7, 0])
+    truth, problem = file_labels(bad, ["a", "b"], "'t.csv'")
+    assert truth is None and "'b'" in problem and "'t.csv'" in problem
+
+
+def test_the_left_out_label_columns_note_goes_only_where_the_labels_are_compared():
+    notes = ["column(s) 'a' of 't.csv' were left out of the result", "no column of 't.csv' has a feature name"]
+    assert notes_to_show(notes, has_labels=False) == notes
+    assert notes_to_show(notes, has_labels=True) == notes[1:]
+
+
+@pytest.mark.parametrize("passthrough, labels, expected_prob", [(1, 3, (930 - 100 - 186) // 3), (0, 1, 868),
+                                                                 (5, 8, 90)])
+def test_probability_columns_share_what_the_fixed_columns_leave(passthrough, labels, expected_prob):
+    assert column_widths(passthrough, labels, 930) == (100, 62, expected_prob)

@@ -1,0 +1,153 @@
+"""The Train page's decisions (multilabel/trainview.py): the data its form describes, the command line's data
+description, the data a Continue needs, ETA and refit estimates, when the live view polls and redraws, the queue."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from multilabel import MultilabelError, TrainConfig
+from multilabel.jobs import train_command
+from multilabel.data import make_synthetic
+from multilabel.engine import refit_expected_s
+from multilabel.session import RunView
+from multilabel.trainview import (DataChoice, can_continue, continue_data, eta_s, first_epoch_fraction,
+                                  page_outdated, poll_s, queue_position, refit_eta_s, started_from_queue)
+
+
+def table() -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    return pd.DataFrame({"a": rng.normal(size=40), "b": rng.normal(size=40), "c": rng.normal(size=40),
+                         "y1": rng.integers(0, 2, 40), "y2": rng.integers(0, 2, 40)})
+
+
+def config_for(input_size: int, num_outputs: int) -> TrainConfig:
+    return TrainConfig(input_size=input_size, num_outputs=num_outputs, seed=3, epochs=4).validate()
+
+
+def view(**fields) -> RunView:
+    base = dict(run_id="r1", status="running", history=[], epoch=0, epochs=10,
+                config={"input_size": 3, "hidden_size": 8, "num_outputs": 2, "learning_rate": 1e-3, "device": "cpu"})
+    return RunView(**{**base, **fields})
+
+
+def record(epoch: int, duration_s: float = 2.0, best_epoch: int = 1, samples_per_s: float = 100.0) -> dict:
+    return {"epoch": epoch, "duration_s": duration_s, "best_epoch": best_epoch, "samples_per_s": samples_per_s,
+            "train_loss": 0.5, "val_loss": 0.6}
+
+
+def test_synthetic_choice_builds_the_seeded_data_the_form_sizes_describe():
+    data, config = DataChoice("synthetic", 7, 3, rows=120, noise=0.2).build(config_for)
+    assert (config.input_size, config.num_outputs) == (7, 3)
+    assert data.X.shape == (120, 7) and data.Y.shape == (120, 3)
+    same = make_synthetic(120, 7, 3, noise=0.2, seed=3)
+    np.testing.assert_array_equal(data.X, same.X)
+    np.testing.assert_array_equal(data.Y, same.Y)
+
+
+def test_csv_choice_builds_from_the_table_and_sizes_the_config_by_its_columns():
+    data, config = DataChoice("csv", 10, 5, frame=table(), labels=["y1", "y2"], name="t.csv").build(config_for)
+    assert data.X.shape == (40, 3) and data.Y.shape == (40, 2)
+    assert (config.input_size, config.num_outputs) == (3, 2)
+
+
+@pytest.mark.parametrize("choice, message", [
+    (DataChoice("csv", 10, 5), "upload a CSV first"),
+    (DataChoice("csv", 10, 5, frame=table(), name="t.csv"), "choose at least one label column"),
+])
+def test_an_incomplete_csv_choice_says_what_is_missing(choice, message):
+    with pytest.raises(MultilabelError, match=message):
+        choice.build(config_for)
+
+
+def test_the_command_lines_data_uses_placeholders_for_what_the_dashboard_does_not_know():
+    nothing = DataChoice("csv", 10, 5)
+    assert nothing.shape() == (10, 5)
+    assert nothing.description() == {"source": "csv", "name": "YOUR_FILE.csv", "labels": ["LABEL_COLUMNS"]}
+    unlabelled = DataChoice("csv", 10, 5, frame=table(), name="t.csv")
+    assert unlabelled.shape() == (5, 5)  # every column a feature until labels are chosen
+    chosen = DataChoice("csv", 10, 5, frame=table(), labels=["y1", "y2"], name="t.csv")
+    assert chosen.shape() == (3, 2)
+    line = train_command(config_for(*chosen.shape()), chosen.description())
+    assert "--data t.csv --labels y1,y2" in line
+    synthetic = DataChoice("synthetic", 7, 3, rows=500, noise=0.25)
+    assert synthetic.shape() == (7, 3)
+    assert "--synthetic --samples 500 --noise 0.25" in train_command(config_for(7, 3), synthetic.description())
+
+
+def test_continue_regenerates_synthetic_data_and_needs_a_csv_runs_table_uploaded_again():
+    assert continue_data({"source": "synthetic", "rows": 100}, None) is None
+    assert continue_data(None, None) is None
+    with pytest.raises(MultilabelError, match="upload 'songs.csv' again"):
+        continue_data({"source": "csv", "name": "songs.csv", "labels": ["y1"]}, None)
+    data = continue_data({"source": "csv", "name": "songs.csv", "labels": ["y2"]},
+                         {"frame": table(), "name": "songs.csv"})
+    assert data.Y.shape == (40, 1) and data.X.shape == (40, 4)  # the run's labels, not the page's choice
+
+
+def test_only_an_ended_run_with_resume_state_can_continue():
+    assert can_continue(view(status="completed", info={"resumable": True}))
+    assert can_continue(view(status="stopped", info={"resumable": True}))
+    assert not can_continue(view(status="completed"))
+    assert not can_continue(view(status="failed", info={"resumable": True}))
+    assert not can_continue(view(status="running", alive=True, info={"resumable": True}))
+
+
+def test_eta_is_the_average_epoch_time_times_the_epochs_left():
+    assert eta_s([], 10) == 0.0
+    assert eta_s([record(1, 2.0), record(2, 4.0)], 10) == pytest.approx(3.0 * 8)
+
+
+def test_refit_estimate_only_for_a_live_run_that_will_refit_and_has_not_started_it():
+    history = [record(1, best_epoch=1), record(2, best_epoch=2)]
+    info = {"n_train": 80, "n_val": 20}
+    cfg = {**view().config, "refit": "all"}
+    assert refit_eta_s(view(alive=True, history=history, info=info, config=cfg)) == \
+        pytest.approx(refit_expected_s(history, 100, 2))
+    assert refit_eta_s(view(alive=False, history=history, info=info, config=cfg)) is None
+    assert refit_eta_s(view(alive=True, history=history, info=info)) is None  # no refit
+    refitting = {**info, "refitting": {"rows": 100, "epochs": 2}}
+    assert refit_eta_s(view(alive=True, history=history, info=refitting, config=cfg)) is None
+
+
+def test_first_epoch_fraction_follows_the_in_epoch_progress():
+    assert first_epoch_fraction(view()) == 0.0
+    assert first_epoch_fraction(view(progress={"step": 3, "steps": 12})) == 0.25
+
+
+def test_the_live_view_polls_fast_for_the_first_epoch_and_slower_with_more_runs():
+    assert poll_s(False, 3, False, 0.7, 3.0, 0.2) is None
+    assert poll_s(True, 1, True, 0.7, 3.0, 0.2) == 0.2
+    assert poll_s(True, 0, False, 0.7, 3.0, 0.2) == 0.7
+    assert poll_s(True, 2, False, 0.7, 3.0, 0.2) == pytest.approx(1.4)
+    assert poll_s(True, 9, False, 0.7, 3.0, 0.2) == 3.0
+
+
+def test_the_whole_page_redraws_when_the_run_ends_starts_its_curves_or_pauses():
+    assert page_outdated(view(alive=False), was_live=True, waiting=False, held=False)
+    assert page_outdated(view(alive=True, history=[record(1)]), was_live=True, waiting=True, held=False)
+    assert page_outdated(view(alive=True, paused=True), was_live=True, waiting=False, held=False)
+    assert page_outdated(view(alive=True), was_live=True, waiting=False, held=True)  # resumed
+    assert not page_outdated(view(alive=True, history=[record(1)]), was_live=True, waiting=False, held=False)
+    assert not page_outdated(view(alive=False), was_live=False, waiting=False, held=False)
+
+
+def test_queue_position_counts_from_one_and_is_none_once_started():
+    queued = [{"id": 4}, {"id": 7}]
+    assert queue_position(queued, 7) == 2
+    assert queue_position(queued, 9) is None
+
+
+def test_started_from_queue_lists_this_sessions_newest_started_or_failed_items(store):
+    data = make_synthetic(50, 3, 2, seed=0)
+    arrays = {"X": data.X, "Y": data.Y}
+    ids = [store.enqueue({"epochs": 1}, {"source": "synthetic"}, arrays, started_by=by)
+           for by in ("me", "me", "other", "me", "me", "me")]
+    store.queued_started(ids[0], run_id="run-a")
+    store.queued_started(ids[1], error="no room")
+    store.queued_started(ids[2], run_id="run-other")
+    store.queued_started(ids[3], run_id="run-d")
+    store.queued_started(ids[4], run_id="run-e")  # ids[5] still waits
+    assert [q["id"] for q in started_from_queue(store, "me")] == [ids[1], ids[3], ids[4]]
+    assert [q["id"] for q in started_from_queue(store, "me", last=5)] == [ids[0], ids[1], ids[3], ids[4]]
