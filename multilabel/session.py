@@ -47,7 +47,8 @@ from .config import TrainConfig
 from .data import Dataset
 from .engine import check_rows, last_evaluated
 from .errors import MultilabelError
-from .store import RunStore, default_home, owner_alive, owner_pid
+from .jobs import owner_alive, owner_pid
+from .store import RunStore, default_home
 
 JOIN_POLL_S = 0.05
 QUEUE_POLL_S = 0.5  # how often the queue thread looks whether the previous run has ended

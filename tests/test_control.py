@@ -18,7 +18,8 @@ import torch
 import pagetest
 from multilabel import MultilabelError, load_checkpoint, make_synthetic, train
 from multilabel.session import SessionRegistry
-from multilabel.store import RunStore, owner_alive, owner_pid
+from multilabel.jobs import owner_alive, owner_pid
+from multilabel.store import RunStore
 
 WAIT_S = 120
 

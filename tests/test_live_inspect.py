@@ -18,7 +18,7 @@ import torch
 from multilabel import load_checkpoint, train
 from multilabel.engine import split_indices
 from multilabel.session import SessionRegistry
-from multilabel.store import owner_alive, owner_pid
+from multilabel.jobs import owner_alive, owner_pid
 
 WAIT_S = 120
 

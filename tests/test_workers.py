@@ -22,7 +22,8 @@ from multilabel import Dataset, load_checkpoint, make_synthetic, train
 from multilabel import worker
 from multilabel.engine import split_indices
 from multilabel.session import SessionRegistry
-from multilabel.store import RunStore, owner_alive, owner_pid
+from multilabel.jobs import owner_alive, owner_pid
+from multilabel.store import RunStore
 
 REPO = Path(__file__).resolve().parents[1]
 WAIT_S = 120
