@@ -14,7 +14,7 @@ from sklearn.metrics import average_precision_score, f1_score, hamming_loss, pre
     roc_auc_score
 from streamlit.testing.v1 import AppTest
 
-from multilabel import TrainConfig, load_checkpoint, make_synthetic, search
+from multilabel import TrainConfig, jobs, load_checkpoint, make_synthetic
 from multilabel.session import get_registry
 
 from app_pages._nav import PAGES
@@ -145,13 +145,13 @@ def test_a_model_link_preselects_that_run_and_a_stale_one_says_so(home):
 
 def test_a_search_ensemble_is_listed_and_predicts_the_members_mean(home):
     trained_run(home)
-    job = search.launch(make_synthetic(240, 6, 3, seed=3), "ens", home=home, trials=2, folds=1, members=2,
-                        epochs=3, seeds=1)
+    job = jobs.launch(make_synthetic(240, 6, 3, seed=3), "ens", home=home, trials=2, folds=1, members=2,
+                      epochs=3, seeds=1)
     deadline = time.monotonic() + WAIT_S
-    while search.find_job("ens", home)["alive"]:
+    while jobs.find_job("ens", home)["alive"]:
         assert time.monotonic() < deadline, "the tiny search did not end"
         time.sleep(0.3)
-    job = search.find_job("ens", home)
+    job = jobs.find_job("ens", home)
     assert job["ensemble"]
     at = app(model="search:ens")
     assert at.selectbox(key="predict_run_select").value == "search:ens"
