@@ -19,9 +19,10 @@ from torch.nn import functional as F
 from .checkpoint import TrainedModel
 from .config import TrainConfig
 from .data import Dataset
-from .engine import StopFlag, all_rows_on_device, optimizer_kernel, pos_weights
 from .errors import MultilabelError
 from .model import MLP, add_noise, masked_relu
+from .refit import all_rows_on_device
+from .stepper import StopFlag, optimizer_kernel, pos_weights
 
 
 class StackedMLP(nn.Module):

@@ -162,9 +162,13 @@ class SessionRegistry:
     ``threads_per_run`` fixes the torch threads of every worker this registry starts (default: threads_for).
     """
 
-    def __init__(self, store: RunStore, threads_per_run: Optional[int] = None) -> None:
+    def __init__(self, store: RunStore, threads_per_run: Optional[int] = None,
+                 checkpoint_every_s: Optional[float] = None) -> None:
         self.store = store
         self.threads_per_run = threads_per_run
+        # Seconds between a worker's checkpoints of the best weights so far (callbacks.Checkpoint); None: the
+        # environment's ($MULTILABEL_CHECKPOINT_EVERY_S), else the callback's default.
+        self.checkpoint_every_s = checkpoint_every_s
         self._lock = threading.RLock()
         self._sessions: dict[str, TrainingSession] = {}
         self._histories: dict[str, list[dict[str, Any]]] = {}
@@ -209,10 +213,11 @@ class SessionRegistry:
         from .worker import checkpoint_every_s, env_thread_cap, threads_for, worker_main
 
         cap = env_thread_cap()
+        every_s = self.checkpoint_every_s if self.checkpoint_every_s is not None else checkpoint_every_s()
         threads = self.threads_per_run or threads_for(len(self.store.training_run_ids()), cap)
         ctx = worker_context()
         process = ctx.Process(target=worker_main, name=f"{WORKER_NAME}{run_id}", daemon=True,
-                              args=(str(self.store.home), run_id, config, data, threads, checkpoint_every_s(), cap,
+                              args=(str(self.store.home), run_id, config, data, threads, every_s, cap,
                                     self.threads_per_run is None, resume_from, trackers))
         try:
             process.start()
