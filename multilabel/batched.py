@@ -66,7 +66,7 @@ class StackedMLP(nn.Module):
 
 def refit_seeds(config: TrainConfig, data: Dataset, epochs: int, seeds: Sequence[int],
                 thresholds: Optional[list[float]] = None, stop: Optional[StopFlag] = None) -> list[TrainedModel]:
-    """``engine.refit`` for each seed in ``seeds`` (config's other knobs shared), trained together as one stacked
+    """``refit.refit`` for each seed in ``seeds`` (config's other knobs shared), trained together as one stacked
     model. Member i starts from the weights and follows the batch order that ``refit(config.replace(seed=s))``
     would. Returns one TrainedModel per seed (join them with ``search.ensemble``)."""
     if epochs < 1 or not seeds:

@@ -64,7 +64,6 @@ ValidationCallback = Callable[[LiveValidation], None]
 
 
 @dataclass
-@dataclass
 class TrainResult:
     """What a run produced: the trained model (best weights), its per-epoch history and final validation metrics."""
 

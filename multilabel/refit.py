@@ -47,7 +47,8 @@ def refit(config: TrainConfig, data: Dataset, epochs: int, thresholds: Optional[
     Use it after choosing the epoch count on held-out rows (``TrainResult.best_epoch`` of ``train``, or a search):
     the final model then learns from every row. A cosine schedule follows train()'s (over ``config.epochs``) for
     the first ``epochs`` epochs, so the refit replays the chosen run's learning rates. The last weights are kept;
-    ``thresholds`` (default 0.5 each) are stored with the model. Same seed, same weights. ``X``: (n, input_size), ``Y``: (n, num_outputs).
+    ``thresholds`` (default 0.5 each) are stored with the model. Same seed, same weights. ``X``: (n, input_size),
+    ``Y``: (n, num_outputs).
     ``on_epoch(epoch)`` after each epoch (a progress bar).
     """
     if epochs < 1:

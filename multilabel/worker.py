@@ -130,8 +130,8 @@ def _composable(handler: Any) -> bool:
 class PauseFlag:
     """The engine's ``pause``: set while the store asks the run to wait, except for the epochs a step lets through.
 
-    The engine asks ``is_set()`` before each epoch and, while waiting, every engine.PAUSE_POLL_S; the store is read
-    at most every PAUSE_POLL_S. ``epoch_done`` (the last epoch logged, kept by ``run_training``) decides a step:
+    The engine's Pause callback asks ``is_set()`` before each epoch and, while waiting, every callbacks.PAUSE_POLL_S;
+    the store is read at most every PAUSE_POLL_S. ``epoch_done`` (the last epoch logged, kept by ``run_training``) decides a step:
     with ``step_until = n`` the run trains until epoch n is logged, then waits again.
     """
 
