@@ -131,8 +131,8 @@ class PauseFlag:
     """The engine's ``pause``: set while the store asks the run to wait, except for the epochs a step lets through.
 
     The engine's Pause callback asks ``is_set()`` before each epoch and, while waiting, every callbacks.PAUSE_POLL_S;
-    the store is read at most every PAUSE_POLL_S. ``epoch_done`` (the last epoch logged, kept by ``run_training``) decides a step:
-    with ``step_until = n`` the run trains until epoch n is logged, then waits again.
+    the store is read at most every PAUSE_POLL_S. ``epoch_done`` (the last epoch logged, kept by ``run_training``)
+    decides a step: with ``step_until = n`` the run trains until epoch n is logged, then waits again.
     """
 
     def __init__(self, store: RunStore, run_id: str, epoch_done: int = 0) -> None:
@@ -169,10 +169,10 @@ def run_training(store: RunStore, run_id: str, config: TrainConfig, data: Datase
 
     Per epoch: ``store.log_epoch`` (then ``on_epoch(record)``); inside an epoch: the engine's progress (at most
     every 0.5 s, see stepper.PROGRESS_S); whenever callbacks.Checkpoint offers the best weights so far (every
-    ``checkpoint_every`` seconds, None: its default): an atomic checkpoint
-    at the run's checkpoint path, recorded in the store (so a kill keeps a usable model); at the end: the final
-    checkpoint and ``finish``. A user mistake (MultilabelError) fails the run with its message; any other
-    exception fails it with its type and message, prints the traceback to stderr and is raised again.
+    ``checkpoint_every`` seconds, None: its default): an atomic checkpoint at the run's checkpoint path, recorded in
+    the store (so a kill keeps a usable model); at the end: the final checkpoint and ``finish``. A user mistake
+    (MultilabelError) fails the run with its message; any other exception fails it with its type and message, prints
+    the traceback to stderr and is raised again.
     ``pause`` (a PauseFlag, or anything with ``is_set()``) holds the run between epochs; ``resume`` continues a
     run (see engine.ResumeState). The final checkpoint carries the resume state, and the run's info says from
     which epoch it can be continued (``resumable``) and on which data (``data_digest``). With refit "all", the
