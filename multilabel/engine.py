@@ -407,7 +407,7 @@ def train(config: TrainConfig, data: Dataset, on_epoch: Optional[EpochCallback] 
       (these three: ``callbacks.Report``);
     - ``pause``: while it is set the run waits between epochs (``callbacks.Pause``; a stop still ends it);
     - ``on_validation(live)``: ``callbacks.LiveSnapshots`` at its default cadence;
-    - ``on_checkpoint(trained)``: ``callbacks.Checkpoint`` at its default cadence (every CHECKPOINT_EVERY_S).
+    - ``on_checkpoint(trained)``: ``callbacks.Checkpoint`` at its default cadence (callbacks.CHECKPOINT_EVERY_S).
     A caller that sets a cadence passes the callback itself in ``callbacks``. ``stop``, ``resume``: see ``fit``.
     ``val_rows`` (row indices) replaces the seeded split: those rows validate, every other row trains (the search's
     disjoint cross-validation folds, ``search.fold_rows``).
