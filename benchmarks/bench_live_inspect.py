@@ -5,13 +5,13 @@ Rows per case (samples/s of whole epochs, median of --repeats runs, each timed f
 every epoch logged to a real SQLite run store as a worker does):
   off         engine.train with the store's per-epoch logging, no on_validation (what runs cost before the live view)
   on          the same plus the worker's hook as shipped: a snapshot on the first and last evaluated epochs and in
-              between at most every engine.LIVE_EVERY_S (0.5 s) within engine.LIVE_SHARE (5%) of the time
+              between at most every callbacks.LIVE_EVERY_S (0.5 s) within callbacks.LIVE_SHARE (5%) of the time
   every       the hook on every evaluated epoch (no time budget): the worst case the budget protects against
 
 Cases: a toy run (epochs of about a millisecond, where a write per epoch would hurt most), the bench_engine CPU
 size (64 -> 256 -> 16, 50k rows), and a large validation split (200k rows, val_fraction 0.25, 50k x 16 cells per
 snapshot). Targets: the snapshots' share of the time ('write on', measured by the engine within the run itself, so
-robust to a busy machine) <= engine.LIVE_SHARE (5%), and on / off >= 0.97 on a quiet machine (on a shared one the
+robust to a busy machine) <= callbacks.LIVE_SHARE (5%), and on / off >= 0.97 on a quiet machine (on a shared one the
 run-to-run noise is larger than the effect). Prints; asserts nothing.
 
     python benchmarks/bench_live_inspect.py
@@ -32,11 +32,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
 import multilabel.engine as engine  # noqa: E402
+from multilabel.callbacks import LIVE_SHARE, LiveSnapshots  # noqa: E402
 from multilabel import TrainConfig, make_synthetic  # noqa: E402
 from multilabel.store import RunStore  # noqa: E402
 
 TARGET = 0.97
-TARGET_SHARE = engine.LIVE_SHARE
+TARGET_SHARE = LIVE_SHARE
 CASES = {  # name -> (rows, input, hidden, labels, batch, epochs, val_fraction)
     "toy": (600, 6, 16, 3, 32, 400, 0.2),
     "engine-cpu": (50_000, 64, 256, 16, 512, 6, 0.05),
@@ -64,14 +65,9 @@ def run_once(store: RunStore, case: tuple, mode: str, device: str) -> tuple[floa
     def on_validation(live: engine.LiveValidation) -> None:  # as worker.run_training does it
         store.save_live_validation(run_id, live.arrays())
 
-    saved = engine.LIVE_EVERY_S, engine.LIVE_SHARE
-    if mode == "every":
-        engine.LIVE_EVERY_S, engine.LIVE_SHARE = 0.0, float("inf")
-    try:
-        result = engine.train(config, data, on_epoch=on_epoch, on_start=on_start,
-                              on_validation=None if mode == "off" else on_validation)
-    finally:
-        engine.LIVE_EVERY_S, engine.LIVE_SHARE = saved
+    every = [LiveSnapshots(on_validation, every_s=0.0, share=float("inf"))] if mode == "every" else []
+    result = engine.train(config, data, on_epoch=on_epoch, on_start=on_start,
+                          on_validation=on_validation if mode == "on" else None, callbacks=every)
     n_train = result.info["n_train"]
     store.delete_run(run_id)
     span = marks[-1] - marks[0]

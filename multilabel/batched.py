@@ -19,9 +19,10 @@ from torch.nn import functional as F
 from .checkpoint import TrainedModel
 from .config import TrainConfig
 from .data import Dataset
-from .engine import StopFlag, all_rows_on_device, optimizer_kernel, pos_weights
 from .errors import MultilabelError
 from .model import MLP, add_noise, masked_relu
+from .refit import all_rows_on_device
+from .stepper import StopFlag, optimizer_kernel, pos_weights
 
 
 class StackedMLP(nn.Module):
@@ -65,7 +66,7 @@ class StackedMLP(nn.Module):
 
 def refit_seeds(config: TrainConfig, data: Dataset, epochs: int, seeds: Sequence[int],
                 thresholds: Optional[list[float]] = None, stop: Optional[StopFlag] = None) -> list[TrainedModel]:
-    """``engine.refit`` for each seed in ``seeds`` (config's other knobs shared), trained together as one stacked
+    """``refit.refit`` for each seed in ``seeds`` (config's other knobs shared), trained together as one stacked
     model. Member i starts from the weights and follows the batch order that ``refit(config.replace(seed=s))``
     would. Returns one TrainedModel per seed (join them with ``search.ensemble``)."""
     if epochs < 1 or not seeds:

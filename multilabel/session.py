@@ -5,9 +5,9 @@ store, which the worker writes (epochs, progress, checkpoints, the outcome). So 
 training for the interpreter lock, and a registry in a restarted server finds live workers' runs again and can stop
 them: a run is live while its owner process (the worker, see multilabel/worker.py) runs.
 
-Workers come from a forkserver that has imported torch and the engine once (``multilabel._preload`` is its preload),
-so a start costs a fork and the data's transfer, well under a second. Each worker gets
-``worker.threads_for(live runs)`` torch threads: max(1, cores // live runs, itself included), capped by
+Workers come from a forkserver that has imported torch and the engine once (multilabel/forkserver.py, with
+``multilabel._preload`` as its preload), so a start costs a fork and the data's transfer, well under a second. Each
+worker gets ``worker.threads_for(live runs)`` torch threads: max(1, cores // live runs, itself included), capped by
 $OMP_NUM_THREADS when set, and re-sizes them every second as runs start and end (worker.ThreadShare), so the live
 runs together use the cores without oversubscribing them. Workers run at nice 5, below the server.
 
@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import atexit
 import dataclasses
-import functools
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -47,6 +46,7 @@ from .config import TrainConfig
 from .data import Dataset
 from .engine import check_rows, last_evaluated
 from .errors import MultilabelError
+from .forkserver import WORKER_NAME, worker_context
 from .jobs import owner_alive, owner_pid
 from .store import RunStore, default_home
 
@@ -163,9 +163,13 @@ class SessionRegistry:
     ``threads_per_run`` fixes the torch threads of every worker this registry starts (default: threads_for).
     """
 
-    def __init__(self, store: RunStore, threads_per_run: Optional[int] = None) -> None:
+    def __init__(self, store: RunStore, threads_per_run: Optional[int] = None,
+                 checkpoint_every_s: Optional[float] = None) -> None:
         self.store = store
         self.threads_per_run = threads_per_run
+        # Seconds between a worker's checkpoints of the best weights so far (callbacks.Checkpoint); None: the
+        # environment's ($MULTILABEL_CHECKPOINT_EVERY_S), else the callback's default.
+        self.checkpoint_every_s = checkpoint_every_s
         self._lock = threading.RLock()
         self._sessions: dict[str, TrainingSession] = {}
         self._histories: dict[str, list[dict[str, Any]]] = {}
@@ -210,10 +214,11 @@ class SessionRegistry:
         from .worker import checkpoint_every_s, env_thread_cap, threads_for, worker_main
 
         cap = env_thread_cap()
+        every_s = self.checkpoint_every_s if self.checkpoint_every_s is not None else checkpoint_every_s()
         threads = self.threads_per_run or threads_for(len(self.store.training_run_ids()), cap)
         ctx = worker_context()
         process = ctx.Process(target=worker_main, name=f"{WORKER_NAME}{run_id}", daemon=True,
-                              args=(str(self.store.home), run_id, config, data, threads, checkpoint_every_s(), cap,
+                              args=(str(self.store.home), run_id, config, data, threads, every_s, cap,
                                     self.threads_per_run is None, resume_from, trackers))
         try:
             process.start()
@@ -434,54 +439,6 @@ _exiting = False
 _registries: dict[Path, SessionRegistry] = {}
 _registries_lock = threading.Lock()
 _all_registries: "weakref.WeakSet[SessionRegistry]" = weakref.WeakSet()
-_context: Optional[Any] = None
-_context_lock = threading.Lock()
-
-
-WORKER_NAME = "multilabel-train-"  # every worker process's name starts so (see _without_main)
-
-
-def _without_main(get_preparation_data: Any) -> Any:
-    """multiprocessing's ``spawn.get_preparation_data``, except that a worker is not told to import ``__main__``.
-
-    A worker started during a Streamlit script run would otherwise run the page script itself as ``__mp_main__``
-    (Streamlit makes the page the ``__main__`` module while it runs): every st.* call printed "missing
-    ScriptRunContext!" to the server's terminal, and the page's registry started a second forkserver in the worker.
-    A worker needs nothing from ``__main__``: its target is ``worker.worker_main``.
-    """
-
-    @functools.wraps(get_preparation_data)
-    def prepare(name: str) -> dict[str, Any]:
-        data = get_preparation_data(name)
-        if str(name).startswith(WORKER_NAME):
-            data.pop("init_main_from_path", None)
-            data.pop("init_main_from_name", None)
-        return data
-
-    prepare.__wrapped_for_workers__ = True  # type: ignore[attr-defined]
-    return prepare
-
-
-def worker_context() -> Any:
-    """The multiprocessing context workers start from: a forkserver that preloads ``multilabel._preload``.
-
-    The forkserver is a fresh interpreter (started by exec, not a fork of this process), so this process's torch
-    threads never reach a worker; it imports torch and the engine once and runs no torch op before forking.
-    """
-    global _context
-    with _context_lock:
-        if _context is None:
-            from multiprocessing import spawn
-
-            if not getattr(spawn.get_preparation_data, "__wrapped_for_workers__", False):
-                spawn.get_preparation_data = _without_main(spawn.get_preparation_data)
-            ctx = multiprocessing.get_context("forkserver")
-            ctx.set_forkserver_preload(["multilabel._preload"])
-            from multiprocessing import forkserver
-
-            forkserver.ensure_running()
-            _context = ctx
-        return _context
 
 
 @atexit.register

@@ -24,15 +24,17 @@ process (the CLI).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
 import time
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import torch
 
 from . import engine
+from .callbacks import Checkpoint, LiveSnapshots, Pause, Refit, Report
 from .checkpoint import TrainedModel, save_checkpoint
 from .config import TrainConfig
 from .data import Dataset
@@ -46,16 +48,12 @@ REBALANCE_S = 1.0  # how often a worker re-sizes its torch threads to its share 
 # Workers run below the server's priority: a page render or a health check never waits behind training, and
 # training loses only the little CPU the server uses.
 WORKER_NICE = 5
-# Seconds between the engine's offers of the best weights so far (None: the engine's own CHECKPOINT_EVERY_S).
-# The registry reads this (or $MULTILABEL_CHECKPOINT_EVERY_S) when it starts a worker and passes it on.
-CHECKPOINT_EVERY_S: Optional[float] = None
 CHECKPOINT_ENV = "MULTILABEL_CHECKPOINT_EVERY_S"
 
 
 def checkpoint_every_s() -> Optional[float]:
-    """The checkpoint cadence a run started now gets: CHECKPOINT_EVERY_S, else the environment, else None."""
-    if CHECKPOINT_EVERY_S is not None:
-        return float(CHECKPOINT_EVERY_S)
+    """The checkpoint cadence the environment asks for ($MULTILABEL_CHECKPOINT_EVERY_S, read now), or None (then
+    callbacks.Checkpoint's default). A registry started with ``checkpoint_every_s`` passes its own instead."""
     value = os.environ.get(CHECKPOINT_ENV)
     return float(value) if value else None
 
@@ -89,8 +87,11 @@ class StopFlag:
         return self._set
 
     def install_signal_handlers(self, on_signal: Optional[Callable[[int], None]] = None,
-                                signals: tuple[int, ...] = (signal.SIGTERM, signal.SIGINT)) -> None:
-        """First SIGTERM/SIGINT sets the flag (and calls ``on_signal(signum)``); a second SIGINT interrupts."""
+                                signals: tuple[int, ...] = (signal.SIGTERM, signal.SIGINT)) -> dict[int, Any]:
+        """First SIGTERM/SIGINT sets the flag, calls ``on_signal(signum)``, then the handler installed before (see
+        ``_composable``); a second SIGINT interrupts. Returns the previous handlers; prefer ``handling_signals``,
+        which puts them back."""
+        previous = {sig: signal.getsignal(sig) for sig in signals}
 
         def handle(signum: int, frame: Any) -> None:
             if self._set and signum == signal.SIGINT:
@@ -99,17 +100,39 @@ class StopFlag:
             self.signalled = signum
             if on_signal is not None:
                 on_signal(signum)
+            if _composable(previous[signum]):
+                previous[signum](signum, frame)
 
         for sig in signals:
             signal.signal(sig, handle)
+        return previous
+
+    @contextlib.contextmanager
+    def handling_signals(self, on_signal: Optional[Callable[[int], None]] = None,
+                         signals: tuple[int, ...] = (signal.SIGTERM, signal.SIGINT)) -> Iterator[StopFlag]:
+        """``install_signal_handlers`` while inside the block; the process's previous handlers are restored on the
+        way out, however the block ends (Lightning's signal connector does the same on teardown)."""
+        previous = self.install_signal_handlers(on_signal, signals)
+        try:
+            yield self
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+def _composable(handler: Any) -> bool:
+    """Whether a signal's previous handler is also called when the stop flag's handler runs: any Python function
+    but Python's default SIGINT handler (it raises KeyboardInterrupt at once, which is what a graceful stop replaces);
+    SIG_DFL and SIG_IGN are not functions."""
+    return callable(handler) and handler is not signal.default_int_handler
 
 
 class PauseFlag:
     """The engine's ``pause``: set while the store asks the run to wait, except for the epochs a step lets through.
 
-    The engine asks ``is_set()`` before each epoch and, while waiting, every engine.PAUSE_POLL_S; the store is read
-    at most every PAUSE_POLL_S. ``epoch_done`` (the last epoch logged, kept by ``run_training``) decides a step:
-    with ``step_until = n`` the run trains until epoch n is logged, then waits again.
+    The engine's Pause callback asks ``is_set()`` before each epoch and, while waiting, every callbacks.PAUSE_POLL_S;
+    the store is read at most every PAUSE_POLL_S. ``epoch_done`` (the last epoch logged, kept by ``run_training``)
+    decides a step: with ``step_until = n`` the run trains until epoch n is logged, then waits again.
     """
 
     def __init__(self, store: RunStore, run_id: str, epoch_done: int = 0) -> None:
@@ -145,10 +168,11 @@ def run_training(store: RunStore, run_id: str, config: TrainConfig, data: Datase
     """Train one stored run in this process, writing everything to ``store``; return the result, None if it failed.
 
     Per epoch: ``store.log_epoch`` (then ``on_epoch(record)``); inside an epoch: the engine's progress (at most
-    every 0.5 s, see engine.PROGRESS_S); whenever the engine offers the best weights so far: an atomic checkpoint
-    at the run's checkpoint path, recorded in the store (so a kill keeps a usable model); at the end: the final
-    checkpoint and ``finish``. A user mistake (MultilabelError) fails the run with its message; any other
-    exception fails it with its type and message, prints the traceback to stderr and is raised again.
+    every 0.5 s, see stepper.PROGRESS_S); whenever callbacks.Checkpoint offers the best weights so far (every
+    ``checkpoint_every`` seconds, None: its default): an atomic checkpoint at the run's checkpoint path, recorded in
+    the store (so a kill keeps a usable model); at the end: the final checkpoint and ``finish``. A user mistake
+    (MultilabelError) fails the run with its message; any other exception fails it with its type and message, prints
+    the traceback to stderr and is raised again.
     ``pause`` (a PauseFlag, or anything with ``is_set()``) holds the run between epochs; ``resume`` continues a
     run (see engine.ResumeState). The final checkpoint carries the resume state, and the run's info says from
     which epoch it can be continued (``resumable``) and on which data (``data_digest``). With refit "all", the
@@ -185,24 +209,24 @@ def run_training(store: RunStore, run_id: str, config: TrainConfig, data: Datase
         if trackers:
             trackers.validation(live)
 
-    saved_every = getattr(engine, "CHECKPOINT_EVERY_S", None)
-    if checkpoint_every is not None:
-        engine.CHECKPOINT_EVERY_S = checkpoint_every
+    plan: dict[str, Any] = {}
+
+    def on_refit_plan(refit_plan: dict[str, Any]) -> None:  # config.refit "all": retrain on every row; pages say so
+        plan.update(refit_plan)
+        store.update_info(run_id, {"refitting": refit_plan})
+        if on_refit is not None:
+            on_refit({**refit_plan, "epoch": 0})
+
+    def on_refit_epoch(epoch: int) -> None:
+        on_refit({**plan, "epoch": epoch})
+
+    callbacks = [Report(on_start, log, on_progress), *([Pause(pause)] if pause is not None else []),
+                 LiveSnapshots(on_validation), Checkpoint(on_checkpoint, every_s=checkpoint_every),
+                 Refit(on_refit_plan, on_refit_epoch if on_refit is not None else None)]
     try:
-        result = engine.train(config, data, on_epoch=log, stop=stop, on_start=on_start, on_progress=on_progress,
-                              on_checkpoint=on_checkpoint, on_validation=on_validation, pause=pause,
-                              resume=resume)
-        if engine.will_refit(config, result, stop):  # config.refit "all": retrain on every row; pages say so
-            plan = {"epochs": result.best_epoch, "rows": data.num_rows,
-                    "expected_s": engine.refit_expected_s(result.history, data.num_rows, result.best_epoch)}
-            store.update_info(run_id, {"refitting": plan})
-            refit_epoch = None
-            if on_refit is not None:
-                on_refit({**plan, "epoch": 0})
-                refit_epoch = lambda epoch: on_refit({**plan, "epoch": epoch})  # noqa: E731
-            result = engine.refit_result(config, data, result, stop, on_epoch=refit_epoch)
-            if "refit" in result.info:  # done (a stop during the refit keeps the run's own model)
-                store.update_info(run_id, {"refit": {k: result.info["refit"][k] for k in ("epochs", "rows")}})
+        result = engine.fit(config, data, callbacks, stop=stop, resume=resume)
+        if "refit" in result.info:  # done (a stop during the refit keeps the run's own model)
+            store.update_info(run_id, {"refit": {k: result.info["refit"][k] for k in ("epochs", "rows")}})
         result.trained.run_id = run_id
         result.trained.resume = result.resume.to_dict()
         saved = save_checkpoint(result.trained, path)
@@ -222,9 +246,6 @@ def run_training(store: RunStore, run_id: str, config: TrainConfig, data: Datase
         if trackers:
             trackers.fail()
         raise
-    finally:
-        if checkpoint_every is not None:
-            engine.CHECKPOINT_EVERY_S = saved_every
 
 
 class ThreadShare:
@@ -303,10 +324,14 @@ def _own_and_train(store: RunStore, run_id: str, config: TrainConfig, data: Data
                    checkpoint_every: Optional[float], share_cap: Optional[int], share: bool,
                    resume_from: Optional[str], trackers: Any = None) -> Optional[str]:
     """Claim ``run_id`` for this process and train it; its outcome ('completed', ...) or None if it failed."""
-    stop = StopFlag(store, run_id)
-    stop.install_signal_handlers()  # before claiming the run: a registry signals only a run's claimed owner
-    if share:
-        stop._on_poll = ThreadShare(store, run_id, share_cap)
+    stop = StopFlag(store, run_id, on_poll=ThreadShare(store, run_id, share_cap) if share else None)
+    # Handlers before claiming the run (a registry signals only a run's claimed owner), restored once it has ended.
+    with stop.handling_signals():
+        return _claim_and_train(store, run_id, config, data, stop, checkpoint_every, resume_from, trackers)
+
+
+def _claim_and_train(store: RunStore, run_id: str, config: TrainConfig, data: Dataset, stop: StopFlag,
+                     checkpoint_every: Optional[float], resume_from: Optional[str], trackers: Any) -> Optional[str]:
     try:
         store.claim(run_id)
     except MultilabelError as exc:  # a full disk before the first epoch: the registry's reap says it

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from multilabel import Dataset, MultilabelError, TrainConfig, make_synthetic, train
+from multilabel.callbacks import Checkpoint, LiveSnapshots
 from multilabel.engine import PROBE_ROWS, pos_weights, split_indices
 from multilabel.metrics import evaluate
 
@@ -218,12 +219,12 @@ class _StopAfter:
 
 
 def test_stop_inside_a_long_epoch_ends_it_early_and_keeps_the_best_weights(make_config, monkeypatch):
-    import multilabel.engine as engine
-    monkeypatch.setattr(engine, "STOP_CHECK_S", 0.0)  # look at the flag before every step
+    import multilabel.stepper as stepper
+    monkeypatch.setattr(stepper, "STOP_CHECK_S", 0.0)  # look at the flag before every step
     data = make_synthetic(4000, 6, 3, seed=1)
     config = make_config(epochs=5, batch_size=8)
     progress = []
-    monkeypatch.setattr(engine, "PROGRESS_S", 0.0)
+    monkeypatch.setattr(stepper, "PROGRESS_S", 0.0)
     result = train(config, data, stop=_StopAfter(after=50), on_progress=progress.append)
     assert result.outcome == "stopped" and len(result.history) == 1
     record = result.history[0]
@@ -233,14 +234,11 @@ def test_stop_inside_a_long_epoch_ends_it_early_and_keeps_the_best_weights(make_
     assert result.best_epoch == 1 and math.isfinite(result.best["val_loss"])
 
 
-def test_checkpoints_offered_during_training_hold_the_best_weights_so_far(small_data, make_config, monkeypatch):
-    import multilabel.engine as engine
-    monkeypatch.setattr(engine, "CHECKPOINT_EVERY_S", 0.0)
-    monkeypatch.setattr(engine, "CHECKPOINT_SHARE", 1e9)
+def test_checkpoints_offered_during_training_hold_the_best_weights_so_far(small_data, make_config):
     offers, records = [], []
     config = make_config(epochs=6)
-    result = train(config, small_data, on_epoch=records.append,
-                   on_checkpoint=lambda trained: offers.append((len(records), trained)))
+    every_epoch = Checkpoint(lambda trained: offers.append((len(records), trained)), every_s=0.0, share=1e9)
+    result = train(config, small_data, on_epoch=records.append, callbacks=[every_epoch])
     assert offers, "no checkpoint was offered"
     for epochs_seen, trained in offers:
         best = records[epochs_seen - 1]
@@ -421,16 +419,12 @@ def _without_timing(history: list[dict]) -> list[dict]:
     return [{k: v for k, v in r.items() if k not in ("duration_s", "samples_per_s")} for r in history]
 
 
-def test_on_validation_changes_no_record_and_reports_the_epochs_own_probabilities(small_data, make_config,
-                                                                                    monkeypatch):
-    import multilabel.engine as engine_module
-
-    monkeypatch.setattr(engine_module, "LIVE_EVERY_S", 0.0)  # offer every evaluated epoch
-    monkeypatch.setattr(engine_module, "LIVE_SHARE", 1e9)
+def test_on_validation_changes_no_record_and_reports_the_epochs_own_probabilities(small_data, make_config):
     config = make_config(epochs=7, eval_every=2)
     plain = train(config, small_data)
     seen = []
-    watched = train(config, small_data, on_validation=seen.append)
+    every_evaluated_epoch = LiveSnapshots(seen.append, every_s=0.0, share=1e9)
+    watched = train(config, small_data, callbacks=[every_evaluated_epoch])
     assert _without_timing(watched.history) == _without_timing(plain.history)  # same seed, same records
     assert [s.epoch for s in seen] == [1, 2, 4, 6, 7]  # the evaluated epochs: first, every 2nd, last
     X_val, Y_val = val_split(small_data, config)
@@ -451,23 +445,56 @@ def test_on_validation_changes_no_record_and_reports_the_epochs_own_probabilitie
     assert watched.history[-1]["net"]["weight_norm"][0] == pytest.approx(np.linalg.norm(last.weights[0]), rel=1e-5)
 
 
-def test_on_validation_is_rate_limited_by_time_but_always_gets_the_first_and_last_epoch(small_data, make_config,
-                                                                                         monkeypatch):
-    import multilabel.engine as engine_module
-
-    monkeypatch.setattr(engine_module, "LIVE_EVERY_S", 3600.0)
+def test_on_validation_is_rate_limited_by_time_but_always_gets_the_first_and_last_epoch(small_data, make_config):
     seen = []
-    result = train(make_config(epochs=6, eval_every=1), small_data, on_validation=lambda live: seen.append(live.epoch))
+    hourly = LiveSnapshots(lambda live: seen.append(live.epoch), every_s=3600.0)
+    result = train(make_config(epochs=6, eval_every=1), small_data, callbacks=[hourly])
     assert seen == [1, 6]
     assert all("net" in r for r in result.history)  # every epoch still evaluated and recorded
 
 
-def test_a_large_net_s_live_snapshot_leaves_the_weights_out(small_data, make_config, monkeypatch):
-    import multilabel.engine as engine_module
-
-    monkeypatch.setattr(engine_module, "LIVE_WEIGHTS_MAX", 100)  # 6*16 + 16*3 = 144 weights
+def test_a_large_net_s_live_snapshot_leaves_the_weights_out(small_data, make_config):
     seen = []
-    train(make_config(epochs=1), small_data, on_validation=seen.append)
+    train(make_config(epochs=1), small_data, callbacks=[LiveSnapshots(seen.append, weights_max=100)])  # 144 weights
     (live,) = seen
     assert live.weights is None and live.alive.shape == (16,)
     assert set(live.arrays()) == {"epoch", "probs", "targets", "alive"}
+
+
+# -- the loop's numbers are those it gave before fit() and the callbacks (issue 27) ----------------------------------
+
+# What the loop computed at fa82dab, before it was split into fit() and callbacks (same seed, CPU, one thread): per
+# run, the validation loss of each epoch, the best epoch, the outcome, the sum of each weight tensor of the returned
+# model and its tuned thresholds.
+PINNED = {
+    "shipped_like": ([0.5100228, 0.4156331, 0.3579495, 0.3277295, 0.3161837, 0.3133734], 6, "completed",
+                     [1.670742, 2.971729, -6.772641, -0.6417909], [0.4, 0.45, 0.1]),
+    "early_stop": ([0.2797915, 0.26087, 0.2391542, 0.2385162, 0.2088838, 0.2042032, 0.2080651, 0.204079, 0.1999164,
+                    0.1963481, 0.2170504, 0.1991461], 10, "early_stopped",
+                   [4.156474, 8.53069, -12.82578, -1.196824], [0.5, 0.5, 0.5]),
+    "resumed": ([0.368873, 0.3517657, 0.3476467], 6, "completed",
+                [1.165757, 2.185235, -6.057845, -0.6055536], [0.45, 0.4, 0.1]),
+    "refit": ([0.5100228, 0.4156331, 0.3579495, 0.3277295, 0.3161837, 0.3133734], 6, "completed",
+              [0.7583297, 3.685129, -7.586604, -0.5568556], [0.4, 0.45, 0.1]),
+}
+
+
+def test_short_runs_give_the_numbers_the_loop_gave_before_it_was_split_into_callbacks(small_data, make_config):
+    from multilabel.callbacks import Refit
+    from multilabel.engine import ResumeState
+
+    torch.set_num_threads(1)
+    shipped_like = make_config(epochs=6, dropout=0.2, input_noise=0.1, optimizer="adamw", lr_schedule="cosine",
+                               threshold_mode="tuned", batch_size=0)
+    early = make_config(epochs=30, patience=2, learning_rate=5e-2)
+    first = train(shipped_like.replace(epochs=3), small_data)
+    runs = {"shipped_like": train(shipped_like, small_data), "early_stop": train(early, small_data),
+            "resumed": train(shipped_like, small_data, resume=ResumeState.from_dict(first.resume.to_dict())),
+            "refit": train(shipped_like.replace(refit="all"), small_data, callbacks=[Refit()])}
+    for name, result in runs.items():
+        val_losses, best_epoch, outcome, weight_sums, thresholds = PINNED[name]
+        assert [r["val_loss"] for r in result.history] == pytest.approx(val_losses, rel=1e-5), name
+        assert (result.best_epoch, result.outcome, result.trained.thresholds) == (best_epoch, outcome, thresholds)
+        sums = [float(v.double().sum()) for v in result.trained.model.state_dict().values()]
+        assert sums == pytest.approx(weight_sums, rel=1e-5, abs=1e-6), name
+    assert runs["refit"].info["refit"]["epochs"] == 6 and runs["shipped_like"].info.get("refit") is None

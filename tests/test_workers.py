@@ -160,9 +160,8 @@ def test_progress_inside_a_long_epoch_and_a_stop_that_ends_it_early(registry, ma
 
 
 def test_kill_9_of_a_worker_leaves_the_run_interrupted_with_its_epochs_and_checkpoint(store, small_data,
-                                                                                      make_config, monkeypatch):
-    monkeypatch.setattr(worker, "CHECKPOINT_EVERY_S", 0.2)
-    registry = SessionRegistry(store, threads_per_run=1)
+                                                                                      make_config):
+    registry = SessionRegistry(store, threads_per_run=1, checkpoint_every_s=0.2)
     session = registry.start(make_config(epochs=100_000, patience=0), small_data)
     wait_for(lambda: store.get_run(session.run_id)["checkpoint"] and registry.view(session.run_id).epoch >= 3,
              "a live checkpoint and three epochs")
@@ -340,3 +339,33 @@ def test_live_runs_share_the_cores_and_a_run_alone_takes_them_back(store, small_
         assert first.join(timeout=WAIT_S)
         kill_live_workers(store)
     assert registry.view(first.run_id).status == "stopped"
+
+
+def test_stop_flag_signal_handlers_compose_with_the_previous_ones_and_are_restored_on_exit():
+    seen = []
+
+    def earlier(signum, frame):  # a handler the process had before (a tracker flushing its files, say)
+        seen.append(("earlier", signum))
+
+    before = signal.signal(signal.SIGTERM, earlier)
+    try:
+        flag = worker.StopFlag()
+        with flag.handling_signals(on_signal=lambda signum: seen.append(("on_signal", signum))):
+            assert signal.getsignal(signal.SIGTERM) is not earlier
+            os.kill(os.getpid(), signal.SIGTERM)
+            assert flag.is_set() and flag.signalled == signal.SIGTERM
+            assert seen == [("on_signal", signal.SIGTERM), ("earlier", signal.SIGTERM)]
+            with pytest.raises(KeyboardInterrupt):  # a SIGINT once the flag is set interrupts (Ctrl-C twice)
+                os.kill(os.getpid(), signal.SIGINT)
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        with worker.StopFlag().handling_signals() as by_ctrl_c:
+            os.kill(os.getpid(), signal.SIGINT)  # Python's own SIGINT handler, which would interrupt at once, is
+            assert by_ctrl_c.is_set()  # not composed: the first Ctrl-C only asks the run to stop
+        assert signal.getsignal(signal.SIGTERM) is earlier
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+        with pytest.raises(RuntimeError), worker.StopFlag().handling_signals():
+            raise RuntimeError("a run that fails")
+        assert signal.getsignal(signal.SIGTERM) is earlier  # restored however the block ends
+    finally:
+        signal.signal(signal.SIGTERM, before)
