@@ -16,7 +16,8 @@ import torch
 from torch import nn
 
 from .checkpoint import TrainedModel
-from .config import TrainConfig, resolve_device
+from .config import TrainConfig
+from .devices import resolve_device
 from .data import Dataset, Standardizer
 from .errors import MultilabelError
 from .model import MLP
