@@ -1,5 +1,5 @@
 """The Inspect page's two polling views: a live (or ended) run's per-label curves at its newest published epoch
-(the worker publishes them, see engine.LiveValidation), and the network as a diagram with its per-epoch weight norms,
+(the worker publishes them, see callbacks.LiveValidation), and the network as a diagram with its per-epoch weight norms,
 gradient norms and dead-ReLU share. Each is a fragment that redraws itself every ``poll_s`` while the run trains."""
 
 from __future__ import annotations

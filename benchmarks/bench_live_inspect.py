@@ -1,4 +1,4 @@
-"""What the Inspect page's live view costs training: the worker's on_validation hook (engine.LiveValidation written
+"""What the Inspect page's live view costs training: the worker's on_validation hook (callbacks.LiveValidation written
 atomically to the run store) against the same run without it, side by side in one process, interleaved.
 
 Rows per case (samples/s of whole epochs, median of --repeats runs, each timed from on_start to the last on_epoch,
@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
 import multilabel.engine as engine  # noqa: E402
-from multilabel.callbacks import LIVE_SHARE, LiveSnapshots  # noqa: E402
+from multilabel.callbacks import LIVE_SHARE, LiveSnapshots, LiveValidation  # noqa: E402
 from multilabel import TrainConfig, make_synthetic  # noqa: E402
 from multilabel.store import RunStore  # noqa: E402
 
@@ -62,7 +62,7 @@ def run_once(store: RunStore, case: tuple, mode: str, device: str) -> tuple[floa
         store.log_epoch(run_id, record)
         marks.append(time.perf_counter())
 
-    def on_validation(live: engine.LiveValidation) -> None:  # as worker.run_training does it
+    def on_validation(live: LiveValidation) -> None:  # as worker.run_training does it
         store.save_live_validation(run_id, live.arrays())
 
     every = [LiveSnapshots(on_validation, every_s=0.0, share=float("inf"))] if mode == "every" else []

@@ -83,7 +83,7 @@ class TrainConfig:
                            ui="select")
     lr_schedule: str = _knob("constant", "constant | cosine (per epoch, from the learning rate down to 0 at the last "
                              "epoch)", choices=LR_SCHEDULES, label="Learning-rate schedule", ui="select")
-    # Refit (engine.refit_result, after train): chosen on benchmarks/suite.py, where refitting on all rows ranked first
+    # Refit (refit.refit_result, after train): chosen on benchmarks/suite.py, where refitting on all rows ranked first
     # (benchmarks/README.md).
     refit: str = _knob("all", "none | all: after training, train again on every row (training + validation split) for "
                        "the best epoch count and keep that model (thresholds and validation metrics come from the "

@@ -487,12 +487,12 @@ class RunStore(QueueMixin):
                 return run
         return None
 
-    # -- the live view's validation snapshot (engine.LiveValidation) ----------------------------------------------
+    # -- the live view's validation snapshot (callbacks.LiveValidation) ----------------------------------------------
     def live_validation_path(self, run_id: str) -> Path:
         return self.home / "checkpoints" / f"{run_id}.live.npz"
 
     def save_live_validation(self, run_id: str, arrays: dict[str, np.ndarray]) -> Path:
-        """Replace the run's live snapshot (``engine.LiveValidation.arrays()``: epoch, probs (n_val, labels),
+        """Replace the run's live snapshot (``callbacks.LiveValidation.arrays()``: epoch, probs (n_val, labels),
         targets, alive (hidden,), optionally w_hidden and w_output) atomically: a reader sees the old file or the
         new one, never half of one. Uncompressed: it is rewritten while the run trains, and read as often."""
         import numpy as np

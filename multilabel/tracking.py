@@ -2,7 +2,7 @@
 
 ``Trackers.open(TrackerSpec(tensorboard=DIR, mlflow=URI), ...)`` gives the listeners ``worker.run_training`` calls:
 ``epoch(record)`` after every epoch, ``validation(live)`` on the epochs the engine offers the whole validation
-split (``engine.LiveValidation``: the first, the last and some between, see engine.LIVE_EVERY_S), ``finish(result,
+split (``callbacks.LiveValidation``: the first, the last and some between, see callbacks.LIVE_EVERY_S), ``finish(result,
 checkpoint)`` at the end and ``fail(message)`` on a failure.
 
 - TensorBoard (``DIR/<run id>``): scalars per epoch (``loss/train``, ``loss/val``, ``f1/val_micro``, ``f1/val_macro``,

@@ -27,6 +27,13 @@ torch.set_num_threads(1)
 os.environ.update(SINGLE_THREAD_ENV)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every browser test is also slow: ``pytest -m "not slow"`` is the quick loop (under 3 minutes on 2 cores)."""
+    for item in items:
+        if item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.slow)
+
+
 def _small_config(**changes) -> TrainConfig:
     # Optimizer, weight decay and dropout pinned: the tests' small nets do not follow the shipped defaults. No refit:
     # these tests compare a run's checkpoint with its own best epoch (tests/test_search.py covers refit="all").
@@ -210,6 +217,19 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         reg.resume(session.run_id)
         session.stop()
         session.join(timeout=30)
+
+
+@pytest.fixture
+def registry(store: RunStore):
+    """A registry whose workers use one torch thread each (deterministic, and kind to a shared 2-core machine); at
+    teardown the queue is emptied and any worker this test started and left running is killed."""
+    from pagetest import kill_live_workers
+    from multilabel.session import SessionRegistry
+    reg = SessionRegistry(store, threads_per_run=1)
+    yield reg
+    for item in store.queue():
+        store.unqueue(item["id"])
+    kill_live_workers(store)
 
 
 @pytest.fixture

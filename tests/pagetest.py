@@ -1,5 +1,5 @@
-"""What the page tests share: open the app on a page, read its text, re-run it until something shows; and a wait
-for any condition (the worker and control tests).
+"""What the tests share beyond conftest's fixtures: open the app on a page, read its text, re-run it until something
+shows; one wait for any condition (worker, control and browser tests) with one deadline; a history without timings.
 
 Imported as ``from pagetest import ...`` (pytest puts ``tests/`` on ``sys.path``; the module's name is its own, so
 ``tests/browser/conftest.py`` cannot shadow it as it would ``conftest``).
@@ -16,7 +16,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 REPO = Path(__file__).resolve().parents[1]
-WAIT_S = 90  # generous: a loaded 2-core CI machine trains slower than a laptop
+WAIT_S = 120  # the deadline for waits on workers and servers: a safety net on a loaded machine, not a speed check
 
 
 def open_page(page: str | None = None, **query: str) -> AppTest:
@@ -59,12 +59,32 @@ def wait_until(at: AppTest, done: Callable[[AppTest], bool], what: str, timeout:
     return at
 
 
-def wait_for(predicate: Callable[[], object], what: str, timeout: float = WAIT_S, poll_s: float = 0.02):
-    """``predicate()``'s first truthy value, polled every ``poll_s``; fail after ``timeout`` seconds."""
+def wait_for(predicate: Callable[[], object], what: str, timeout: float = WAIT_S, poll_s: float = 0.02,
+             detail: Callable[[], str] | None = None):
+    """``predicate()``'s first truthy value, polled every ``poll_s``; fail after ``timeout`` seconds, saying what was
+    awaited and, where given, ``detail()`` (what the page or the run showed then)."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
         if value:
             return value
-        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        if time.monotonic() > deadline:
+            pytest.fail(f"gave up after {timeout} s waiting for {what}" + (f"; {detail()}" if detail else ""))
         time.sleep(poll_s)
+
+
+def kill_live_workers(store) -> None:
+    """Kill (SIGKILL) every worker process that owns a live run of ``store``, other than the store's own process."""
+    import os
+    import signal
+
+    from multilabel.jobs import owner_alive, owner_pid
+    for run_id in store.live_run_ids():
+        owner = store.get_run(run_id)["owner"]
+        if owner != store.owner and owner_alive(owner):
+            os.kill(owner_pid(owner), signal.SIGKILL)
+
+
+def without_timing(history: list[dict]) -> list[dict]:
+    """Epoch records without their wall-clock fields, for comparing two runs' numbers."""
+    return [{k: v for k, v in r.items() if k not in ("duration_s", "samples_per_s")} for r in history]

@@ -10,10 +10,7 @@ import pytest
 
 from multilabel import train
 from multilabel.callbacks import Callback, Checkpoint, EarlyStopping, LiveSnapshots, Pause, Refit, Report
-
-
-def _without_timing(history: list[dict]) -> list[dict]:
-    return [{k: v for k, v in r.items() if k not in ("duration_s", "samples_per_s")} for r in history]
+from pagetest import without_timing
 
 
 class Recorder(Callback):
@@ -68,7 +65,7 @@ def test_early_stopping_alone_ends_the_run_as_patience_does_and_never_overrides_
     by_callback = train(make_config(epochs=40, patience=0, learning_rate=5e-2), small_data,
                         callbacks=[EarlyStopping(2)])
     assert by_config.outcome == by_callback.outcome == "early_stopped"
-    assert _without_timing(by_callback.history) == _without_timing(by_config.history)
+    assert without_timing(by_callback.history) == without_timing(by_config.history)
     last = by_callback.history[-1]
     assert last["epoch"] - last["best_epoch"] == 2
 
@@ -114,7 +111,7 @@ def test_pause_holds_the_run_before_its_next_epoch_and_changes_no_number(small_d
     assert held.history[2]["epoch"] == 3 and time.perf_counter() - waited[0] >= 0.3
     steps = -(-held.info["n_train"] // 32)
     assert progress == [{"epoch": 3, "step": 0, "steps": steps, "paused": True}]  # once, when the wait begins
-    assert _without_timing(held.history) == _without_timing(train(config, small_data).history)
+    assert without_timing(held.history) == without_timing(train(config, small_data).history)
 
 
 def test_a_stop_while_paused_ends_the_run_at_the_epoch_it_was_paused_after(small_data, make_config):

@@ -56,6 +56,7 @@ def run_main(capsys, *argv: object) -> tuple[int, str, str]:
 
 # -- the real front door, in a child process ---------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_csv_train_predict_evaluate_round_trip(cli, tmp_path, emotions_csv, emotion_labels):
     model = tmp_path / "emotions.pt"
     trained = cli("train", "--data", emotions_csv, "--labels", "amazed*,happy*,*-calm,quiet-*,sad*,angry*",
@@ -310,6 +311,7 @@ def test_runs_lists_stored_runs_as_a_table_and_as_json(capsys, tmp_path):
     assert row["status"] == "completed" and row["config"]["epochs"] == 2
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_training_after_the_epoch_and_keeps_the_best_model(tmp_path):
     """SIGINT (Ctrl-C) mid-run: exit 0, status 'stopped', a checkpoint that loads, fewer epochs than asked for."""
     import os
@@ -571,6 +573,7 @@ def test_a_semicolon_separated_file_trains_evaluates_and_predicts(capsys, tmp_pa
     (lambda p: p.__setitem__("std", torch.zeros_like(p["std"])), "std is 0 for feature 'x0'"),
     (lambda p: p.__setitem__("feature_names", ["x0"] * 6), "the feature name 'x0' appears twice"),
 ], ids=["feature names vs weights", "zero std", "duplicate feature names"])
+@pytest.mark.slow
 def test_predict_and_evaluate_refuse_an_inconsistent_checkpoint_with_one_line(cli, tmp_path, model_file, edit,
                                                                               fragment):
     payload = torch.load(model_file, weights_only=True)
@@ -585,6 +588,7 @@ def test_predict_and_evaluate_refuse_an_inconsistent_checkpoint_with_one_line(cl
     assert not (tmp_path / "o.csv").exists()
 
 
+@pytest.mark.slow
 def test_train_warns_on_adam_with_a_strong_weight_decay_and_still_trains(cli):
     done = cli("train", "--synthetic", "--epochs", 2, "--optimizer", "adam", "--weight-decay", 1.0, "--quiet",
                "--refit", "none")

@@ -15,6 +15,7 @@ from multilabel import Dataset, MultilabelError, TrainConfig, make_synthetic, tr
 from multilabel.callbacks import Checkpoint, LiveSnapshots
 from multilabel.engine import PROBE_ROWS, pos_weights, split_indices
 from multilabel.metrics import evaluate
+from pagetest import without_timing
 
 
 def val_split(data: Dataset, config: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -415,17 +416,13 @@ def test_network_stats_report_norms_and_dead_relus(small_data, make_config):
 
 # -- on_validation: the live per-label and network views (issue 11) ------------------------------------------------
 
-def _without_timing(history: list[dict]) -> list[dict]:
-    return [{k: v for k, v in r.items() if k not in ("duration_s", "samples_per_s")} for r in history]
-
-
 def test_on_validation_changes_no_record_and_reports_the_epochs_own_probabilities(small_data, make_config):
     config = make_config(epochs=7, eval_every=2)
     plain = train(config, small_data)
     seen = []
     every_evaluated_epoch = LiveSnapshots(seen.append, every_s=0.0, share=1e9)
     watched = train(config, small_data, callbacks=[every_evaluated_epoch])
-    assert _without_timing(watched.history) == _without_timing(plain.history)  # same seed, same records
+    assert without_timing(watched.history) == without_timing(plain.history)  # same seed, same records
     assert [s.epoch for s in seen] == [1, 2, 4, 6, 7]  # the evaluated epochs: first, every 2nd, last
     X_val, Y_val = val_split(small_data, config)
     for live in seen:

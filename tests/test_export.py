@@ -98,6 +98,7 @@ def test_same_model_same_bytes(trained_small):
     assert onnx_bytes(trained_small) == onnx_bytes(trained_small)
 
 
+@pytest.mark.slow
 def test_cli_export_model_and_run(cli, tmp_path, store_home):
     done = cli("train", "--synthetic", "--samples", 300, "--input-size", 5, "--num-outputs", 3, "--epochs", 3,
                "--quiet", "--out", tmp_path / "m.pt")
@@ -116,6 +117,7 @@ def test_cli_export_model_and_run(cli, tmp_path, store_home):
         assert read_metadata(session)["run_id"] == run_id
 
 
+@pytest.mark.slow
 def test_cli_export_errors_are_one_line(cli, tmp_path, trained_small):
     (tmp_path / "not.pt").write_text("hello")
     for args, words in ((("--model", tmp_path / "not.pt"), "not a multilabel checkpoint"),

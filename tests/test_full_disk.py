@@ -46,6 +46,7 @@ def fill(disk: Path, free_kib: int = FREE_KIB) -> None:
     slack.unlink()
 
 
+@pytest.mark.slow
 def test_cli_train_on_a_disk_that_fills_says_so(small_disk):
     home = small_disk / "home"
     RunStore(home).close()

@@ -23,7 +23,8 @@ from app_pages._nav import INSPECT, PREDICT
 
 REPO = Path(__file__).resolve().parents[1]
 PAGE = INSPECT
-WAIT_S = 120
+import pagetest
+from pagetest import WAIT_S
 
 
 # ``home`` (the run store, live runs stopped afterwards) is a fixture of tests/conftest.py.
@@ -181,18 +182,9 @@ def test_inspect_best_f1_and_reset_buttons_move_the_sliders(home):
 # -- live runs and the network view (issue 11) -----------------------------------------------------------------------
 
 def wait_page(at: AppTest, done, what: str, timeout: float = WAIT_S):
-    """Rerun the page (AppTest never fires run_every itself) until ``done(at)`` gives a value."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while True:
-        assert not at.exception, [e.value for e in at.exception]
-        value = done(at)
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"gave up waiting for {what}"
-        time.sleep(0.2)
-        at.run()
+    """Rerun the page (AppTest never fires run_every itself) until ``done(at)`` gives a value; return it."""
+    pagetest.wait_until(at, done, what, timeout)
+    return done(at)
 
 
 def live_epoch(at: AppTest) -> int | None:
@@ -296,7 +288,7 @@ def test_network_view_of_a_net_too_large_to_publish_draws_the_saved_model(home):
     run_id = trained_run(home, epochs=4)
     store = RunStore(home)
     snap = store.load_live_validation(run_id)
-    # As the worker writes it for a net over engine.LIVE_WEIGHTS_MAX weights: no weight matrices.
+    # As the worker writes it for a net over callbacks.LIVE_WEIGHTS_MAX weights: no weight matrices.
     store.save_live_validation(run_id, {k: np.asarray(snap[k]) for k in ("epoch", "probs", "targets", "alive")})
     at = open_page(run=run_id)
     at.radio(key="inspect_view").set_value("Network").run()

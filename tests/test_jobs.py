@@ -148,6 +148,7 @@ def test_search_workers_share_the_cores_as_torch_threads(monkeypatch):
 
 # ---- a real background search -------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_a_background_search_can_be_followed_and_stopped_like_ctrl_c(tiny, tmp_path, store_home):
     out = tmp_path / "bg.pt"
     job = jobs.start_background(tiny, "bg", home=store_home, trials=1000, folds=1, members=2, out=out, epochs=4)

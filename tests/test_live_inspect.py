@@ -7,30 +7,15 @@ checks.
 
 from __future__ import annotations
 
-import os
-import signal
 import time
 
 import numpy as np
-import pytest
 import torch
 
 from multilabel import load_checkpoint, train
 from multilabel.engine import split_indices
-from multilabel.session import SessionRegistry
-from multilabel.jobs import owner_alive, owner_pid
 
-WAIT_S = 120
-
-
-@pytest.fixture
-def registry(store):
-    reg = SessionRegistry(store, threads_per_run=1)
-    yield reg
-    for run_id in store.live_run_ids():  # a worker this test started and left running
-        owner = store.get_run(run_id)["owner"]
-        if owner != store.owner and owner_alive(owner):
-            os.kill(owner_pid(owner), signal.SIGKILL)
+from pagetest import WAIT_S
 
 
 def test_a_worker_publishes_live_validation_while_it_trains_and_keeps_the_final_set_apart(registry, store,

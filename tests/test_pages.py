@@ -599,6 +599,7 @@ def test_the_form_has_a_widget_for_every_knob_of_the_train_page():
 
 
 @pytest.mark.parametrize("name", list(KNOBS))
+@pytest.mark.slow
 def test_each_widget_survives_a_source_switch_and_a_page_change_and_trains(home, name):
     """Change one widget, switch the source to Upload CSV and back, go to Runs and back, start: the stored config
     equals what every widget showed (the form once dropped synthetic sliders to 1 and others to their minimum)."""

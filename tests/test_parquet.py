@@ -109,6 +109,7 @@ def test_predict_names_a_bad_cell_in_a_later_row_group_and_leaves_no_output(trai
         predict_csv(trained_small, tmp_path / "lacks.parquet", tmp_path / "out.csv")
 
 
+@pytest.mark.slow
 def test_cli_train_evaluate_predict_and_search_read_parquet(cli, tmp_path):
     frame = _frame(300)
     frame.drop(columns="id").to_parquet(tmp_path / "train.parquet")

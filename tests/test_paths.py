@@ -1,4 +1,4 @@
-"""paths.atomic_path / atomic_write: the target holds the old bytes or the new ones, never a half, and nothing is left."""
+"""paths.atomic_path / atomic_write: the target holds the old bytes or the new ones, never half; nothing is left."""
 
 import errno
 import os

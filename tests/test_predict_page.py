@@ -22,7 +22,7 @@ from pagetest import open_page, shown
 
 REPO = Path(__file__).resolve().parents[1]
 PREDICT = PAGES["Predict"]
-WAIT_S = 120
+from pagetest import WAIT_S
 LABELS = ["label_0", "label_1", "label_2"]
 
 
@@ -143,6 +143,7 @@ def test_a_model_link_preselects_that_run_and_a_stale_one_says_so(home):
     assert not at.exception
 
 
+@pytest.mark.slow
 def test_a_search_ensemble_is_listed_and_predicts_the_members_mean(home):
     trained_run(home)
     job = jobs.launch(make_synthetic(240, 6, 3, seed=3), "ens", home=home, trials=2, folds=1, members=2,

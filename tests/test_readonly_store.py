@@ -22,6 +22,7 @@ def read_only(mount: Path) -> None:
     subprocess.run(["mount", "-o", "remount,ro", str(mount)], check=True)
 
 
+@pytest.mark.slow
 def test_runs_lists_a_read_only_store_and_search_train_say_why(disk, cli):
     home = disk / "home"
     done = cli("train", "--store", home, "--synthetic", "--samples", "200", "--epochs", "3", "--quiet")
@@ -44,6 +45,7 @@ def test_runs_lists_a_read_only_store_and_search_train_say_why(disk, cli):
         assert "not writable" in lines[0] and "SQLAlchemy" not in lines[0], lines[0]
 
 
+@pytest.mark.slow
 def test_search_with_a_read_only_storage_file_says_read_only(disk, cli, store_home):
     storage = disk / "study.db"
     done = cli("search", "--storage", f"sqlite:///{storage}", "--data", EMOTIONS_CSV, "--labels",

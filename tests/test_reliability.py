@@ -81,6 +81,7 @@ def test_search_page_refuses_a_one_row_upload_naming_the_file(store_home):
     assert jobs.list_jobs(store_home) == []
 
 
+@pytest.mark.slow
 def test_refused_continue_leaves_no_run(cli, store_home):
     done = cli("train", "--synthetic", "--samples", "200", "--epochs", "3", "--quiet")
     assert done.returncode == 0, done.stderr
@@ -171,6 +172,7 @@ time.sleep(600)
 """
 
 
+@pytest.mark.slow
 def test_the_queue_goes_on_after_the_server_is_killed_with_no_page_open(store_home, tmp_path):
     import os
     import signal

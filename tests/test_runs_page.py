@@ -25,7 +25,7 @@ from multilabel.store import MAX_NAME, RunStore
 from app_pages._nav import RUNS
 
 REPO = Path(__file__).resolve().parents[1]
-WAIT_S = 90
+from pagetest import WAIT_S
 SETTINGS = [("small adam", 8, 1e-2, "adam", 1), ("wide adamw", 32, 1e-3, "adamw", 2), ("mid adam", 16, 5e-2, "adam", 3)]
 
 

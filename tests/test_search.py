@@ -344,6 +344,7 @@ def storage_url(request, tmp_path):
     return request.getfixturevalue("postgres_url")
 
 
+@pytest.mark.slow
 def test_two_worker_processes_share_one_study_without_lost_or_duplicated_trials(tiny, tmp_path, store_home,
                                                                                 storage_url):
     csv = tmp_path / "tiny.csv"
@@ -371,6 +372,7 @@ def test_two_worker_processes_share_one_study_without_lost_or_duplicated_trials(
     assert len(ensemble.nets) == 2 and len(set(ensemble.thresholds)) == 1  # one cut-off for every label
 
 
+@pytest.mark.slow
 def test_cli_search_with_two_jobs_writes_an_ensemble_that_evaluate_accepts(tiny, tmp_path, cli, store_home):
     csv = tmp_path / "tiny.csv"
     labels = write_tiny_csv(csv, tiny)
@@ -388,6 +390,7 @@ def test_cli_search_with_two_jobs_writes_an_ensemble_that_evaluate_accepts(tiny,
     assert 0 <= json.loads(scored.stdout)["hamming_loss"] <= 1
 
 
+@pytest.mark.slow
 def test_run_workers_splits_the_trials_with_a_helper_process_and_counts_every_trial(tiny, tmp_path, monkeypatch):
     csv = tmp_path / "tiny.csv"
     labels = write_tiny_csv(csv, tiny)
@@ -406,6 +409,7 @@ def test_run_workers_splits_the_trials_with_a_helper_process_and_counts_every_tr
     assert torch.get_num_threads() == threads  # every core back for the ensemble
 
 
+@pytest.mark.slow
 def test_ctrl_c_keeps_the_finished_trials(tiny, tmp_path, store_home):
     csv = tmp_path / "tiny.csv"
     labels = write_tiny_csv(csv, tiny)

@@ -25,7 +25,7 @@ from app_pages._shared import plain
 from pagetest import open_page, text
 
 SEARCH, PREDICT = PAGES["Search"], PAGES["Predict"]
-WAIT_S = 120
+from pagetest import WAIT_S
 
 
 @pytest.fixture
@@ -88,6 +88,7 @@ def start_tiny(at: AppTest, trials: int = 0, minutes: float = 0.0, name: str | N
 
 # -- the page --------------------------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_a_search_runs_in_the_background_shows_trials_stops_and_hands_its_ensemble_to_predict(home):
     at = app()
     assert [t.value for t in at.title] == ["Search"]
@@ -147,6 +148,7 @@ def test_a_search_runs_in_the_background_shows_trials_stops_and_hands_its_ensemb
     assert any("2 labels" not in c.value and "6 features → 3 labels" in c.value for c in at.caption)
 
 
+@pytest.mark.slow
 def test_a_reload_with_the_study_in_the_url_finds_the_search_again(home):
     first = app()
     start_tiny(first, trials=2)
@@ -208,6 +210,7 @@ def test_csv_data_defaults_its_labels_to_the_trailing_binary_columns(home, emoti
 
 # -- the library parts the page stands on ----------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_jobs_are_found_from_their_files_and_a_dead_one_is_not_alive(home):
     data = make_synthetic(120, 4, 2, seed=1)
     job = jobs.launch(data, "one", home=home, trials=1, folds=1, members=1, epochs=2)
@@ -227,6 +230,7 @@ def test_jobs_are_found_from_their_files_and_a_dead_one_is_not_alive(home):
         jobs.launch(data, "two", home=home)
 
 
+@pytest.mark.slow
 def test_stop_reaches_every_worker_process_of_a_search(home):
     job = jobs.launch(make_synthetic(240, 6, 3, seed=2), "two", home=home, trials=1000, folds=1, jobs=2,
                         members=1, epochs=3)

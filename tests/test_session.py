@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import numpy as np
 import pytest
@@ -14,14 +13,7 @@ from multilabel import Dataset, load_checkpoint, train
 from multilabel.engine import split_indices
 from multilabel.session import SessionRegistry, get_registry
 
-WAIT_S = 120  # a deadline for waits on a background thread: a safety net, never a speed assertion
-
-
-def wait_for(predicate, what: str) -> None:
-    deadline = time.monotonic() + WAIT_S
-    while not predicate():
-        assert time.monotonic() < deadline, f"gave up waiting for {what}"
-        time.sleep(0.02)
+from pagetest import WAIT_S, wait_for
 
 
 def finish(session) -> dict:

@@ -74,6 +74,7 @@ def test_tensorboard_scalars_pr_curves_and_hparams_read_back(capsys, tmp_path):
     store.close()
 
 
+@pytest.mark.slow
 def test_mlflow_params_metrics_checkpoint_and_onnx_read_back(capsys, tmp_path, monkeypatch):
     from mlflow import MlflowClient
 

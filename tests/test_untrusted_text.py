@@ -25,7 +25,7 @@ from multilabel.store import RunStore
 import pagetest
 from app_pages._nav import PAGES
 
-WAIT_S = 120
+from pagetest import WAIT_S
 IMG = "![px](http://evil.test/{}.png)"
 LINK = "[click](http://evil.test/{})"
 HOSTILE = IMG.format("q") + " " + LINK.format("q") + " :red[alarm] <img src=http://evil.test/h.png>"

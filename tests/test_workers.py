@@ -17,20 +17,15 @@ import pytest
 import torch
 from torch import nn
 
-import pagetest
 from multilabel import Dataset, load_checkpoint, make_synthetic, train
 from multilabel import worker
 from multilabel.engine import split_indices
 from multilabel.session import SessionRegistry
-from multilabel.jobs import owner_alive, owner_pid
+from multilabel.jobs import owner_pid
 from multilabel.store import RunStore
 
 REPO = Path(__file__).resolve().parents[1]
-WAIT_S = 120
-
-
-def wait_for(predicate, what: str, timeout: float = WAIT_S):
-    return pagetest.wait_for(predicate, what, timeout, poll_s=0.02)
+from pagetest import WAIT_S, kill_live_workers, wait_for
 
 
 def pid_gone(pid: int) -> bool:
@@ -43,22 +38,6 @@ def pid_gone(pid: int) -> bool:
             return fh.read().rsplit(b")", 1)[1].split()[0] == b"Z"
     except OSError:
         return True
-
-
-@pytest.fixture
-def registry(store):
-    """A registry whose workers use one torch thread each (deterministic, and kind to a shared 2-core machine);
-    any worker still alive at teardown is killed (it was started by this test)."""
-    reg = SessionRegistry(store, threads_per_run=1)
-    yield reg
-    kill_live_workers(store)
-
-
-def kill_live_workers(store: RunStore) -> None:
-    for run_id in store.live_run_ids():
-        owner = store.get_run(run_id)["owner"]
-        if owner != store.owner and owner_alive(owner):
-            os.kill(owner_pid(owner), signal.SIGKILL)
 
 
 def val_loss_of(trained, data: Dataset, config) -> float:
@@ -212,6 +191,7 @@ SERVER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_after_kill_9_of_the_server_its_worker_goes_on_and_a_new_registry_attaches_and_stops_it(store_home):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MULTILABEL_CHECKPOINT_EVERY_S": "0.2"}
     server = subprocess.Popen([sys.executable, "-c", SERVER, str(store_home)], cwd=REPO, env=env,
@@ -258,6 +238,7 @@ def test_threads_share_the_cores_among_live_runs(monkeypatch):
     assert worker.threads_for(1, cap=3) == 3 and worker.threads_for(4, cap=3) == 2
 
 
+@pytest.mark.slow
 def test_ctrl_c_on_the_server_stops_its_workers_and_they_save_their_best_weights(store_home):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     server = subprocess.Popen([sys.executable, "-c", SERVER, str(store_home)], cwd=REPO, env=env,
@@ -285,6 +266,7 @@ def test_ctrl_c_on_the_server_stops_its_workers_and_they_save_their_best_weights
         store.close()
 
 
+@pytest.mark.slow
 def test_a_cli_run_can_be_stopped_from_a_registry_in_another_process(store_home, spawn_cli):
     child = spawn_cli("train", "--synthetic", "--samples", "500", "--epochs", "100000", "--patience", "0",
                       "--quiet", "--store", store_home)

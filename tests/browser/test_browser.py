@@ -7,13 +7,14 @@ the download itself, what the browser fetches, and what a person sees (screensho
 from __future__ import annotations
 
 import re
-import time
 from typing import Any, Callable
 from urllib.parse import urlparse
 
 import pandas as pd
 import pytest
 from playwright.sync_api import Page, expect
+
+import pagetest
 
 from multilabel import TrainConfig
 from multilabel.charts import MAX_POINTS
@@ -75,12 +76,8 @@ def progress(page: Page) -> tuple[int, int]:
 
 def wait_for(page: Page, done: Callable[[], bool], what: str, timeout_s: float = 60) -> None:
     """Poll visible state until ``done()``, with a deadline (never a fixed sleep as an assertion)."""
-    deadline = time.monotonic() + timeout_s
-    while not done():
-        if time.monotonic() > deadline:
-            pytest.fail(f"gave up after {timeout_s} s waiting for {what}; progress {progress(page)}, "
-                        f"loss chart points {chart_points(page)}")
-        page.wait_for_timeout(150)
+    pagetest.wait_for(done, what, timeout_s, poll_s=0.15,
+                      detail=lambda: f"progress {progress(page)}, loss chart points {chart_points(page)}")
 
 
 def slider(page: Page, key: str):

@@ -9,6 +9,8 @@ import time
 import pytest
 from playwright.sync_api import Page, expect
 
+import pagetest
+
 from multilabel.store import RunStore
 
 pytestmark = pytest.mark.browser
@@ -36,11 +38,7 @@ def paused_at(page: Page) -> int | None:
 
 
 def wait_for(page: Page, done, what: str, timeout_s: float = 90) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not done():
-        if time.monotonic() > deadline:
-            pytest.fail(f"gave up after {timeout_s} s waiting for {what}; epoch shown {epoch_shown(page)}")
-        page.wait_for_timeout(150)
+    pagetest.wait_for(done, what, timeout_s, poll_s=0.15, detail=lambda: f"epoch shown {epoch_shown(page)}")
 
 
 def test_pause_one_epoch_resume_finish_then_continue(page: Page, server, screenshot):

@@ -5,7 +5,6 @@ this is benchmarks/bench_dashboard_load.py."""
 from __future__ import annotations
 
 import re
-import time
 import urllib.request
 from pathlib import Path
 
@@ -14,6 +13,8 @@ from playwright.sync_api import Browser, Page, expect
 
 from multilabel.jobs import owner_pid
 from multilabel.store import RunStore
+
+import pagetest
 
 pytestmark = pytest.mark.browser
 
@@ -29,12 +30,8 @@ def epoch_shown(page: Page) -> int:
     return 0
 
 
-def wait_until(done, what: str, timeout_s: float = 120) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not done():
-        if time.monotonic() > deadline:
-            pytest.fail(f"gave up after {timeout_s} s waiting for {what}")
-        time.sleep(0.2)
+def wait_until(done, what: str) -> None:
+    pagetest.wait_for(done, what, poll_s=0.2)
 
 
 def command_line(pid: int) -> bytes:

@@ -4,7 +4,6 @@ check the file, and its model as ONNX; a live run's row refreshes on its own (no
 from __future__ import annotations
 
 import re
-import time
 
 import numpy as np
 import onnxruntime as ort
@@ -15,6 +14,8 @@ from playwright.sync_api import Page, expect
 from multilabel import TrainConfig, load_checkpoint, make_synthetic
 from multilabel.session import get_registry
 from multilabel.store import RunStore
+
+import pagetest
 
 pytestmark = pytest.mark.browser
 LOAD_MS = 60_000
@@ -27,12 +28,8 @@ def table_cells(page: Page) -> list[list[str]]:
     return [row for row in cells if any(row)]  # a row being redrawn can be empty for a moment
 
 
-def wait_for(done, what: str, timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not done():
-        if time.monotonic() > deadline:
-            pytest.fail(f"gave up after {timeout_s} s waiting for {what}")
-        time.sleep(0.2)
+def wait_for(done, what: str) -> None:
+    pagetest.wait_for(done, what, poll_s=0.2)
 
 
 def train(home, name: str, seed: int, epochs: int = 8, rows: int = 300):
