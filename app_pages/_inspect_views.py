@@ -20,6 +20,20 @@ from app_pages._shared import model_from_store, plain
 from app_pages._words import score_or_na
 
 
+def tradeoff_view(cols: list, point, shown: LabelCurves, key: str = "", epoch: Optional[int] = None) -> None:
+    """One label at its threshold: precision, recall and F1 in the last three of ``cols``, then its PR and ROC curves
+    side by side (marked with ``epoch`` on a live run)."""
+    cols[-3].metric("Precision", score_or_na(point.precision))
+    cols[-2].metric("Recall", score_or_na(point.recall))
+    cols[-1].metric("F1", f"{point.f1:.3f}")
+    figures = [pr_curve_figure(shown, point), roc_curve_figure(shown, point)]
+    if epoch is not None:
+        figures = [at_epoch(figure, epoch) for figure in figures]
+    a, b = st.columns(2)
+    a.plotly_chart(figures[0], key=f"{key}pr_chart")
+    b.plotly_chart(figures[1], key=f"{key}roc_chart")
+
+
 @st.cache_resource(show_spinner=False, max_entries=4)
 def live_snapshot(_store: RunStore, run_id: str, mtime: float) -> Optional[tuple[dict, Tradeoff]]:
     """A run's newest published epoch (RunStore.load_live_validation) and its trade-off lookup, once per version."""
@@ -73,14 +87,7 @@ def live_labels(store: RunStore, run_id: str, was_live: bool, poll_s: Optional[f
         threshold = cut.slider("Threshold (every label, this view only)", 0.0, 1.0, 0.5, 0.01,
                                key=f"inspect_live_thr_{run_id}")
         point = tradeoff.at(label, threshold)
-        c = st.columns(3)
-        c[0].metric("Precision", score_or_na(point.precision))
-        c[1].metric("Recall", score_or_na(point.recall))
-        c[2].metric("F1", f"{point.f1:.3f}")
-        shown = live_curves(store, run_id, mtime, label, names[label])
-        a, b = st.columns(2)
-        a.plotly_chart(at_epoch(pr_curve_figure(shown, point), epoch), key="live_pr_chart")
-        b.plotly_chart(at_epoch(roc_curve_figure(shown, point), epoch), key="live_roc_chart")
+        tradeoff_view(st.columns(3), point, live_curves(store, run_id, mtime, label, names[label]), "live_", epoch)
         st.subheader(f"Confusion per label (epoch {epoch})")
         grid = confusion_matrices(snap["probs"], snap["targets"], [threshold] * len(names), names)
         st.plotly_chart(at_epoch(confusion_grid_figure(grid), epoch), key="live_confusion_chart")

@@ -137,14 +137,19 @@ def all_label_curves(probs: Any, targets: Any, label_names: Sequence[str]) -> li
     return [label_curves(probs, targets, j, name) for j, name in enumerate(label_names)]
 
 
-def confusion_matrices(probs: Any, targets: Any, thresholds: Sequence[float], label_names: Sequence[str]
-                       ) -> list[Confusion]:
-    """Per label, the 2x2 confusion matrix of (n, labels) ``probs`` cut at that label's threshold vs ``targets``."""
+def _cut(probs: Any, targets: Any, thresholds: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+    """(predicted, actual) boolean (n, labels) arrays: ``probs`` cut at one threshold per label."""
     p, y = _arrays(probs, targets)
     cut = np.asarray(thresholds, dtype=np.float32)
     if cut.shape != (p.shape[1],):
         raise ValueError(f"need one threshold per label ({p.shape[1]}), got {len(cut)}")
-    pred = p >= cut
+    return p >= cut, y
+
+
+def confusion_matrices(probs: Any, targets: Any, thresholds: Sequence[float], label_names: Sequence[str]
+                       ) -> list[Confusion]:
+    """Per label, the 2x2 confusion matrix of (n, labels) ``probs`` cut at that label's threshold vs ``targets``."""
+    pred, y = _cut(probs, targets, thresholds)
     tp = (pred & y).sum(axis=0)
     fp = (pred & ~y).sum(axis=0)
     fn = (~pred & y).sum(axis=0)
@@ -152,7 +157,7 @@ def confusion_matrices(probs: Any, targets: Any, thresholds: Sequence[float], la
     out = []
     for j, name in enumerate(label_names):
         pos, neg = int(tp[j] + fn[j]), int(tn[j] + fp[j])
-        out.append(Confusion(label=name, threshold=float(cut[j]), tn=int(tn[j]), fp=int(fp[j]), fn=int(fn[j]),
+        out.append(Confusion(label=name, threshold=float(np.float32(thresholds[j])), tn=int(tn[j]), fp=int(fp[j]), fn=int(fn[j]),
                              tp=int(tp[j]), tnr=_ratio(tn[j], neg), fpr=_ratio(fp[j], neg), fnr=_ratio(fn[j], pos),
                              tpr=_ratio(tp[j], pos)))
     return out
@@ -197,11 +202,7 @@ def summary_at(probs: Any, targets: Any, thresholds: Sequence[float]) -> dict[st
     """micro_f1, macro_f1, hamming_loss and subset_accuracy of (n, labels) ``probs`` cut at per-label
     ``thresholds`` against ``targets``: the same numbers as ``metrics.evaluate`` (pinned by a test) without its
     per-label AUROC, which costs most of its time and does not depend on thresholds."""
-    p, y = _arrays(probs, targets)
-    cut = np.asarray(thresholds, dtype=np.float32)
-    if cut.shape != (p.shape[1],):
-        raise ValueError(f"need one threshold per label ({p.shape[1]}), got {len(cut)}")
-    pred = p >= cut
+    pred, y = _cut(probs, targets, thresholds)
     tp = (pred & y).sum(axis=0).astype(np.float64)
     fp = (pred & ~y).sum(axis=0).astype(np.float64)
     fn = (~pred & y).sum(axis=0).astype(np.float64)
@@ -209,7 +210,7 @@ def summary_at(probs: Any, targets: Any, thresholds: Sequence[float]) -> dict[st
     f1 = np.divide(2 * tp, den, out=np.zeros_like(tp), where=den > 0)
     all_den = den.sum()
     return {"micro_f1": float(2 * tp.sum() / all_den) if all_den else 0.0, "macro_f1": float(f1.mean()),
-            "hamming_loss": float((fp.sum() + fn.sum()) / p.size),
+            "hamming_loss": float((fp.sum() + fn.sum()) / pred.size),
             "subset_accuracy": float((pred == y).all(axis=1).mean())}
 
 

@@ -42,6 +42,10 @@ SCALARS = {"train_loss": "loss/train", "val_loss": "loss/val", "val_micro_f1": "
            "lr": "lr"}
 
 
+# The best epoch's metrics, logged at the end of a run.
+BEST_METRICS = ("val_loss", "micro_f1", "macro_f1", "hamming_loss", "subset_accuracy")
+
+
 @dataclass(frozen=True)
 class TrackerSpec:
     """What to log to (picklable: it travels to a worker process). ``mlflow``: a tracking URI, "" for MLflow's
@@ -107,8 +111,7 @@ class TensorBoardTracker:
         from torch.utils.tensorboard.summary import hparams
 
         best = result.best
-        metrics = {f"hparam/{k}": float(best[k]) for k in ("val_loss", "micro_f1", "macro_f1", "hamming_loss",
-                                                             "subset_accuracy") if best.get(k) is not None}
+        metrics = {f"hparam/{k}": float(best[k]) for k in BEST_METRICS if best.get(k) is not None}
         self.validation(int(best["epoch"]), result.val_probs, result.val_targets)  # the best model's curves
         # What SummaryWriter.add_hparams writes, but into this run's own event file (add_hparams would start a
         # second run folder named after the clock).
@@ -175,8 +178,7 @@ class MlflowTracker:
         from .export import export_onnx
 
         best = result.best
-        values = {f"best_{k}": float(best[k]) for k in ("val_loss", "micro_f1", "macro_f1", "hamming_loss",
-                                                        "subset_accuracy") if best.get(k) is not None}
+        values = {f"best_{k}": float(best[k]) for k in BEST_METRICS if best.get(k) is not None}
         values["best_epoch"] = float(best["epoch"])
         self._log(values, int(best["epoch"]))
         if checkpoint is not None and Path(checkpoint).is_file():

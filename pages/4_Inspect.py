@@ -18,11 +18,11 @@ import numpy as np  # noqa: E402
 from multilabel import MultilabelError  # noqa: E402
 from multilabel.analysis import (LabelCurves, Tradeoff, confusion_matrices, inspectable_runs,  # noqa: E402
                                  label_curves, save_thresholds, summary_at)
-from multilabel.charts import confusion_grid_figure, pr_curve_figure, roc_curve_figure  # noqa: E402
+from multilabel.charts import confusion_grid_figure  # noqa: E402
 from multilabel.metrics import tune_thresholds  # noqa: E402
 from multilabel.store import FINISHED, RunStore  # noqa: E402
 from app_pages._export import onnx_button  # noqa: E402
-from app_pages._inspect_views import live_labels, network_view  # noqa: E402
+from app_pages._inspect_views import live_labels, network_view, tradeoff_view  # noqa: E402
 from app_pages._shared import model_from_store, plain, registry  # noqa: E402
 from app_pages._words import inspect_option, inspect_status_line, score_or_na as fmt  # noqa: E402
 
@@ -161,13 +161,7 @@ with curves_box:
     point = tradeoff.at(label, thresholds[label])
     c = st.columns(4)
     c[0].metric(f"Threshold · {plain(names[label])}", f"{thresholds[label]:.2f}")
-    c[1].metric("Precision", fmt(point.precision))
-    c[2].metric("Recall", fmt(point.recall))
-    c[3].metric("F1", f"{point.f1:.3f}")
-    shown = curves(store, run_id, mtime, label, names[label])
-    a, b = st.columns(2)
-    a.plotly_chart(pr_curve_figure(shown, point), key="pr_chart")
-    b.plotly_chart(roc_curve_figure(shown, point), key="roc_chart")
+    tradeoff_view(c, point, curves(store, run_id, mtime, label, names[label]))
 
 # -- every label's confusion -------------------------------------------------------------------------------------
 st.subheader("Confusion per label")
