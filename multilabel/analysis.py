@@ -265,7 +265,7 @@ def save_thresholds(store: RunStore, run_id: str, thresholds: Sequence[float]) -
     return best
 
 
-# -- the network, visible (issue 11, item 6) -----------------------------------------------------------------------
+# -- the network, visible ----------------------------------------------------------------------------------------------
 
 def inspectable(store: RunStore, run: dict[str, Any]) -> bool:
     """Whether Inspect can show ``run`` (a ``RunStore.list_runs`` row): a finished run with a model, a live run, or

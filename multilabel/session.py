@@ -11,7 +11,7 @@ worker gets ``worker.threads_for(live runs)`` torch threads: max(1, cores // liv
 $OMP_NUM_THREADS when set, and re-sizes them every second as runs start and end (worker.ThreadShare), so the live
 runs together use the cores without oversubscribing them. Workers run at nice 5, below the server.
 
-Control (issue 11): ``pause``/``resume``/``step`` write the run's pause request to the store, which the worker polls
+Control: ``pause``/``resume``/``step`` write the run's pause request to the store, which the worker polls
 (worker.PauseFlag), so any process can pause any live run and a pause survives page reloads and server restarts.
 ``continue_run`` starts a new run that continues a finished one from its checkpoint (worker.prepare_continuation).
 The queue (``enqueue``) lives in the store (the ``queue`` table, each item's arrays in ``queue/<id>.npz``). A worker
@@ -82,7 +82,7 @@ class RunView:
     finished_at: Optional[float] = None
     started_by: Optional[str] = None
     notes: list[dict[str, Any]] = field(default_factory=list)
-    # Control (issue 11). paused: the worker waits before epoch ``epoch + 1``; pausing: a pause was asked for and
+    # Control. paused: the worker waits before epoch ``epoch + 1``; pausing: a pause was asked for and
     # the current epoch is still training; stepping: one more epoch was asked for, then it waits again.
     paused: bool = False
     pausing: bool = False

@@ -10,7 +10,7 @@ every epoch, the live progress and checkpoints of the best weights so far to the
 - the flag also polls the store's ``stop_requested`` column (every STOP_POLL_S), so a stop asked before the
   worker installed its handlers, or by a process that cannot signal it, still arrives.
 
-Pause, one epoch and continue (issue 11): the engine waits between epochs while its ``pause`` flag is set. A
+Pause, one epoch and continue: the engine waits between epochs while its ``pause`` flag is set. A
 worker's PauseFlag polls the store's ``pause_requested``/``step_until`` (every PAUSE_POLL_S): a pause holds the run
 before its next epoch with the optimizer state intact; "one epoch" lets exactly one more epoch through, then holds
 it again. A worker given ``resume_from`` (a finished run's checkpoint) continues that run's weights, Adam state and

@@ -255,7 +255,7 @@ def test_summary_at_equals_evaluate(cuts):
         assert value == pytest.approx(want[key], abs=1e-12), key
 
 
-# -- the network, visible (issue 11, item 6) -----------------------------------------------------------------------
+# -- the network, visible ----------------------------------------------------------------------------------------------
 
 def test_network_picture_keeps_each_layer_s_strongest_units_and_the_weights_between_them():
     from multilabel.analysis import network_picture

@@ -285,7 +285,7 @@ def test_label_frequency_of_zero_rows_does_not_divide_by_zero():
     assert list(fig.data[0].y) == [0.0, 0.0]
 
 
-# -- issue 9: sampled points, epochs in titles, distinct colours, room for panel titles ---------------------------
+# -- sampled points, epochs in titles, distinct colours, room for panel titles -----------------------------------------
 
 def sampled_history(n: int, every: int) -> list[dict]:
     """``n`` epochs with losses, metrics only on epochs divisible by ``every`` plus the first and the last."""
@@ -546,7 +546,7 @@ def test_heads_metrics_figure_groups_micro_f1_and_subset_accuracy():
     assert fig.layout.barmode == "group"
 
 
-# -- live per-label views and the network (issue 11) ---------------------------------------------------------------
+# -- live per-label views and the network ------------------------------------------------------------------------------
 
 def test_at_epoch_names_the_epoch_in_a_figure_s_title():
     from multilabel.charts import at_epoch

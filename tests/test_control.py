@@ -1,4 +1,4 @@
-"""Control of runs in worker processes (issue 11): pause, one epoch, resume, stop while paused, continue, the queue.
+"""Control of runs in worker processes: pause, one epoch, resume, stop while paused, continue, the queue.
 
 Real worker processes and a real SQLite store. The exactness tests compare a worker-run pause/step/resume and a
 continuation through the registry with one uninterrupted in-process run of the same length: same losses every epoch,

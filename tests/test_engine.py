@@ -414,7 +414,7 @@ def test_network_stats_report_norms_and_dead_relus(small_data, make_config):
     assert network_stats(model, X)["dead_relu"] == 1.0
 
 
-# -- on_validation: the live per-label and network views (issue 11) ------------------------------------------------
+# -- on_validation: the live per-label and network views ---------------------------------------------------------------
 
 def test_on_validation_changes_no_record_and_reports_the_epochs_own_probabilities(small_data, make_config):
     config = make_config(epochs=7, eval_every=2)
@@ -458,7 +458,7 @@ def test_a_large_net_s_live_snapshot_leaves_the_weights_out(small_data, make_con
     assert set(live.arrays()) == {"epoch", "probs", "targets", "alive"}
 
 
-# -- the loop's numbers are those it gave before fit() and the callbacks (issue 27) ----------------------------------
+# -- the loop's numbers are those it gave before fit() and the callbacks -----------------------------------------------
 
 # What the loop computed at fa82dab, before it was split into fit() and callbacks (same seed, CPU, one thread): per
 # run, the validation loss of each epoch, the best epoch, the outcome, the sum of each weight tensor of the returned

@@ -179,7 +179,7 @@ def test_inspect_best_f1_and_reset_buttons_move_the_sliders(home):
     assert at.button(key="save_thresholds").disabled
 
 
-# -- live runs and the network view (issue 11) -----------------------------------------------------------------------
+# -- live runs and the network view ------------------------------------------------------------------------------------
 
 def wait_page(at: AppTest, done, what: str, timeout: float = WAIT_S):
     """Rerun the page (AppTest never fires run_every itself) until ``done(at)`` gives a value; return it."""

@@ -557,7 +557,7 @@ def test_runs_page_opens_a_run_on_train_and_on_predict(home):
     assert at.session_state["predict_run"] == run_id
 
 
-# -- the Train form keeps what the page shows (issue 9, item 1) ---------------------------------------------------
+# -- the Train form keeps what the page shows --------------------------------------------------------------------------
 
 from app_pages import _form  # noqa: E402
 

@@ -17,7 +17,7 @@ from pagetest import WAIT_S, wait_for
 
 
 def finish(session) -> dict:
-    assert session.join(timeout=WAIT_S), "the training thread did not end"
+    assert session.join(timeout=WAIT_S), "the worker did not end"
     return session.snapshot()
 
 

@@ -1,6 +1,6 @@
 """Text from outside the code (URL values, column and label names, run names, notes, stored errors) is shown as
-typed on every page: no Markdown image, link or color from it (issue 23, item 1), plus the URL warnings of items 8-9
-and the Search page's file name (item 6).
+typed on every page: no Markdown image, link or color from it, plus the warnings about bad URL values
+and the Search page's file name.
 
 Every hostile string names the host ``evil.test``. plain() escapes the dot, so the raw substring ``evil.test`` in
 the Markdown source of an element means that text reached Streamlit unescaped: it would be rendered as an image, a
