@@ -66,11 +66,20 @@ def owner_alive(owner: Optional[str]) -> bool:
         process = psutil.Process(pid)
         if process.status() == psutil.STATUS_ZOMBIE:
             return False
-        return owner.endswith(":?") or _token(process) == owner  # type: ignore[union-attr]
+        return _same_start(process, owner.split(":", 1)[1])  # type: ignore[union-attr]
     except psutil.NoSuchProcess:
         return False
     except psutil.AccessDenied:  # another user's process with that pid exists
         return True
+
+
+def _same_start(process: psutil.Process, stamp: str) -> bool:
+    if stamp == "?":
+        return True
+    if stamp.isdigit():  # a token from before psutil: the start in clock ticks after boot (/proc/<pid>/stat)
+        ticks = (process.create_time() - psutil.boot_time()) * os.sysconf("SC_CLK_TCK")
+        return abs(ticks - int(stamp)) <= 2  # both sides are rounded
+    return f"{process.create_time():.2f}" == stamp
 
 
 def child_pids(pid: int) -> list[int]:

@@ -7,6 +7,7 @@ import shlex
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import psutil
 import pytest
@@ -44,6 +45,21 @@ def test_a_token_names_a_live_process_and_not_a_reused_pid_or_a_finished_one():
         child.wait()
     assert not jobs.owner_alive(token)
     assert not jobs.owner_alive(None) and not jobs.owner_alive("garbage") and jobs.owner_pid("x:1") is None
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="tokens before psutil were read from Linux /proc")
+def test_a_token_written_before_psutil_still_names_its_live_worker():
+    # Runs stored by the previous release name their owner 'pid:start ticks' from /proc: a worker that trains across
+    # the upgrade (the server restarted on the new code) must still read as alive, and a reused pid must not.
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        ticks = int(Path(f"/proc/{child.pid}/stat").read_bytes().rsplit(b")", 1)[1].split()[19])
+        assert jobs.owner_alive(f"{child.pid}:{ticks}")
+        assert not jobs.owner_alive(f"{child.pid}:{ticks + 500}")
+    finally:
+        child.kill()
+        child.wait()
+    assert not jobs.owner_alive(f"{child.pid}:{ticks}")
 
 
 def test_an_exited_unreaped_process_is_not_alive():
