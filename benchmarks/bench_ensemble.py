@@ -1,5 +1,5 @@
 """Ensemble members trained together (one stacked model, multilabel.batched.refit_seeds) against one by one
-(multilabel.engine.refit per seed), side by side in one run: members per minute and the ratio.
+(multilabel.refit.refit per seed), side by side in one run: members per minute and the ratio.
 
 Both train the same k members (same initial weights, same batch orders, same epochs) on the same rows; the stacked
 run gives the same weights up to float rounding (pinned by tests/test_search.py). Timings alternate between the two
@@ -23,7 +23,7 @@ import torch  # noqa: E402
 
 from multilabel import TrainConfig, make_synthetic  # noqa: E402
 from multilabel.batched import refit_seeds  # noqa: E402
-from multilabel.engine import refit  # noqa: E402
+from multilabel.refit import refit  # noqa: E402
 
 
 def main() -> None:

@@ -111,7 +111,7 @@ def refit_eta_s(view: "RunView") -> Optional[float]:
     if not (view.alive and history and view.config.get("refit") == "all" and not info.get("refitting")
             and info.get("n_train")):
         return None
-    from multilabel.engine import refit_expected_s
+    from multilabel.refit import refit_expected_s
 
     return refit_expected_s(history, info["n_train"] + info.get("n_val", 0), max(history[-1]["best_epoch"], 1))
 

@@ -34,7 +34,7 @@ from typing import Any, Callable, Iterator, Optional
 import torch
 
 from . import engine
-from .callbacks import Checkpoint, LiveSnapshots, Pause, Refit, Report
+from .callbacks import Checkpoint, LiveSnapshots, LiveValidation, Pause, Refit, Report
 from .checkpoint import TrainedModel, save_checkpoint
 from .config import TrainConfig
 from .data import Dataset
@@ -201,7 +201,7 @@ def run_training(store: RunStore, run_id: str, config: TrainConfig, data: Datase
         trained.run_id = run_id
         store.set_checkpoint(run_id, save_checkpoint(trained, path))
 
-    def on_validation(live: engine.LiveValidation) -> None:  # the Inspect page's live view; never fails the run
+    def on_validation(live: LiveValidation) -> None:  # the Inspect page's live view; never fails the run
         try:
             store.save_live_validation(run_id, live.arrays())
         except MultilabelError:

@@ -144,7 +144,7 @@ def test_stacked_members_use_the_same_mask_contract():
 
 
 def test_the_refit_estimate_is_rows_times_epochs_at_the_runs_median_rate():
-    from multilabel.engine import refit_expected_s
+    from multilabel.refit import refit_expected_s
     history = [{"samples_per_s": 1000.0}, {"samples_per_s": 3000.0}, {"samples_per_s": 2000.0},
                {"samples_per_s": 10.0, "partial": True}]
     assert refit_expected_s(history, rows=5000, epochs=4) == pytest.approx(10.0)

@@ -13,7 +13,8 @@ from torch import nn
 
 from multilabel import Dataset, MultilabelError, TrainConfig, make_synthetic, train
 from multilabel.callbacks import Checkpoint, LiveSnapshots
-from multilabel.engine import PROBE_ROWS, pos_weights, split_indices
+from multilabel.engine import PROBE_ROWS, split_indices
+from multilabel.stepper import pos_weights
 from multilabel.metrics import evaluate
 from pagetest import without_timing
 

@@ -10,7 +10,7 @@ import pytest
 from multilabel import MultilabelError, TrainConfig
 from multilabel.jobs import train_command
 from multilabel.data import make_synthetic
-from multilabel.engine import refit_expected_s
+from multilabel.refit import refit_expected_s
 from multilabel.session import RunView
 from multilabel.trainview import (DataChoice, can_continue, continue_data, eta_s, first_epoch_fraction,
                                   page_outdated, poll_s, queue_position, refit_eta_s, started_from_queue)
