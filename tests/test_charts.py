@@ -508,6 +508,9 @@ def test_heads_probability_figure_puts_the_heads_side_by_side_and_colours_true_l
     assert fig.layout.yaxis.domain[0] > fig.layout.yaxis3.domain[1]
     assert list(fig.layout.xaxis4.categoryarray) == HEADS_LABELS
     assert (fig.layout.xaxis.showticklabels, fig.layout.xaxis3.showticklabels) == (False, True)
+    # A bar at p = 1 prints its value above the bar ("outside"): the axis leaves a fifth of the panel for it, so the
+    # value stays inside its panel, under the row title that sits on the panel's top edge.
+    assert all(fig.layout[f"yaxis{s}"].range[1] >= 1.2 for s in ("", "2", "3", "4"))
 
 
 def test_heads_probability_figure_grows_with_rows_and_names_rows_by_default():

@@ -52,8 +52,8 @@ def heads_probability_figure(label_names: Sequence[str], targets: Sequence[Seque
         layout[f"xaxis{suffix}"] = {"domain": list(x_dom), "anchor": f"y{suffix}", "type": "category",
                                     "categoryorder": "array", "categoryarray": list(label_names),
                                     "showticklabels": r == n - 1}
-        layout[f"yaxis{suffix}"] = {"domain": list(y_dom), "anchor": f"x{suffix}", "range": [0, 1.05],
-                                    "tickvals": [0, 0.5, 1]}
+        layout[f"yaxis{suffix}"] = {"domain": list(y_dom), "anchor": f"x{suffix}", "range": [0, 1.25],
+                                    "tickvals": [0, 0.5, 1]}  # room above 1 for a bar's value under the row title
         hits = sum(1 for t, v in zip(truth, p) if t and v > HEADS_THRESHOLD)
         if r == 0:  # column header: which head
             layout["annotations"].append({"text": f"<b>{HEADS_PANEL_TITLES[head]}</b>", "x": (x_dom[0] + x_dom[1]) / 2,
