@@ -25,9 +25,7 @@ from app_pages._train_run import (confirm_control, control_buttons, empty_charts
 from app_pages._words import browser_session  # noqa: E402
 
 # The live view polls every POLL_S while one run trains, and less often the more runs train at once: every open tab
-# of every run re-renders its charts on each poll, in the server and in the browser. Measured with 4 runs each
-# watched by a Chromium tab on 2 cores, polling every 0.7 s kept the server busy enough that /_stcore/health took
-# 292 ms (median) and a fresh Home page 23 s (benchmarks/bench_dashboard_load.py).
+# of every run re-renders its charts on each poll, in the server and in the browser (bench_dashboard_load.py).
 POLL_S = 0.7
 POLL_MAX_S = 3.0
 FIRST_POLL_S = 0.2
