@@ -696,3 +696,19 @@ def test_a_parallel_axis_with_one_value_keeps_its_length():
     dim = fig.data[0].dimensions[0]
     assert dim.range[0] < 0.1036 < dim.range[1] and list(dim.tickvals)[0] < list(dim.tickvals)[-1]
     assert list(dim.ticktext) == ["", "0.1036", ""]
+
+
+def test_every_parallel_axis_spans_exactly_its_ticks_so_all_axes_are_equally_long():
+    # plotly stretches an axis past the others' ends to draw a tick outside its range (the log axis's decades were
+    # such ticks: "one axis lower" on the Runs page); each axis's range is its ticks' span.
+    from multilabel.charts import parallel_coordinates_figure
+
+    rows = [{"lr": lr, "dropout": d, "hidden": h, "val loss": v}
+            for lr, d, h, v in [(3e-4, 0.003, 64, 0.3), (2e-3, 0.2, 128, 0.25), (8e-3, 0.45, 256, 0.2)]]
+    fig = parallel_coordinates_figure(rows, ["lr", "dropout", "hidden"], ["val loss"], "val loss", False)
+    for dim in fig.data[0].dimensions:
+        ticks = list(dim.tickvals)
+        assert dim.range is None or (min(ticks), max(ticks)) == pytest.approx(tuple(dim.range)), dim.label
+        assert all(min(ticks) <= v <= max(ticks) for v in dim.values), dim.label
+    log_axes = [d for d in fig.data[0].dimensions if d.label.endswith("(log)")]
+    assert [d.label for d in log_axes] == ["lr (log)", "dropout (log)"] and all(d.range for d in log_axes)

@@ -82,7 +82,11 @@ def _parcoords_dimension(label: str, values: Sequence[Any]) -> dict[str, Any]:
             dim = {"label": f"{label} (log)", "values": [math.log10(v) if v == v else v for v in numbers]}
             decades = range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1)
             ticks = distinct if len(distinct) <= MAX_TICKS else [10.0 ** e for e in decades]
-            return {**dim, "tickvals": [math.log10(t) for t in ticks], "ticktext": [f"{t:g}" for t in ticks]}
+            tickvals = [math.log10(t) for t in ticks]
+            # The range spans the ticks: plotly draws a tick outside the data's range by stretching that one axis
+            # past the others' ends.
+            return {**dim, "tickvals": tickvals, "ticktext": [f"{t:g}" for t in ticks],
+                    "range": [tickvals[0], tickvals[-1]]}
         dim = {"label": label, "values": numbers}
         if low == high:  # one value: a flat axis still needs a range to draw
             pad = abs(low) * 0.1 or 1.0
