@@ -369,6 +369,10 @@ def _add_search_parser(sub: argparse._SubParsersAction) -> None:
     se.add_argument("--threshold", choices=("trial", "global"), default=None,
                     help="the ensemble's cut-off: trial (each trial's own) or global (one for every label, chosen "
                          "on the trials' held-out rows) [default: search.ENSEMBLE_THRESHOLD]")
+    se.add_argument("--choose", choices=("guarded", "best"), default=None,
+                    help="guarded: the ensemble is the defaults' configuration (members x seeds seeds) unless the best "
+                         "trial beats it by more than the CV folds' noise; best: the best trials however small their "
+                         "lead [default: search.ENSEMBLE_CHOICE]")
     se.add_argument("--objective", choices=("bce", "mix"), default=None,
                     help="trial value: bce (held-out cross-entropy) or mix ((hamming + 1 - micro-F1) / 2); every "
                          "worker on a study must use the same [default: search.OBJECTIVE]")
@@ -443,7 +447,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     summary = search.study_summary(storage, study.study_name)
     out: dict[str, Any] = {"study": study.study_name, "storage": storage, "interrupted": interrupted,
                            "trials": summary["n_trials"], "states": summary["states"], "best": summary["best"],
-                           "checkpoint": None}
+                           "estimate": search.estimate(study, args.choose), "checkpoint": None}
     try:
         if args.members and args.out and summary["best"] is not None:
             if not args.quiet:
@@ -452,7 +456,7 @@ def cmd_search(args: argparse.Namespace) -> int:
             trained = search.build_ensemble(
                 data, study, members=args.members, mode=args.ensemble_from,
                 seeds=args.seeds if args.seeds is not None else search.ENSEMBLE_SEEDS,
-                threshold=args.threshold or search.ENSEMBLE_THRESHOLD)
+                threshold=args.threshold or search.ENSEMBLE_THRESHOLD, choice=args.choose or search.ENSEMBLE_CHOICE)
             out["checkpoint"] = str(save_checkpoint(trained, args.out))
             out["members"] = len(trained.nets)
     except KeyboardInterrupt:

@@ -195,6 +195,8 @@ def make_objective(data: Dataset, base: TrainConfig, folds: int,
     if target not in OBJECTIVES:
         raise MultilabelError(f"objective must be one of {', '.join(OBJECTIVES)}, got {target!r}")
 
+    defaults = warm_params(base, {}, target)  # the first warm start's parameters: the trial of the defaults
+
     def objective(trial: optuna.Trial) -> float:
         config = suggest(trial, base, target)
         scores, best_epochs, thresholds, pooled = [], [], [], []
@@ -231,6 +233,10 @@ def make_objective(data: Dataset, base: TrainConfig, folds: int,
         trial.set_user_attr("micro_f1", micro_f1)
         trial.set_user_attr("bce", float(np.mean([s["bce"] for s in scores])))
         trial.set_user_attr("best_epoch", float(np.mean(best_epochs)))
+        for key in ("bce", "hamming", "micro_f1"):  # per fold: the spread of the estimate, paired across trials
+            trial.set_user_attr(FOLD_ATTR + key, [float(s[key]) for s in scores])
+        if trial.params == defaults:
+            trial.set_user_attr(DEFAULTS_ATTR, True)
         trial.set_user_attr("thresholds", [float(t) for t in np.mean(thresholds, axis=0)])
         trial.set_user_attr("config", config.to_dict())
         trial.set_user_attr("global_threshold", global_threshold(np.concatenate([p for p, _ in pooled]),
@@ -242,6 +248,65 @@ def make_objective(data: Dataset, base: TrainConfig, folds: int,
         return (hamming + 1.0 - micro_f1) / 2
 
     return objective
+
+
+FOLD_ATTR = "fold_"  # fold_bce, fold_hamming, fold_micro_f1: a completed trial's value on each of its folds
+DEFAULTS_ATTR = "defaults"  # True on the trial whose parameters are the base config's (the first warm start)
+# The ensemble's choice: "guarded" keeps the defaults' configuration unless the best trial beats it by more than the
+# fold noise (``estimate``); "best": the best trials, however small their lead (before issue 25).
+CHOICES = ("guarded", "best")
+ENSEMBLE_CHOICE = "guarded"
+# The best trial is distinguishable from the defaults when its held-out cross-entropy is lower on the same folds by
+# more than this many standard errors of the paired per-fold differences (a one-sided t-test at about 2).
+DISTINGUISH_T = 2.0
+
+
+def defaults_trial(study: optuna.Study) -> Optional[optuna.trial.FrozenTrial]:
+    """The completed trial of the base config's own parameters (the first warm start), or None."""
+    found = [t for t in completed(study) if t.user_attrs.get(DEFAULTS_ATTR)]
+    return min(found, key=lambda t: t.number) if found else None
+
+
+def distinguishable(best: optuna.trial.FrozenTrial, defaults: optuna.trial.FrozenTrial) -> Optional[bool]:
+    """Whether ``best`` beats ``defaults`` on the same folds by more than DISTINGUISH_T standard errors of the
+    per-fold differences in held-out cross-entropy; False when it is the defaults' trial. None when that cannot be
+    told: one fold (no spread), or trials from before the folds' values were kept."""
+    if best.number == defaults.number:
+        return False
+    a, b = best.user_attrs.get(FOLD_ATTR + "bce"), defaults.user_attrs.get(FOLD_ATTR + "bce")
+    if not a or not b or len(a) != len(b) or len(a) < 2:
+        return None
+    d = np.asarray(b, dtype=float) - np.asarray(a, dtype=float)  # > 0: best is better on that fold
+    return bool(d.mean() > DISTINGUISH_T * d.std(ddof=1) / math.sqrt(len(d)))
+
+
+def _spread(values: Any) -> Optional[float]:
+    return float(np.std(values, ddof=1)) if values and len(values) > 1 else None
+
+
+def estimate(study: optuna.Study, choice: str | None = None) -> Optional[dict[str, Any]]:
+    """What the search would ship and how well it should do on unseen rows: the chosen trial's (``choice``, default
+    ENSEMBLE_CHOICE) held-out Hamming loss and micro-F1, mean and standard deviation over its folds, and whether the
+    best trial is distinguishable from the defaults' (None when that cannot be told: no trial of the defaults, or one
+    fold). "guarded" chooses the defaults' trial when the best is not distinguishable from it. None before a trial
+    completed."""
+    choice = choice or ENSEMBLE_CHOICE
+    if choice not in CHOICES:
+        raise MultilabelError(f"choice must be one of {', '.join(CHOICES)}, got {choice!r}")
+    done = completed(study)
+    if not done:
+        return None
+    best, defaults = done[0], defaults_trial(study)
+    apart = None if defaults is None else distinguishable(best, defaults)
+    # Guarded: the defaults unless the best is distinguishable from them; the best when that cannot be told.
+    chosen = defaults if choice == "guarded" and defaults is not None and apart is False else best
+    folds = chosen.user_attrs.get(FOLD_ATTR + "hamming") or []
+    return {"trial": chosen.number, "best_trial": best.number,
+            "defaults_trial": None if defaults is None else defaults.number, "distinguishable": apart,
+            "keeps_defaults": choice == "guarded" and defaults is not None and chosen.number == defaults.number,
+            "hamming": float(chosen.user_attrs["hamming"]), "hamming_sd": _spread(folds),
+            "micro_f1": float(chosen.user_attrs["micro_f1"]),
+            "micro_f1_sd": _spread(chosen.user_attrs.get(FOLD_ATTR + "micro_f1")), "folds": len(folds) or None}
 
 
 # Pruning: Optuna's MedianPruner(n_startup_trials=5, n_warmup_steps=10) rule, applied by MedianCurves.
@@ -460,7 +525,7 @@ def completed(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
 
 def build_ensemble(data: Dataset, study: optuna.Study, members: int = 5, mode: str = "configs",
                    stop: Optional[threading.Event] = None, seeds: int = 1,
-                   threshold: str = "trial") -> TrainedModel:
+                   threshold: str = "trial", choice: str = "best") -> TrainedModel:
     """Refit the best trials on ALL rows of ``data`` and join them into one TrainedModel (mean probabilities).
 
     ``mode`` "configs": the best ``members`` trials' configurations, each with ``seeds`` seeds (0..seeds-1, trained
@@ -468,6 +533,8 @@ def build_ensemble(data: Dataset, study: optuna.Study, members: int = 5, mode: s
     seeds 0..members-1, trained together. Each net trains for its trial's mean best epoch count. ``threshold``
     "trial": the mean of the trials' thresholds (0.5 for fixed-threshold trials, per label for tuned ones);
     "global": one cut-off for every label, the mean of the trials' ``global_threshold`` (see there).
+    ``choice`` "guarded" (the CLI's, ENSEMBLE_CHOICE): when the best trial is not distinguishable from the defaults'
+    (``estimate``), the ensemble is the defaults' configuration with members x seeds seeds (as many nets).
     """
     best = completed(study)
     if not best:
@@ -476,7 +543,12 @@ def build_ensemble(data: Dataset, study: optuna.Study, members: int = 5, mode: s
         raise MultilabelError(f"members and seeds must be >= 1, got {members} and {seeds}")
     if threshold not in ("trial", "global"):
         raise MultilabelError(f"threshold must be trial or global, got {threshold!r}")
-    if mode == "seeds":  # one configuration, k seeds
+    guess = estimate(study, choice)
+    if guess is not None and guess["keeps_defaults"]:
+        # No trial beat the defaults by more than the fold noise: the defaults, with as many seeds as the ensemble
+        # has nets (benchmarks/README.md, issue 25).
+        chosen, per_config = [t for t in best if t.number == guess["trial"]], members * (1 if mode == "seeds" else seeds)
+    elif mode == "seeds":  # one configuration, k seeds
         chosen, per_config = [best[0]], members
     else:
         chosen, per_config = best[:members], seeds
@@ -499,7 +571,8 @@ def build_ensemble(data: Dataset, study: optuna.Study, members: int = 5, mode: s
                              "trials": [t.number for t in chosen for _ in range(per_config)][:len(fitted)],
                              "seeds_per_trial": per_config, "threshold": threshold,
                              "cv_value": chosen[0].value, "cv_hamming": chosen[0].user_attrs["hamming"],
-                             "cv_micro_f1": chosen[0].user_attrs["micro_f1"]})
+                             "cv_micro_f1": chosen[0].user_attrs["micro_f1"], "choice": choice,
+                             **({"estimate": guess} if choice == "guarded" else {})})
 
 
 def _check_shape(config: TrainConfig, data: Dataset, trial: optuna.trial.FrozenTrial, study: optuna.Study) -> None:
@@ -525,7 +598,8 @@ def ensemble(models: list[TrainedModel], metrics: dict[str, Any] | None = None) 
 
 def study_summary(storage: str | None, study_name: str = DEFAULT_STUDY) -> dict[str, Any]:
     """A plain dict of a study for tables and charts: counts by state, the best trial, and every trial's
-    number, state, value, params, cross-validated hamming / micro_f1, best epoch and duration (seconds)."""
+    number, state, value, params, cross-validated hamming / micro_f1, best epoch and duration (seconds); ``estimate``
+    (see there) says what the CLI's ensemble would be chosen from and how well it should score."""
     url = storage or default_storage()
     try:
         study = optuna.load_study(study_name=study_name, storage=url)
@@ -544,7 +618,7 @@ def study_summary(storage: str | None, study_name: str = DEFAULT_STUDY) -> dict[
     done = [r for r in rows if r["state"] == "COMPLETE" and r["value"] is not None]
     best = min(done, key=lambda r: r["value"]) if done else None
     return {"study": study_name, "storage": url, "n_trials": len(rows), "states": states, "best": best,
-            "trials": rows}
+            "trials": rows, "estimate": estimate(study)}
 
 
 MIN_IMPORTANCE_TRIALS = 8  # hyperparameter importance means little before this many completed trials
@@ -579,6 +653,6 @@ def param_importances(storage: Any, study_name: str, seed: int = 0) -> dict[str,
         raise MultilabelError(f"importance cannot be computed yet ({str(exc).splitlines()[0][:120]})") from None
 
 
-__all__ = ["MIN_IMPORTANCE_TRIALS", "SPACE", "build_ensemble", "cached_storage", "completed", "default_storage",
-           "ensemble", "fold_rows", "global_threshold", "make_objective", "memory_study", "open_study",
+__all__ = ["CHOICES", "MIN_IMPORTANCE_TRIALS", "SPACE", "build_ensemble", "cached_storage", "completed",
+           "default_storage", "defaults_trial", "distinguishable", "ensemble", "estimate", "fold_rows", "global_threshold", "make_objective", "memory_study", "open_study",
            "param_importances", "run_search", "score_holdout", "space", "study_summary", "suggest"]
