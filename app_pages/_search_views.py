@@ -64,6 +64,8 @@ def render(job: dict, home: Path) -> None:
     if job["outcome"] == "stopped" and states.get("FAIL"):
         st.caption("The trial that was running when Stop was pressed is recorded as failed: it did not finish.")
     st.caption(plain(sv.data_line(job)))
+    if summary and summary.get("estimate"):
+        st.caption(sv.estimate_line(summary["estimate"]))
     best = summary["best"] if summary else None
     if best is not None:
         a, b, c, d = st.columns(4)

@@ -100,14 +100,50 @@ def job_option(job: Mapping[str, Any]) -> str:
 
 
 def ensemble_words(job: Mapping[str, Any]) -> tuple[str, str]:
-    """(what is ready, the label of the button that hands it to Predict) for an ended job with an ensemble."""
+    """(what is ready, the label of the button that hands it to Predict) for an ended job with an ensemble; when the
+    search kept the defaults (its final JSON's ``estimate``), the ensemble is the defaults' configuration."""
     members, seeds = int(job["members"]), int(job.get("seeds", 1))
     single = members == 1 and seeds == 1
-    ready = ("The best configuration, refit" if single else
-             f"Ensemble of the best {members} configuration{'s' if members > 1 else ''} x {seeds} "
-             f"seed{'s' if seeds > 1 else ''} ({members * seeds} nets), each refit")
+    kept = bool(((job.get("result") or {}).get("estimate") or {}).get("keeps_defaults"))
+    if kept:
+        ready = ("The defaults' configuration, refit" if single else
+                 f"Ensemble of the defaults' configuration x {members * seeds} seeds ({members * seeds} nets), "
+                 "each refit")
+    else:
+        ready = ("The best configuration, refit" if single else
+                 f"Ensemble of the best {members} configuration{'s' if members > 1 else ''} x {seeds} "
+                 f"seed{'s' if seeds > 1 else ''} ({members * seeds} nets), each refit")
     return (f"{ready} on all {job['rows']:,} rows, is ready.",
             "Use the best model on Predict" if single else "Use the ensemble on Predict")
+
+
+def estimate_line(estimate: Optional[Mapping[str, Any]]) -> str:
+    """The search's honest estimate in one line ('' before a trial completed), from ``search.estimate``: the chosen
+    trial's held-out Hamming loss and micro-F1 with their spread over its CV folds, and whether the best trial is
+    distinguishable from the defaults, e.g. 'estimated Hamming 0.1930 ± 0.0040, micro-F1 0.650 ± 0.012 over 3 folds
+    (trial #0, the defaults); the best trial, #12, is not distinguishable from the defaults, so the ensemble keeps
+    them'."""
+    if not estimate:
+        return ""
+    ham, f1, folds = estimate["hamming"], estimate["micro_f1"], estimate.get("folds") or 1
+    if estimate.get("hamming_sd") is None:
+        line = f"estimated Hamming {ham:.4f}, micro-F1 {f1:.3f} on 1 fold (no spread)"
+    else:
+        line = (f"estimated Hamming {ham:.4f} ± {estimate['hamming_sd']:.4f}, micro-F1 {f1:.3f} ± "
+                f"{estimate['micro_f1_sd']:.3f} over {folds} folds")
+    best, kept = estimate["best_trial"], estimate.get("keeps_defaults")
+    line += f" (trial #{estimate['trial']}{', the defaults' if kept else ''}); "
+    if estimate.get("defaults_trial") is None:
+        return line + "no trial of the defaults to compare with"
+    if estimate.get("distinguishable") is None:
+        return line + "one fold cannot tell it from the defaults"
+    if kept and best == estimate["trial"]:
+        return line + "no trial did better than the defaults"
+    if kept:
+        return line + f"the best trial, #{best}, is not distinguishable from the defaults, so the ensemble keeps them"
+    if estimate.get("distinguishable"):
+        return line + "better than the defaults by more than the folds' noise"
+    return line + "not distinguishable from the defaults"
 
 
 def no_ensemble_reason(job: Mapping[str, Any], max_chars: int = 200) -> str:
