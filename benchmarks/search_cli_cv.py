@@ -15,8 +15,8 @@ rows (``--svm`` computes the tuned RBF SVM here too) compare fold by fold.
     python benchmarks/search_cli_cv.py --datasets emotions:5x5 --only 10-24 --svm  # repeats 3-5 (benchmarks/README, round 8)
     python benchmarks/search_cli_cv.py --datasets emotions:1x3 --repo /tmp/before --method before  # another commit's CLI
 
-``--paired-best before`` also scores, on the same study, the ensemble ``search --trials 0 --choose best`` builds
-(what the search shipped before issue 25), so the guard's effect is measured on the same trials.
+``--paired NAME=CHOICE`` also scores, on the same study, the ensemble ``search --trials 0 --choose CHOICE`` builds,
+so the choice of the ensemble's configurations is compared on the same trials.
 The search's own estimate (its final JSON's ``estimate``, issue 25) is kept with each fold and compared with the
 outer fold's score at the end.
 """
@@ -101,19 +101,21 @@ def run_fold(work: Path, ds: str, fold: int, tr: np.ndarray, te: np.ndarray, arg
     print(f"  {ds} fold {fold}: search {seconds:.0f} s, Hamming {row['hamming']:.4f}, micro-F1 "
           f"{row['micro_f1']:.4f}, {row['trials']}", flush=True)
     rows = [row]
-    if args.paired_best:  # the same study's ensemble as the search built it before issue 25: paired, same trials
+    for pair in args.paired:  # the same study's ensemble built with another --choose: paired, same trials
+        name, _, choice = pair.partition("=")
         again = subprocess.run([sys.executable, "-m", "multilabel", "search", "--data", str(folder / "train.csv"),
-                                "--labels", ",".join(labels), "--trials", "0", "--choose", "best",
-                                "--out", str(folder / "best.pt"), "--quiet"], env=env, capture_output=True,
+                                "--labels", ",".join(labels), "--trials", "0", "--choose", choice,
+                                "--out", str(folder / f"{name}.pt"), "--quiet"], env=env, capture_output=True,
                                text=True, cwd=repo)
         if again.returncode != 0:
-            raise SystemExit(f"{ds} fold {fold}: --choose best failed: {again.stderr.strip()[-400:]}")
-        metrics = evaluate(folder, folder / "best.pt", env, repo, f"{ds} fold {fold}")
-        rows.append({**row, "method": args.paired_best, "hamming": metrics["hamming_loss"],
-                     "micro_f1": metrics["micro_f1"]})
+            raise SystemExit(f"{ds} fold {fold}: --choose {choice} failed: {again.stderr.strip()[-400:]}")
+        metrics = evaluate(folder, folder / f"{name}.pt", env, repo, f"{ds} fold {fold}")
+        estimate = json.loads([ln for ln in again.stdout.splitlines() if ln.startswith("{")][-1]).get("estimate")
+        rows.append({**row, "method": name, "hamming": metrics["hamming_loss"], "micro_f1": metrics["micro_f1"],
+                     "estimate": estimate})
         _keep(args, rows[-1])
-        print(f"  {ds} fold {fold}: {args.paired_best} Hamming {rows[-1]['hamming']:.4f}, micro-F1 "
-              f"{rows[-1]['micro_f1']:.4f}", flush=True)
+        print(f"  {ds} fold {fold}: {name} Hamming {rows[-1]['hamming']:.4f}, micro-F1 {rows[-1]['micro_f1']:.4f}",
+              flush=True)
     return rows
 
 
@@ -143,9 +145,9 @@ def main() -> None:
     parser.add_argument("--repo", type=Path, help="run the CLI of this checkout (e.g. an older commit's, extracted "
                                                   "with git archive) on the same folds [default: this one]")
     parser.add_argument("--method", default="cli-search", help="the rows' method name [default: cli-search]")
-    parser.add_argument("--paired-best", metavar="NAME",
-                        help="also build the same study's ensemble with --choose best (the best trials however small "
-                             "their lead, as before issue 25) and score it as method NAME: paired, same trials")
+    parser.add_argument("--paired", metavar="NAME=CHOICE", action="append", default=[],
+                        help="also build the same study's ensemble with search --choose CHOICE and score it as method "
+                             "NAME: paired, same trials (repeatable), e.g. --paired with-defaults=with-defaults")
     parser.add_argument("extra", nargs="*", help="more arguments for 'search' (after --)")
     args = parser.parse_args()
     lo, hi = 0, 10**9
@@ -180,18 +182,17 @@ def main() -> None:
             sd = (lambda v: statistics.stdev(v) if len(v) > 1 else 0.0)
             print(f"{ds:16s} {method:12s} {statistics.mean(h):.4f} ± {sd(h):.4f}   {statistics.mean(f):.4f} ± "
                   f"{sd(f):.4f}   per fold " + " ".join(f"{v:.3f}" for v in h))
-    honest = [r for r in rows if r["method"] == args.method and r.get("estimate")
-              and r["estimate"].get("hamming_sd") is not None]
+    honest = [r for r in rows if r.get("estimate") and r["estimate"].get("hamming_sd") is not None]
     if honest:  # issue 25's target: the search's estimate within one fold-spread of the outer fold's score
         print("\nthe search's estimate against the outer fold (Hamming loss; within = |estimate - outer| <= its "
               "spread over the search's folds)")
-        for ds in dict.fromkeys(r["dataset"] for r in honest):
-            mine = [r for r in honest if r["dataset"] == ds]
+        for ds, method in dict.fromkeys((r["dataset"], r["method"]) for r in honest):
+            mine = [r for r in honest if r["dataset"] == ds and r["method"] == method]
             est = [r["estimate"]["hamming"] for r in mine]
             spread = [r["estimate"]["hamming_sd"] for r in mine]
             within = sum(abs(r["estimate"]["hamming"] - r["hamming"]) <= r["estimate"]["hamming_sd"] for r in mine)
             kept = sum(bool(r["estimate"].get("keeps_defaults")) for r in mine)
-            print(f"{ds:16s} estimate {statistics.mean(est):.4f} ± {statistics.mean(spread):.4f}, outer "
+            print(f"{ds:16s} {method:14s} estimate {statistics.mean(est):.4f} ± {statistics.mean(spread):.4f}, outer "
                   f"{statistics.mean(r['hamming'] for r in mine):.4f}; within on {within}/{len(mine)} folds; "
                   f"defaults kept on {kept}/{len(mine)}")
     print(f"\nwall time {time.perf_counter() - t0:.0f} s")

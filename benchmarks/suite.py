@@ -24,8 +24,8 @@ each method is fitted on the k-1 training folds only and scored on the held-out 
                      (the best --search-members configurations refit on all training-fold rows)
   search-seeds       the same search; the ensemble is the best configuration with --search-members seeds
   search:O:S:T[:C]   the same search with objective O (bce | mix), then the best --search-members configurations
-                     x S seeds each, cut at threshold T (trial | global); e.g. search:bce:3:global; C = guarded: the
-                     defaults' configuration unless the best trial beats it by more than the fold noise (issue 25)
+                     x S seeds each, cut at threshold T (trial | global); e.g. search:bce:3:global; C: the ensemble's
+                     configurations, best | with-defaults | guarded (search.chosen_trials; issue 25)
   search-cli         what `python -m multilabel search` ships: 3 CV folds per trial, search.ENSEMBLE_SEEDS seeds,
                      ENSEMBLE_THRESHOLD, ENSEMBLE_CHOICE (benchmarks/search_cli_cv.py runs the CLI itself)
   svm                StandardScaler + per label GridSearchCV(SVC(rbf), C in SVM_C, inner 3-fold) (binary relevance, as
