@@ -132,9 +132,11 @@ def estimate_line(estimate: Optional[Mapping[str, Any]]) -> str:
     them'."""
     if not estimate:
         return ""
-    ham, f1, folds = estimate["hamming"], estimate["micro_f1"], estimate.get("folds") or 1
+    ham, f1, folds = estimate["hamming"], estimate["micro_f1"], estimate.get("folds")
+    old = estimate.get("folds") is None  # trials from before the folds' values were kept: no spread to give
     if estimate.get("hamming_sd") is None:
-        line = f"estimated Hamming {ham:.4f}, micro-F1 {f1:.3f} on 1 fold (no spread)"
+        line = f"estimated Hamming {ham:.4f}, micro-F1 {f1:.3f}" + (" (no spread recorded)" if old else
+                                                                    " on 1 fold (no spread)")
     else:
         line = (f"estimated Hamming {ham:.4f} ± {estimate['hamming_sd']:.4f}, micro-F1 {f1:.3f} ± "
                 f"{estimate['micro_f1_sd']:.3f} over {folds} folds")
@@ -149,7 +151,8 @@ def estimate_line(estimate: Optional[Mapping[str, Any]]) -> str:
     if best == defaults:
         return line + "no trial did better than the defaults"
     if estimate.get("distinguishable") is None:
-        return line + "one fold cannot tell the best trial from the defaults"
+        return line + ("its trials do not say whether the best beats the defaults" if old else
+                       "one fold cannot tell the best trial from the defaults")
     if estimate.get("keeps_defaults"):
         return line + f"the best trial, #{best}, is not distinguishable from the defaults, so the ensemble keeps them"
     if estimate.get("distinguishable"):

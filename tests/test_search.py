@@ -675,3 +675,17 @@ def test_study_summary_and_the_cli_report_the_estimate(tiny, tmp_path, cli, stor
     assert load_checkpoint(out).metrics["trials"] == [0, other]
     guess = json.loads(again.stdout.strip().splitlines()[-1])["estimate"]
     assert guess["choice"] == "with-defaults" and guess["trials"] == [0, other] and guess["with_defaults"] is True
+
+
+def test_a_study_from_before_the_folds_values_still_gets_an_estimate_without_spread(tiny):
+    study = search.memory_study(seed=0)
+    search.run_search(tiny, tiny_base(), study, trials=2, folds=2)
+    old = search.memory_study(seed=0)
+    for t in study.get_trials():  # as an older version stored them: no per-fold values, no defaults mark
+        attrs = {k: v for k, v in t.user_attrs.items() if not k.startswith(search.FOLD_ATTR) and k != "defaults"}
+        old.add_trial(optuna.trial.create_trial(params=t.params, distributions=t.distributions, value=t.value,
+                                                user_attrs=attrs))
+    guess = search.estimate(old, members=2)
+    assert guess["folds"] is None and guess["hamming_sd"] is None and guess["defaults_trial"] is None
+    assert guess["distinguishable"] is None and guess["trials"] == [t.number for t in search.completed(old)]
+    assert len(search.build_ensemble(tiny, old, members=2, choice="guarded").nets) == 2  # nothing to guard: best

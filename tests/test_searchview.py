@@ -77,6 +77,10 @@ def test_estimate_line_gives_the_spread_over_folds_and_says_whether_the_best_bea
     assert sv.estimate_line(_estimate(defaults_trial=None, distinguishable=None, keeps_defaults=False,
                                       with_defaults=False, trials=[12, 4])).endswith(
         "(mean of the ensemble's 2 configurations); no trial of the defaults to compare with")
+    old = _estimate(trials=[12], keeps_defaults=False, distinguishable=None, hamming_sd=None, micro_f1_sd=None,
+                    folds=None)  # a study from before the folds' values were kept
+    assert sv.estimate_line(old) == ("estimated Hamming 0.1932, micro-F1 0.650 (no spread recorded) (trial #12); its "
+                                     "trials do not say whether the best beats the defaults")
     assert sv.estimate_line(None) == ""
 
 
