@@ -64,6 +64,10 @@ def render(job: dict, home: Path) -> None:
     if job["outcome"] == "stopped" and states.get("FAIL"):
         st.caption("The trial that was running when Stop was pressed is recorded as failed: it did not finish.")
     st.caption(plain(sv.data_line(job)))
+    # Once ended, the estimate of the ensemble it built (its final JSON); while it runs, of the one it would build.
+    estimate = (job.get("result") or {}).get("estimate") or (summary or {}).get("estimate")
+    if estimate:
+        st.caption(sv.estimate_line(estimate))
     best = summary["best"] if summary else None
     if best is not None:
         a, b, c, d = st.columns(4)

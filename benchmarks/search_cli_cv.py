@@ -13,6 +13,12 @@ rows (``--svm`` computes the tuned RBF SVM here too) compare fold by fold.
     python benchmarks/search_cli_cv.py --datasets emotions:1x5,mlc-scenelike:1x3 --timeout 300 --parallel 8
     python benchmarks/search_cli_cv.py --datasets emotions:2x5 --only 5-9 --svm    # the second repeat only
     python benchmarks/search_cli_cv.py --datasets emotions:5x5 --only 10-24 --svm  # repeats 3-5 (benchmarks/README, round 8)
+    python benchmarks/search_cli_cv.py --datasets emotions:1x3 --repo /tmp/before --method before  # another commit's CLI
+
+``--paired NAME=CHOICE`` also scores, on the same study, the ensemble ``search --trials 0 --choose CHOICE`` builds,
+so the choice of the ensemble's configurations is compared on the same trials.
+The search's own estimate (its final JSON's ``estimate``, issue 25) is kept with each fold and compared with the
+outer fold's score at the end.
 """
 
 from __future__ import annotations
@@ -51,40 +57,66 @@ def write_csv(path: Path, X: np.ndarray, Y: np.ndarray) -> list[str]:
     return labels
 
 
+def evaluate(folder: Path, model: Path, env: dict, repo: Path, what: str) -> dict:
+    ev = subprocess.run([sys.executable, "-m", "multilabel", "evaluate", "--model", str(model),
+                         "--data", str(folder / "test.csv")], env=env, capture_output=True, text=True, cwd=repo)
+    if ev.returncode != 0:
+        raise SystemExit(f"{what}: evaluate failed: {ev.stderr.strip()[-400:]}")
+    return json.loads(ev.stdout)
+
+
+def _keep(args: argparse.Namespace, row: dict) -> None:
+    if args.json is not None:  # each fold as it ends (a run cut short keeps what finished)
+        with _LOCK, args.json.with_suffix(".partial.jsonl").open("a") as fh:
+            fh.write(json.dumps(row) + "\n")
+
+
 def run_fold(work: Path, ds: str, fold: int, tr: np.ndarray, te: np.ndarray, args: argparse.Namespace
-             ) -> dict:
+             ) -> list[dict]:
     X, Y = suite.DATASETS[ds][0]()
     data = suite._dataset(X, Y, ds)
     folder = work / f"{ds}-{fold}"
     folder.mkdir(parents=True)
     labels = write_csv(folder / "train.csv", data.X[tr], data.Y[tr])
     write_csv(folder / "test.csv", data.X[te], data.Y[te])
+    repo = args.repo or REPO
     env = {**os.environ, "MULTILABEL_HOME": str(folder / "runs"), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
            "OPENBLAS_NUM_THREADS": "1",
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(repo), os.environ.get("PYTHONPATH")]))}
     cmd = [sys.executable, "-m", "multilabel", "search", "--data", str(folder / "train.csv"),
            "--labels", ",".join(labels), "--timeout", str(args.timeout), "--jobs", str(args.jobs),
            "--seed", str(args.seed + fold), "--out", str(folder / "ensemble.pt"), "--quiet", *args.extra]
     t0 = time.perf_counter()
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=REPO)
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=repo)
     seconds = time.perf_counter() - t0
     if done.returncode != 0:
         raise SystemExit(f"{ds} fold {fold}: search failed: {done.stderr.strip()[-400:]}")
     summary = json.loads([line for line in done.stdout.splitlines() if line.startswith("{")][-1])
-    ev = subprocess.run([sys.executable, "-m", "multilabel", "evaluate", "--model", str(folder / "ensemble.pt"),
-                         "--data", str(folder / "test.csv")], env=env, capture_output=True, text=True, cwd=REPO)
-    if ev.returncode != 0:
-        raise SystemExit(f"{ds} fold {fold}: evaluate failed: {ev.stderr.strip()[-400:]}")
-    metrics = json.loads(ev.stdout)
-    row = {"dataset": ds, "fold": fold, "method": "cli-search", "hamming": metrics["hamming_loss"],
+    metrics = evaluate(folder, folder / "ensemble.pt", env, repo, f"{ds} fold {fold}")
+    row = {"dataset": ds, "fold": fold, "method": args.method, "hamming": metrics["hamming_loss"],
            "micro_f1": metrics["micro_f1"], "seconds": seconds,
-           "trials": {k: summary.get(k) for k in ("trials", "complete", "pruned", "states") if k in summary}}
-    if args.json is not None:  # each fold as it ends (a run cut short keeps what finished)
-        with _LOCK, args.json.with_suffix(".partial.jsonl").open("a") as fh:
-            fh.write(json.dumps(row) + "\n")
+           "trials": {k: summary.get(k) for k in ("trials", "complete", "pruned", "states") if k in summary},
+           "estimate": summary.get("estimate")}  # the search's own estimate (issue 25; None from older checkouts)
+    _keep(args, row)
     print(f"  {ds} fold {fold}: search {seconds:.0f} s, Hamming {row['hamming']:.4f}, micro-F1 "
           f"{row['micro_f1']:.4f}, {row['trials']}", flush=True)
-    return row
+    rows = [row]
+    for pair in args.paired:  # the same study's ensemble built with another --choose: paired, same trials
+        name, _, choice = pair.partition("=")
+        again = subprocess.run([sys.executable, "-m", "multilabel", "search", "--data", str(folder / "train.csv"),
+                                "--labels", ",".join(labels), "--trials", "0", "--choose", choice,
+                                "--out", str(folder / f"{name}.pt"), "--quiet"], env=env, capture_output=True,
+                               text=True, cwd=repo)
+        if again.returncode != 0:
+            raise SystemExit(f"{ds} fold {fold}: --choose {choice} failed: {again.stderr.strip()[-400:]}")
+        metrics = evaluate(folder, folder / f"{name}.pt", env, repo, f"{ds} fold {fold}")
+        estimate = json.loads([ln for ln in again.stdout.splitlines() if ln.startswith("{")][-1]).get("estimate")
+        rows.append({**row, "method": name, "hamming": metrics["hamming_loss"], "micro_f1": metrics["micro_f1"],
+                     "estimate": estimate})
+        _keep(args, rows[-1])
+        print(f"  {ds} fold {fold}: {name} Hamming {rows[-1]['hamming']:.4f}, micro-F1 {rows[-1]['micro_f1']:.4f}",
+              flush=True)
+    return rows
 
 
 def svm_row(ds: str, fold: int, tr: np.ndarray, te: np.ndarray) -> dict:
@@ -110,6 +142,12 @@ def main() -> None:
     parser.add_argument("--only", metavar="A-B", help="run only folds A..B of each dataset's CV (e.g. 5-9: the "
                                                       "second repeat of a 2x5), numbered as in the full CV")
     parser.add_argument("--json", type=Path, help="write the per-fold rows here")
+    parser.add_argument("--repo", type=Path, help="run the CLI of this checkout (e.g. an older commit's, extracted "
+                                                  "with git archive) on the same folds [default: this one]")
+    parser.add_argument("--method", default="cli-search", help="the rows' method name [default: cli-search]")
+    parser.add_argument("--paired", metavar="NAME=CHOICE", action="append", default=[],
+                        help="also build the same study's ensemble with search --choose CHOICE and score it as method "
+                             "NAME: paired, same trials (repeatable), e.g. --paired with-defaults=with-defaults")
     parser.add_argument("extra", nargs="*", help="more arguments for 'search' (after --)")
     args = parser.parse_args()
     lo, hi = 0, 10**9
@@ -131,7 +169,7 @@ def main() -> None:
           f"({os.cpu_count()} CPUs)", flush=True)
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="search-cv-") as tmp, ThreadPoolExecutor(args.parallel) as pool:
-        rows = list(pool.map(lambda t: run_fold(Path(tmp), *t, args), tasks))
+        rows = [r for fold_rows in pool.map(lambda t: run_fold(Path(tmp), *t, args), tasks) for r in fold_rows]
     if args.svm:
         rows += [svm_row(*t) for t in tasks]
     print(f"\n{'dataset':16s} {'method':12s} {'Hamming loss':>18s} {'micro-F1':>18s}")
@@ -144,6 +182,19 @@ def main() -> None:
             sd = (lambda v: statistics.stdev(v) if len(v) > 1 else 0.0)
             print(f"{ds:16s} {method:12s} {statistics.mean(h):.4f} ± {sd(h):.4f}   {statistics.mean(f):.4f} ± "
                   f"{sd(f):.4f}   per fold " + " ".join(f"{v:.3f}" for v in h))
+    honest = [r for r in rows if r.get("estimate") and r["estimate"].get("hamming_sd") is not None]
+    if honest:  # issue 25's target: the search's estimate within one fold-spread of the outer fold's score
+        print("\nthe search's estimate against the outer fold (Hamming loss; within = |estimate - outer| <= its "
+              "spread over the search's folds)")
+        for ds, method in dict.fromkeys((r["dataset"], r["method"]) for r in honest):
+            mine = [r for r in honest if r["dataset"] == ds and r["method"] == method]
+            est = [r["estimate"]["hamming"] for r in mine]
+            spread = [r["estimate"]["hamming_sd"] for r in mine]
+            within = sum(abs(r["estimate"]["hamming"] - r["hamming"]) <= r["estimate"]["hamming_sd"] for r in mine)
+            kept = sum(bool(r["estimate"].get("keeps_defaults")) for r in mine)
+            print(f"{ds:16s} {method:14s} estimate {statistics.mean(est):.4f} ± {statistics.mean(spread):.4f}, outer "
+                  f"{statistics.mean(r['hamming'] for r in mine):.4f}; within on {within}/{len(mine)} folds; "
+                  f"defaults kept on {kept}/{len(mine)}")
     print(f"\nwall time {time.perf_counter() - t0:.0f} s")
     if args.json:
         args.json.write_text(json.dumps({"rows": rows, "args": {k: v for k, v in vars(args).items()

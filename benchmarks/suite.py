@@ -7,7 +7,9 @@ Datasets (every one multi-label, features numeric):
   teacher-*      multilabel.make_synthetic: a hidden tanh teacher net, correlated neighbouring labels, rare tail labels
   corr-rare      make_multilabel_classification with extra labels that are AND/OR of others (strong label
                  correlation) and rare labels (1-3% positives)
-Sizes go from 500 to 20,000 rows (the 20,000-row one only in --full) and 10 to 500 features.
+  few-rows-wide  300 rows x 1,200 count features (1,000 of them noise), 8 labels
+  long-tail      2,000 rows x 120 features, 40 labels: 12 common ones and 28 rare ones (10% down to 0.5% positives)
+Sizes go from 300 to 20,000 rows (the 20,000-row one only in --full) and 10 to 1,200 features.
 
 Every dataset is scored by repeated k-fold CV (emotions: 5x5 in --full, the others 2x3; --quick: 1x3 everywhere):
 each method is fitted on the k-1 training folds only and scored on the held-out fold with sklearn.metrics
@@ -21,8 +23,11 @@ each method is fitted on the k-1 training folds only and scored on the held-out 
   search             multilabel.search for --search-budget seconds on the training folds, then its ensemble
                      (the best --search-members configurations refit on all training-fold rows)
   search-seeds       the same search; the ensemble is the best configuration with --search-members seeds
-  search:O:S:T       the same search with objective O (bce | mix), then the best --search-members configurations
-                     x S seeds each, cut at threshold T (trial | global); e.g. search:bce:3:global
+  search:O:S:T[:C]   the same search with objective O (bce | mix), then the best --search-members configurations
+                     x S seeds each, cut at threshold T (trial | global); e.g. search:bce:3:global; C: the ensemble's
+                     configurations, best | with-defaults | guarded (search.chosen_trials; issue 25)
+  search-cli         what `python -m multilabel search` ships: 3 CV folds per trial, search.ENSEMBLE_SEEDS seeds,
+                     ENSEMBLE_THRESHOLD, ENSEMBLE_CHOICE (benchmarks/search_cli_cv.py runs the CLI itself)
   svm                StandardScaler + per label GridSearchCV(SVC(rbf), C in SVM_C, inner 3-fold) (binary relevance, as
                      MultiOutputClassifier does, but a label constant in a fold predicts that constant):
                      binary relevance, C chosen per label on the training folds only
@@ -131,6 +136,24 @@ def _corr_rare(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return X, Y.astype(np.float32)
 
 
+def _long_tail(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Many labels, most of them rare (issue 25: shaped like real tag data): 12 common labels from
+    make_multilabel_classification plus 28 tail labels, each a high quantile of its own random projection of a few
+    features (10% down to 0.5% positives, log-spaced), with 3% of their positives and 0.2% of their negatives flipped."""
+    X, Y = _mlc(n, 120, 12, 3, noise_features=40, seed=seed)
+    rng = np.random.default_rng(seed + 1)
+    Z = (X - X.mean(axis=0)) / (X.std(axis=0) + 1e-6)
+    tail = []
+    for rate in np.geomspace(0.10, 0.005, 28):
+        w = np.zeros(X.shape[1])
+        w[rng.choice(80, size=4, replace=False)] = rng.standard_normal(4)  # the informative columns only
+        score = Z @ w + 0.3 * rng.standard_normal(n)
+        y = (score > np.quantile(score, 1 - rate)).astype(np.float32)
+        flip = np.where(y > 0, rng.random(n) < 0.03, rng.random(n) < 0.002)
+        tail.append(np.where(flip, 1 - y, y))
+    return X, np.column_stack([Y, *tail]).astype(np.float32)
+
+
 def _teacher(n: int, d: int, labels: int, noise: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     data = multilabel.make_synthetic(n, d, labels, noise=noise, seed=seed)
     return data.X, data.Y
@@ -152,6 +175,10 @@ DATASETS: dict[str, tuple[Callable[[], tuple[np.ndarray, np.ndarray]], tuple[int
     "teacher": (lambda: _teacher(2000, 20, 8, 0.3, seed=5), (2, 3), (2, 5)),
     "teacher-noisy": (lambda: _teacher(1000, 50, 6, 1.0, seed=6), (2, 3), (2, 5)),
     "corr-rare": (lambda: _corr_rare(3000, seed=7), (1, 3), (2, 3)),
+    # Issue 25: shaped like real data the project does not have. Few rows, many (mostly irrelevant) count features,
+    # as in text or gene data; many labels with a long tail of rare ones, as in tagging data.
+    "few-rows-wide": (lambda: _mlc(300, 1200, 8, 2, noise_features=1000, flip=0.01, seed=9), (2, 3), (2, 5)),
+    "long-tail": (lambda: _long_tail(2000, seed=10), (1, 3), (2, 3)),
 }
 FULL_ONLY = {"mlc-20k": (lambda: _mlc(20000, 10, 4, 2, flip=0.05, seed=8), (1, 3), (1, 3))}
 
@@ -174,7 +201,7 @@ def fit_ours(knobs: dict[str, Any], train: Dataset, X_test: np.ndarray, seed: in
 
 def fit_search(train: Dataset, X_test: np.ndarray, seed: int, budget_s: float, folds: int, members: int,
                mode: str = "configs", objective: str | None = None, seeds: int = 1,
-               threshold: str = "trial") -> tuple[np.ndarray, dict[str, Any]]:
+               threshold: str = "trial", choice: str = "best") -> tuple[np.ndarray, dict[str, Any]]:
     """multilabel.search on the training folds for ``budget_s`` seconds, then its ensemble of ``members``
     configurations x ``seeds`` seeds (``mode`` "seeds": the best configuration with ``members`` seeds)."""
     import optuna
@@ -184,7 +211,8 @@ def fit_search(train: Dataset, X_test: np.ndarray, seed: int, budget_s: float, f
     study = search.memory_study(seed=seed)
     base = TrainConfig(input_size=train.X.shape[1], num_outputs=train.Y.shape[1])
     search.run_search(train, base, study, timeout=budget_s, folds=folds, objective=objective)
-    trained = search.build_ensemble(train, study, members=members, mode=mode, seeds=seeds, threshold=threshold)
+    trained = search.build_ensemble(train, study, members=members, mode=mode, seeds=seeds, threshold=threshold,
+                                    choice=choice)
     probs = trained.predict_proba(X_test)
     states = [t.state.name for t in study.get_trials()]
     info = {"trials": len(states), "complete": states.count("COMPLETE"), "pruned": states.count("PRUNED")}
@@ -238,11 +266,18 @@ def run_fold(ds_name: str, fold: int, rows: tuple[np.ndarray, np.ndarray], metho
             if method.startswith("search"):
                 # search | search-seeds | search:OBJECTIVE:SEEDS:THRESHOLD (e.g. search:bce:3:global)
                 parts = method.split(":")
-                pred, extra = fit_search(train, data.X[te], seed, *search_args,
-                                         mode="seeds" if method == "search-seeds" else "configs",
-                                         objective=parts[1] if len(parts) > 1 else None,
-                                         seeds=int(parts[2]) if len(parts) > 2 else 1,
-                                         threshold=parts[3] if len(parts) > 3 else "trial")
+                if method == "search-cli":  # what `python -m multilabel search` ships, on its default folds
+                    from multilabel import search as ms
+                    pred, extra = fit_search(train, data.X[te], seed, search_args[0], 3, search_args[2],
+                                             seeds=ms.ENSEMBLE_SEEDS, threshold=ms.ENSEMBLE_THRESHOLD,
+                                             choice=ms.ENSEMBLE_CHOICE)
+                else:
+                    pred, extra = fit_search(train, data.X[te], seed, *search_args,
+                                             mode="seeds" if method == "search-seeds" else "configs",
+                                             objective=parts[1] if len(parts) > 1 else None,
+                                             seeds=int(parts[2]) if len(parts) > 2 else 1,
+                                             threshold=parts[3] if len(parts) > 3 else "trial",
+                                             choice=parts[4] if len(parts) > 4 else "best")
             elif method.startswith("ours:"):
                 name = method[5:].removesuffix("+refit")
                 pred = fit_ours(candidates[name], train, data.X[te], seed, method.endswith("+refit"))

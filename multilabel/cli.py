@@ -369,6 +369,11 @@ def _add_search_parser(sub: argparse._SubParsersAction) -> None:
     se.add_argument("--threshold", choices=("trial", "global"), default=None,
                     help="the ensemble's cut-off: trial (each trial's own) or global (one for every label, chosen "
                          "on the trials' held-out rows) [default: search.ENSEMBLE_THRESHOLD]")
+    se.add_argument("--choose", choices=("best", "with-defaults", "guarded"), default=None,
+                    help="the ensemble's configurations. best: the best --members; with-defaults: the defaults' and "
+                         "the best --members - 1 others; guarded: the defaults' alone (--members x --seeds seeds) "
+                         "unless the best trial beats it by more than the CV folds' noise "
+                         "[default: search.ENSEMBLE_CHOICE]")
     se.add_argument("--objective", choices=("bce", "mix"), default=None,
                     help="trial value: bce (held-out cross-entropy) or mix ((hamming + 1 - micro-F1) / 2); every "
                          "worker on a study must use the same [default: search.OBJECTIVE]")
@@ -443,6 +448,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     summary = search.study_summary(storage, study.study_name)
     out: dict[str, Any] = {"study": study.study_name, "storage": storage, "interrupted": interrupted,
                            "trials": summary["n_trials"], "states": summary["states"], "best": summary["best"],
+                           "estimate": search.estimate(study, args.choose, args.members or 5, args.ensemble_from),
                            "checkpoint": None}
     try:
         if args.members and args.out and summary["best"] is not None:
@@ -452,7 +458,7 @@ def cmd_search(args: argparse.Namespace) -> int:
             trained = search.build_ensemble(
                 data, study, members=args.members, mode=args.ensemble_from,
                 seeds=args.seeds if args.seeds is not None else search.ENSEMBLE_SEEDS,
-                threshold=args.threshold or search.ENSEMBLE_THRESHOLD)
+                threshold=args.threshold or search.ENSEMBLE_THRESHOLD, choice=args.choose or search.ENSEMBLE_CHOICE)
             out["checkpoint"] = str(save_checkpoint(trained, args.out))
             out["members"] = len(trained.nets)
     except KeyboardInterrupt:

@@ -17,7 +17,10 @@ processes or machines can work on one study: ``python -m multilabel search --sto
 
 ``build_ensemble`` refits the best ``k`` trials' configurations on ALL training rows, each for its mean best
 epoch count, with one or several seeds each (several: trained together, ``multilabel.batched``), and returns ONE
-``TrainedModel`` whose probabilities are the members' mean.
+``TrainedModel`` whose probabilities are the members' mean. Each trial keeps its value on every fold, and the trial
+of the defaults (the first warm start) is marked, so ``estimate`` can say how well the ensemble's configurations did
+on the folds (mean and spread) and whether the best trial is distinguishable from the defaults; ``chosen_trials``
+also offers ensembles that keep the defaults ("guarded", "with-defaults"), measured and not shipped (issue 25).
 
 Background searches (processes, job files) are ``multilabel.jobs``'. This module runs past 500 lines on purpose:
 the objective, the pruning rule, the study and the ensemble all read and write the same trial user attributes
@@ -195,6 +198,8 @@ def make_objective(data: Dataset, base: TrainConfig, folds: int,
     if target not in OBJECTIVES:
         raise MultilabelError(f"objective must be one of {', '.join(OBJECTIVES)}, got {target!r}")
 
+    defaults = warm_params(base, {}, target)  # the first warm start's parameters: the trial of the defaults
+
     def objective(trial: optuna.Trial) -> float:
         config = suggest(trial, base, target)
         scores, best_epochs, thresholds, pooled = [], [], [], []
@@ -231,6 +236,10 @@ def make_objective(data: Dataset, base: TrainConfig, folds: int,
         trial.set_user_attr("micro_f1", micro_f1)
         trial.set_user_attr("bce", float(np.mean([s["bce"] for s in scores])))
         trial.set_user_attr("best_epoch", float(np.mean(best_epochs)))
+        for key in ("bce", "hamming", "micro_f1"):  # per fold: the spread of the estimate, paired across trials
+            trial.set_user_attr(FOLD_ATTR + key, [float(s[key]) for s in scores])
+        if trial.params == defaults:
+            trial.set_user_attr(DEFAULTS_ATTR, True)
         trial.set_user_attr("thresholds", [float(t) for t in np.mean(thresholds, axis=0)])
         trial.set_user_attr("config", config.to_dict())
         trial.set_user_attr("global_threshold", global_threshold(np.concatenate([p for p, _ in pooled]),
@@ -242,6 +251,94 @@ def make_objective(data: Dataset, base: TrainConfig, folds: int,
         return (hamming + 1.0 - micro_f1) / 2
 
     return objective
+
+
+FOLD_ATTR = "fold_"  # fold_bce, fold_hamming, fold_micro_f1: a completed trial's value on each of its folds
+DEFAULTS_ATTR = "defaults"  # True on the trial whose parameters are the base config's (the first warm start)
+# The ensemble's configurations (``chosen_trials``): "best": the best trials, however small their lead; "guarded":
+# the defaults' alone unless the best trial beats it by more than the fold noise; "with-defaults": the defaults' and
+# the best others. On outer folds neither alternative beat "best" (benchmarks/README.md, issue 25), so it stays.
+CHOICES = ("best", "with-defaults", "guarded")
+ENSEMBLE_CHOICE = "best"
+# The best trial is distinguishable from the defaults when its held-out cross-entropy is lower on the same folds by
+# more than this many standard errors of the paired per-fold differences (a one-sided t-test at about 2).
+DISTINGUISH_T = 2.0
+
+
+def defaults_trial(study: optuna.Study) -> Optional[optuna.trial.FrozenTrial]:
+    """The completed trial of the base config's own parameters (the first warm start), or None."""
+    found = [t for t in completed(study) if t.user_attrs.get(DEFAULTS_ATTR)]
+    return min(found, key=lambda t: t.number) if found else None
+
+
+def distinguishable(best: optuna.trial.FrozenTrial, defaults: optuna.trial.FrozenTrial) -> Optional[bool]:
+    """Whether ``best`` beats ``defaults`` on the same folds by more than DISTINGUISH_T standard errors of the
+    per-fold differences in held-out cross-entropy; False when it is the defaults' trial. None when that cannot be
+    told: one fold (no spread), or trials from before the folds' values were kept."""
+    if best.number == defaults.number:
+        return False
+    a, b = best.user_attrs.get(FOLD_ATTR + "bce"), defaults.user_attrs.get(FOLD_ATTR + "bce")
+    if not a or not b or len(a) != len(b) or len(a) < 2:
+        return None
+    d = np.asarray(b, dtype=float) - np.asarray(a, dtype=float)  # > 0: best is better on that fold
+    return bool(d.mean() > DISTINGUISH_T * d.std(ddof=1) / math.sqrt(len(d)))
+
+
+def _spread(values: Any) -> Optional[float]:
+    return float(np.std(values, ddof=1)) if values is not None and len(values) > 1 else None
+
+
+def chosen_trials(study: optuna.Study, members: int = 5, mode: str = "configs", choice: str | None = None
+                  ) -> tuple[list[optuna.trial.FrozenTrial], bool, Optional[bool]]:
+    """The trials whose configurations ``build_ensemble`` refits, best first: (trials, whether the defaults' trial
+    alone was kept by the guard, whether the best trial is distinguishable from the defaults' (None: cannot be told,
+    no trial of the defaults or one fold)). ``choice`` (default ENSEMBLE_CHOICE): "best": the best ``members``
+    (mode "seeds": the best one); "with-defaults": the defaults' configuration and the best ``members`` - 1 others
+    (one member, or mode "seeds": the best one); "guarded": the defaults' alone unless the best is distinguishable from it, else
+    as "best"."""
+    choice = choice or ENSEMBLE_CHOICE
+    if choice not in CHOICES:
+        raise MultilabelError(f"choice must be one of {', '.join(CHOICES)}, got {choice!r}")
+    done = completed(study)
+    if not done:
+        return [], False, None
+    best, defaults = done[0], defaults_trial(study)
+    apart = None if defaults is None else distinguishable(best, defaults)
+    if choice == "guarded" and defaults is not None and apart is False:
+        return [defaults], True, apart
+    if mode == "seeds":
+        return [best], False, apart
+    if choice == "with-defaults" and defaults is not None and members > 1:
+        return [defaults] + [t for t in done if t.number != defaults.number][:members - 1], False, apart
+    return done[:members], False, apart
+
+
+def estimate(study: optuna.Study, choice: str | None = None, members: int = 5, mode: str = "configs"
+             ) -> Optional[dict[str, Any]]:
+    """What the search ships (``chosen_trials``) and how well it should do on unseen rows: on each CV fold the mean
+    of the chosen configurations' held-out Hamming loss and micro-F1, then the mean and standard deviation over folds
+    (an ensemble usually does a little better than its members' mean), and whether the best trial is
+    distinguishable from the defaults'. None before a trial completed."""
+    trials, kept, apart = chosen_trials(study, members, mode, choice)
+    if not trials:
+        return None
+    defaults = defaults_trial(study)
+
+    def folds(key: str) -> Optional[np.ndarray]:
+        per = [t.user_attrs.get(FOLD_ATTR + key) for t in trials]
+        if any(not v or len(v) != len(per[0]) for v in per):
+            return None  # trials from before the folds' values were kept
+        return np.mean(np.asarray(per, dtype=float), axis=0)
+
+    ham, f1 = folds("hamming"), folds("micro_f1")
+    return {"choice": choice or ENSEMBLE_CHOICE, "trials": [t.number for t in trials],
+            "best_trial": completed(study)[0].number,
+            "defaults_trial": None if defaults is None else defaults.number, "distinguishable": apart,
+            "keeps_defaults": kept,
+            "with_defaults": defaults is not None and defaults.number in [t.number for t in trials],
+            "hamming": float(np.mean([t.user_attrs["hamming"] for t in trials])), "hamming_sd": _spread(ham),
+            "micro_f1": float(np.mean([t.user_attrs["micro_f1"] for t in trials])), "micro_f1_sd": _spread(f1),
+            "folds": None if ham is None else len(ham)}
 
 
 # Pruning: Optuna's MedianPruner(n_startup_trials=5, n_warmup_steps=10) rule, applied by MedianCurves.
@@ -460,7 +557,7 @@ def completed(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
 
 def build_ensemble(data: Dataset, study: optuna.Study, members: int = 5, mode: str = "configs",
                    stop: Optional[threading.Event] = None, seeds: int = 1,
-                   threshold: str = "trial") -> TrainedModel:
+                   threshold: str = "trial", choice: str = "best") -> TrainedModel:
     """Refit the best trials on ALL rows of ``data`` and join them into one TrainedModel (mean probabilities).
 
     ``mode`` "configs": the best ``members`` trials' configurations, each with ``seeds`` seeds (0..seeds-1, trained
@@ -468,6 +565,9 @@ def build_ensemble(data: Dataset, study: optuna.Study, members: int = 5, mode: s
     seeds 0..members-1, trained together. Each net trains for its trial's mean best epoch count. ``threshold``
     "trial": the mean of the trials' thresholds (0.5 for fixed-threshold trials, per label for tuned ones);
     "global": one cut-off for every label, the mean of the trials' ``global_threshold`` (see there).
+    ``choice`` (``chosen_trials``; the CLI's is ENSEMBLE_CHOICE) "best" (default): the best trials; "with-defaults":
+    the defaults' configuration takes the first place; "guarded": when the best trial is not distinguishable from the
+    defaults', the defaults' configuration alone with members x seeds seeds (as many nets).
     """
     best = completed(study)
     if not best:
@@ -476,10 +576,11 @@ def build_ensemble(data: Dataset, study: optuna.Study, members: int = 5, mode: s
         raise MultilabelError(f"members and seeds must be >= 1, got {members} and {seeds}")
     if threshold not in ("trial", "global"):
         raise MultilabelError(f"threshold must be trial or global, got {threshold!r}")
-    if mode == "seeds":  # one configuration, k seeds
-        chosen, per_config = [best[0]], members
+    chosen, kept, _ = chosen_trials(study, members, mode, choice)
+    if kept:  # no trial beat the defaults by more than the fold noise: the defaults, with as many nets as asked
+        per_config = members * (1 if mode == "seeds" else seeds)
     else:
-        chosen, per_config = best[:members], seeds
+        per_config = members if mode == "seeds" else seeds
     fitted: list[TrainedModel] = []
     for i, trial in enumerate(chosen):
         if stop is not None and stop.is_set() and fitted:
@@ -499,7 +600,8 @@ def build_ensemble(data: Dataset, study: optuna.Study, members: int = 5, mode: s
                              "trials": [t.number for t in chosen for _ in range(per_config)][:len(fitted)],
                              "seeds_per_trial": per_config, "threshold": threshold,
                              "cv_value": chosen[0].value, "cv_hamming": chosen[0].user_attrs["hamming"],
-                             "cv_micro_f1": chosen[0].user_attrs["micro_f1"]})
+                             "cv_micro_f1": chosen[0].user_attrs["micro_f1"], "choice": choice,
+                             "estimate": estimate(study, choice, members, mode)})
 
 
 def _check_shape(config: TrainConfig, data: Dataset, trial: optuna.trial.FrozenTrial, study: optuna.Study) -> None:
@@ -523,9 +625,10 @@ def ensemble(models: list[TrainedModel], metrics: dict[str, Any] | None = None) 
                         members=[m.model for m in models[1:]], member_configs=[m.config for m in models[1:]])
 
 
-def study_summary(storage: str | None, study_name: str = DEFAULT_STUDY) -> dict[str, Any]:
+def study_summary(storage: str | None, study_name: str = DEFAULT_STUDY, members: int = 5) -> dict[str, Any]:
     """A plain dict of a study for tables and charts: counts by state, the best trial, and every trial's
-    number, state, value, params, cross-validated hamming / micro_f1, best epoch and duration (seconds)."""
+    number, state, value, params, cross-validated hamming / micro_f1, best epoch and duration (seconds); ``estimate``
+    (see there) says what the CLI's ensemble of ``members`` would be chosen from and how well it should score."""
     url = storage or default_storage()
     try:
         study = optuna.load_study(study_name=study_name, storage=url)
@@ -544,7 +647,7 @@ def study_summary(storage: str | None, study_name: str = DEFAULT_STUDY) -> dict[
     done = [r for r in rows if r["state"] == "COMPLETE" and r["value"] is not None]
     best = min(done, key=lambda r: r["value"]) if done else None
     return {"study": study_name, "storage": url, "n_trials": len(rows), "states": states, "best": best,
-            "trials": rows}
+            "trials": rows, "estimate": estimate(study, members=max(1, members))}
 
 
 MIN_IMPORTANCE_TRIALS = 8  # hyperparameter importance means little before this many completed trials
@@ -579,6 +682,6 @@ def param_importances(storage: Any, study_name: str, seed: int = 0) -> dict[str,
         raise MultilabelError(f"importance cannot be computed yet ({str(exc).splitlines()[0][:120]})") from None
 
 
-__all__ = ["MIN_IMPORTANCE_TRIALS", "SPACE", "build_ensemble", "cached_storage", "completed", "default_storage",
-           "ensemble", "fold_rows", "global_threshold", "make_objective", "memory_study", "open_study",
+__all__ = ["CHOICES", "MIN_IMPORTANCE_TRIALS", "SPACE", "build_ensemble", "cached_storage", "completed",
+           "chosen_trials", "default_storage", "defaults_trial", "distinguishable", "ensemble", "estimate", "fold_rows", "global_threshold", "make_objective", "memory_study", "open_study",
            "param_importances", "run_search", "score_holdout", "space", "study_summary", "suggest"]

@@ -37,7 +37,8 @@ def poll_interval_s(render_s: float) -> float:
 def job_summary(job: Mapping[str, Any]) -> Optional[dict[str, Any]]:
     """The job's study as the page shows it (``jobs.settle``), or None while its process has not created it."""
     try:
-        return jobs.settle(search.study_summary(search.cached_storage(job["storage"]), job["study"]), dict(job))
+        return jobs.settle(search.study_summary(search.cached_storage(job["storage"]), job["study"],
+                                                members=int(job.get("members") or 5)), dict(job))
     except MultilabelError:
         return None
 
@@ -100,14 +101,63 @@ def job_option(job: Mapping[str, Any]) -> str:
 
 
 def ensemble_words(job: Mapping[str, Any]) -> tuple[str, str]:
-    """(what is ready, the label of the button that hands it to Predict) for an ended job with an ensemble."""
+    """(what is ready, the label of the button that hands it to Predict) for an ended job with an ensemble, in the
+    words of what the search chose (its final JSON's ``estimate``, ``search.chosen_trials``): the defaults' alone,
+    the defaults' and the best others, or the best."""
     members, seeds = int(job["members"]), int(job.get("seeds", 1))
     single = members == 1 and seeds == 1
-    ready = ("The best configuration, refit" if single else
-             f"Ensemble of the best {members} configuration{'s' if members > 1 else ''} x {seeds} "
-             f"seed{'s' if seeds > 1 else ''} ({members * seeds} nets), each refit")
+    guess = (job.get("result") or {}).get("estimate") or {}
+    configs = len(guess.get("trials") or []) or members
+    if guess.get("keeps_defaults"):
+        ready = ("The defaults' configuration, refit" if single else
+                 f"Ensemble of the defaults' configuration x {members * seeds} seeds ({members * seeds} nets), "
+                 "each refit")
+    elif guess.get("choice") == "with-defaults" and guess.get("with_defaults") and configs > 1:
+        others = configs - 1
+        ready = (f"Ensemble of the defaults' and the best {others} other configuration{'s' if others > 1 else ''} "
+                 f"x {seeds} seed{'s' if seeds > 1 else ''} ({configs * seeds} nets), each refit")
+    else:
+        ready = ("The best configuration, refit" if single else
+                 f"Ensemble of the best {members} configuration{'s' if members > 1 else ''} x {seeds} "
+                 f"seed{'s' if seeds > 1 else ''} ({members * seeds} nets), each refit")
     return (f"{ready} on all {job['rows']:,} rows, is ready.",
             "Use the best model on Predict" if single else "Use the ensemble on Predict")
+
+
+def estimate_line(estimate: Optional[Mapping[str, Any]]) -> str:
+    """The search's honest estimate in one line ('' before a trial completed), from ``search.estimate``: the held-out
+    Hamming loss and micro-F1 of what it ships, with their spread over the CV folds, and whether the best trial is
+    distinguishable from the defaults, e.g. 'estimated Hamming 0.1932 ± 0.0041, micro-F1 0.650 ± 0.012 over 3 folds
+    (trial #0, the defaults); the best trial, #12, is not distinguishable from the defaults, so the ensemble keeps
+    them'."""
+    if not estimate:
+        return ""
+    ham, f1, folds = estimate["hamming"], estimate["micro_f1"], estimate.get("folds")
+    old = estimate.get("folds") is None  # trials from before the folds' values were kept: no spread to give
+    if estimate.get("hamming_sd") is None:
+        line = f"estimated Hamming {ham:.4f}, micro-F1 {f1:.3f}" + (" (no spread recorded)" if old else
+                                                                    " on 1 fold (no spread)")
+    else:
+        line = (f"estimated Hamming {ham:.4f} ± {estimate['hamming_sd']:.4f}, micro-F1 {f1:.3f} ± "
+                f"{estimate['micro_f1_sd']:.3f} over {folds} folds")
+    trials, best, defaults = estimate["trials"], estimate["best_trial"], estimate.get("defaults_trial")
+    if len(trials) == 1:
+        line += f" (trial #{trials[0]}{', the defaults' if trials[0] == defaults else ''}); "
+    else:
+        line += (f" (mean of the ensemble's {len(trials)} configurations"
+                 f"{', the defaults among them' if estimate.get('with_defaults') else ''}); ")
+    if defaults is None:
+        return line + "no trial of the defaults to compare with"
+    if best == defaults:
+        return line + "no trial did better than the defaults"
+    if estimate.get("distinguishable") is None:
+        return line + ("its trials do not say whether the best beats the defaults" if old else
+                       "one fold cannot tell the best trial from the defaults")
+    if estimate.get("keeps_defaults"):
+        return line + f"the best trial, #{best}, is not distinguishable from the defaults, so the ensemble keeps them"
+    if estimate.get("distinguishable"):
+        return line + f"the best trial, #{best}, beats the defaults by more than the folds' noise"
+    return line + f"the best trial, #{best}, is not distinguishable from the defaults"
 
 
 def no_ensemble_reason(job: Mapping[str, Any], max_chars: int = 200) -> str:

@@ -578,3 +578,118 @@ def test_an_ensemble_of_configurations_times_seeds_with_one_global_threshold(tin
             x = torch.from_numpy(member.standardizer.transform(tiny.X[:8]))
             np.testing.assert_array_equal(member.model(x).detach().numpy(),
                                           trained.nets[3 * k + i](x).detach().numpy())
+
+
+# ---- the guard against fold noise and the honest estimate (issue 25) ---------------------------------------------
+
+def _copy_with_folds(trial: optuna.trial.FrozenTrial, fold_bce: list[float]) -> optuna.trial.FrozenTrial:
+    """A completed trial with ``trial``'s configuration and these held-out cross-entropies per fold (not the
+    defaults' trial, even though its parameters are the same)."""
+    attrs = {k: v for k, v in trial.user_attrs.items() if k != search.DEFAULTS_ATTR}
+    return optuna.trial.create_trial(params=trial.params, distributions=trial.distributions,
+                                     value=float(np.mean(fold_bce)),
+                                     user_attrs={**attrs, search.FOLD_ATTR + "bce": fold_bce})
+
+
+def test_each_trial_keeps_its_folds_and_the_defaults_trial_is_marked(tiny):
+    study = search.memory_study(seed=0)
+    search.run_search(tiny, tiny_base(), study, trials=3, folds=2)
+    done = {t.number: t for t in search.completed(study)}
+    assert set(done) == {0, 1, 2}
+    for t in done.values():
+        for key in ("bce", "hamming", "micro_f1"):
+            folds = t.user_attrs[search.FOLD_ATTR + key]
+            assert len(folds) == 2 and t.user_attrs[key] == pytest.approx(np.mean(folds))
+    assert search.defaults_trial(study).number == 0  # the first warm start: the base config's own parameters
+    assert [bool(done[n].user_attrs.get(search.DEFAULTS_ATTR)) for n in (0, 1, 2)] == [True, False, False]
+    guess = search.estimate(study, "with-defaults", members=2)
+    best = search.completed(study)[0].number
+    others = [t.number for t in search.completed(study) if t.number != 0]
+    assert guess["defaults_trial"] == 0 and guess["best_trial"] == best and guess["with_defaults"] is True
+    assert guess["trials"] == [0, others[0]]  # the defaults' first, then the best other
+    per_fold = np.mean([done[n].user_attrs[search.FOLD_ATTR + "hamming"] for n in guess["trials"]], axis=0)
+    assert guess["folds"] == 2 and guess["hamming_sd"] == pytest.approx(np.std(per_fold, ddof=1))
+    assert guess["hamming"] == pytest.approx(np.mean(per_fold))
+    assert search.estimate(study, "best", members=2)["trials"] == [t.number for t in search.completed(study)[:2]]
+    assert search.estimate(study, "with-defaults", members=5, mode="seeds")["trials"] == [best]
+    assert search.estimate(study, "with-defaults", members=1)["trials"] == [best]  # no room for both
+    trained = search.build_ensemble(tiny, study, members=2, choice="with-defaults")
+    assert trained.metrics["trials"] == guess["trials"] and trained.metrics["estimate"] == guess
+
+
+def test_guarded_ensemble_keeps_the_defaults_unless_the_best_beats_them_beyond_the_fold_noise(tiny):
+    study = search.memory_study(seed=0)
+    search.run_search(tiny, tiny_base(), study, trials=1, folds=2)
+    defaults = search.defaults_trial(study)
+    base = defaults.user_attrs[search.FOLD_ATTR + "bce"]
+    # Lower on one fold, higher on the other: its lead (if any) is fold noise.
+    noisy = _copy_with_folds(defaults, [base[0] - 0.05, base[1] + 0.04])
+    study.add_trial(noisy)
+    guess = search.estimate(study, "guarded", members=2)
+    assert guess["best_trial"] == 1 and guess["distinguishable"] is False
+    assert guess["keeps_defaults"] is True and guess["trials"] == [0]
+    assert guess["hamming"] == pytest.approx(defaults.user_attrs["hamming"])
+    guarded = search.build_ensemble(tiny, study, members=2, seeds=2, choice="guarded")
+    assert len(guarded.nets) == 4 and guarded.metrics["trials"] == [0, 0, 0, 0]  # the defaults x 4 seeds
+    assert guarded.metrics["estimate"] == guess
+    best = search.build_ensemble(tiny, study, members=2, seeds=2)  # "best": as before issue 25
+    assert best.metrics["trials"] == [1, 1, 0, 0] and best.metrics["estimate"]["choice"] == "best"
+    # Lower on both folds by the same margin: distinguishable, so the guard ships the best trials.
+    study.add_trial(_copy_with_folds(defaults, [base[0] - 0.05, base[1] - 0.05]))
+    guess = search.estimate(study, "guarded")
+    assert guess["best_trial"] == 2 and guess["distinguishable"] is True and guess["keeps_defaults"] is False
+    assert search.build_ensemble(tiny, study, members=2, seeds=1, choice="guarded").metrics["trials"] == [2, 1]
+    assert search.estimate(study, "best")["keeps_defaults"] is False
+    with pytest.raises(MultilabelError, match="choice must be one of best, with-defaults, guarded"):
+        search.estimate(study, "worst")
+
+
+def test_one_fold_cannot_tell_the_best_from_the_defaults_so_the_guard_ships_the_best(tiny):
+    study = search.memory_study(seed=0)
+    search.run_search(tiny, tiny_base(), study, trials=1, folds=1)
+    defaults = search.defaults_trial(study)
+    study.add_trial(_copy_with_folds(defaults, [defaults.user_attrs[search.FOLD_ATTR + "bce"][0] - 0.1]))
+    guess = search.estimate(study, "guarded", members=1)
+    assert guess["distinguishable"] is None and guess["keeps_defaults"] is False and guess["trials"] == [1]
+    assert guess["hamming_sd"] is None and guess["folds"] == 1
+    assert search.build_ensemble(tiny, study, members=1, choice="guarded").metrics["trials"] == [1]
+
+
+def test_study_summary_and_the_cli_report_the_estimate(tiny, tmp_path, cli, store_home):
+    csv = tmp_path / "tiny.csv"
+    labels = write_tiny_csv(csv, tiny)
+    out = tmp_path / "ens.pt"
+    done = cli("search", "--data", csv, "--labels", labels, "--trials", 3, "--folds", 2, "--epochs", 3,
+               "--members", 2, "--seeds", 1, "--out", out, "--quiet", "--seed", 0)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    summary = search.study_summary(result["storage"], result["study"], members=2)
+    assert result["estimate"] == summary["estimate"] and summary["estimate"]["folds"] == 2
+    ensemble = load_checkpoint(out)
+    assert ensemble.metrics["estimate"] == result["estimate"] and ensemble.metrics["choice"] == search.ENSEMBLE_CHOICE
+    assert ensemble.metrics["trials"] == result["estimate"]["trials"]  # --members 2 --seeds 1: one net each
+    assert search.ENSEMBLE_CHOICE == "best" and result["estimate"]["trials"][0] == result["best"]["number"]
+    study = search.open_study(result["storage"], result["study"])
+    assert ensemble.metrics["trials"] == [t.number for t in search.completed(study)[:2]]  # as before issue 25
+    # --choose with-defaults on the same study (--trials 0: only the ensemble): the defaults' and the best other.
+    again = cli("search", "--data", csv, "--labels", labels, "--trials", 0, "--members", 2, "--seeds", 1,
+                "--choose", "with-defaults", "--out", out, "--quiet")
+    assert again.returncode == 0, again.stderr
+    other = [t.number for t in search.completed(study) if t.number != 0][0]
+    assert load_checkpoint(out).metrics["trials"] == [0, other]
+    guess = json.loads(again.stdout.strip().splitlines()[-1])["estimate"]
+    assert guess["choice"] == "with-defaults" and guess["trials"] == [0, other] and guess["with_defaults"] is True
+
+
+def test_a_study_from_before_the_folds_values_still_gets_an_estimate_without_spread(tiny):
+    study = search.memory_study(seed=0)
+    search.run_search(tiny, tiny_base(), study, trials=2, folds=2)
+    old = search.memory_study(seed=0)
+    for t in study.get_trials():  # as an older version stored them: no per-fold values, no defaults mark
+        attrs = {k: v for k, v in t.user_attrs.items() if not k.startswith(search.FOLD_ATTR) and k != "defaults"}
+        old.add_trial(optuna.trial.create_trial(params=t.params, distributions=t.distributions, value=t.value,
+                                                user_attrs=attrs))
+    guess = search.estimate(old, members=2)
+    assert guess["folds"] is None and guess["hamming_sd"] is None and guess["defaults_trial"] is None
+    assert guess["distinguishable"] is None and guess["trials"] == [t.number for t in search.completed(old)]
+    assert len(search.build_ensemble(tiny, old, members=2, choice="guarded").nets) == 2  # nothing to guard: best

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from multilabel import jobs, load_checkpoint, make_synthetic, search
+from multilabel import jobs, load_checkpoint, make_synthetic, search, searchview as sv
 from multilabel.charts import search_importance_figure, search_parallel_figure, search_progress_figure
 from multilabel.errors import MultilabelError
 
@@ -136,6 +136,13 @@ def test_a_search_runs_in_the_background_shows_trials_stops_and_hands_its_ensemb
     assert done >= 3  # what was finished is kept
     assert at.button(key="search_stop").disabled is True
     assert any("Ensemble of the best 2 configurations x 2 seeds (4 nets)" in s.value for s in at.success)
+    # The honest estimate (issue 25): one fold per trial here, so no spread and no verdict against the defaults.
+    estimate = sv.estimate_line(job["result"]["estimate"])
+    assert job["result"]["estimate"] == search.study_summary(search.default_storage(home), "search-1",
+                                                             members=2)["estimate"]
+    assert estimate.startswith("estimated Hamming ") and "over" not in estimate and estimate.endswith(
+        ("one fold cannot tell the best trial from the defaults", "no trial did better than the defaults"))
+    assert estimate in [c.value for c in at.caption]
     ensemble = load_checkpoint(job["ensemble"])
     assert job["seeds"] == 2 and len(ensemble.nets) == 4 and ensemble.label_names == ["label_0", "label_1", "label_2"]
     assert "search_onnx" in {b.proto.id.rsplit("-", 1)[-1] for b in at.get("download_button")}  # the ensemble as ONNX

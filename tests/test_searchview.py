@@ -51,6 +51,56 @@ def test_ensemble_words_count_configurations_and_seeds():
     assert sv.ensemble_words(job(members=1, seeds=3))[0].startswith("Ensemble of the best 1 configuration x 3 seeds")
 
 
+def _estimate(**changes) -> dict:
+    record = {"choice": "guarded", "trials": [0], "best_trial": 12, "defaults_trial": 0, "distinguishable": False, "keeps_defaults": True,
+              "with_defaults": True, "hamming": 0.1932, "hamming_sd": 0.0041, "micro_f1": 0.6504, "micro_f1_sd": 0.0123, "folds": 3}
+    return {**record, **changes}
+
+
+def test_estimate_line_gives_the_spread_over_folds_and_says_whether_the_best_beats_the_defaults():
+    assert sv.estimate_line(_estimate()) == (
+        "estimated Hamming 0.1932 ± 0.0041, micro-F1 0.650 ± 0.012 over 3 folds (trial #0, the defaults); the best "
+        "trial, #12, is not distinguishable from the defaults, so the ensemble keeps them")
+    assert sv.estimate_line(_estimate(best_trial=0)).endswith("(trial #0, the defaults); no trial did better than "
+                                                               "the defaults")
+    # The shipped choice: the defaults' configuration and the best others, their mean over the folds.
+    mixed = _estimate(trials=[0, 12, 7, 3, 9], keeps_defaults=False)
+    assert sv.estimate_line(mixed) == (
+        "estimated Hamming 0.1932 ± 0.0041, micro-F1 0.650 ± 0.012 over 3 folds (mean of the ensemble's 5 "
+        "configurations, the defaults among them); the best trial, #12, is not distinguishable from the defaults")
+    assert sv.estimate_line(_estimate(trials=[12], distinguishable=True, keeps_defaults=False)).endswith(
+        "over 3 folds (trial #12); the best trial, #12, beats the defaults by more than the folds' noise")
+    one = _estimate(trials=[12], keeps_defaults=False, distinguishable=None, hamming_sd=None, micro_f1_sd=None,
+                    folds=1)
+    assert sv.estimate_line(one) == ("estimated Hamming 0.1932, micro-F1 0.650 on 1 fold (no spread) (trial #12); "
+                                     "one fold cannot tell the best trial from the defaults")
+    assert sv.estimate_line(_estimate(defaults_trial=None, distinguishable=None, keeps_defaults=False,
+                                      with_defaults=False, trials=[12, 4])).endswith(
+        "(mean of the ensemble's 2 configurations); no trial of the defaults to compare with")
+    old = _estimate(trials=[12], keeps_defaults=False, distinguishable=None, hamming_sd=None, micro_f1_sd=None,
+                    folds=None)  # a study from before the folds' values were kept
+    assert sv.estimate_line(old) == ("estimated Hamming 0.1932, micro-F1 0.650 (no spread recorded) (trial #12); its "
+                                     "trials do not say whether the best beats the defaults")
+    assert sv.estimate_line(None) == ""
+
+
+def test_ensemble_words_name_the_defaults_when_the_search_kept_them():
+    kept = {"estimate": _estimate()}
+    assert sv.ensemble_words(job(members=5, seeds=3, result=kept))[0] == (
+        "Ensemble of the defaults' configuration x 15 seeds (15 nets), each refit on all 2,000 rows, is ready.")
+    assert sv.ensemble_words(job(members=1, seeds=1, result=kept)) == (
+        "The defaults' configuration, refit on all 2,000 rows, is ready.", "Use the best model on Predict")
+    mixed = {"estimate": _estimate(keeps_defaults=False, trials=[0, 12, 7], choice="with-defaults")}
+    assert sv.ensemble_words(job(members=3, seeds=2, result=mixed))[0] == (
+        "Ensemble of the defaults' and the best 2 other configurations x 2 seeds (6 nets), each refit on all 2,000 "
+        "rows, is ready.")
+    best = {"estimate": _estimate(keeps_defaults=False, with_defaults=False, trials=[12, 7])}
+    assert sv.ensemble_words(job(members=2, seeds=2, result=best))[0].startswith("Ensemble of the best 2 configurations")
+    # The shipped choice, "best", may have the defaults among its best: still the best N.
+    among = {"estimate": _estimate(keeps_defaults=False, trials=[12, 0], choice="best")}
+    assert sv.ensemble_words(job(members=2, seeds=2, result=among))[0].startswith("Ensemble of the best 2 configurations")
+
+
 def test_no_ensemble_reason_reads_the_parsed_result_else_the_log_s_last_line(tmp_path):
     log = tmp_path / "s.log"
     log.write_text('{"interrupted": true}\n')
