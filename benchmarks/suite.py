@@ -15,7 +15,7 @@ Every dataset is scored by repeated k-fold CV (emotions: 5x5 in --full, the othe
 each method is fitted on the k-1 training folds only and scored on the held-out fold with sklearn.metrics
 (Hamming loss, lower is better; micro-F1, higher is better). Methods:
   ours:<name>        multilabel.train(TrainConfig(**candidate)) on the training folds (it holds out its own
-                     validation rows for early stopping), then engine.refit_result (as the worker does; the named
+                     validation rows for early stopping), then refit.refit_result (as the worker does; the named
                      candidates pin refit="none", "default" is the shipped TrainConfig, which refits), then
                      predict_proba >= the model's thresholds
   ours:<name>+refit  the same with refit="all": retrained on ALL training-fold rows for the best epoch count
@@ -68,7 +68,7 @@ from threadpoolctl import threadpool_limits  # noqa: E402
 
 import multilabel  # noqa: E402
 from multilabel import Dataset, TrainConfig  # noqa: E402
-from multilabel.engine import refit_result  # noqa: E402
+from multilabel.refit import refit_result  # noqa: E402
 
 EMOTIONS = Path(__file__).resolve().parents[1] / "tests" / "data" / "emotions.csv"
 SVM_C = (0.5, 2.0, 8.0)

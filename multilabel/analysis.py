@@ -157,8 +157,8 @@ def confusion_matrices(probs: Any, targets: Any, thresholds: Sequence[float], la
     out = []
     for j, name in enumerate(label_names):
         pos, neg = int(tp[j] + fn[j]), int(tn[j] + fp[j])
-        out.append(Confusion(label=name, threshold=float(np.float32(thresholds[j])), tn=int(tn[j]), fp=int(fp[j]), fn=int(fn[j]),
-                             tp=int(tp[j]), tnr=_ratio(tn[j], neg), fpr=_ratio(fp[j], neg), fnr=_ratio(fn[j], pos),
+        out.append(Confusion(label=name, threshold=float(np.float32(thresholds[j])), tn=int(tn[j]), fp=int(fp[j]),
+                             fn=int(fn[j]), tp=int(tp[j]), tnr=_ratio(tn[j], neg), fpr=_ratio(fp[j], neg), fnr=_ratio(fn[j], pos),
                              tpr=_ratio(tp[j], pos)))
     return out
 

@@ -28,9 +28,7 @@ from .data import Dataset, Standardizer
 from .errors import MultilabelError
 from .metrics import evaluate, probability_histograms, tune_thresholds
 from .model import MLP
-from .refit import all_rows_on_device, refit, refit_expected_s, refit_result, will_refit
-from .stepper import (AUTO_BATCH_DIVISOR, AUTO_BATCH_RANGE, POS_WEIGHT_CLIP, StopFlag, Stepper,
-                      auto_batch_size, check_shapes, optimizer_kernel, pos_weights, resolve_auto)
+from .stepper import StopFlag, Stepper, check_shapes, pos_weights, resolve_auto
 
 PROBE_ROWS = 32  # validation rows whose probabilities are reported each epoch (the live per-label view)
 # eval_every=0 (auto): validation metrics (F1s, AUROC, subset accuracy, probe rows, histograms, network stats) every
@@ -49,13 +47,6 @@ COST_MODEL = {  # device type -> (step us, graphed step us, flops per us, metric
     "mps": (1000.0, 1000.0, 2_000_000.0, 3000.0, 0.01),
 }
 EVAL_BATCH_ROWS = 65536
-
-__all__ = [  # the names this module's callers import, those defined in stepper / refit / callbacks included
-    "AUTO_BATCH_DIVISOR", "AUTO_BATCH_RANGE", "POS_WEIGHT_CLIP", "Callback", "Checkpoint", "EarlyStopping",
-    "LiveSnapshots", "LiveValidation", "Loop", "Pause", "Report", "ResumeState", "StopFlag", "TrainResult",
-    "all_rows_on_device", "auto_batch_size", "check_rows", "check_shapes", "data_digest", "fit", "last_evaluated",
-    "network_stats", "optimizer_kernel", "pos_weights", "refit", "refit_expected_s", "refit_result",
-    "resolve_auto", "resolve_eval_every", "rows_split", "split_indices", "train", "will_refit"]
 
 EpochCallback = Callable[[dict[str, Any]], None]
 StartCallback = Callable[[dict[str, Any]], None]

@@ -44,7 +44,8 @@ from .batched import refit_seeds
 from .checkpoint import TrainedModel
 from .config import TrainConfig
 from .data import Dataset
-from .engine import refit, train
+from .engine import train
+from .refit import refit
 from .errors import MultilabelError
 from .metrics import tune_thresholds
 
@@ -294,8 +295,8 @@ def chosen_trials(study: optuna.Study, members: int = 5, mode: str = "configs", 
     alone was kept by the guard, whether the best trial is distinguishable from the defaults' (None: cannot be told,
     no trial of the defaults or one fold)). ``choice`` (default ENSEMBLE_CHOICE): "best": the best ``members``
     (mode "seeds": the best one); "with-defaults": the defaults' configuration and the best ``members`` - 1 others
-    (one member, or mode "seeds": the best one); "guarded": the defaults' alone unless the best is distinguishable from it, else
-    as "best"."""
+    (one member, or mode "seeds": the best one); "guarded": the defaults' alone unless the best is distinguishable
+    from it, else as "best"."""
     choice = choice or ENSEMBLE_CHOICE
     if choice not in CHOICES:
         raise MultilabelError(f"choice must be one of {', '.join(CHOICES)}, got {choice!r}")
@@ -683,5 +684,6 @@ def param_importances(storage: Any, study_name: str, seed: int = 0) -> dict[str,
 
 
 __all__ = ["CHOICES", "MIN_IMPORTANCE_TRIALS", "SPACE", "build_ensemble", "cached_storage", "completed",
-           "chosen_trials", "default_storage", "defaults_trial", "distinguishable", "ensemble", "estimate", "fold_rows", "global_threshold", "make_objective", "memory_study", "open_study",
-           "param_importances", "run_search", "score_holdout", "space", "study_summary", "suggest"]
+           "chosen_trials", "default_storage", "defaults_trial", "distinguishable", "ensemble", "estimate", "fold_rows",
+           "global_threshold", "make_objective", "memory_study", "open_study", "param_importances", "run_search",
+           "score_holdout", "space", "study_summary", "suggest"]

@@ -17,9 +17,10 @@ import pandas as pd
 import pytest
 import torch
 
-from multilabel import TrainConfig, engine, load_checkpoint, make_synthetic, save_checkpoint, train
+from multilabel import TrainConfig, load_checkpoint, make_synthetic, save_checkpoint, train
 from multilabel.checkpoint import VERSION
-from multilabel.engine import auto_batch_size, refit, resolve_auto
+from multilabel.refit import refit, refit_result
+from multilabel.stepper import auto_batch_size, resolve_auto
 from multilabel.errors import MultilabelError
 from multilabel.predict import PROB_SUFFIX, predict_frame
 from multilabel import search
@@ -485,7 +486,7 @@ def test_refit_result_retrains_the_run_on_every_row_for_its_best_epoch(tiny):
                      refit="all").validate()
     result = train(config, tiny)
     assert 1 <= result.best_epoch < 60 and result.outcome == "early_stopped"
-    refitted = engine.refit_result(config, tiny, result)
+    refitted = refit_result(config, tiny, result)
     expected = refit(result.trained.config, tiny, result.best_epoch, thresholds=result.trained.thresholds)
     np.testing.assert_array_equal(refitted.trained.predict_proba(tiny.X), expected.predict_proba(tiny.X))
     assert not np.array_equal(refitted.trained.predict_proba(tiny.X), result.trained.predict_proba(tiny.X))
@@ -501,15 +502,15 @@ def test_refit_result_retrains_the_run_on_every_row_for_its_best_epoch(tiny):
 def test_refit_none_and_stopped_runs_keep_the_runs_own_model(tiny):
     config = tiny_base(hidden_size=16, refit="none").validate()
     result = train(config, tiny)
-    assert engine.refit_result(config, tiny, result) is result
+    assert refit_result(config, tiny, result) is result
     stop = threading.Event()
     stop.set()
     all_rows = config.replace(refit="all")
     stopped = train(all_rows, tiny, stop=stop)
     assert stopped.outcome == "stopped"
-    assert engine.refit_result(all_rows, tiny, stopped) is stopped
+    assert refit_result(all_rows, tiny, stopped) is stopped
     done = train(all_rows, tiny)
-    assert engine.refit_result(all_rows, tiny, done, stop=stop) is done  # Stop pressed before the refit began
+    assert refit_result(all_rows, tiny, done, stop=stop) is done  # Stop pressed before the refit began
 
 
 def test_the_default_refits_and_a_worker_saves_the_refit_model(tiny, tmp_path):
@@ -523,7 +524,7 @@ def test_the_default_refits_and_a_worker_saves_the_refit_model(tiny, tmp_path):
     snap = session.snapshot()
     assert snap["status"] == "completed"
     loaded = load_checkpoint(snap["checkpoint"])
-    expected = engine.refit_result(config, tiny, train(config, tiny))
+    expected = refit_result(config, tiny, train(config, tiny))
     assert loaded.metrics["refit_epochs"] == expected.best_epoch == snap["best"]["epoch"]
     # The worker told pages what it was doing between the last epoch and the saved model.
     info = store.get_run(session.run_id)["info"]
