@@ -120,7 +120,8 @@ def runs_frame(runs: Sequence[Mapping[str, Any]],
         row: dict[str, Any] = {
             "name": run.get("name") or run["id"], "status": run.get("status"), "data": data_label(data),
             "rows": data.get("rows") if isinstance(data.get("rows"), int) else None,
-            "epochs run": run.get("epochs_done", 0), "best epoch": epoch,
+            # The history is read after the run's row: a live run may have logged more epochs in between.
+            "epochs run": max([run.get("epochs_done") or 0, *(r["epoch"] for r in history)]), "best epoch": epoch,
         }
         row.update({header: config.get(name) for name, header in fields})
         if (run.get("info") or {}).get("batch_size"):  # the size used: batch 0 means auto, resolved at the start
