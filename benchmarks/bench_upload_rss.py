@@ -10,14 +10,11 @@ a page change. Target: back within 300 MB of the RSS before the uploads.
 from __future__ import annotations
 
 import argparse
-import os
-import socket
 import subprocess
 import sys
 import tarfile
 import tempfile
 import time
-import urllib.request
 from io import BytesIO
 from pathlib import Path
 
@@ -28,7 +25,7 @@ from playwright.sync_api import sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _server import CHROMIUM, CHROMIUM_ARGS, REPO  # noqa: E402
+from _server import CHROMIUM, CHROMIUM_ARGS, REPO, streamlit_server  # noqa: E402
 
 TIMEOUT_MS = 600_000
 
@@ -58,30 +55,11 @@ def settle(pid: int, seconds: float = 4.0) -> float:
 
 
 def measure(root: Path, files: list[Path], rows: int) -> list[tuple[str, float]]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     out: list[tuple[str, float]] = []
+    servers: list[subprocess.Popen] = []
     with tempfile.TemporaryDirectory() as home:
-        env = {**os.environ, "MULTILABEL_HOME": home, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
-               "OMP_NUM_THREADS": "1"}
-        with open(Path(home) / "server.log", "wb") as log:
-            proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-                                     "--server.address", "127.0.0.1", "--server.port", str(port)],
-                                    cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
-                        if resp.read().strip() == b"ok":
-                            break
-                except OSError:
-                    pass
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("the server did not start")
-                time.sleep(0.2)
+        with streamlit_server(Path(home), root, {"OMP_NUM_THREADS": "1"}, on_start=servers.append) as url:
+            proc = servers[0]
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 page = browser.new_page(viewport={"width": 1400, "height": 1800})
@@ -98,13 +76,6 @@ def measure(root: Path, files: list[Path], rows: int) -> list[tuple[str, float]]
                 page.get_by_role("heading", name="Runs").wait_for()
                 out.append(("after a page change (Runs)", settle(proc.pid, 8.0)))
                 browser.close()
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
     return out
 
 
