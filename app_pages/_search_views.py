@@ -82,10 +82,7 @@ def render(job: dict, home: Path) -> None:
     if not trials:
         st.info("Waiting for the first trial… (each trial trains on every split before it counts)")
         return
-    # A pruned or waiting trial has no objective yet: an empty cell, not the text "None".
-    table = sv.trials_table(trials[::-1])
-    st.dataframe(table.style.format({c: f for c, f in sv.TABLE_FORMATS.items() if c in table.columns}, na_rep=""),
-                 hide_index=True, key="search_trials_table", column_config={
+    st.dataframe(sv.trials_display(trials[::-1]), hide_index=True, key="search_trials_table", column_config={
                      c: st.column_config.Column(label, width=px) for c, (label, px) in sv.TABLE_COLUMNS.items()})
     left, right = st.columns(2)
     left.plotly_chart(search_progress_figure(trials), key="search_progress")

@@ -190,6 +190,19 @@ def trials_table(trials: list[Mapping[str, Any]], space: Mapping[str, tuple[str,
     return pd.DataFrame(rows)
 
 
+def trials_display(trials: list[Mapping[str, Any]], space: Mapping[str, tuple[str, Any]] = search.SPACE
+                   ) -> pd.DataFrame:
+    """``trials_table`` as the page shows it: every number in ``TABLE_FORMATS`` as text, a missing one (a pruned,
+    running or waiting trial's objective) as an empty cell. st.dataframe draws a missing number as the word "None"
+    whatever a Styler says, so the page cannot leave them numbers."""
+    table = trials_table(trials, space)
+    for column, fmt in TABLE_FORMATS.items():
+        if column in table.columns:
+            table[column] = [("" if value is None or pd.isna(value) else fmt.format(value))
+                             for value in table[column].tolist()]
+    return table
+
+
 def completed(trials: list[Mapping[str, Any]]) -> int:
     return sum(1 for t in trials if t["state"] == "COMPLETE")
 

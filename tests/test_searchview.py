@@ -140,6 +140,20 @@ def test_trials_table_keeps_categorical_knobs_as_text_and_missing_values_empty()
     assert set(sv.TABLE_COLUMNS) >= set(table.columns) - {"learning_rate"} | set(search.SPACE)
 
 
+def test_trials_display_shows_numbers_as_text_and_a_missing_value_as_an_empty_cell():
+    # st.dataframe draws a missing number as the word "None" whatever a Styler's na_rep says: the page shows text.
+    trials = [{"number": 0, "state": "COMPLETE", "value": 0.31234, "hamming": 0.1, "micro_f1": 0.8,
+               "params": {"learning_rate": 1e-3, "dropout": 0.3}, "best_epoch": 5, "duration_s": 1.54},
+              {"number": 1, "state": "PRUNED", "value": None, "hamming": None, "micro_f1": None,
+               "params": {"learning_rate": 2e-3, "dropout": 0.1}, "best_epoch": None, "duration_s": 0.4}]
+    table = sv.trials_display(trials)
+    assert not table.isna().any().any()
+    assert table.loc[0, ["objective", "Hamming", "micro-F1", "best epoch", "duration (s)"]].tolist() == [
+        "0.3123", "0.1000", "0.8000", "5.0", "1.5"]
+    assert table.loc[1, ["objective", "Hamming", "micro-F1", "best epoch"]].tolist() == ["", "", "", ""]
+    assert table.loc[1, "learning_rate"] == "2.00e-03" and table.loc[1, "duration (s)"] == "0.4"
+
+
 def test_poll_interval_slows_down_for_slow_renders_within_bounds():
     assert sv.poll_interval_s(0.0) == sv.POLL_S
     assert sv.poll_interval_s(0.2) == pytest.approx(0.2 / sv.POLL_SHARE)
