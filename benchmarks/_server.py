@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import socket
 import stat
 import subprocess
@@ -25,9 +26,13 @@ START_S = 60
 
 def niced_chromium(folder: Path, niceness: int = 19) -> str:
     """A launcher for Debian's Chromium at low CPU priority, to pass to Playwright as ``executable_path``: the
-    browsers stand in for viewers on other machines and must not take the server's CPU."""
+    browsers stand in for viewers on other machines and must not take the server's CPU.
+
+    Without CAP_SYS_NICE, as a desktop user runs it: Chromium run as root renices its own processes (foreground
+    renderers back to 0, the browser process to -8), which undid a plain ``nice -n 19``."""
     path = folder / f"chromium-nice{niceness}"
-    path.write_text(f'#!/bin/sh\nexec nice -n {niceness} {CHROMIUM} "$@"\n')
+    keep = "setpriv --bounding-set=-sys_nice " if shutil.which("setpriv") else ""
+    path.write_text(f'#!/bin/sh\nexec {keep}nice -n {niceness} {CHROMIUM} "$@"\n')
     path.chmod(path.stat().st_mode | stat.S_IXUSR)
     return str(path)
 

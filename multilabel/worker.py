@@ -46,8 +46,9 @@ PAUSE_POLL_S = 0.1  # how often a pause flag reads the store's pause request (th
 STOP_POLL_S = 0.25  # how often the stop flag reads the store's stop request (signals arrive at once)
 REBALANCE_S = 1.0  # how often a worker re-sizes its torch threads to its share of the cores
 # Workers run below the server's priority: a page render or a health check never waits behind training, and
-# training loses only the little CPU the server uses.
+# training loses only the little CPU the server uses. $MULTILABEL_WORKER_NICE sets another niceness.
 WORKER_NICE = 5
+NICE_ENV = "MULTILABEL_WORKER_NICE"
 CHECKPOINT_ENV = "MULTILABEL_CHECKPOINT_EVERY_S"
 
 
@@ -280,6 +281,23 @@ def _fail(store: RunStore, run_id: str, message: str) -> None:
         sys.stderr.write(f"multilabel: run {run_id} ended: {message} (the run store could not record it: {exc})\n")
 
 
+def worker_nice() -> int:
+    """The niceness workers add to their own: $MULTILABEL_WORKER_NICE (0-19) when set, else WORKER_NICE. A value
+    that is not one is reported on stderr in one line and the default used: a run is not refused over its priority."""
+    text = os.environ.get(NICE_ENV, "").strip()
+    if not text:
+        return WORKER_NICE
+    try:
+        value = int(text)
+        if not 0 <= value <= 19:
+            raise ValueError
+    except ValueError:
+        sys.stderr.write(f"multilabel: ${NICE_ENV}={text!r} is not a niceness from 0 to 19; workers use "
+                         f"{WORKER_NICE}\n")
+        return WORKER_NICE
+    return value
+
+
 def worker_main(home: str, run_id: str, config: TrainConfig, data: Dataset, threads: int,
                 checkpoint_every: Optional[float] = None, share_cap: Optional[int] = None,
                 share: bool = True, resume_from: Optional[str] = None, trackers: Any = None) -> None:
@@ -299,7 +317,7 @@ def worker_main(home: str, run_id: str, config: TrainConfig, data: Dataset, thre
     """
     torch.set_num_threads(max(1, int(threads)))
     try:
-        os.nice(WORKER_NICE)
+        os.nice(worker_nice())
     except OSError:  # pragma: no cover - not permitted here: run at the parent's priority
         pass
     store = RunStore(home)

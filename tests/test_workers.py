@@ -13,6 +13,7 @@ import textwrap
 from pathlib import Path
 
 import numpy as np
+import psutil
 import pytest
 import torch
 from torch import nn
@@ -236,6 +237,29 @@ def test_threads_share_the_cores_among_live_runs(monkeypatch):
     monkeypatch.setattr(worker, "cpu_cores", lambda: 8)
     assert [worker.threads_for(n) for n in (1, 2, 3, 4, 8, 9)] == [8, 4, 2, 2, 1, 1]
     assert worker.threads_for(1, cap=3) == 3 and worker.threads_for(4, cap=3) == 2
+
+
+def test_worker_niceness_comes_from_the_environment_and_a_bad_value_falls_back_in_one_line(monkeypatch, capsys):
+    monkeypatch.delenv(worker.NICE_ENV, raising=False)
+    assert worker.worker_nice() == worker.WORKER_NICE
+    monkeypatch.setenv(worker.NICE_ENV, " 12 ")
+    assert worker.worker_nice() == 12
+    for bad in ("high", "-3", "20"):
+        monkeypatch.setenv(worker.NICE_ENV, bad)
+        assert worker.worker_nice() == worker.WORKER_NICE
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"${worker.NICE_ENV}='{bad}' is not a niceness from 0 to 19" in err
+
+
+def test_a_worker_trains_below_the_priority_of_the_process_that_started_it(registry, store, small_data,
+                                                                           make_config):
+    session = registry.start(make_config(epochs=10_000), small_data, name="niced")
+    try:
+        wait_for(lambda: store.get_run(session.run_id)["epochs_done"] >= 1, "the first epoch")
+        assert psutil.Process(session.process.pid).nice() == min(19, os.nice(0) + worker.worker_nice())
+    finally:
+        registry.stop(session.run_id)
+        assert session.join(timeout=WAIT_S)
 
 
 @pytest.mark.slow
