@@ -29,7 +29,9 @@ def niced_chromium(folder: Path, niceness: int = 19) -> str:
     browsers stand in for viewers on other machines and must not take the server's CPU.
 
     Without CAP_SYS_NICE, as a desktop user runs it: Chromium run as root renices its own processes (foreground
-    renderers back to 0, the browser process to -8), which undid a plain ``nice -n 19``."""
+    renderers back to 0, the browser process to -8), which undid a plain ``nice -n 19``. The niceness holds inside
+    the browser's own session only: Playwright starts it in a session of its own, which Linux's autogroup
+    scheduling weighs as one unit against the server's session, as a desktop browser's session is."""
     path = folder / f"chromium-nice{niceness}"
     keep = "setpriv --bounding-set=-sys_nice " if shutil.which("setpriv") else ""
     path.write_text(f'#!/bin/sh\nexec {keep}nice -n {niceness} {CHROMIUM} "$@"\n')
