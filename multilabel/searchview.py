@@ -174,6 +174,13 @@ def no_ensemble_reason(job: Mapping[str, Any], max_chars: int = 200) -> str:
     return lines[-1][:max_chars] if lines else ""
 
 
+def knob_text(name: str, value: Any) -> str:
+    """A categorical knob's value as the trials table shows it: batch size 0 is "auto" (the run picks it)."""
+    if value is None:
+        return ""
+    return "auto" if name == "batch_size" and value == 0 else str(value)
+
+
 def trials_table(trials: list[Mapping[str, Any]], space: Mapping[str, tuple[str, Any]] = search.SPACE
                  ) -> pd.DataFrame:
     """One row per trial, in the given order: number, state (lower case), objective, Hamming, micro-F1, every
@@ -183,8 +190,8 @@ def trials_table(trials: list[Mapping[str, Any]], space: Mapping[str, tuple[str,
     for t in trials:
         row = {"trial": t["number"], "state": t["state"].lower(), "objective": t["value"], "Hamming": t["hamming"],
                "micro-F1": t["micro_f1"]}
-        row.update({name: (("" if t["params"].get(name) is None else str(t["params"][name])) if kind == "cat"
-                           else t["params"].get(name)) for name, (kind, _) in space.items()})
+        row.update({name: (knob_text(name, t["params"].get(name)) if kind == "cat" else t["params"].get(name))
+                    for name, (kind, _) in space.items()})
         row.update({"best epoch": t["best_epoch"], "duration (s)": t["duration_s"]})
         rows.append(row)
     return pd.DataFrame(rows)

@@ -152,6 +152,8 @@ def test_trials_display_shows_numbers_as_text_and_a_missing_value_as_an_empty_ce
         "0.3123", "0.1000", "0.8000", "5.0", "1.5"]
     assert table.loc[1, ["objective", "Hamming", "micro-F1", "best epoch"]].tolist() == ["", "", "", ""]
     assert table.loc[1, "learning_rate"] == "2.00e-03" and table.loc[1, "duration (s)"] == "0.4"
+    assert sv.knob_text("batch_size", 0) == "auto" and sv.knob_text("batch_size", 256) == "256"
+    assert sv.knob_text("hidden_size", None) == ""
 
 
 def test_poll_interval_slows_down_for_slow_renders_within_bounds():
