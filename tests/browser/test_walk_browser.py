@@ -23,7 +23,7 @@ def status_line(page: Page):
 
 def test_a_reload_keeps_the_browser_and_its_run_is_still_its_own(page: Page, server, screenshot):
     page.set_viewport_size(WINDOW)
-    page.goto(f"{server.url}/Train?epochs=5000&hidden_size=32&refit=none")
+    page.goto(f"{server.url}/Train?epochs=2000&patience=0&hidden_size=32&refit=none")  # no early stop
     expect(button(page, "start")).to_be_enabled(timeout=LOAD_MS)
     button(page, "start").click()
     expect(status_line(page)).to_contain_text("started by this browser session", timeout=LOAD_MS)
