@@ -20,7 +20,9 @@ epoch count, with one or several seeds each (several: trained together, ``multil
 ``TrainedModel`` whose probabilities are the members' mean. Each trial keeps its value on every fold, and the trial
 of the defaults (the first warm start) is marked, so ``estimate`` can say how well the ensemble's configurations did
 on the folds (mean and spread) and whether the best trial is distinguishable from the defaults; ``chosen_trials``
-also offers ensembles that keep the defaults ("guarded", "with-defaults"), measured and not shipped (issue 25).
+also offers ensembles that keep the defaults ("guarded", "with-defaults") and "oof" (``build_oof``: each chosen
+configuration trained once per CV fold, mixed and cut on their out-of-fold predictions, ``multilabel.oof``), measured
+on outer folds (issue 25).
 
 Background searches (processes, job files) are ``multilabel.jobs``'. This module runs past 500 lines on purpose:
 the objective, the pruning rule, the study and the ensemble all read and write the same trial user attributes
@@ -43,7 +45,7 @@ import optuna
 from .batched import refit_seeds
 from .checkpoint import TrainedModel
 from .config import TrainConfig
-from .data import Dataset
+from .data import Dataset, Standardizer
 from .engine import train
 from .refit import refit
 from .errors import MultilabelError
@@ -258,8 +260,9 @@ FOLD_ATTR = "fold_"  # fold_bce, fold_hamming, fold_micro_f1: a completed trial'
 DEFAULTS_ATTR = "defaults"  # True on the trial whose parameters are the base config's (the first warm start)
 # The ensemble's configurations (``chosen_trials``): "best": the best trials, however small their lead; "guarded":
 # the defaults' alone unless the best trial beats it by more than the fold noise; "with-defaults": the defaults' and
-# the best others. On outer folds neither alternative beat "best" (benchmarks/README.md, issue 25), so it stays.
-CHOICES = ("best", "with-defaults", "guarded")
+# the best others; "oof": cross-validated bagging of the best and the defaults', selected on out-of-fold predictions
+# (build_oof). Measured on outer folds against "best" in benchmarks/README.md (issue 25).
+CHOICES = ("best", "with-defaults", "guarded", "oof")
 ENSEMBLE_CHOICE = "best"
 # The best trial is distinguishable from the defaults when its held-out cross-entropy is lower on the same folds by
 # more than this many standard errors of the paired per-fold differences (a one-sided t-test at about 2).
@@ -305,6 +308,9 @@ def chosen_trials(study: optuna.Study, members: int = 5, mode: str = "configs", 
         return [], False, None
     best, defaults = done[0], defaults_trial(study)
     apart = None if defaults is None else distinguishable(best, defaults)
+    if choice == "oof" and mode != "seeds":  # the candidates: the best and the defaults' (multilabel.oof selects)
+        extra = [defaults] if defaults is not None and defaults.number not in [t.number for t in done[:members]] else []
+        return done[:members] + extra, False, apart
     if choice == "guarded" and defaults is not None and apart is False:
         return [defaults], True, apart
     if mode == "seeds":
@@ -577,6 +583,8 @@ def build_ensemble(data: Dataset, study: optuna.Study, members: int = 5, mode: s
         raise MultilabelError(f"members and seeds must be >= 1, got {members} and {seeds}")
     if threshold not in ("trial", "global"):
         raise MultilabelError(f"threshold must be trial or global, got {threshold!r}")
+    if choice == "oof" and mode != "seeds":
+        return build_oof(data, study, members, stop)
     chosen, kept, _ = chosen_trials(study, members, mode, choice)
     if kept:  # no trial beat the defaults by more than the fold noise: the defaults, with as many nets as asked
         per_config = members * (1 if mode == "seeds" else seeds)
@@ -603,6 +611,63 @@ def build_ensemble(data: Dataset, study: optuna.Study, members: int = 5, mode: s
                              "cv_value": chosen[0].value, "cv_hamming": chosen[0].user_attrs["hamming"],
                              "cv_micro_f1": chosen[0].user_attrs["micro_f1"], "choice": choice,
                              "estimate": estimate(study, choice, members, mode)})
+
+
+def oof_bags(data: Dataset, study: optuna.Study, members: int = 5, stop: Optional[threading.Event] = None
+             ) -> tuple[list[optuna.trial.FrozenTrial], list[Any]]:
+    """The "oof" ensemble's candidates (the best ``members`` trials and the defaults') and each one's
+    ``multilabel.oof.FoldBag``: its configuration trained once per CV fold of its trial."""
+    from . import oof
+    candidates, _, _ = chosen_trials(study, members, "configs", "oof")
+    bags: list[oof.FoldBag] = []
+    for trial in candidates:
+        if stop is not None and stop.is_set() and bags:
+            break
+        config = TrainConfig.from_dict(trial.user_attrs["config"])
+        _check_shape(config, data, trial, study)
+        bags.append(oof.fold_bag(config, data, len(trial.user_attrs.get(FOLD_ATTR + "bce") or [0, 0, 0]), stop))
+    return candidates[:len(bags)], bags
+
+
+def build_oof(data: Dataset, study: optuna.Study, members: int = 5, stop: Optional[threading.Event] = None,
+              cut: str = "safe", select: str = "greedy",
+              bags: Optional[tuple[list[optuna.trial.FrozenTrial], list[Any]]] = None) -> TrainedModel:
+    """The "oof" ensemble (``multilabel.oof``): the best ``members`` trials' configurations and the defaults' each
+    trained once per CV fold of its trial (``oof_bags``, or ``bags`` already trained), a mix of them chosen on their
+    out-of-fold probabilities (``select`` "greedy": ``members`` greedy picks; "uniform": the best ``members`` alike),
+    cut at one threshold chosen on the mix's out-of-fold probabilities: ``cut`` "safe" (``oof.safe_threshold``: the
+    best micro-F1 at no more Hamming loss than 0.5 gives), "mix" (``global_threshold``), "half" (0.5)."""
+    from . import oof
+    candidates, fitted = bags or oof_bags(data, study, members, stop)
+    seen = ~np.isnan(np.stack([b.oof for b in fitted])).any(axis=(0, 2))  # rows every candidate held out
+    if select == "greedy":
+        counts = oof.greedy_select([b.oof[seen] for b in fitted], data.Y[seen], members)
+    else:
+        counts = [1 if i < members else 0 for i in range(len(fitted))]
+    mix = sum(c * b.oof for c, b in zip(counts, fitted)) / sum(counts)
+    if cut not in ("safe", "mix", "half"):
+        raise MultilabelError(f"cut must be safe, mix or half, got {cut!r}")
+    threshold = {"safe": lambda: oof.safe_threshold(mix[seen], data.Y[seen], GLOBAL_THRESHOLDS),
+                 "mix": lambda: global_threshold(mix[seen], data.Y[seen]), "half": lambda: 0.5}[cut]()
+    standardizer = Standardizer.fit(data.X)
+    nets, configs, numbers = [], [], []
+    for c, bag, trial in zip(counts, fitted, candidates):
+        for net in bag.nets if c else ():
+            nets += [oof.restandardize(net, standardizer)] * c  # picked c times: weighs c times in the mean
+            configs += [net.config] * c
+            numbers += [trial.number] * c
+    held = (fold_rows(data.num_rows, fitted[0].nets[0].config.val_fraction, f) for f in range(len(fitted[0].nets)))
+    folds = [rows[seen[rows]] for rows in held]
+    first = fitted[0].nets[0]
+    return TrainedModel(model=nets[0], config=configs[0], feature_names=list(first.feature_names),
+                        label_names=list(first.label_names), standardizer=standardizer,
+                        thresholds=[float(threshold)] * data.Y.shape[1],
+                        metrics={"members": len(nets), "study": study.study_name, "trials": numbers,
+                                 "choice": "oof", "candidates": [t.number for t in candidates], "weights": counts,
+                                 "threshold": float(threshold), "cv_value": candidates[0].value,
+                                 "estimate": estimate(study, "oof", members),
+                                 "oof": oof.oof_metrics(mix, data.Y, float(threshold), folds)},
+                        members=nets[1:], member_configs=configs[1:])
 
 
 def _check_shape(config: TrainConfig, data: Dataset, trial: optuna.trial.FrozenTrial, study: optuna.Study) -> None:
