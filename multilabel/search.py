@@ -59,6 +59,9 @@ OBJECTIVE = "bce"
 # The ensemble's cut-off "global": one threshold for every label, the mean of its trials' best single thresholds on
 # their pooled held-out probabilities (search.global_threshold); "trial": each trial's own (0.5 or tuned per label).
 ENSEMBLE_THRESHOLD = "trial"
+# "oof": one cut-off for every label, chosen on the out-of-fold probabilities of the ensemble's configurations, each
+# trained once per CV fold (search.oof_threshold).
+THRESHOLDS = ("trial", "global", "oof")
 ENSEMBLE_SEEDS = 3  # seeds per configuration in the CLI's and the page's ensemble (``build_ensemble(seeds=...)``)
 GLOBAL_THRESHOLDS = tuple(round(0.3 + 0.025 * i, 3) for i in range(13))  # 0.3 .. 0.6
 DB_NAME = "search.db"
@@ -571,7 +574,8 @@ def build_ensemble(data: Dataset, study: optuna.Study, members: int = 5, mode: s
     together as one stacked model, multilabel.batched): members x seeds nets; "seeds": the best configuration with
     seeds 0..members-1, trained together. Each net trains for its trial's mean best epoch count. ``threshold``
     "trial": the mean of the trials' thresholds (0.5 for fixed-threshold trials, per label for tuned ones);
-    "global": one cut-off for every label, the mean of the trials' ``global_threshold`` (see there).
+    "global": one cut-off for every label, the mean of the trials' ``global_threshold`` (see there); "oof": one
+    cut-off for every label, from the chosen configurations' out-of-fold probabilities (``oof_threshold``).
     ``choice`` (``chosen_trials``; the CLI's is ENSEMBLE_CHOICE) "best" (default): the best trials; "with-defaults":
     the defaults' configuration takes the first place; "guarded": when the best trial is not distinguishable from the
     defaults', the defaults' configuration alone with members x seeds seeds (as many nets).
@@ -581,11 +585,12 @@ def build_ensemble(data: Dataset, study: optuna.Study, members: int = 5, mode: s
         raise MultilabelError(f"the study {study.study_name!r} has no completed trial yet; run some trials first")
     if members < 1 or seeds < 1:
         raise MultilabelError(f"members and seeds must be >= 1, got {members} and {seeds}")
-    if threshold not in ("trial", "global"):
-        raise MultilabelError(f"threshold must be trial or global, got {threshold!r}")
+    if threshold not in THRESHOLDS:
+        raise MultilabelError(f"threshold must be one of {', '.join(THRESHOLDS)}, got {threshold!r}")
     if choice == "oof" and mode != "seeds":
         return build_oof(data, study, members, stop)
     chosen, kept, _ = chosen_trials(study, members, mode, choice)
+    oof_cut = oof_threshold(data, study, chosen, stop) if threshold == "oof" else None
     if kept:  # no trial beat the defaults by more than the fold noise: the defaults, with as many nets as asked
         per_config = members * (1 if mode == "seeds" else seeds)
     else:
@@ -599,6 +604,8 @@ def build_ensemble(data: Dataset, study: optuna.Study, members: int = 5, mode: s
         cut = trial.user_attrs["thresholds"]
         if threshold == "global":
             cut = [float(np.mean([t.user_attrs.get("global_threshold", 0.5) for t in chosen]))] * data.Y.shape[1]
+        elif oof_cut is not None:
+            cut = [oof_cut] * data.Y.shape[1]
         epochs = max(1, round(trial.user_attrs["best_epoch"]))
         if per_config == 1:  # one net: the plain refit (its seed is the member's index, as before)
             fitted.append(refit(config.replace(seed=i), data, epochs, thresholds=cut, stop=stop))
@@ -607,18 +614,31 @@ def build_ensemble(data: Dataset, study: optuna.Study, members: int = 5, mode: s
                                   thresholds=cut, stop=stop)
     return ensemble(fitted, {"study": study.study_name,  # the trial of every net, in order
                              "trials": [t.number for t in chosen for _ in range(per_config)][:len(fitted)],
-                             "seeds_per_trial": per_config, "threshold": threshold,
+                             "seeds_per_trial": per_config, "threshold": threshold, "cut": oof_cut,
                              "cv_value": chosen[0].value, "cv_hamming": chosen[0].user_attrs["hamming"],
                              "cv_micro_f1": chosen[0].user_attrs["micro_f1"], "choice": choice,
                              "estimate": estimate(study, choice, members, mode)})
 
 
-def oof_bags(data: Dataset, study: optuna.Study, members: int = 5, stop: Optional[threading.Event] = None
-             ) -> tuple[list[optuna.trial.FrozenTrial], list[Any]]:
-    """The "oof" ensemble's candidates (the best ``members`` trials and the defaults') and each one's
-    ``multilabel.oof.FoldBag``: its configuration trained once per CV fold of its trial."""
+def oof_threshold(data: Dataset, study: optuna.Study, chosen: list[optuna.trial.FrozenTrial],
+                  stop: Optional[threading.Event] = None) -> float:
+    """``threshold`` "oof" of ``build_ensemble``: the ``chosen`` trials' configurations trained once per CV fold
+    (``oof_bags``), their out-of-fold probabilities averaged alike, cut at ``oof.safe_threshold`` (the best micro-F1
+    at no more Hamming loss than 0.5 gives there)."""
     from . import oof
-    candidates, _, _ = chosen_trials(study, members, "configs", "oof")
+    _, bags = oof_bags(data, study, stop=stop, trials=chosen)
+    mix = np.mean([b.oof for b in bags], axis=0)
+    seen = ~np.isnan(mix).any(axis=1)
+    return oof.safe_threshold(mix[seen], data.Y[seen], GLOBAL_THRESHOLDS)
+
+
+def oof_bags(data: Dataset, study: optuna.Study, members: int = 5, stop: Optional[threading.Event] = None,
+             trials: Optional[list[optuna.trial.FrozenTrial]] = None
+             ) -> tuple[list[optuna.trial.FrozenTrial], list[Any]]:
+    """The "oof" ensemble's candidates (the best ``members`` trials and the defaults'; or ``trials``) and each
+    one's ``multilabel.oof.FoldBag``: its configuration trained once per CV fold of its trial."""
+    from . import oof
+    candidates = trials if trials is not None else chosen_trials(study, members, "configs", "oof")[0]
     bags: list[oof.FoldBag] = []
     for trial in candidates:
         if stop is not None and stop.is_set() and bags:

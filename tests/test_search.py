@@ -792,3 +792,21 @@ def test_cli_builds_the_oof_ensemble_on_an_existing_study(tiny, tmp_path, cli, s
     model = load_checkpoint(out)
     assert model.metrics["choice"] == "oof" and result["estimate"]["choice"] == "oof"
     assert result["members"] == len(model.nets) == 2 * sum(model.metrics["weights"])
+
+
+def test_threshold_oof_keeps_the_refit_nets_and_cuts_where_the_out_of_fold_rows_lose_no_hamming_loss(tiny):
+    from multilabel import oof
+    study = search.memory_study(seed=0)
+    search.run_search(tiny, tiny_base(), study, trials=4, folds=2)
+    plain = search.build_ensemble(tiny, study, members=2, seeds=1)
+    cut = search.build_ensemble(tiny, study, members=2, seeds=1, threshold="oof")
+    np.testing.assert_array_equal(cut.predict_proba(tiny.X), plain.predict_proba(tiny.X))  # the same nets
+    assert cut.metrics["trials"] == plain.metrics["trials"] and plain.metrics["cut"] is None
+    assert cut.metrics["cut"] in search.GLOBAL_THRESHOLDS and cut.thresholds == [cut.metrics["cut"]] * 3
+    _, bags = search.oof_bags(tiny, study, trials=search.completed(study)[:2])
+    mix = np.mean([b.oof for b in bags], axis=0)
+    seen = ~np.isnan(mix).any(axis=1)
+    ham = [search._metrics(mix[seen], tiny.Y[seen], np.full(3, t, dtype=np.float32)) for t in (0.5, cut.metrics["cut"])]
+    assert ham[1][0] <= ham[0][0] and ham[1][1] >= ham[0][1]  # no more Hamming loss there, no less micro-F1
+    with pytest.raises(MultilabelError, match="threshold must be one of trial, global, oof"):
+        search.build_ensemble(tiny, study, threshold="median")
