@@ -769,7 +769,7 @@ def param_importances(storage: Any, study_name: str, seed: int = 0) -> dict[str,
         raise MultilabelError(f"importance cannot be computed yet ({str(exc).splitlines()[0][:120]})") from None
 
 
-__all__ = ["CHOICES", "MIN_IMPORTANCE_TRIALS", "SPACE", "build_ensemble", "cached_storage", "completed",
-           "chosen_trials", "default_storage", "defaults_trial", "distinguishable", "ensemble", "estimate", "fold_rows",
-           "global_threshold", "make_objective", "memory_study", "open_study", "param_importances", "run_search",
-           "score_holdout", "space", "study_summary", "suggest"]
+__all__ = ["CHOICES", "MIN_IMPORTANCE_TRIALS", "SPACE", "THRESHOLDS", "build_ensemble", "build_oof", "cached_storage",
+           "chosen_trials", "completed", "default_storage", "defaults_trial", "distinguishable", "ensemble", "estimate",
+           "fold_rows", "global_threshold", "make_objective", "memory_study", "oof_bags", "oof_threshold", "open_study",
+           "param_importances", "run_search", "score_holdout", "space", "study_summary", "suggest"]
