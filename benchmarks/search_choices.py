@@ -8,6 +8,12 @@ the same folds:
   guarded     the defaults' configuration x 15 seeds unless the best trial is distinguishable from it (shipped now)
   with-defaults  the defaults' configuration and the best 4 others, x 3 seeds each
   defaults15  the defaults' configuration x 15 seeds, whatever the search found
+  oof         the best 5 and the defaults' configurations trained once per CV fold, mixed greedily on their
+              out-of-fold probabilities, cut at the best micro-F1 at no Hamming cost there (search.build_oof)
+  oof-mix     the same nets, cut at search.global_threshold of their out-of-fold probabilities
+  oof-half    the same nets, cut at 0.5
+  bag5        the best 5 configurations' fold nets alike, cut as ``oof``
+  best-cut    ``best``, cut at bag5's out-of-fold threshold
 
     python benchmarks/search_choices.py --datasets teacher,emotions --budget 20 --json out.json
 """
@@ -36,7 +42,7 @@ import suite  # noqa: E402
 from multilabel import TrainConfig, search  # noqa: E402
 from multilabel.batched import refit_seeds  # noqa: E402
 
-CHOICES = ("best", "guarded", "with-defaults", "defaults15")
+CHOICES = ("best", "guarded", "with-defaults", "defaults15", "oof", "oof-mix", "oof-half", "bag5", "best-cut")
 
 
 def _members(data, trials, seeds: int):
@@ -48,7 +54,7 @@ def _members(data, trials, seeds: int):
     return search.ensemble(fitted)
 
 
-def run_fold(ds: str, fold: int, tr, te, budget: float, seed: int) -> list[dict]:
+def run_fold(ds: str, fold: int, tr, te, budget: float, seed: int, methods=CHOICES) -> list[dict]:
     torch.set_num_threads(1)
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     X, Y = suite.DATASETS[ds][0]()
@@ -71,15 +77,29 @@ def run_fold(ds: str, fold: int, tr, te, budget: float, seed: int) -> list[dict]
         est = search.estimate(study, "guarded")
         done, defaults = search.completed(study), search.defaults_trial(study)
         others = [t for t in done if defaults is None or t.number != defaults.number]
-        for method in CHOICES:
-            if method in ("best", "guarded"):
+        bags = search.oof_bags(train, study, members=5) if set(CHOICES[4:]) & set(methods) else None
+        for method in methods:
+            if method == "oof":
+                model = search.build_oof(train, study, members=5, bags=bags)
+            elif method == "oof-mix":
+                model = search.build_oof(train, study, members=5, bags=bags, cut="mix")
+            elif method == "oof-half":
+                model = search.build_oof(train, study, members=5, bags=bags, cut="half")
+            elif method == "bag5":
+                model = search.build_oof(train, study, members=5, bags=bags, select="uniform")
+            elif method == "best-cut":
+                model = search.build_ensemble(train, study, members=5, seeds=3, choice="best")
+                cut = search.build_oof(train, study, members=5, bags=bags, select="uniform").thresholds
+                model.thresholds = list(cut)
+            elif method in ("best", "guarded"):
                 model = search.build_ensemble(train, study, members=5, seeds=3, choice=method)
             elif method == "with-defaults":
                 model = _members(train, ([defaults] if defaults else []) + others[:4], 3)
             else:
                 model = _members(train, [defaults or done[0]], 15)
             pred = (model.predict_proba(data.X[te]) >= np.asarray(model.thresholds, dtype=np.float32)).astype(int)
-            score(method, pred, estimate=est, complete=len(done), trials=len(study.get_trials()))
+            score(method, pred, estimate=est, complete=len(done), trials=len(study.get_trials()),
+                  weights=model.metrics.get("weights"), cut=model.thresholds[0])
         print(f"{ds} fold {fold}: {time.perf_counter() - t0:.0f} s, {len(done)} complete, kept defaults: "
               f"{est['keeps_defaults']}; " + ", ".join(f"{r['method']} {r['hamming']:.4f}/{r['micro_f1']:.3f}"
                                                        for r in out), flush=True)
@@ -94,6 +114,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--methods", default=",".join(CHOICES), help="which ensembles [default: all]")
     args = parser.parse_args()
     repeats, k = map(int, args.cv.split("x"))
     tasks = []
@@ -101,10 +122,11 @@ def main() -> None:
         X, _ = suite.DATASETS[ds][0]()
         for f, (tr, te) in enumerate(RepeatedKFold(n_splits=k, n_repeats=repeats, random_state=args.seed).split(X)):
             tasks.append((ds, f, tr, te))
-    rows = [r for rs in Parallel(n_jobs=args.jobs)(delayed(run_fold)(ds, f, tr, te, args.budget, args.seed + f)
+    rows = [r for rs in Parallel(n_jobs=args.jobs)(delayed(run_fold)(ds, f, tr, te, args.budget, args.seed + f,
+                                                                     args.methods.split(","))
                                                    for ds, f, tr, te in tasks) for r in rs]
     for ds in dict.fromkeys(r["dataset"] for r in rows):
-        for m in ("defaults", "svm", *CHOICES):
+        for m in ("defaults", "svm", *args.methods.split(",")):
             mine = [r for r in rows if r["dataset"] == ds and r["method"] == m]
             h, f = [r["hamming"] for r in mine], [r["micro_f1"] for r in mine]
             sd = (lambda v: statistics.stdev(v) if len(v) > 1 else 0.0)

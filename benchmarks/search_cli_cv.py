@@ -103,8 +103,9 @@ def run_fold(work: Path, ds: str, fold: int, tr: np.ndarray, te: np.ndarray, arg
     rows = [row]
     for pair in args.paired:  # the same study's ensemble built with another --choose: paired, same trials
         name, _, choice = pair.partition("=")
+        how = choice.split() if choice.startswith("--") else ["--choose", choice]  # a choice, or search's arguments
         again = subprocess.run([sys.executable, "-m", "multilabel", "search", "--data", str(folder / "train.csv"),
-                                "--labels", ",".join(labels), "--trials", "0", "--choose", choice,
+                                "--labels", ",".join(labels), "--trials", "0", *how,
                                 "--out", str(folder / f"{name}.pt"), "--quiet"], env=env, capture_output=True,
                                text=True, cwd=repo)
         if again.returncode != 0:
@@ -147,7 +148,8 @@ def main() -> None:
     parser.add_argument("--method", default="cli-search", help="the rows' method name [default: cli-search]")
     parser.add_argument("--paired", metavar="NAME=CHOICE", action="append", default=[],
                         help="also build the same study's ensemble with search --choose CHOICE and score it as method "
-                             "NAME: paired, same trials (repeatable), e.g. --paired with-defaults=with-defaults")
+                             "NAME: paired, same trials (repeatable), e.g. --paired with-defaults=with-defaults; "
+                             "CHOICE may be search's own arguments instead, e.g. --paired 'trial=--threshold trial'")
     parser.add_argument("extra", nargs="*", help="more arguments for 'search' (after --)")
     args = parser.parse_args()
     lo, hi = 0, 10**9

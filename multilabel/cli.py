@@ -366,14 +366,17 @@ def _add_search_parser(sub: argparse._SubParsersAction) -> None:
     se.add_argument("--seeds", type=int, default=None,
                     help="with --ensemble-from configs: seeds per configuration, trained together "
                          "[default: search.ENSEMBLE_SEEDS]")
-    se.add_argument("--threshold", choices=("trial", "global"), default=None,
-                    help="the ensemble's cut-off: trial (each trial's own) or global (one for every label, chosen "
-                         "on the trials' held-out rows) [default: search.ENSEMBLE_THRESHOLD]")
-    se.add_argument("--choose", choices=("best", "with-defaults", "guarded"), default=None,
+    se.add_argument("--threshold", choices=("trial", "global", "oof"), default=None,
+                    help="the ensemble's cut-off: trial (each trial's own), global (one for every label, chosen "
+                         "on the trials' held-out rows) or oof (one for every label, chosen on the out-of-fold "
+                         "predictions of the ensemble's configurations, trained once per CV fold) "
+                         "[default: search.ENSEMBLE_THRESHOLD]")
+    se.add_argument("--choose", choices=("best", "with-defaults", "guarded", "oof"), default=None,
                     help="the ensemble's configurations. best: the best --members; with-defaults: the defaults' and "
                          "the best --members - 1 others; guarded: the defaults' alone (--members x --seeds seeds) "
-                         "unless the best trial beats it by more than the CV folds' noise "
-                         "[default: search.ENSEMBLE_CHOICE]")
+                         "unless the best trial beats it by more than the CV folds' noise; oof: the best --members "
+                         "and the defaults' trained once per CV fold, mixed and cut on their out-of-fold "
+                         "predictions (no --seeds, no --threshold) [default: search.ENSEMBLE_CHOICE]")
     se.add_argument("--objective", choices=("bce", "mix"), default=None,
                     help="trial value: bce (held-out cross-entropy) or mix ((hamming + 1 - micro-F1) / 2); every "
                          "worker on a study must use the same [default: search.OBJECTIVE]")

@@ -709,3 +709,104 @@ def test_a_study_from_before_the_folds_values_still_gets_an_estimate_without_spr
     assert guess["folds"] is None and guess["hamming_sd"] is None and guess["defaults_trial"] is None
     assert guess["distinguishable"] is None and guess["trials"] == [t.number for t in search.completed(old)]
     assert len(search.build_ensemble(tiny, old, members=2, choice="guarded").nets) == 2  # nothing to guard: best
+
+
+# ---- the "oof" ensemble: cross-validated bagging, selected and cut on out-of-fold predictions (issue 25) --------
+
+def test_greedy_selection_mixes_candidates_whose_errors_cancel_and_drops_a_useless_one():
+    from multilabel import oof
+    rng = np.random.default_rng(0)
+    truth = rng.uniform(0.2, 0.8, (5000, 3))
+    Y = (rng.random(truth.shape) < truth).astype(np.float64)  # drawn from the true probabilities
+    high, low = truth + 0.15, truth - 0.15  # too high, too low: their mean is the truth
+    useless = np.full_like(truth, 0.5)
+    counts = oof.greedy_select([useless, high, low], Y, steps=4)
+    assert counts[0] == 0 and counts[1] == counts[2] >= 1  # the mean of high and low is the truth: the best mix
+    alone = oof.greedy_select([useless, truth], Y, steps=3)
+    assert alone == [0, 1]  # nothing improves on the best single one: the picks stop where the loss was lowest
+    assert oof.bce((high + low) / 2, Y) < min(oof.bce(high, Y), oof.bce(low, Y))
+
+
+def test_the_safe_cut_off_gains_micro_f1_only_where_it_costs_no_hamming_loss():
+    from multilabel import oof
+    Y = np.array([[1.0], [1.0], [0.0], [0.0], [0.0]] * 20)
+    shy = np.array([[0.42], [0.42], [0.2], [0.2], [0.2]] * 20)  # every positive just below 0.5
+    assert oof.safe_threshold(shy, Y, search.GLOBAL_THRESHOLDS) == 0.4  # all right from 0.225 to 0.4: nearest 0.5
+    rare = np.array([[1.0], [0.0], [0.0], [0.0], [0.0]] * 20)
+    unsure = np.array([[0.42], [0.42], [0.42], [0.2], [0.2]] * 20)  # below 0.42: one right, two wrong per five
+    assert oof.safe_threshold(unsure, rare, search.GLOBAL_THRESHOLDS) == 0.5  # F1 would rise, Hamming too
+
+
+def test_a_fold_net_restandardized_on_all_rows_predicts_as_before(tiny):
+    from multilabel import oof
+    from multilabel.data import Standardizer
+    bag = oof.fold_bag(tiny_base(), tiny, folds=2)
+    everyone = Standardizer.fit(tiny.X)
+    for trained in bag.nets:
+        assert not np.allclose(trained.standardizer.mean, everyone.mean)  # each fold's own rows: another shift
+        net = oof.restandardize(trained, everyone).eval()
+        with torch.no_grad():
+            probs = torch.sigmoid(net(torch.from_numpy(everyone.transform(tiny.X)))).numpy()
+        np.testing.assert_allclose(probs, trained.predict_proba(tiny.X), atol=1e-5)
+
+
+def test_oof_ensemble_reuses_the_trials_folds_keeps_the_defaults_as_a_candidate_and_is_deterministic(tiny, tmp_path):
+    study = search.memory_study(seed=0)
+    search.run_search(tiny, tiny_base(), study, trials=4, folds=2)
+    trained = search.build_ensemble(tiny, study, members=2, choice="oof")
+    m = trained.metrics
+    best = [t.number for t in search.completed(study)[:2]]
+    assert m["choice"] == "oof" and m["candidates"][:2] == best and 0 in m["candidates"]  # the defaults' trial too
+    assert m["estimate"]["trials"] == m["candidates"] and sum(m["weights"]) >= 1
+    assert len(trained.nets) == 2 * sum(m["weights"])  # one net per fold for every pick
+    assert sorted(set(m["trials"])) == sorted(n for n, w in zip(m["candidates"], m["weights"]) if w)
+    assert m["threshold"] in search.GLOBAL_THRESHOLDS and trained.thresholds == [m["threshold"]] * 3
+    # The candidates' fold nets are the trials' own: their out-of-fold cross-entropy is the trial's value.
+    candidates, bags = search.oof_bags(tiny, study, members=2)
+    from multilabel import oof
+    for trial, bag in zip(candidates, bags):
+        for fold, value in enumerate(trial.user_attrs[search.FOLD_ATTR + "bce"]):
+            rows = search.fold_rows(tiny.num_rows, 0.2, fold)
+            assert oof.bce(bag.oof[rows], tiny.Y[rows]) == pytest.approx(value, abs=1e-5)
+    assert m["oof"]["folds"] == 2 and 0 <= m["oof"]["hamming"] <= 1
+    again = search.build_oof(tiny, study, members=2, bags=(candidates, bags))
+    np.testing.assert_array_equal(again.predict_proba(tiny.X), trained.predict_proba(tiny.X))  # same seed, same numbers
+    half = search.build_oof(tiny, study, members=2, bags=(candidates, bags), cut="half")
+    assert half.thresholds == [0.5] * 3
+    save_checkpoint(trained, tmp_path / "oof.pt")
+    np.testing.assert_array_equal(load_checkpoint(tmp_path / "oof.pt").predict_proba(tiny.X),
+                                  trained.predict_proba(tiny.X))
+
+
+def test_cli_builds_the_oof_ensemble_on_an_existing_study(tiny, tmp_path, cli, store_home):
+    csv = tmp_path / "tiny.csv"
+    labels = write_tiny_csv(csv, tiny)
+    done = cli("search", "--data", csv, "--labels", labels, "--trials", 3, "--folds", 2, "--epochs", 3,
+               "--members", 0, "--quiet", "--seed", 0)
+    assert done.returncode == 0, done.stderr
+    out = tmp_path / "oof.pt"
+    again = cli("search", "--data", csv, "--labels", labels, "--trials", 0, "--members", 2, "--choose", "oof",
+                "--out", out, "--quiet")
+    assert again.returncode == 0, again.stderr
+    result = json.loads(again.stdout.strip().splitlines()[-1])
+    model = load_checkpoint(out)
+    assert model.metrics["choice"] == "oof" and result["estimate"]["choice"] == "oof"
+    assert result["members"] == len(model.nets) == 2 * sum(model.metrics["weights"])
+
+
+def test_threshold_oof_keeps_the_refit_nets_and_cuts_where_the_out_of_fold_rows_lose_no_hamming_loss(tiny):
+    from multilabel import oof
+    study = search.memory_study(seed=0)
+    search.run_search(tiny, tiny_base(), study, trials=4, folds=2)
+    plain = search.build_ensemble(tiny, study, members=2, seeds=1)
+    cut = search.build_ensemble(tiny, study, members=2, seeds=1, threshold="oof")
+    np.testing.assert_array_equal(cut.predict_proba(tiny.X), plain.predict_proba(tiny.X))  # the same nets
+    assert cut.metrics["trials"] == plain.metrics["trials"] and plain.metrics["cut"] is None
+    assert cut.metrics["cut"] in search.GLOBAL_THRESHOLDS and cut.thresholds == [cut.metrics["cut"]] * 3
+    _, bags = search.oof_bags(tiny, study, trials=search.completed(study)[:2])
+    mix = np.mean([b.oof for b in bags], axis=0)
+    seen = ~np.isnan(mix).any(axis=1)
+    ham = [search._metrics(mix[seen], tiny.Y[seen], np.full(3, t, dtype=np.float32)) for t in (0.5, cut.metrics["cut"])]
+    assert ham[1][0] <= ham[0][0] and ham[1][1] >= ham[0][1]  # no more Hamming loss there, no less micro-F1
+    with pytest.raises(MultilabelError, match="threshold must be one of trial, global, oof"):
+        search.build_ensemble(tiny, study, threshold="median")
