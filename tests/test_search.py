@@ -778,6 +778,7 @@ def test_oof_ensemble_reuses_the_trials_folds_keeps_the_defaults_as_a_candidate_
                                   trained.predict_proba(tiny.X))
 
 
+@pytest.mark.slow
 def test_cli_builds_the_oof_ensemble_on_an_existing_study(tiny, tmp_path, cli, store_home):
     csv = tmp_path / "tiny.csv"
     labels = write_tiny_csv(csv, tiny)
