@@ -1,4 +1,4 @@
-"""Cross-validated bagging with out-of-fold selection: the search's "oof" ensemble (issue 25).
+"""Cross-validated bagging with out-of-fold selection: the search's "oof" ensemble.
 
 Each candidate configuration (the search's best trials and the defaults' trial) is trained once per CV fold of its
 trial, on the same rows and seed as the trial (``search.fold_rows``, seed = fold), each net early-stopped on its own

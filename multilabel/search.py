@@ -22,7 +22,7 @@ of the defaults (the first warm start) is marked, so ``estimate`` can say how we
 on the folds (mean and spread) and whether the best trial is distinguishable from the defaults; ``chosen_trials``
 also offers ensembles that keep the defaults ("guarded", "with-defaults") and "oof" (``build_oof``: each chosen
 configuration trained once per CV fold, mixed and cut on their out-of-fold predictions, ``multilabel.oof``), measured
-on outer folds (issue 25).
+on outer folds.
 
 Background searches (processes, job files) are ``multilabel.jobs``'. This module runs past 500 lines on purpose:
 the objective, the pruning rule, the study and the ensemble all read and write the same trial user attributes
@@ -265,7 +265,7 @@ DEFAULTS_ATTR = "defaults"  # True on the trial whose parameters are the base co
 # The ensemble's configurations (``chosen_trials``): "best": the best trials, however small their lead; "guarded":
 # the defaults' alone unless the best trial beats it by more than the fold noise; "with-defaults": the defaults' and
 # the best others; "oof": cross-validated bagging of the best and the defaults', selected on out-of-fold predictions
-# (build_oof). Measured on outer folds against "best" in benchmarks/README.md (issue 25).
+# (build_oof). Measured on outer folds against "best" in benchmarks/README.md.
 CHOICES = ("best", "with-defaults", "guarded", "oof")
 ENSEMBLE_CHOICE = "best"
 # The best trial is distinguishable from the defaults when its held-out cross-entropy is lower on the same folds by

@@ -596,7 +596,7 @@ def test_an_ensemble_of_configurations_times_seeds_with_one_global_threshold(tin
                                           trained.nets[3 * k + i](x).detach().numpy())
 
 
-# ---- the guard against fold noise and the honest estimate (issue 25) ---------------------------------------------
+# ---- the guard against fold noise and the honest estimate ---------------------------------------------
 
 def _copy_with_folds(trial: optuna.trial.FrozenTrial, fold_bce: list[float]) -> optuna.trial.FrozenTrial:
     """A completed trial with ``trial``'s configuration and these held-out cross-entropies per fold (not the
@@ -711,7 +711,7 @@ def test_a_study_from_before_the_folds_values_still_gets_an_estimate_without_spr
     assert len(search.build_ensemble(tiny, old, members=2, choice="guarded").nets) == 2  # nothing to guard: best
 
 
-# ---- the "oof" ensemble: cross-validated bagging, selected and cut on out-of-fold predictions (issue 25) --------
+# ---- the "oof" ensemble: cross-validated bagging, selected and cut on out-of-fold predictions --------
 
 def test_greedy_selection_mixes_candidates_whose_errors_cancel_and_drops_a_useless_one():
     from multilabel import oof

@@ -138,7 +138,7 @@ def test_a_search_runs_in_the_background_shows_trials_stops_and_hands_its_ensemb
     assert done >= 3  # what was finished is kept
     assert at.button(key="search_stop").disabled is True
     assert any("Ensemble of the best 2 configurations x 2 seeds (4 nets)" in s.value for s in at.success)
-    # The honest estimate (issue 25): one fold per trial here, so no spread and no verdict against the defaults.
+    # The honest estimate: one fold per trial here, so no spread and no verdict against the defaults.
     estimate = sv.estimate_line(job["result"]["estimate"])
     assert job["result"]["estimate"] == search.study_summary(search.default_storage(home), "search-1",
                                                              members=2)["estimate"]
