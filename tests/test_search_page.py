@@ -103,8 +103,8 @@ def test_a_search_runs_in_the_background_shows_trials_stops_and_hands_its_ensemb
     assert "status: **running**" in text(at)
     table = trials_shown(at)
     assert {"trial", "state", "objective", "Hamming", "micro-F1", *search.SPACE, "duration (s)"} <= set(table.columns)
-    # st.dataframe would draw a missing number (a running or pruned trial's objective) as the word "None".
-    assert not table.isna().any().any() and (table.loc[table["state"] != "complete", "objective"] == "").all()
+    # st.dataframe would draw a missing number (a waiting or pruned trial's objective) as the word "None".
+    assert not table.isna().any().any() and (table.loc[table["state"] == "waiting", "objective"] == "").all()
     # The table shows what the study in the run store's SQLite file holds.
     summary = search.study_summary(search.default_storage(home), "search-1")
     stored = {t["number"]: t for t in summary["trials"] if t["state"] == "COMPLETE"}
