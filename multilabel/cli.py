@@ -403,6 +403,9 @@ def cmd_search(args: argparse.Namespace) -> int:
             raise MultilabelError(f"{flag} must be >= {low}, got {value}")
     if args.timeout is not None and args.timeout <= 0:
         raise MultilabelError(f"--timeout must be > 0 seconds, got {args.timeout}")
+    given = [flag for flag, value in (("--seeds", args.seeds), ("--threshold", args.threshold)) if value is not None]
+    if args.choose == "oof" and args.ensemble_from != "seeds" and given:
+        raise MultilabelError(f"--choose oof picks its own nets and cut-off; leave out {' and '.join(given)}")
     trials = args.trials if args.trials is not None or args.timeout is not None else 50
     if args.out:
         check_output_file(args.out, "--out", "model.pt")  # before the search, not after it

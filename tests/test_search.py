@@ -793,6 +793,11 @@ def test_cli_builds_the_oof_ensemble_on_an_existing_study(tiny, tmp_path, cli, s
     model = load_checkpoint(out)
     assert model.metrics["choice"] == "oof" and result["estimate"]["choice"] == "oof"
     assert result["members"] == len(model.nets) == 2 * sum(model.metrics["weights"])
+    mixed = cli("search", "--data", csv, "--labels", labels, "--trials", 0, "--members", 2, "--choose", "oof",
+                "--threshold", "global", "--out", tmp_path / "never.pt", "--quiet")
+    assert mixed.returncode == 2 and not (tmp_path / "never.pt").exists()
+    assert mixed.stderr.strip().splitlines()[-1].endswith(
+        "--choose oof picks its own nets and cut-off; leave out --threshold")
 
 
 def test_threshold_oof_keeps_the_refit_nets_and_cuts_where_the_out_of_fold_rows_lose_no_hamming_loss(tiny):
