@@ -58,6 +58,15 @@ def actions(reg: SessionRegistry) -> dict[str, Callable[..., None]]:
     return {"stop": reg.stop, "pause": reg.pause, "resume": reg.resume, "step": reg.step}
 
 
+def control(reg: SessionRegistry, run_id: str, action: str, me: str) -> None:
+    """Do ``action`` to the run. One epoch ("step") asks for the epoch after the one logged now (RunView.next_step),
+    not one more than asked so far: Streamlit can deliver one click's callback twice, and twice must be one epoch."""
+    if action == "step":
+        reg.step(run_id, by=me, until=reg.view(run_id).next_step)
+    else:
+        actions(reg)[action](run_id, by=me)
+
+
 def control_buttons(reg: SessionRegistry, run_id: str | None, me: str, live: bool, held: bool, cols: list) -> None:
     """Stop, Pause (Resume while ``held``) and One epoch in ``cols``: at once on this session's own run, after a
     question otherwise (see confirm_control).
@@ -67,21 +76,21 @@ def control_buttons(reg: SessionRegistry, run_id: str | None, me: str, live: boo
     not wait for the worker: a wait of up to 0.5 s here held every click's answer back by as much.
     """
 
-    def control(action: str) -> None:
+    def on_click(action: str) -> None:
         if reg.view(run_id).started_by != me:
             st.session_state[CONFIRM] = (run_id, action)
             return
-        actions(reg)[action](run_id, by=me)
+        control(reg, run_id, action, me)
 
     stop_col, pause_col, step_col = cols
-    stop_col.button("Stop", key="stop", disabled=not live, on_click=control, args=("stop",))
+    stop_col.button("Stop", key="stop", disabled=not live, on_click=on_click, args=("stop",))
     if held:
-        pause_col.button("Resume", key="resume", disabled=not live, help="go on training", on_click=control,
+        pause_col.button("Resume", key="resume", disabled=not live, help="go on training", on_click=on_click,
                          args=("resume",))
     else:
-        pause_col.button("Pause", key="pause", disabled=not live, on_click=control, args=("pause",),
+        pause_col.button("Pause", key="pause", disabled=not live, on_click=on_click, args=("pause",),
                          help="wait after the current epoch, optimizer state kept; Resume goes on exactly")
-    step_col.button("One epoch", key="step", disabled=not live, on_click=control, args=("step",),
+    step_col.button("One epoch", key="step", disabled=not live, on_click=on_click, args=("step",),
                     help="train one more epoch, then wait (on a running run: finish this epoch, then wait)")
 
 
@@ -97,7 +106,7 @@ def confirm_control(reg: SessionRegistry, run_id: str | None, me: str, live: boo
     prefix = "stop" if action == "stop" else "control"
     verb = CONTROL_WORDS[action][0]  # 'Stop it'
     if yes.button(f"Yes, {verb[0].lower()}{verb[1:]}", key=f"{prefix}_yes", type="primary"):
-        actions(reg)[action](run_id, by=me)
+        control(reg, run_id, action, me)
         st.session_state.pop(CONFIRM)
         st.rerun()
     if no.button("Cancel", key=f"{prefix}_no"):

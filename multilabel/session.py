@@ -90,6 +90,13 @@ class RunView:
     continued_from: Optional[str] = None
 
     @property
+    def next_step(self) -> int:
+        """The epoch One epoch asked now waits after: the one after the last logged (on a running run, the epoch in
+        training). Asked twice before that epoch is logged, it asks for one epoch: a page's click callback can
+        come twice (Streamlit replays a trigger when a rerun interrupts the click's)."""
+        return self.epoch + 1
+
+    @property
     def last_evaluated(self) -> Optional[dict[str, Any]]:
         """The newest epoch record with validation metrics, or None."""
         return last_evaluated(self.history)
@@ -149,8 +156,8 @@ class TrainingSession:
     def resume(self, by: str | None = None) -> None:
         self.registry.resume(self.run_id, by=by)
 
-    def step(self, by: str | None = None) -> None:
-        self.registry.step(self.run_id, by=by)
+    def step(self, by: str | None = None, until: int | None = None) -> None:
+        self.registry.step(self.run_id, by=by, until=until)
 
     def snapshot(self) -> dict[str, Any]:
         """The view as a plain dict (a copy)."""
@@ -239,9 +246,12 @@ class SessionRegistry:
         """Let a paused run go on (within about worker.PAUSE_POLL_S)."""
         self._control(run_id, "resumed", by, lambda: self.store.request_pause(run_id, False))
 
-    def step(self, run_id: str, by: str | None = None) -> None:
-        """One more epoch, then wait again (on a running run: finish the current epoch, then wait)."""
-        self._control(run_id, "stepped", by, lambda: self.store.request_step(run_id))
+    def step(self, run_id: str, by: str | None = None, until: int | None = None) -> None:
+        """One more epoch, then wait again (on a running run: finish the current epoch, then wait).
+
+        ``until``: the epoch to wait after (a page passes RunView.next_step, so that the same click delivered twice
+        trains one epoch); None: one more than the epochs done or already asked for."""
+        self._control(run_id, "stepped", by, lambda: self.store.request_step(run_id, until))
 
     def _control(self, run_id: str, word: str, by: str | None, ask: Any) -> None:
         run = self.store.get_run(run_id)

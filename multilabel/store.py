@@ -329,11 +329,20 @@ class RunStore(QueueMixin):
             else:
                 db.execute("UPDATE runs SET pause_requested=NULL, step_until=NULL WHERE id=?", (run_id,))
 
-    def request_step(self, run_id: str) -> None:
-        """One more epoch, then wait: pauses the run after the epoch following those done (or already asked for)."""
+    def request_step(self, run_id: str, until: Optional[int] = None) -> None:
+        """One more epoch, then wait: pauses the run after the epoch following those done (or already asked for).
+
+        ``until``: pause after that epoch instead (never earlier than a step already asked for). A page passes the
+        target it computed when it drew its button, so the same click delivered twice asks for one epoch, not two.
+        """
         with self._tx() as db:
-            db.execute("UPDATE runs SET pause_requested=COALESCE(pause_requested, ?), "
-                       "step_until=MAX(COALESCE(step_until, 0), epochs_done) + 1 WHERE id=?", (time.time(), run_id))
+            if until is None:
+                db.execute("UPDATE runs SET pause_requested=COALESCE(pause_requested, ?), "
+                           "step_until=MAX(COALESCE(step_until, 0), epochs_done) + 1 WHERE id=?",
+                           (time.time(), run_id))
+            else:
+                db.execute("UPDATE runs SET pause_requested=COALESCE(pause_requested, ?), "
+                           "step_until=MAX(COALESCE(step_until, 0), ?) WHERE id=?", (time.time(), int(until), run_id))
 
     def pause_state(self, run_id: str) -> tuple[bool, Optional[int]]:
         """(pause asked for, the epoch a step may train up to or None), as the worker's pause flag polls it."""

@@ -57,7 +57,7 @@ def test_pause_one_epoch_and_resume_in_a_worker_give_the_numbers_of_an_uninterru
     view = wait_for(lambda: (v := registry.view(session.run_id)).paused and v, "the run to pause")
     took = time.monotonic() - asked
     held = view.epoch
-    assert view.status == "running" and view.alive and not view.pausing and held <= config.epochs - 4
+    assert view.status == "running" and view.alive and not view.pausing and held <= config.epochs - 5
     time.sleep(1.0)  # several epochs' worth of time (an epoch takes milliseconds here)
     view = registry.view(session.run_id)
     assert view.epoch == held and view.paused, "epochs were trained while paused"
@@ -70,8 +70,15 @@ def test_pause_one_epoch_and_resume_in_a_worker_give_the_numbers_of_an_uninterru
     time.sleep(0.5)
     assert registry.view(session.run_id).epoch == held + 1, "a step trained more than one epoch"
     session.step()
-    session.step()  # two clicks: two epochs
-    wait_for(lambda: (v := registry.view(session.run_id)).epoch == held + 3 and v.paused, "two more epochs")
+    session.step()  # two asks: two epochs
+    view = wait_for(lambda: (v := registry.view(session.run_id)).epoch == held + 3 and v.paused and v,
+                    "two more epochs")
+    # A page passes the epoch its button was drawn for: the same click delivered twice trains one epoch.
+    session.step(until=view.next_step)
+    session.step(until=view.next_step)
+    wait_for(lambda: (v := registry.view(session.run_id)).epoch == held + 4 and v.paused, "one more epoch")
+    time.sleep(0.5)
+    assert registry.view(session.run_id).epoch == held + 4, "a click delivered twice trained two epochs"
 
     session.resume(by="browser session aaa")
     assert session.join(timeout=WAIT_S)
@@ -101,6 +108,23 @@ def test_a_pause_asked_before_the_first_epoch_holds_the_run_at_epoch_0(registry,
     assert view.epoch in (0, 1)  # the first epoch may have ended before the worker read the request
     registry.resume(session.run_id)
     assert session.join(timeout=WAIT_S) and registry.view(session.run_id).status == "completed"
+
+
+def test_the_train_pages_one_epoch_delivered_twice_trains_one_epoch(registry, small_data, make_config):
+    from app_pages._train_run import control
+
+    session = registry.start(make_config(epochs=50), small_data, started_by="tab")
+    registry.pause(session.run_id)
+    held = wait_for(lambda: (v := registry.view(session.run_id)).paused and v, "the run to pause").epoch
+    control(registry, session.run_id, "step", "tab")
+    control(registry, session.run_id, "step", "tab")  # the same click's callback again (Streamlit can replay it)
+    wait_for(lambda: (v := registry.view(session.run_id)).epoch == held + 1 and v.paused, "one epoch, then paused")
+    time.sleep(0.5)
+    assert registry.view(session.run_id).epoch == held + 1, "one click trained two epochs"
+    control(registry, session.run_id, "step", "tab")  # a later click: the next epoch
+    wait_for(lambda: (v := registry.view(session.run_id)).epoch == held + 2 and v.paused, "the next epoch")
+    registry.stop(session.run_id)
+    assert session.join(timeout=WAIT_S)
 
 
 def test_continuing_a_run_through_the_registry_equals_one_uninterrupted_run(registry, store, small_data,

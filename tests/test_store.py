@@ -184,6 +184,24 @@ def test_a_stop_request_is_stored_once_and_a_live_checkpoint_is_recorded(store, 
     assert store.get_run(run_id)["status"] == "running"
 
 
+def test_a_step_counts_each_ask_but_a_step_to_a_given_epoch_asked_twice_is_one_epoch(store):
+    run_id = store.create_run(CONFIG, DATA)
+    for epoch in (1, 2):
+        store.log_epoch(run_id, record(epoch))
+    store.request_step(run_id)
+    store.request_step(run_id)  # two asks: two epochs
+    assert store.pause_state(run_id) == (True, 4)
+    other = store.create_run(CONFIG, DATA)
+    store.log_epoch(other, record(1))
+    store.request_step(other, until=2)
+    store.request_step(other, until=2)  # the same click delivered twice
+    assert store.pause_state(other) == (True, 2)
+    store.request_step(other, until=1)  # a page drawn earlier never takes back a step already asked for
+    assert store.pause_state(other) == (True, 2)
+    store.request_step(other, until=3)
+    assert store.pause_state(other) == (True, 3)
+
+
 def test_a_run_owned_by_an_exited_unreaped_process_reads_interrupted(store):
     """A zombie (exited, not yet reaped: an orphaned worker whose new parent never reaps) is not a live owner."""
     import subprocess
