@@ -93,8 +93,9 @@ def experiments_view(store: RunStore, live_at_start: bool) -> None:
         return
     display = shown.assign(status=shown["status"].map(status_word),
                            started=pd.to_datetime(shown["started"], unit="s"))
+    # A run with no measured epoch yet (queued, or failed before one) has no metrics: an empty cell, not "None".
     st.dataframe(display, hide_index=True, width="stretch", column_order=visible, column_config=table_config(),
-                 key="runs_table")
+                 placeholder="", key="runs_table")
     live = f" · {len(live_now)} live, refreshing every {LIVE_POLL_S:g} s" if live_now else ""
     st.caption(f"{len(shown)} of {len(frame)} runs shown{live}. Best validation metrics: a finished run's best "
                "epoch at its own thresholds; a live or unfinished run's measured epoch of lowest validation loss so "

@@ -250,3 +250,16 @@ def test_a_live_run_is_listed_as_running_with_its_epochs_so_far(home, ids):
     at.run()
     assert not at.exception
     assert table(at).set_index("run").loc[session.run_id, "status"] == "stopped"
+
+
+def test_a_run_without_a_measured_epoch_has_empty_metric_cells_not_the_word_none(home, ids):
+    store = store_of(home)
+    config = TrainConfig(input_size=6, hidden_size=8, num_outputs=3, epochs=4, device="cpu").validate()
+    run_id = store.create_run(config.to_dict(), make_synthetic(300, 6, 3).description, name="never measured")
+    store.fail(run_id, "could not start a worker process")
+    at = runs_page()
+    row = table(at).set_index("run").loc[run_id]
+    assert row["name"] == "never measured" and all(pd.isna(row[c]) for c in ex.METRIC_COLUMNS)
+    # st.dataframe draws a missing number as "None" unless told what to draw instead.
+    proto = at.dataframe[0].proto
+    assert proto.HasField("placeholder") and proto.placeholder == ""
