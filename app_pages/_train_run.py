@@ -168,7 +168,7 @@ def continue_form(reg: SessionRegistry, view: RunView, me: str) -> None:
 
 
 def render(reg: SessionRegistry, view: RunView, me: str) -> None:
-    """One run's status, curves and per-label view (a live snapshot or a stored run)."""
+    """One run's status and curves (a live snapshot or a stored run); render_labels draws its per-label view."""
     history, info = view.history, view.info
     st.markdown(f"**Run** `{view.run_id}` · status: {run_state_words(view)} · {plain(owner_line(view, me))}")
     if view.continued_from:
@@ -211,9 +211,16 @@ def render(reg: SessionRegistry, view: RunView, me: str) -> None:
     a.plotly_chart(FIGURES.get((*shown, "loss", last["best_epoch"]), lambda: loss_figure(history, last["best_epoch"])),
                    key="loss_chart")
     b.plotly_chart(FIGURES.get((*shown, "metrics"), lambda: metrics_figure(history)), key="metrics_chart")
+
+
+def render_labels(view: RunView) -> None:
+    """The run's per-label view at its newest evaluated epoch: F1/AUROC bars, probability histograms, the probe
+    heatmap. Nothing before the first evaluated epoch."""
+    history, info = view.history, view.info
     evaluated = view.last_evaluated
     if evaluated is None:
         return
+    shown = (view.run_id, len(history), history[-1]["epoch"])
     label_names = info.get("label_names") or list(evaluated["val_per_label"])
     shown_epoch = evaluated["epoch"]
     live_part = view.live or {}

@@ -132,6 +132,17 @@ def poll_s(live: bool, live_runs: int, waiting: bool, every_s: float, max_s: flo
     return min(max_s, every_s * max(1, live_runs))
 
 
+LABELS_POLL_FACTOR = 4  # the per-label charts redraw every 4th poll of the curves
+
+
+def labels_poll_s(poll: Optional[float]) -> Optional[float]:
+    """How often a live run's per-label charts redraw, given the curves' cadence ``poll`` (None: not live).
+
+    They are most of what a watching browser draws on each poll (benchmarks/README.md, "What a watching browser
+    draws") and change less from one epoch to the next than the curves do."""
+    return None if poll is None else poll * LABELS_POLL_FACTOR
+
+
 def page_outdated(view: "RunView", was_live: bool, waiting: bool, held: bool) -> bool:
     """True where a poll finds the run changed what the whole page shows (not only the live view): it ended, its
     first epoch came, or it was paused or resumed (the Pause/Resume button)."""

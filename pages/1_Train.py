@@ -16,12 +16,12 @@ from multilabel import MultilabelError  # noqa: E402
 from multilabel.jobs import train_command  # noqa: E402
 from multilabel.config import advice  # noqa: E402
 from multilabel.tracking import TrackerSpec  # noqa: E402
-from multilabel.trainview import DataChoice, page_outdated, poll_s, queue_position  # noqa: E402
+from multilabel.trainview import DataChoice, labels_poll_s, page_outdated, poll_s, queue_position  # noqa: E402
 from app_pages import _form, _upload  # noqa: E402
 from app_pages._keys import LOAD_FORM, RUN_ID, TRAIN_UPLOAD  # noqa: E402
 from app_pages._shared import error, plain, registry, warning  # noqa: E402
 from app_pages._train_run import (confirm_control, control_buttons, empty_charts, queue_panel, render,  # noqa: E402
-                                  scroll_to)
+                                  render_labels, scroll_to)
 from app_pages._words import browser_session  # noqa: E402
 
 # The live view polls every POLL_S while one run trains, and less often the more runs train at once: every open tab
@@ -172,16 +172,23 @@ if run_id:
     # Until a just-started run reports its first epoch, look often, so the first point shows as soon as it exists.
     waiting = live and not reg.view(run_id).history
 
-    @st.fragment(run_every=poll_s(live, len(reg.store.live_run_ids()) if live else 0, waiting, POLL_S, POLL_MAX_S,
-                                  FIRST_POLL_S))
+    poll = poll_s(live, len(reg.store.live_run_ids()) if live else 0, waiting, POLL_S, POLL_MAX_S, FIRST_POLL_S)
+
+    @st.fragment(run_every=poll)
     def live_view() -> None:
         view = reg.view(run_id)
         if page_outdated(view, was_live, waiting, held):
             st.rerun()  # the run ended, its first epoch came, or it paused: refresh the whole page once
         render(reg, view, ME)
 
+    # The per-label charts cost a watching browser most of its drawing: they follow the run at a slower cadence.
+    @st.fragment(run_every=labels_poll_s(poll))
+    def labels_view() -> None:
+        render_labels(reg.view(run_id))
+
     with panel:
         live_view()
+        labels_view()
     # Start is at the bottom of the form: bring the run's status into view after Start, and when a reload (or a
     # link) opens the page on a run that is training.
     if st.session_state.pop("scroll_to_run", False) or (reopened and live):

@@ -12,8 +12,9 @@ from multilabel.jobs import train_command
 from multilabel.data import make_synthetic
 from multilabel.refit import refit_expected_s
 from multilabel.session import RunView
-from multilabel.trainview import (DataChoice, can_continue, continue_data, eta_s, first_epoch_fraction,
-                                  page_outdated, poll_s, queue_position, refit_eta_s, started_from_queue)
+from multilabel.trainview import (LABELS_POLL_FACTOR, DataChoice, can_continue, continue_data, eta_s,
+                                  first_epoch_fraction, labels_poll_s, page_outdated, poll_s, queue_position,
+                                  refit_eta_s, started_from_queue)
 
 
 def table() -> pd.DataFrame:
@@ -121,6 +122,9 @@ def test_the_live_view_polls_fast_for_the_first_epoch_and_slower_with_more_runs(
     assert poll_s(True, 1, True, 0.7, 3.0, 0.2) == 0.2
     assert poll_s(True, 0, False, 0.7, 3.0, 0.2) == 0.7
     assert poll_s(True, 2, False, 0.7, 3.0, 0.2) == pytest.approx(1.4)
+    # The per-label charts follow at a slower cadence, and stop with the curves.
+    assert labels_poll_s(None) is None
+    assert labels_poll_s(0.7) == pytest.approx(0.7 * LABELS_POLL_FACTOR) and LABELS_POLL_FACTOR > 1
     assert poll_s(True, 9, False, 0.7, 3.0, 0.2) == 3.0
 
 
