@@ -8,8 +8,9 @@ them: a run is live while its owner process (the worker, see multilabel/worker.p
 Workers come from a forkserver that has imported torch and the engine once (multilabel/forkserver.py, with
 ``multilabel._preload`` as its preload), so a start costs a fork and the data's transfer, well under a second. Each
 worker gets ``worker.threads_for(live runs)`` torch threads: max(1, cores // live runs, itself included), capped by
-$OMP_NUM_THREADS when set, and re-sizes them every second as runs start and end (worker.ThreadShare), so the live
-runs together use the cores without oversubscribing them. Workers run at nice 5, below the server.
+$OMP_NUM_THREADS when set and by the work of one step (one thread per worker.MACS_PER_THREAD), and re-sizes them
+every second as runs start and end (worker.ThreadShare), so the live runs together use the cores without
+oversubscribing them. Workers run at nice 5, below the server.
 
 Control: ``pause``/``resume``/``step`` write the run's pause request to the store, which the worker polls
 (worker.PauseFlag), so any process can pause any live run and a pause survives page reloads and server restarts.
@@ -218,11 +219,12 @@ class SessionRegistry:
 
     def _launch(self, run_id: str, config: TrainConfig, data: Dataset,
                 resume_from: str | None = None, trackers: Any = None) -> TrainingSession:
-        from .worker import checkpoint_every_s, env_thread_cap, threads_for, worker_main
+        from .worker import checkpoint_every_s, env_thread_cap, run_macs, threads_for, worker_main
 
         cap = env_thread_cap()
         every_s = self.checkpoint_every_s if self.checkpoint_every_s is not None else checkpoint_every_s()
-        threads = self.threads_per_run or threads_for(len(self.store.training_run_ids()), cap)
+        threads = self.threads_per_run or threads_for(len(self.store.training_run_ids()), cap,
+                                                      run_macs(config, data.num_rows))
         ctx = worker_context()
         process = ctx.Process(target=worker_main, name=f"{WORKER_NAME}{run_id}", daemon=True,
                               args=(str(self.store.home), run_id, config, data, threads, every_s, cap,

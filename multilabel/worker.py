@@ -40,6 +40,7 @@ from .config import TrainConfig
 from .data import Dataset
 from .engine import TrainResult
 from .errors import MultilabelError
+from .stepper import resolve_auto
 from .store import RunStore
 
 PAUSE_POLL_S = 0.1  # how often a pause flag reads the store's pause request (the engine asks once per epoch)
@@ -252,14 +253,14 @@ def run_training(store: RunStore, run_id: str, config: TrainConfig, data: Datase
 class ThreadShare:
     """Keeps this worker's torch threads at its share of the cores as runs start and end.
 
-    Every REBALANCE_S: ``threads_for(live runs in the store, cap)``; torch.set_num_threads between steps. Sizing a
-    run only when it starts is not enough: a run started alone takes every core, and when three more start, its
-    OpenMP threads wait at every barrier for threads the OS has descheduled (measured on 2 cores: 0.03 epochs/s
-    for the 2-thread run beside 1.9 for each 1-thread run).
+    Every REBALANCE_S: ``threads_for(live runs in the store, cap, macs_per_step)``; torch.set_num_threads between
+    steps. Sizing a run only when it starts is not enough: a run started alone takes every core, and when three
+    more start, its OpenMP threads wait at every barrier for threads the OS has descheduled (measured on 2 cores:
+    0.03 epochs/s for the 2-thread run beside 1.9 for each 1-thread run).
     """
 
-    def __init__(self, store: RunStore, run_id: str, cap: Optional[int]) -> None:
-        self.store, self.run_id, self.cap = store, run_id, cap
+    def __init__(self, store: RunStore, run_id: str, cap: Optional[int], macs_per_step: Optional[int] = None) -> None:
+        self.store, self.run_id, self.cap, self.macs_per_step = store, run_id, cap, macs_per_step
         self._next = 0.0
 
     def __call__(self) -> None:
@@ -267,7 +268,8 @@ class ThreadShare:
         if now < self._next:
             return
         self._next = now + REBALANCE_S
-        want = threads_for(len(self.store.training_run_ids()), self.cap)  # a paused run leaves its cores
+        # A paused run leaves its cores.
+        want = threads_for(len(self.store.training_run_ids()), self.cap, self.macs_per_step)
         if want != torch.get_num_threads():
             torch.set_num_threads(want)
             self.store.update_info(self.run_id, {"threads": want})
@@ -342,7 +344,8 @@ def _own_and_train(store: RunStore, run_id: str, config: TrainConfig, data: Data
                    checkpoint_every: Optional[float], share_cap: Optional[int], share: bool,
                    resume_from: Optional[str], trackers: Any = None) -> Optional[str]:
     """Claim ``run_id`` for this process and train it; its outcome ('completed', ...) or None if it failed."""
-    stop = StopFlag(store, run_id, on_poll=ThreadShare(store, run_id, share_cap) if share else None)
+    share_by = ThreadShare(store, run_id, share_cap, run_macs(config, data.num_rows)) if share else None
+    stop = StopFlag(store, run_id, on_poll=share_by)
     # Handlers before claiming the run (a registry signals only a run's claimed owner), restored once it has ended.
     with stop.handling_signals():
         return _claim_and_train(store, run_id, config, data, stop, checkpoint_every, resume_from, trackers)
@@ -488,13 +491,30 @@ def cpu_cores() -> int:
         return os.cpu_count() or 1
 
 
-def threads_for(live_runs: int, cap: Optional[int] = None) -> int:
+# Multiply-adds per optimizer step that make one more torch thread pay in a worker (whose OpenMP threads sleep
+# while they wait, see _preload.py): below about this much work per thread, handing a step's pieces to a sleeping
+# thread costs more than it saves (benchmarks/README.md, "Threads of a run alone").
+MACS_PER_THREAD = 16_000_000
+
+
+def run_macs(config: TrainConfig, n_rows: int) -> int:
+    """Multiply-adds of one optimizer step of ``config`` on ``n_rows`` rows (auto batch resolved, a batch larger
+    than the training rows clipped to them)."""
+    n_train = max(1, n_rows - max(1, int(round(n_rows * config.val_fraction))))
+    batch = min(resolve_auto(config, n_train).batch_size, n_train)
+    return config.replace(batch_size=batch).macs_per_step()
+
+
+def threads_for(live_runs: int, cap: Optional[int] = None, macs_per_step: Optional[int] = None) -> int:
     """Torch threads for a run started while ``live_runs`` runs (itself included) are live.
 
     max(1, cores // live_runs): together the live runs use the machine's cores without oversubscribing them
-    (runs started earlier keep the share they got). ``cap`` (e.g. from $OMP_NUM_THREADS) bounds it.
+    (runs started earlier keep the share they got). ``cap`` (e.g. from $OMP_NUM_THREADS) bounds it, and so does
+    ``macs_per_step`` (run_macs): one thread per MACS_PER_THREAD multiply-adds of a step, at least one.
     """
     threads = max(1, cpu_cores() // max(1, live_runs))
+    if macs_per_step is not None:
+        threads = min(threads, max(1, macs_per_step // MACS_PER_THREAD))
     return min(threads, cap) if cap else threads
 
 

@@ -5,6 +5,7 @@ Deadlines here are safety nets for a child that never gets going, never speed ch
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import subprocess
@@ -18,8 +19,8 @@ import pytest
 import torch
 from torch import nn
 
-from multilabel import Dataset, load_checkpoint, make_synthetic, train
-from multilabel import worker
+from multilabel import Dataset, TrainConfig, load_checkpoint, make_synthetic, train
+from multilabel import stepper, worker
 from multilabel.engine import split_indices
 from multilabel.session import SessionRegistry
 from multilabel.jobs import owner_pid
@@ -237,6 +238,18 @@ def test_threads_share_the_cores_among_live_runs(monkeypatch):
     monkeypatch.setattr(worker, "cpu_cores", lambda: 8)
     assert [worker.threads_for(n) for n in (1, 2, 3, 4, 8, 9)] == [8, 4, 2, 2, 1, 1]
     assert worker.threads_for(1, cap=3) == 3 and worker.threads_for(4, cap=3) == 2
+    # A step too small to split: one thread per MACS_PER_THREAD multiply-adds, at least one.
+    per = worker.MACS_PER_THREAD
+    assert [worker.threads_for(1, macs_per_step=m) for m in (0, per - 1, per, 3 * per, 100 * per)] == [1, 1, 1, 3, 8]
+    assert worker.threads_for(4, macs_per_step=100 * per) == 2 and worker.threads_for(1, 2, 100 * per) == 2
+
+
+def test_the_work_of_a_step_counts_the_batch_the_run_uses():
+    config = TrainConfig(input_size=10, hidden_size=20, num_outputs=5, batch_size=64, val_fraction=0.2).validate()
+    assert worker.run_macs(config, 1000) == 64 * (10 * 20 + 20 * 5)
+    assert worker.run_macs(config.replace(batch_size=4096), 1000) == 800 * (10 * 20 + 20 * 5)  # all 800 train rows
+    auto = stepper.auto_batch_size(800)
+    assert worker.run_macs(config.replace(batch_size=0), 1000) == auto * (10 * 20 + 20 * 5)
 
 
 def test_worker_niceness_comes_from_the_environment_and_a_bad_value_falls_back_in_one_line(monkeypatch, capsys):
@@ -330,6 +343,10 @@ def test_live_runs_share_the_cores_and_a_run_alone_takes_them_back(store, small_
     monkeypatch.delenv("OMP_NUM_THREADS")  # no cap: each worker takes its share of this machine's cores
     cores = worker.cpu_cores()
     registry = SessionRegistry(store)
+    # A net wide enough that a step of it splits over every core (worker.MACS_PER_THREAD per thread).
+    hidden = -(-cores * worker.MACS_PER_THREAD // (320 * (6 + 3)))
+    make_config = functools.partial(make_config, hidden_size=hidden, batch_size=320)
+    assert worker.run_macs(make_config(), small_data.num_rows) >= cores * worker.MACS_PER_THREAD
     first = registry.start(make_config(epochs=100_000), small_data)
     try:
         wait_for(lambda: registry.view(first.run_id).info.get("threads") == cores, "the first run to take every core")
