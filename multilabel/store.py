@@ -333,7 +333,7 @@ class RunStore(QueueMixin):
         """One more epoch, then wait: pauses the run after the epoch following those done (or already asked for).
 
         ``until``: pause after that epoch instead (never earlier than a step already asked for). A page passes the
-        target it computed when it drew its button, so the same click delivered twice asks for one epoch, not two.
+        epoch after the one logged (RunView.next_step), so the same click delivered twice asks for one epoch.
         """
         with self._tx() as db:
             if until is None:
