@@ -82,8 +82,11 @@ def render(job: dict, home: Path) -> None:
     if not trials:
         st.info("Waiting for the first trial… (each trial trains on every split before it counts)")
         return
-    st.dataframe(sv.trials_display(trials[::-1]), hide_index=True, key="search_trials_table", column_config={
-                     c: st.column_config.Column(label, width=px) for c, (label, px) in sv.TABLE_COLUMNS.items()})
+    # A missing number (a pruned, running or waiting trial's objective) is an empty cell, not the word "None".
+    st.dataframe(sv.trials_table(trials[::-1]), hide_index=True, key="search_trials_table", placeholder="",
+                 column_config={c: (st.column_config.NumberColumn(label, width=px, format=sv.TABLE_FORMATS[c])
+                                    if c in sv.TABLE_FORMATS else st.column_config.Column(label, width=px))
+                                for c, (label, px) in sv.TABLE_COLUMNS.items()})
     left, right = st.columns(2)
     left.plotly_chart(search_progress_figure(trials), key="search_progress")
     completed = sv.completed(trials)

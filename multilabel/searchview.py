@@ -18,9 +18,11 @@ POLL_S, POLL_MAX_S, POLL_SHARE = 1.0, 5.0, 0.1
 
 # Numbers in the trials table, and short headers with widths (pixels) so that every column fits the page's width at
 # 1400 px: the knobs' own names (learning_rate, threshold_mode) made the last columns fall off the right edge.
-TABLE_FORMATS = {"objective": "{:.4f}", "Hamming": "{:.4f}", "micro-F1": "{:.4f}", "learning_rate": "{:.2e}",
-                 "weight_decay": "{:.2e}", "dropout": "{:.2f}", "input_noise": "{:.2f}", "best epoch": "{:.1f}",
-                 "duration (s)": "{:.1f}"}
+# How the trials table prints its number columns (printf style, as st.column_config.NumberColumn takes them); the
+# cells stay numbers, so sorting by a column's header sorts by value (as text, 1.00e-03 came before 3.00e-04).
+TABLE_FORMATS = {"objective": "%.4f", "Hamming": "%.4f", "micro-F1": "%.4f", "learning_rate": "%.2e",
+                 "weight_decay": "%.2e", "dropout": "%.2f", "input_noise": "%.2f", "best epoch": "%.1f",
+                 "duration (s)": "%.1f"}
 TABLE_COLUMNS = {"trial": ("trial", 45), "state": ("state", 72), "objective": ("objective", 72),
                  "Hamming": ("Hamming", 70), "micro-F1": ("micro-F1", 68), "hidden_size": ("hidden", 58),
                  "learning_rate": ("lr", 68), "weight_decay": ("decay", 68), "dropout": ("dropout", 58),
@@ -195,19 +197,6 @@ def trials_table(trials: list[Mapping[str, Any]], space: Mapping[str, tuple[str,
         row.update({"best epoch": t["best_epoch"], "duration (s)": t["duration_s"]})
         rows.append(row)
     return pd.DataFrame(rows)
-
-
-def trials_display(trials: list[Mapping[str, Any]], space: Mapping[str, tuple[str, Any]] = search.SPACE
-                   ) -> pd.DataFrame:
-    """``trials_table`` as the page shows it: every number in ``TABLE_FORMATS`` as text, a missing one (a pruned,
-    running or waiting trial's objective) as an empty cell. st.dataframe draws a missing number as the word "None"
-    whatever a Styler says, so the page cannot leave them numbers."""
-    table = trials_table(trials, space)
-    for column, fmt in TABLE_FORMATS.items():
-        if column in table.columns:
-            table[column] = [("" if value is None or pd.isna(value) else fmt.format(value))
-                             for value in table[column].tolist()]
-    return table
 
 
 def completed(trials: list[Mapping[str, Any]]) -> int:

@@ -103,13 +103,17 @@ def test_a_search_runs_in_the_background_shows_trials_stops_and_hands_its_ensemb
     assert "status: **running**" in text(at)
     table = trials_shown(at)
     assert {"trial", "state", "objective", "Hamming", "micro-F1", *search.SPACE, "duration (s)"} <= set(table.columns)
-    # st.dataframe would draw a missing number (a waiting or pruned trial's objective) as the word "None".
-    assert not table.isna().any().any() and (table.loc[table["state"] == "waiting", "objective"] == "").all()
+    # A missing number (a waiting or pruned trial's objective) stays missing and is drawn as an empty cell: without
+    # a placeholder st.dataframe draws the word "None".
+    proto = next(d.proto for d in at.dataframe if "objective" in d.value.columns)
+    assert proto.HasField("placeholder") and proto.placeholder == ""
+    assert table.loc[table["state"] == "waiting", "objective"].isna().all()
+    assert not table.loc[table["state"] == "complete", ["objective", "Hamming", "micro-F1"]].isna().any().any()
     # The table shows what the study in the run store's SQLite file holds.
     summary = search.study_summary(search.default_storage(home), "search-1")
     stored = {t["number"]: t for t in summary["trials"] if t["state"] == "COMPLETE"}
     for _, row in table[table["state"] == "complete"].iterrows():
-        assert row["objective"] == f"{stored[row['trial']]['value']:.4f}"
+        assert row["objective"] == pytest.approx(stored[row["trial"]]["value"])
         assert row["hidden_size"] == str(stored[row["trial"]]["params"]["hidden_size"])
     figures = charts(at)
     assert figures["search_parallel"]["data"][0]["type"] == "parcoords"

@@ -140,18 +140,20 @@ def test_trials_table_keeps_categorical_knobs_as_text_and_missing_values_empty()
     assert set(sv.TABLE_COLUMNS) >= set(table.columns) - {"learning_rate"} | set(search.SPACE)
 
 
-def test_trials_display_shows_numbers_as_text_and_a_missing_value_as_an_empty_cell():
-    # st.dataframe draws a missing number as the word "None" whatever a Styler's na_rep says: the page shows text.
+def test_the_trials_table_keeps_numbers_as_numbers_and_the_page_prints_them_with_its_formats():
+    # Numbers, so that sorting by a column's header sorts by value; a missing one stays missing (the page's
+    # st.dataframe draws it as an empty cell, placeholder="").
     trials = [{"number": 0, "state": "COMPLETE", "value": 0.31234, "hamming": 0.1, "micro_f1": 0.8,
-               "params": {"learning_rate": 1e-3, "dropout": 0.3}, "best_epoch": 5, "duration_s": 1.54},
+               "params": {"learning_rate": 3e-4, "dropout": 0.3}, "best_epoch": 5, "duration_s": 1.54},
               {"number": 1, "state": "PRUNED", "value": None, "hamming": None, "micro_f1": None,
                "params": {"learning_rate": 2e-3, "dropout": 0.1}, "best_epoch": None, "duration_s": 0.4}]
-    table = sv.trials_display(trials)
-    assert not table.isna().any().any()
-    assert table.loc[0, ["objective", "Hamming", "micro-F1", "best epoch", "duration (s)"]].tolist() == [
-        "0.3123", "0.1000", "0.8000", "5.0", "1.5"]
-    assert table.loc[1, ["objective", "Hamming", "micro-F1", "best epoch"]].tolist() == ["", "", "", ""]
-    assert table.loc[1, "learning_rate"] == "2.00e-03" and table.loc[1, "duration (s)"] == "0.4"
+    table = sv.trials_table(trials)
+    assert table.loc[1, ["objective", "Hamming", "micro-F1", "best epoch"]].isna().all()
+    assert table.sort_values("learning_rate")["trial"].tolist() == [0, 1]  # 3e-4 before 2e-3
+    printed = {c: sv.TABLE_FORMATS[c] % table.loc[0, c] for c in sv.TABLE_FORMATS
+               if c in table.columns and pd.notna(table.loc[0, c])}  # knobs this trial did not set are missing
+    assert printed == {"objective": "0.3123", "Hamming": "0.1000", "micro-F1": "0.8000", "learning_rate": "3.00e-04",
+                       "dropout": "0.30", "best epoch": "5.0", "duration (s)": "1.5"}
     assert sv.knob_text("batch_size", 0) == "auto" and sv.knob_text("batch_size", 256) == "256"
     assert sv.knob_text("hidden_size", None) == ""
 
