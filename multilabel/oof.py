@@ -22,6 +22,7 @@ from .checkpoint import TrainedModel
 from .config import TrainConfig
 from .data import Dataset, Standardizer
 from .engine import train
+from .threads import run_macs, step_threads
 
 EPS = 1e-7
 
@@ -45,7 +46,8 @@ def fold_bag(config: TrainConfig, data: Dataset, folds: int, stop: Optional[thre
         if stop is not None and stop.is_set() and nets:
             break
         val_idx = fold_rows(data.num_rows, config.val_fraction, fold)
-        result = train(config.replace(seed=fold, eval_every=config.epochs), data, val_rows=val_idx, stop=stop)
+        with step_threads(run_macs(config, data.num_rows)):  # as the search's trials
+            result = train(config.replace(seed=fold, eval_every=config.epochs), data, val_rows=val_idx, stop=stop)
         nets.append(result.trained)
         oof[val_idx] = result.trained.predict_proba(data.X[val_idx])
     return FoldBag(nets, oof)

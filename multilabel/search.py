@@ -50,6 +50,7 @@ from .engine import train
 from .refit import refit
 from .errors import MultilabelError
 from .metrics import tune_thresholds
+from .threads import run_macs, step_threads
 
 # The trial value: "bce" (held-out binary cross-entropy: smooth, so a few hundred held-out rows rank configurations
 # far more reliably than their Hamming loss or F1) or "mix" ((hamming + 1 - micro_f1) / 2). Chosen on
@@ -209,6 +210,10 @@ def make_objective(data: Dataset, base: TrainConfig, folds: int,
 
     def objective(trial: optuna.Trial) -> float:
         config = suggest(trial, base, target)
+        with step_threads(run_macs(config, data.num_rows)):
+            return run_trial(trial, config)
+
+    def run_trial(trial: optuna.Trial, config: TrainConfig) -> float:
         scores, best_epochs, thresholds, pooled = [], [], [], []
         pruner = MedianCurves(trial)  # the completed trials' curves, read once for the whole trial
         curve: list[list[float]] = []  # [step, validation loss] of every epoch, stored with the trial if it completes
@@ -608,11 +613,12 @@ def build_ensemble(data: Dataset, study: optuna.Study, members: int = 5, mode: s
         elif oof_cut is not None:
             cut = [oof_cut] * data.Y.shape[1]
         epochs = max(1, round(trial.user_attrs["best_epoch"]))
-        if per_config == 1:  # one net: the plain refit (its seed is the member's index, as before)
-            fitted.append(refit(config.replace(seed=i), data, epochs, thresholds=cut, stop=stop))
-        else:  # k seeds of one configuration trained together as one stacked model (multilabel.batched)
-            fitted += refit_seeds(config, data, epochs, [i * per_config + s for s in range(per_config)],
-                                  thresholds=cut, stop=stop)
+        with step_threads(per_config * run_macs(config, data.num_rows)):  # the stacked nets' step, all of them
+            if per_config == 1:  # one net: the plain refit (its seed is the member's index, as before)
+                fitted.append(refit(config.replace(seed=i), data, epochs, thresholds=cut, stop=stop))
+            else:  # k seeds of one configuration trained together as one stacked model (multilabel.batched)
+                fitted += refit_seeds(config, data, epochs, [i * per_config + s for s in range(per_config)],
+                                      thresholds=cut, stop=stop)
     return ensemble(fitted, {"study": study.study_name,  # the trial of every net, in order
                              "trials": [t.number for t in chosen for _ in range(per_config)][:len(fitted)],
                              "seeds_per_trial": per_config, "threshold": threshold, "cut": oof_cut,

@@ -40,8 +40,8 @@ from .config import TrainConfig
 from .data import Dataset
 from .engine import TrainResult
 from .errors import MultilabelError
-from .stepper import resolve_auto
 from .store import RunStore
+from .threads import MACS_PER_THREAD, run_macs
 
 PAUSE_POLL_S = 0.1  # how often a pause flag reads the store's pause request (the engine asks once per epoch)
 STOP_POLL_S = 0.25  # how often the stop flag reads the store's stop request (signals arrive at once)
@@ -489,20 +489,6 @@ def cpu_cores() -> int:
         return len(os.sched_getaffinity(0))
     except (AttributeError, OSError):  # pragma: no cover - not Linux
         return os.cpu_count() or 1
-
-
-# Multiply-adds per optimizer step that make one more torch thread pay in a worker (whose OpenMP threads sleep
-# while they wait, see _preload.py): below about this much work per thread, handing a step's pieces to a sleeping
-# thread costs more than it saves (benchmarks/README.md, "Threads of a run alone").
-MACS_PER_THREAD = 16_000_000
-
-
-def run_macs(config: TrainConfig, n_rows: int) -> int:
-    """Multiply-adds of one optimizer step of ``config`` on ``n_rows`` rows (auto batch resolved, a batch larger
-    than the training rows clipped to them)."""
-    n_train = max(1, n_rows - max(1, int(round(n_rows * config.val_fraction))))
-    batch = min(resolve_auto(config, n_train).batch_size, n_train)
-    return config.replace(batch_size=batch).macs_per_step()
 
 
 def threads_for(live_runs: int, cap: Optional[int] = None, macs_per_step: Optional[int] = None) -> int:

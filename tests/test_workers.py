@@ -19,8 +19,8 @@ import pytest
 import torch
 from torch import nn
 
-from multilabel import Dataset, TrainConfig, load_checkpoint, make_synthetic, train
-from multilabel import stepper, worker
+from multilabel import Dataset, load_checkpoint, make_synthetic, train
+from multilabel import worker
 from multilabel.engine import split_indices
 from multilabel.session import SessionRegistry
 from multilabel.jobs import owner_pid
@@ -242,14 +242,6 @@ def test_threads_share_the_cores_among_live_runs(monkeypatch):
     per = worker.MACS_PER_THREAD
     assert [worker.threads_for(1, macs_per_step=m) for m in (0, per - 1, per, 3 * per, 100 * per)] == [1, 1, 1, 3, 8]
     assert worker.threads_for(4, macs_per_step=100 * per) == 2 and worker.threads_for(1, 2, 100 * per) == 2
-
-
-def test_the_work_of_a_step_counts_the_batch_the_run_uses():
-    config = TrainConfig(input_size=10, hidden_size=20, num_outputs=5, batch_size=64, val_fraction=0.2).validate()
-    assert worker.run_macs(config, 1000) == 64 * (10 * 20 + 20 * 5)
-    assert worker.run_macs(config.replace(batch_size=4096), 1000) == 800 * (10 * 20 + 20 * 5)  # all 800 train rows
-    auto = stepper.auto_batch_size(800)
-    assert worker.run_macs(config.replace(batch_size=0), 1000) == auto * (10 * 20 + 20 * 5)
 
 
 def test_worker_niceness_comes_from_the_environment_and_a_bad_value_falls_back_in_one_line(monkeypatch, capsys):

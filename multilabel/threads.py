@@ -1,0 +1,41 @@
+"""How many torch threads a training step is worth: one per MACS_PER_THREAD multiply-adds of a step.
+
+On a CPU, a small step split over several OpenMP threads loses more at every barrier than the extra cores give:
+with threads that sleep while they wait (the workers', see _preload.py) a 2-thread run of a small net trained 2.5x
+slower than on one thread; with threads that spin (torch's default), 2 threads beside one busy process fell 11x
+(benchmarks/README.md, "Threads of a run alone" and "Threads of a search's trials"). Used by the workers
+(worker.threads_for) and by a search's trials (search.make_objective).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Iterator
+
+import torch
+
+from .config import TrainConfig
+from .stepper import resolve_auto
+
+# Multiply-adds per optimizer step that make one more torch thread pay (measured on 2 cores, both wait policies).
+MACS_PER_THREAD = 16_000_000
+
+
+def run_macs(config: TrainConfig, n_rows: int) -> int:
+    """Multiply-adds of one optimizer step of ``config`` on ``n_rows`` rows (auto batch resolved, a batch larger
+    than the training rows clipped to them)."""
+    n_train = max(1, n_rows - max(1, int(round(n_rows * config.val_fraction))))
+    batch = min(resolve_auto(config, n_train).batch_size, n_train)
+    return config.replace(batch_size=batch).macs_per_step()
+
+
+@contextlib.contextmanager
+def step_threads(macs_per_step: int) -> Iterator[int]:
+    """Within the block, at most one torch thread per MACS_PER_THREAD multiply-adds of a step, never more than this
+    process has now (a share of the cores, $OMP_NUM_THREADS); the threads it had are restored after."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(max(1, min(before, macs_per_step // MACS_PER_THREAD)))
+    try:
+        yield torch.get_num_threads()
+    finally:
+        torch.set_num_threads(before)
