@@ -121,6 +121,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .engine import check_rows
     from .progress import EpochProgress
     from .store import RunStore
+    from .threads import run_macs, step_threads
     from .tracking import TrackerSpec, Trackers, check_installed
     from .worker import PauseFlag, StopFlag, run_training
 
@@ -170,9 +171,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     try:
         # Pause / One epoch on the dashboard hold this run between epochs too (worker.PauseFlag polls the store).
         pause = PauseFlag(store, run_id, epoch_done=resume.epoch if resume is not None else 0)
-        result = run_training(store, run_id, config, data, stop, on_epoch=bar if bar is not None else None,
-                              pause=pause, resume=resume, on_refit=bar.refit if bar is not None else None,
-                              trackers=trackers)
+        with step_threads(run_macs(config, data.num_rows)):  # a small net beside a busy process: one thread
+            result = run_training(store, run_id, config, data, stop, on_epoch=bar if bar is not None else None,
+                                  pause=pause, resume=resume, on_refit=bar.refit if bar is not None else None,
+                                  trackers=trackers)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

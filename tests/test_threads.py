@@ -55,3 +55,20 @@ def test_a_search_trains_a_small_net_on_one_thread_and_gives_the_process_its_thr
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_cli_train_trains_a_small_net_on_one_thread_and_gives_the_threads_back(monkeypatch, tmp_path, capsys):
+    from multilabel import cli, worker
+
+    seen: list[int] = []
+    real = worker.run_training
+    monkeypatch.setattr(worker, "run_training", lambda *a, **k: (seen.append(torch.get_num_threads()),
+                                                                  real(*a, **k))[1])
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        assert cli.main(["train", "--synthetic", "--samples", "300", "--input-size", "6", "--num-outputs", "3",
+                         "--epochs", "2", "--store", str(tmp_path), "--quiet"]) == 0
+        assert seen == [1] and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
