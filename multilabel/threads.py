@@ -1,10 +1,10 @@
 """How many torch threads a training step is worth: one per MACS_PER_THREAD multiply-adds of a step.
 
 On a CPU, a small step split over several OpenMP threads loses more at every barrier than the extra cores give:
-with threads that sleep while they wait (the workers', see _preload.py) a 2-thread run of a small net trained 2.5x
-slower than on one thread; with threads that spin (torch's default), 2 threads beside one busy process fell 11x
-(benchmarks/README.md, "Threads of a run alone" and "Threads of a search's trials"). Used by the workers
-(worker.threads_for) and by a search's trials (search.make_objective).
+with threads that sleep while they wait (the workers', see _preload.py) a small net trains slower on 2 threads
+than on one; with threads that spin (torch's default), 2 threads beside one busy process wait for each other at
+every step (benchmarks/README.md, "Threads of a run alone" and "Threads of a search's trials"). Used by the
+workers (worker.threads_for), a search's trials and ensemble (search.py, oof.py) and ``multilabel train``.
 """
 
 from __future__ import annotations
