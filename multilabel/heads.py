@@ -21,6 +21,7 @@ from .engine import split_indices
 from .errors import MultilabelError
 from .metrics import evaluate
 from .model import MLP
+from .threads import step_threads
 
 HEADS = ("sigmoid", "softmax")
 HEAD_TITLES = {"sigmoid": "sigmoid per label (BCEWithLogits)", "softmax": "softmax over labels (CrossEntropy)"}
@@ -120,31 +121,33 @@ def compare_heads(data: Dataset, hidden_size: int = 32, epochs: int = 30, learni
     train_loss: dict[str, list[float]] = {}
     val_loss: dict[str, list[float]] = {}
     val_probs: dict[str, torch.Tensor] = {}
-    for head in HEADS:
-        loss_fn, target = losses[head]
-        with torch.random.fork_rng(devices=[]):  # seed the initial weights without touching the caller's RNG
-            torch.manual_seed(seed)
-            model = MLP(data.X.shape[1], hidden_size, num_labels)
-        optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
-        gen = torch.Generator().manual_seed(seed)  # same batches, in the same order, for both heads
-        train_loss[head], val_loss[head] = [], []
-        for _ in range(epochs):
-            model.train()
-            perm = tr[torch.randperm(len(tr), generator=gen)]
-            total = torch.zeros(())
-            for start in range(0, len(perm), batch_size):
-                idx = perm[start:start + batch_size]
-                loss = loss_fn(model(X[idx]), target[idx])
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                total += loss.detach() * len(idx)
-            model.eval()
-            with torch.no_grad():
-                logits = model(X[va])
-                val_loss[head].append(float(loss_fn(logits, target[va])))
-            train_loss[head].append(float(total) / len(perm))
-        val_probs[head] = _activate(head, logits)
+    # A small net: on one thread (threads.py). It trains in the page's script run, in the server process.
+    with step_threads(batch_size * (data.X.shape[1] * hidden_size + hidden_size * num_labels)):
+        for head in HEADS:
+            loss_fn, target = losses[head]
+            with torch.random.fork_rng(devices=[]):  # seed the initial weights without touching the caller's RNG
+                torch.manual_seed(seed)
+                model = MLP(data.X.shape[1], hidden_size, num_labels)
+            optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
+            gen = torch.Generator().manual_seed(seed)  # same batches, in the same order, for both heads
+            train_loss[head], val_loss[head] = [], []
+            for _ in range(epochs):
+                model.train()
+                perm = tr[torch.randperm(len(tr), generator=gen)]
+                total = torch.zeros(())
+                for start in range(0, len(perm), batch_size):
+                    idx = perm[start:start + batch_size]
+                    loss = loss_fn(model(X[idx]), target[idx])
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    optimizer.step()
+                    total += loss.detach() * len(idx)
+                model.eval()
+                with torch.no_grad():
+                    logits = model(X[va])
+                    val_loss[head].append(float(loss_fn(logits, target[va])))
+                train_loss[head].append(float(total) / len(perm))
+            val_probs[head] = _activate(head, logits)
 
     Y_val = Y[va]
     cut = [THRESHOLD] * num_labels

@@ -10,6 +10,7 @@ workers (worker.threads_for), a search's trials and ensemble (search.py, oof.py)
 from __future__ import annotations
 
 import contextlib
+import threading
 from typing import Iterator
 
 import torch
@@ -29,13 +30,25 @@ def run_macs(config: TrainConfig, n_rows: int) -> int:
     return config.replace(batch_size=batch).macs_per_step()
 
 
+_lock = threading.Lock()
+_open = [0, 0]  # blocks open in this process, and the threads it had before the first of them
+
+
 @contextlib.contextmanager
 def step_threads(macs_per_step: int) -> Iterator[int]:
     """Within the block, at most one torch thread per MACS_PER_THREAD multiply-adds of a step, never more than this
-    process has now (a share of the cores, $OMP_NUM_THREADS); the threads it had are restored after."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(max(1, min(before, macs_per_step // MACS_PER_THREAD)))
+    process had (a share of the cores, $OMP_NUM_THREADS); restored when the last open block ends. Torch's thread
+    count is the process's: blocks may overlap in threads (two pages' script runs in the server)."""
+    with _lock:
+        if _open[0] == 0:
+            _open[1] = torch.get_num_threads()
+        _open[0] += 1
+        torch.set_num_threads(max(1, min(_open[1], macs_per_step // MACS_PER_THREAD)))
+        threads = torch.get_num_threads()
     try:
-        yield torch.get_num_threads()
+        yield threads
     finally:
-        torch.set_num_threads(before)
+        with _lock:
+            _open[0] -= 1
+            if _open[0] == 0:
+                torch.set_num_threads(_open[1])

@@ -72,3 +72,35 @@ def test_cli_train_trains_a_small_net_on_one_thread_and_gives_the_threads_back(m
         assert seen == [1] and torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_overlapping_blocks_restore_the_threads_when_the_last_one_ends():
+    # Torch's thread count is per process: two script runs of the server may overlap their blocks.
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(3)
+        first, second = step_threads(2 * MACS_PER_THREAD), step_threads(0)
+        assert first.__enter__() == 2
+        assert second.__enter__() == 1
+        first.__exit__(None, None, None)
+        assert torch.get_num_threads() == 1  # the second block is still open
+        second.__exit__(None, None, None)
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_sigmoid_vs_softmax_trains_its_small_nets_on_one_thread(monkeypatch):
+    # The page trains both heads in the server's script run: on 2 threads beside a busy process it took seconds.
+    from multilabel import heads
+
+    seen: list[int] = []
+    real = heads._activate
+    monkeypatch.setattr(heads, "_activate", lambda *a: (seen.append(torch.get_num_threads()), real(*a))[1])
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        heads.compare_heads(heads.demo_data(rows=300), epochs=2)
+        assert seen == [1, 1] and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
