@@ -121,7 +121,7 @@ def compare_heads(data: Dataset, hidden_size: int = 32, epochs: int = 30, learni
     train_loss: dict[str, list[float]] = {}
     val_loss: dict[str, list[float]] = {}
     val_probs: dict[str, torch.Tensor] = {}
-    # A small net: on one thread (threads.py). It trains in the page's script run, in the server process.
+    # On the threads its step is worth (threads.py): it trains in the page's script run, in the server process.
     with step_threads(batch_size * (data.X.shape[1] * hidden_size + hidden_size * num_labels)):
         for head in HEADS:
             loss_fn, target = losses[head]
