@@ -1,5 +1,5 @@
 """How fast does a run alone train in its worker process, with the threads the registry gives it (one per
-worker.MACS_PER_THREAD multiply-adds of a step, at most every core) against every core?
+threads.MACS_PER_THREAD multiply-adds of a step, at most every core) against every core?
 
 Workers come from the forkserver, whose OpenMP threads sleep while they wait (multilabel/_preload.py). Each case
 starts one run through SessionRegistry, as the Train page does, waits for its second epoch, then counts the epochs
@@ -23,7 +23,8 @@ sys.path.insert(0, str(REPO))
 from multilabel import TrainConfig, make_synthetic  # noqa: E402
 from multilabel.session import SessionRegistry  # noqa: E402
 from multilabel.store import RunStore  # noqa: E402
-from multilabel.worker import cpu_cores, run_macs  # noqa: E402
+from multilabel.threads import run_macs  # noqa: E402
+from multilabel.worker import cpu_cores  # noqa: E402
 
 # (what, rows, features, hidden, labels, batch); batch 0 = auto, the default.
 CASES = [

@@ -8,7 +8,7 @@ them: a run is live while its owner process (the worker, see multilabel/worker.p
 Workers come from a forkserver that has imported torch and the engine once (multilabel/forkserver.py, with
 ``multilabel._preload`` as its preload), so a start costs a fork and the data's transfer, well under a second. Each
 worker gets ``worker.threads_for(live runs)`` torch threads: max(1, cores // live runs, itself included), capped by
-$OMP_NUM_THREADS when set and by the work of one step (one thread per worker.MACS_PER_THREAD), and re-sizes them
+$OMP_NUM_THREADS when set and by the work of one step (one thread per threads.MACS_PER_THREAD), and re-sizes them
 every second as runs start and end (worker.ThreadShare), so the live runs together use the cores without
 oversubscribing them. Workers run at nice 5, below the server.
 
@@ -219,7 +219,8 @@ class SessionRegistry:
 
     def _launch(self, run_id: str, config: TrainConfig, data: Dataset,
                 resume_from: str | None = None, trackers: Any = None) -> TrainingSession:
-        from .worker import checkpoint_every_s, env_thread_cap, run_macs, threads_for, worker_main
+        from .threads import run_macs
+        from .worker import checkpoint_every_s, env_thread_cap, threads_for, worker_main
 
         cap = env_thread_cap()
         every_s = self.checkpoint_every_s if self.checkpoint_every_s is not None else checkpoint_every_s()

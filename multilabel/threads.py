@@ -30,6 +30,11 @@ def run_macs(config: TrainConfig, n_rows: int) -> int:
     return config.replace(batch_size=batch).macs_per_step()
 
 
+def threads_worth(macs_per_step: int) -> int:
+    """Torch threads a step of ``macs_per_step`` multiply-adds is worth: one per MACS_PER_THREAD, at least one."""
+    return max(1, macs_per_step // MACS_PER_THREAD)
+
+
 _lock = threading.Lock()
 _open = [0, 0]  # blocks open in this process, and the threads it had before the first of them
 
@@ -43,7 +48,7 @@ def step_threads(macs_per_step: int) -> Iterator[int]:
         if _open[0] == 0:
             _open[1] = torch.get_num_threads()
         _open[0] += 1
-        torch.set_num_threads(max(1, min(_open[1], macs_per_step // MACS_PER_THREAD)))
+        torch.set_num_threads(min(_open[1], threads_worth(macs_per_step)))
         threads = torch.get_num_threads()
     try:
         yield threads

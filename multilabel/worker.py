@@ -41,7 +41,7 @@ from .data import Dataset
 from .engine import TrainResult
 from .errors import MultilabelError
 from .store import RunStore
-from .threads import MACS_PER_THREAD, run_macs
+from .threads import run_macs, threads_worth
 
 PAUSE_POLL_S = 0.1  # how often a pause flag reads the store's pause request (the engine asks once per epoch)
 STOP_POLL_S = 0.25  # how often the stop flag reads the store's stop request (signals arrive at once)
@@ -496,11 +496,11 @@ def threads_for(live_runs: int, cap: Optional[int] = None, macs_per_step: Option
 
     max(1, cores // live_runs): together the live runs use the machine's cores without oversubscribing them
     (runs started earlier keep the share they got). ``cap`` (e.g. from $OMP_NUM_THREADS) bounds it, and so does
-    ``macs_per_step`` (run_macs): one thread per MACS_PER_THREAD multiply-adds of a step, at least one.
+    ``macs_per_step`` (run_macs): threads.threads_worth, one per threads.MACS_PER_THREAD multiply-adds of a step.
     """
     threads = max(1, cpu_cores() // max(1, live_runs))
     if macs_per_step is not None:
-        threads = min(threads, max(1, macs_per_step // MACS_PER_THREAD))
+        threads = min(threads, threads_worth(macs_per_step))
     return min(threads, cap) if cap else threads
 
 

@@ -57,7 +57,7 @@ def test_a_search_trains_a_small_net_on_one_thread_and_gives_the_process_its_thr
         torch.set_num_threads(before)
 
 
-def test_cli_train_trains_a_small_net_on_one_thread_and_gives_the_threads_back(monkeypatch, tmp_path, capsys):
+def test_cli_train_trains_a_small_net_on_one_thread_and_gives_the_threads_back(monkeypatch, tmp_path):
     from multilabel import cli, worker
 
     seen: list[int] = []

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from multilabel import Dataset, load_checkpoint, make_synthetic, train
-from multilabel import worker
+from multilabel import threads, worker
 from multilabel.engine import split_indices
 from multilabel.session import SessionRegistry
 from multilabel.jobs import owner_pid
@@ -239,7 +239,7 @@ def test_threads_share_the_cores_among_live_runs(monkeypatch):
     assert [worker.threads_for(n) for n in (1, 2, 3, 4, 8, 9)] == [8, 4, 2, 2, 1, 1]
     assert worker.threads_for(1, cap=3) == 3 and worker.threads_for(4, cap=3) == 2
     # A step too small to split: one thread per MACS_PER_THREAD multiply-adds, at least one.
-    per = worker.MACS_PER_THREAD
+    per = threads.MACS_PER_THREAD
     assert [worker.threads_for(1, macs_per_step=m) for m in (0, per - 1, per, 3 * per, 100 * per)] == [1, 1, 1, 3, 8]
     assert worker.threads_for(4, macs_per_step=100 * per) == 2 and worker.threads_for(1, 2, 100 * per) == 2
 
@@ -335,10 +335,10 @@ def test_live_runs_share_the_cores_and_a_run_alone_takes_them_back(store, small_
     monkeypatch.delenv("OMP_NUM_THREADS")  # no cap: each worker takes its share of this machine's cores
     cores = worker.cpu_cores()
     registry = SessionRegistry(store)
-    # A net wide enough that a step of it splits over every core (worker.MACS_PER_THREAD per thread).
-    hidden = -(-cores * worker.MACS_PER_THREAD // (320 * (6 + 3)))
+    # A net wide enough that a step of it splits over every core (threads.MACS_PER_THREAD per thread).
+    hidden = -(-cores * threads.MACS_PER_THREAD // (320 * (6 + 3)))
     make_config = functools.partial(make_config, hidden_size=hidden, batch_size=320)
-    assert worker.run_macs(make_config(), small_data.num_rows) >= cores * worker.MACS_PER_THREAD
+    assert threads.run_macs(make_config(), small_data.num_rows) >= cores * threads.MACS_PER_THREAD
     first = registry.start(make_config(epochs=100_000), small_data)
     try:
         wait_for(lambda: registry.view(first.run_id).info.get("threads") == cores, "the first run to take every core")
