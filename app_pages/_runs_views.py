@@ -3,6 +3,8 @@ metrics in parallel coordinates, and overlay curves; redrawn by a fragment while
 
 from __future__ import annotations
 
+from typing import Optional
+
 import pandas as pd
 
 import streamlit as st
@@ -15,6 +17,12 @@ from app_pages._shared import plain
 from app_pages._words import status_word
 
 LIVE_POLL_S = 2.0  # how often the table and curves refresh while some run trains
+# A browser session's first draw of the page sends the table alone and has the browser ask for the charts this long
+# after: loading plotly in a new tab holds the browser's main thread for seconds, and sent together the charts kept the
+# table off the screen; a shorter wait lets them overtake a table that a fresh browser is still loading
+# (benchmarks/README.md, "The Runs table before its charts").
+CHARTS_AFTER_S = 1.0
+CHARTS_DRAWN = "runs_charts_drawn"
 
 # Pickers show run names, and the browser keeps a picker's choice as the text it showed: after a rename that text
 # names no option, so the choice would be lost. Each rename therefore gives the pickers new keys and carries their
@@ -77,9 +85,22 @@ def controls(frame) -> tuple[ex.RunFilter, str, bool, list[str]]:
     return ex.RunFilter(tuple(statuses), tuple(data), text, ranges), sort, descending, visible or ["name"]
 
 
-def experiments_view(store: RunStore, live_at_start: bool) -> None:
+def poll_s(live_at_start: bool) -> Optional[float]:
+    """The fragment's ``run_every``: soon after a first draw (to add the charts), else every LIVE_POLL_S while live."""
+    if not st.session_state.get(CHARTS_DRAWN):
+        return CHARTS_AFTER_S
+    return LIVE_POLL_S if live_at_start else None
+
+
+def experiments_view(store: RunStore, live_at_start: bool, first_draw: bool = False) -> None:
     """Table, parallel coordinates and overlay curves of the filtered runs (re-drawn by each poll while live);
-    ``live_at_start``: whether some run trained when the page was drawn (a change redraws the whole page)."""
+    ``live_at_start``: whether some run trained when the page was drawn (a change redraws the whole page);
+    ``first_draw``: the session's first draw of the page, which shows the table and leaves the charts to the call
+    that the browser's timer makes once it has the table (that call redraws the whole page, charts included)."""
+    if first_draw:
+        if st.session_state.get(CHARTS_DRAWN):
+            st.rerun()
+        st.session_state[CHARTS_DRAWN] = True
     fresh = store.list_runs()
     live_now = store.live_run_ids()
     if bool(live_now) != live_at_start:
@@ -101,6 +122,9 @@ def experiments_view(store: RunStore, live_at_start: bool) -> None:
                "epoch at its own thresholds; a live or unfinished run's measured epoch of lowest validation loss so "
                "far (threshold 0.5). Charts: the camera icon on a chart's toolbar saves it as PNG.")
     if shown.empty:
+        return
+    if first_draw:
+        st.caption("Drawing the charts…")
         return
 
     records = shown.to_dict("records")

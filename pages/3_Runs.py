@@ -18,7 +18,8 @@ from multilabel import experiments as ex  # noqa: E402
 from multilabel.store import check_note  # noqa: E402
 from app_pages._export import onnx_button  # noqa: E402
 from app_pages._keys import LOAD_FORM, PREDICT_RUN, RUN_ID  # noqa: E402
-from app_pages._runs_views import CARRY, LIVE_POLL_S, NAMES_VERSION, carried, experiments_view, keyed  # noqa: E402
+from app_pages._runs_views import (CARRY, CHARTS_DRAWN, NAMES_VERSION, carried, experiments_view, keyed,  # noqa: E402
+                                   poll_s)
 from app_pages._shared import model_from_store, plain, registry  # noqa: E402
 from app_pages._words import (browser_session, clock, metric_or_dash as fmt, notes_lines, owner_line,  # noqa: E402
                               status_word)
@@ -30,7 +31,8 @@ if not store.list_runs(limit=1):
     st.info("No runs yet: start one on the Train page (or with `python -m multilabel train`).")
     st.stop()
 live_at_start = bool(store.live_run_ids())
-st.fragment(experiments_view, run_every=LIVE_POLL_S if live_at_start else None)(store, live_at_start)
+first_draw = not st.session_state.get(CHARTS_DRAWN)
+st.fragment(experiments_view, run_every=poll_s(live_at_start))(store, live_at_start, first_draw)
 
 
 # -- one run: name, notes, exports, actions ---------------------------------------------------------------------

@@ -63,8 +63,10 @@ def ids(trained_home) -> dict[str, str]:
 
 
 def runs_page() -> AppTest:
+    """The Runs page as a browser session sees it: the first draw, then the run its timer asks for (the charts)."""
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
     at.switch_page(RUNS)
+    at.run()
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
@@ -102,6 +104,22 @@ def test_the_table_shows_every_setting_and_chosen_columns(home, ids):
     assert list(at.dataframe[0].proto.column_order) == [c for c in ex.DEFAULT_COLUMNS if c != "data"] + [
         "seed", "optimizer"]
     assert "3 of 3 runs shown" in captions(at)
+
+
+def test_a_first_draw_sends_the_table_alone_and_the_next_run_adds_the_charts(home, ids):
+    # Sent with the table, plotly's first load in a new tab kept the table off the screen for seconds.
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
+    at.switch_page(RUNS)
+    at.run()
+    assert not at.exception
+    assert shown_runs(at) == [ids["mid adam"], ids["wide adamw"], ids["small adam"]]
+    assert charts(at) == {} and "Drawing the charts…" in captions(at)
+    assert not [w for w in at.multiselect if w.key == "compare"]
+    at.run()  # what the browser's timer asks for once it has the table
+    assert not at.exception
+    assert {"parallel", "overlay_loss", "overlay_f1"} <= set(charts(at)) and "Drawing the charts" not in captions(at)
+    at.text_input(key="f_text").input("small").run()  # later runs of the session draw them at once
+    assert [t["name"] for t in charts(at)["overlay_loss"]["data"]] == ["small adam"]
 
 
 def test_sort_and_filter(home, ids):
