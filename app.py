@@ -39,7 +39,7 @@ with st.spinner("looking for devices…"):
     from multilabel import describe_devices  # torch loads here, after the text above is on screen
 
     devices = pd.DataFrame(describe_devices()).fillna("")
-st.dataframe(devices, hide_index=True)
+st.table(devices, hide_index=True, width="content")
 
 from streamlit.runtime.scriptrunner import get_script_run_ctx  # noqa: E402
 

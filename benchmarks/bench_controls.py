@@ -36,7 +36,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _server import CHROMIUM_ARGS, REPO, niced_chromium, streamlit_server  # noqa: E402
-from bench_first_paint import extract  # noqa: E402
+from bench_first_paint import DEVICES_TABLE, extract  # noqa: E402
 
 TIMEOUT_MS = 60_000
 CONTROLS = [("pause", "Pause", re.compile(r"status: (paused|running \(pausing)"), "Resume"),
@@ -51,7 +51,7 @@ MODES = ("sidebar", "new tab", "new browser")
 NAV = {"Home": "/", "Runs": "/Runs", "Predict": "/Predict", "Inspect": "/Inspect", "Search": "/Search",
        "Sigmoid vs softmax": "/Sigmoid_vs_softmax"}
 # (page path, title, first content: a CSS selector or a text)
-PAGES = [("/", "multilabel", "[data-testid='stDataFrame']"),
+PAGES = [("/", "multilabel", DEVICES_TABLE),
          ("/Runs", "Runs", "[data-testid='stDataFrame']"),
          ("/Predict", "Predict", "[data-testid='stSelectbox']"),
          ("/Inspect", "Inspect", ".js-plotly-plot"),

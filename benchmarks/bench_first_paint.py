@@ -35,6 +35,8 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _server import CHROMIUM, CHROMIUM_ARGS, REPO, streamlit_server  # noqa: E402
+# The devices table: a static table now, a data grid in trees before 2026-12-06 evening (for --baseline).
+DEVICES_TABLE = "[data-testid='stTable'], [data-testid='stDataFrame']"
 TIMEOUT_MS = 120_000
 ROWS = [("bare_title", "bare `st.title` app: title visible"), ("home_title", "Home: title visible"), ("home_full", "Home: device table visible"),
         ("train_title", "Train (direct link): title visible"), ("train_form", "Train: Start button visible"),
@@ -69,7 +71,7 @@ def measure(browser, root: Path, train_path: str, bare: Path) -> dict[str, float
         page.get_by_role("heading", name="multilabel", exact=True).wait_for(timeout=TIMEOUT_MS)
         out["home_title"] = time.perf_counter() - t0
         page.get_by_text("Devices on this machine").wait_for(timeout=TIMEOUT_MS)
-        page.locator("[data-testid='stDataFrame']").first.wait_for(timeout=TIMEOUT_MS)
+        page.locator(DEVICES_TABLE).first.wait_for(timeout=TIMEOUT_MS)
         out["home_full"] = time.perf_counter() - t0
         page.close()
 

@@ -712,3 +712,18 @@ def test_every_parallel_axis_spans_exactly_its_ticks_so_all_axes_are_equally_lon
         assert all(min(ticks) <= v <= max(ticks) for v in dim.values), dim.label
     log_axes = [d for d in fig.data[0].dimensions if d.label.endswith("(log)")]
     assert [d.label for d in log_axes] == ["lr (log)", "dropout (log)"] and all(d.range for d in log_axes)
+
+
+def test_parallel_tick_labels_carry_a_wide_halo_over_the_lines_on_runs_and_search():
+    # The lines from the axis before arrive where an axis writes its tick labels: plotly's default one-pixel shadow
+    # left labels crossed by lines; a wide white halo keeps them readable.
+    from multilabel.charts import parallel_coordinates_figure, search_parallel_figure
+
+    rows = [{"optimizer": o, "hidden": h, "val loss": v} for o, h, v in [("adam", 64, 0.3), ("adamw", 128, 0.2)]]
+    runs = parallel_coordinates_figure(rows, ["optimizer", "hidden"], ["val loss"], "val loss", False)
+    trials = [{"number": i, "state": "COMPLETE", "value": v, "params": {"hidden_size": h}}
+              for i, (h, v) in enumerate([(64, 0.3), (128, 0.2)])]
+    search = search_parallel_figure(trials, {"hidden_size": ("cat", [64, 128])})
+    for fig in (runs, search):
+        halo = fig.data[0].tickfont.shadow
+        assert halo.count("#fff") >= 3 and "3px" in halo, halo

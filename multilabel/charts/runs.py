@@ -7,7 +7,7 @@ from typing import Any, Mapping, Sequence
 
 import plotly.graph_objects as go
 
-from ._base import (RUN_COLORS, TOOLBAR_PX, _axis, _epoch_axis, _figure, _is_number, _left_margin, _mode,
+from ._base import (PARCOORDS_TICKFONT, RUN_COLORS, TOOLBAR_PX, _axis, _epoch_axis, _figure, _is_number, _left_margin, _mode,
                     _numeric_ticks, _series, _title, empty_figure, thin)
 
 def runs_overlay_figure(histories: Mapping[str, Sequence[Mapping[str, Any]]], key: str, title: str,
@@ -131,6 +131,6 @@ def parallel_coordinates_figure(rows: Sequence[Mapping[str, Any]], hyperparamete
     trace = {"type": "parcoords", "dimensions": dims,
              "line": {"color": color, "colorscale": "Viridis", "reversescale": not higher_is_better,
                       "showscale": True, "colorbar": {"title": {"text": color_by}}},
-             "labelangle": 0, "labelside": "bottom"}
+             "labelangle": 0, "labelside": "bottom", "tickfont": PARCOORDS_TICKFONT}
     return go.Figure(data=[trace], layout={"title": _title(heading), "height": 420,
                                            "margin": dict(l=left, r=40, t=70 + TOOLBAR_PX, b=60)})

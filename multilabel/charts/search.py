@@ -8,7 +8,7 @@ from typing import Any, Mapping, Sequence
 
 import plotly.graph_objects as go
 
-from ._base import TOOLBAR_PX, TRAIN_COLOR, VAL_COLOR, _axis, _figure, _left_margin, _numeric_ticks, empty_figure
+from ._base import PARCOORDS_TICKFONT, TOOLBAR_PX, TRAIN_COLOR, VAL_COLOR, _axis, _figure, _left_margin, _numeric_ticks, empty_figure
 
 SEARCH_COLORSCALE = "Viridis_r"  # low objective (good) is bright
 
@@ -79,7 +79,7 @@ def search_parallel_figure(trials: Sequence[Mapping[str, Any]], space: Mapping[s
                 {**objective, "tickvals": [values[0]], "ticktext": [f"{values[0]:.4g}"]})
     trace = {"type": "parcoords", "dimensions": dims,
              "line": {"color": values, "colorscale": SEARCH_COLORSCALE, "showscale": True,
-                      "colorbar": {"title": {"text": "objective"}}}}
+                      "colorbar": {"title": {"text": "objective"}}}, "tickfont": PARCOORDS_TICKFONT}
     return _figure([trace], title, 420, margin=dict(l=_left_margin(dims), r=40, t=90 + TOOLBAR_PX, b=30))
 
 
