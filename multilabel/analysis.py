@@ -4,9 +4,8 @@ Everything works on a run's validation split as stored by ``RunStore.save_valida
 probabilities and ``targets`` (n, labels) 0/1. A row gets label 1 where its probability is at least the label's
 threshold (``p >= t``, as in ``metrics.evaluate`` and ``predict``), with both sides compared in float32.
 
-The curves come from torchmetrics (the same points as scikit-learn's ``precision_recall_curve``/``roc_curve``,
-pinned by tests); torchmetrics is imported inside the functions, so importing this module costs the training path
-nothing. The trade-off is a lookup on sorted probabilities (O(log n) per threshold), fast enough for a slider.
+The curves are scikit-learn's ``precision_recall_curve``/``roc_curve`` points (pinned by tests), computed with
+NumPy. The trade-off is a lookup on sorted probabilities (O(log n) per threshold), fast enough for a slider.
 Outputs are plain dataclasses of Python floats and lists.
 """
 
@@ -108,27 +107,40 @@ def _finite(value: float) -> Optional[float]:
     return float(value) if math.isfinite(value) else None
 
 
-def label_curves(probs: Any, targets: Any, label: int, name: Optional[str] = None) -> LabelCurves:
-    """PR and ROC curves, average precision and AUROC of column ``label`` of (n, labels) ``probs``/``targets``."""
-    from torchmetrics.functional.classification import (binary_auroc, binary_average_precision,
-                                                         binary_precision_recall_curve, binary_roc)
+def _clf_curve(p: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(false positives, true positives, threshold) at each distinct score, highest first, counting the rows
+    scored at least that threshold (scikit-learn's ``_binary_clf_curve``)."""
+    if not p.size:  # no rows: no positives, no negatives, no curve
+        return np.zeros(1, np.int64), np.zeros(1, np.int64), p
+    order = np.argsort(p, kind="mergesort")[::-1]
+    score, truth = p[order], y[order]
+    last = np.r_[np.flatnonzero(np.diff(score)), score.size - 1]  # the last row of each run of equal scores
+    tps = np.cumsum(truth, dtype=np.int64)[last]
+    return 1 + last - tps, tps, score[last]
 
+
+def label_curves(probs: Any, targets: Any, label: int, name: Optional[str] = None) -> LabelCurves:
+    """PR and ROC curves, average precision and AUROC of column ``label`` of (n, labels) ``probs``/``targets``.
+
+    The points of scikit-learn's ``precision_recall_curve`` and ``roc_curve(drop_intermediate=False)`` (the ROC
+    curve's first threshold 1.0 where scikit-learn writes inf), in NumPy: the server draws them for Inspect, and
+    importing torchmetrics for four formulas took it longer than computing them (benchmarks/README.md).
+    """
     p_all, y_all = _arrays(probs, targets)
-    p = torch.from_numpy(np.ascontiguousarray(p_all[:, label]))
-    y = torch.from_numpy(y_all[:, label].astype(np.int64))
-    positives = int(y.sum())
-    negatives = int(y.numel()) - positives
+    fps, tps, thresholds = _clf_curve(p_all[:, label], y_all[:, label])
+    positives, negatives = int(tps[-1]), int(fps[-1])
     out = LabelCurves(label=name if name is not None else str(label), positives=positives, negatives=negatives,
                       precision=[], recall=[], pr_thresholds=[], fpr=[], tpr=[], roc_thresholds=[],
                       average_precision=None, auroc=None)
-    if positives:  # without positives recall is 0/0: torchmetrics would warn and invent a curve
-        precision, recall, thresholds = binary_precision_recall_curve(p, y)
-        out.precision, out.recall, out.pr_thresholds = precision.tolist(), recall.tolist(), thresholds.tolist()
-        out.average_precision = _finite(binary_average_precision(p, y).item())
+    if positives:  # without positives recall is 0/0: no curve to draw
+        precision = np.r_[(tps / (tps + fps))[::-1], 1.0]
+        recall = np.r_[(tps / positives)[::-1], 0.0]
+        out.precision, out.recall, out.pr_thresholds = precision.tolist(), recall.tolist(), thresholds[::-1].tolist()
+        out.average_precision = _finite(-np.sum(np.diff(recall) * precision[:-1]))
     if positives and negatives:
-        fpr, tpr, thresholds = binary_roc(p, y)
-        out.fpr, out.tpr, out.roc_thresholds = fpr.tolist(), tpr.tolist(), thresholds.tolist()
-        out.auroc = _finite(binary_auroc(p, y).item())
+        fpr, tpr = np.r_[0.0, fps / negatives], np.r_[0.0, tps / positives]
+        out.fpr, out.tpr, out.roc_thresholds = fpr.tolist(), tpr.tolist(), np.r_[1.0, thresholds].tolist()
+        out.auroc = _finite(np.trapezoid(tpr, fpr))
     return out
 
 
