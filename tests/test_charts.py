@@ -727,3 +727,22 @@ def test_parallel_tick_labels_carry_a_wide_halo_over_the_lines_on_runs_and_searc
     for fig in (runs, search):
         halo = fig.data[0].tickfont.shadow
         assert halo.count("#fff") >= 3 and "3px" in halo, halo
+
+
+def test_a_colour_scale_is_shown_only_when_the_lines_differ_in_colour():
+    # One run alone drew a micro-F1 colour bar from 0.4 to 1.2 around its one value; without the bar, its last axis
+    # title ran off the chart.
+    from multilabel.charts import parallel_coordinates_figure, search_parallel_figure
+
+    one = parallel_coordinates_figure([{"hidden": 64, "val micro-F1": 0.72}], ["hidden"], ["val micro-F1"],
+                                      "val micro-F1")
+    two = parallel_coordinates_figure([{"hidden": 64, "val micro-F1": 0.72}, {"hidden": 32, "val micro-F1": 0.6}],
+                                      ["hidden"], ["val micro-F1"], "val micro-F1")
+    assert one.data[0].line.showscale is False and two.data[0].line.showscale is True
+    # without the scale, the last axis's title (centred under it) needs its own room on the right
+    assert one.layout.margin.r >= 3.5 * len("val micro-F1") and two.layout.margin.r == 40
+    trial = {"number": 0, "state": "COMPLETE", "value": 0.3, "params": {"hidden_size": 64}}
+    space = {"hidden_size": ("cat", [64, 128])}
+    assert search_parallel_figure([trial], space).data[0].line.showscale is False
+    second = {**trial, "number": 1, "value": 0.2, "params": {"hidden_size": 128}}
+    assert search_parallel_figure([trial, second], space).data[0].line.showscale is True

@@ -127,6 +127,14 @@ def _left_margin(dims: Sequence[Mapping[str, Any]]) -> int:
     return int(min(220, max(60, 7 * longest + 16)))
 
 
+def _right_margin(dims: Sequence[Mapping[str, Any]], scale: bool) -> int:
+    """Room right of the last axis: the colour scale's, or without one half the last axis's title (titles are
+    centred under their axis, so a long last one ran off the chart)."""
+    if scale or not dims:
+        return 40
+    return int(min(160, max(40, 3.5 * len(str(dims[-1].get("label", ""))) + 12)))
+
+
 def figure_html(fig: go.Figure) -> bytes:
     """A figure as a standalone HTML page (UTF-8) with plotly.js inside it: it opens offline, fetches nothing from
     a CDN, and the same figure gives the same bytes (a fixed div id)."""

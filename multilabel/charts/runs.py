@@ -7,8 +7,8 @@ from typing import Any, Mapping, Sequence
 
 import plotly.graph_objects as go
 
-from ._base import (PARCOORDS_TICKFONT, RUN_COLORS, TOOLBAR_PX, _axis, _epoch_axis, _figure, _is_number, _left_margin, _mode,
-                    _numeric_ticks, _series, _title, empty_figure, thin)
+from ._base import (PARCOORDS_TICKFONT, RUN_COLORS, TOOLBAR_PX, _axis, _epoch_axis, _figure, _is_number, _left_margin,
+                    _mode, _numeric_ticks, _right_margin, _series, _title, empty_figure, thin)
 
 def runs_overlay_figure(histories: Mapping[str, Sequence[Mapping[str, Any]]], key: str, title: str,
                         yaxis_title: str) -> go.Figure:
@@ -130,7 +130,9 @@ def parallel_coordinates_figure(rows: Sequence[Mapping[str, Any]], hyperparamete
     color = [float(r[color_by]) for r in shown]
     trace = {"type": "parcoords", "dimensions": dims,
              "line": {"color": color, "colorscale": "Viridis", "reversescale": not higher_is_better,
-                      "showscale": True, "colorbar": {"title": {"text": color_by}}},
+                      # one value has nothing to compare: plotly's scale around it read 0.4-1.2 for a micro-F1
+                      "showscale": len(set(color)) > 1, "colorbar": {"title": {"text": color_by}}},
              "labelangle": 0, "labelside": "bottom", "tickfont": PARCOORDS_TICKFONT}
+    right = _right_margin(dims, trace["line"]["showscale"])
     return go.Figure(data=[trace], layout={"title": _title(heading), "height": 420,
-                                           "margin": dict(l=left, r=40, t=70 + TOOLBAR_PX, b=60)})
+                                           "margin": dict(l=left, r=right, t=70 + TOOLBAR_PX, b=60)})

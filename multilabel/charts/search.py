@@ -8,7 +8,8 @@ from typing import Any, Mapping, Sequence
 
 import plotly.graph_objects as go
 
-from ._base import PARCOORDS_TICKFONT, TOOLBAR_PX, TRAIN_COLOR, VAL_COLOR, _axis, _figure, _left_margin, _numeric_ticks, empty_figure
+from ._base import (PARCOORDS_TICKFONT, TOOLBAR_PX, TRAIN_COLOR, VAL_COLOR, _axis, _figure, _left_margin,
+                    _numeric_ticks, _right_margin, empty_figure)
 
 SEARCH_COLORSCALE = "Viridis_r"  # low objective (good) is bright
 
@@ -78,9 +79,10 @@ def search_parallel_figure(trials: Sequence[Mapping[str, Any]], space: Mapping[s
     dims.append(_numeric_ticks(objective, min(values), max(values)) if max(values) > min(values) else
                 {**objective, "tickvals": [values[0]], "ticktext": [f"{values[0]:.4g}"]})
     trace = {"type": "parcoords", "dimensions": dims,
-             "line": {"color": values, "colorscale": SEARCH_COLORSCALE, "showscale": True,
+             "line": {"color": values, "colorscale": SEARCH_COLORSCALE, "showscale": len(set(values)) > 1,
                       "colorbar": {"title": {"text": "objective"}}}, "tickfont": PARCOORDS_TICKFONT}
-    return _figure([trace], title, 420, margin=dict(l=_left_margin(dims), r=40, t=90 + TOOLBAR_PX, b=30))
+    return _figure([trace], title, 420, margin=dict(l=_left_margin(dims), r=_right_margin(dims, len(set(values)) > 1),
+                                                    t=90 + TOOLBAR_PX, b=30))
 
 
 def search_importance_figure(importances: Mapping[str, float]) -> go.Figure:
