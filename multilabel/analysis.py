@@ -140,7 +140,7 @@ def label_curves(probs: Any, targets: Any, label: int, name: Optional[str] = Non
     if positives and negatives:
         fpr, tpr = np.r_[0.0, fps / negatives], np.r_[0.0, tps / positives]
         out.fpr, out.tpr, out.roc_thresholds = fpr.tolist(), tpr.tolist(), np.r_[1.0, thresholds].tolist()
-        out.auroc = _finite(np.trapezoid(tpr, fpr))
+        out.auroc = _finite(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1])) / 2)  # the trapezoids (NumPy 1.x has no trapezoid)
     return out
 
 

@@ -55,6 +55,26 @@ def test_curves_match_sklearn_on_tied_data():
         assert (c.positives, c.negatives) == (int(y[:, j].sum()), int(len(y) - y[:, j].sum()))
 
 
+def test_curves_equal_torchmetrics_which_drew_them_before_including_the_first_roc_threshold():
+    from torchmetrics.functional.classification import (binary_auroc, binary_average_precision,
+                                                         binary_precision_recall_curve, binary_roc)
+
+    rng = np.random.default_rng(1)
+    for _ in range(40):
+        n = int(rng.integers(2, 300))
+        y = (rng.random(n) < rng.uniform(0.05, 0.95)).astype(np.int64)
+        p = np.round(np.clip(0.3 * y + rng.random(n) * 0.7, 0, 1), int(rng.integers(1, 4))).astype(np.float32)
+        if y.min() == y.max():
+            continue
+        c = label_curves(p[:, None], y[:, None], 0)
+        pt, yt = torch.from_numpy(p), torch.from_numpy(y)
+        for ours, theirs in zip((c.precision, c.recall, c.pr_thresholds, c.fpr, c.tpr, c.roc_thresholds),
+                                (*binary_precision_recall_curve(pt, yt), *binary_roc(pt, yt))):
+            np.testing.assert_allclose(ours, theirs.numpy(), atol=1e-6)
+        assert c.average_precision == pytest.approx(binary_average_precision(pt, yt).item(), abs=1e-6)
+        assert c.auroc == pytest.approx(binary_auroc(pt, yt).item(), abs=1e-6)
+
+
 def test_one_class_labels_have_no_undefined_curves_and_no_warnings():
     p, y = tied_data(50, 3)
     y[:, 0] = 0

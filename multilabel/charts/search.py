@@ -78,10 +78,11 @@ def search_parallel_figure(trials: Sequence[Mapping[str, Any]], space: Mapping[s
     objective = {"label": "objective", "values": values}
     dims.append(_numeric_ticks(objective, min(values), max(values)) if max(values) > min(values) else
                 {**objective, "tickvals": [values[0]], "ticktext": [f"{values[0]:.4g}"]})
+    scale = len(set(values)) > 1  # one value has nothing to compare
     trace = {"type": "parcoords", "dimensions": dims,
-             "line": {"color": values, "colorscale": SEARCH_COLORSCALE, "showscale": len(set(values)) > 1,
+             "line": {"color": values, "colorscale": SEARCH_COLORSCALE, "showscale": scale,
                       "colorbar": {"title": {"text": "objective"}}}, "tickfont": PARCOORDS_TICKFONT}
-    return _figure([trace], title, 420, margin=dict(l=_left_margin(dims), r=_right_margin(dims, len(set(values)) > 1),
+    return _figure([trace], title, 420, margin=dict(l=_left_margin(dims), r=_right_margin(dims, scale),
                                                     t=90 + TOOLBAR_PX, b=30))
 
 
