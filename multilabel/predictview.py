@@ -59,9 +59,37 @@ def notes_to_show(notes: Sequence[str], has_labels: bool) -> list[str]:
     return [n for n in notes if not (has_labels and n.startswith("column(s)"))]
 
 
-def column_widths(passthrough: int, labels: int, table_px: int, pass_px: int = 100, label_px: int = 62,
-                  min_prob_px: int = 90) -> tuple[int, int, int]:
-    """Pixel widths (pass-through column, 0/1 label column, probability column) that fit ``table_px``: the narrow
-    columns get fixed widths, the ``labels`` probability bars share what is left (at least ``min_prob_px``)."""
-    prob_px = max(min_prob_px, (table_px - pass_px * passthrough - label_px * labels) // max(1, labels))
-    return pass_px, label_px, prob_px
+PREDICTED = "predicted labels"
+# A data grid header's width for its text: about 7 px a character of its 14 px font and 20 px of padding (checked
+# in a screenshot of emotions' labels); a column narrower than this cuts its header short.
+HEADER_CHAR_PX, HEADER_PAD_PX = 7, 20
+
+
+def header_px(name: str) -> int:
+    return int(HEADER_CHAR_PX * len(name) + HEADER_PAD_PX + 0.5)
+
+
+def shown_frame(result: "pd.DataFrame", passthrough: Sequence[str], label_names: Sequence[str],
+                prob_suffix: str) -> "pd.DataFrame":
+    """The table Predict shows: the pass-through columns, one column naming each row's predicted labels (those
+    whose 0/1 column in ``result`` is 1, joined by ", "), then each label's probability (named as in the download).
+    One text column instead of one 0/1 column per label leaves the probability columns room for their headers."""
+    import pandas as pd
+
+    ones = result[list(label_names)].to_numpy() == 1
+    names = np.asarray(label_names, dtype=object)
+    predicted = pd.Series([", ".join(names[row]) for row in ones], index=result.index, name=PREDICTED)
+    return pd.concat([result[list(passthrough)], predicted, result[[n + prob_suffix for n in label_names]]], axis=1)
+
+
+def column_widths(passthrough: int, label_names: Sequence[str], table_px: int, pass_px: int = 100,
+                  predicted_px: tuple[int, int] = (160, 360), min_prob_px: int = 90) -> tuple[int, int, list[int]]:
+    """Pixel widths (pass-through column, predicted-labels column, each label's probability column) for
+    ``table_px``: each probability column as wide as its header (at least ``min_prob_px``), the predicted labels
+    what is left within ``predicted_px``, and any rest shared by the probability columns. Many labels make the table
+    wider than ``table_px`` (it scrolls sideways) rather than cut the label names short."""
+    probs = [max(min_prob_px, header_px(n)) for n in label_names]
+    left = table_px - pass_px * passthrough - sum(probs)
+    predicted = min(max(predicted_px[0], left), predicted_px[1])
+    extra = max(0, left - predicted) // max(1, len(probs))
+    return pass_px, predicted, [w + extra for w in probs]

@@ -19,7 +19,8 @@ from multilabel.analysis import Tradeoff, all_label_curves, confusion_matrices, 
 from multilabel.charts import (confusion_grid_figure, label_frequency_figure, pr_curve_figure,  # noqa: E402
                                roc_curve_figure)
 from multilabel.predict import PROB_SUFFIX, label_frame, predict_frame  # noqa: E402
-from multilabel.predictview import column_widths, file_labels, model_choices, notes_to_show  # noqa: E402
+from multilabel.predictview import (PREDICTED, column_widths, file_labels, model_choices,  # noqa: E402
+                                   notes_to_show, shown_frame)
 from app_pages import _upload  # noqa: E402
 from app_pages._export import onnx_button  # noqa: E402
 from app_pages._keys import ENSEMBLE_PREFIX, PREDICT_RUN  # noqa: E402
@@ -123,17 +124,18 @@ for note in notes_to_show(plan.notes, truth is not None):  # label columns: said
 if truth_problem:
     warning(f"{truth_problem}; so the file's labels are not compared with the predictions")
 counts = [int(result[c].sum()) for c in label_cols]
-st.markdown(f"**{len(result):,} rows scored.** Columns `<label>{PROB_SUFFIX}` hold probabilities; `<label>` "
-            "holds 0/1 under the thresholds above.")
-shown = result[[*plan.passthrough, *label_cols, *prob_cols]]  # the narrow 0/1 columns first, in view
-# Widths that fit the page at 1400 px (the probability columns fell off the right edge): narrow 0/1 columns, the
-# probability bars share what is left.
-pass_px, label_px, prob_px = column_widths(len(plan.passthrough), len(label_cols), TABLE_PX)
+st.markdown(f"**{len(result):,} rows scored.** Each row's labels at or above the thresholds above, then each "
+            f"label's probability (the download has a 0/1 column `<label>` and a `<label>{PROB_SUFFIX}` column for "
+            "each).")
+shown = shown_frame(result, plan.passthrough, label_cols, PROB_SUFFIX)
+pass_px, predicted_px, prob_px = column_widths(len(plan.passthrough), label_cols, TABLE_PX)
 st.dataframe(shown.head(SHOWN_ROWS), hide_index=True,
              column_config={**{c: st.column_config.Column(width=pass_px) for c in plan.passthrough},
-                            **{c: st.column_config.NumberColumn(width=label_px) for c in label_cols},
-                            **{c: st.column_config.ProgressColumn(c, min_value=0.0, max_value=1.0, format="%.3f",
-                                                                  width=prob_px) for c in prob_cols}})
+                            PREDICTED: st.column_config.TextColumn(width=predicted_px),
+                            **{c + PROB_SUFFIX: st.column_config.ProgressColumn(
+                                c, min_value=0.0, max_value=1.0, format="%.3f", width=px,
+                                help=f"probability of {c} (column {c}{PROB_SUFFIX} in the download)")
+                               for c, px in zip(label_cols, prob_px)}})
 if len(result) > SHOWN_ROWS:
     st.caption(f"showing the first {SHOWN_ROWS:,} rows; the download has all {len(result):,}")
 st.plotly_chart(label_frequency_figure(label_cols, counts, len(result)), key="freq_chart")

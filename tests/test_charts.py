@@ -503,6 +503,11 @@ def test_heads_probability_figure_puts_the_heads_side_by_side_and_colours_true_l
     assert "row 9: 1 of 2 true labels above 0.5 · Σp = 1.30" in texts
     assert "row 9: 1 of 2 true labels above 0.5 · Σp = 1.00" in texts
     assert len(fig.layout.shapes) == 4 and all(s.y0 == s.y1 == 0.5 for s in fig.layout.shapes)
+    # A value near 0.4 printed above its bar sits on the dashed 0.5 line (the walk saw "0.36" crossed): the line is
+    # drawn under the bars (no grid line over it), and every value carries a white halo that masks it.
+    assert all(s.layer == "below" for s in fig.layout.shapes)
+    assert not any(fig.layout[f"yaxis{s}"].showgrid for s in ("", "2", "3", "4"))
+    assert all("3px #fff" in t.textfont.shadow for t in fig.data)
     # Sigmoid panels left of softmax panels; every panel shares the label order; only the bottom row names them.
     assert fig.layout.xaxis.domain[1] < fig.layout.xaxis2.domain[0]
     assert fig.layout.yaxis.domain[0] > fig.layout.yaxis3.domain[1]

@@ -108,9 +108,11 @@ def test_a_csv_with_the_label_columns_gets_the_per_label_analysis_at_the_current
     check([trained.thresholds[0], trained.thresholds[1], 0.2])
     marker = charts(at)["predict_pr"]["data"][-1]
     assert marker["name"].startswith("threshold 0.20")
-    # The download still holds the predictions (not the file's labels) under the label names.
+    # The table names each row's predicted labels (not the file's labels) at the thresholds, then the probabilities.
     result = at.dataframe[0].value
-    assert result["label_2"].tolist() == (probs[:, 2] >= np.float32(0.2)).astype(int).tolist()
+    cut = probs >= np.float32([trained.thresholds[0], trained.thresholds[1], 0.2])
+    assert result["predicted labels"].tolist() == [", ".join(n for n, on in zip(LABELS, row) if on) for row in cut]
+    assert [c for c in result.columns if c.endswith("_prob")] == [f"{n}_prob" for n in LABELS]
 
 
 def test_a_csv_without_label_columns_gets_no_analysis_and_bad_labels_say_why(home):

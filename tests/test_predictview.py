@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from multilabel import TrainConfig, make_synthetic
-from multilabel.predictview import column_widths, file_labels, model_choices, notes_to_show
+from multilabel.predictview import (PREDICTED, column_widths, file_labels, header_px, model_choices,
+                                   notes_to_show, shown_frame)
 from multilabel.session import get_registry
 
 from app_pages._words import model_label
@@ -54,7 +55,28 @@ def test_the_left_out_label_columns_note_goes_only_where_the_labels_are_compared
     assert notes_to_show(notes, has_labels=True) == notes[1:]
 
 
-@pytest.mark.parametrize("passthrough, labels, expected_prob", [(1, 3, (930 - 100 - 186) // 3), (0, 1, 868),
-                                                                 (5, 8, 90)])
-def test_probability_columns_share_what_the_fixed_columns_leave(passthrough, labels, expected_prob):
-    assert column_widths(passthrough, labels, 930) == (100, 62, expected_prob)
+def test_probability_columns_are_as_wide_as_their_headers_and_the_predicted_labels_take_the_rest():
+    # short names: the predicted labels get their widest, the probability bars share the rest
+    assert column_widths(1, ["a", "b", "c"], 930) == (100, 360, [90 + (930 - 100 - 270 - 360) // 3] * 3)
+    # many labels: each bar at least its header (or 90 px), the predicted labels at least 160 px; the table scrolls
+    assert column_widths(5, list("abcdefgh"), 930) == (100, 160, [90] * 8)
+
+
+EMOTIONS = ["amazed-suprised", "happy-pleased", "relaxing-calm", "quiet-still", "sad-lonely", "angry-aggresive"]
+
+
+def test_emotions_headers_fit_whole_and_the_table_still_fits_the_page():
+    _, predicted, probs = column_widths(0, EMOTIONS, 930)
+    assert all(px >= header_px(n) for px, n in zip(probs, EMOTIONS))  # no header cut short (the walk saw "amazed-s")
+    assert predicted + sum(probs) <= 930 and predicted >= header_px("happy-pleased, relaxing-calm")
+    long = [f"a label with a long name {j}" for j in range(6)]
+    assert column_widths(0, long, 930)[2] == [header_px(n) for n in long]  # wider than the page: it scrolls
+
+
+def test_the_shown_table_names_each_rows_predicted_labels_then_the_probabilities():
+    result = pd.DataFrame({"id": [7, 8, 9], "a_prob": [0.9, 0.1, 0.6], "a": [1, 0, 1],
+                           "b_prob": [0.7, 0.2, 0.1], "b": [1, 0, 0]})
+    shown = shown_frame(result, ["id"], ["a", "b"], "_prob")
+    assert list(shown.columns) == ["id", PREDICTED, "a_prob", "b_prob"]
+    assert shown[PREDICTED].tolist() == ["a, b", "", "a"]
+    assert shown["a_prob"].tolist() == [0.9, 0.1, 0.6]

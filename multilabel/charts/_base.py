@@ -21,9 +21,11 @@ HIST_ROW_PX, HIST_GAP_PX = 150, 60  # probability histograms: panel height, and 
 # The plotly toolbar (and Streamlit's fullscreen button) shows in a band this high at the top right of a chart on
 # hover: titles start below it, so the toolbar never covers the end of a long title or the legend.
 TOOLBAR_PX = 36
-# Parallel coordinates draw each axis's tick labels where the lines from the axis before arrive: a wide white halo
-# keeps them readable over the lines (plotly's own "auto" shadow is one thin pixel).
-PARCOORDS_TICKFONT = {"shadow": "0 0 2px #fff, 0 0 2px #fff, 0 0 3px #fff, 0 0 4px #fff"}
+# A wide white halo around text keeps it readable over lines drawn under it (plotly's own "auto" shadow is one thin
+# pixel): parallel coordinates' tick labels, where the lines from the axis before arrive; a bar's value on a
+# reference line.
+HALO = "0 0 2px #fff, 0 0 2px #fff, 0 0 3px #fff, 0 0 4px #fff"
+PARCOORDS_TICKFONT = {"shadow": HALO}
 
 
 def _title(text: str) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from typing import Any, Mapping, Optional, Sequence
 
 import plotly.graph_objects as go
 
-from ._base import TOOLBAR_PX, _title, _with_layout
+from ._base import HALO, TOOLBAR_PX, _title, _with_layout
 
 HEADS_TRUE_COLOR, HEADS_FALSE_COLOR = "#d62728", "#9aa5b1"
 HEADS_TRAIN_COLOR, HEADS_VAL_COLOR = "#1f77b4", "#ff7f0e"
@@ -53,7 +53,8 @@ def heads_probability_figure(label_names: Sequence[str], targets: Sequence[Seque
                                     "categoryorder": "array", "categoryarray": list(label_names),
                                     "showticklabels": r == n - 1}
         layout[f"yaxis{suffix}"] = {"domain": list(y_dom), "anchor": f"x{suffix}", "range": [0, 1.25],
-                                    "tickvals": [0, 0.5, 1]}  # room above 1 for a bar's value under the row title
+                                    "tickvals": [0, 0.5, 1],  # room above 1 for a bar's value under the row title
+                                    "showgrid": False}  # the dashed 0.5 line is the one line: a grid line hid it
         hits = sum(1 for t, v in zip(truth, p) if t and v > HEADS_THRESHOLD)
         if r == 0:  # column header: which head
             layout["annotations"].append({"text": f"<b>{HEADS_PANEL_TITLES[head]}</b>", "x": (x_dom[0] + x_dom[1]) / 2,
@@ -65,13 +66,14 @@ def heads_probability_figure(label_names: Sequence[str], targets: Sequence[Seque
             "yanchor": "bottom", "font": {"size": 12}})
         layout["shapes"].append({"type": "line", "xref": f"x{suffix} domain", "x0": 0, "x1": 1,
                                  "yref": f"y{suffix}", "y0": HEADS_THRESHOLD, "y1": HEADS_THRESHOLD,
-                                 "line": {"dash": "dash", "color": "gray", "width": 1}})
+                                 "line": {"dash": "dash", "color": "gray", "width": 1},
+                                 "layer": "below"})  # under the bars and their values (a value near 0.4 sat on it)
         for is_true, legend, color in ((1, "truly 1", HEADS_TRUE_COLOR), (0, "truly 0", HEADS_FALSE_COLOR)):
             keep = [j for j, t in enumerate(truth) if bool(t) == bool(is_true)]
             traces.append({"type": "bar", "x": [label_names[j] for j in keep], "y": [p[j] for j in keep],
                            "name": legend, "legendgroup": legend, "showlegend": i == 0,
                            "marker": {"color": color}, "text": [f"{p[j]:.2f}" for j in keep],
-                           "textposition": "outside", "cliponaxis": False,
+                           "textposition": "outside", "cliponaxis": False, "textfont": {"shadow": HALO},
                            "hovertemplate": "%{x}: p = %{y:.3f}<extra>" + legend + "</extra>",
                            "xaxis": f"x{suffix}", "yaxis": f"y{suffix}"})
     title = "Probability per label of validation rows with 2+ true labels (dashed: 0.5)"
