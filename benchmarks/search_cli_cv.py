@@ -143,6 +143,8 @@ def main() -> None:
     parser.add_argument("--only", metavar="A-B", help="run only folds A..B of each dataset's CV (e.g. 5-9: the "
                                                       "second repeat of a 2x5), numbered as in the full CV")
     parser.add_argument("--json", type=Path, help="write the per-fold rows here")
+    parser.add_argument("--keep", type=Path, help="keep each fold's files (CSVs, study, ensembles) in this new "
+                        "folder, for search_cuts.py --from-cli")
     parser.add_argument("--repo", type=Path, help="run the CLI of this checkout (e.g. an older commit's, extracted "
                                                   "with git archive) on the same folds [default: this one]")
     parser.add_argument("--method", default="cli-search", help="the rows' method name [default: cli-search]")
@@ -171,7 +173,8 @@ def main() -> None:
           f"({os.cpu_count()} CPUs)", flush=True)
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="search-cv-") as tmp, ThreadPoolExecutor(args.parallel) as pool:
-        rows = [r for fold_rows in pool.map(lambda t: run_fold(Path(tmp), *t, args), tasks) for r in fold_rows]
+        work = args.keep or Path(tmp)
+        rows = [r for fold_rows in pool.map(lambda t: run_fold(work, *t, args), tasks) for r in fold_rows]
     if args.svm:
         rows += [svm_row(*t) for t in tasks]
     print(f"\n{'dataset':16s} {'method':12s} {'Hamming loss':>18s} {'micro-F1':>18s}")

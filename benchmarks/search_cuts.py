@@ -11,9 +11,18 @@ without training again:
   best-oof     "best" cut at ``oof.safe_threshold`` of its 5 configurations' out-of-fold mix (``--threshold oof``)
   bag5-half / bag5-oof      the 5 configurations' fold nets alike, cut at 0.5 / as best-oof
   greedy-half / greedy-oof  the fold nets mixed by ``oof.greedy_select`` (``--choose oof``), cut at 0.5 / safe
+  best-f1gain  "best" cut as best-oof, but moved from 0.5 only for a micro-F1 gain of 0.02 on the mix
+  best-shrunk  "best" cut halfway between 0.5 and best-oof's cut
+  best-perlabel  "best" cut per label, each at its fewest out-of-fold errors
 
     python benchmarks/search_cuts.py --run --datasets teacher,emotions --trials 20 --out /tmp/cuts
     python benchmarks/search_cuts.py --report --out /tmp/cuts
+
+``--from-cli DIR``: the same files from the folds that ``search_cli_cv.py --keep DIR`` kept (the CLI's search and its
+shipped ensemble on each outer training fold): no new search, the candidates' fold nets trained again from the
+study, the defaults and the SVM fitted on the same rows; then ``--report`` on them.
+
+    python benchmarks/search_cuts.py --from-cli /tmp/cli-folds --out /tmp/cli-cuts
 """
 
 from __future__ import annotations
@@ -65,6 +74,35 @@ def run_fold(out: Path, ds: str, fold: int, tr: np.ndarray, te: np.ndarray, tria
           f"{len(candidates)} candidates", flush=True)
 
 
+def from_cli(out: Path, folder: Path) -> None:
+    """``run_fold``'s file for one fold that search_cli_cv.py kept (``folder``: train.csv, test.csv, runs/ with the
+    study, ensemble.pt): the CLI's study and shipped ensemble, not a new search."""
+    import pandas as pd
+
+    from multilabel import load_checkpoint
+    from multilabel.data import load_csv
+    path = out / f"{folder.name}.npz"
+    if path.exists():
+        return
+    torch.set_num_threads(1)
+    fold = int(folder.name.rsplit("-", 1)[1])
+    test = pd.read_csv(folder / "test.csv")
+    labels = [c for c in test.columns if c.startswith("y")]
+    train = load_csv(folder / "train.csv", labels)
+    X_te = test[train.feature_names].to_numpy(np.float32)
+    study = optuna.load_study(study_name=search.DEFAULT_STUDY, storage=search.default_storage(folder / "runs"))
+    t0 = time.perf_counter()
+    with threadpool_limits(limits=1):
+        defaults = suite.fit_ours({}, train, X_te, fold, False)
+        svm = suite.fit_svm(train, X_te, fold)
+        best = load_checkpoint(folder / "ensemble.pt").predict_proba(X_te)
+        candidates, bags = search.oof_bags(train, study, members=5)
+        tests = np.stack([np.mean([net.predict_proba(X_te) for net in b.nets], axis=0) for b in bags])
+    np.savez(path, Y_te=test[labels].to_numpy(np.float32), Y_tr=train.Y, defaults=defaults, svm=svm, best=best,
+             oofs=np.stack([b.oof for b in bags]), tests=tests, complete=len(search.completed(study)))
+    print(f"{folder.name}: {time.perf_counter() - t0:.0f} s, {len(candidates)} candidates", flush=True)
+
+
 def _scores(probs: np.ndarray, Y: np.ndarray, cut: float) -> tuple[float, float]:
     return search._metrics(probs, Y, np.full(Y.shape[1], cut, dtype=np.float32))
 
@@ -83,7 +121,33 @@ def fold_rows(path: Path) -> dict[str, tuple[float, float]]:
                             ("greedy", np.tensordot(w, tests, 1), np.tensordot(w, held, 1))):
         out[f"{name}-half"] = _scores(test, Y_te, 0.5)
         out[f"{name}-oof"] = _scores(test, Y_te, oof.safe_threshold(mix, Y, search.GLOBAL_THRESHOLDS))
+    # Stricter and per-label rules for "best"'s cut, on the same out-of-fold mix (screened 2026-12-06 night)
+    mix, test = held[:k].mean(0), z["best"]
+    out["best-f1gain"] = _scores(test, Y_te, _cut(mix, Y, f1_gain=0.02))
+    out["best-shrunk"] = _scores(test, Y_te, 0.5 + 0.5 * (oof.safe_threshold(mix, Y, search.GLOBAL_THRESHOLDS) - 0.5))
+    out["best-perlabel"] = search._metrics(test, Y_te, _per_label_cuts(mix, Y))
     return out
+
+
+def _cut(mix: np.ndarray, Y: np.ndarray, f1_gain: float) -> float:
+    """``oof.safe_threshold``, moving from 0.5 only for a micro-F1 gain of at least ``f1_gain`` on the mix."""
+    ham5, f15 = _scores(mix, Y, 0.5)
+    best = (-f15, 0.0, 0.5)
+    for t in search.GLOBAL_THRESHOLDS:
+        ham, f1 = _scores(mix, Y, t)
+        if ham <= ham5 + 1e-12 and f1 >= f15 + f1_gain:
+            best = min(best, (-round(f1, 9), abs(t - 0.5), float(t)))
+    return best[2]
+
+
+def _per_label_cuts(mix: np.ndarray, Y: np.ndarray) -> np.ndarray:
+    """Each label's own cut: the one with the fewest out-of-fold errors (its Hamming loss), ties nearest 0.5."""
+    cuts = np.full(Y.shape[1], 0.5, dtype=np.float32)
+    for j in range(Y.shape[1]):
+        y = Y[:, j] > 0.5
+        errors = lambda t: int(((mix[:, j] >= t) != y).sum())  # noqa: E731
+        cuts[j] = min(search.GLOBAL_THRESHOLDS + (0.5,), key=lambda t: (errors(t), abs(t - 0.5)))
+    return cuts
 
 
 def report(out: Path) -> None:
@@ -110,7 +174,7 @@ def report(out: Path) -> None:
     print(f"\ndatasets (of {len(rows)}) better than the one-seed defaults / than the SVM on both metrics:")
     for m, (a, b) in wins.items():
         print(f"  {m:12s} {a} / {b}")
-    for m in ("best-oof", "bag5-oof", "greedy-oof", "greedy-half"):
+    for m in ("best-oof", "bag5-oof", "greedy-oof", "greedy-half", "best-f1gain", "best-shrunk", "best-perlabel"):
         d = np.concatenate([[np.subtract(f[m], f["best-half"]) for f in folds] for folds in rows.values()])
         print(f"{m} - best-half, paired over {len(d)} folds: Hamming {d[:, 0].mean():+.4f} (lower on "
               f"{int((d[:, 0] < 0).sum())}, higher on {int((d[:, 0] > 0).sum())}), micro-F1 {d[:, 1].mean():+.4f} "
@@ -126,6 +190,7 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2, help="folds at once [default: 2]")
     parser.add_argument("--seed", type=int, default=1, help="the outer folds' RepeatedKFold seed [default: 1]")
     parser.add_argument("--out", type=Path, required=True, help="folder of the per-fold .npz files")
+    parser.add_argument("--from-cli", type=Path, metavar="DIR", help="the folds search_cli_cv.py --keep DIR kept")
     args = parser.parse_args()
     if args.run:
         args.out.mkdir(parents=True, exist_ok=True)
@@ -136,7 +201,11 @@ def main() -> None:
                 tasks.append((ds, f, tr, te))
         Parallel(n_jobs=args.jobs)(delayed(run_fold)(args.out, ds, f, tr, te, args.trials, f)
                                    for ds, f, tr, te in tasks)
-    if args.report or not args.run:
+    if args.from_cli:
+        args.out.mkdir(parents=True, exist_ok=True)
+        kept = sorted(p for p in args.from_cli.iterdir() if (p / "ensemble.pt").is_file())
+        Parallel(n_jobs=args.jobs)(delayed(from_cli)(args.out, folder) for folder in kept)
+    if args.report or not (args.run or args.from_cli):
         report(args.out)
 
 

@@ -469,6 +469,7 @@ def cmd_search(args: argparse.Namespace) -> int:
                 threshold=args.threshold or search.ENSEMBLE_THRESHOLD, choice=args.choose or search.ENSEMBLE_CHOICE)
             out["checkpoint"] = str(save_checkpoint(trained, args.out))
             out["members"] = len(trained.nets)
+            out["estimate"] = trained.metrics.get("estimate") or out["estimate"]  # at the cut-off it ships
     except KeyboardInterrupt:
         interrupted = out["interrupted"] = True
         sys.stderr.write("\nensemble skipped; the study keeps every finished trial\n")

@@ -596,7 +596,11 @@ def build_ensemble(data: Dataset, study: optuna.Study, members: int = 5, mode: s
     if choice == "oof" and mode != "seeds":
         return build_oof(data, study, members, stop)
     chosen, kept, _ = chosen_trials(study, members, mode, choice)
-    oof_cut = oof_threshold(data, study, chosen, stop) if threshold == "oof" else None
+    guess = estimate(study, choice, members, mode)
+    oof_cut = None
+    if threshold == "oof":
+        oof_cut, at_cut = oof_threshold(data, study, chosen, stop)
+        guess = {**(guess or {}), "cut": oof_cut, **at_cut}  # the estimate at the cut-off the ensemble ships
     if kept:  # no trial beat the defaults by more than the fold noise: the defaults, with as many nets as asked
         per_config = members * (1 if mode == "seeds" else seeds)
     else:
@@ -624,19 +628,23 @@ def build_ensemble(data: Dataset, study: optuna.Study, members: int = 5, mode: s
                              "seeds_per_trial": per_config, "threshold": threshold, "cut": oof_cut,
                              "cv_value": chosen[0].value, "cv_hamming": chosen[0].user_attrs["hamming"],
                              "cv_micro_f1": chosen[0].user_attrs["micro_f1"], "choice": choice,
-                             "estimate": estimate(study, choice, members, mode)})
+                             "estimate": guess})
 
 
 def oof_threshold(data: Dataset, study: optuna.Study, chosen: list[optuna.trial.FrozenTrial],
-                  stop: Optional[threading.Event] = None) -> float:
+                  stop: Optional[threading.Event] = None) -> tuple[float, dict[str, Any]]:
     """``threshold`` "oof" of ``build_ensemble``: the ``chosen`` trials' configurations trained once per CV fold
     (``oof_bags``), their out-of-fold probabilities averaged alike, cut at ``oof.safe_threshold`` (the best micro-F1
-    at no more Hamming loss than 0.5 gives there)."""
+    at no more Hamming loss than 0.5 gives there). Returns (the cut, ``oof.oof_metrics`` of the mix at it: Hamming
+    loss and micro-F1 on each CV fold's held-out rows, mean and spread)."""
     from . import oof
     _, bags = oof_bags(data, study, stop=stop, trials=chosen)
     mix = np.mean([b.oof for b in bags], axis=0)
     seen = ~np.isnan(mix).any(axis=1)
-    return oof.safe_threshold(mix[seen], data.Y[seen], GLOBAL_THRESHOLDS)
+    cut = oof.safe_threshold(mix[seen], data.Y[seen], GLOBAL_THRESHOLDS)
+    val_fraction = bags[0].nets[0].config.val_fraction
+    folds = [rows[seen[rows]] for rows in (fold_rows(data.num_rows, val_fraction, f) for f in range(len(bags[0].nets)))]
+    return cut, oof.oof_metrics(mix, data.Y, cut, folds)
 
 
 def oof_bags(data: Dataset, study: optuna.Study, members: int = 5, stop: Optional[threading.Event] = None,

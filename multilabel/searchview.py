@@ -143,7 +143,11 @@ def estimate_line(estimate: Optional[Mapping[str, Any]]) -> str:
         line = (f"estimated Hamming {ham:.4f} ± {estimate['hamming_sd']:.4f}, micro-F1 {f1:.3f} ± "
                 f"{estimate['micro_f1_sd']:.3f} over {folds} folds")
     trials, best, defaults = estimate["trials"], estimate["best_trial"], estimate.get("defaults_trial")
-    if len(trials) == 1:
+    cut = estimate.get("cut")
+    if cut is not None:  # --threshold oof: the mean of the configurations' fold nets, cut where the ensemble is
+        line += (f" (the ensemble's {len(trials)} configurations averaged on each fold's held-out rows, cut at "
+                 f"{cut:.2f}{'; the defaults among them' if estimate.get('with_defaults') else ''}); ")
+    elif len(trials) == 1:
         line += f" (trial #{trials[0]}{', the defaults' if trials[0] == defaults else ''}); "
     else:
         line += (f" (mean of the ensemble's {len(trials)} configurations"

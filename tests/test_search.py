@@ -814,5 +814,13 @@ def test_threshold_oof_keeps_the_refit_nets_and_cuts_where_the_out_of_fold_rows_
     seen = ~np.isnan(mix).any(axis=1)
     ham = [search._metrics(mix[seen], tiny.Y[seen], np.full(3, t, dtype=np.float32)) for t in (0.5, cut.metrics["cut"])]
     assert ham[1][0] <= ham[0][0] and ham[1][1] >= ham[0][1]  # no more Hamming loss there, no less micro-F1
+    # The estimate is at the cut it ships: the mix's Hamming loss and micro-F1 on each fold's held-out rows there
+    guess, at_half = cut.metrics["estimate"], plain.metrics["estimate"]
+    assert guess["cut"] == cut.metrics["cut"] and "cut" not in at_half and guess["trials"] == at_half["trials"]
+    per_fold = [search._metrics(mix[rows], tiny.Y[rows], np.full(3, guess["cut"], dtype=np.float32))
+                for rows in (r[seen[r]] for r in (search.fold_rows(tiny.num_rows, 0.2, f) for f in range(2)))]
+    assert guess["folds"] == 2
+    assert guess["hamming"] == pytest.approx(np.mean([h for h, _ in per_fold]))
+    assert guess["micro_f1_sd"] == pytest.approx(np.std([f for _, f in per_fold], ddof=1))
     with pytest.raises(MultilabelError, match="threshold must be one of trial, global, oof"):
         search.build_ensemble(tiny, study, threshold="median")

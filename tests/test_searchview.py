@@ -82,6 +82,12 @@ def test_estimate_line_gives_the_spread_over_folds_and_says_whether_the_best_bea
     assert sv.estimate_line(old) == ("estimated Hamming 0.1932, micro-F1 0.650 (no spread recorded) (trial #12); its "
                                      "trials do not say whether the best beats the defaults")
     assert sv.estimate_line(None) == ""
+    # --threshold oof: the estimate is the configurations' out-of-fold mix at the cut the ensemble ships
+    cut = _estimate(trials=[12, 7, 3], keeps_defaults=False, with_defaults=False, distinguishable=True, cut=0.4)
+    assert sv.estimate_line(cut) == (
+        "estimated Hamming 0.1932 ± 0.0041, micro-F1 0.650 ± 0.012 over 3 folds (the ensemble's 3 configurations "
+        "averaged on each fold's held-out rows, cut at 0.40); the best trial, #12, beats the defaults by more than "
+        "the folds' noise")
 
 
 def test_ensemble_words_name_the_defaults_when_the_search_kept_them():
