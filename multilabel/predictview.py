@@ -69,6 +69,14 @@ def header_px(name: str) -> int:
     return int(HEADER_CHAR_PX * len(name) + HEADER_PAD_PX + 0.5)
 
 
+def predicted_column(passthrough: Sequence[str]) -> str:
+    """The predicted labels' column name: PREDICTED, or with " (model)" added while a pass-through column has it."""
+    name = PREDICTED
+    while name in passthrough:
+        name += " (model)"
+    return name
+
+
 def shown_frame(result: "pd.DataFrame", passthrough: Sequence[str], label_names: Sequence[str],
                 prob_suffix: str) -> "pd.DataFrame":
     """The table Predict shows: the pass-through columns, one column naming each row's predicted labels (those
@@ -78,7 +86,8 @@ def shown_frame(result: "pd.DataFrame", passthrough: Sequence[str], label_names:
 
     ones = result[list(label_names)].to_numpy() == 1
     names = np.asarray(label_names, dtype=object)
-    predicted = pd.Series([", ".join(names[row]) for row in ones], index=result.index, name=PREDICTED)
+    predicted = pd.Series([", ".join(names[row]) for row in ones], index=result.index,
+                          name=predicted_column(passthrough))
     return pd.concat([result[list(passthrough)], predicted, result[[n + prob_suffix for n in label_names]]], axis=1)
 
 

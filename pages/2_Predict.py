@@ -19,8 +19,8 @@ from multilabel.analysis import Tradeoff, all_label_curves, confusion_matrices, 
 from multilabel.charts import (confusion_grid_figure, label_frequency_figure, pr_curve_figure,  # noqa: E402
                                roc_curve_figure)
 from multilabel.predict import PROB_SUFFIX, label_frame, predict_frame  # noqa: E402
-from multilabel.predictview import (PREDICTED, column_widths, file_labels, model_choices,  # noqa: E402
-                                   notes_to_show, shown_frame)
+from multilabel.predictview import (column_widths, file_labels, model_choices, notes_to_show,  # noqa: E402
+                                   predicted_column, shown_frame)
 from app_pages import _upload  # noqa: E402
 from app_pages._export import onnx_button  # noqa: E402
 from app_pages._keys import ENSEMBLE_PREFIX, PREDICT_RUN  # noqa: E402
@@ -131,10 +131,10 @@ shown = shown_frame(result, plan.passthrough, label_cols, PROB_SUFFIX)
 pass_px, predicted_px, prob_px = column_widths(len(plan.passthrough), label_cols, TABLE_PX)
 st.dataframe(shown.head(SHOWN_ROWS), hide_index=True,
              column_config={**{c: st.column_config.Column(width=pass_px) for c in plan.passthrough},
-                            PREDICTED: st.column_config.TextColumn(width=predicted_px),
+                            predicted_column(plan.passthrough): st.column_config.TextColumn(width=predicted_px),
                             **{c + PROB_SUFFIX: st.column_config.ProgressColumn(
                                 c, min_value=0.0, max_value=1.0, format="%.3f", width=px,
-                                help=f"probability of {c} (column {c}{PROB_SUFFIX} in the download)")
+                                help=plain(f"probability of {c} (column {c}{PROB_SUFFIX} in the download)"))
                                for c, px in zip(label_cols, prob_px)}})
 if len(result) > SHOWN_ROWS:
     st.caption(f"showing the first {SHOWN_ROWS:,} rows; the download has all {len(result):,}")

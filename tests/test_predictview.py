@@ -11,7 +11,7 @@ import pytest
 
 from multilabel import TrainConfig, make_synthetic
 from multilabel.predictview import (PREDICTED, column_widths, file_labels, header_px, model_choices,
-                                   notes_to_show, shown_frame)
+                                   notes_to_show, predicted_column, shown_frame)
 from multilabel.session import get_registry
 
 from app_pages._words import model_label
@@ -80,3 +80,7 @@ def test_the_shown_table_names_each_rows_predicted_labels_then_the_probabilities
     assert list(shown.columns) == ["id", PREDICTED, "a_prob", "b_prob"]
     assert shown[PREDICTED].tolist() == ["a, b", "", "a"]
     assert shown["a_prob"].tolist() == [0.9, 0.1, 0.6]
+    # a file with its own "predicted labels" column keeps it, beside the model's
+    own = result.rename(columns={"id": PREDICTED})
+    assert list(shown_frame(own, [PREDICTED], ["a", "b"], "_prob").columns) == [
+        PREDICTED, predicted_column([PREDICTED]), "a_prob", "b_prob"] and predicted_column([PREDICTED]) != PREDICTED
