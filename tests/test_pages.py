@@ -362,8 +362,8 @@ def test_predict_scores_an_uploaded_csv_and_offers_the_download(home, downloads)
 
     labels = ["label_0", "label_1", "label_2"]
     result = at.dataframe[0].value
-    # On screen the narrow 0/1 columns come first so they are in view; the file keeps the CLI's column order.
-    assert list(result.columns) == ["id", *labels, *[f"{lab}{PROB_SUFFIX}" for lab in labels]]
+    # On screen each row's predicted labels come first, then the probabilities; the file keeps the CLI's columns.
+    assert list(result.columns) == ["id", "predicted labels", *[f"{lab}{PROB_SUFFIX}" for lab in labels]]
     assert len(result) == 40
     assert result["id"].tolist() == frame["id"].tolist()  # other columns pass through, in row order
     trained = load_checkpoint(get_registry(home).store.get_run(run_id)["checkpoint"])
@@ -371,7 +371,8 @@ def test_predict_scores_an_uploaded_csv_and_offers_the_download(home, downloads)
     for lab in labels:
         np.testing.assert_allclose(result[lab + PROB_SUFFIX].to_numpy(), expected[lab + PROB_SUFFIX].to_numpy(),
                                    rtol=1e-5, atol=1e-6)
-        assert result[lab].tolist() == expected[lab].tolist()
+    assert result["predicted labels"].tolist() == [", ".join(lab for lab in labels if row[lab] == 1)
+                                                   for _, row in expected.iterrows()]
     assert "40 rows scored" in text(at)
 
     (button,) = prediction_downloads(at)
@@ -396,8 +397,9 @@ def test_predict_thresholds_change_the_labels(home):
     at.slider(key=f"thr_{run_id}_2").set_value(1.0).run()
     assert not at.exception
     result = at.dataframe[0].value
-    assert result["label_0"].tolist() == [1] * 30  # every probability is >= 0
-    assert result["label_2"].tolist() == [int(p >= 1.0) for p in result["label_2_prob"]]
+    shown = [set(filter(None, row.split(", "))) for row in result["predicted labels"]]
+    assert all("label_0" in row for row in shown)  # every probability is >= 0
+    assert [("label_2" in row) for row in shown] == [bool(p >= 1.0) for p in result["label_2_prob"]]
 
 
 def test_predict_with_an_uploaded_checkpoint(home):
