@@ -127,9 +127,9 @@ counts = [int(result[c].sum()) for c in label_cols]
 st.markdown(f"**{len(result):,} rows scored.** Each row's labels at or above the thresholds above, then each "
             f"label's probability (the download has a 0/1 column `<label>` and a `<label>{PROB_SUFFIX}` column for "
             "each).")
-shown = shown_frame(result, plan.passthrough, label_cols, PROB_SUFFIX)
+shown = shown_frame(result.head(SHOWN_ROWS), plan.passthrough, label_cols, PROB_SUFFIX)  # the rows shown
 pass_px, predicted_px, prob_px = column_widths(len(plan.passthrough), label_cols, TABLE_PX)
-st.dataframe(shown.head(SHOWN_ROWS), hide_index=True,
+st.dataframe(shown, hide_index=True,
              column_config={**{c: st.column_config.Column(width=pass_px) for c in plan.passthrough},
                             predicted_column(plan.passthrough): st.column_config.TextColumn(width=predicted_px),
                             **{c + PROB_SUFFIX: st.column_config.ProgressColumn(
