@@ -1,6 +1,8 @@
 """The Inspect page's two polling views: a live (or ended) run's per-label curves at its newest published epoch
 (the worker publishes them, see callbacks.LiveValidation), and the network as a diagram with its per-epoch weight norms,
-gradient norms and dead-ReLU share. Each is a fragment that redraws itself every ``poll_s`` while the run trains."""
+gradient norms and dead-ReLU share. Each is a fragment that redraws itself every ``poll_s`` while the run trains.
+A browser session that opens on the page leaves the charts out of its first draw (``charts=False``) and draws them a
+moment later (``first_draw``, ``charts_later``)."""
 
 from __future__ import annotations
 
@@ -16,16 +18,51 @@ from multilabel.charts import (at_epoch, confusion_grid_figure, network_curves_f
                                pr_curve_figure, roc_curve_figure)
 from multilabel.session import SessionRegistry
 from multilabel.store import RunStore
+from app_pages._nav import first_page
 from app_pages._shared import model_from_store, plain
 from app_pages._words import score_or_na
 
+# A browser session that opens on Inspect sends the page's numbers alone first and has the browser ask for the whole
+# page again, charts included, this long after: a new tab evaluates plotly for seconds, and sent together the charts
+# kept the numbers off the screen until then (benchmarks/README.md, "Inspect's numbers before its charts").
+CHARTS_AFTER_S = 1.0
+CHARTS_DRAWN, TICKS = "inspect_charts_drawn", "inspect_charts_ticks"
+DRAWING = "Drawing the charts…"
 
-def tradeoff_view(cols: list, point, shown: LabelCurves, key: str = "", epoch: Optional[int] = None) -> None:
+
+def first_draw() -> bool:
+    """Whether to leave the charts out of this draw: the page's first in a browser session that opened on it (a new
+    tab, a link, a reload), whose browser has not loaded plotly yet. Come to from another page, it draws them."""
+    if st.session_state.get(CHARTS_DRAWN):
+        return False
+    st.session_state[CHARTS_DRAWN] = True
+    return first_page("Inspect")
+
+
+def charts_later() -> None:
+    """After a first draw: a fragment whose first timer tick (``CHARTS_AFTER_S`` later) redraws the whole page, which
+    then has its charts; it renders nothing, and the redrawn page no longer declares it, so it ticks once."""
+
+    @st.fragment(run_every=CHARTS_AFTER_S)
+    def tick() -> None:
+        st.session_state[TICKS] = st.session_state.get(TICKS, 0) + 1
+        if st.session_state[TICKS] > 1:  # the timer's call, not the declaring run's
+            st.rerun()
+
+    st.session_state[TICKS] = 0
+    tick()
+
+
+def tradeoff_view(cols: list, point, shown: LabelCurves, key: str = "", epoch: Optional[int] = None,
+                  charts: bool = True) -> None:
     """One label at its threshold: precision, recall and F1 in the last three of ``cols``, then its PR and ROC curves
-    side by side (marked with ``epoch`` on a live run)."""
+    side by side (marked with ``epoch`` on a live run; a line saying they come, without ``charts``)."""
     cols[-3].metric("Precision", score_or_na(point.precision))
     cols[-2].metric("Recall", score_or_na(point.recall))
     cols[-1].metric("F1", f"{point.f1:.3f}")
+    if not charts:
+        st.caption(DRAWING)
+        return
     figures = [pr_curve_figure(shown, point), roc_curve_figure(shown, point)]
     if epoch is not None:
         figures = [at_epoch(figure, epoch) for figure in figures]
@@ -62,8 +99,9 @@ def ended_since(store: RunStore, run_id: str, was_live: bool) -> None:
         st.rerun()
 
 
-def live_labels(store: RunStore, run_id: str, was_live: bool, poll_s: Optional[float]) -> None:
-    """Per-label curves and confusion of the newest published epoch of a run that has not finished."""
+def live_labels(store: RunStore, run_id: str, was_live: bool, poll_s: Optional[float], charts: bool = True) -> None:
+    """Per-label curves and confusion of the newest published epoch of a run that has not finished (``charts``:
+    False on a first draw, see ``tradeoff_view``)."""
 
     @st.fragment(run_every=poll_s)
     def body() -> None:
@@ -87,7 +125,10 @@ def live_labels(store: RunStore, run_id: str, was_live: bool, poll_s: Optional[f
         threshold = cut.slider("Threshold (every label, this view only)", 0.0, 1.0, 0.5, 0.01,
                                key=f"inspect_live_thr_{run_id}")
         point = tradeoff.at(label, threshold)
-        tradeoff_view(st.columns(3), point, live_curves(store, run_id, mtime, label, names[label]), "live_", epoch)
+        tradeoff_view(st.columns(3), point, live_curves(store, run_id, mtime, label, names[label]), "live_", epoch,
+                      charts)
+        if not charts:
+            return
         st.subheader(f"Confusion per label (epoch {epoch})")
         grid = confusion_matrices(snap["probs"], snap["targets"], [threshold] * len(names), names)
         st.plotly_chart(at_epoch(confusion_grid_figure(grid), epoch), key="live_confusion_chart")
@@ -95,8 +136,10 @@ def live_labels(store: RunStore, run_id: str, was_live: bool, poll_s: Optional[f
     body()
 
 
-def network_view(reg: SessionRegistry, run_id: str, was_live: bool, poll_s: Optional[float]) -> None:
-    """The net as a diagram and its per-epoch weight norms, gradient norms and dead-ReLU share."""
+def network_view(reg: SessionRegistry, run_id: str, was_live: bool, poll_s: Optional[float],
+                 charts: bool = True) -> None:
+    """The net as a diagram and its per-epoch weight norms, gradient norms and dead-ReLU share (the diagram's caption
+    and a line saying they come, without ``charts``)."""
     store = reg.store
 
     @st.fragment(run_every=poll_s)
@@ -132,8 +175,12 @@ def network_view(reg: SessionRegistry, run_id: str, was_live: bool, poll_s: Opti
         else:
             st.caption(f"Drawn from {source}. Edges: blue positive, red negative, thicker = larger |weight|; nodes "
                        "coloured by weight norm; a grey cross is a dead ReLU (0 on every validation row).")
-            st.plotly_chart(network_figure(picture, epoch=epoch), key="network_chart")
-        if columns["epoch"]:
+            if charts:
+                st.plotly_chart(network_figure(picture, epoch=epoch), key="network_chart")
+        if not charts:
+            if picture is not None or columns["epoch"]:
+                st.caption(DRAWING)
+        elif columns["epoch"]:
             last = columns["epoch"][-1]
             st.plotly_chart(network_curves_figure(columns, epoch=last), key="network_curves_chart")
             st.caption(f"Dead ReLUs at epoch {last}: {columns['dead_relu'][-1]:.0%} of the hidden units. Gradient "

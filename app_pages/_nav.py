@@ -23,10 +23,20 @@ PAGES = {"Home": HOME, "Train": TRAIN, "Search": SEARCH, "Predict": PREDICT, "Ru
 ICON = str(ROOT / "assets" / "icon.png")
 
 
+FIRST_PAGE = "nav_first_page"  # the title of the first page a browser session drew
+
+
 def page(title: str) -> None:
     """Call first on every page: tab title and local icon, wide layout, the sidebar links."""
     st.set_page_config(page_title=f"{title} · multilabel" if title != "Home" else "multilabel", page_icon=ICON,
                        layout="wide")
+    st.session_state.setdefault(FIRST_PAGE, title)
     with st.sidebar:
         for name, path in PAGES.items():
             st.page_link(path, label=name)
+
+
+def first_page(title: str) -> bool:
+    """Whether ``title`` is the first page this browser session drew (a new tab, a link, a reload): the browser has
+    not loaded any page's chart code (plotly) yet. Coming from another page by the sidebar, it usually has."""
+    return st.session_state.get(FIRST_PAGE) == title

@@ -22,7 +22,8 @@ from multilabel.charts import confusion_grid_figure  # noqa: E402
 from multilabel.metrics import tune_thresholds  # noqa: E402
 from multilabel.store import FINISHED, RunStore  # noqa: E402
 from app_pages._export import onnx_button  # noqa: E402
-from app_pages._inspect_views import live_labels, network_view, tradeoff_view  # noqa: E402
+from app_pages._inspect_views import (DRAWING, charts_later, first_draw, live_labels, network_view,  # noqa: E402
+                                      tradeoff_view)
 from app_pages._shared import model_from_store, plain, registry  # noqa: E402
 from app_pages._words import inspect_option, inspect_status_line, score_or_na as fmt  # noqa: E402
 
@@ -81,12 +82,15 @@ if shown_view == VIEWS[0]:
 else:
     st.query_params["view"] = shown_view
 poll_s = LIVE_POLL_S if live else None
+charts = not first_draw()  # the session's first draw: the numbers now, the charts CHARTS_AFTER_S later
+if not charts:
+    charts_later()
 
 if shown_view == "Network":
-    network_view(reg, run_id, live, poll_s)
+    network_view(reg, run_id, live, poll_s, charts)
     st.stop()
 if run["status"] not in FINISHED:
-    live_labels(store, run_id, live, poll_s)
+    live_labels(store, run_id, live, poll_s, charts)
     st.stop()
 
 val_path = store.validation_path(run_id)
@@ -161,8 +165,11 @@ with curves_box:
     point = tradeoff.at(label, thresholds[label])
     c = st.columns(4)
     c[0].metric(f"Threshold · {plain(names[label])}", f"{thresholds[label]:.2f}")
-    tradeoff_view(c, point, curves(store, run_id, mtime, label, names[label]))
+    tradeoff_view(c, point, curves(store, run_id, mtime, label, names[label]), charts=charts)
 
 # -- every label's confusion -------------------------------------------------------------------------------------
 st.subheader("Confusion per label")
-st.plotly_chart(confusion_grid_figure(confusion_matrices(probs, targets, thresholds, names)), key="confusion_chart")
+if charts:
+    st.plotly_chart(confusion_grid_figure(confusion_matrices(probs, targets, thresholds, names)), key="confusion_chart")
+else:
+    st.caption(DRAWING)

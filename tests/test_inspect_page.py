@@ -154,6 +154,42 @@ def test_inspect_curves_sliders_and_save(home):
     assert [predict.slider(key=f"thr_{run_id}_{j}").value for j in range(3)] == pytest.approx([0.5, 0.3, 0.5])
 
 
+def test_inspect_first_draw_shows_the_numbers_and_has_the_browser_ask_for_the_charts(home):
+    """A browser session's first draw of Inspect sends the numbers without plotly charts (a new tab would evaluate
+    plotly before showing either) and a one-shot timer fragment; the next draw, the one that timer asks for, has
+    the charts, and the page no longer declares the timer."""
+    from app_pages._inspect_views import DRAWING, TICKS
+    run_id = trained_run(home)
+    probs, targets = RunStore(home).load_validation(run_id)
+    at = open_page()
+    assert not at.get("plotly_chart")
+    assert [c.value for c in at.caption].count(DRAWING) == 2  # under the curves' numbers and under "Confusion"
+    want = expected(probs, targets, 0, 0.5)
+    assert metrics(at)["Precision"] == want["precision"] and metrics(at)["F1"] == want["f1"]
+    assert caption_of(at, run_id, 0).startswith(f"precision {want['precision']} · ")  # the sliders' lines too
+    assert at.session_state[TICKS] == 1  # the timer fragment was declared and ran once, inline, without a rerun
+    at.session_state[TICKS] = 5
+    at.run()  # what the timer's tick does: the whole page again
+    assert not at.exception, [e.value for e in at.exception]
+    assert {"pr_chart", "roc_chart", "confusion_chart"} <= set(charts(at))
+    assert DRAWING not in [c.value for c in at.caption]
+    assert metrics(at)["Precision"] == want["precision"]
+    assert at.session_state[TICKS] == 5  # not declared again: it ticked once
+
+
+def test_inspect_come_to_from_another_page_draws_its_charts_at_once(home):
+    """Come to by the sidebar from a page that drew first (plotly already loaded there), Inspect has no timer."""
+    from app_pages._inspect_views import DRAWING
+    from app_pages._nav import TRAIN
+    trained_run(home)
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
+    at.switch_page(TRAIN).run()
+    at.switch_page(PAGE).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert {"pr_chart", "roc_chart", "confusion_chart"} <= set(charts(at))
+    assert DRAWING not in [c.value for c in at.caption]
+
+
 def test_inspect_opens_the_run_in_the_link(home):
     older = trained_run(home, seed=1, epochs=3)
     newer = trained_run(home, seed=2, epochs=3)
