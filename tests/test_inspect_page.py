@@ -155,9 +155,10 @@ def test_inspect_curves_sliders_and_save(home):
 
 
 def test_inspect_first_draw_shows_the_numbers_and_has_the_browser_ask_for_the_charts(home):
-    """A browser session's first draw of Inspect sends the numbers without plotly charts (a new tab would evaluate
-    plotly before showing either) and a one-shot timer fragment; the next draw, the one that timer asks for, has
-    the charts, and the page no longer declares the timer."""
+    """A browser session that opens on Inspect gets the numbers first, without plotly charts (a new tab would
+    evaluate plotly before showing either), and a one-shot timer fragment; the next draw, the one that timer asks
+    for, has the charts and no timer. (tests/browser/test_inspect_browser.py opens Inspect by its URL and waits for
+    its three charts: the timer's redraw in a real browser.)"""
     from app_pages._inspect_views import DRAWING, TICKS
     run_id = trained_run(home)
     probs, targets = RunStore(home).load_validation(run_id)
