@@ -24,6 +24,11 @@ ICON = str(ROOT / "assets" / "icon.png")
 
 
 FIRST_PAGE = "nav_first_page"  # the title of the first page a browser session drew
+# Runs and Inspect send a session's first draw without plotly charts and have the browser ask for them this long
+# after: loading plotly in a new tab holds the browser's main thread for seconds, and sent together the charts kept
+# the table or the numbers off the screen; a shorter wait let Runs' charts overtake a table that a fresh browser was
+# still loading (benchmarks/README.md, "The Runs table before its charts", "Inspect's numbers before its charts").
+CHARTS_AFTER_S = 1.0
 
 
 def page(title: str) -> None:

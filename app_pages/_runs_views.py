@@ -13,15 +13,12 @@ from multilabel import MultilabelError
 from multilabel import experiments as ex
 from multilabel.charts import figure_html, parallel_coordinates_figure, smoothed_overlay_figure
 from multilabel.store import RunStore
+from app_pages._nav import CHARTS_AFTER_S
 from app_pages._shared import plain
 from app_pages._words import status_word
 
 LIVE_POLL_S = 2.0  # how often the table and curves refresh while some run trains
-# A browser session's first draw of the page sends the table alone and has the browser ask for the charts this long
-# after: loading plotly in a new tab holds the browser's main thread for seconds, and sent together the charts kept the
-# table off the screen; a shorter wait lets them overtake a table that a fresh browser is still loading
-# (benchmarks/README.md, "The Runs table before its charts").
-CHARTS_AFTER_S = 1.0
+# A browser session's first draw of the page sends the table alone; the charts come CHARTS_AFTER_S later.
 CHARTS_DRAWN = "runs_charts_drawn"
 
 # Pickers show run names, and the browser keeps a picker's choice as the text it showed: after a rename that text

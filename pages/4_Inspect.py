@@ -82,7 +82,7 @@ if shown_view == VIEWS[0]:
 else:
     st.query_params["view"] = shown_view
 poll_s = LIVE_POLL_S if live else None
-charts = not first_draw()  # the session's first draw: the numbers now, the charts CHARTS_AFTER_S later
+charts = not first_draw()  # opened here (a new tab): the numbers now, the charts a moment later
 if not charts:
     charts_later()
 
