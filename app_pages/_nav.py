@@ -30,6 +30,30 @@ FIRST_PAGE = "nav_first_page"  # the title of the first page a browser session d
 # still loading (benchmarks/README.md, "The Runs table before its charts", "Inspect's numbers before its charts").
 CHARTS_AFTER_S = 1.0
 
+# The browser tells the server that it has drawn an element: a trigger from a tiny component (no iframe, no markup)
+# that waits until the element has a size, then two animation frames (it is on screen), and gives up after
+# DRAWN_GIVE_UP_S. Runs asks for its charts on it: after a fixed wait, plotly's evaluation in a fresh browser (seconds
+# of the main thread) came before a table that was still loading its own script.
+DRAWN_GIVE_UP_S = 10.0
+_DRAWN_JS = """
+export default function ({ data, setTriggerValue }) {
+  let stopped = false;
+  const until = performance.now() + data.give_up_ms;
+  const check = () => {
+    if (stopped) return;
+    const el = document.querySelector(data.selector);
+    if ((el && el.getBoundingClientRect().height > 0) || performance.now() > until) {
+      requestAnimationFrame(() => requestAnimationFrame(() => { if (!stopped) setTriggerValue("drawn", true); }));
+    } else {
+      setTimeout(check, 50);
+    }
+  };
+  check();
+  return () => { stopped = true; };
+}
+"""
+_drawn = None
+
 
 def page(title: str) -> None:
     """Call first on every page: tab title and local icon, wide layout, the sidebar links."""
@@ -45,3 +69,12 @@ def first_page(title: str) -> bool:
     """Whether ``title`` is the first page this browser session drew (a new tab, a link, a reload): the browser has
     not loaded any page's chart code (plotly) yet. Coming from another page by the sidebar, it usually has."""
     return st.session_state.get(FIRST_PAGE) == title
+
+
+def rerun_when_drawn(selector: str, key: str) -> None:
+    """Have the browser rerun the calling fragment (or the page, outside one) once it has drawn the element that the
+    CSS ``selector`` finds: a trigger, so it fires once per mount."""
+    global _drawn
+    if _drawn is None:
+        _drawn = st.components.v2.component("multilabel_when_drawn", js=_DRAWN_JS)
+    _drawn(key=key, data={"selector": selector, "give_up_ms": DRAWN_GIVE_UP_S * 1000}, on_drawn_change=lambda: None)

@@ -13,12 +13,13 @@ from multilabel import MultilabelError
 from multilabel import experiments as ex
 from multilabel.charts import figure_html, parallel_coordinates_figure, smoothed_overlay_figure
 from multilabel.store import RunStore
-from app_pages._nav import CHARTS_AFTER_S
+from app_pages._nav import rerun_when_drawn
 from app_pages._shared import plain
 from app_pages._words import status_word
 
 LIVE_POLL_S = 2.0  # how often the table and curves refresh while some run trains
-# A browser session's first draw of the page sends the table alone; the charts come CHARTS_AFTER_S later.
+# A browser session's first draw of the page sends the table alone; the browser asks for the charts once it has drawn
+# the table (app_pages/_nav.py, rerun_when_drawn).
 CHARTS_DRAWN = "runs_charts_drawn"
 
 # Pickers show run names, and the browser keeps a picker's choice as the text it showed: after a rename that text
@@ -83,9 +84,10 @@ def controls(frame) -> tuple[ex.RunFilter, str, bool, list[str]]:
 
 
 def poll_s(live_at_start: bool) -> Optional[float]:
-    """The fragment's ``run_every``: soon after a first draw (to add the charts), else every LIVE_POLL_S while live."""
+    """The fragment's ``run_every``: every LIVE_POLL_S while live, except on a first draw (the browser's "drawn"
+    brings the next call)."""
     if not st.session_state.get(CHARTS_DRAWN):
-        return CHARTS_AFTER_S
+        return None
     return LIVE_POLL_S if live_at_start else None
 
 
@@ -93,7 +95,7 @@ def experiments_view(store: RunStore, live_at_start: bool, first_draw: bool = Fa
     """Table, parallel coordinates and overlay curves of the filtered runs (re-drawn by each poll while live);
     ``live_at_start``: whether some run trained when the page was drawn (a change redraws the whole page);
     ``first_draw``: the session's first draw of the page, which shows the table and leaves the charts to the call
-    that the browser's timer makes once it has the table (that call redraws the whole page, charts included)."""
+    that the browser makes once it has drawn the table (that call redraws the whole page, charts included)."""
     if first_draw:
         if st.session_state.get(CHARTS_DRAWN):
             st.rerun()
@@ -122,6 +124,7 @@ def experiments_view(store: RunStore, live_at_start: bool, first_draw: bool = Fa
         return
     if first_draw:
         st.caption("Drawing the charts…")
+        rerun_when_drawn("[data-testid='stDataFrame'] canvas", key="runs_table_drawn")
         return
 
     records = shown.to_dict("records")
