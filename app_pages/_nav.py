@@ -24,10 +24,10 @@ ICON = str(ROOT / "assets" / "icon.png")
 
 
 FIRST_PAGE = "nav_first_page"  # the title of the first page a browser session drew
-# Runs and Inspect send a session's first draw without plotly charts and have the browser ask for them this long
-# after: loading plotly in a new tab holds the browser's main thread for seconds, and sent together the charts kept
-# the table or the numbers off the screen; a shorter wait let Runs' charts overtake a table that a fresh browser was
-# still loading (benchmarks/README.md, "The Runs table before its charts", "Inspect's numbers before its charts").
+# Inspect sends a session's first draw without plotly charts and has the browser ask for them this long after:
+# loading plotly in a new tab holds the browser's main thread for seconds, and sent together the charts kept the
+# numbers off the screen (benchmarks/README.md, "Inspect's numbers before its charts"). Runs waits for its table to
+# be drawn instead (rerun_when_drawn below): a fixed wait let its charts overtake a table still loading its script.
 CHARTS_AFTER_S = 1.0
 
 # The browser tells the server that it has drawn an element: a trigger from a tiny component (no iframe, no markup)
