@@ -26,14 +26,14 @@ ICON = str(ROOT / "assets" / "icon.png")
 FIRST_PAGE = "nav_first_page"  # the title of the first page a browser session drew
 # Inspect sends a session's first draw without plotly charts and has the browser ask for them this long after:
 # loading plotly in a new tab holds the browser's main thread for seconds, and sent together the charts kept the
-# numbers off the screen (benchmarks/README.md, "Inspect's numbers before its charts"). Runs waits for its table to
-# be drawn instead (rerun_when_drawn below): a fixed wait let its charts overtake a table still loading its script.
+# numbers off the screen (benchmarks/README.md, "Inspect's numbers before its charts"). Runs and Search wait for their
+# tables to be drawn instead (rerun_when_drawn below): a fixed wait let charts overtake a table loading its script.
 CHARTS_AFTER_S = 1.0
 
 # The browser tells the server that it has drawn an element: a trigger from a tiny component (no iframe, no markup)
 # that waits until the element has a size, then two animation frames (it is on screen), and gives up after
-# DRAWN_GIVE_UP_S. Runs asks for its charts on it: after a fixed wait, plotly's evaluation in a fresh browser (seconds
-# of the main thread) came before a table that was still loading its own script.
+# DRAWN_GIVE_UP_S. Runs and Search ask for their charts on it: after a fixed wait (or with the table), plotly's
+# evaluation in a new browser (seconds of the main thread) came before a table that was still loading its script.
 DRAWN_GIVE_UP_S = 10.0
 _DRAWN_JS = """
 export default function ({ data, setTriggerValue }) {
@@ -73,7 +73,7 @@ def first_page(title: str) -> bool:
 
 def rerun_when_drawn(selector: str, key: str) -> None:
     """Have the browser rerun the calling fragment (or the page, outside one) once it has drawn the element that the
-    CSS ``selector`` finds: a trigger, so it fires once per mount."""
+    CSS ``selector`` finds: a trigger, so it fires once per mount. Runs and Search ask for their charts on it."""
     global _drawn
     if _drawn is None:
         _drawn = st.components.v2.component("multilabel_when_drawn", js=_DRAWN_JS)

@@ -12,9 +12,13 @@ from multilabel import MultilabelError, jobs, search, searchview as sv
 from multilabel.charts import search_importance_figure, search_parallel_figure, search_progress_figure
 from app_pages._export import onnx_button
 from app_pages._keys import ENSEMBLE_PREFIX, PREDICT_RUN
-from app_pages._nav import PREDICT
+from app_pages._nav import PREDICT, rerun_when_drawn
 from app_pages._shared import error, model_from_store, plain
 from app_pages._words import importance_wait_words, trial_counts
+
+# A browser session's first draw of a search's trials table leaves the charts out; the browser asks for them once it
+# has drawn the table (plotly's evaluation in a new tab held the table back for seconds: benchmarks/README.md).
+CHARTS_DRAWN = "search_charts_drawn"
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -53,7 +57,9 @@ def ended(job: dict, best: dict | None, home: Path) -> None:
                     st.rerun()
 
 
-def render(job: dict, home: Path) -> None:
+def render(job: dict, home: Path, charts: bool = True) -> bool:
+    """Draw the search ``job``; without ``charts``, its trials table and a line where they come. Returns whether the
+    trials table was drawn."""
     summary = sv.job_summary(job)
     trials = summary["trials"] if summary else []
     states = summary["states"] if summary else {}
@@ -81,12 +87,16 @@ def render(job: dict, home: Path) -> None:
         ended(job, best, home)
     if not trials:
         st.info("Waiting for the first trial… (each trial trains on every split before it counts)")
-        return
+        return False
     # A missing number (a pruned, running or waiting trial's objective) is an empty cell, not the word "None".
     st.dataframe(sv.trials_table(trials[::-1]), hide_index=True, key="search_trials_table", placeholder="",
                  column_config={c: (st.column_config.NumberColumn(label, width=px, format=sv.TABLE_FORMATS[c])
                                     if c in sv.TABLE_FORMATS else st.column_config.Column(label, width=px))
                                 for c, (label, px) in sv.TABLE_COLUMNS.items()})
+    if not charts:
+        st.caption("Drawing the charts…")
+        rerun_when_drawn("[data-testid='stDataFrame'] canvas", key="search_table_drawn")
+        return True
     left, right = st.columns(2)
     left.plotly_chart(search_progress_figure(trials), key="search_progress")
     completed = sv.completed(trials)
@@ -106,6 +116,7 @@ def render(job: dict, home: Path) -> None:
             st.info(importance_wait_words(completed, search.MIN_IMPORTANCE_TRIALS, job["alive"]))
     st.session_state["search_importance_s"] = time.perf_counter() - fit_began  # a rare fit: not a poll's cost
     st.plotly_chart(search_parallel_figure(trials, search.SPACE), key="search_parallel")
+    return True
 
 
 def live_panel(study: str, home: Path, alive: bool) -> None:
@@ -118,7 +129,8 @@ def live_panel(study: str, home: Path, alive: bool) -> None:
         if current is None or (alive and not current["alive"]):
             st.rerun()  # the search ended: draw the page again once (Stop disabled, the ensemble offered)
         st.session_state["search_importance_s"] = 0.0
-        render(current, home)
+        if render(current, home, charts=bool(st.session_state.get(CHARTS_DRAWN))):
+            st.session_state[CHARTS_DRAWN] = True  # the next call (the browser's, or a poll's) draws them
         st.session_state["search_render_s"] = (time.perf_counter() - began
                                                - st.session_state["search_importance_s"])
 

@@ -191,6 +191,25 @@ def test_a_reload_with_the_study_in_the_url_finds_the_search_again(home):
     assert "study" not in at.query_params
 
 
+@pytest.mark.slow
+def test_a_first_draw_sends_the_trials_table_alone_and_the_next_run_adds_the_charts(home):
+    # Sent with the table, plotly's first load in a new tab kept the table off the screen for seconds; the browser
+    # asks for the charts once it has drawn the table (a component's trigger, which AppTest does not run: the next
+    # run stands for it).
+    jobs.launch(make_synthetic(120, 4, 2, seed=1), "one", home=home, trials=2, folds=1, members=1, epochs=2)
+    deadline = time.monotonic() + WAIT_S
+    while jobs.find_job("one", home)["alive"] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    at = app(study="one")
+    assert not at.exception and "status: **finished**" in text(at)
+    assert len(trials_shown(at)) == 2
+    assert charts(at) == {} and any(c.value == "Drawing the charts…" for c in at.caption)
+    at.run()
+    assert not at.exception and len(trials_shown(at)) == 2
+    assert {"search_progress", "search_parallel"} <= set(charts(at))
+    assert not any(c.value == "Drawing the charts…" for c in at.caption)
+
+
 def test_a_stale_study_link_says_so_and_offers_a_new_search(home):
     at = app(study="nope")
     assert not at.exception
