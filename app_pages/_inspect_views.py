@@ -18,14 +18,13 @@ from multilabel.charts import (at_epoch, confusion_grid_figure, network_curves_f
                                pr_curve_figure, roc_curve_figure)
 from multilabel.session import SessionRegistry
 from multilabel.store import RunStore
-from app_pages._nav import CHARTS_AFTER_S, first_page
+from app_pages._nav import CHARTS_AFTER_S, DRAWING, first_page
 from app_pages._shared import model_from_store, plain
 from app_pages._words import score_or_na
 
 # A browser session that opens on Inspect sends the page's numbers alone first and has the browser ask for the whole
 # page again, charts included, CHARTS_AFTER_S later.
 CHARTS_DRAWN, TICKS = "inspect_charts_drawn", "inspect_charts_ticks"
-DRAWING = "Drawing the charts…"
 
 
 def first_draw() -> bool:

@@ -29,6 +29,7 @@ FIRST_PAGE = "nav_first_page"  # the title of the first page a browser session d
 # numbers off the screen (benchmarks/README.md, "Inspect's numbers before its charts"). Runs and Search wait for their
 # tables to be drawn instead (rerun_when_drawn below): a fixed wait let charts overtake a table loading its script.
 CHARTS_AFTER_S = 1.0
+DRAWING = "Drawing the charts…"  # where a first draw's charts will come
 
 # The browser tells the server that it has drawn an element: a trigger from a tiny component (no iframe, no markup)
 # that waits until the element has a size, then two animation frames (it is on screen), and gives up after
@@ -78,3 +79,10 @@ def rerun_when_drawn(selector: str, key: str) -> None:
     if _drawn is None:
         _drawn = st.components.v2.component("multilabel_when_drawn", js=_DRAWN_JS)
     _drawn(key=key, data={"selector": selector, "give_up_ms": DRAWN_GIVE_UP_S * 1000}, on_drawn_change=lambda: None)
+
+
+def charts_after_table(key: str) -> None:
+    """In place of a first draw's charts: say they come, and have the browser rerun the fragment once it has drawn
+    the page's data table (the grid's canvas has a size)."""
+    st.caption(DRAWING)
+    rerun_when_drawn("[data-testid='stDataFrame'] canvas", key=key)

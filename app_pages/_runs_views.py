@@ -13,7 +13,7 @@ from multilabel import MultilabelError
 from multilabel import experiments as ex
 from multilabel.charts import figure_html, parallel_coordinates_figure, smoothed_overlay_figure
 from multilabel.store import RunStore
-from app_pages._nav import rerun_when_drawn
+from app_pages._nav import charts_after_table
 from app_pages._shared import plain
 from app_pages._words import status_word
 
@@ -123,8 +123,7 @@ def experiments_view(store: RunStore, live_at_start: bool, first_draw: bool = Fa
     if shown.empty:
         return
     if first_draw:
-        st.caption("Drawing the charts…")
-        rerun_when_drawn("[data-testid='stDataFrame'] canvas", key="runs_table_drawn")
+        charts_after_table(key="runs_table_drawn")
         return
 
     records = shown.to_dict("records")

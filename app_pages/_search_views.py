@@ -12,7 +12,7 @@ from multilabel import MultilabelError, jobs, search, searchview as sv
 from multilabel.charts import search_importance_figure, search_parallel_figure, search_progress_figure
 from app_pages._export import onnx_button
 from app_pages._keys import ENSEMBLE_PREFIX, PREDICT_RUN
-from app_pages._nav import PREDICT, rerun_when_drawn
+from app_pages._nav import PREDICT, charts_after_table
 from app_pages._shared import error, model_from_store, plain
 from app_pages._words import importance_wait_words, trial_counts
 
@@ -94,8 +94,7 @@ def render(job: dict, home: Path, charts: bool = True) -> bool:
                                     if c in sv.TABLE_FORMATS else st.column_config.Column(label, width=px))
                                 for c, (label, px) in sv.TABLE_COLUMNS.items()})
     if not charts:
-        st.caption("Drawing the charts…")
-        rerun_when_drawn("[data-testid='stDataFrame'] canvas", key="search_table_drawn")
+        charts_after_table(key="search_table_drawn")
         return True
     left, right = st.columns(2)
     left.plotly_chart(search_progress_figure(trials), key="search_progress")

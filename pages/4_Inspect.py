@@ -8,7 +8,7 @@ from typing import Optional
 
 import streamlit as st
 
-from app_pages._nav import page
+from app_pages._nav import DRAWING, page
 
 page("Inspect")
 st.title("Inspect")  # before the heavy imports: the page paints at once
@@ -22,7 +22,7 @@ from multilabel.charts import confusion_grid_figure  # noqa: E402
 from multilabel.metrics import tune_thresholds  # noqa: E402
 from multilabel.store import FINISHED, RunStore  # noqa: E402
 from app_pages._export import onnx_button  # noqa: E402
-from app_pages._inspect_views import (DRAWING, charts_later, first_draw, live_labels, network_view,  # noqa: E402
+from app_pages._inspect_views import (charts_later, first_draw, live_labels, network_view,  # noqa: E402
                                       tradeoff_view)
 from app_pages._shared import model_from_store, plain, registry  # noqa: E402
 from app_pages._words import inspect_option, inspect_status_line, score_or_na as fmt  # noqa: E402
