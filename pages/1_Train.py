@@ -20,8 +20,8 @@ from multilabel.trainview import DataChoice, labels_poll_s, page_outdated, poll_
 from app_pages import _form, _upload  # noqa: E402
 from app_pages._keys import LOAD_FORM, RUN_ID, TRAIN_UPLOAD  # noqa: E402
 from app_pages._shared import error, plain, registry, warning  # noqa: E402
-from app_pages._train_run import (confirm_control, control_buttons, empty_charts, queue_panel, render,  # noqa: E402
-                                  render_labels, scroll_to)
+from app_pages._train_run import (charts_drawn, confirm_control, control_buttons, empty_charts,  # noqa: E402
+                                  queue_panel, render, render_labels, scroll_to)
 from app_pages._words import browser_session  # noqa: E402
 
 # The live view polls every POLL_S while one run trains, and less often the more runs train at once: every open tab
@@ -198,3 +198,4 @@ else:
         st.info("Set the data and knobs, then press **Start training**. The run keeps going if you leave this page.")
         # The empty frames show where the curves will come, and load the chart code before Start is pressed.
         empty_charts("no run yet", suffix="frame")
+charts_drawn()  # after the run panel: a control's click kept its charts for this page run only

@@ -390,6 +390,35 @@ def test_train_page_pauses_steps_resumes_and_the_pause_survives_a_reload(home):
     assert not [c.value for c in at.caption if c.value.startswith("Note (")]
 
 
+def chart_specs(at: AppTest) -> dict[str, str]:
+    """The run panel's plotly charts by title: their JSON specs as the page sent them."""
+    specs = {}
+    for element in at.get("plotly_chart"):
+        spec = element.proto.spec
+        specs[json.loads(spec)["layout"]["title"]["text"].split(" (")[0].split(" at epoch")[0]] = spec
+    return specs
+
+
+def test_a_controls_click_shows_the_new_status_with_the_charts_as_drawn_and_the_next_poll_brings_new_points(home):
+    # A click reruns the whole page; new figures in that run made the browser redraw all five charts before it
+    # painted 'pausing' (bench_controls.py). The click's page run keeps this session's figures; the polls move on.
+    at = train_page()
+    start_long_run(at)
+    rerun_until(at, lambda a: shown_epoch(a) >= 2 and len(chart_specs(a)) == 5, "epochs and the per-label charts")
+    drawn, drawn_epoch = chart_specs(at), shown_epoch(at)
+    time.sleep(0.5)
+    at.button(key="pause").click().run()
+    assert at.button(key="resume") and ("(pausing after epoch" in page_text(at) or paused_at(at) is not None)
+    assert shown_epoch(at) > drawn_epoch  # the status and the progress bar are the store's, new
+    assert set(drawn) == {"Loss", "Validation metrics", "Per-label validation metrics",
+                          "Predicted probability by true label", "Probability per label on validation rows"}
+    assert chart_specs(at) == drawn  # as drawn: nothing for the browser to redraw
+    at.run()
+    now = chart_specs(at)
+    assert now.keys() == drawn.keys() and now != drawn  # the next page run draws the new epochs
+    assert now["Loss"] != drawn["Loss"]
+
+
 def test_another_session_must_confirm_a_pause_which_leaves_a_note(home):
     owner = train_page()
     run_id = start_long_run(owner)
