@@ -97,18 +97,18 @@ def control_buttons(reg: SessionRegistry, run_id: str | None, me: str, live: boo
                     help="train one more epoch, then wait (on a running run: finish this epoch, then wait)")
 
 
-def chart(where, key: str, run_id: str, make: Callable[[], object]) -> None:
+def chart(where, key: str, view: RunView, make: Callable[[], object]) -> None:
     """Draw the run panel's chart ``key`` in ``where``: ``make()``'s figure, or, in the page run that a control's
-    click started, the figure this session last drew there. A click reruns the whole page; new figures in that run
-    made the browser redraw all five charts before it showed the new status (0.5-0.7 s on 2 cores). The polls that
-    follow bring the new points."""
+    click started on a live run, the figure this session last drew there. A click reruns the whole page, and new
+    figures in that run made the browser redraw all five charts before it showed the new status; the polls that
+    follow a live run bring the new points (a run that has ended gets its last figures at once)."""
     drawn = st.session_state.setdefault(DRAWN, {})
     last = drawn.get(key)
-    if st.session_state.get(CLICKED) and last is not None and last[0] == run_id:
+    if st.session_state.get(CLICKED) and view.alive and last is not None and last[0] == view.run_id:
         figure = last[1]
     else:
         figure = make()
-        drawn[key] = (run_id, figure)
+        drawn[key] = (view.run_id, figure)
     where.plotly_chart(figure, key=key)
 
 
@@ -231,9 +231,9 @@ def render(reg: SessionRegistry, view: RunView, me: str) -> None:
     # Figures by what they show: a poll that finds no new epoch, and other viewers of this run, reuse them.
     shown = (view.run_id, len(history), last["epoch"])
     a, b = st.columns(2)
-    chart(a, "loss_chart", view.run_id,
+    chart(a, "loss_chart", view,
           lambda: FIGURES.get((*shown, "loss", last["best_epoch"]), lambda: loss_figure(history, last["best_epoch"])))
-    chart(b, "metrics_chart", view.run_id, lambda: FIGURES.get((*shown, "metrics"), lambda: metrics_figure(history)))
+    chart(b, "metrics_chart", view, lambda: FIGURES.get((*shown, "metrics"), lambda: metrics_figure(history)))
 
 
 def render_labels(view: RunView) -> None:
@@ -253,16 +253,16 @@ def render_labels(view: RunView) -> None:
     # so neither column stands half empty.
     probe = bool(live_part.get("probe_probs") and info.get("probe_targets"))
     a, b = st.columns(2) if probe else (st.container(), None)
-    chart(a, "per_label_chart", view.run_id,
+    chart(a, "per_label_chart", view,
           lambda: FIGURES.get((*shown, "per_label", shown_epoch),
                               lambda: per_label_figure(evaluated["val_per_label"], epoch=shown_epoch)))
     if live_part.get("prob_hist"):
-        chart(a, "hist_chart", view.run_id,
+        chart(a, "hist_chart", view,
               lambda: FIGURES.get((*shown, "hist", shown_epoch, probe),
                                   lambda: probability_histogram_figure(live_part["prob_hist"], label_names,
                                                                        epoch=shown_epoch, cols=2 if probe else 3)))
     if probe:
-        chart(b, "probe_chart", view.run_id,
+        chart(b, "probe_chart", view,
               lambda: FIGURES.get((*shown, "probe", shown_epoch),
                                   lambda: probe_heatmap(live_part["probe_probs"], info["probe_targets"], label_names,
                                                         epoch=shown_epoch)))

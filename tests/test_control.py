@@ -417,6 +417,11 @@ def test_a_controls_click_shows_the_new_status_with_the_charts_as_drawn_and_the_
     now = chart_specs(at)
     assert now.keys() == drawn.keys() and now != drawn  # the next page run draws the new epochs
     assert now["Loss"] != drawn["Loss"]
+    held = paused_at(rerun_until(at, lambda a: paused_at(a) is not None, "the pause"))
+    at.button(key="stop").click().run()
+    rerun_until(at, lambda a: "status: **stopped**" in page_text(a), "the stop")
+    # An ended run has no polls to follow: its page shows its last epoch's curves.
+    assert json.loads(chart_specs(at)["Loss"])["data"][0]["x"][-1] == held
 
 
 def test_another_session_must_confirm_a_pause_which_leaves_a_note(home):
