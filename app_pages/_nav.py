@@ -24,6 +24,8 @@ ICON = str(ROOT / "assets" / "icon.png")
 
 
 FIRST_PAGE = "nav_first_page"  # the title of the first page a browser session drew
+LAST_PAGE = "nav_last_page"  # the title of the page this session drew last
+ARRIVED = "nav_arrived"  # whether this run of the page script came to it from elsewhere (see arrived)
 # Inspect sends a session's first draw without plotly charts and has the browser ask for them this long after:
 # loading plotly in a new tab holds the browser's main thread for seconds, and sent together the charts kept the
 # numbers off the screen (benchmarks/README.md, "Inspect's numbers before its charts"). Runs and Search wait for their
@@ -61,9 +63,19 @@ def page(title: str) -> None:
     st.set_page_config(page_title=f"{title} · multilabel" if title != "Home" else "multilabel", page_icon=ICON,
                        layout="wide")
     st.session_state.setdefault(FIRST_PAGE, title)
+    st.session_state[ARRIVED] = st.session_state.get(LAST_PAGE) != title
+    st.session_state[LAST_PAGE] = title
     with st.sidebar:
         for name, path in PAGES.items():
             st.page_link(path, label=name)
+
+
+def arrived() -> bool:
+    """Whether this run of the page script brings the page on screen: a new tab, a reload, a link, the sidebar from
+    another page. False for the page's own reruns (a widget, a poll's ``st.rerun``). Runs and Search draw their
+    tables first on every arrival, not once per session: sent with the table, the charts of a later visit by the
+    sidebar (parallel coordinates draw through WebGL) held the table back as long as in a new tab."""
+    return st.session_state.get(ARRIVED, True)
 
 
 def first_page(title: str) -> bool:

@@ -18,7 +18,7 @@ from app_pages._shared import plain
 from app_pages._words import status_word
 
 LIVE_POLL_S = 2.0  # how often the table and curves refresh while some run trains
-# A browser session's first draw of the page sends the table alone; the browser asks for the charts once it has drawn
+# Each arrival on the page (_nav.arrived) sends the table alone; the browser asks for the charts once it has drawn
 # the table (app_pages/_nav.py, rerun_when_drawn).
 CHARTS_DRAWN = "runs_charts_drawn"
 
@@ -94,7 +94,7 @@ def poll_s(live_at_start: bool) -> Optional[float]:
 def experiments_view(store: RunStore, live_at_start: bool, first_draw: bool = False) -> None:
     """Table, parallel coordinates and overlay curves of the filtered runs (re-drawn by each poll while live);
     ``live_at_start``: whether some run trained when the page was drawn (a change redraws the whole page);
-    ``first_draw``: the session's first draw of the page, which shows the table and leaves the charts to the call
+    ``first_draw``: the first draw of an arrival on the page, which shows the table and leaves the charts to the call
     that the browser makes once it has drawn the table (that call redraws the whole page, charts included)."""
     if first_draw:
         if st.session_state.get(CHARTS_DRAWN):

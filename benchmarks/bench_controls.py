@@ -163,6 +163,9 @@ def main(argv: Optional[list[str]] = None) -> None:
     parser.add_argument("--baseline", help="a git revision to measure side by side (e.g. 33e22cb)")
     parser.add_argument("--epochs", type=int, default=5000)
     parser.add_argument("--rows", type=int, default=50_000, help="synthetic rows (an epoch of 0.3-1 s here)")
+    parser.add_argument("--baseline-first", action="store_true",
+                        help="measure the baseline before this tree in each round (the first server of a round "
+                             "met a colder machine in some runs)")
     parser.add_argument("--browser-nice", type=int, default=19,
                         help="Chromium's niceness: 19 measures what the server does; 0 is a local user's browser "
                              "beside the server on the same machine [default: 19]")
@@ -175,8 +178,9 @@ def main(argv: Optional[list[str]] = None) -> None:
         # Chromium at nice 19 by default (its renderers inherit it), so the clock measures what the server does.
         browser = pw.chromium.launch(executable_path=niced_chromium(Path(tmp), args.browser_nice), args=CHROMIUM_ARGS)
         results: dict[str, list[dict[str, float]]] = {name: [] for name in trees}
+        order = list(trees.items())[::-1] if args.baseline_first else list(trees.items())
         for r in range(args.rounds):
-            for name, root in trees.items():
+            for name, root in order:
                 results[name].append(measure(browser, root, args.epochs, args.rows))
                 print(f"round {r + 1} {name}: " + ", ".join(f"{k} {v:.2f}" for k, v in results[name][-1].items()),
                       file=sys.stderr)

@@ -22,7 +22,7 @@ from multilabel import experiments as ex
 from multilabel.session import get_registry
 from multilabel.store import MAX_NAME, RunStore
 
-from app_pages._nav import RUNS
+from app_pages._nav import RUNS, TRAIN
 
 REPO = Path(__file__).resolve().parents[1]
 from pagetest import WAIT_S
@@ -118,8 +118,16 @@ def test_a_first_draw_sends_the_table_alone_and_the_next_run_adds_the_charts(hom
     at.run()  # what the browser's timer asks for once it has the table
     assert not at.exception
     assert {"parallel", "overlay_loss", "overlay_f1"} <= set(charts(at)) and "Drawing the charts" not in captions(at)
-    at.text_input(key="f_text").input("small").run()  # later runs of the session draw them at once
+    at.text_input(key="f_text").input("small").run()  # later runs of the page draw them at once
     assert [t["name"] for t in charts(at)["overlay_loss"]["data"]] == ["small adam"]
+    # Back by the sidebar from another page: the table alone again (sent with it, the charts held a later visit's
+    # table back as long as a new tab's), then the charts.
+    at.switch_page(TRAIN).run()
+    at.switch_page(RUNS).run()
+    assert not at.exception and shown_runs(at)
+    assert charts(at) == {} and "Drawing the charts…" in captions(at)
+    at.run()
+    assert not at.exception and {"parallel", "overlay_loss", "overlay_f1"} <= set(charts(at))
 
 
 def test_sort_and_filter(home, ids):

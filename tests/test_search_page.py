@@ -208,6 +208,12 @@ def test_a_first_draw_sends_the_trials_table_alone_and_the_next_run_adds_the_cha
     assert not at.exception and len(trials_shown(at)) == 2
     assert {"search_progress", "search_parallel"} <= set(charts(at))
     assert not any(c.value == "Drawing the charts…" for c in at.caption)
+    at.switch_page(PAGES["Home"]).run()  # back by the sidebar: the table alone again, then the charts
+    at.switch_page(SEARCH).run()
+    assert not at.exception and len(trials_shown(at)) == 2
+    assert charts(at) == {} and any(c.value == "Drawing the charts…" for c in at.caption)
+    at.run()
+    assert {"search_progress", "search_parallel"} <= set(charts(at))
 
 
 def test_a_stale_study_link_says_so_and_offers_a_new_search(home):
