@@ -73,16 +73,22 @@ def test_an_exited_unreaped_process_is_not_alive():
 
 
 def test_interrupt_reaches_the_process_and_its_children_as_ctrl_c():
+    # Each process sets Python's Ctrl-C handler itself (a shell's background job inherits SIGINT ignored) and says
+    # so from inside its try block, so the interrupt cannot come before the handler, however slow the machine.
+    kid_code = ("import signal, time\n"
+                "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+                "try:\n    print('ready', flush=True)\n    time.sleep(60)\n"
+                "except KeyboardInterrupt:\n    raise SystemExit(7)\n")
     code = ("import signal, subprocess, sys, time\n"
-            "kid = subprocess.Popen([sys.executable, '-c', 'import time\\ntry:\\n time.sleep(60)\\n"
-            "except KeyboardInterrupt:\\n raise SystemExit(7)'])\n"
-            "print(kid.pid, flush=True)\n"
-            "try:\n    time.sleep(60)\nexcept KeyboardInterrupt:\n    sys.exit(kid.wait())\n")
+            "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+            f"kid = subprocess.Popen([sys.executable, '-c', {kid_code!r}], stdout=subprocess.PIPE, text=True)\n"
+            "kid.stdout.readline()\n"
+            "try:\n    print(kid.pid, flush=True)\n    time.sleep(60)\n"
+            "except KeyboardInterrupt:\n    sys.exit(kid.wait())\n")
     parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     try:
         kid = int(parent.stdout.readline())
         assert jobs.child_pids(parent.pid) == [kid]
-        time.sleep(0.5)  # both have entered their sleep (their KeyboardInterrupt handlers are set up)
         assert jobs.interrupt(parent.pid) is True
         assert parent.wait(timeout=30) == 7  # the child got SIGINT too and exited through its handler
     finally:

@@ -363,6 +363,8 @@ def test_stop_flag_signal_handlers_compose_with_the_previous_ones_and_are_restor
         seen.append(("earlier", signum))
 
     before = signal.signal(signal.SIGTERM, earlier)
+    # Python's own Ctrl-C handler, whatever this process inherited (`cmd &` in a shell starts it with SIGINT ignored).
+    before_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         flag = worker.StopFlag()
         with flag.handling_signals(on_signal=lambda signum: seen.append(("on_signal", signum))):
@@ -384,3 +386,4 @@ def test_stop_flag_signal_handlers_compose_with_the_previous_ones_and_are_restor
         assert signal.getsignal(signal.SIGTERM) is earlier  # restored however the block ends
     finally:
         signal.signal(signal.SIGTERM, before)
+        signal.signal(signal.SIGINT, before_int)
