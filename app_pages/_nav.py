@@ -74,8 +74,17 @@ def arrived() -> bool:
     """Whether this run of the page script brings the page on screen: a new tab, a reload, a link, the sidebar from
     another page. False for the page's own reruns (a widget, a poll's ``st.rerun``). Runs and Search draw their
     tables first on every arrival, not once per session: sent with the table, the charts of a later visit by the
-    sidebar (parallel coordinates draw through WebGL) held the table back as long as in a new tab."""
+    sidebar (parallel coordinates draw through WebGL) held the table back as long as in a new tab. Call it from the
+    page's script: a fragment's own reruns do not pass through :func:`page`."""
     return st.session_state.get(ARRIVED, True)
+
+
+def charts_due(flag: str) -> bool:
+    """Whether a page that draws its table first (charts_after_table) may draw its charts in this run: not on an
+    arrival, and not before the page has set ``flag`` (a session-state key) after its table-only draw."""
+    if arrived():
+        st.session_state.pop(flag, None)
+    return bool(st.session_state.get(flag))
 
 
 def first_page(title: str) -> bool:

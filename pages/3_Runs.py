@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import streamlit as st
 
-from app_pages._nav import PREDICT, TRAIN, arrived, page
+from app_pages._nav import PREDICT, TRAIN, charts_due, page
 
 page("Runs")
 st.title("Runs")
@@ -31,9 +31,7 @@ if not store.list_runs(limit=1):
     st.info("No runs yet: start one on the Train page (or with `python -m multilabel train`).")
     st.stop()
 live_at_start = bool(store.live_run_ids())
-if arrived():
-    st.session_state.pop(CHARTS_DRAWN, None)  # the table first, then the charts once the browser has drawn it
-first_draw = not st.session_state.get(CHARTS_DRAWN)
+first_draw = not charts_due(CHARTS_DRAWN)  # each arrival: the table first, the charts once the browser drew it
 st.fragment(experiments_view, run_every=poll_s(live_at_start))(store, live_at_start, first_draw)
 
 
