@@ -104,7 +104,10 @@ _form.to_url(st.query_params)  # the URL keeps the form: a reload or a copied li
 live = bool(run_id) and reg.is_live(run_id)
 shown = reg.view(run_id) if live else None
 held = bool(shown and (shown.paused or shown.pausing))  # Pause reads Resume while the run waits (or is about to)
-start_col, queue_col, stop_col, pause_col, step_col, _ = st.columns([1.3, 1.2, 0.8, 1, 1, 1.7])
+# Keyed: after Start (and a reload of a live run) the page scrolls here, so Stop and Pause are on screen with the
+# run's status and first charts below them.
+controls = st.container(key="run_controls")
+start_col, queue_col, stop_col, pause_col, step_col, _ = controls.columns([1.3, 1.2, 0.8, 1, 1, 1.7])
 start = start_col.button("Start training", type="primary", key="start", disabled=live)
 enqueue = queue_col.button("Add to queue", key="enqueue",
                            help="start this run when every run before it has ended (also with no page open)")
@@ -151,7 +154,7 @@ if start:
         st.markdown("**Run** starting · status: **starting** · preparing data…")
         st.progress(0.0, text="preparing data…")
         empty_charts("waiting for the first epoch…")
-    scroll_to(".st-key-run_panel")
+    scroll_to(".st-key-run_controls")
     try:
         data, config = choice.build(_form.config_from_form)
         # A relative folder is the server's working directory's, where 'tensorboard --logdir' would be started.
@@ -189,10 +192,10 @@ if run_id:
     with panel:
         live_view()
         labels_view()
-    # Start is at the bottom of the form: bring the run's status into view after Start, and when a reload (or a
-    # link) opens the page on a run that is training.
+    # Start is at the bottom of the form: bring the controls and the run's status into view after Start, and when a
+    # reload (or a link) opens the page on a run that is training.
     if st.session_state.pop("scroll_to_run", False) or (reopened and live):
-        scroll_to(".st-key-run_panel")
+        scroll_to(".st-key-run_controls")
 else:
     with panel:
         st.info("Set the data and knobs, then press **Start training**. The run keeps going if you leave this page.")

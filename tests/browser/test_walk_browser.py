@@ -21,6 +21,16 @@ def status_line(page: Page):
     return page.locator(".st-key-run_panel p").filter(has_text="status:").first
 
 
+# Stop, Pause and the run's status line all inside the window (Playwright's click would scroll to a button that is
+# not: a person has to find it).
+CONTROLS_IN_VIEW_JS = """() => {
+    const inside = el => { if (!el) return false; const r = el.getBoundingClientRect();
+        return r.height > 0 && r.top > -2 && r.bottom < window.innerHeight + 2; };
+    const status = [...document.querySelectorAll('.st-key-run_panel p')].find(p => p.innerText.includes('status:'));
+    return inside(document.querySelector('.st-key-stop button')) && inside(document.querySelector('.st-key-pause button'))
+        && inside(status); }"""
+
+
 def test_a_reload_keeps_the_browser_and_its_run_is_still_its_own(page: Page, server, screenshot):
     page.set_viewport_size(WINDOW)
     page.goto(f"{server.url}/Train?epochs=2000&patience=0&hidden_size=32&refit=none")  # no early stop
@@ -28,12 +38,14 @@ def test_a_reload_keeps_the_browser_and_its_run_is_still_its_own(page: Page, ser
     button(page, "start").click()
     expect(status_line(page)).to_contain_text("started by this browser session", timeout=LOAD_MS)
     expect(page).to_have_url(re.compile(r"[?&]run=[\w-]+"), timeout=LOAD_MS)
+    expect(page.get_by_text(re.compile(r"epoch \d+/"))).to_be_visible(timeout=LOAD_MS)
+    page.wait_for_function(CONTROLS_IN_VIEW_JS, timeout=10_000)  # after Start: the controls and the status in view
+    screenshot("after-start")
 
     page.reload()
     expect(status_line(page)).to_contain_text("status: running", timeout=LOAD_MS)
     expect(status_line(page)).to_contain_text("started by this browser session")
-    page.wait_for_function("""() => { const r = document.querySelector('.st-key-run_panel').getBoundingClientRect();
-        return r.top > -5 && r.top < window.innerHeight / 2; }""", timeout=10_000)  # the live run is in view
+    page.wait_for_function(CONTROLS_IN_VIEW_JS, timeout=10_000)  # the live run and its controls are in view
     screenshot("after-reload")
     button(page, "pause").click()  # its own run: no "...anyway?" question, no note
     expect(status_line(page)).to_contain_text(re.compile(r"paused|pausing"), timeout=LOAD_MS)
