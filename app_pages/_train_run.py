@@ -34,14 +34,18 @@ def empty_charts(note: str, suffix: str = "chart") -> None:
 
 
 def scroll_to(selector: str) -> None:
-    """Scroll the page so the element matching ``selector`` is at the top of the window (a zero-height iframe)."""
+    """Scroll the page so the element matching ``selector`` is near the top of the window, 1rem below its edge (a
+    zero-height iframe)."""
     st.html(f"""<script>
       (function () {{
         const doc = window.parent.document;
         let tries = 0;
         const go = () => {{
           const el = doc.querySelector({selector!r});
-          if (el) {{ el.scrollIntoView({{block: "start"}}); }} else if (tries++ < 40) {{ setTimeout(go, 50); }}
+          if (el) {{
+            el.style.scrollMarginTop = "1rem";
+            el.scrollIntoView({{block: "start"}});
+          }} else if (tries++ < 40) {{ setTimeout(go, 50); }}
         }};
         go();
       }})();
