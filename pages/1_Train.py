@@ -153,7 +153,8 @@ if start:
     with starting.container():
         st.markdown("**Run** starting · status: **starting** · preparing data…")
         st.progress(0.0, text="preparing data…")
-        empty_charts("waiting for the first epoch…")
+        # Keys of their own: when the start fails, the run on screen (if any) still draws its charts in this run.
+        empty_charts("waiting for the first epoch…", suffix="starting")
     scroll_to(".st-key-run_controls")
     try:
         data, config = choice.build(_form.config_from_form)

@@ -671,6 +671,25 @@ def test_no_label_chosen_says_so_in_page_words(home, emotions_csv, emotion_label
     assert get_registry(home).store.list_runs() == []
 
 
+def test_a_failed_start_keeps_the_run_on_screen_and_says_why(home, emotions_csv):
+    """A Start that the data refuses, with a finished run on the page: the one-line reason, and that run's charts
+    still drawn (the start's placeholder frames once took the run's chart keys: a duplicate-key exception)."""
+    run_id = trained_run(home, epochs=5)
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=30)
+    at.query_params["run"] = run_id
+    at.switch_page(PAGE["train"]).run()
+    assert len(charts(at)["loss_chart"]["data"][0]["x"]) == 5
+    at.radio(key="source").set_value("Upload CSV").run()
+    at.file_uploader(key="train_csv").set_value(("emotions.csv", emotions_csv.read_bytes(), "text/csv")).run()
+    at.multiselect(key="labels").set_value([]).run()
+    at.button(key="start").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert "choose at least one label column" in " ".join(e.value for e in at.error)
+    assert status_is("completed")(at) and at.session_state["run_id"] == run_id
+    assert len(charts(at)["loss_chart"]["data"][0]["x"]) == 5
+    assert [r["id"] for r in get_registry(home).store.list_runs()] == [run_id]
+
+
 # -- statuses, owners and notes (items 5 and 6) --------------------------------------------------------------------
 
 def test_an_early_stopped_run_reads_stopped_early_on_train_and_runs(home):
