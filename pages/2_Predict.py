@@ -174,7 +174,9 @@ b.metric("Macro-F1", f"{overall['macro_f1']:.3f}")
 c.metric("Hamming loss", f"{overall['hamming_loss']:.4f}")
 d.metric("Subset accuracy", f"{overall['subset_accuracy']:.3f}")
 points = tradeoff.all_at(thresholds)
-st.dataframe(pd.DataFrame([{"label": name, "threshold": thresholds[j], "positives": curves[j].positives,
+# "truly 1" beside "predicted 1" (the chart above): one word, "positives", had stood for the file's own labels here.
+st.dataframe(pd.DataFrame([{"label": name, "threshold": thresholds[j], "truly 1": curves[j].positives,
+                            "predicted 1": counts[j],
                             "precision": points[j].precision, "recall": points[j].recall, "F1": points[j].f1,
                             "average precision": curves[j].average_precision, "AUROC": curves[j].auroc}
                            for j, name in enumerate(label_cols)]),

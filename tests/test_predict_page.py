@@ -79,7 +79,8 @@ def test_a_csv_with_the_label_columns_gets_the_per_label_analysis_at_the_current
         assert shown["Hamming loss"] == f"{hamming_loss(Y, pred):.4f}"
         table = [d.value for d in at.dataframe if "AUROC" in d.value.columns][0]
         assert table["label"].tolist() == LABELS
-        assert table["positives"].tolist() == Y.sum(axis=0).tolist()
+        assert table["truly 1"].tolist() == Y.sum(axis=0).tolist()
+        assert table["predicted 1"].tolist() == pred.sum(axis=0).tolist()  # the counts of the chart above it
         for j in range(3):
             assert table["threshold"][j] == pytest.approx(thresholds[j])
             assert table["recall"][j] == pytest.approx(recall_score(Y[:, j], pred[:, j]))
