@@ -251,7 +251,8 @@ def render_labels(view: RunView) -> None:
     label_names = info.get("label_names") or list(evaluated["val_per_label"])
     shown_epoch = evaluated["epoch"]
     live_part = view.live or {}
-    st.page_link(INSPECT, label="Inspect: per-label PR/ROC curves, confusion and the network, live",
+    st.page_link(INSPECT, label="Inspect: per-label PR/ROC curves, confusion and the network" + (
+                 ", live" if view.alive else ""),
                  query_params={"run": view.run_id})
     # The probe heatmap is tall (a row per probe row): the bars and the histograms share the column beside it,
     # so neither column stands half empty.

@@ -58,6 +58,11 @@ def metrics(at: AppTest) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
 
 
+def inspect_link(at: AppTest) -> str:
+    """The run panel's link to Inspect ('' when not drawn)."""
+    return next((el.proto.label for el in at.get("page_link") if el.proto.label.startswith("Inspect:")), "")
+
+
 def trained_run(home: Path, epochs: int = 8, seed: int = 1, rows: int = 300) -> str:
     """A finished run in ``home``'s store, trained with the library on synthetic data (6 features, 3 labels)."""
     config = TrainConfig(input_size=6, hidden_size=8, num_outputs=3, epochs=epochs, patience=0, seed=seed).validate()
@@ -191,8 +196,9 @@ def test_stop_mid_run_ends_it_as_stopped_with_best_weights(home):
     at = app(PAGE["train"])
     start_synthetic(at, epochs=2000, samples=3000, patience=0)
     run_id = at.session_state["run_id"]
-    wait_until(at, lambda a: epoch_shown(a) >= 1, "the first epoch")
+    wait_until(at, lambda a: epoch_shown(a) >= 1 and inspect_link(a), "the first epoch")
     assert status_is("running")(at)
+    assert inspect_link(at).endswith(", live")
     stop = at.button(key="stop")
     assert stop.disabled is False  # a full rerun of a live run enables Stop
     assert at.button(key="start").disabled is True
@@ -205,6 +211,7 @@ def test_stop_mid_run_ends_it_as_stopped_with_best_weights(home):
     assert "Best epoch" in metrics(at)
     loss = {t["name"]: t for t in charts(at)["loss_chart"]["data"]}
     assert len(loss["train"]["x"]) == run["epochs_done"]
+    assert inspect_link(at) == "Inspect: per-label PR/ROC curves, confusion and the network"  # no longer 'live'
 
 
 def test_starting_a_run_enables_stop_and_disables_start_at_once(home):
