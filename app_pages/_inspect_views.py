@@ -20,7 +20,7 @@ from multilabel.session import SessionRegistry
 from multilabel.store import RunStore
 from app_pages._nav import CHARTS_AFTER_S, DRAWING, first_page
 from app_pages._shared import model_from_store, plain
-from app_pages._words import score_or_na
+from app_pages._words import saved_model_words, score_or_na
 
 # A browser session that opens on Inspect sends the page's numbers alone first and has the browser ask for the whole
 # page again, charts included, CHARTS_AFTER_S later.
@@ -150,7 +150,7 @@ def network_view(reg: SessionRegistry, run_id: str, was_live: bool, poll_s: Opti
             snap = loaded[0]
             picture, epoch = live_picture(snap, view.info), snap["epoch"]
             source = f"the weights of epoch {epoch}" + ("" if was_live else " (the last evaluated epoch; the saved "
-                                                        f"model keeps epoch {(view.best or {}).get('epoch')}'s)")
+                                                        f"model: {saved_model_words(view)})")
         elif view.checkpoint and Path(view.checkpoint).is_file():  # a big net: the saved (best so far) weights
             try:
                 trained = model_from_store(view.checkpoint)
@@ -158,8 +158,8 @@ def network_view(reg: SessionRegistry, run_id: str, was_live: bool, poll_s: Opti
                 st.error(plain(f"cannot load the model of run {run_id}: {exc}"))
             else:
                 picture = model_picture(trained)
-                best = (view.best or {}).get("epoch") or trained.metrics.get("epoch")
-                source = (f"the saved model's weights (best epoch {best}; dead units unknown"
+                saved = saved_model_words(view) if view.best else f"best epoch {trained.metrics.get('epoch')}"
+                source = (f"the saved model's weights ({saved}; dead units unknown"
                           + ("; a net this large is not published every epoch)" if loaded is not None else ")"))
         if picture is None:
             if not was_live:

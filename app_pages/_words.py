@@ -106,6 +106,14 @@ def refitting_words(refit: Mapping[str, Any]) -> str:
             f"count{expected}) before saving the model…")
 
 
+def saved_model_words(view: Any) -> str:
+    """What a finished run saved: 'refit on all 1,600 rows for 31 epochs' (Refit on all rows) or 'best epoch 31'."""
+    refit = view.info.get("refit")
+    if refit:
+        return f"refit on all {refit['rows']:,} rows for {refit['epochs']} epochs"
+    return f"best epoch {(view.best or {}).get('epoch')}"
+
+
 def final_metrics_words(view: Any) -> str:
     """The caption under a run's best metrics: where they come from (an interrupted run's logged epoch, or the
     best weights at the tuned thresholds, and what the refit on all rows means for them)."""

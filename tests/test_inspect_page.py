@@ -304,6 +304,8 @@ def test_network_view_of_a_live_run_and_of_a_finished_run(home):
     assert curves[4]["y"] == pytest.approx([r["net"]["dead_relu"] for r in evaluated])
     snap = store.load_live_validation(session.run_id)
     assert snap["epoch"] == history[-1]["epoch"]
+    best = store.get_run(session.run_id)["best"]["epoch"]  # stopped: not refit, the saved net is the best epoch's
+    assert any(f"(the last evaluated epoch; the saved model: best epoch {best})" in c.value for c in at.caption)
     picture = figs["network_chart"]
     assert picture["layout"]["title"]["text"] == f"The network (epoch {snap['epoch']})"
     titles = [a["text"] for a in picture["layout"]["annotations"]]
@@ -332,9 +334,9 @@ def test_network_view_of_a_net_too_large_to_publish_draws_the_saved_model(home):
     assert not at.exception, [e.value for e in at.exception]
     picture = charts(at)["network_chart"]
     assert picture["layout"]["title"]["text"] == "The network"  # the saved model: no epoch of its own in the title
-    best = store.get_run(run_id)["best"]["epoch"]
-    assert any(f"the saved model's weights (best epoch {best}; dead units unknown; a net this large" in c.value
-               for c in at.caption)
+    refit = store.get_run(run_id)["info"]["refit"]  # Refit on all rows (the default): the saved net is the refit
+    assert any(f"the saved model's weights (refit on all {refit['rows']:,} rows for {refit['epochs']} epochs; dead "
+               "units unknown; a net this large" in c.value for c in at.caption), [c.value for c in at.caption]
     trained = load_checkpoint(store.checkpoint_path(run_id))
     norms = np.linalg.norm(trained.model.net[-1].weight.detach().numpy(), axis=1)
     outputs = next(t for t in picture["data"] if t["mode"] != "lines" and t["text"][0] == "label_0")
