@@ -141,6 +141,13 @@ class TrainConfig:
         return self.batch_size * (self.input_size * self.hidden_size + self.hidden_size * self.num_outputs)
 
 
+def knob_text(name: str, value: Any) -> str:
+    """A knob's value as a person reads it in a table or on an axis: batch size 0 is "auto" (the run picks it)."""
+    if value is None:
+        return ""
+    return "auto" if name == "batch_size" and value == 0 else str(value)
+
+
 def knobs() -> list[dataclasses.Field]:
     """The fields of TrainConfig, in order, each with ``metadata['help']`` (and limits/choices)."""
     return list(dataclasses.fields(TrainConfig))

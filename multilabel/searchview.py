@@ -10,6 +10,7 @@ from typing import Any, Mapping, Optional
 import pandas as pd
 
 from . import jobs, search
+from .config import knob_text
 from .errors import MultilabelError
 
 # The live view reads the study from its SQLite file and redraws the table and charts every POLL_S, slower for big
@@ -178,13 +179,6 @@ def no_ensemble_reason(job: Mapping[str, Any], max_chars: int = 200) -> str:
     except (OSError, KeyError):
         return ""
     return lines[-1][:max_chars] if lines else ""
-
-
-def knob_text(name: str, value: Any) -> str:
-    """A categorical knob's value as the trials table shows it: batch size 0 is "auto" (the run picks it)."""
-    if value is None:
-        return ""
-    return "auto" if name == "batch_size" and value == 0 else str(value)
 
 
 def trials_table(trials: list[Mapping[str, Any]], space: Mapping[str, tuple[str, Any]] = search.SPACE

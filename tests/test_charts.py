@@ -719,6 +719,27 @@ def test_every_parallel_axis_spans_exactly_its_ticks_so_all_axes_are_equally_lon
     assert [d.label for d in log_axes] == ["lr (log)", "dropout (log)"] and all(d.range for d in log_axes)
 
 
+def test_every_search_parallel_axis_spans_its_ticks_and_batch_size_0_reads_auto():
+    # The learning-rate axis (3e-4 .. 1e-2, log) had a 0.0001 tick below its range: plotly drew that axis lower than
+    # the others; batch size 0 was printed "0" where the trials table says "auto".
+    from multilabel.charts import search_parallel_figure
+    from multilabel.search import SPACE
+
+    trials = [{"number": i, "state": "COMPLETE", "value": v,
+               "params": {"hidden_size": h, "learning_rate": lr, "weight_decay": wd, "dropout": d, "input_noise": n,
+                          "batch_size": b, "pos_weight": "none", "threshold_mode": "fixed"}}
+              for i, (h, lr, wd, d, n, b, v) in enumerate([(256, 1e-3, 1.0, 0.3, 0.0, 0, 0.2),
+                                                           (64, 4e-4, 1e-5, 0.1, 0.5, 32, 0.25)])]
+    dims = search_parallel_figure(trials, SPACE).data[0].dimensions
+    for dim in dims:
+        ticks = list(dim.tickvals)
+        assert (min(ticks), max(ticks)) == pytest.approx(tuple(dim.range)), dim.label
+        assert all(min(ticks) <= v <= max(ticks) for v in dim.values), dim.label
+    lr = next(d for d in dims if d.label == "learning_rate (log)")
+    assert list(lr.ticktext) == ["0.0001", "0.001", "0.01"]
+    assert list(next(d for d in dims if d.label == "batch_size").ticktext) == ["auto", "32", "64", "128", "256"]
+
+
 def test_parallel_tick_labels_carry_a_wide_halo_over_the_lines_on_runs_and_search():
     # The lines from the axis before arrive where an axis writes its tick labels: plotly's default one-pixel shadow
     # left labels crossed by lines; a wide white halo keeps them readable.

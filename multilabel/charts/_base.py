@@ -121,6 +121,17 @@ def _numeric_ticks(dim: dict[str, Any], low: float, high: float) -> dict[str, An
     return dim
 
 
+def _log_ticks(dim: dict[str, Any], low: float, high: float, ticks: Optional[Sequence[float]] = None) -> dict[str, Any]:
+    """Ticks on a log10 parallel-coordinates axis: ``ticks`` (real values), or every decade from below ``low`` to
+    above ``high``, labelled with the real values. The range spans the ticks: plotly draws a tick outside an axis's
+    range by stretching that one axis past the others' ends ("one axis lower")."""
+    if ticks is None:
+        ticks = [10.0 ** e for e in range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1)]
+    tickvals = [math.log10(t) for t in ticks]
+    dim.update(tickvals=tickvals, ticktext=[f"{t:g}" for t in ticks], range=[tickvals[0], tickvals[-1]])
+    return dim
+
+
 def _left_margin(dims: Sequence[Mapping[str, Any]]) -> int:
     """Room left of the first axis for its tick labels (category names print to the left of the axis)."""
     if not dims:

@@ -8,7 +8,7 @@ from typing import Any, Mapping, Sequence
 import plotly.graph_objects as go
 
 from ._base import (PARCOORDS_TICKFONT, RUN_COLORS, TOOLBAR_PX, _axis, _epoch_axis, _figure, _is_number, _left_margin,
-                    _mode, _numeric_ticks, _right_margin, _series, _title, empty_figure, thin)
+                    _log_ticks, _mode, _numeric_ticks, _right_margin, _series, _title, empty_figure, thin)
 
 def runs_overlay_figure(histories: Mapping[str, Sequence[Mapping[str, Any]]], key: str, title: str,
                         yaxis_title: str) -> go.Figure:
@@ -80,13 +80,7 @@ def _parcoords_dimension(label: str, values: Sequence[Any]) -> dict[str, Any]:
         distinct = sorted({float(v) for v in present})
         if low > 0 and high / low >= 20:
             dim = {"label": f"{label} (log)", "values": [math.log10(v) if v == v else v for v in numbers]}
-            decades = range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1)
-            ticks = distinct if len(distinct) <= MAX_TICKS else [10.0 ** e for e in decades]
-            tickvals = [math.log10(t) for t in ticks]
-            # The range spans the ticks: plotly draws a tick outside the data's range by stretching that one axis
-            # past the others' ends.
-            return {**dim, "tickvals": tickvals, "ticktext": [f"{t:g}" for t in ticks],
-                    "range": [tickvals[0], tickvals[-1]]}
+            return _log_ticks(dim, low, high, distinct if len(distinct) <= MAX_TICKS else None)
         dim = {"label": label, "values": numbers}
         if low == high:  # one value: a flat axis still needs a range to draw
             pad = abs(low) * 0.1 or 1.0

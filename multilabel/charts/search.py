@@ -8,8 +8,9 @@ from typing import Any, Mapping, Sequence
 
 import plotly.graph_objects as go
 
+from ..config import knob_text
 from ._base import (PARCOORDS_TICKFONT, TOOLBAR_PX, TRAIN_COLOR, VAL_COLOR, _axis, _figure, _left_margin,
-                    _numeric_ticks, _right_margin, empty_figure)
+                    _log_ticks, _numeric_ticks, _right_margin, empty_figure)
 
 SEARCH_COLORSCALE = "Viridis_r"  # low objective (good) is bright
 
@@ -53,14 +54,11 @@ def _param_dimension(name: str, kind: str, spec: Any, values: Sequence[Any]) -> 
     if kind == "cat":
         options = list(spec)
         return {"label": name, "values": [options.index(v) if v in options else -1 for v in values],
-                "tickvals": list(range(len(options))), "ticktext": [str(o) for o in options],
+                "tickvals": list(range(len(options))), "ticktext": [knob_text(name, o) for o in options],
                 "range": [0, max(len(options) - 1, 1)]}
     if kind == "log":
         low, high = spec
-        ticks = [10.0 ** e for e in range(math.floor(math.log10(low)), math.ceil(math.log10(high)) + 1)]
-        return {"label": f"{name} (log)", "values": [math.log10(v) for v in values],
-                "tickvals": [math.log10(t) for t in ticks], "ticktext": [f"{t:g}" for t in ticks],
-                "range": [math.log10(low), math.log10(high)]}
+        return _log_ticks({"label": f"{name} (log)", "values": [math.log10(v) for v in values]}, low, high)
     low, high = spec
     return _numeric_ticks({"label": name, "values": [float(v) for v in values]}, low, high)
 
