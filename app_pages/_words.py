@@ -90,10 +90,13 @@ def epoch_progress_words(view: Any, eta_s: float, refit_s: Optional[float]) -> s
     """The progress bar's text: 'epoch 3/20 · 9,000 samples/s · ETA 12 s · train loss 0.3000 · val loss 0.3100'.
 
     A paused run has no speed and no ETA: it waits for a person, not for the CPU. ``refit_s``: the refit on all
-    rows still to come after the epochs (refit "all"), or None."""
+    rows still to come after the epochs (refit "all"), or None. It is a floor, said as one: the refit trains as
+    many epochs as the best one, and the best epoch so far can only move later (an 'about 0 s' at epoch 1 grew
+    to 13 s)."""
     last = view.history[-1]
     speed = f"{last['samples_per_s']:,.0f} samples/s"
-    then_refit = f" + refit on all rows ≈ {refit_s:.0f} s" if refit_s is not None else ""
+    then_refit = "" if refit_s is None else (f" + refit on all rows ≥ {refit_s:.0f} s" if refit_s >= 1 else
+                                             " + refit on all rows")
     pace = "paused" if view.paused else f"{speed} · ETA {eta_s:.0f} s{then_refit}" if view.alive else speed
     return (f"epoch {last['epoch']}/{view.epochs} · {pace} · train loss {last['train_loss']:.4f} · "
             f"val loss {last['val_loss']:.4f}")

@@ -105,8 +105,9 @@ def eta_s(history: Sequence[Mapping[str, Any]], epochs: int) -> float:
 
 
 def refit_eta_s(view: "RunView") -> Optional[float]:
-    """Seconds the refit on all rows (refit "all") should take after the epochs, for a live run that has not
-    started it yet; None where there is no refit to come or no whole epoch to measure its pace by."""
+    """Seconds the refit on all rows (refit "all") should take after the epochs if the best epoch so far stays the
+    best: a floor, since the best epoch only moves later. None for a live run that has started it already, where
+    there is no refit to come, or no whole epoch to measure its pace by."""
     info, history = view.info, view.history
     if not (view.alive and history and view.config.get("refit") == "all" and not info.get("refitting")
             and info.get("n_train")):
