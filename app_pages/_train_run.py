@@ -19,7 +19,7 @@ from app_pages._nav import INSPECT, PREDICT
 from app_pages._shared import FIGURES, error, plain
 from app_pages._words import (CONTROL_WORDS, control_question, epoch_progress_words, final_metrics_words,
                               for_page, notes_lines, owner_line, queue_line, refitting_words, run_state_words,
-                              setup_line)
+                              setup_line, status_word)
 
 CONFIRM = "confirm_control"  # (run id, action) of a control asked of another session's run, awaiting Yes / Cancel
 CLICKED = "control_clicked"  # set by a control's click: the page run it starts keeps the charts as drawn
@@ -155,8 +155,8 @@ def queue_panel(reg: SessionRegistry, me: str, run_id: str | None) -> None:
         if not waiting and not started:
             return
         with st.container(key="queue_panel", border=True):
-            st.markdown(f"**Queue** · {len(waiting)} waiting" + (" · the first starts when no run is training"
-                                                                  if waiting else ""))
+            st.markdown(f"**Queue** · {len(waiting)} waiting · the first starts when no run is training" if waiting
+                        else "**Queue** · nothing waiting")
             for position, item in enumerate(waiting, 1):
                 text_col, button_col = st.columns([6, 1])
                 text_col.markdown(queue_line(position, item, me))
@@ -166,7 +166,12 @@ def queue_panel(reg: SessionRegistry, me: str, run_id: str | None) -> None:
             for item in reversed(started):
                 text_col, button_col = st.columns([6, 1])
                 if item["run_id"]:
-                    text_col.caption(f"Started from the queue: run `{item['run_id']}`")
+                    # with the run's status: a bare 'started' line read as stale once that run had ended
+                    try:
+                        status = status_word(reg.store.get_run(item["run_id"])["status"])
+                    except MultilabelError:
+                        status = "deleted"
+                    text_col.caption(f"Started from the queue: run `{item['run_id']}` · {status}")
                     if item["run_id"] != run_id and button_col.button("Open", key=f"open_queued_{item['id']}"):
                         open_run(item["run_id"])
                 else:

@@ -503,12 +503,15 @@ def test_the_queue_on_the_train_page_runs_one_after_another(home):
                 "both queued runs to start", timeout=120)
     runs = get_registry(home).store.list_runs()
     assert len(runs) == 3  # the stopped run and the two queued ones; the removed one never started
-    assert "**Queue**" in page_text(at) and "waiting" in page_text(at)
+    assert "**Queue** · nothing waiting" in page_text(at)
     opened = [b for b in at.button if b.key.startswith("open_queued_")][0]
     opened.click().run()
     assert at.session_state["run_id"] != first
     rerun_until(at, lambda a: "status: **completed**" in page_text(a), "the opened queued run")
     assert at.slider(key="epochs").value == 3  # the form shows the opened run's settings
+    # each line the queue left says how its run is now, not only that it started
+    rerun_until(at, lambda a: sum(c.value.startswith("Started from the queue") and c.value.endswith(" · completed")
+                                  for c in a.caption) == 2, "both queued runs to read completed", timeout=120)
 
 
 def test_the_command_line_for_the_form_parses_back_to_the_same_config(home, emotions_csv):
