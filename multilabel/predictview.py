@@ -21,7 +21,8 @@ def model_choices(store: "RunStore", ensemble_prefix: str) -> dict[str, dict[str
 
     Each value: {"what": "run" | "ensemble", "checkpoint": path, "micro_f1": validation (runs) or CV (ensembles)
     micro-F1 or nan}, and for a run "name", "status", "data" (its data description), for an ensemble "study",
-    "members", "seeds"."""
+    "members", "seeds" and "micro_f1_sd". An ensemble's micro-F1 is the search's estimate of what it ships (the
+    Search page's), with its spread over the folds; a search from before estimates gives its best trial's."""
     from multilabel import jobs
     from multilabel.store import WITH_MODEL
 
@@ -32,10 +33,12 @@ def model_choices(store: "RunStore", ensemble_prefix: str) -> dict[str, dict[str
                                "data": r["data"], "micro_f1": (r["best"] or {}).get("micro_f1", float("nan"))}
     for job in jobs.list_jobs(store.home):
         if job["ensemble"]:
-            best = (job.get("result") or {}).get("best") or {}
+            result = job.get("result") or {}
+            score = result.get("estimate") or result.get("best") or {}
             models[ensemble_prefix + job["study"]] = {
                 "what": "ensemble", "checkpoint": job["ensemble"], "study": job["study"], "members": job["members"],
-                "seeds": int(job.get("seeds") or 1), "micro_f1": best.get("micro_f1", float("nan"))}
+                "seeds": int(job.get("seeds") or 1), "micro_f1": score.get("micro_f1", float("nan")),
+                "micro_f1_sd": score.get("micro_f1_sd")}
     return models
 
 

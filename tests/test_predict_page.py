@@ -160,8 +160,10 @@ def test_a_search_ensemble_is_listed_and_predicts_the_members_mean(home):
     at = app(model="search:ens")
     assert at.selectbox(key="predict_run_select").value == "search:ens"
     # Counted as the Search page counts it: nets, configurations and seeds
-    assert "ensemble of 2 nets (2 configurations × 1 seed)" in at.selectbox(key="predict_run_select").format_func(
-        "search:ens")
+    label = at.selectbox(key="predict_run_select").format_func("search:ens")
+    assert label.startswith("search:ens · ensemble of 2 nets (2 configurations × 1 seed)")
+    # scored as the Search page estimates what it ships (one fold here: no spread), not its best trial's CV score
+    assert label.endswith(f"micro-F1 {job['result']['estimate']['micro_f1']:.3f}"), label
     frame, content = labelled_csv(rows=30)
     at.file_uploader(key="predict_csv").set_value(("t.csv", content, "text/csv")).run()
     assert not at.exception, [e.value for e in at.exception]

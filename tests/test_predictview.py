@@ -32,10 +32,12 @@ def test_models_are_the_runs_with_a_checkpoint_with_their_best_score(home):
 
 
 def test_an_ensemble_reads_as_the_search_counts_it():
-    ensemble = {"what": "ensemble", "study": "s1", "members": 5, "seeds": 3, "micro_f1": 0.79}
-    assert model_label(ensemble) == "search s1 · ensemble of 15 nets (5 configurations × 3 seeds) · CV micro-F1 0.790"
-    assert model_label({**ensemble, "members": 1, "seeds": 1, "micro_f1": math.nan}).startswith(
-        "search s1 · best model · CV micro-F1 nan")
+    # the name as the README and the URL give it (search:<study>), the score as the Search page estimates it
+    ensemble = {"what": "ensemble", "study": "s1", "members": 5, "seeds": 3, "micro_f1": 0.79, "micro_f1_sd": 0.0123}
+    assert model_label(ensemble) == ("search:s1 · ensemble of 15 nets (5 configurations × 3 seeds) · estimated "
+                                     "micro-F1 0.790 ± 0.012")
+    assert model_label({**ensemble, "members": 1, "seeds": 1, "micro_f1": math.nan, "micro_f1_sd": None}).startswith(
+        "search:s1 · best model · CV micro-F1 nan")  # a search from before estimates: its best trial's
 
 
 def test_a_file_with_the_models_label_columns_gives_them_and_bad_ones_say_why():
