@@ -63,6 +63,7 @@ def notes_to_show(notes: Sequence[str], has_labels: bool) -> list[str]:
 
 
 PREDICTED = "predicted labels"
+NO_LABEL = "(none)"  # a row with no label over its threshold: said, not an empty cell that reads as missing
 # A data grid header's width for its text: about 7 px a character of its 14 px font and 20 px of padding (checked
 # in a screenshot of emotions' labels); a column narrower than this cuts its header short.
 HEADER_CHAR_PX, HEADER_PAD_PX = 7, 20
@@ -83,13 +84,14 @@ def predicted_column(passthrough: Sequence[str]) -> str:
 def shown_frame(result: "pd.DataFrame", passthrough: Sequence[str], label_names: Sequence[str],
                 prob_suffix: str) -> "pd.DataFrame":
     """The table Predict shows: the pass-through columns, one column naming each row's predicted labels (those
-    whose 0/1 column in ``result`` is 1, joined by ", "), then each label's probability (named as in the download).
+    whose 0/1 column in ``result`` is 1, joined by ", "; NO_LABEL for none), then each label's probability (named as
+    in the download).
     One text column instead of one 0/1 column per label leaves the probability columns room for their headers."""
     import pandas as pd
 
     ones = result[list(label_names)].to_numpy() == 1
     names = np.asarray(label_names, dtype=object)
-    predicted = pd.Series([", ".join(names[row]) for row in ones], index=result.index,
+    predicted = pd.Series([", ".join(names[row]) if row.any() else NO_LABEL for row in ones], index=result.index,
                           name=predicted_column(passthrough))
     return pd.concat([result[list(passthrough)], predicted, result[[n + prob_suffix for n in label_names]]], axis=1)
 

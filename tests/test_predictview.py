@@ -80,7 +80,7 @@ def test_the_shown_table_names_each_rows_predicted_labels_then_the_probabilities
                            "b_prob": [0.7, 0.2, 0.1], "b": [1, 0, 0]})
     shown = shown_frame(result, ["id"], ["a", "b"], "_prob")
     assert list(shown.columns) == ["id", PREDICTED, "a_prob", "b_prob"]
-    assert shown[PREDICTED].tolist() == ["a, b", "", "a"]
+    assert shown[PREDICTED].tolist() == ["a, b", "(none)", "a"]
     assert shown["a_prob"].tolist() == [0.9, 0.1, 0.6]
     # a file with its own "predicted labels" column keeps it, beside the model's
     own = result.rename(columns={"id": PREDICTED})
