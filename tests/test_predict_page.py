@@ -112,7 +112,8 @@ def test_a_csv_with_the_label_columns_gets_the_per_label_analysis_at_the_current
     # The table names each row's predicted labels (not the file's labels) at the thresholds, then the probabilities.
     result = at.dataframe[0].value
     cut = probs >= np.float32([trained.thresholds[0], trained.thresholds[1], 0.2])
-    assert result["predicted labels"].tolist() == [", ".join(n for n, on in zip(LABELS, row) if on) for row in cut]
+    assert result["predicted labels"].tolist() == [", ".join(n for n, on in zip(LABELS, row) if on) or "(none)"
+                                                   for row in cut]
     assert [c for c in result.columns if c.endswith("_prob")] == [f"{n}_prob" for n in LABELS]
 
 
