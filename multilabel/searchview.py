@@ -22,7 +22,7 @@ POLL_S, POLL_MAX_S, POLL_SHARE = 1.0, 5.0, 0.1
 # How the trials table prints its number columns (printf style, as st.column_config.NumberColumn takes them); the
 # cells stay numbers, so sorting by a column's header sorts by value (as text, 1.00e-03 came before 3.00e-04).
 TABLE_FORMATS = {"objective": "%.4f", "Hamming": "%.4f", "micro-F1": "%.4f", "learning_rate": "%.2e",
-                 "weight_decay": "%.2e", "dropout": "%.2f", "input_noise": "%.2f", "best epoch": "%.1f",
+                 "weight_decay": "%.2e", "dropout": "%.2f", "input_noise": "%.2f", "best epoch": "%.0f",
                  "duration (s)": "%.1f"}
 TABLE_COLUMNS = {"trial": ("trial", 45), "state": ("state", 72), "objective": ("objective", 72),
                  "Hamming": ("Hamming", 70), "micro-F1": ("micro-F1", 68), "hidden_size": ("hidden", 58),
@@ -87,10 +87,11 @@ def status_line(job: Mapping[str, Any], states: Mapping[str, int], counts: str, 
 
 
 def data_line(job: Mapping[str, Any]) -> str:
-    """'name.csv: 2,000 rows, 10 features → 5 labels · 3 CV fold(s) per trial' (the name not yet made safe)."""
+    """'name.csv: 2,000 rows, 10 features → 5 labels · 3 CV folds per trial' (the name not yet made safe)."""
     data = job.get("data") or {}
+    folds = job["folds"]
     return (f"{data.get('name') or data.get('source', 'data')}: {job['rows']:,} rows, {len(job['features'])} "
-            f"features → {len(job['labels'])} labels · {job['folds']} CV fold(s) per trial")
+            f"features → {len(job['labels'])} labels · {folds} CV fold{'' if folds == 1 else 's'} per trial")
 
 
 def jobs_by_study(home: Any = None) -> dict[str, dict[str, Any]]:

@@ -63,7 +63,7 @@ if not study:
     if source == "Synthetic":
         cols = st.columns(4)
         samples = cols[0].number_input("Samples", 50, 200_000, 2000, 500, key="search_samples")
-        inputs = cols[1].number_input("Input size", 1, 512, 10, key="search_inputs")
+        inputs = cols[1].number_input("Input size (features)", 1, 512, 10, key="search_inputs")  # Train's words
         outputs = cols[2].number_input("Number of outputs", 1, 64, 5, key="search_outputs")
         noise = cols[3].slider("Label noise", 0.0, 2.0, 0.1, 0.05, key="search_noise")
         data_info = {"source": "synthetic", "samples": int(samples), "noise": float(noise)}

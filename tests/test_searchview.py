@@ -37,7 +37,8 @@ def test_status_line_budget_and_data_words():
     assert sv.status_line(job(), {}, "", now=1000.0).startswith("status: **running** · no trial yet ·")
     assert sv.status_line(job(alive=False, outcome="stopped"), {}, "", now=0.0) == \
         "status: **stopped** · no trial · budget 5 min"
-    assert sv.data_line(job()) == "synthetic: 2,000 rows, 2 features → 3 labels · 3 CV fold(s) per trial"
+    assert sv.data_line(job()) == "synthetic: 2,000 rows, 2 features → 3 labels · 3 CV folds per trial"
+    assert sv.data_line({**job(), "folds": 1}).endswith("· 1 CV fold per trial")
     assert sv.data_line(job(data={"source": "csv", "name": "e.csv"})).startswith("e.csv: 2,000 rows")
     assert sv.job_option(job(outcome="finished")) == "search-1 · finished · 2,000 rows"
 
@@ -159,7 +160,7 @@ def test_the_trials_table_keeps_numbers_as_numbers_and_the_page_prints_them_with
     printed = {c: sv.TABLE_FORMATS[c] % table.loc[0, c] for c in sv.TABLE_FORMATS
                if c in table.columns and pd.notna(table.loc[0, c])}  # knobs this trial did not set are missing
     assert printed == {"objective": "0.3123", "Hamming": "0.1000", "micro-F1": "0.8000", "learning_rate": "3.00e-04",
-                       "dropout": "0.30", "best epoch": "5.0", "duration (s)": "1.5"}
+                       "dropout": "0.30", "best epoch": "5", "duration (s)": "1.5"}
     assert sv.knob_text("batch_size", 0) == "auto" and sv.knob_text("batch_size", 256) == "256"
     assert sv.knob_text("hidden_size", None) == ""
 
