@@ -12,6 +12,7 @@ import streamlit as st
 from multilabel import MultilabelError
 from multilabel import experiments as ex
 from multilabel.charts import figure_html, parallel_coordinates_figure, smoothed_overlay_figure
+from multilabel.predictview import header_px
 from multilabel.store import RunStore
 from app_pages._nav import charts_after_table
 from app_pages._shared import plain
@@ -38,12 +39,22 @@ def carried(base: str):
     return st.session_state.get(CARRY, {}).pop(base, None)
 
 
-def table_config() -> dict:
-    """How the table shows its columns: numbers with sensible digits, statuses in words, widths that fit."""
+def text_px(column, low: int, high: int) -> int:
+    """A text column's width in pixels for its longest cell or its header (``header_px``), within low..high: 'small'
+    (75 px) cut 'stopped early' and 'emotions.csv' short."""
+    longest = max([len(str(column.name)), *(len(str(v)) for v in column.dropna())])
+    return max(low, min(high, header_px("x" * longest)))
+
+
+def table_config(display) -> dict:
+    """How the table ``display`` shows its columns: numbers with sensible digits, statuses in words, text columns
+    as wide as their text (within bounds)."""
     config = {c: st.column_config.NumberColumn(format="%.3f") for c in ex.METRIC_COLUMNS}
     config.update({
-        "name": st.column_config.TextColumn(width="medium"), "status": st.column_config.TextColumn(width="small"),
-        "data": st.column_config.TextColumn(width="small"), "lr": st.column_config.NumberColumn(format="%g"),
+        "name": st.column_config.TextColumn(width=text_px(display["name"], 120, 240)),
+        "status": st.column_config.TextColumn(width=text_px(display["status"], 70, 120)),
+        "data": st.column_config.TextColumn(width=text_px(display["data"], 70, 180)),
+        "lr": st.column_config.NumberColumn(format="%g"),
         "batch": st.column_config.NumberColumn(help="rows per optimizer step (a run set to auto shows the size it used)"),
         "eval every": st.column_config.NumberColumn(help="validation metrics every N epochs; 0 = auto"),
         "weight decay": st.column_config.NumberColumn(format="%g"),
@@ -114,7 +125,7 @@ def experiments_view(store: RunStore, live_at_start: bool, first_draw: bool = Fa
     display = shown.assign(status=shown["status"].map(status_word),
                            started=pd.to_datetime(shown["started"], unit="s"))
     # A run with no measured epoch yet (queued, or failed before one) has no metrics: an empty cell, not "None".
-    st.dataframe(display, hide_index=True, width="stretch", column_order=visible, column_config=table_config(),
+    st.dataframe(display, hide_index=True, width="stretch", column_order=visible, column_config=table_config(display),
                  placeholder="", key="runs_table")
     live = f" · {len(live_now)} live, refreshing every {LIVE_POLL_S:g} s" if live_now else ""
     st.caption(f"{len(shown)} of {len(frame)} runs shown{live}. Best validation metrics: a finished run's best "

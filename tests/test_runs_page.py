@@ -106,6 +106,18 @@ def test_the_table_shows_every_setting_and_chosen_columns(home, ids):
     assert "3 of 3 runs shown" in captions(at)
 
 
+def test_text_columns_are_as_wide_as_their_longest_text(home, ids):
+    # 'small' (75 px) cut "stopped early" to "stopped earl…" and a file name like "emotions.csv" short
+    from multilabel.predictview import header_px
+
+    RunStore(home).finish(ids["mid adam"], "early_stopped")
+    at = runs_page()
+    widths = {name: c.get("width") for name, c in json.loads(at.dataframe[0].proto.columns).items()}
+    assert widths["status"] >= header_px("stopped early")
+    assert widths["data"] >= header_px("synthetic") and widths["name"] >= header_px("wide adamw")
+    assert widths["name"] <= 240 and widths["data"] <= 180  # a long name or file name does not take the table
+
+
 def test_a_first_draw_sends_the_table_alone_and_the_next_run_adds_the_charts(home, ids):
     # Sent with the table, plotly's first load in a new tab kept the table off the screen for seconds.
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
