@@ -446,6 +446,18 @@ def test_confusion_grid_one_panel_per_label_with_counts_and_rates():
     assert fig.layout.xaxis4.domain == fig.layout.xaxis.domain
     assert fig.layout.yaxis4.domain[1] < fig.layout.yaxis.domain[0]
     assert [t.showscale for t in fig.data] == [True, False, False, False]
+    # each title centred over its panel: plotly's "auto" anchor put the left column's titles to the right of centre
+    for a, axis in zip(fig.layout.annotations, ("xaxis", "xaxis2", "xaxis3", "xaxis4")):
+        assert a.xanchor == "center" and a.x == pytest.approx(sum(fig.layout[axis].domain) / 2)
+
+
+def test_small_multiple_titles_are_centred_over_their_panels():
+    from multilabel.charts import probability_histogram_figure
+
+    hist = [{"neg": [1] * 10, "pos": [2] * 10} for _ in range(5)]
+    fig = probability_histogram_figure(hist, [f"label_{j}" for j in range(5)], epoch=3, cols=3)
+    titles = [a for a in fig.layout.annotations if a.text.startswith("label_")]
+    assert len(titles) == 5 and all(a.xanchor == "center" for a in titles)
 
 
 def test_confusion_grid_shows_na_for_an_empty_class():

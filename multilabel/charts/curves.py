@@ -142,7 +142,7 @@ def confusion_grid_figure(confusions: Sequence[Confusion], cols: int = 3) -> go.
                                     "anchor": f"x{suffix}", "autorange": "reversed", "fixedrange": True}
         layout["annotations"].append({"text": f"<b>{c.label}</b> · threshold {c.threshold:.2f}",
                                       "x": x0 + width / 2, "y": y1, "xref": "paper", "yref": "paper",
-                                      "showarrow": False, "yanchor": "bottom"})
+                                      "showarrow": False, "xanchor": "center", "yanchor": "bottom"})
         z = [[c.tnr, c.fpr], [c.fnr, c.tpr]]
         text = [[f"TN {c.tn:,}<br>{_rate(c.tnr)}", f"FP {c.fp:,}<br>{_rate(c.fpr)}"],
                 [f"FN {c.fn:,}<br>{_rate(c.fnr)}", f"TP {c.tp:,}<br>{_rate(c.tpr)}"]]

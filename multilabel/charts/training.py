@@ -109,8 +109,10 @@ def probability_histogram_figure(prob_hist: Sequence[Mapping[str, Sequence[int]]
         layout[f"xaxis{suffix}"] = {"domain": [round(x0, 6), round(min(1.0, x0 + width), 6)], "range": [0, 1],
                                     "anchor": f"y{suffix}"}
         layout[f"yaxis{suffix}"] = {"domain": [round(max(0.0, y1 - height), 6), round(y1, 6)], "anchor": f"x{suffix}"}
+        # xanchor "center": plotly's "auto" anchors a paper annotation by its third of the width, so the titles of
+        # the left and right columns sat beside their panel's middle
         layout["annotations"].append({"text": name, "x": x0 + width / 2, "y": y1, "xref": "paper", "yref": "paper",
-                                      "showarrow": False, "yanchor": "bottom"})
+                                      "showarrow": False, "xanchor": "center", "yanchor": "bottom"})
         for key, legend, color in (("neg", "true 0", NEG_COLOR), ("pos", "true 1", POS_COLOR)):
             traces.append({"type": "bar", "x": centers, "y": list(hist[key]), "name": legend, "opacity": 0.7,
                            "marker": {"color": color}, "width": 1 / HIST_BINS, "showlegend": j == 0,
