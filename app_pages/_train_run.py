@@ -166,11 +166,7 @@ def queue_panel(reg: SessionRegistry, me: str, run_id: str | None) -> None:
             for item in reversed(started):
                 text_col, button_col = st.columns([6, 1])
                 if item["run_id"]:
-                    # with the run's status: a bare 'started' line read as stale once that run had ended
-                    try:
-                        status = status_word(reg.store.get_run(item["run_id"])["status"])
-                    except MultilabelError:
-                        status = "deleted"
+                    status = status_word(item["run_status"]) if item["run_status"] else "deleted"
                     text_col.caption(f"Started from the queue: run `{item['run_id']}` · {status}")
                     if item["run_id"] != run_id and button_col.button("Open", key=f"open_queued_{item['id']}"):
                         open_run(item["run_id"])

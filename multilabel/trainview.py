@@ -159,5 +159,12 @@ def queue_position(queued: Sequence[Mapping[str, Any]], item_id: int) -> Optiona
 
 def started_from_queue(store: "RunStore", started_by: str, last: int = 3) -> list[dict[str, Any]]:
     """The newest ``last`` queue items that ``started_by`` added and that have left the queue (started or failed
-    to start), oldest first."""
-    return [q for q in store.queue(("started", "failed")) if q["started_by"] == started_by][-last:]
+    to start), oldest first, each with "run_status": its run's status now (None where it did not start or its run
+    was deleted), so a line about it does not read as stale once the run has ended."""
+    items = [q for q in store.queue(("started", "failed")) if q["started_by"] == started_by][-last:]
+    for q in items:
+        try:
+            q["run_status"] = store.get_run(q["run_id"])["status"] if q["run_id"] else None
+        except MultilabelError:
+            q["run_status"] = None
+    return items

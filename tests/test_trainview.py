@@ -155,3 +155,9 @@ def test_started_from_queue_lists_this_sessions_newest_started_or_failed_items(s
     store.queued_started(ids[4], run_id="run-e")  # ids[5] still waits
     assert [q["id"] for q in started_from_queue(store, "me")] == [ids[1], ids[3], ids[4]]
     assert [q["id"] for q in started_from_queue(store, "me", last=5)] == [ids[0], ids[1], ids[3], ids[4]]
+    # with each run's status now: none for a run that is not in the store (these ids never were) or never started
+    real = store.create_run(TrainConfig().to_dict(), {"source": "synthetic", "rows": 50})
+    store.finish(real, "completed")
+    late = store.enqueue({"epochs": 1}, {"source": "synthetic"}, arrays, started_by="me")
+    store.queued_started(late, run_id=real)
+    assert [q["run_status"] for q in started_from_queue(store, "me")] == [None, None, "completed"]
