@@ -164,7 +164,7 @@ def test_a_search_ensemble_is_listed_and_predicts_the_members_mean(home):
     label = at.selectbox(key="predict_run_select").format_func("search:ens")
     assert label.startswith("search:ens · ensemble of 2 nets (2 configurations × 1 seed)")
     # scored as the Search page estimates what it ships (one fold here: no spread), not its best trial's CV score
-    assert label.endswith(f"micro-F1 {job['result']['estimate']['micro_f1']:.3f}"), label
+    assert label.endswith(f"estimated micro-F1 {job['result']['estimate']['micro_f1']:.3f}"), label
     frame, content = labelled_csv(rows=30)
     at.file_uploader(key="predict_csv").set_value(("t.csv", content, "text/csv")).run()
     assert not at.exception, [e.value for e in at.exception]

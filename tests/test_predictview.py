@@ -33,10 +33,13 @@ def test_models_are_the_runs_with_a_checkpoint_with_their_best_score(home):
 
 def test_an_ensemble_reads_as_the_search_counts_it():
     # the name as the README and the URL give it (search:<study>), the score as the Search page estimates it
-    ensemble = {"what": "ensemble", "study": "s1", "members": 5, "seeds": 3, "micro_f1": 0.79, "micro_f1_sd": 0.0123}
+    ensemble = {"what": "ensemble", "study": "s1", "members": 5, "seeds": 3, "micro_f1": 0.79, "micro_f1_sd": 0.0123,
+                "estimated": True}
     assert model_label(ensemble) == ("search:s1 · ensemble of 15 nets (5 configurations × 3 seeds) · estimated "
                                      "micro-F1 0.790 ± 0.012")
-    assert model_label({**ensemble, "members": 1, "seeds": 1, "micro_f1": math.nan, "micro_f1_sd": None}).startswith(
+    assert model_label({**ensemble, "micro_f1_sd": None}).endswith("· estimated micro-F1 0.790")  # one fold
+    assert model_label({**ensemble, "members": 1, "seeds": 1, "micro_f1": math.nan, "micro_f1_sd": None,
+                        "estimated": False}).startswith(
         "search:s1 · best model · CV micro-F1 nan")  # a search from before estimates: its best trial's
 
 
