@@ -142,16 +142,16 @@ def confirm_control(reg: SessionRegistry, run_id: str | None, me: str, live: boo
 
 
 def queue_panel(reg: SessionRegistry, me: str, run_id: str | None) -> None:
-    """The queue: waiting runs with their position (removable), and the runs it started for this tab (Open).
-    Polls while runs wait."""
-    queued_now = reg.queued()
+    """The queue: waiting runs with their position (removable), and the runs it started for this tab (Open), with
+    their status. Polls while runs wait or a run it started trains."""
+    busy = trainview.queue_busy(reg.queued(), trainview.started_from_queue(reg.store, me), reg.store.live_run_ids())
 
-    @st.fragment(run_every=1.0 if queued_now else None)
+    @st.fragment(run_every=1.0 if busy else None)
     def queue_view() -> None:
         waiting = reg.queued()
-        if bool(waiting) != bool(queued_now):
-            st.rerun()  # the queue emptied or filled since the page ran: redraw it all (the poll's cadence, the run)
         started = trainview.started_from_queue(reg.store, me)
+        if trainview.queue_busy(waiting, started, reg.store.live_run_ids()) != busy:
+            st.rerun()  # a run came or went since the page ran: redraw it all (the poll's cadence, the run)
         if not waiting and not started:
             return
         with st.container(key="queue_panel", border=True):

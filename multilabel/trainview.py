@@ -151,10 +151,21 @@ def page_outdated(view: "RunView", was_live: bool, waiting: bool, held: bool) ->
             or (was_live and (view.paused or view.pausing) != held))
 
 
-def queue_position(queued: Sequence[Mapping[str, Any]], item_id: int) -> Optional[int]:
-    """1-based place of queue item ``item_id`` among ``queued``; None once it has left the queue (started)."""
+def queue_position(queued: Sequence[Mapping[str, Any]], item_id: int, training: bool = True) -> Optional[int]:
+    """1-based place of queue item ``item_id`` among ``queued``; None once it has left the queue (started), and
+    when it starts now: first in line while no run trains (``training`` False), the registry starts it at once."""
     ids = [q["id"] for q in queued]
-    return ids.index(item_id) + 1 if item_id in ids else None
+    if item_id not in ids or (ids[0] == item_id and not training):
+        return None
+    return ids.index(item_id) + 1
+
+
+def queue_busy(waiting: Sequence[Mapping[str, Any]], started: Sequence[Mapping[str, Any]],
+               live_ids: Sequence[str]) -> bool:
+    """Whether the Train page's queue box has something to follow: items waiting, or a run it started (``started``:
+    started_from_queue's) still training. Its lines say each run's status, which went stale once the queue emptied."""
+    live = set(live_ids)
+    return bool(waiting) or any(q.get("run_id") in live for q in started)
 
 
 def started_from_queue(store: "RunStore", started_by: str, last: int = 3) -> list[dict[str, Any]]:

@@ -128,7 +128,7 @@ if enqueue:
     except MultilabelError as exc:
         error(exc)
     else:
-        position = queue_position(reg.queued(), item)
+        position = queue_position(reg.queued(), item, training=bool(reg.store.live_run_ids()))
         st.toast(f"Added to the queue at position {position}" if position else "Added to the queue: starting now")
 
 queue_panel(reg, ME, run_id)

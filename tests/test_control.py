@@ -481,6 +481,19 @@ def test_continuing_a_csv_run_asks_for_the_file_again(home, emotions_csv, emotio
     assert shown_epoch(at) == 4
 
 
+def test_adding_to_an_idle_queue_says_the_run_starts_now_and_behind_a_run_gives_its_place(home):
+    at = train_page()
+    at.slider(key="epochs").set_value(3).run()
+    at.button(key="enqueue").click().run()  # no run trains: the registry starts it at once
+    assert [t.value for t in at.toast] == ["Added to the queue: starting now"]
+    rerun_until(at, lambda a: not get_registry(home).queued() and not get_registry(home).store.live_run_ids(),
+                "the queued run to start and end", timeout=120)
+    first = start_long_run(at)
+    at.button(key="enqueue").click().run()
+    assert [t.value for t in at.toast] == ["Added to the queue at position 1"]
+    assert get_registry(home).get(first).running
+
+
 def test_the_queue_on_the_train_page_runs_one_after_another(home):
     at = train_page()
     first = start_long_run(at)

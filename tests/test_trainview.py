@@ -13,8 +13,8 @@ from multilabel.data import make_synthetic
 from multilabel.refit import refit_expected_s
 from multilabel.session import RunView
 from multilabel.trainview import (LABELS_POLL_FACTOR, DataChoice, can_continue, continue_data, eta_s,
-                                  first_epoch_fraction, labels_poll_s, page_outdated, poll_s, queue_position,
-                                  refit_eta_s, started_from_queue)
+                                  first_epoch_fraction, labels_poll_s, page_outdated, poll_s, queue_busy,
+                                  queue_position, refit_eta_s, started_from_queue)
 
 
 def table() -> pd.DataFrame:
@@ -141,6 +141,16 @@ def test_queue_position_counts_from_one_and_is_none_once_started():
     queued = [{"id": 4}, {"id": 7}]
     assert queue_position(queued, 7) == 2
     assert queue_position(queued, 9) is None
+    # first in line with no run training: the registry starts it now, it has no place to wait at
+    assert queue_position(queued, 4) == 1 and queue_position(queued, 4, training=False) is None
+    assert queue_position(queued, 7, training=False) == 2
+
+
+def test_the_queue_box_follows_waiting_items_and_the_runs_it_started_until_they_end():
+    started = [{"run_id": "a"}, {"run_id": None}, {"run_id": "b"}]
+    assert queue_busy([{"id": 1}], [], [])  # an item waits
+    assert queue_busy([], started, ["b", "z"])  # nothing waits, but a run it started trains: its status will change
+    assert not queue_busy([], started, ["z"])  # every run it started has ended: nothing to follow
 
 
 def test_started_from_queue_lists_this_sessions_newest_started_or_failed_items(store):
