@@ -106,7 +106,7 @@ def release_upload(upload: Any) -> None:
 
     Streamlit keeps every uploaded file in the server's memory until the browser tab closes, even after a page
     change; three 150 MB uploads kept about 900 MB (benchmarks/bench_upload_rss.py). The uploader reads as empty on
-    the next run, so the page shows the kept table as "uploaded earlier".
+    the next run, so the page says the table is kept until another file replaces it.
     """
     from streamlit.runtime.scriptrunner import get_script_run_ctx
 

@@ -3,7 +3,7 @@ per file, and the label-column choice.
 
 Train and Search keep the parsed table in st.session_state and drop the file's bytes from the server (see
 _shared.release_upload): the uploader itself forgets its file on the next run or page change, the kept table does
-not, so the page shows it as "uploaded earlier" until another file replaces it.
+not, so the page says the table is kept until another file replaces it.
 """
 
 from __future__ import annotations
@@ -74,15 +74,17 @@ def upload_and_labels(uploader_key: str, kept_key: str, pick_labels: LabelPicker
                       preview: bool = False, say_earlier: bool = False) -> tuple[Optional[dict[str, Any]], list[str]]:
     """Uploader, the kept table's size (and first rows with ``preview``), and its label columns; (kept table or
     None, chosen labels). ``train_upload``: the table kept on the Train page is used until a file is uploaded here.
-    ``say_earlier``: the size line says when the table is from an earlier upload."""
-    kept, holding = kept_table(uploader_key, kept_key)
+    ``say_earlier``: the size line says the table is kept until another file replaces it (on every run: the browser
+    may still show the file in the uploader after the server let its bytes go, so "uploaded earlier" on a later run
+    of the same page contradicted it)."""
+    kept, _ = kept_table(uploader_key, kept_key)
     if kept is None and train_upload and st.session_state.get(TRAIN_UPLOAD) is not None:
         kept = st.session_state[TRAIN_UPLOAD]
         st.caption("Using the CSV uploaded on the Train page; upload another file to replace it.")
     if kept is None:
         return None, []
     frame, name = kept["frame"], kept["name"]
-    earlier = " (uploaded earlier; upload another file to replace it)" if say_earlier and not holding else ""
+    earlier = " (kept until you upload another file)" if say_earlier else ""
     st.caption(f"{plain(name)}: {len(frame):,} rows × {len(frame.columns)} columns{earlier}")
     if preview:
         st.dataframe(frame.head(5), hide_index=True)

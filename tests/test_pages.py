@@ -645,8 +645,11 @@ def test_the_csv_and_its_label_choice_survive_a_source_switch_and_a_page_change(
     at.slider(key="hidden_size").set_value(40).run()
     at.radio(key="source").set_value("Upload CSV").run()
     at.file_uploader(key="train_csv").set_value(("emotions.csv", emotions_csv.read_bytes(), "text/csv")).run()
+    size_line = [c.value for c in at.caption if ": 593 rows" in c.value]
     at.multiselect(key="labels").unselect("angry-aggresive").run()
     assert metrics(at) == {"Input size": "73", "Number of outputs": "5"}
+    # the same words before and after a rerun of the page (the browser still shows the file in the uploader)
+    assert [c.value for c in at.caption if ": 593 rows" in c.value] == size_line
 
     at.radio(key="source").set_value("Synthetic").run()
     assert at.slider(key="input_size").value == TrainConfig().input_size  # the CSV never touched these
@@ -655,7 +658,8 @@ def test_the_csv_and_its_label_choice_survive_a_source_switch_and_a_page_change(
     at.switch_page(PAGE["train"]).run()
     at.radio(key="source").set_value("Upload CSV").run()
     assert not at.exception, [e.value for e in at.exception]
-    assert any(plain("emotions.csv") + ": 593 rows" in c.value and "uploaded earlier" in c.value for c in at.caption)
+    assert any(plain("emotions.csv") + ": 593 rows" in c.value and "(kept until you upload another file)" in c.value
+               for c in at.caption)
     assert at.multiselect(key="labels").value == emotion_labels[:-1]
     assert metrics(at) == {"Input size": "73", "Number of outputs": "5"}
     assert at.slider(key="hidden_size").value == 40
