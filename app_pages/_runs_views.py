@@ -124,7 +124,7 @@ def experiments_view(store: RunStore, live_at_start: bool, first_draw: bool = Fa
         return
     display = shown.assign(status=shown["status"].map(status_word),
                            started=pd.to_datetime(shown["started"], unit="s"))
-    if st.session_state.get("range_on", "(none)") != "(none)":
+    if spec.ranges:
         st.space("small")  # the table's toolbar (on hover) shows above its top right, over the range slider's track
     # A run with no measured epoch yet (queued, or failed before one) has no metrics: an empty cell, not "None".
     st.dataframe(display, hide_index=True, width="stretch", column_order=visible, column_config=table_config(display),
