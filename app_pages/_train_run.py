@@ -158,13 +158,13 @@ def queue_panel(reg: SessionRegistry, me: str, run_id: str | None) -> None:
             st.markdown(f"**Queue** · {len(waiting)} waiting · the first starts when no run is training" if waiting
                         else "**Queue** · nothing waiting")
             for position, item in enumerate(waiting, 1):
-                text_col, button_col = st.columns([6, 1])
+                text_col, button_col = st.columns([6, 1], vertical_alignment="center")
                 text_col.markdown(queue_line(position, item, me))
                 if item["state"] == "waiting" and button_col.button("Remove", key=f"unqueue_{item['id']}"):
                     reg.unqueue(item["id"])
                     st.rerun()
             for item in reversed(started):
-                text_col, button_col = st.columns([6, 1])
+                text_col, button_col = st.columns([6, 1], vertical_alignment="center")
                 if item["run_id"]:
                     status = status_word(item["run_status"]) if item["run_status"] else "deleted"
                     text_col.caption(f"Started from the queue: run `{item['run_id']}` · {status}")

@@ -51,6 +51,25 @@ def test_a_reload_keeps_the_browser_and_its_run_is_still_its_own(page: Page, ser
     expect(status_line(page)).to_contain_text(re.compile(r"paused|pausing"), timeout=LOAD_MS)
     expect(page.get_by_text("anyway?")).to_have_count(0)
     expect(page.get_by_text("Note (")).to_have_count(0)
+
+    button(page, "enqueue").click()  # behind the paused run; it starts when that one stops
+    expect(page.locator(".st-key-queue_panel")).to_contain_text("1 waiting", timeout=LOAD_MS)
+    button(page, "stop").click()
+    expect(status_line(page)).to_contain_text("stopped", timeout=LOAD_MS)
+    # The queue box's line for the run it started, level with its Open button (they sat 10 px apart).
+    line = page.locator(".st-key-queue_panel p").filter(has_text="Started from the queue").first
+    expect(line).to_contain_text("running", timeout=LOAD_MS)
+    open_button = page.locator(".st-key-queue_panel button").filter(has_text="Open").first
+    expect(open_button).to_be_visible(timeout=LOAD_MS)
+    for _ in range(20):  # measured once the box's rerun has settled
+        a, b = line.bounding_box(), open_button.bounding_box()
+        if abs((a["y"] + a["height"] / 2) - (b["y"] + b["height"] / 2)) <= 4:
+            break
+        page.wait_for_timeout(250)
+    assert abs((a["y"] + a["height"] / 2) - (b["y"] + b["height"] / 2)) <= 4, (a, b)
+    screenshot("queue-started")
+    open_button.click()
+    expect(status_line(page)).to_contain_text("status: running", timeout=LOAD_MS)
     button(page, "stop").click()
     expect(status_line(page)).to_contain_text("stopped", timeout=LOAD_MS)
 
