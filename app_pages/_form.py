@@ -208,7 +208,7 @@ def label_picker(file_key: str, columns: list[str], guessed: list[str], containe
         st.session_state["labels_file"] = file_key
     container.multiselect("Label columns", columns, default=[c for c in chosen[file_key] if c in columns], key=key,
                           on_change=copy, help="each chosen column is one yes/no label; all other columns are "
-                                               "features")
+                                               "features", wrap=True)
     return [c for c in chosen[file_key] if c in columns]
 
 

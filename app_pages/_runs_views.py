@@ -67,15 +67,16 @@ def table_config(display) -> dict:
 
 def controls(frame) -> tuple[ex.RunFilter, str, bool, list[str]]:
     """The filter, sort and column widgets: (filter, sort column, descending, visible columns)."""
-    a, b, c, d, e = st.columns([2, 2, 3, 2, 1.6])
+    a, b, c, d, e = st.columns([2.5, 2.3, 2.2, 2, 1.6])  # Status and Data wide enough for a chip like "stopped early"
     statuses = a.multiselect("Status", sorted(frame["status"].dropna().unique()), format_func=status_word,
-                             key="f_status", placeholder="any")
-    data = b.multiselect("Data", sorted(frame["data"].dropna().unique()), key="f_data", placeholder="any")
+                             key="f_status", placeholder="any", wrap=True)
+    data = b.multiselect("Data", sorted(frame["data"].dropna().unique()), key="f_data", placeholder="any", wrap=True)
     text = c.text_input("Search names and notes", key="f_text", placeholder="e.g. baseline")
     sort = d.selectbox("Sort by", ex.all_columns(), index=ex.all_columns().index("started"), key="sort")
     descending = e.toggle("Descending", value=True, key="descending")
     f, g, h = st.columns([5, 2, 3])
-    visible = f.multiselect("Columns", ex.all_columns(), default=list(ex.DEFAULT_COLUMNS), key="columns")
+    visible = f.multiselect("Columns", ex.all_columns(), default=list(ex.DEFAULT_COLUMNS), key="columns",
+                             wrap=True)
     numeric = ex.numeric_columns(frame)
     on = g.selectbox("Range on", ["(none)", *numeric], key="range_on")
     ranges: tuple = ()
@@ -165,7 +166,7 @@ def experiments_view(store: RunStore, live_at_start: bool, first_draw: bool = Fa
         if kept != st.session_state[key]:
             st.session_state[key] = kept
     chosen = st.multiselect("Compare runs", ids, default=default, format_func=lambda i: labels.get(i, i),
-                            key=key)
+                            key=key, wrap=True)
     s, t = st.columns([3, 1])
     smoothing = s.slider("Smoothing (EMA weight, as in TensorBoard)", 0.0, 0.99, 0.0, 0.01, key="smoothing")
     log_loss = t.toggle("Log scale for loss", key="log_loss")

@@ -65,7 +65,7 @@ def session_label_picker(key: str) -> LabelPicker:
         if st.session_state.get(key + "_file") != kept["id"]:
             st.session_state[key + "_file"] = kept["id"]
             st.session_state[key] = [c for c in guessed if c in columns]
-        return st.multiselect("Label columns", columns, key=key, help=LABELS_HELP)
+        return st.multiselect("Label columns", columns, key=key, help=LABELS_HELP, wrap=True)
 
     return pick
 

@@ -77,6 +77,21 @@ def test_rename_filter_and_download_a_runs_history(page: Page, server, screensho
     expect(page.locator(".st-key-compare_v1")).to_contain_text("baseline (renamed)")
     screenshot("renamed-and-filtered")
 
+    # A status chosen in the filter, and the default columns: every chip whole and inside its box (the Columns
+    # picker had kept its chips on one row that ended in half a chip; the Status box cut "stopped early").
+    page.locator(".st-key-f_status").click()
+    page.get_by_role("option", name="completed", exact=True).click()
+    page.keyboard.press("Escape")
+    expect(page.locator(".st-key-f_status [data-tag]")).to_have_count(1, timeout=LOAD_MS)
+    cut = page.evaluate("""() => [...document.querySelectorAll('.st-key-f_status, .st-key-columns')].flatMap(box => {
+        const outer = box.querySelector('[data-testid="stMultiSelectTagsContainer"]').getBoundingClientRect();
+        return [...box.querySelectorAll('[data-tag]')].filter(tag => {
+            const r = tag.getBoundingClientRect();
+            const clipped = [...tag.querySelectorAll('*')].some(e => e.scrollWidth > e.clientWidth + 1);
+            return clipped || r.right > outer.right + 1 || r.left < outer.left - 1; }).map(t => t.innerText); })""")
+    assert page.locator(".st-key-columns [data-tag]").count() >= 10
+    assert cut == [], cut
+
     # Its history as CSV, through the browser's own download.
     with page.expect_download(timeout=LOAD_MS) as info:
         page.locator(".st-key-download_history button").click()
