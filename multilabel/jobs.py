@@ -56,6 +56,9 @@ def owner_pid(owner: Optional[str]) -> Optional[int]:
         return None
 
 
+START_TOLERANCE_S = 1.5
+
+
 def owner_alive(owner: Optional[str]) -> bool:
     """Whether the process an owner token names still runs: same pid and start time, and not a zombie (exited but
     not reaped: an orphaned worker whose new parent never reaps it)."""
@@ -79,7 +82,12 @@ def _same_start(process: psutil.Process, stamp: str) -> bool:
     if stamp.isdigit():  # a token from before psutil: the start in clock ticks after boot (/proc/<pid>/stat)
         ticks = (process.create_time() - psutil.boot_time()) * os.sysconf("SC_CLK_TCK")
         return abs(ticks - int(stamp)) <= 2  # both sides are rounded
-    return f"{process.create_time():.2f}" == stamp
+    # psutil derives a start time from the boot time, which it reads again each time and which moves when the clock
+    # is stepped: a second's tolerance keeps a live owner alive, and a reused pid starts later than that.
+    try:
+        return abs(process.create_time() - float(stamp)) <= START_TOLERANCE_S
+    except ValueError:
+        return False
 
 
 def child_pids(pid: int) -> list[int]:

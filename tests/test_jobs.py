@@ -39,6 +39,10 @@ def test_a_token_names_a_live_process_and_not_a_reused_pid_or_a_finished_one():
         assert jobs.process_token(child.pid) == token  # the same in every reading
         started = float(token.split(":")[1])
         assert not jobs.owner_alive(f"{child.pid}:{started + 5:.2f}")  # same pid, another start: a reused pid
+        # psutil's start time moves with the boot time it re-reads (a stepped clock moves it by whole seconds): a
+        # live owner read a second off is still alive (an exact match once called a running search dead).
+        assert jobs.owner_alive(f"{child.pid}:{started + 1:.2f}") and jobs.owner_alive(f"{child.pid}:{started - 1:.2f}")
+        assert not jobs.owner_alive(f"{child.pid}:not-a-time")
         assert jobs.owner_alive(f"{child.pid}:?")  # start time unknown: the pid alone decides
     finally:
         child.kill()
