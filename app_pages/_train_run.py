@@ -15,7 +15,7 @@ from multilabel.charts import (empty_figure, loss_figure, metrics_figure, per_la
                                probability_histogram_figure, probe_heatmap)
 from multilabel.session import RunView, SessionRegistry
 from app_pages._keys import LOAD_FORM, PREDICT_RUN, RUN_ID, TRAIN_UPLOAD
-from app_pages._nav import INSPECT, PREDICT
+from app_pages._nav import DRAWING, INSPECT, PREDICT
 from app_pages._shared import FIGURES, error, plain
 from app_pages._words import (CONTROL_WORDS, control_question, epoch_progress_words, final_metrics_words,
                               for_page, notes_lines, owner_line, queue_line, refitting_words, run_state_words,
@@ -195,8 +195,9 @@ def continue_form(reg: SessionRegistry, view: RunView, me: str) -> None:
     open_run(session.run_id)
 
 
-def render(reg: SessionRegistry, view: RunView, me: str) -> None:
-    """One run's status and curves (a live snapshot or a stored run); render_labels draws its per-label view."""
+def render(reg: SessionRegistry, view: RunView, me: str, charts: bool = True) -> None:
+    """One run's status and curves (a live snapshot or a stored run); render_labels draws its per-label view.
+    ``charts=False`` (a page's arrival, before the browser has drawn the controls) says where the curves come."""
     history, info = view.history, view.info
     st.markdown(f"**Run** `{view.run_id}` · status: {run_state_words(view)} · {plain(owner_line(view, me))}")
     if view.continued_from:
@@ -229,6 +230,9 @@ def render(reg: SessionRegistry, view: RunView, me: str) -> None:
             st.switch_page(PREDICT)
         if trainview.can_continue(view):
             continue_form(reg, view, me)
+    if not charts:
+        st.caption(DRAWING)
+        return
     if not last:
         if view.alive:  # the chart frame is on screen from the start; points come with the first epoch
             empty_charts("waiting for the first epoch…")
@@ -241,12 +245,12 @@ def render(reg: SessionRegistry, view: RunView, me: str) -> None:
     chart(b, "metrics_chart", view, lambda: FIGURES.get((*shown, "metrics"), lambda: metrics_figure(history)))
 
 
-def render_labels(view: RunView) -> None:
+def render_labels(view: RunView, charts: bool = True) -> None:
     """The run's per-label view at its newest evaluated epoch: F1/AUROC bars, probability histograms, the probe
-    heatmap. Nothing before the first evaluated epoch."""
+    heatmap. Nothing before the first evaluated epoch, nor while ``charts`` is False (see render)."""
     history, info = view.history, view.info
     evaluated = view.last_evaluated
-    if evaluated is None:
+    if evaluated is None or not charts:
         return
     shown = (view.run_id, len(history), history[-1]["epoch"])
     label_names = info.get("label_names") or list(evaluated["val_per_label"])

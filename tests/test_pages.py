@@ -114,8 +114,14 @@ def test_train_page_before_any_run_invites_a_start(home):
     assert any("Start training" in i.value for i in at.info)
     assert at.button(key="start").disabled is False
     assert at.button(key="stop").disabled is True
-    figs = charts(at)  # empty frames where the curves will come
+    # An arrival sends no plotly chart and no code block (their scripts held the whole page back in a new browser);
+    # the browser's rerun once it has drawn Start brings the empty frames where the curves will come.
+    assert charts(at) == {} and not at.code
+    assert "Command line" in at.expander[-1].label and "python -m multilabel train" in at.text[0].value
+    at.run()
+    figs = charts(at)
     assert set(figs) == {"loss_frame", "metrics_frame"} and all(f["data"] == [] for f in figs.values())
+    assert "python -m multilabel train" in at.code[0].value
 
 
 def test_hidden_size_and_epochs_take_a_typed_number_beside_their_slider(home):
@@ -312,7 +318,11 @@ def test_a_new_tab_with_the_run_in_the_url_reattaches(home):
     assert not at.exception
     assert at.session_state["run_id"] == run_id
     assert status_is("completed")(at) and f"`{run_id}`" in text(at)
+    # An arrival: the status and the controls first, the charts in the run the browser asks for once it drew Start.
+    assert charts(at) == {} and "Drawing the charts…" in [c.value for c in at.caption]
+    at.run()
     assert len(charts(at)["loss_chart"]["data"][0]["x"]) == 6
+    assert "Drawing the charts…" not in [c.value for c in at.caption]
     # the form shows the settings of the run on screen, not the defaults
     assert at.slider(key="epochs").value == 6
     assert at.slider(key="hidden_size").value == 8
@@ -338,7 +348,7 @@ def test_a_stored_run_from_another_process_shows_from_the_store(home):
     assert not at.exception
     assert status_is("completed")(at)
     assert {"Val micro-F1", "Best epoch"} <= set(metrics(at))
-    figs = charts(at)
+    figs = charts(at.run())  # the browser's call once it has drawn Start (an arrival leaves the charts to it)
     assert len(figs["loss_chart"]["data"][0]["x"]) == 5
     assert "probe_chart" in figs and "hist_chart" in figs  # the last epoch's live view is kept in the store
 
@@ -688,7 +698,7 @@ def test_a_failed_start_keeps_the_run_on_screen_and_says_why(home, emotions_csv)
     run_id = trained_run(home, epochs=5)
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=30)
     at.query_params["run"] = run_id
-    at.switch_page(PAGE["train"]).run()
+    at.switch_page(PAGE["train"]).run().run()  # the second: the browser's call for the charts once it drew Start
     assert len(charts(at)["loss_chart"]["data"][0]["x"]) == 5
     at.radio(key="source").set_value("Upload CSV").run()
     at.file_uploader(key="train_csv").set_value(("emotions.csv", emotions_csv.read_bytes(), "text/csv")).run()

@@ -194,6 +194,11 @@ def test_at_1400x900_start_is_on_screen_without_scrolling(page: Page, server, sc
     page.set_viewport_size(WINDOW)
     page.goto(f"{server.url}/Train")
     expect(button(page, "start")).to_be_visible(timeout=LOAD_MS)
+    # Start came before plotly and the code highlighter were asked for (sent with them, the browser drew nothing of
+    # the form until their scripts, 6 MB, had loaded); the empty chart frames and the command follow on their own.
+    assert page.locator("[data-testid='stPlotlyChart'], [data-testid='stCode']").count() == 0
+    expect(page.locator("[data-testid='stPlotlyChart']")).to_have_count(2, timeout=LOAD_MS)
+    expect(page.locator("[data-testid='stCode']")).to_have_count(1)
     page.wait_for_timeout(500)
     box = button(page, "start").bounding_box()
     screenshot("train-fold")
