@@ -97,7 +97,10 @@ def epoch_progress_words(view: Any, eta_s: float, refit_s: Optional[float]) -> s
     speed = f"{last['samples_per_s']:,.0f} samples/s"
     then_refit = "" if refit_s is None else (f" + refit on all rows ≥ {refit_s:.0f} s" if refit_s >= 1 else
                                              " + refit on all rows")
-    pace = "paused" if view.paused else f"{speed} · ETA {eta_s:.0f} s{then_refit}" if view.alive else speed
+    # No ETA to the last epoch once the epochs are over (refitting: its own line gives its time) or about to end
+    # (stopping: a stopped run keeps its best weights, it is not refit).
+    counting = view.alive and not view.stopping and not view.info.get("refitting")
+    pace = "paused" if view.paused else f"{speed} · ETA {eta_s:.0f} s{then_refit}" if counting else speed
     return (f"epoch {last['epoch']}/{view.epochs} · {pace} · train loss {last['train_loss']:.4f} · "
             f"val loss {last['val_loss']:.4f}")
 

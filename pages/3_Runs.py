@@ -90,7 +90,7 @@ run_id = st.selectbox("Run", ids, index=ids.index(before) if before in ids else 
 run = next(r for r in runs if r["id"] == run_id)
 history = store.history(run_id)
 values, epoch = ex.best_metrics(run, history)
-duration = f" · {run['duration_s']:.1f} s" if run["duration_s"] is not None else ""
+duration = f" · took {run['duration_s']:.1f} s" if run["duration_s"] is not None else ""
 st.caption(f"Run id {run_id} · status: {status_word(run['status'])} · {plain(owner_line_for(run))}{duration} · "
            f"validation metrics: {ex.metrics_epoch_words(run, epoch)}")
 if epoch is not None:

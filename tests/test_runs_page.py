@@ -7,6 +7,8 @@ registry per home folder, so a distinct folder isolates the tests."""
 
 from __future__ import annotations
 
+import re
+
 import io
 import json
 import shutil
@@ -104,6 +106,8 @@ def test_the_table_shows_every_setting_and_chosen_columns(home, ids):
     assert list(at.dataframe[0].proto.column_order) == [c for c in ex.DEFAULT_COLUMNS if c != "data"] + [
         "seed", "optimizer"]
     assert "3 of 3 runs shown" in captions(at)
+    # the one run's line names its duration ('· 7.6 s ·' alone read as nothing in particular)
+    assert re.search(r"status: \w+ · .* · took \d+\.\d s · validation metrics", captions(at)), captions(at)
 
 
 def test_text_columns_are_as_wide_as_their_longest_text(home, ids):

@@ -61,16 +61,19 @@ def _estimate(**changes) -> dict:
 def test_estimate_line_gives_the_spread_over_folds_and_says_whether_the_best_beats_the_defaults():
     assert sv.estimate_line(_estimate()) == (
         "estimated Hamming 0.1932 ± 0.0041, micro-F1 0.650 ± 0.012 over 3 folds (trial #0, the defaults); the best "
-        "trial, #12, is not distinguishable from the defaults, so the ensemble keeps them")
+        "trial, #12, is not distinguishable from the defaults (held-out cross-entropy, paired fold by fold), so the "
+        "ensemble keeps them")
     assert sv.estimate_line(_estimate(best_trial=0)).endswith("(trial #0, the defaults); no trial did better than "
                                                                "the defaults")
     # The shipped choice: the defaults' configuration and the best others, their mean over the folds.
     mixed = _estimate(trials=[0, 12, 7, 3, 9], keeps_defaults=False)
     assert sv.estimate_line(mixed) == (
         "estimated Hamming 0.1932 ± 0.0041, micro-F1 0.650 ± 0.012 over 3 folds (mean of the ensemble's 5 "
-        "configurations, the defaults among them); the best trial, #12, is not distinguishable from the defaults")
+        "configurations, the defaults among them); the best trial, #12, is not distinguishable from the defaults "
+        "(held-out cross-entropy, paired fold by fold)")
     assert sv.estimate_line(_estimate(trials=[12], distinguishable=True, keeps_defaults=False)).endswith(
-        "over 3 folds (trial #12); the best trial, #12, beats the defaults by more than the folds' noise")
+        "over 3 folds (trial #12); the best trial, #12, beats the defaults (held-out cross-entropy, paired fold by "
+        "fold: by more than 2 standard errors)")
     one = _estimate(trials=[12], keeps_defaults=False, distinguishable=None, hamming_sd=None, micro_f1_sd=None,
                     folds=1)
     assert sv.estimate_line(one) == ("estimated Hamming 0.1932, micro-F1 0.650 on 1 fold (no spread) (trial #12); "
@@ -87,8 +90,8 @@ def test_estimate_line_gives_the_spread_over_folds_and_says_whether_the_best_bea
     cut = _estimate(trials=[12, 7, 3], keeps_defaults=False, with_defaults=False, distinguishable=True, cut=0.4)
     assert sv.estimate_line(cut) == (
         "estimated Hamming 0.1932 ± 0.0041, micro-F1 0.650 ± 0.012 over 3 folds (the ensemble's 3 configurations "
-        "averaged on each fold's held-out rows, cut at 0.40); the best trial, #12, beats the defaults by more than "
-        "the folds' noise")
+        "averaged on each fold's held-out rows, cut at 0.40); the best trial, #12, beats the defaults (held-out "
+        "cross-entropy, paired fold by fold: by more than 2 standard errors)")
 
 
 def test_ensemble_words_name_the_defaults_when_the_search_kept_them():
@@ -137,7 +140,13 @@ def test_trials_table_keeps_categorical_knobs_as_text_and_missing_values_empty()
     trials = [{"number": 0, "state": "COMPLETE", "value": 0.3, "hamming": 0.1, "micro_f1": 0.8,
                "params": {"hidden_size": 64, "learning_rate": 1e-3}, "best_epoch": 5, "duration_s": 1.5},
               {"number": 1, "state": "RUNNING", "value": None, "hamming": None, "micro_f1": None,
-               "params": {}, "best_epoch": None, "duration_s": None}]
+               "params": {}, "best_epoch": None, "duration_s": None},
+              {"number": 2, "state": "PRUNED", "value": 0.29, "hamming": 0.09, "micro_f1": 0.81,
+               "params": {"hidden_size": 128, "learning_rate": 1e-2}, "best_epoch": 2, "duration_s": 0.4}]
+    table = sv.trials_table(trials, space)
+    # a pruned trial's value is a partial one (fewer epochs): not shown beside the finished trials' objectives
+    assert table["objective"].iloc[0] == 0.3 and table.iloc[2][["objective", "Hamming", "micro-F1"]].isna().all()
+    trials = trials[:2]
     table = sv.trials_table(trials, space)
     assert list(table.columns) == ["trial", "state", "objective", "Hamming", "micro-F1", "hidden_size",
                                    "learning_rate", "best epoch", "duration (s)"]

@@ -107,6 +107,12 @@ def test_setup_and_progress_lines_say_rows_shape_pace_and_eta():
     assert "· paused ·" in epoch_progress_words(run_view(history=[last], paused=True), 12.0, None)
     ended = epoch_progress_words(run_view(history=[last], alive=False), 0.0, None)
     assert "ETA" not in ended and "9,000 samples/s" in ended
+    # refitting after an early stop (the refit's own line gives its time), or stopping (no refit comes): no ETA
+    refitting = run_view(history=[last], info={"refitting": {"rows": 2000, "epochs": 4}})
+    assert epoch_progress_words(refitting, 48.0, None) == (
+        "epoch 4/20 · 9,000 samples/s · train loss 0.3000 · val loss 0.3100")
+    stopping = epoch_progress_words(run_view(history=[last], stopping=True), 71.0, 6.0)
+    assert "ETA" not in stopping and "refit" not in stopping and "9,000 samples/s" in stopping
 
 
 def test_refit_and_final_metrics_captions():
