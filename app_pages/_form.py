@@ -122,6 +122,46 @@ def _copy(key: str, convert: Callable[[Any], Any] = lambda v: v) -> None:
     form()[key] = convert(st.session_state[key])
 
 
+# Number boxes take any number and check it here: with min_value / max_value Streamlit's box kept a typed 100000
+# in red in the browser and never sent it, so Start trained on the old value with nothing said.
+PROBLEMS = "form_problems"  # {form key: what is wrong with the number typed into its box}
+
+
+def problems() -> list[str]:
+    """What is wrong with numbers typed into the form's boxes (one line each), until each is typed again right."""
+    return list(st.session_state.get(PROBLEMS, {}).values())
+
+
+def _within(key: str, label: str, low: Any, high: Any, value: Any) -> bool:
+    """Whether ``value`` typed for ``key`` lies in [low, high]; if not, say so (kept until a right value comes)."""
+    found = st.session_state.setdefault(PROBLEMS, {})
+    if value is not None and (low is None or value >= low) and (high is None or value <= high):
+        found.pop(key, None)
+        return True
+    allowed = (f"between {low:,} and {high:,}" if low is not None and high is not None else
+               f"at least {low:,}" if low is not None else f"at most {high:,}")
+    typed = "empty" if value is None else f"{value:,}"
+    found[key] = f"{label}: {typed} is not {allowed}; type a number in that range (the form keeps {form()[key]:,})"
+    return False
+
+
+def _typed_number(key: str, label: str, low: Any, high: Any, box: str) -> None:
+    if _within(key, label, low, high, st.session_state[box]):
+        form()[key] = st.session_state[box]
+
+
+def number_box(container: Any, label: str, key: str, low: Any, high: Any, value: Any, box: Optional[str] = None,
+               **kwargs: Any) -> None:
+    """A number box for form key ``key`` (widget key ``box``, default ``key``) that takes any number and keeps only
+    one in [low, high]; a number outside says why under the box and holds Start (see problems)."""
+    box = box or key
+    container.number_input(label, value=value, key=box, on_change=_typed_number, args=(key, label, low, high, box),
+                           **kwargs)
+    problem = st.session_state.get(PROBLEMS, {}).get(key)
+    if problem:
+        container.error(problem)
+
+
 EXACT = "exact_"  # the key prefix of a slider's number box
 
 
@@ -138,11 +178,14 @@ def exact_key(name: str) -> str:
 
 def _slid(name: str) -> None:
     form()[name] = st.session_state[name]
+    st.session_state.get(PROBLEMS, {}).pop(name, None)  # the slider's value is in range: the box's is dropped
     st.session_state[EXACT + "v_" + name] = st.session_state.get(EXACT + "v_" + name, 0) + 1
 
 
-def _typed(name: str) -> None:
-    form()[name] = st.session_state[name] = st.session_state[exact_key(name)]
+def _typed(name: str, label: str, low: Any, high: Any) -> None:
+    value = st.session_state[exact_key(name)]
+    if _within(name, label, low, high, value):
+        form()[name] = st.session_state[name] = value
 
 
 def widget(k: Knob, container: Any = st) -> Any:
@@ -169,13 +212,15 @@ def widget(k: Knob, container: Any = st) -> Any:
         if k.name not in st.session_state:
             st.session_state[k.name] = value
         slide.slider(k.label, k.min, k.max, step=k.step, on_change=_slid, args=(k.name,), **common)
-        box.number_input(f"{k.label} (exact)", min_value=k.min, max_value=k.max, value=value, step=1,
-                         key=exact_key(k.name), on_change=_typed, args=(k.name,), label_visibility="collapsed")
+        box.number_input(f"{k.label} (exact)", value=value, step=1, key=exact_key(k.name), on_change=_typed,
+                         args=(k.name, k.label, k.min, k.max), label_visibility="collapsed")
+        problem = st.session_state.get(PROBLEMS, {}).get(k.name)
+        if problem:
+            container.error(problem)
     elif k.ui == "slider":
         container.slider(k.label, k.min, k.max, value=value, step=k.step, on_change=_copy, args=(k.name,), **common)
     else:
-        container.number_input(k.label, min_value=k.min, max_value=k.max, value=value, step=k.step,
-                               on_change=_copy, args=(k.name,), **common)
+        number_box(container, k.label, k.name, k.min, k.max, value, step=k.step, help=k.help or None)
     return values[k.name]
 
 
@@ -187,7 +232,8 @@ def data_widget(kind: str, label: str, key: str, container: Any = st, **kwargs: 
         container.radio(label, options, index=options.index(values[key]), key=key, on_change=_copy, args=(key,),
                         **kwargs)
     elif kind == "number":
-        container.number_input(label, value=values[key], key=key, on_change=_copy, args=(key,), **kwargs)
+        number_box(container, label, key, kwargs.pop("min_value", None), kwargs.pop("max_value", None), values[key],
+                   **kwargs)
     elif kind == "slider":
         container.slider(label, value=values[key], key=key, on_change=_copy, args=(key,), **kwargs)
     return values[key]

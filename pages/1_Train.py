@@ -126,6 +126,9 @@ with st.expander("Also log to TensorBoard", expanded=bool(st.session_state.get("
              "FOLDER/<run id>; view them with: tensorboard --logdir FOLDER (needs: pip install tensorboard). For runs "
              "started with Start training (not for runs added to the queue)").strip()
 confirm_control(reg, run_id, ME, live)
+if (start or enqueue) and _form.problems():  # a number typed out of range: said under its box; not started
+    error(f"Not started: {_form.problems()[0]}")
+    start = enqueue = False
 
 if enqueue:
     try:

@@ -143,6 +143,27 @@ def test_hidden_size_and_epochs_take_a_typed_number_beside_their_slider(home):
     assert not at.exception
 
 
+def test_a_number_typed_out_of_range_is_said_under_its_box_and_holds_start(home):
+    """Streamlit's own bounds kept 100000 in red in the browser and sent nothing: Start trained on the old value."""
+    at = app(PAGE["train"])
+    hidden = next(n for n in at.number_input if n.label == "Hidden size (exact)")
+    hidden.set_value(100_000).run()
+    assert at.session_state["train_form"]["hidden_size"] != 100_000 and at.slider(key="hidden_size").value != 100_000
+    said = [e.value for e in at.error if e.value.startswith("Hidden size: 100,000 is not between 1 and")]
+    assert len(said) == 1 and "type a number in that range" in said[0]
+    at.number_input(key="syn_samples").set_value(999_999_999_999).run()
+    assert any(e.value.startswith("Samples: 999,999,999,999 is not between 50 and 2,000,000") for e in at.error)
+    at.button(key="start").click().run()
+    assert any(e.value.startswith("Not started") for e in at.error) and "run_id" not in at.session_state
+    assert get_registry(home).store.list_runs() == []
+    # typed right again (or the slider moved): the line goes, the form takes the number, Start starts
+    next(n for n in at.number_input if n.label == "Hidden size (exact)").set_value(64).run()
+    at.number_input(key="syn_samples").set_value(400).run()
+    assert not at.error and at.session_state["train_form"]["hidden_size"] == 64
+    assert at.session_state["train_form"]["syn_samples"] == 400
+    assert not at.exception
+
+
 def test_train_page_warns_when_adam_meets_the_adamw_weight_decay(home):
     at = app(PAGE["train"])
     assert not [w for w in at.warning if "weight decay" in w.value]  # the defaults: adamw, decay 1.0
