@@ -177,16 +177,19 @@ def search_model_words(members: int, seeds: int) -> str:
 
 
 def model_label(model: Mapping[str, Any]) -> str:
-    """How Predict lists a model (predictview.model_choices' values): 'run-3 · completed · val micro-F1 0.812', or
-    'search:s1 · ensemble of 15 nets (5 configurations × 3 seeds) · estimated micro-F1 0.790 ± 0.012' (the Search
+    """How Predict lists a model (predictview.model_choices' values): 'run-3 · synthetic · completed · val micro-F1
+    0.812', or 'search:s1 · emotions.csv · ensemble of 15 nets (5 configurations × 3 seeds) · estimated micro-F1 0.790 ± 0.012' (the Search
     page's estimate of what it ships, ± its spread over the folds; 'CV micro-F1' of its best trial for a search from
     before estimates)."""
+    from multilabel.experiments import data_label
+
+    data = data_label(model.get("data"))  # which data: runs on emotions.csv and on synthetic data looked alike
     if model["what"] == "ensemble":
         spread = model.get("micro_f1_sd")
         score = (f"estimated micro-F1 {model['micro_f1']:.3f}" + (f" ± {spread:.3f}" if spread is not None else "")
                  if model.get("estimated") else f"CV micro-F1 {model['micro_f1']:.3f}")
-        return f"search:{model['study']} · {search_model_words(model['members'], model['seeds'])} · {score}"
-    return f"{model['name']} · {status_word(model['status'])} · val micro-F1 {model['micro_f1']:.3f}"
+        return f"search:{model['study']} · {data} · {search_model_words(model['members'], model['seeds'])} · {score}"
+    return f"{model['name']} · {data} · {status_word(model['status'])} · val micro-F1 {model['micro_f1']:.3f}"
 
 
 def threshold_origin(mode: str, thresholds: Iterable[float]) -> str:

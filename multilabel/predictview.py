@@ -20,8 +20,8 @@ def model_choices(store: "RunStore", ensemble_prefix: str) -> dict[str, dict[str
     lists them), then the ensembles that searches built (key: ``ensemble_prefix`` + study).
 
     Each value: {"what": "run" | "ensemble", "checkpoint": path, "micro_f1": validation (runs) or CV (ensembles)
-    micro-F1 or nan}, and for a run "name", "status", "data" (its data description), for an ensemble "study",
-    "members", "seeds", "estimated" and "micro_f1_sd". An ensemble's micro-F1 is the search's estimate of what it
+    micro-F1 or nan, "data": what it was trained on (a run's data description; a search's, with its rows)}, and for
+    a run "name" and "status", for an ensemble "study", "members", "seeds", "estimated" and "micro_f1_sd". An ensemble's micro-F1 is the search's estimate of what it
     ships (the Search page's; "estimated" True), with its spread over the folds (None on one fold); a search from
     before estimates gives its best trial's ("estimated" False)."""
     from multilabel import jobs
@@ -39,7 +39,8 @@ def model_choices(store: "RunStore", ensemble_prefix: str) -> dict[str, dict[str
             models[ensemble_prefix + job["study"]] = {
                 "what": "ensemble", "checkpoint": job["ensemble"], "study": job["study"], "members": job["members"],
                 "seeds": int(job.get("seeds") or 1), "micro_f1": score.get("micro_f1", float("nan")),
-                "estimated": bool(result.get("estimate")), "micro_f1_sd": score.get("micro_f1_sd")}
+                "estimated": bool(result.get("estimate")), "micro_f1_sd": score.get("micro_f1_sd"),
+                "data": {**(job.get("data") or {}), "rows": job.get("rows")}}
     return models
 
 

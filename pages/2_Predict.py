@@ -35,7 +35,8 @@ TABLE_PX = 930  # the page's width for a table at a 1400 px window with the side
 models = model_choices(registry().store, ENSEMBLE_PREFIX)
 # Which model to preselect: a new ?model= link (Search's "use" button, a copied URL), else a model handed over by
 # another page since the last visit (st.session_state[PREDICT_RUN], set by Train and Runs), else the last choice.
-link, handed = st.query_params.get("model"), st.session_state.get(PREDICT_RUN)
+# ?run=<id> as on Train and Inspect: the same model as ?model=<id>.
+link, handed = st.query_params.get("model") or st.query_params.get("run"), st.session_state.get(PREDICT_RUN)
 target = None
 if link and link != st.session_state.get("predict_linked"):
     target = st.session_state["predict_linked"] = link

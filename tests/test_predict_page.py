@@ -151,7 +151,7 @@ def test_a_model_link_preselects_that_run_and_a_stale_one_says_so(home):
 def test_a_search_ensemble_is_listed_and_predicts_the_members_mean(home):
     trained_run(home)
     job = jobs.launch(make_synthetic(240, 6, 3, seed=3), "ens", home=home, trials=2, folds=1, members=2,
-                      epochs=3, seeds=1)
+                      epochs=3, seeds=1, data_info={"source": "csv", "name": "t.csv"})
     deadline = time.monotonic() + WAIT_S
     while jobs.find_job("ens", home)["alive"]:
         assert time.monotonic() < deadline, "the tiny search did not end"
@@ -162,7 +162,12 @@ def test_a_search_ensemble_is_listed_and_predicts_the_members_mean(home):
     assert at.selectbox(key="predict_run_select").value == "search:ens"
     # Counted as the Search page counts it: nets, configurations and seeds
     label = at.selectbox(key="predict_run_select").format_func("search:ens")
-    assert label.startswith("search:ens · ensemble of 2 nets (2 configurations × 1 seed)")
+    assert label.startswith("search:ens · t.csv · ensemble of 2 nets (2 configurations × 1 seed)")
+    # its own training file scored: the same optimism note as for a run (the ensemble is refit on all its rows)
+    from app_pages._words import scored_own_rows
+    from multilabel.predictview import model_choices
+    trained_on = model_choices(get_registry(home).store, "search:")["search:ens"]["data"]
+    assert scored_own_rows(trained_on, "t.csv", 240) and not scored_own_rows(trained_on, "t.csv", 30)
     # scored as the Search page estimates what it ships (one fold here: no spread), not its best trial's CV score
     assert label.endswith(f"estimated micro-F1 {job['result']['estimate']['micro_f1']:.3f}"), label
     frame, content = labelled_csv(rows=30)
@@ -206,3 +211,11 @@ def test_scoring_the_models_own_training_file_says_the_scores_are_optimistic(hom
     at.file_uploader(key="predict_csv").set_value(("train.csv", content, "text/csv")).run()
     assert not at.exception, [e.value for e in at.exception]
     assert [w.value for w in at.warning if "trained on" in w.value and "optimistic" in w.value]
+
+
+def test_a_run_link_opens_that_run_as_on_train_and_inspect(home):
+    older, newer = trained_run(home, seed=1, name="older"), trained_run(home, seed=2, name="newer")
+    assert app().selectbox(key="predict_run_select").value == newer  # no link: the newest
+    at = app(run=older)  # ?run=<id>, as Train and Inspect take it (it opened the newest, with no word)
+    assert at.selectbox(key="predict_run_select").value == older and not at.warning
+    assert at.selectbox(key="predict_run_select").format_func(older).startswith("older · synthetic · completed")

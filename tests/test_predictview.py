@@ -28,19 +28,19 @@ def test_models_are_the_runs_with_a_checkpoint_with_their_best_score(home):
     stored = registry.store.get_run(session.run_id)
     assert model["what"] == "run" and model["checkpoint"] == stored["checkpoint"]
     assert model["micro_f1"] == stored["best"]["micro_f1"] and model["data"]["source"] == "synthetic"
-    assert model_label(model) == f"small · completed · val micro-F1 {stored['best']['micro_f1']:.3f}"
+    assert model_label(model) == f"small · synthetic · completed · val micro-F1 {stored['best']['micro_f1']:.3f}"
 
 
 def test_an_ensemble_reads_as_the_search_counts_it():
     # the name as the README and the URL give it (search:<study>), the score as the Search page estimates it
     ensemble = {"what": "ensemble", "study": "s1", "members": 5, "seeds": 3, "micro_f1": 0.79, "micro_f1_sd": 0.0123,
-                "estimated": True}
-    assert model_label(ensemble) == ("search:s1 · ensemble of 15 nets (5 configurations × 3 seeds) · estimated "
-                                     "micro-F1 0.790 ± 0.012")
+                "estimated": True, "data": {"source": "csv", "name": "emotions.csv", "rows": 593}}
+    assert model_label(ensemble) == ("search:s1 · emotions.csv · ensemble of 15 nets (5 configurations × 3 seeds) · "
+                                     "estimated micro-F1 0.790 ± 0.012")
     assert model_label({**ensemble, "micro_f1_sd": None}).endswith("· estimated micro-F1 0.790")  # one fold
     assert model_label({**ensemble, "members": 1, "seeds": 1, "micro_f1": math.nan, "micro_f1_sd": None,
                         "estimated": False}).startswith(
-        "search:s1 · best model · CV micro-F1 nan")  # a search from before estimates: its best trial's
+        "search:s1 · emotions.csv · best model · CV micro-F1 nan")  # a search from before estimates: its best trial's
 
 
 def test_a_file_with_the_models_label_columns_gives_them_and_bad_ones_say_why():

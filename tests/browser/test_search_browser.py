@@ -83,7 +83,7 @@ def test_start_a_search_watch_it_reload_stop_it_and_predict_with_its_ensemble(pa
     page.get_by_role("button", name="Use the ensemble on Predict").click()
     expect(page.get_by_role("heading", name="Predict", exact=True)).to_be_visible(timeout=LOAD_MS)
     expect(page.locator(".st-key-predict_run_select input[role=combobox]")).to_have_value(
-        re.compile(r"^search:search-1 · ensemble of 2 .* · estimated micro-F1 \d\.\d{3}"), timeout=LOAD_MS)
+        re.compile(r"^search:search-1 · \S+ · ensemble of 2 .* · estimated micro-F1 \d\.\d{3}"), timeout=LOAD_MS)
     expect(page).to_have_url(re.compile(r"model=search%3Asearch-1|model=search:search-1"))
     expect(page.get_by_text("6 features → 3 labels")).to_be_visible()
 
