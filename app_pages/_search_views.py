@@ -90,8 +90,10 @@ def render(job: dict, home: Path, charts: bool = True) -> bool:
         return False
     # A missing number (a pruned, running or waiting trial's objective) is an empty cell, not the word "None".
     st.dataframe(sv.trials_table(trials[::-1]), hide_index=True, key="search_trials_table", placeholder="",
-                 column_config={c: (st.column_config.NumberColumn(label, width=px, format=sv.TABLE_FORMATS[c])
-                                    if c in sv.TABLE_FORMATS else st.column_config.Column(label, width=px))
+                 column_config={c: (st.column_config.NumberColumn(label, width=px, format=sv.TABLE_FORMATS[c],
+                                                                  help=sv.column_help(c))
+                                    if c in sv.TABLE_FORMATS else
+                                    st.column_config.Column(label, width=px, help=sv.column_help(c)))
                                 for c, (label, px) in sv.TABLE_COLUMNS.items()})
     if not charts:
         charts_after_table(key="search_table_drawn")

@@ -148,6 +148,15 @@ def knob_text(name: str, value: Any) -> str:
     return "auto" if name == "batch_size" and value == 0 else str(value)
 
 
+def knob_words(name: str) -> str:
+    """A knob's name as the Train form says it, for axes and headers elsewhere (Search): 'hidden size', 'batch size',
+    'weight rare positives' (the form's label without its note in brackets), not 'pos_weight'."""
+    field = next((f for f in dataclasses.fields(TrainConfig) if f.name == name), None)
+    label = (field.metadata.get("label") if field else None) or name.replace("_", " ")
+    label = label.split(" (")[0]
+    return label[0].lower() + label[1:] if label[:1].isupper() and not label[1:2].isupper() else label
+
+
 def knobs() -> list[dataclasses.Field]:
     """The fields of TrainConfig, in order, each with ``metadata['help']`` (and limits/choices)."""
     return list(dataclasses.fields(TrainConfig))

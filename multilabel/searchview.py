@@ -10,7 +10,7 @@ from typing import Any, Mapping, Optional
 import pandas as pd
 
 from . import jobs, search
-from .config import knob_text
+from .config import knob_text, knob_words
 from .errors import MultilabelError
 
 # The live view reads the study from its SQLite file and redraws the table and charts every POLL_S, slower for big
@@ -21,14 +21,25 @@ POLL_S, POLL_MAX_S, POLL_SHARE = 1.0, 5.0, 0.1
 # 1400 px: the knobs' own names (learning_rate, threshold_mode) made the last columns fall off the right edge.
 # How the trials table prints its number columns (printf style, as st.column_config.NumberColumn takes them); the
 # cells stay numbers, so sorting by a column's header sorts by value (as text, 1.00e-03 came before 3.00e-04).
-TABLE_FORMATS = {"objective": "%.4f", "Hamming": "%.4f", "micro-F1": "%.4f", "learning_rate": "%.2e",
-                 "weight_decay": "%.2e", "dropout": "%.2f", "input_noise": "%.2f", "best epoch": "%.0f",
+TABLE_FORMATS = {"objective": "%.4f", "Hamming": "%.4f", "micro-F1": "%.4f", "learning_rate": "%g",
+                 "weight_decay": "%g", "dropout": "%.2f", "input_noise": "%.2f", "best epoch": "%.0f",
                  "duration (s)": "%.1f"}
 TABLE_COLUMNS = {"trial": ("trial", 45), "state": ("state", 72), "objective": ("objective", 72),
                  "Hamming": ("Hamming", 70), "micro-F1": ("micro-F1", 68), "hidden_size": ("hidden", 58),
                  "learning_rate": ("lr", 68), "weight_decay": ("decay", 68), "dropout": ("dropout", 58),
                  "input_noise": ("noise", 52), "batch_size": ("batch", 50), "pos_weight": ("pos w.", 52),
-                 "threshold_mode": ("thresholds", 74), "best epoch": ("best ep.", 62), "duration (s)": ("s", 45)}
+                 "threshold_mode": ("thresholds", 74), "best epoch": ("best ep.", 62), "duration (s)": ("time s", 52)}
+# Each short header's hover text: a knob in the Train form's words, the rest in a few words.
+_COLUMN_HELP = {"objective": "what the search minimizes: held-out binary cross-entropy, mean over the CV folds",
+                "Hamming": "held-out Hamming loss, mean over the CV folds", "best epoch": "the epoch the folds chose",
+                "micro-F1": "held-out micro-F1 at 0.5, mean over the CV folds", "duration (s)": "seconds the trial took"}
+
+
+def column_help(column: str) -> Optional[str]:
+    """The hover text of the trials table's column ``column`` (None for trial and state)."""
+    if column in search.SPACE:
+        return knob_words(column)
+    return _COLUMN_HELP.get(column)
 FINISHED_STATES = ("COMPLETE", "PRUNED", "FAIL")  # a WAITING trial has not run yet
 
 

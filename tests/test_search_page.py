@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from multilabel.config import knob_words
 from multilabel import jobs, load_checkpoint, make_synthetic, search, searchview as sv
 from multilabel.charts import search_importance_figure, search_parallel_figure, search_progress_figure
 from multilabel.errors import MultilabelError
@@ -132,7 +133,7 @@ def test_a_search_runs_in_the_background_shows_trials_stops_and_hands_its_ensemb
     wait_until(at, lambda at: "search_importance" in charts(at), "the importance chart")
     assert complete_shown(at) >= search.MIN_IMPORTANCE_TRIALS
     bars = charts(at)["search_importance"]["data"][0]
-    assert set(bars["y"]) <= set(search.SPACE) and sum(bars["x"]) == pytest.approx(1.0)
+    assert set(bars["y"]) <= {knob_words(n) for n in search.SPACE} and sum(bars["x"]) == pytest.approx(1.0)
 
     at.button(key="search_stop").click().run()
     wait_until(at, lambda at: "status: **stopped**" in text(at), "the search to stop", timeout=WAIT_S)
@@ -311,7 +312,7 @@ def test_importance_needs_enough_completed_trials_then_sums_to_one(tmp_path):
     assert set(found) == {"hidden_size", "dropout"} and sum(found.values()) == pytest.approx(1.0)
     assert found["hidden_size"] > found["dropout"]  # hidden size moves the objective 100x more
     bars = search_importance_figure(found)
-    assert list(bars.data[0].y) == ["dropout", "hidden_size"]  # most important on top
+    assert list(bars.data[0].y) == ["dropout", "hidden size"]  # most important on top, in the Train form's words
 
 
 def test_search_figures_follow_the_trials():
@@ -329,7 +330,7 @@ def test_search_figures_follow_the_trials():
     space = {"hidden_size": ("cat", [64, 128, 256]), "learning_rate": ("log", (1e-4, 1e-2))}
     par = search_parallel_figure(trials, space)
     dims = par.data[0].dimensions
-    assert [d.label for d in dims] == ["hidden_size", "learning_rate (log)", "objective"]
+    assert [d.label for d in dims] == ["hidden size", "learning rate (log)", "objective"]
     assert list(dims[0].values) == [0, 1, 0] and list(dims[0].ticktext) == ["64", "128", "256"]
     assert list(dims[1].values) == pytest.approx([-3, -2, np.log10(3e-3)])
     assert list(dims[2].values) == [0.3, 0.35, 0.2]

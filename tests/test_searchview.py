@@ -168,10 +168,13 @@ def test_the_trials_table_keeps_numbers_as_numbers_and_the_page_prints_them_with
     assert table.sort_values("learning_rate")["trial"].tolist() == [0, 1]  # 3e-4 before 2e-3
     printed = {c: sv.TABLE_FORMATS[c] % table.loc[0, c] for c in sv.TABLE_FORMATS
                if c in table.columns and pd.notna(table.loc[0, c])}  # knobs this trial did not set are missing
-    assert printed == {"objective": "0.3123", "Hamming": "0.1000", "micro-F1": "0.8000", "learning_rate": "3.00e-04",
+    assert printed == {"objective": "0.3123", "Hamming": "0.1000", "micro-F1": "0.8000", "learning_rate": "0.0003",
                        "dropout": "0.30", "best epoch": "5", "duration (s)": "1.5"}
     assert sv.knob_text("batch_size", 0) == "auto" and sv.knob_text("batch_size", 256) == "256"
     assert sv.knob_text("hidden_size", None) == ""
+    # short headers, each with the Train form's words on hover ('pos w.' alone said little)
+    assert sv.column_help("pos_weight") == "weight rare positives" and sv.column_help("learning_rate") == "learning rate"
+    assert sv.column_help("duration (s)") == "seconds the trial took" and sv.column_help("trial") is None
 
 
 def test_poll_interval_slows_down_for_slow_renders_within_bounds():

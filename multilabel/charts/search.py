@@ -8,7 +8,7 @@ from typing import Any, Mapping, Sequence
 
 import plotly.graph_objects as go
 
-from ..config import knob_text
+from ..config import knob_text, knob_words
 from ._base import (PARCOORDS_TICKFONT, TOOLBAR_PX, TRAIN_COLOR, VAL_COLOR, _axis, _figure, _left_margin,
                     _log_ticks, _numeric_ticks, _right_margin, empty_figure)
 
@@ -53,14 +53,14 @@ def _param_dimension(name: str, kind: str, spec: Any, values: Sequence[Any]) -> 
     ticks, plain floats as they are."""
     if kind == "cat":
         options = list(spec)
-        return {"label": name, "values": [options.index(v) if v in options else -1 for v in values],
+        return {"label": knob_words(name), "values": [options.index(v) if v in options else -1 for v in values],
                 "tickvals": list(range(len(options))), "ticktext": [knob_text(name, o) for o in options],
                 "range": [0, max(len(options) - 1, 1)]}
     if kind == "log":
         low, high = spec
-        return _log_ticks({"label": f"{name} (log)", "values": [math.log10(v) for v in values]}, low, high)
+        return _log_ticks({"label": f"{knob_words(name)} (log)", "values": [math.log10(v) for v in values]}, low, high)
     low, high = spec
-    return _numeric_ticks({"label": name, "values": [float(v) for v in values]}, low, high)
+    return _numeric_ticks({"label": knob_words(name), "values": [float(v) for v in values]}, low, high)
 
 
 def search_parallel_figure(trials: Sequence[Mapping[str, Any]], space: Mapping[str, tuple[str, Any]]) -> go.Figure:
@@ -90,7 +90,7 @@ def search_importance_figure(importances: Mapping[str, float]) -> go.Figure:
     if not importances:
         return empty_figure(title, "not enough completed trials yet")
     ranked = sorted(importances.items(), key=lambda kv: kv[1])
-    trace = {"type": "bar", "orientation": "h", "x": [v for _, v in ranked], "y": [k for k, _ in ranked],
+    trace = {"type": "bar", "orientation": "h", "x": [v for _, v in ranked], "y": [knob_words(k) for k, _ in ranked],
              "text": [f"{v:.2f}" for _, v in ranked], "textposition": "auto", "marker": {"color": TRAIN_COLOR},
              "hovertemplate": "%{y}: %{x:.3f}<extra></extra>"}
     return _figure([trace], title, 60 + 34 * len(ranked) + 70, xaxis=_axis("importance", range=[0, 1]),
