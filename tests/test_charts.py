@@ -451,6 +451,14 @@ def test_confusion_grid_one_panel_per_label_with_counts_and_rates():
         assert a.xanchor == "center" and a.x == pytest.approx(sum(fig.layout[axis].domain) / 2)
 
 
+def test_two_histograms_a_row_leave_room_for_the_right_panels_ticks():
+    # the half-width column beside the probe heatmap: the right panels' count ticks sat on the left panels' bars
+    two = probability_histogram_figure(hists(4), [f"l{j}" for j in range(4)], cols=2)
+    three = probability_histogram_figure(hists(6), [f"l{j}" for j in range(6)], cols=3)
+    assert two.layout.xaxis2.domain[0] - two.layout.xaxis.domain[1] >= 0.12  # ~55 px of ~450
+    assert three.layout.xaxis2.domain[0] - three.layout.xaxis.domain[1] == pytest.approx(0.06)  # full width
+
+
 def test_small_multiple_titles_are_centred_over_their_panels():
     from multilabel.charts import probability_histogram_figure
 
@@ -631,6 +639,9 @@ def test_network_curves_figure_has_three_panels_of_the_records_numbers():
                        ("y3", "dead hidden units"): [0.0, 0.1, 0.25]}
     assert all(list(t.x) == [1, 3, 5] for t in fig.data)
     assert tuple(fig.layout.yaxis3.range) == (0, 1.02)
+    # the norms from 0 with headroom: the largest line did not run along the panel's top edge
+    assert tuple(fig.layout.yaxis.range) == pytest.approx((0, 3.3)) and tuple(fig.layout.yaxis2.range) == \
+        pytest.approx((0, 0.33))
     assert fig.layout.yaxis.domain[0] > fig.layout.yaxis2.domain[1] > fig.layout.yaxis2.domain[0] > \
         fig.layout.yaxis3.domain[1]
 

@@ -3,6 +3,7 @@ dead-ReLU share."""
 
 from __future__ import annotations
 
+import math
 from typing import Any, Mapping, Optional, Sequence
 
 import plotly.graph_objects as go
@@ -103,8 +104,12 @@ def network_curves_figure(columns: Mapping[str, Sequence[Any]], epoch: Optional[
     for p, (axis_title, series) in enumerate(panels):
         suffix = "" if p == 0 else str(p + 1)
         y1 = 1 - p * (height + gap)
+        # Norms from 0 with a tenth of headroom: autoranged, the largest norm's line ran along the panel's top edge.
+        top = max((float(v) for key, _, _ in series for v in columns.get(key, []) if v is not None
+                   and math.isfinite(float(v))), default=0.0)
+        span = [0, 1.02] if p == 2 else [0, top * 1.1] if top > 0 else None
         layout[f"yaxis{suffix}"] = {**_axis(axis_title), "domain": [round(y1 - height, 6), round(y1, 6)],
-                                    "anchor": f"x{suffix}", **({"range": [0, 1.02]} if p == 2 else {})}
+                                    "anchor": f"x{suffix}", **({"range": span} if span else {})}
         layout[f"xaxis{suffix}"] = {**(_epoch_axis([{"epoch": epochs[-1]}]) if epochs else _axis("epoch")),
                                     "anchor": f"y{suffix}", **({"matches": "x"} if p else {}),
                                     **({} if p == 2 else {"title": {"text": ""}})}

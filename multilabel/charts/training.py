@@ -97,7 +97,9 @@ def probability_histogram_figure(prob_hist: Sequence[Mapping[str, Sequence[int]]
     cols = max(1, min(cols, n))
     rows = math.ceil(n / cols)
     plot_px = HIST_ROW_PX * rows + HIST_GAP_PX * (rows - 1)
-    gap_x, gap_y = 0.06, HIST_GAP_PX / plot_px
+    # Two a row is the half-width column beside the probe heatmap: 6% of ~450 px left the right panels' count
+    # ticks ("200") touching the left panels' bars.
+    gap_x, gap_y = (0.13 if cols == 2 else 0.06), HIST_GAP_PX / plot_px
     width, height = (1 - gap_x * (cols - 1)) / cols, HIST_ROW_PX / plot_px
     centers = [(i + 0.5) / HIST_BINS for i in range(HIST_BINS)]
     traces: list[dict[str, Any]] = []
