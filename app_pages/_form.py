@@ -249,12 +249,14 @@ def label_picker(file_key: str, columns: list[str], guessed: list[str], containe
     def copy() -> None:
         form()["labels"][file_key] = list(st.session_state[key])
 
-    if st.session_state.get("labels_file") != file_key:  # another file: its own choice, not the last file's
-        st.session_state.pop(key, None)
+    # Another file: its own choice, not the last file's, set through the widget's key. With a key, Streamlit keeps
+    # the widget (and the browser its old choice) whatever its default: a second file with the same header showed
+    # no label chosen while the counts below it said 2.
+    if st.session_state.get("labels_file") != file_key or key not in st.session_state:
+        st.session_state[key] = [c for c in chosen[file_key] if c in columns]
         st.session_state["labels_file"] = file_key
-    container.multiselect("Label columns", columns, default=[c for c in chosen[file_key] if c in columns], key=key,
-                          on_change=copy, help="each chosen column is one yes/no label; all other columns are "
-                                               "features", wrap=True)
+    container.multiselect("Label columns", columns, key=key, on_change=copy,
+                          help="each chosen column is one yes/no label; all other columns are features", wrap=True)
     return [c for c in chosen[file_key] if c in columns]
 
 

@@ -713,6 +713,21 @@ def test_no_label_chosen_says_so_in_page_words(home, emotions_csv, emotion_label
     assert get_registry(home).store.list_runs() == []
 
 
+def test_a_second_file_with_the_same_header_shows_its_own_label_choice(home):
+    """The picker shows what the counts below it say: with the same header, the browser kept the first file's
+    empty choice while 'Number of outputs' said 2, and Start said to choose a label column."""
+    at = app(PAGE["train"])
+    at.radio(key="source").set_value("Upload CSV").run()
+    at.file_uploader(key="train_csv").set_value(("bad.csv", b"f1,f2,a,b\n1,2,3,4\n5,6,7,8\n", "text/csv")).run()
+    assert at.multiselect(key="labels").value == []  # no 0/1 column to guess
+    good = "f1,f2,a,b\n" + "".join(f"{i},{i % 3},{i % 2},{(i + 1) % 2}\n" for i in range(40))
+    at.file_uploader(key="train_csv").set_value(("good.csv", good.encode(), "text/csv")).run()
+    assert at.multiselect(key="labels").value == ["a", "b"]
+    assert {m.label: m.value for m in at.metric}["Number of outputs"] == "2"
+    at.button(key="start").click().run()
+    assert not at.error and "run_id" in at.session_state
+
+
 def test_a_failed_start_keeps_the_run_on_screen_and_says_why(home, emotions_csv):
     """A Start that the data refuses, with a finished run on the page: the one-line reason, and that run's charts
     still drawn (the start's placeholder frames once took the run's chart keys: a duplicate-key exception)."""

@@ -122,6 +122,13 @@ def test_train_on_a_csv_live_through_a_reload_then_predict_and_download(page: Pa
 
     # Data: the real emotions CSV; the label columns default to its last six (binary) columns, all in view.
     page.get_by_text("Upload CSV", exact=True).click()
+    # First a file with no 0/1 column: nothing to guess, no label chosen. The next file's guess must show in the
+    # picker (the browser kept the first file's empty choice while the counts below said 6).
+    unguessable = tmp_path / "counts.csv"
+    unguessable.write_text("f1,f2,a\n1,2,3\n4,5,6\n")
+    page.locator(".st-key-train_csv input[type=file]").set_input_files(unguessable)
+    expect(page.get_by_text("counts.csv: 2 rows × 3 columns")).to_be_visible(timeout=LOAD_MS)
+    expect(page.locator(".st-key-labels button[aria-label^='Remove ']")).to_have_count(0)
     page.locator(".st-key-train_csv input[type=file]").set_input_files(emotions_csv)
     expect(page.get_by_text("emotions.csv: 593 rows × 78 columns")).to_be_visible(timeout=LOAD_MS)
     chosen = page.locator(".st-key-labels button[aria-label^='Remove ']")
@@ -199,7 +206,7 @@ def test_train_on_a_csv_live_through_a_reload_then_predict_and_download(page: Pa
     page.locator(".st-key-to_predict button").click()
     expect(page.get_by_role("heading", name="Predict", exact=True)).to_be_visible(timeout=LOAD_MS)
     expect(page.locator(".st-key-predict_run_select input[role=combobox]")).to_have_value(
-        re.compile(rf"^{re.escape(run_id)} · stopped"))
+        re.compile(rf"^{re.escape(run_id)} · emotions\.csv · stopped"))
     page.locator(".st-key-predict_csv input[type=file]").set_input_files(features)
     expect(page.get_by_text("593 rows scored.")).to_be_visible(timeout=LOAD_MS)
     expect(page.locator(".st-key-freq_chart .js-plotly-plot")).to_be_visible()
