@@ -55,6 +55,20 @@ class DataChoice:
         data = dataset_from_frame(self.frame, list(self.labels), f"'{self.name}'")
         return data, config_for(data.X.shape[1], data.Y.shape[1])
 
+    def problem(self) -> Optional[str]:
+        """What Start would refuse in the chosen table (a text feature column, labels that are not 0/1...), in one
+        line, or None: said when the file and its labels are chosen, not after Start. None for synthetic data and
+        for a choice that is not complete yet (build says what is missing)."""
+        from multilabel.data import dataset_from_frame
+
+        if self.source != "csv" or self.frame is None or not self.labels:
+            return None
+        try:
+            dataset_from_frame(self.frame, list(self.labels), f"'{self.name}'")
+        except MultilabelError as exc:
+            return str(exc)
+        return None
+
     def shape(self) -> tuple[int, int]:
         """(input size, number of outputs) for the command line, also before the choice is complete: a table's
         feature and label counts, the form's sizes where there are none yet (never below 1)."""

@@ -728,6 +728,22 @@ def test_a_second_file_with_the_same_header_shows_its_own_label_choice(home):
     assert not at.error and "run_id" in at.session_state
 
 
+def test_a_text_feature_column_is_said_when_the_file_is_chosen_not_after_start(home):
+    at = app(PAGE["train"])
+    at.radio(key="source").set_value("Upload CSV").run()
+    rows = "".join(f"{i},{i % 3},{'bad' if i == 2 else i},{i % 2}\n" for i in range(30))
+    at.file_uploader(key="train_csv").set_value(("text_col.csv", ("f1,f2,comment,y\n" + rows).encode(),
+                                                 "text/csv")).run()
+    assert at.multiselect(key="labels").value == ["y"]
+    said = [e.value for e in at.error]
+    assert len(said) == 1 and "comment" in said[0] and "numeric" in said[0], said  # before any Start
+    at.multiselect(key="labels").set_value(["y", "comment"]).run()  # another choice, checked again
+    said = [e.value for e in at.error]
+    assert len(said) == 1 and said[0].startswith("label column 'comment'") and "0 or 1" in said[0], said
+    at.multiselect(key="labels").set_value(["y", "f2"]).run()  # f2 is 0, 1 or 2: still said
+    assert len(at.error) == 1 and "'f2'" in at.error[0].value
+
+
 def test_a_failed_start_keeps_the_run_on_screen_and_says_why(home, emotions_csv):
     """A Start that the data refuses, with a finished run on the page: the one-line reason, and that run's charts
     still drawn (the start's placeholder frames once took the run's chart keys: a duplicate-key exception)."""

@@ -53,6 +53,19 @@ def test_csv_choice_builds_from_the_table_and_sizes_the_config_by_its_columns():
     assert (config.input_size, config.num_outputs) == (3, 2)
 
 
+def test_a_csv_choice_says_what_start_would_refuse_before_start():
+    good = DataChoice("csv", 10, 5, frame=table(), labels=["y1", "y2"], name="t.csv")
+    assert good.problem() is None
+    texty = table().assign(x1=["a"] + [0.5] * 39)
+    bad = DataChoice("csv", 10, 5, frame=texty, labels=["y1", "y2"], name="t.csv")
+    assert "feature column 'x1'" in bad.problem() and "not numeric" in bad.problem()
+    with pytest.raises(MultilabelError, match="not numeric"):  # the same refusal as Start's
+        bad.build(config_for)
+    # nothing to check yet, or nothing a file can get wrong
+    assert DataChoice("csv", 10, 5, frame=table(), name="t.csv").problem() is None
+    assert DataChoice("synthetic", 7, 3, rows=120).problem() is None
+
+
 @pytest.mark.parametrize("choice, message", [
     (DataChoice("csv", 10, 5), "upload a CSV first"),
     (DataChoice("csv", 10, 5, frame=table(), name="t.csv"), "choose at least one label column"),
