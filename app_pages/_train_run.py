@@ -176,6 +176,19 @@ def queue_panel(reg: SessionRegistry, me: str, run_id: str | None) -> None:
     queue_view()
 
 
+def training_now(reg: SessionRegistry, me: str, most: int = 3) -> None:
+    """With no run on this tab: the runs training now (a queue's, another tab's, the command line's), each with
+    Open; a new tab said 'no run yet' while a run it had queued trained."""
+    live = reg.store.live_run_ids()
+    for run_id in live[:most]:
+        text_col, button_col = st.columns([6, 1], vertical_alignment="center")
+        text_col.caption(f"Training now: run `{run_id}` · {plain(owner_line(reg.view(run_id), me))}")
+        if button_col.button("Open", key=f"open_live_{run_id}"):
+            open_run(run_id)
+    if len(live) > most:
+        st.caption(f"… and {len(live) - most} more on the Runs page")
+
+
 def continue_form(reg: SessionRegistry, view: RunView, me: str) -> None:
     """'Continue training': more epochs of a finished or stopped run, in a new run linked to it."""
     described = reg.store.get_run(view.run_id)["data"] or {}

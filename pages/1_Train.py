@@ -21,7 +21,7 @@ from app_pages import _form, _upload  # noqa: E402
 from app_pages._keys import LOAD_FORM, RUN_ID, TRAIN_UPLOAD  # noqa: E402
 from app_pages._shared import error, plain, registry, warning  # noqa: E402
 from app_pages._train_run import (charts_drawn, confirm_control, control_buttons, empty_charts,  # noqa: E402
-                                  queue_panel, render, render_labels, scroll_to)
+                                  queue_panel, render, render_labels, scroll_to, training_now)
 from app_pages._words import browser_session  # noqa: E402
 
 # The live view polls every POLL_S while one run trains, and less often the more runs train at once: every open tab
@@ -217,6 +217,7 @@ if run_id:
         scroll_to(".st-key-run_controls")
 else:
     with panel:
+        training_now(reg, ME)
         st.info("Set the data and knobs, then press **Start training**. The run keeps going if you leave this page.")
         # The empty frames show where the curves will come, and load the chart code before Start is pressed.
         if frames:

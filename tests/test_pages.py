@@ -24,7 +24,7 @@ from multilabel.session import get_registry
 
 from app_pages._nav import PAGES
 from app_pages._shared import plain
-from pagetest import REPO, WAIT_S, open_page, progress_texts, shown, text, wait_until
+from pagetest import REPO, WAIT_S, open_page, progress_texts, shown, text, wait_for, wait_until
 
 PAGE = {name.lower(): path for name, path in PAGES.items()}  # page paths live in one place: app_pages/_nav.py
 
@@ -742,6 +742,20 @@ def test_a_text_feature_column_is_said_when_the_file_is_chosen_not_after_start(h
     assert len(said) == 1 and said[0].startswith("label column 'comment'") and "0 or 1" in said[0], said
     at.multiselect(key="labels").set_value(["y", "f2"]).run()  # f2 is 0, 1 or 2: still said
     assert len(at.error) == 1 and "'f2'" in at.error[0].value
+
+
+def test_a_tab_with_no_run_lists_the_runs_training_now_and_opens_one(home):
+    """A new tab said 'no run yet' while a run it had queued (or another tab's) trained, with no way to it."""
+    owner = app(PAGE["train"])
+    start_synthetic(owner, epochs=2000, samples=3000, patience=0)
+    run_id = owner.session_state["run_id"]
+    wait_for(lambda: run_id in get_registry(home).store.live_run_ids(), "the run to train")
+    other = app(PAGE["train"])  # another browser, no run in its URL
+    lines = [c.value for c in other.caption if c.value.startswith("Training now")]
+    assert len(lines) == 1 and f"run `{run_id}`" in lines[0] and "started by another browser session" in lines[0]
+    other.button(key=f"open_live_{run_id}").click().run()
+    assert other.session_state["run_id"] == run_id and status_is("running")(other)
+    get_registry(home).stop(run_id, by="test")
 
 
 def test_a_failed_start_keeps_the_run_on_screen_and_says_why(home, emotions_csv):
