@@ -125,6 +125,12 @@ def _copy(key: str, convert: Callable[[Any], Any] = lambda v: v) -> None:
 # Number boxes take any number and check it here: with min_value / max_value Streamlit's box kept a typed 100000
 # in red in the browser and never sent it, so Start trained on the old value with nothing said.
 PROBLEMS = "form_problems"  # {form key: what is wrong with the number typed into its box}
+SCOPED_PROBLEMS = "number_problems"  # {scope (a page): {widget key: the same}} for boxes outside the form
+
+
+def _num(value: Any) -> str:
+    """1,000,000 and 0.001 and 600 (not 600.0)."""
+    return f"{value:,g}" if isinstance(value, float) else f"{value:,}"
 
 
 def problems() -> list[str]:
@@ -138,11 +144,34 @@ def _within(key: str, label: str, low: Any, high: Any, value: Any) -> bool:
     if value is not None and (low is None or value >= low) and (high is None or value <= high):
         found.pop(key, None)
         return True
-    allowed = (f"between {low:,} and {high:,}" if low is not None and high is not None else
-               f"at least {low:,}" if low is not None else f"at most {high:,}")
-    typed = "empty" if value is None else f"{value:,}"
-    found[key] = f"{label}: {typed} is not {allowed}; type a number in that range (the form keeps {form()[key]:,})"
+    allowed = (f"between {_num(low)} and {_num(high)}" if low is not None and high is not None else
+               f"at least {_num(low)}" if low is not None else f"at most {_num(high)}")
+    typed = "empty" if value is None else _num(value)
+    found[key] = (f"{label}: {typed} is not {allowed}; type a number in that range (the form keeps "
+                  f"{_num(form()[key])})")
     return False
+
+
+def bounded_number(container: Any, label: str, low: Any, high: Any, value: Any, key: str, scope: str,
+                   step: Any = None, help: Optional[str] = None) -> Any:
+    """A number box outside the Train form (Search's): it takes any number and returns the last one typed within
+    [low, high] (``value`` until then); one outside is said under the box and listed by scope_problems(scope)."""
+    typed = container.number_input(label, value=value, step=step, key=key, help=help)
+    found = st.session_state.setdefault(SCOPED_PROBLEMS, {}).setdefault(scope, {})
+    good = f"{key}__in_range"
+    if typed is not None and low <= typed <= high:
+        st.session_state[good] = typed
+        found.pop(key, None)
+    else:
+        found[key] = (f"{label}: {'empty' if typed is None else _num(typed)} is not between {_num(low)} and "
+                      f"{_num(high)}; type a number in that range")
+        container.error(found[key])
+    return st.session_state.get(good, value)
+
+
+def scope_problems(scope: str) -> list[str]:
+    """The numbers typed out of range into ``scope``'s boxes (bounded_number), one line each."""
+    return list(st.session_state.get(SCOPED_PROBLEMS, {}).get(scope, {}).values())
 
 
 def _typed_number(key: str, label: str, low: Any, high: Any, box: str) -> None:

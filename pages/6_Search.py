@@ -19,6 +19,7 @@ from multilabel.data import dataset_from_frame  # noqa: E402
 from multilabel.paths import os_error_message  # noqa: E402
 from multilabel.store import default_home  # noqa: E402
 from app_pages import _upload  # noqa: E402
+from app_pages._form import bounded_number, scope_problems  # noqa: E402
 from app_pages._search_views import live_panel  # noqa: E402
 from app_pages._shared import error, plain  # noqa: E402
 
@@ -56,15 +57,19 @@ if by_study:
                  format_func=lambda s: s if s not in by_study else sv.job_option(by_study[s]))
 
 # -- start a search --------------------------------------------------------------------------------------------------
+def number(container, label, low, high, value, key, step=None, help=None):
+    return bounded_number(container, label, low, high, value, key, "search", step=step, help=help)
+
+
 if not study:
     st.subheader("Data")
     source = st.radio("Source", ["Synthetic", "Upload CSV"], horizontal=True, key="search_source")
     data_ready = None  # a function that builds the Dataset at Start (synthetic) or the chosen CSV's parts
     if source == "Synthetic":
         cols = st.columns(4)
-        samples = cols[0].number_input("Samples", 50, 200_000, 2000, 500, key="search_samples")
-        inputs = cols[1].number_input("Input size (features)", 1, 512, 10, key="search_inputs")  # Train's words
-        outputs = cols[2].number_input("Number of outputs", 1, 64, 5, key="search_outputs")
+        samples = number(cols[0], "Samples", 50, 200_000, 2000, "search_samples", step=500)
+        inputs = number(cols[1], "Input size (features)", 1, 512, 10, "search_inputs")  # Train's words
+        outputs = number(cols[2], "Number of outputs (labels)", 1, 64, 5, "search_outputs")
         noise = cols[3].slider("Label noise", 0.0, 2.0, 0.1, 0.05, key="search_noise")
         data_info = {"source": "synthetic", "samples": int(samples), "noise": float(noise)}
         data_ready = lambda: make_synthetic(int(samples), int(inputs), int(outputs), noise=float(noise), seed=0)  # noqa: E731
@@ -82,26 +87,29 @@ if not study:
 
     st.subheader("Budget")
     cols = st.columns(4)
-    minutes = cols[0].number_input("Minutes (0 = no time limit)", 0.0, 600.0, 5.0, 1.0, key="search_minutes",
-                                   help="no new trial starts after this; then the ensemble is built")
-    trials = cols[1].number_input("Trials (0 = no limit)", 0, 10_000, 0, 5, key="search_trials")
-    epochs = cols[2].number_input("Max epochs per trial", 1, 2000, 200, 10, key="search_epochs",
-                                  help="each trial stops early when validation loss stops improving")
-    folds = cols[3].number_input("CV folds per trial", 1, 10, 3, key="search_folds",
-                                 help="each trial is scored on this many cross-validation folds of your data (5 = every row held out once)")
+    minutes = number(cols[0], "Minutes (0 = no time limit)", 0.0, 600.0, 5.0, "search_minutes", step=1.0,
+                     help="no new trial starts after this; then the ensemble is built")
+    trials = number(cols[1], "Trials (0 = no limit)", 0, 10_000, 0, "search_trials", step=5)
+    epochs = number(cols[2], "Max epochs per trial", 1, 2000, 200, "search_epochs", step=10,
+                    help="each trial stops early when validation loss stops improving")
+    folds = number(cols[3], "CV folds per trial", 1, 10, 3, "search_folds",
+                   help="each trial is scored on this many cross-validation folds of your data (5 = every row held "
+                        "out once)")
     cols = st.columns(4)
-    members = cols[0].number_input("Ensemble: best configurations", 1, 20, 5, key="search_members",
-                                   help="the best N configurations are refit on all rows and averaged")
-    seeds = cols[1].number_input("Seeds per configuration", 1, 10, search.ENSEMBLE_SEEDS, key="search_seeds",
-                                 help="each configuration is refit with this many seeds (trained together); "
-                                      "the ensemble averages all N x seeds nets")
-    workers = cols[2].number_input("Worker processes", 1, 8, 1, key="search_workers",
-                                   help="processes that run trials side by side on this machine")
+    members = number(cols[0], "Ensemble: best configurations", 1, 20, 5, "search_members",
+                     help="the best N configurations are refit on all rows and averaged")
+    seeds = number(cols[1], "Seeds per configuration", 1, 10, search.ENSEMBLE_SEEDS, "search_seeds",
+                   help="each configuration is refit with this many seeds (trained together); the ensemble averages "
+                        "all N x seeds nets")
+    workers = number(cols[2], "Worker processes", 1, 8, 1, "search_workers",
+                     help="processes that run trials side by side on this machine")
     study_name = cols[3].text_input("Search name", jobs.next_study_name(HOME), key="search_name",
                             help="names this search in the run store and in the page's link")
 
     if st.button("Start search", type="primary", key="search_start"):
         try:
+            if scope_problems("search"):  # a number typed out of range: said under its box
+                raise MultilabelError(f"not started: {scope_problems('search')[0]}")
             if data_ready is None:
                 raise MultilabelError("choose the data first: upload a CSV and pick its label columns")
             if not minutes and not trials:

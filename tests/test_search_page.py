@@ -238,6 +238,18 @@ def test_start_without_a_budget_or_with_a_taken_name_is_one_clear_line(home):
     assert start is not None and jobs.list_jobs(home) == []
 
 
+def test_a_number_typed_out_of_range_is_said_and_holds_the_start(home):
+    """Streamlit's own bounds kept 10000 minutes in red in the browser and sent nothing: Start used the old value."""
+    at = app()
+    at.number_input(key="search_minutes").set_value(10_000.0).run()
+    said = [e.value for e in at.error]
+    assert said == ["Minutes (0 = no time limit): 10,000 is not between 0 and 600; type a number in that range"]
+    at.button(key="search_start").click().run()
+    assert any(e.value.startswith("not started") for e in at.error) and jobs.list_jobs(home) == []
+    at.number_input(key="search_minutes").set_value(2.0).run()
+    assert not at.error
+
+
 def test_csv_data_defaults_its_labels_to_the_trailing_binary_columns(home, emotions_csv, emotion_labels):
     at = app()
     at.radio(key="search_source").set_value("Upload CSV").run()
