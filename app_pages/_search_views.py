@@ -14,7 +14,7 @@ from app_pages._export import onnx_button
 from app_pages._keys import ENSEMBLE_PREFIX, PREDICT_RUN
 from app_pages._nav import PREDICT, charts_after_table, charts_due
 from app_pages._shared import error, model_from_store, plain
-from app_pages._words import importance_wait_words, trial_counts
+from app_pages._words import importance_wait_words, trial_counts, trial_state_word
 
 # Each arrival on the page (_nav.arrived) draws a search's trials table without its charts; the browser asks for them
 # once it has drawn the table (plotly's evaluation held the table back for seconds: benchmarks/README.md).
@@ -63,7 +63,7 @@ def render(job: dict, home: Path, charts: bool = True) -> bool:
     summary = sv.job_summary(job)
     trials = summary["trials"] if summary else []
     states = summary["states"] if summary else {}
-    st.markdown(sv.status_line(job, states, trial_counts(states), time.time()))
+    st.markdown(sv.status_line(job, states, trial_counts(states, alive=job["alive"]), time.time()))
     if job["outcome"] == "died":
         st.error("The search process ended without finishing (killed, or the machine restarted): its finished "
                  "trials are kept; a trial it was running did not finish. Refit below, or start a new search.")
@@ -89,7 +89,9 @@ def render(job: dict, home: Path, charts: bool = True) -> bool:
         st.info("Waiting for the first trial… (each trial trains on every split before it counts)")
         return False
     # A missing number (a pruned, running or waiting trial's objective) is an empty cell, not the word "None".
-    st.dataframe(sv.trials_table(trials[::-1]), hide_index=True, key="search_trials_table", placeholder="",
+    table = sv.trials_table(trials[::-1])
+    table["state"] = [trial_state_word(t["state"], job["alive"]) for t in trials[::-1]]
+    st.dataframe(table, hide_index=True, key="search_trials_table", placeholder="",
                  column_config={c: (st.column_config.NumberColumn(label, width=px, format=sv.TABLE_FORMATS[c],
                                                                   help=sv.column_help(c))
                                     if c in sv.TABLE_FORMATS else

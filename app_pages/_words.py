@@ -150,10 +150,19 @@ def control_question(action: str, owner: str) -> str:
 TRIAL_STATES = ("COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING")
 
 
-def trial_counts(states: Mapping[str, int]) -> str:
-    """'2 complete · 1 pruned · 1 running · 1 waiting': a search's trials by state, in the order they pass."""
+def trial_counts(states: Mapping[str, int], alive: bool = True) -> str:
+    """'2 complete · 1 pruned · 1 running · 1 waiting': a search's trials by state, in the order they pass. Once
+    the search has ended, a trial still waiting never started, and one still running was cut off ("finished · 3
+    waiting" read as if they would still run)."""
     order = [*TRIAL_STATES, *sorted(set(states) - set(TRIAL_STATES))]
-    return " · ".join(f"{states[s]} {'failed' if s == 'FAIL' else s.lower()}" for s in order if states.get(s))
+    return " · ".join(f"{states[s]} {trial_state_word(s, alive)}" for s in order if states.get(s))
+
+
+def trial_state_word(state: str, alive: bool = True) -> str:
+    """A trial's state as the Search page says it (see trial_counts)."""
+    if not alive and state in ("WAITING", "RUNNING"):
+        return "never started" if state == "WAITING" else "cut off"
+    return "failed" if state == "FAIL" else state.lower()
 
 
 def importance_wait_words(completed: int, needed: int, alive: bool) -> str:

@@ -65,6 +65,9 @@ def test_trial_counts_keep_waiting_trials_apart_and_importance_says_what_to_do()
     from app_pages._words import importance_wait_words, trial_counts
 
     assert trial_counts({"RUNNING": 1, "WAITING": 1, "COMPLETE": 2}) == "2 complete · 1 running · 1 waiting"
+    # an ended search: its waiting trials never started, a running one was cut off
+    assert trial_counts({"RUNNING": 1, "WAITING": 3, "COMPLETE": 1}, alive=False) == (
+        "1 complete · 1 cut off · 3 never started")
     assert trial_counts({"FAIL": 1, "PRUNED": 3}) == "3 pruned · 1 failed"
     assert trial_counts({}) == ""
     ended = importance_wait_words(6, 8, alive=False)
