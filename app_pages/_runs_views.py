@@ -49,7 +49,8 @@ def text_px(column, low: int, high: int) -> int:
 def table_config(display) -> dict:
     """How the table ``display`` shows its columns: numbers with sensible digits, statuses in words, text columns
     as wide as their text (within bounds)."""
-    config = {c: st.column_config.NumberColumn(format="%.3f") for c in ex.METRIC_COLUMNS}
+    # Hamming loss with 4 decimals on every page (its differences between runs sit in the fourth)
+    config = {c: st.column_config.NumberColumn(format="%.4f" if "Hamming" in c else "%.3f") for c in ex.METRIC_COLUMNS}
     config.update({
         "name": st.column_config.TextColumn(width=text_px(display["name"], 120, 240)),
         "status": st.column_config.TextColumn(width=text_px(display["status"], 70, 120)),

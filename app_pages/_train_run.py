@@ -235,7 +235,7 @@ def render(reg: SessionRegistry, view: RunView, me: str, charts: bool = True) ->
         cols[0].metric("Best epoch", best["epoch"])
         cols[1].metric("Val micro-F1", f"{best['micro_f1']:.3f}")
         cols[2].metric("Val macro-F1", f"{best['macro_f1']:.3f}")
-        cols[3].metric("Val Hamming loss", f"{best['hamming_loss']:.3f}")
+        cols[3].metric("Val Hamming loss", f"{best['hamming_loss']:.4f}")  # 4 decimals on every page
         cols[4].metric("Val subset accuracy", f"{best['subset_accuracy']:.3f}", help="exact match of all labels")
         st.caption(final_metrics_words(view))
         if view.checkpoint and st.button("Predict with this model", key="to_predict"):

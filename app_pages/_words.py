@@ -299,6 +299,6 @@ def inspect_status_line(run: Mapping[str, Any], poll_s: float) -> str:
         f" · best epoch {best}" if best else "") + "."
 
 
-def metric_or_dash(value: Optional[float]) -> str:
-    """A metric with three decimals, or '—' where the run has none (None or NaN)."""
-    return "—" if value is None or value != value else f"{value:.3f}"
+def metric_or_dash(value: Optional[float], digits: int = 3) -> str:
+    """A metric with three decimals (``digits``), or '—' where the run has none (None or NaN)."""
+    return "—" if value is None or value != value else f"{value:.{digits}f}"

@@ -97,7 +97,7 @@ if epoch is not None:
     cols = st.columns(4)
     cols[0].metric("Val micro-F1", fmt(values.get("val micro-F1")))
     cols[1].metric("Val macro-F1", fmt(values.get("val macro-F1")))
-    cols[2].metric("Val Hamming loss", fmt(values.get("val Hamming")))
+    cols[2].metric("Val Hamming loss", fmt(values.get("val Hamming"), 4))  # 4 decimals, as Predict and Search
     cols[3].metric("Val subset accuracy", fmt(values.get("val subset acc")))
 if run["error"]:
     st.error(f"This run {status_word(run['status'])}: {plain(run['error'])}")

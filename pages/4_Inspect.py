@@ -134,7 +134,8 @@ m = st.columns(4)
 for col, key, title in zip(m, ("micro_f1", "macro_f1", "hamming_loss", "subset_accuracy"),
                            ("Val micro-F1", "Val macro-F1", "Val Hamming loss", "Val subset accuracy")):
     delta = now[key] - before[key]
-    col.metric(title, f"{now[key]:.3f}", f"{delta:+.3f} vs saved" if abs(delta) > 5e-4 else None,
+    digits = 4 if key == "hamming_loss" else 3  # Hamming loss with 4 decimals on every page
+    col.metric(title, f"{now[key]:.{digits}f}", f"{delta:+.{digits}f} vs saved" if abs(delta) > 5e-4 else None,
                delta_color="inverse" if key == "hamming_loss" else "normal")
 
 changed = [j for j in range(len(names)) if abs(thresholds[j] - saved[j]) > 1e-6]  # sliders move in 0.01 steps

@@ -189,6 +189,7 @@ def test_synthetic_run_completes_and_shows_metrics_and_curves(home):
         assert label in shown
     assert int(shown["Best epoch"]) in range(1, epochs + 1)
     assert 0.0 <= float(shown["Val micro-F1"]) <= 1.0
+    assert re.fullmatch(r"0\.\d{4}", shown["Val Hamming loss"])  # 4 decimals, as Predict, Search, Runs, Inspect
     assert not any(m.label.lower() == "accuracy" for m in at.metric)  # never element-wise accuracy
     assert epoch_shown(at) == epochs
     assert progress_texts(at)[0].startswith(f"epoch {epochs}/{epochs}")
@@ -842,6 +843,7 @@ def test_runs_shows_the_metrics_of_a_live_run_so_far(home):
     shown = metrics(at)  # the selected run (the only one): every metric so far, none of them "None"
     for label in ("Val micro-F1", "Val macro-F1", "Val Hamming loss", "Val subset accuracy"):
         assert 0.0 <= float(shown[label]) <= 1.0, (label, shown[label])
+    assert re.fullmatch(r"0\.\d{4}", shown["Val Hamming loss"])  # 4 decimals on every page
 
 
 def test_the_download_keeps_its_bytes_across_unrelated_reruns(home, downloads):
