@@ -4,7 +4,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from app_pages._nav import charts_due, page, rerun_when_drawn
+from app_pages._nav import arrived, charts_due, page, rerun_when_drawn
 
 page("Train")
 st.title("Train")
@@ -58,8 +58,11 @@ if run_id:
         _form.load(stored["config"], stored["data"])
 if "form_from_url" not in st.session_state:  # once per session: a reload or a shared link carries the form
     st.session_state["form_from_url"] = True
-    for problem in _form.from_url(st.query_params.to_dict()):
-        warning(problem)
+    st.session_state["url_problems"] = _form.from_url(st.query_params.to_dict())
+elif arrived():  # said while the page is on screen: the arrival's next run (the browser's, for the charts) kept
+    st.session_state.pop("url_problems", None)  # them, a later visit does not
+for problem in st.session_state.get("url_problems", []):
+    warning(problem)
 form = _form.form()
 knobs = {k.name: k for k in _form.knobs()}
 

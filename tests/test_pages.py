@@ -893,3 +893,8 @@ def test_a_bad_value_in_the_url_is_left_out_with_a_reason(home):
     assert any("epochs='lots'" in w.value for w in at.warning)
     assert at.slider(key="epochs").value == TrainConfig().epochs
     assert at.slider(key="hidden_size").value == 12
+    at.run()  # the browser's call for the chart frames, right after the arrival: the reason stays on screen
+    assert any("epochs='lots'" in w.value for w in at.warning)
+    at.switch_page(PAGE["runs"]).run()
+    at.switch_page(PAGE["train"]).run()  # a later visit: the link is old news
+    assert not any("epochs='lots'" in w.value for w in at.warning)
