@@ -87,7 +87,7 @@ def upload_and_labels(uploader_key: str, kept_key: str, pick_labels: LabelPicker
     earlier = " (kept until you upload another file)" if say_earlier else ""
     st.caption(f"{plain(name)}: {len(frame):,} rows × {len(frame.columns)} columns{earlier}")
     if preview:
-        st.dataframe(frame.head(5), hide_index=True)
+        st.dataframe(frame.head(5), hide_index=True, placeholder="(missing)")  # not "None" for an empty cell
     columns = [str(c) for c in frame.columns]
     labels = pick_labels(kept, columns, guess_label_columns(frame))
     if labels:  # e.g. a label column that is 0 in every row

@@ -729,6 +729,14 @@ def test_a_second_file_with_the_same_header_shows_its_own_label_choice(home):
     assert not at.error and "run_id" in at.session_state
 
 
+def test_the_uploads_preview_shows_an_empty_cell_as_missing_not_none(home):
+    at = app(PAGE["train"])
+    at.radio(key="source").set_value("Upload CSV").run()
+    at.file_uploader(key="train_csv").set_value(("gap.csv", b"f1,f2,a,b\n1,,0,1\n2,3,1,0\n", "text/csv")).run()
+    preview = at.dataframe[0]
+    assert preview.value["f2"].isna().iloc[0] and preview.proto.placeholder == "(missing)"  # the grid drew "None"
+
+
 def test_a_text_feature_column_is_said_when_the_file_is_chosen_not_after_start(home):
     at = app(PAGE["train"])
     at.radio(key="source").set_value("Upload CSV").run()
