@@ -184,6 +184,8 @@ def number_box(container: Any, label: str, key: str, low: Any, high: Any, value:
     """A number box for form key ``key`` (widget key ``box``, default ``key``) that takes any number and keeps only
     one in [low, high]; a number outside says why under the box and holds Start (see problems)."""
     box = box or key
+    if box not in st.session_state:  # drawn anew from the form (back on the page): what was typed is gone
+        st.session_state.get(PROBLEMS, {}).pop(key, None)
     container.number_input(label, value=value, key=box, on_change=_typed_number, args=(key, label, low, high, box),
                            **kwargs)
     problem = st.session_state.get(PROBLEMS, {}).get(key)
@@ -241,6 +243,8 @@ def widget(k: Knob, container: Any = st) -> Any:
         if k.name not in st.session_state:
             st.session_state[k.name] = value
         slide.slider(k.label, k.min, k.max, step=k.step, on_change=_slid, args=(k.name,), **common)
+        if exact_key(k.name) not in st.session_state:  # drawn anew from the form: what was typed is gone
+            st.session_state.get(PROBLEMS, {}).pop(k.name, None)
         box.number_input(f"{k.label} (exact)", value=value, step=1, key=exact_key(k.name), on_change=_typed,
                          args=(k.name, k.label, k.min, k.max), label_visibility="collapsed")
         problem = st.session_state.get(PROBLEMS, {}).get(k.name)

@@ -187,9 +187,9 @@ def search_model_words(members: int, seeds: int) -> str:
 
 def model_label(model: Mapping[str, Any]) -> str:
     """How Predict lists a model (predictview.model_choices' values): 'run-3 · synthetic · completed · val micro-F1
-    0.812', or 'search:s1 · emotions.csv · ensemble of 15 nets (5 configurations × 3 seeds) · estimated micro-F1 0.790 ± 0.012' (the Search
-    page's estimate of what it ships, ± its spread over the folds; 'CV micro-F1' of its best trial for a search from
-    before estimates)."""
+    0.812', or 'search:s1 · emotions.csv · ensemble of 15 nets (5 configurations × 3 seeds) · estimated micro-F1
+    0.790 ± 0.012' (the Search page's estimate of what it ships, ± its spread over the folds; 'CV micro-F1' of its
+    best trial for a search from before estimates)."""
     from multilabel.experiments import data_label
 
     data = data_label(model.get("data"))  # which data: runs on emotions.csv and on synthetic data looked alike

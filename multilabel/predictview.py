@@ -21,9 +21,10 @@ def model_choices(store: "RunStore", ensemble_prefix: str) -> dict[str, dict[str
 
     Each value: {"what": "run" | "ensemble", "checkpoint": path, "micro_f1": validation (runs) or CV (ensembles)
     micro-F1 or nan, "data": what it was trained on (a run's data description; a search's, with its rows)}, and for
-    a run "name" and "status", for an ensemble "study", "members", "seeds", "estimated" and "micro_f1_sd". An ensemble's micro-F1 is the search's estimate of what it
-    ships (the Search page's; "estimated" True), with its spread over the folds (None on one fold); a search from
-    before estimates gives its best trial's ("estimated" False)."""
+    a run "name" and "status", for an ensemble "study", "members", "seeds", "estimated" and "micro_f1_sd". An
+    ensemble's micro-F1 is the search's estimate of what it ships (the Search page's; "estimated" True), with its
+    spread over the folds (None on one fold); a search from before estimates gives its best trial's ("estimated"
+    False)."""
     from multilabel import jobs
     from multilabel.store import WITH_MODEL
 

@@ -8,8 +8,8 @@ from app_pages._nav import page
 page("Search")
 st.title("Search")
 st.caption("Find a good model for your data: a background search tries many settings (hidden size, learning rate, "
-           "weight decay, dropout, input noise, batch size, weight rare positives), scores each on cross-validation folds of "
-           "your data, then refits the best few on all rows as one ensemble for Predict.")
+           "weight decay, dropout, input noise, batch size, weight rare positives), scores each on cross-validation "
+           "folds of your data, then refits the best few on all rows as one ensemble for Predict.")
 status_slot = st.empty()
 status_slot.caption("loading…")
 

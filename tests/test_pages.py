@@ -156,6 +156,13 @@ def test_a_number_typed_out_of_range_is_said_under_its_box_and_holds_start(home)
     at.button(key="start").click().run()
     assert any(e.value.startswith("Not started") for e in at.error) and "run_id" not in at.session_state
     assert get_registry(home).store.list_runs() == []
+    # back on the page after another: the boxes are drawn anew from the form, the old lines go with what was typed
+    at.switch_page(PAGE["runs"]).run()
+    at.switch_page(PAGE["train"]).run()
+    assert not [e.value for e in at.error if "is not between" in e.value]
+    hidden = next(n for n in at.number_input if n.label == "Hidden size (exact)")
+    hidden.set_value(100_000).run()
+    at.number_input(key="syn_samples").set_value(999_999_999_999).run()
     # typed right again (or the slider moved): the line goes, the form takes the number, Start starts
     next(n for n in at.number_input if n.label == "Hidden size (exact)").set_value(64).run()
     at.number_input(key="syn_samples").set_value(400).run()
