@@ -93,3 +93,16 @@ def upload_and_labels(uploader_key: str, kept_key: str, pick_labels: LabelPicker
     if labels:  # e.g. a label column that is 0 in every row
         show_label_warnings(frame, labels, f"'{name}'")
     return kept, labels
+
+
+def say_data_problem(kept: dict[str, Any], labels: list[str], key: str) -> None:
+    """Under a chosen table and its labels: what Start would refuse in them (a text feature column, a label that is
+    not 0/1), at once instead of after Start; checked once per file and label choice (``key``: the page's)."""
+    from multilabel.trainview import DataChoice
+
+    checked = (kept["key"], tuple(labels))
+    if st.session_state.get(key, (None,))[0] != checked:
+        choice = DataChoice("csv", 1, 1, frame=kept["frame"], labels=list(labels), name=kept["name"])
+        st.session_state[key] = (checked, choice.problem())
+    if st.session_state[key][1]:
+        error(st.session_state[key][1])

@@ -90,12 +90,7 @@ else:  # the table is kept across source switches and page changes: the uploader
         a, b, _ = st.columns([1, 1, 4])
         a.metric("Input size", len(kept["frame"].columns) - len(labels))
         b.metric("Number of outputs", len(labels))
-        # What Start would refuse in this table, said now (checked once per file and label choice).
-        checked = (kept["key"], tuple(labels))
-        if st.session_state.get("data_checked", (None,))[0] != checked:
-            st.session_state["data_checked"] = (checked, choice.problem())
-        if st.session_state["data_checked"][1]:
-            error(st.session_state["data_checked"][1])
+        _upload.say_data_problem(kept, labels, "data_checked")
 
 st.subheader("Network and training")
 grid = [k for name, k in knobs.items() if name not in _form.DATA_SHAPE]

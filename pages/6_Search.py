@@ -80,6 +80,7 @@ if not study:
         if kept is not None:
             frame, file_name = kept["frame"], kept["name"]
             if labels:
+                _upload.say_data_problem(kept, labels, "search_data_checked")
                 data_info = {"source": "csv", "name": file_name}
                 data_ready = lambda: dataset_from_frame(frame, labels, f"'{file_name}'")  # noqa: E731
             else:

@@ -250,6 +250,15 @@ def test_a_number_typed_out_of_range_is_said_and_holds_the_start(home):
     assert not at.error
 
 
+def test_a_text_feature_column_is_said_when_the_file_is_chosen(home):
+    at = app()
+    at.radio(key="search_source").set_value("Upload CSV").run()
+    rows = "".join(f"{i},{'bad' if i == 2 else i},{i % 2}\n" for i in range(30))
+    at.file_uploader(key="search_csv").set_value(("t.csv", ("f1,comment,y\n" + rows).encode(), "text/csv")).run()
+    said = [e.value for e in at.error]  # before Start, as on Train (it came only after Start)
+    assert len(said) == 1 and "feature column 'comment'" in said[0] and "numeric" in said[0], said
+
+
 def test_csv_data_defaults_its_labels_to_the_trailing_binary_columns(home, emotions_csv, emotion_labels):
     at = app()
     at.radio(key="search_source").set_value("Upload CSV").run()
