@@ -8,6 +8,8 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
+from multilabel.session import get_registry
+
 pytestmark = pytest.mark.browser
 LOAD_MS = 60_000
 WINDOW = {"width": 1400, "height": 900}
@@ -68,10 +70,11 @@ def test_a_reload_keeps_the_browser_and_its_run_is_still_its_own(page: Page, ser
         page.wait_for_timeout(250)
     assert abs((a["y"] + a["height"] / 2) - (b["y"] + b["height"] / 2)) <= 4, (a, b)
     screenshot("queue-started")
-    open_button.click()
-    expect(status_line(page)).to_contain_text("status: running", timeout=LOAD_MS)
-    button(page, "stop").click()
-    expect(status_line(page)).to_contain_text("stopped", timeout=LOAD_MS)
+    # That run stopped from another process (as the command line's Ctrl-C would): its line follows, Open stays.
+    started = re.search(r"run (\S+) · running", line.inner_text())[1]
+    get_registry(server.home).stop(started, by="test")
+    expect(line).to_contain_text("stopped", timeout=LOAD_MS)
+    expect(open_button).to_be_visible()
 
     other = page.context.browser.new_context(viewport=WINDOW)  # another browser (no cookie): not its run
     try:
