@@ -91,7 +91,9 @@ def search_importance_figure(importances: Mapping[str, float]) -> go.Figure:
         return empty_figure(title, "not enough completed trials yet")
     ranked = sorted(importances.items(), key=lambda kv: kv[1])
     trace = {"type": "bar", "orientation": "h", "x": [v for _, v in ranked], "y": [knob_words(k) for k, _ in ranked],
-             "text": [f"{v:.2f}" for _, v in ranked], "textposition": "auto", "marker": {"color": TRAIN_COLOR},
+             # Plotly drops the text of a bar too short to hold it inside ("auto"): short ones get theirs outside.
+             "text": [f"{v:.2f}" for _, v in ranked], "cliponaxis": False,
+             "textposition": ["inside" if v >= 0.15 else "outside" for _, v in ranked], "marker": {"color": TRAIN_COLOR},
              "hovertemplate": "%{y}: %{x:.3f}<extra></extra>"}
     return _figure([trace], title, 60 + 34 * len(ranked) + 70, xaxis=_axis("importance", range=[0, 1]),
                    showlegend=False)
