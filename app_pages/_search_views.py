@@ -63,7 +63,11 @@ def render(job: dict, home: Path, charts: bool = True) -> bool:
     summary = sv.job_summary(job)
     trials = summary["trials"] if summary else []
     states = summary["states"] if summary else {}
-    st.markdown(sv.status_line(job, states, trial_counts(states, alive=job["alive"]), time.time()))
+    now = time.time()
+    st.markdown(sv.status_line(job, states, trial_counts(states, alive=job["alive"]), now))
+    refit = sv.live_refit(job, states, now)
+    if refit:
+        st.progress(min(1.0, refit["epochs_done"] / max(1, refit["epochs"])), text=sv.refit_line(job, refit))
     if job["outcome"] == "died":
         st.error("The search process ended without finishing (killed, or the machine restarted): its finished "
                  "trials are kept; a trial it was running did not finish. Refit below, or start a new search.")

@@ -10,7 +10,7 @@ win is fewer, larger kernels and one Python step for k members; on a GPU, k time
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import torch
 from torch import nn
@@ -65,10 +65,12 @@ class StackedMLP(nn.Module):
 
 
 def refit_seeds(config: TrainConfig, data: Dataset, epochs: int, seeds: Sequence[int],
-                thresholds: Optional[list[float]] = None, stop: Optional[StopFlag] = None) -> list[TrainedModel]:
+                thresholds: Optional[list[float]] = None, stop: Optional[StopFlag] = None,
+                on_epoch: Optional[Callable[[int], None]] = None) -> list[TrainedModel]:
     """``refit.refit`` for each seed in ``seeds`` (config's other knobs shared), trained together as one stacked
     model. Member i starts from the weights and follows the batch order that ``refit(config.replace(seed=s))``
-    would. Returns one TrainedModel per seed (join them with ``search.ensemble``)."""
+    would. ``on_epoch(epoch)`` after each epoch. Returns one TrainedModel per seed (join them with
+    ``search.ensemble``)."""
     if epochs < 1 or not seeds:
         raise MultilabelError(f"refit_seeds needs at least 1 epoch and 1 seed, got {epochs} and {list(seeds)}")
     config, device, standardizer, X, Y = all_rows_on_device(config, data)
@@ -102,6 +104,8 @@ def refit_seeds(config: TrainConfig, data: Dataset, epochs: int, seeds: Sequence
             optimizer.step()
         if stop is not None and stop.is_set():
             break
+        if on_epoch is not None:
+            on_epoch(epoch)
     cut = list(thresholds) if thresholds is not None else [0.5] * config.num_outputs
     return [TrainedModel(model=net, config=config.replace(epochs=epochs, seed=seed),
                          feature_names=list(data.feature_names), label_names=list(data.label_names),

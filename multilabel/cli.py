@@ -387,6 +387,9 @@ def _add_search_parser(sub: argparse._SubParsersAction) -> None:
     se.add_argument("--store", metavar="DIR", help="run store folder (default: $MULTILABEL_HOME or ./runs)")
     se.add_argument("--out", metavar="MODEL.pt", help="write the ensemble checkpoint here")
     se.add_argument("--quiet", action="store_true", help="no progress bar")
+    se.add_argument("--progress", metavar="FILE.json",
+                    help="keep the ensemble refit's progress in this file (JSON: epochs done and in all, the "
+                         "configuration being trained), for a page to show")
 
 
 def cmd_search(args: argparse.Namespace) -> int:
@@ -398,6 +401,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     from . import search
     from .checkpoint import save_checkpoint
     from .data import load_csv
+    from .progress import RefitProgress
 
     for flag, value, low in (("--folds", args.folds, 1), ("--jobs", args.jobs, 1), ("--members", args.members, 0),
                              ("--trials", args.trials, 0), ("--epochs", args.epochs, 1), ("--seeds", args.seeds, 1)):
@@ -463,10 +467,12 @@ def cmd_search(args: argparse.Namespace) -> int:
             if not args.quiet:
                 sys.stderr.write(f"refitting {args.members} member(s) on all {data.num_rows} rows"
                                  + (" (Ctrl-C to skip)" if interrupted else "") + "...\n")
-            trained = search.build_ensemble(
-                data, study, members=args.members, mode=args.ensemble_from,
-                seeds=args.seeds if args.seeds is not None else search.ENSEMBLE_SEEDS,
-                threshold=args.threshold or search.ENSEMBLE_THRESHOLD, choice=args.choose or search.ENSEMBLE_CHOICE)
+            with RefitProgress(args.progress, bar=not args.quiet) as on_progress:
+                trained = search.build_ensemble(
+                    data, study, members=args.members, mode=args.ensemble_from,
+                    seeds=args.seeds if args.seeds is not None else search.ENSEMBLE_SEEDS,
+                    threshold=args.threshold or search.ENSEMBLE_THRESHOLD,
+                    choice=args.choose or search.ENSEMBLE_CHOICE, on_progress=on_progress)
             out["checkpoint"] = str(save_checkpoint(trained, args.out))
             out["members"] = len(trained.nets)
             out["estimate"] = trained.metrics.get("estimate") or out["estimate"]  # at the cut-off it ships

@@ -158,14 +158,15 @@ def search_argv(data_csv: str | os.PathLike, labels: str | Sequence[str], storag
                 trials: int | None = None, timeout: float | None = None, folds: int | None = None,
                 jobs: int | None = None, members: int | None = None, seeds: int | None = None,
                 epochs: int | None = None, objective: str | None = None, seed: int | None = None,
-                out: str | os.PathLike | None = None, quiet: bool = True) -> list[str]:
+                out: str | os.PathLike | None = None, progress: str | os.PathLike | None = None,
+                quiet: bool = True) -> list[str]:
     """The argv of a ``python -m multilabel search`` process (this interpreter); options left None are left out,
     so the parser's defaults apply. ``labels``: a label spec or a list of label names."""
     argv = [sys.executable, "-m", "multilabel", "search", "--data", os.fspath(data_csv), "--labels",
             labels if isinstance(labels, str) else ",".join(labels), "--storage", storage, "--study", study]
     for flag, value in (("--trials", trials), ("--timeout", timeout), ("--folds", folds), ("--jobs", jobs),
                         ("--members", members), ("--seeds", seeds), ("--epochs", epochs),
-                        ("--objective", objective), ("--seed", seed), ("--out", out)):
+                        ("--objective", objective), ("--seed", seed), ("--out", out), ("--progress", progress)):
         if value is not None:
             argv += [flag, os.fspath(value) if isinstance(value, os.PathLike) else str(value)]
     return argv + (["--quiet"] if quiet else [])
@@ -283,11 +284,27 @@ def start_background(data: Dataset, study: str, home: str | os.PathLike | None =
     frame.update({name: data.Y[:, j].astype(np.int8) for j, name in enumerate(data.label_names)})
     pd.DataFrame(frame).to_csv(csv_path, index=False)
     log = folder / f"{study}.log"
+    (folder / progress_name(study)).unlink(missing_ok=True)
     argv = search_argv(csv_path, data.label_names, url, study, trials=trials, timeout=timeout, folds=folds, jobs=jobs,
-                       members=members, out=out, epochs=epochs, seeds=seeds)
+                       members=members, out=out, epochs=epochs, seeds=seeds, progress=folder / progress_name(study))
     process = start(argv, log=log)
     return BackgroundSearch(process=process, storage=url, study=study, data_csv=csv_path,
                             out=Path(out) if out is not None else None, log=log)
+
+
+def progress_name(study: str) -> str:
+    """The file name of a background search's refit progress (``progress.RefitProgress``), beside its log."""
+    return f"{study}.refit.json"
+
+
+def refit_progress(job: dict[str, Any]) -> Optional[dict[str, int]]:
+    """The counts of ``job``'s ensemble refit as its process last wrote them (``search.refit_progress``), or None
+    before its refit has begun (or for a search started before the file existed)."""
+    try:
+        counts = json.loads((Path(job["log"]).parent / progress_name(job["study"])).read_text())
+        return counts if isinstance(counts, dict) and {"epochs_done", "epochs"} <= counts.keys() else None
+    except (OSError, ValueError, KeyError):
+        return None
 
 
 def check_study_name(name: str) -> str:
@@ -443,8 +460,10 @@ def rebuild(study: str, members: int, home: str | os.PathLike | None = None,
         raise MultilabelError(f"members and seeds must be >= 1, got {members} and {seeds}")
     if not Path(job["data_csv"]).is_file():
         raise MultilabelError(f"the data of search {study!r} is gone ({job['data_csv']}); start a new search")
+    progress = search_folder(home) / progress_name(study)
+    progress.unlink(missing_ok=True)  # the last refit's 100 % is not this one's
     argv = search_argv(job["data_csv"], job["labels"], job["storage"], study, trials=0, members=members,
-                       seeds=seeds, out=job["checkpoint"])
+                       seeds=seeds, out=job["checkpoint"], progress=progress)
     process = start(argv, log=Path(job["log"]), append=True)  # the new final JSON line comes last
     record = {**_job_record(job), "token": process_token(process.pid), "members": members, "seeds": seeds,
               "phase": "refit", "stop_requested": False}

@@ -1,11 +1,17 @@
-"""The CLI's progress bar: a tqdm bar over epochs, fed as an ``on_epoch`` listener (a callable taking a record)."""
+"""The CLI's progress bars: a tqdm bar over epochs, fed as an ``on_epoch`` listener (a callable taking a record),
+and the search's ensemble refit, on a bar and in a small JSON file a page reads."""
 
 from __future__ import annotations
 
+import json
+import os
 import sys
+from pathlib import Path
 from typing import Any, Optional, TextIO
 
 from tqdm import tqdm
+
+from .paths import atomic_write
 
 
 class EpochProgress:
@@ -68,6 +74,46 @@ class EpochProgress:
             self.refit_bar.close()
 
     def __enter__(self) -> EpochProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class RefitProgress:
+    """``on_progress`` listener of ``search.build_ensemble``: keeps its counts (``search.refit_progress``) in the
+    JSON file ``path`` (replaced whole, so a reader never sees half a file; rewritten when the percentage or the
+    configuration changes) and, with ``bar``, draws a tqdm bar over the refit's epochs on ``stream``.
+
+    Use: ``with RefitProgress(path, bar=True) as on_progress: build_ensemble(..., on_progress=on_progress)``.
+    """
+
+    def __init__(self, path: Optional[str | os.PathLike] = None, bar: bool = False,
+                 stream: Optional[TextIO] = None) -> None:
+        self.path = Path(path) if path is not None else None
+        self.stream = stream if stream is not None else sys.stderr
+        self.show = bar
+        self.bar: Optional[tqdm] = None
+        self.last: Optional[tuple[int, int]] = None
+
+    def __call__(self, counts: dict[str, int]) -> None:
+        if self.show:
+            if self.bar is None:
+                tty = bool(getattr(self.stream, "isatty", lambda: False)())  # a log file: a line every 10 s
+                self.bar = tqdm(total=counts["epochs"], unit="epoch", file=self.stream, ascii=not tty,
+                                mininterval=0.1 if tty else 10.0, desc=f"refit {counts['nets']} nets")
+            self.bar.set_postfix_str(f"configuration {counts['config']} of {counts['configs']}", refresh=False)
+            self.bar.update(max(0, counts["epochs_done"] - self.bar.n))
+        step = (counts["config"], 100 * counts["epochs_done"] // max(1, counts["epochs"]))
+        if self.path is not None and step != self.last:
+            self.last = step
+            atomic_write(self.path, json.dumps(counts))
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+    def __enter__(self) -> RefitProgress:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -573,7 +573,8 @@ def completed(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
 
 def build_ensemble(data: Dataset, study: optuna.Study, members: int = 5, mode: str = "configs",
                    stop: Optional[threading.Event] = None, seeds: int = 1,
-                   threshold: str = "trial", choice: str = "best") -> TrainedModel:
+                   threshold: str = "trial", choice: str = "best",
+                   on_progress: Optional[Callable[[dict[str, int]], None]] = None) -> TrainedModel:
     """Refit the best trials on ALL rows of ``data`` and join them into one TrainedModel (mean probabilities).
 
     ``mode`` "configs": the best ``members`` trials' configurations, each with ``seeds`` seeds (0..seeds-1, trained
@@ -585,6 +586,7 @@ def build_ensemble(data: Dataset, study: optuna.Study, members: int = 5, mode: s
     ``choice`` (``chosen_trials``; the CLI's is ENSEMBLE_CHOICE) "best" (default): the best trials; "with-defaults":
     the defaults' configuration takes the first place; "guarded": when the best trial is not distinguishable from the
     defaults', the defaults' configuration alone with members x seeds seeds (as many nets).
+    ``on_progress(counts)`` after each refit epoch and once before the first: ``refit_progress``'s counts.
     """
     best = completed(study)
     if not best:
@@ -606,7 +608,10 @@ def build_ensemble(data: Dataset, study: optuna.Study, members: int = 5, mode: s
     else:
         per_config = members if mode == "seeds" else seeds
     fitted: list[TrainedModel] = []
+    plan = [max(1, round(t.user_attrs["best_epoch"])) for t in chosen]
     for i, trial in enumerate(chosen):
+        if on_progress is not None:
+            on_progress(refit_progress(plan, i, 0, per_config, data.num_rows))
         if stop is not None and stop.is_set() and fitted:
             break
         config = TrainConfig.from_dict(trial.user_attrs["config"])
@@ -616,19 +621,30 @@ def build_ensemble(data: Dataset, study: optuna.Study, members: int = 5, mode: s
             cut = [float(np.mean([t.user_attrs.get("global_threshold", 0.5) for t in chosen]))] * data.Y.shape[1]
         elif oof_cut is not None:
             cut = [oof_cut] * data.Y.shape[1]
-        epochs = max(1, round(trial.user_attrs["best_epoch"]))
+        epochs = plan[i]
+        tick = (None if on_progress is None else
+                lambda epoch, i=i: on_progress(refit_progress(plan, i, epoch, per_config, data.num_rows)))
         with step_threads(per_config * run_macs(config, data.num_rows)):  # the stacked nets' step, all of them
             if per_config == 1:  # one net: the plain refit (its seed is the member's index, as before)
-                fitted.append(refit(config.replace(seed=i), data, epochs, thresholds=cut, stop=stop))
+                fitted.append(refit(config.replace(seed=i), data, epochs, thresholds=cut, stop=stop, on_epoch=tick))
             else:  # k seeds of one configuration trained together as one stacked model (multilabel.batched)
                 fitted += refit_seeds(config, data, epochs, [i * per_config + s for s in range(per_config)],
-                                      thresholds=cut, stop=stop)
+                                      thresholds=cut, stop=stop, on_epoch=tick)
     return ensemble(fitted, {"study": study.study_name,  # the trial of every net, in order
                              "trials": [t.number for t in chosen for _ in range(per_config)][:len(fitted)],
                              "seeds_per_trial": per_config, "threshold": threshold, "cut": oof_cut,
                              "cv_value": chosen[0].value, "cv_hamming": chosen[0].user_attrs["hamming"],
                              "cv_micro_f1": chosen[0].user_attrs["micro_f1"], "choice": choice,
                              "estimate": guess})
+
+
+def refit_progress(plan: list[int], index: int, epoch: int, per_config: int, rows: int) -> dict[str, int]:
+    """Where ``build_ensemble``'s refit on ``rows`` rows stands: configuration ``index`` (0-based) of ``plan`` (each
+    configuration's epoch count) has trained ``epoch`` epochs. Counts: epochs done and in all (a configuration's
+    ``per_config`` nets train together, so its epochs count once), the configuration being trained (1-based),
+    configurations, nets, rows."""
+    return {"epochs_done": sum(plan[:index]) + epoch, "epochs": sum(plan), "config": index + 1,
+            "configs": len(plan), "nets": len(plan) * per_config, "rows": rows}
 
 
 def oof_threshold(data: Dataset, study: optuna.Study, chosen: list[optuna.trial.FrozenTrial],
@@ -786,4 +802,4 @@ def param_importances(storage: Any, study_name: str, seed: int = 0) -> dict[str,
 __all__ = ["CHOICES", "MIN_IMPORTANCE_TRIALS", "SPACE", "THRESHOLDS", "build_ensemble", "build_oof", "cached_storage",
            "chosen_trials", "completed", "default_storage", "defaults_trial", "distinguishable", "ensemble", "estimate",
            "fold_rows", "global_threshold", "make_objective", "memory_study", "oof_bags", "oof_threshold", "open_study",
-           "param_importances", "run_search", "score_holdout", "space", "study_summary", "suggest"]
+           "param_importances", "refit_progress", "run_search", "score_holdout", "space", "study_summary", "suggest"]

@@ -73,6 +73,27 @@ def phase(job: Mapping[str, Any], states: Mapping[str, int], now: float) -> str:
     return "running"
 
 
+def live_refit(job: Mapping[str, Any], states: Mapping[str, int], now: float) -> Optional[dict[str, int]]:
+    """The counts of the refit a live search is doing now (``jobs.refit_progress``), else None: while its trials
+    run, a file left from an earlier refit is not this one's."""
+    if not job["alive"] or "refitting" not in phase(job, states, now):
+        return None
+    return jobs.refit_progress(dict(job))
+
+
+def refit_line(job: Mapping[str, Any], counts: Mapping[str, int]) -> str:
+    """The refit's progress under the status line, from ``jobs.refit_progress``: 'Refit on all 2,000 rows:
+    configuration 2 of 5 (3 nets each) · 96 of 240 epochs'."""
+    configs, nets = counts.get("configs", 1), counts.get("nets", 1)
+    each = nets // max(1, configs)
+    if configs > 1:
+        which = f"configuration {counts.get('config', 1)} of {configs}" + (f" ({each} nets each)" if each > 1 else "")
+    else:
+        which = f"one configuration, {each} nets trained together" if each > 1 else "one net"
+    rows = counts.get("rows", job["rows"])
+    return f"Refit on all {rows:,} rows: {which} · {counts['epochs_done']:,} of {counts['epochs']:,} epochs"
+
+
 def elapsed_s(job: Mapping[str, Any], now: float) -> float:
     """Seconds since the job started (shown only; nothing stored depends on it)."""
     return now - job.get("started", now)

@@ -596,6 +596,32 @@ def test_an_ensemble_of_configurations_times_seeds_with_one_global_threshold(tin
                                           trained.nets[3 * k + i](x).detach().numpy())
 
 
+def test_the_refit_reports_its_progress_epoch_by_epoch_and_trains_the_same_nets(tiny, tmp_path):
+    from multilabel.progress import RefitProgress
+    study = search.memory_study(seed=0)
+    search.run_search(tiny, tiny_base(), study, trials=3, folds=1)
+    plan = [max(1, round(t.user_attrs["best_epoch"])) for t in search.completed(study)[:2]]
+    for seeds in (3, 1):  # the stacked refit of 3 seeds, then the plain one
+        seen: list[dict] = []
+        path = tmp_path / f"refit{seeds}.json"
+        with RefitProgress(path) as writer:
+            trained = search.build_ensemble(tiny, study, members=2, seeds=seeds,
+                                            on_progress=lambda c: (seen.append(c), writer(c)))
+        # Before the first epoch, then after every epoch of every configuration: its nets' epochs count once.
+        assert [c["epochs_done"] for c in seen] == [0, *range(1, plan[0] + 1), plan[0],
+                                                    *range(plan[0] + 1, sum(plan) + 1)]
+        assert [c["config"] for c in seen] == [1] * (plan[0] + 1) + [2] * (plan[1] + 1)
+        assert {(c["epochs"], c["configs"], c["nets"], c["rows"]) for c in seen} == {(sum(plan), 2, 2 * seeds,
+                                                                                      tiny.num_rows)}
+        assert json.loads(path.read_text()) == seen[-1]  # the file ends where the refit did
+        # Same seeds, same nets as a refit nobody watched.
+        quiet = search.build_ensemble(tiny, study, members=2, seeds=seeds)
+        x = torch.from_numpy(trained.standardizer.transform(tiny.X[:8]))
+        assert len(trained.nets) == len(quiet.nets) == 2 * seeds
+        for a, b in zip(trained.nets, quiet.nets):
+            np.testing.assert_array_equal(a(x).detach().numpy(), b(x).detach().numpy())
+
+
 # ---- the guard against fold noise and the honest estimate ---------------------------------------------
 
 def _copy_with_folds(trial: optuna.trial.FrozenTrial, fold_bce: list[float]) -> optuna.trial.FrozenTrial:

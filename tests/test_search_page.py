@@ -193,6 +193,34 @@ def test_a_reload_with_the_study_in_the_url_finds_the_search_again(home):
 
 
 @pytest.mark.slow
+def test_a_refit_shows_its_progress_under_the_status_line(home):
+    at = app()
+    start_tiny(at, trials=2)
+    wait_until(at, lambda at: "status: **finished**" in text(at), "the 2-trial search to finish")
+    assert not at.get("progress")  # no refit going on: no bar
+    # The same columns, 1,000 times the rows: the refit of its 2 configurations x 2 seeds takes seconds.
+    job = jobs.find_job("search-1", home)
+    big = make_synthetic(240_000, 6, 3, seed=1)
+    frame = pd.DataFrame(big.X, columns=job["features"])
+    frame[job["labels"]] = big.Y.astype(np.int8)
+    frame.to_csv(job["data_csv"], index=False)
+    at.button(key="search_refit").click().run()
+    seen: list[tuple[float, str]] = []
+
+    def watch(at: AppTest) -> bool:
+        seen.extend((el.proto.value, el.proto.text) for el in at.get("progress"))
+        return not jobs.find_job("search-1", home)["alive"]
+    wait_until(at, watch, "the refit to end")
+    assert seen, "no progress bar while the refit ran"
+    assert len({v for v, _ in seen}) >= 2, seen  # it moved while the page watched
+    assert all(text.startswith("Refit on all 240,000 rows: configuration ") and " (2 nets each) · " in text
+               for _, text in seen), seen
+    assert [v for v, _ in seen] == sorted(v for v, _ in seen) and all(0 <= v <= 100 for v, _ in seen)
+    at.run()
+    assert "status: **finished**" in text(at) and not at.get("progress")
+
+
+@pytest.mark.slow
 def test_a_first_draw_sends_the_trials_table_alone_and_the_next_run_adds_the_charts(home):
     # Sent with the table, plotly's first load in a new tab kept the table off the screen for seconds; the browser
     # asks for the charts once it has drawn the table (a component's trigger, which AppTest does not run: the next
