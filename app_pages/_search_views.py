@@ -93,8 +93,9 @@ def render(job: dict, home: Path, charts: bool = True) -> bool:
         st.info("Waiting for the first trial… (each trial trains on every split before it counts)")
         return False
     # A missing number (a pruned, running or waiting trial's objective) is an empty cell, not the word "None".
-    table = sv.trials_table(trials[::-1])
-    table["state"] = [trial_state_word(t["state"], job["alive"]) for t in trials[::-1]]
+    listed = sv.table_order(trials, job["alive"])
+    table = sv.trials_table(listed)
+    table["state"] = [trial_state_word(t["state"], job["alive"]) for t in listed]
     st.dataframe(table, hide_index=True, key="search_trials_table", placeholder="",
                  column_config={c: (st.column_config.NumberColumn(label, width=px, format=sv.TABLE_FORMATS[c],
                                                                   help=sv.column_help(c))

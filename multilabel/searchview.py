@@ -26,7 +26,7 @@ TABLE_FORMATS = {"objective": "%.4f", "Hamming": "%.4f", "micro-F1": "%.4f", "le
                  "duration (s)": "%.1f"}
 TABLE_COLUMNS = {"trial": ("trial", 45), "state": ("state", 72), "objective": ("objective", 72),
                  "Hamming": ("Hamming", 70), "micro-F1": ("micro-F1", 68), "hidden_size": ("hidden", 58),
-                 "learning_rate": ("lr", 68), "weight_decay": ("decay", 68), "dropout": ("dropout", 58),
+                 "learning_rate": ("lr", 64), "weight_decay": ("decay", 76), "dropout": ("dropout", 58),
                  "input_noise": ("noise", 52), "batch_size": ("batch", 50), "pos_weight": ("pos w.", 52),
                  "threshold_mode": ("thresholds", 74), "best epoch": ("best ep.", 62), "duration (s)": ("time s", 52)}
 # Each short header's hover text: a knob in the Train form's words, the rest in a few words.
@@ -218,6 +218,23 @@ def no_ensemble_reason(job: Mapping[str, Any], max_chars: int = 200) -> str:
     return lines[-1][:max_chars] if lines else ""
 
 
+def table_order(trials: list[Mapping[str, Any]], alive: bool) -> list[Mapping[str, Any]]:
+    """The trials as the table lists them: the newest first while the search runs (what it is doing); once it has
+    ended, the completed ones best first (the one the ensemble starts from on top), then the rest, newest first."""
+    newest = list(trials)[::-1]
+    if alive:
+        return newest
+    done = sorted((t for t in newest if t["state"] == "COMPLETE" and t["value"] is not None),
+                  key=lambda t: (t["value"], t["number"]))
+    return done + [t for t in newest if not (t["state"] == "COMPLETE" and t["value"] is not None)]
+
+
+def _significant(value: Optional[float], digits: int) -> Optional[float]:
+    """``value`` rounded to ``digits`` significant digits: the browser's "%g" prints every digit it is given
+    (0.000948058158, cut to "948058158" in a narrow column)."""
+    return None if value is None else float(f"{value:.{digits}g}")
+
+
 def trials_table(trials: list[Mapping[str, Any]], space: Mapping[str, tuple[str, Any]] = search.SPACE
                  ) -> pd.DataFrame:
     """One row per trial, in the given order: number, state (lower case), objective, Hamming, micro-F1, every
@@ -229,7 +246,8 @@ def trials_table(trials: list[Mapping[str, Any]], space: Mapping[str, tuple[str,
         done = t["state"] == "COMPLETE"
         row = {"trial": t["number"], "state": t["state"].lower(), "objective": t["value"] if done else None,
                "Hamming": t["hamming"] if done else None, "micro-F1": t["micro_f1"] if done else None}
-        row.update({name: (knob_text(name, t["params"].get(name)) if kind == "cat" else t["params"].get(name))
+        row.update({name: (knob_text(name, t["params"].get(name)) if kind == "cat" else
+                           _significant(t["params"].get(name), 2) if kind == "log" else t["params"].get(name))
                     for name, (kind, _) in space.items()})
         row.update({"best epoch": t["best_epoch"], "duration (s)": t["duration_s"]})
         rows.append(row)

@@ -142,6 +142,11 @@ def test_a_search_runs_in_the_background_shows_trials_stops_and_hands_its_ensemb
     done = job["result"]["states"]["COMPLETE"]
     assert done >= 3  # what was finished is kept
     assert at.button(key="search_stop").disabled is True
+    # Ended: the best trial heads the table, the completed ones in order of their objective.
+    ended = trials_shown(at)
+    finished = ended[ended["state"] == "complete"]
+    assert finished.index.tolist() == list(range(len(finished))) and finished["objective"].is_monotonic_increasing
+    assert ended["trial"].iloc[0] == job["result"]["best"]["number"]
     assert any("Ensemble of the best 2 configurations x 2 seeds (4 nets)" in s.value for s in at.success)
     # The honest estimate: one fold per trial here, so no spread and no verdict against the defaults.
     estimate = sv.estimate_line(job["result"]["estimate"])

@@ -170,11 +170,23 @@ def test_the_trials_table_keeps_numbers_as_numbers_and_the_page_prints_them_with
                if c in table.columns and pd.notna(table.loc[0, c])}  # knobs this trial did not set are missing
     assert printed == {"objective": "0.3123", "Hamming": "0.1000", "micro-F1": "0.8000", "learning_rate": "0.0003",
                        "dropout": "0.30", "best epoch": "5", "duration (s)": "1.5"}
+    # A sampled rate is kept to 2 significant digits: the browser's "%g" prints every digit it gets, and a narrow
+    # column showed the end of 0.000948058158 ("948058158").
+    sampled = sv.trials_table([{**trials[0], "params": {"learning_rate": 0.000948058158, "weight_decay": 1.23456e-6}}])
+    assert sampled.loc[0, "learning_rate"] == 0.00095 and sampled.loc[0, "weight_decay"] == 0.0000012
     assert sv.knob_text("batch_size", 0) == "auto" and sv.knob_text("batch_size", 256) == "256"
     assert sv.knob_text("hidden_size", None) == ""
     # short headers, each with the Train form's words on hover ('pos w.' alone said little)
     assert sv.column_help("pos_weight") == "weight rare positives" and sv.column_help("learning_rate") == "learning rate"
     assert sv.column_help("duration (s)") == "seconds the trial took" and sv.column_help("trial") is None
+
+
+def test_the_table_lists_the_newest_trial_first_while_the_search_runs_and_the_best_first_once_it_ended():
+    trials = [{"number": n, "state": state, "value": value} for n, state, value in
+              [(0, "COMPLETE", 0.30), (1, "PRUNED", 0.25), (2, "COMPLETE", 0.28), (3, "FAIL", None),
+               (4, "COMPLETE", 0.31), (5, "RUNNING", None)]]
+    assert [t["number"] for t in sv.table_order(trials, alive=True)] == [5, 4, 3, 2, 1, 0]
+    assert [t["number"] for t in sv.table_order(trials, alive=False)] == [2, 0, 4, 5, 3, 1]
 
 
 def test_poll_interval_slows_down_for_slow_renders_within_bounds():
