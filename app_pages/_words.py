@@ -117,7 +117,8 @@ def saved_model_words(view: Any) -> str:
     refit = view.info.get("refit")
     if refit:
         return f"refit on all {refit['rows']:,} rows for {refit['epochs']} epochs"
-    return f"best epoch {(view.best or {}).get('epoch')}"
+    stopped = " (its refit on all rows was stopped)" if view.info.get("refit_stopped") else ""
+    return f"best epoch {(view.best or {}).get('epoch')}{stopped}"
 
 
 def final_metrics_words(view: Any) -> str:
@@ -128,11 +129,15 @@ def final_metrics_words(view: Any) -> str:
         return ("The run did not finish: these are its logged epoch of lowest validation loss (threshold 0.5); its "
                 "checkpoint holds the best weights saved before it ended.")
     refit = info.get("refit") if not view.alive else None
+    cut = info.get("refit_stopped") if not view.alive else None
     return ("Final metrics use the best epoch's weights and the per-label thresholds "
             + ", ".join(f"{t:.2f}" for t in best["thresholds"]) + "."
             + (f" The saved model was then refit on all {refit['rows']:,} rows for {refit['epochs']} epochs (Refit "
                "on all rows): the validation rows are part of its training data, so these metrics are the run's "
-               "estimate for it." if refit else ""))
+               "estimate for it." if refit else "")
+            + (f" Stop ended the refit on all {cut['rows']:,} rows after {cut['done']} of its {cut['epochs']} "
+               "epochs, so the saved model is these best-epoch weights, trained on the training split alone."
+               if cut else ""))
 
 
 # Stop / Pause / Resume / One epoch asked of another session's run: (the question's verb, the note's past tense).

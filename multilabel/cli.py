@@ -200,6 +200,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         out.update(continued_from=args.continue_run, epochs=last)
     if "refit" in result.info:  # {"epochs", "rows", "seconds"}: the model saved was refit on all rows
         out["refit"] = result.info["refit"]
+    if "refit_stopped" in result.info:  # Ctrl-C during the refit: the model saved is the run's own best epoch
+        out["refit_stopped"] = result.info["refit_stopped"]
     print(json.dumps(out))
     return 0
 

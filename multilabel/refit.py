@@ -105,16 +105,24 @@ def refit_result(config: TrainConfig, data: Dataset, result: TrainResult,
     resolved config and keeps the run's thresholds. A run that was stopped, or a stop during the refit, keeps the
     unrefit model. ``history``, ``best``, ``val_probs`` and ``resume`` stay those of the run (the validation rows are
     training rows of the refit model, so they cannot score it); ``trained.metrics`` gains ``refit_epochs`` and
-    ``rows``, and ``info["refit"]`` says what was done.
+    ``rows``, and ``info["refit"]`` says what was done; a refit cut short by a stop leaves ``info["refit_stopped"]``
+    ({"epochs", "done", "rows"}) instead, so a page can say the saved model is the run's own.
     """
     if not will_refit(config, result, stop):
         return result
     t0 = time.perf_counter()
     run = result.trained
+    done = [0]
+
+    def counted(epoch: int) -> None:
+        done[0] = epoch
+        if on_epoch is not None:
+            on_epoch(epoch)
     refitted = refit(run.config, data, result.best_epoch, thresholds=list(run.thresholds), stop=stop,
-                     on_epoch=on_epoch)
+                     on_epoch=counted)
     if stop is not None and stop.is_set():  # a half-finished refit is worse than the run's own best weights
-        return result
+        return replace(result, info={**result.info, "refit_stopped": {"epochs": result.best_epoch, "done": done[0],
+                                                                      "rows": data.num_rows}})
     refitted.config = run.config
     refitted.metrics = {**run.metrics, "refit_epochs": result.best_epoch, "rows": data.num_rows}
     for name in ("run_id", "resume"):  # whatever the caller already attached to the run's model

@@ -229,6 +229,8 @@ def run_training(store: RunStore, run_id: str, config: TrainConfig, data: Datase
         result = engine.fit(config, data, callbacks, stop=stop, resume=resume)
         if "refit" in result.info:  # done (a stop during the refit keeps the run's own model)
             store.update_info(run_id, {"refit": {k: result.info["refit"][k] for k in ("epochs", "rows")}})
+        if "refit_stopped" in result.info:  # pages say the saved model is the run's own, not the refit they saw
+            store.update_info(run_id, {"refit_stopped": result.info["refit_stopped"]})
         result.trained.run_id = run_id
         result.trained.resume = result.resume.to_dict()
         saved = save_checkpoint(result.trained, path)

@@ -140,6 +140,13 @@ def test_refit_says_its_plan_and_each_epoch_and_is_left_out_when_a_stop_is_asked
     stopped_after = train(config, small_data, stop=stop, on_epoch=lambda r: r["epoch"] == 4 and stop.set(),
                           callbacks=[Refit(plans.append)])
     assert stopped_after.outcome == "completed" and "refit" not in stopped_after.info and len(plans) == 1
+    assert "refit_stopped" not in stopped_after.info  # stopped before the refit began: there was none to cut
+
+    # A stop during the refit: the run's own model is kept, and the info says how far the refit got.
+    stop = threading.Event()
+    cut = train(config, small_data, stop=stop, callbacks=[Refit(plans.append, lambda e: e == 1 and stop.set())])
+    assert cut.outcome == "completed" and "refit" not in cut.info and "rows" not in cut.trained.metrics
+    assert cut.info["refit_stopped"] == {"epochs": cut.best_epoch, "done": 1, "rows": 400}
 
 
 @pytest.mark.parametrize("hook", ["on_train_begin", "on_epoch_end"])

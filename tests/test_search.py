@@ -549,6 +549,26 @@ def test_the_default_refits_and_a_worker_saves_the_refit_model(tiny, tmp_path):
     np.testing.assert_allclose(loaded.predict_proba(tiny.X), expected.trained.predict_proba(tiny.X), atol=1e-6)
 
 
+def test_a_stop_during_the_workers_refit_saves_the_runs_own_model_and_says_so(tmp_path):
+    from multilabel.session import SessionRegistry
+    from multilabel.store import RunStore
+    data = make_synthetic(150_000, 10, 4, seed=2)  # a refit of seconds, to stop in the middle of
+    config = TrainConfig(input_size=10, num_outputs=4, hidden_size=16, epochs=4, patience=0, seed=0).validate()
+    store = RunStore(tmp_path / "runs")
+    session = SessionRegistry(store).start(config, data)
+    deadline = time.monotonic() + 120
+    while "refitting" not in (store.get_run(session.run_id)["info"] or {}) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    session.stop()
+    assert session.join(timeout=120)
+    run = store.get_run(session.run_id)
+    assert run["status"] == "completed" and "refit" not in run["info"]
+    cut = run["info"]["refit_stopped"]
+    assert cut["rows"] == 150_000 and cut["epochs"] == run["best"]["epoch"] and 0 <= cut["done"] < cut["epochs"]
+    saved = load_checkpoint(run["checkpoint"])
+    assert "refit_epochs" not in saved.metrics  # the run's own best-epoch model, not a half-refit one
+
+
 def test_the_mix_objective_scores_hamming_and_f1_and_a_bad_objective_is_refused(tiny):
     study = search.memory_study(seed=0)
     search.run_search(tiny, tiny_base(), study, trials=1, folds=2, objective="mix")

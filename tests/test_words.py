@@ -119,7 +119,7 @@ def test_setup_and_progress_lines_say_rows_shape_pace_and_eta():
 
 
 def test_refit_and_final_metrics_captions():
-    from app_pages._words import final_metrics_words, refitting_words
+    from app_pages._words import final_metrics_words, refitting_words, saved_model_words
 
     assert refitting_words({"rows": 2000, "epochs": 7, "expected_s": 4.2}) == (
         "Training done; refitting on all 2,000 rows for 7 epochs (the best epoch count, expected to take about 4 s) "
@@ -130,6 +130,14 @@ def test_refit_and_final_metrics_captions():
     assert final_metrics_words(done).startswith("Final metrics use the best epoch's weights and the per-label "
                                                 "thresholds 0.30, 0.55. The saved model was then refit on all 2,000")
     assert final_metrics_words(run_view(best={"thresholds": [0.5]}, alive=False)).endswith("thresholds 0.50.")
+    # Stop pressed during the refit: the run is completed, its saved model the best epoch's (not the refit's)
+    cut = run_view(best={"thresholds": [0.5], "epoch": 9}, alive=False,
+                   info={"refitting": {"rows": 60000, "epochs": 9}, "refit_stopped": {"rows": 60000, "epochs": 9,
+                                                                                     "done": 2}})
+    assert final_metrics_words(cut).endswith(
+        "thresholds 0.50. Stop ended the refit on all 60,000 rows after 2 of its 9 epochs, so the saved model is these "
+        "best-epoch weights, trained on the training split alone.")
+    assert saved_model_words(cut) == "best epoch 9 (its refit on all rows was stopped)"
 
 
 def test_a_control_of_another_sessions_run_asks_first_and_says_what_the_note_will_say():
