@@ -14,6 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from multilabel import MultilabelError, guess_label_columns, read_csv
+from multilabel.data import no_label_guess_words
 from app_pages._keys import TRAIN_UPLOAD
 from app_pages._shared import error, plain, release_upload, show_label_warnings
 
@@ -92,6 +93,8 @@ def upload_and_labels(uploader_key: str, kept_key: str, pick_labels: LabelPicker
     labels = pick_labels(kept, columns, guess_label_columns(frame))
     if labels:  # e.g. a label column that is 0 in every row
         show_label_warnings(frame, labels, f"'{name}'")
+    elif (why := no_label_guess_words(frame)) is not None:  # an empty picker, and why it was not filled
+        st.info(plain(why))
     return kept, labels
 
 

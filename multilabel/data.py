@@ -448,6 +448,21 @@ def guess_label_columns(frame: pd.DataFrame) -> list[str]:
     return list(reversed(guess))
 
 
+def no_label_guess_words(frame: pd.DataFrame) -> Optional[str]:
+    """Why ``guess_label_columns`` chose nothing in ``frame``, and what to do, in one line (None when it chose some):
+    label columns are guessed from the end of the table, so the last column's problem as a label."""
+    if guess_label_columns(frame) or len(frame.columns) == 0:
+        return None
+    last = frame.columns[-1]
+    try:
+        _label_column(frame[last], str(last), "")
+    except MultilabelError as exc:  # "label column 'y' has the value 2 at row 4; labels must be 0 or 1 (...)"
+        why = str(exc).split(";")[0].removeprefix("label column ").replace(" has ", ", has ", 1)
+        return ("No label columns were chosen for you: they are guessed as the 0/1 columns at the end of the file, "
+                f"and its last column, {why}. Choose the label columns above.")
+    return "No label columns were chosen for you: the file has one column, which would leave no feature to learn from."
+
+
 def dataset_from_frame(frame: pd.DataFrame, labels: str | Sequence[str], name: str = "the CSV") -> Dataset:
     """Split a DataFrame into features (all other columns, which must be numeric) and 0/1 labels."""
     frame = frame.rename(columns=str)

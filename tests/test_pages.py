@@ -760,6 +760,21 @@ def test_a_text_feature_column_is_said_when_the_file_is_chosen_not_after_start(h
     assert len(at.error) == 1 and "'f2'" in at.error[0].value
 
 
+def test_an_empty_label_guess_says_why_and_what_to_do(home):
+    # The last column is 0/1/2: no trailing 0/1 column to guess, and the picker used to come up empty, unexplained.
+    at = app(PAGE["train"])
+    at.radio(key="source").set_value("Upload CSV").run()
+    rows = "".join(f"{i},{i % 2},{i % 3}\n" for i in range(30))
+    at.file_uploader(key="train_csv").set_value(("counts.csv", ("f1,a,b\n" + rows).encode(), "text/csv")).run()
+    assert at.multiselect(key="labels").value == []
+    said = [i.value for i in at.info if i.value.startswith("No label columns")]
+    assert said == [plain("No label columns were chosen for you: they are guessed as the 0/1 columns at the end of "
+                          "the file, and its last column, 'b', has the value 2 at row 4. Choose the label columns "
+                          "above.")]
+    at.multiselect(key="labels").set_value(["a"]).run()  # chosen: the line goes
+    assert not [i for i in at.info if i.value.startswith("No label columns")] and not at.error
+
+
 def test_a_tab_with_no_run_lists_the_runs_training_now_and_opens_one(home):
     """A new tab said 'no run yet' while a run it had queued (or another tab's) trained, with no way to it."""
     owner = app(PAGE["train"])
