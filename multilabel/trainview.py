@@ -150,12 +150,16 @@ def poll_s(live: bool, live_runs: int, waiting: bool, every_s: float, max_s: flo
 LABELS_POLL_FACTOR = 4  # the per-label charts redraw every 4th poll of the curves
 
 
-def labels_poll_s(poll: Optional[float]) -> Optional[float]:
+def labels_poll_s(poll: Optional[float], held: bool = False) -> Optional[float]:
     """How often a live run's per-label charts redraw, given the curves' cadence ``poll`` (None: not live).
 
     They are most of what a watching browser draws on each poll (benchmarks/README.md, "What a watching browser
-    draws") and change less from one epoch to the next than the curves do."""
-    return None if poll is None else poll * LABELS_POLL_FACTOR
+    draws") and change less from one epoch to the next than the curves do. A run paused or pausing (``held``) is
+    looked at closely: its charts follow at the curves' cadence, so they reach the paused epoch with them (an
+    unchanged figure costs the browser nothing)."""
+    if poll is None:
+        return None
+    return poll if held else poll * LABELS_POLL_FACTOR
 
 
 def page_outdated(view: "RunView", was_live: bool, waiting: bool, held: bool) -> bool:

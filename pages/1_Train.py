@@ -202,7 +202,7 @@ if run_id:
         render(reg, view, ME, charts=frames)
 
     # The per-label charts cost a watching browser most of its drawing: they follow the run at a slower cadence.
-    @st.fragment(run_every=labels_poll_s(poll))
+    @st.fragment(run_every=labels_poll_s(poll, held))
     def labels_view() -> None:
         render_labels(reg.view(run_id), charts=frames)
 

@@ -138,6 +138,9 @@ def test_the_live_view_polls_fast_for_the_first_epoch_and_slower_with_more_runs(
     # The per-label charts follow at a slower cadence, and stop with the curves.
     assert labels_poll_s(None) is None
     assert labels_poll_s(0.7) == pytest.approx(0.7 * LABELS_POLL_FACTOR) and LABELS_POLL_FACTOR > 1
+    # Paused (or pausing): the per-label charts keep up with the curves, to the epoch the run paused at (the walk
+    # saw "(epoch 14)" under a run paused at 24 for seconds).
+    assert labels_poll_s(0.7, held=True) == pytest.approx(0.7) and labels_poll_s(None, held=True) is None
     assert poll_s(True, 9, False, 0.7, 3.0, 0.2) == 3.0
 
 
