@@ -193,8 +193,9 @@ def continue_form(reg: SessionRegistry, view: RunView, me: str) -> None:
     """'Continue training': more epochs of a finished or stopped run, in a new run linked to it."""
     described = reg.store.get_run(view.run_id)["data"] or {}
     more_col, button_col, note_col = st.columns([1, 1, 3], vertical_alignment="bottom")
+    parent = reg.store.get_run(view.continued_from) if view.continued_from else None
     more = more_col.number_input("More epochs", min_value=1, max_value=100_000, step=10, key="more_epochs",
-                                 value=int(view.config.get("epochs", 10)))
+                                 value=trainview.more_epochs_default(view, (parent or {}).get("info")))
     note_col.caption("Continues from the last epoch's weights and optimizer state in a new run that carries this "
                      "run's epochs; this run stays as it is. Same numbers as one run of the total length.")
     if not button_col.button("Continue training", key="continue"):

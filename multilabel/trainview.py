@@ -110,6 +110,15 @@ def can_continue(view: "RunView") -> bool:
     return not view.alive and "resumable" in view.info and view.status in CONTINUABLE
 
 
+def more_epochs_default(view: "RunView", parent_info: Optional[Mapping[str, Any]] = None) -> int:
+    """What 'More epochs' offers for ``view``'s run: as many epochs as it trained itself, so a second Continue adds
+    what the first added. A continued run's total includes its parent's epochs (``parent_info``: the parent's
+    info, whose ``resumable`` is the epoch it was continued from), which would double the run each time."""
+    total = int(view.config.get("epochs", 10))
+    carried = int((parent_info or {}).get("resumable") or 0) if view.continued_from else 0
+    return max(1, total - carried)
+
+
 def eta_s(history: Sequence[Mapping[str, Any]], epochs: int) -> float:
     """Seconds until epoch ``epochs`` at the run's average pace so far (0.0 before the first epoch)."""
     if not history:

@@ -446,6 +446,7 @@ def test_continue_training_from_the_train_page_makes_a_linked_run(home):
     assert parent.join(timeout=WAIT_S)
     at = train_page(parent.run_id)
     assert "status: **completed**" in page_text(at)
+    assert at.number_input(key="more_epochs").value == 4  # a run of its own: its own epochs again
     at.number_input(key="more_epochs").set_value(3)
     at.button(key="continue").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
@@ -458,6 +459,8 @@ def test_continue_training_from_the_train_page_makes_a_linked_run(home):
     assert spec["data"][0]["x"] == list(range(1, 8))  # the parent's 4 epochs and the 3 new ones, one curve
     stored = get_registry(home).store.get_run(child)
     assert stored["continued_from"] == parent.run_id and stored["config"]["epochs"] == 7
+    # Continuing the continued run offers the 3 epochs it added, not its total of 7 (which doubled it each time).
+    assert at.number_input(key="more_epochs").value == 3
 
 
 def test_continuing_a_csv_run_asks_for_the_file_again(home, emotions_csv, emotion_labels):
