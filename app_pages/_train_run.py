@@ -164,7 +164,7 @@ def queue_panel(reg: SessionRegistry, me: str, run_id: str | None) -> None:
                     reg.unqueue(item["id"])
                     st.rerun()
             for item in reversed(started):
-                text_col, button_col = st.columns([6, 1], vertical_alignment="center")
+                text_col, button_col, dismiss_col = st.columns([6, 1, 1], vertical_alignment="center")
                 if item["run_id"]:
                     status = status_word(item["run_status"]) if item["run_status"] else "deleted"
                     text_col.caption(f"Started from the queue: run `{item['run_id']}` · {status}")
@@ -172,6 +172,11 @@ def queue_panel(reg: SessionRegistry, me: str, run_id: str | None) -> None:
                         open_run(item["run_id"])
                 else:
                     text_col.caption(f"Could not start from the queue: {plain(for_page(item['error'] or ''))}")
+                # A line stays until it is dismissed (the run stays on Runs); not while its run trains.
+                if trainview.queue_line_done(item) and dismiss_col.button(
+                        "Dismiss", key=f"dismiss_queued_{item['id']}", help="remove this line; the run stays"):
+                    reg.store.dismiss_queued(item["id"])
+                    st.rerun()
 
     queue_view()
 

@@ -157,6 +157,13 @@ def knob_words(name: str) -> str:
     return label[0].lower() + label[1:] if label[:1].isupper() and not label[1:2].isupper() else label
 
 
+def changed_knobs(config: TrainConfig) -> dict[str, Any]:
+    """The knobs of ``config`` that differ from ``TrainConfig()``'s, in field order: what tells one run's settings
+    from another's in a line (a command, a queue entry)."""
+    default = TrainConfig()
+    return {f.name: getattr(config, f.name) for f in knobs() if getattr(config, f.name) != getattr(default, f.name)}
+
+
 def knobs() -> list[dataclasses.Field]:
     """The fields of TrainConfig, in order, each with ``metadata['help']`` (and limits/choices)."""
     return list(dataclasses.fields(TrainConfig))

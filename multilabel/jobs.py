@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 import psutil
 
-from .config import TrainConfig, knobs
+from .config import TrainConfig, changed_knobs
 from .errors import MultilabelError
 from .paths import atomic_write
 
@@ -140,17 +140,15 @@ def train_command(config: TrainConfig, data: dict[str, Any], store: str | os.Pat
     words = ["python", "-m", "multilabel", "train"]
     if store is not None:
         words += ["--store", os.fspath(store)]
-    default = TrainConfig()
     if data.get("source") == "csv":
         words += ["--data", str(data.get("name", "data.csv")), "--labels", ",".join(data.get("labels", []))]
     else:
         words += ["--synthetic", "--samples", str(data.get("rows", 2000)), "--noise", f"{data.get('noise', 0.1):g}"]
         for name in DATA_SHAPED:
             words += [config_flag(name), str(getattr(config, name))]
-    for f in knobs():
-        value = getattr(config, f.name)
-        if f.name not in DATA_SHAPED and value != getattr(default, f.name):
-            words += [config_flag(f.name), f"{value:g}" if isinstance(value, float) else str(value)]
+    for name, value in changed_knobs(config).items():
+        if name not in DATA_SHAPED:
+            words += [config_flag(name), f"{value:g}" if isinstance(value, float) else str(value)]
     return " ".join(shlex.quote(w) for w in words)
 
 

@@ -105,3 +105,10 @@ class QueueMixin:
                        ("started" if run_id else "failed", run_id, error, item_id))
         self.queue_path(item_id).unlink(missing_ok=True)
 
+    def dismiss_queued(self, item_id: int) -> bool:
+        """A started (or failed) item's line is not wanted any more: it leaves the lists of ``queue(("started",
+        "failed"))``; its run is untouched. False where the item is not started or failed."""
+        with self._tx() as db:
+            return db.execute("UPDATE queue SET state='dismissed' WHERE id=? AND state IN ('started', 'failed')",
+                              (item_id,)).rowcount == 1
+

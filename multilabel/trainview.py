@@ -195,6 +195,12 @@ def queue_busy(waiting: Sequence[Mapping[str, Any]], started: Sequence[Mapping[s
     return bool(waiting) or any(q.get("run_id") in live for q in started)
 
 
+def queue_line_done(item: Mapping[str, Any]) -> bool:
+    """Whether a started-from-queue line (``started_from_queue``'s item) may be dismissed: its run has ended, was
+    deleted, or never started; not while the run starts or trains."""
+    return item.get("run_status") not in ("starting", "running")
+
+
 def started_from_queue(store: "RunStore", started_by: str, last: int = 3) -> list[dict[str, Any]]:
     """The newest ``last`` queue items that ``started_by`` added and that have left the queue (started or failed
     to start), oldest first, each with "run_status": its run's status now (None where it did not start or its run

@@ -504,11 +504,14 @@ def test_the_queue_on_the_train_page_runs_one_after_another(home):
     at.button(key="enqueue").click().run()
     at.slider(key="hidden_size").set_value(8).run()
     at.button(key="enqueue").click().run()
+    at.number_input(key="seed").set_value(7).run()
     at.button(key="enqueue").click().run()
     assert not at.exception and not at.error
     lines = [m.value for m in at.markdown if re.match(r"\d\\\. ", m.value)]
     assert len(lines) == 3 and lines[0].startswith("1\\. 10 → 256 → 5 · 3 epochs")
     assert lines[1].startswith("2\\. 10 → 8 → 5") and "added by this browser session" in lines[1]
+    # Alike but for the seed: the line says so (the two read as duplicates)
+    assert "seed" not in lines[1] and lines[2].startswith("3\\. 10 → 8 → 5 · 3 epochs · lr 0.001 · seed 7 · ")
     assert "**Queue** · 3 waiting" in page_text(at)
     third = get_registry(home).queued()[2]["id"]
     at.button(key=f"unqueue_{third}").click().run()
@@ -528,6 +531,12 @@ def test_the_queue_on_the_train_page_runs_one_after_another(home):
     # each line the queue left says how its run is now, not only that it started
     rerun_until(at, lambda a: sum(c.value.startswith("Started from the queue") and c.value.endswith(" · completed")
                                   for c in a.caption) == 2, "both queued runs to read completed", timeout=120)
+    # An ended run's line can be dismissed (the run stays); the other line stays.
+    dismiss = [b for b in at.button if b.key.startswith("dismiss_queued_")]
+    assert len(dismiss) == 2
+    dismiss[0].click().run()
+    assert sum(c.value.startswith("Started from the queue") for c in at.caption) == 1
+    assert len(get_registry(home).store.list_runs()) == 3
 
 
 def test_the_command_line_for_the_form_parses_back_to_the_same_config(home, emotions_csv):
