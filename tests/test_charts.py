@@ -758,10 +758,13 @@ def test_every_search_parallel_axis_spans_its_ticks_and_batch_size_0_reads_auto(
         ticks = list(dim.tickvals)
         assert (min(ticks), max(ticks)) == pytest.approx(tuple(dim.range)), dim.label
         assert all(min(ticks) <= v <= max(ticks) for v in dim.values), dim.label
-    lr = next(d for d in dims if d.label == "learning rate (log)")  # the Train form's words, not the field names
+    # The Train form's words, not the field names; a long title on two lines (two long ones ran into each other)
+    lr = next(d for d in dims if d.label == "learning rate<br>(log)")
     assert list(lr.ticktext) == ["0.0001", "0.001", "0.01"]
     assert list(next(d for d in dims if d.label == "batch size").ticktext) == ["auto", "32", "64", "128", "256"]
-    assert next(d for d in dims if d.label == "weight rare positives") and not any("_" in d.label for d in dims)
+    assert [d.label for d in dims if "<br>" in d.label] == ["learning rate<br>(log)", "weight decay<br>(log)",
+                                                            "weight rare<br>positives", "tune thresholds<br>per label"]
+    assert not any("_" in d.label for d in dims)
 
 
 def test_parallel_tick_labels_carry_a_wide_halo_over_the_lines_on_runs_and_search():

@@ -384,7 +384,7 @@ def test_search_figures_follow_the_trials():
     space = {"hidden_size": ("cat", [64, 128, 256]), "learning_rate": ("log", (1e-4, 1e-2))}
     par = search_parallel_figure(trials, space)
     dims = par.data[0].dimensions
-    assert [d.label for d in dims] == ["hidden size", "learning rate (log)", "objective"]
+    assert [d.label for d in dims] == ["hidden size", "learning rate<br>(log)", "objective"]
     assert list(dims[0].values) == [0, 1, 0] and list(dims[0].ticktext) == ["64", "128", "256"]
     assert list(dims[1].values) == pytest.approx([-3, -2, np.log10(3e-3)])
     assert list(dims[2].values) == [0.3, 0.35, 0.2]

@@ -132,6 +132,19 @@ def _log_ticks(dim: dict[str, Any], low: float, high: float, ticks: Optional[Seq
     return dim
 
 
+def _axis_title(text: str, width: int = 14) -> str:
+    """A parallel-coordinates axis title longer than ``width`` characters on two lines, split at the space that
+    makes the longer line shortest: titles are centred over axes about 90 px apart, and two long ones ran into each
+    other ('weight rare positives' 'tune thresholds per label')."""
+    words = text.split(" ")
+    if len(text) <= width or len(words) < 2:
+        return text
+    if words[-1].startswith("("):  # 'learning rate (log)': the note goes below the name
+        return " ".join(words[:-1]) + "<br>" + words[-1]
+    cut = min(range(1, len(words)), key=lambda i: max(len(" ".join(words[:i])), len(" ".join(words[i:]))))
+    return " ".join(words[:cut]) + "<br>" + " ".join(words[cut:])
+
+
 def _left_margin(dims: Sequence[Mapping[str, Any]]) -> int:
     """Room left of the first axis for its tick labels (category names print to the left of the axis)."""
     if not dims:
@@ -145,7 +158,8 @@ def _right_margin(dims: Sequence[Mapping[str, Any]], scale: bool) -> int:
     centred under their axis, so a long last one ran off the chart)."""
     if scale or not dims:
         return 40
-    return int(min(160, max(40, 3.5 * len(str(dims[-1].get("label", ""))) + 12)))
+    longest = max(len(line) for line in str(dims[-1].get("label", "")).split("<br>"))
+    return int(min(160, max(40, 3.5 * longest + 12)))
 
 
 def figure_html(fig: go.Figure) -> bytes:

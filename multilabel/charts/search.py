@@ -9,7 +9,7 @@ from typing import Any, Mapping, Sequence
 import plotly.graph_objects as go
 
 from ..config import knob_text, knob_words
-from ._base import (PARCOORDS_TICKFONT, TOOLBAR_PX, TRAIN_COLOR, VAL_COLOR, _axis, _figure, _left_margin,
+from ._base import (PARCOORDS_TICKFONT, TOOLBAR_PX, TRAIN_COLOR, VAL_COLOR, _axis, _axis_title, _figure, _left_margin,
                     _log_ticks, _numeric_ticks, _right_margin, empty_figure)
 
 SEARCH_COLORSCALE = "Viridis_r"  # low objective (good) is bright
@@ -53,14 +53,16 @@ def _param_dimension(name: str, kind: str, spec: Any, values: Sequence[Any]) -> 
     ticks, plain floats as they are."""
     if kind == "cat":
         options = list(spec)
-        return {"label": knob_words(name), "values": [options.index(v) if v in options else -1 for v in values],
+        return {"label": _axis_title(knob_words(name)),
+                "values": [options.index(v) if v in options else -1 for v in values],
                 "tickvals": list(range(len(options))), "ticktext": [knob_text(name, o) for o in options],
                 "range": [0, max(len(options) - 1, 1)]}
     if kind == "log":
         low, high = spec
-        return _log_ticks({"label": f"{knob_words(name)} (log)", "values": [math.log10(v) for v in values]}, low, high)
+        return _log_ticks({"label": _axis_title(f"{knob_words(name)} (log)"), "values": [math.log10(v) for v in values]},
+                          low, high)
     low, high = spec
-    return _numeric_ticks({"label": knob_words(name), "values": [float(v) for v in values]}, low, high)
+    return _numeric_ticks({"label": _axis_title(knob_words(name)), "values": [float(v) for v in values]}, low, high)
 
 
 def search_parallel_figure(trials: Sequence[Mapping[str, Any]], space: Mapping[str, tuple[str, Any]]) -> go.Figure:
