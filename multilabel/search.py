@@ -333,8 +333,8 @@ def estimate(study: optuna.Study, choice: str | None = None, members: int = 5, m
              ) -> Optional[dict[str, Any]]:
     """What the search ships (``chosen_trials``) and how well it should do on unseen rows: on each CV fold the mean
     of the chosen configurations' held-out Hamming loss and micro-F1, then the mean and standard deviation over folds
-    (an ensemble usually does a little better than its members' mean), and whether the best trial is
-    distinguishable from the defaults'. None before a trial completed."""
+    (an ensemble usually does a little better than its members' mean), the defaults' trial's own values, and
+    whether the best trial is distinguishable from the defaults'. None before a trial completed."""
     trials, kept, apart = chosen_trials(study, members, mode, choice)
     if not trials:
         return None
@@ -354,7 +354,10 @@ def estimate(study: optuna.Study, choice: str | None = None, members: int = 5, m
             "with_defaults": defaults is not None and defaults.number in [t.number for t in trials],
             "hamming": float(np.mean([t.user_attrs["hamming"] for t in trials])), "hamming_sd": _spread(ham),
             "micro_f1": float(np.mean([t.user_attrs["micro_f1"] for t in trials])), "micro_f1_sd": _spread(f1),
-            "folds": None if ham is None else len(ham)}
+            "folds": None if ham is None else len(ham),
+            # The defaults' own held-out values on the same folds: what the estimate is to be read against.
+            "defaults_hamming": None if defaults is None else float(defaults.user_attrs["hamming"]),
+            "defaults_micro_f1": None if defaults is None else float(defaults.user_attrs["micro_f1"])}
 
 
 # Pruning: Optuna's MedianPruner(n_startup_trials=5, n_warmup_steps=10) rule, applied by MedianCurves.

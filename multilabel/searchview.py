@@ -178,14 +178,18 @@ def estimate_line(estimate: Optional[Mapping[str, Any]]) -> str:
                 f"{estimate['micro_f1_sd']:.3f} over {folds} folds")
     trials, best, defaults = estimate["trials"], estimate["best_trial"], estimate.get("defaults_trial")
     cut = estimate.get("cut")
+    # What to read it against: the defaults' own trial on the same folds (unless the estimate is that trial's).
+    alone = ("" if estimate.get("defaults_hamming") is None or trials == [defaults] else
+             f"; the defaults alone: Hamming {estimate['defaults_hamming']:.4f}, micro-F1 "
+             f"{estimate['defaults_micro_f1']:.3f}")
     if cut is not None:  # --threshold oof: the mean of the configurations' fold nets, cut where the ensemble is
         line += (f" (the ensemble's {len(trials)} configurations averaged on each fold's held-out rows, cut at "
-                 f"{cut:.2f}{'; the defaults among them' if estimate.get('with_defaults') else ''}); ")
+                 f"{cut:.2f}{'; the defaults among them' if estimate.get('with_defaults') else ''}{alone}); ")
     elif len(trials) == 1:
-        line += f" (trial #{trials[0]}{', the defaults' if trials[0] == defaults else ''}); "
+        line += f" (trial #{trials[0]}{', the defaults' if trials[0] == defaults else ''}{alone}); "
     else:
         line += (f" (mean of the ensemble's {len(trials)} configurations"
-                 f"{', the defaults among them' if estimate.get('with_defaults') else ''}); ")
+                 f"{', the defaults among them' if estimate.get('with_defaults') else ''}{alone}); ")
     if defaults is None:
         return line + "no trial of the defaults to compare with"
     if best == defaults:

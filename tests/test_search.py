@@ -672,6 +672,8 @@ def test_each_trial_keeps_its_folds_and_the_defaults_trial_is_marked(tiny):
     per_fold = np.mean([done[n].user_attrs[search.FOLD_ATTR + "hamming"] for n in guess["trials"]], axis=0)
     assert guess["folds"] == 2 and guess["hamming_sd"] == pytest.approx(np.std(per_fold, ddof=1))
     assert guess["hamming"] == pytest.approx(np.mean(per_fold))
+    assert (guess["defaults_hamming"], guess["defaults_micro_f1"]) == (done[0].user_attrs["hamming"],
+                                                                       done[0].user_attrs["micro_f1"])
     assert search.estimate(study, "best", members=2)["trials"] == [t.number for t in search.completed(study)[:2]]
     assert search.estimate(study, "with-defaults", members=5, mode="seeds")["trials"] == [best]
     assert search.estimate(study, "with-defaults", members=1)["trials"] == [best]  # no room for both

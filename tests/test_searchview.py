@@ -86,6 +86,16 @@ def test_estimate_line_gives_the_spread_over_folds_and_says_whether_the_best_bea
     assert sv.estimate_line(old) == ("estimated Hamming 0.1932, micro-F1 0.650 (no spread recorded) (trial #12); its "
                                      "trials do not say whether the best beats the defaults")
     assert sv.estimate_line(None) == ""
+    # With the defaults' own values on the same folds: what to read the estimate against (the walk saw micro-F1 go
+    # from 0.692, the defaults alone, to 0.688 beside "beats the defaults", and could not tell which was which).
+    beside = _estimate(trials=[12, 7], keeps_defaults=False, with_defaults=False, distinguishable=True,
+                       defaults_hamming=0.1950, defaults_micro_f1=0.692)
+    assert sv.estimate_line(beside) == (
+        "estimated Hamming 0.1932 ± 0.0041, micro-F1 0.650 ± 0.012 over 3 folds (mean of the ensemble's 2 "
+        "configurations; the defaults alone: Hamming 0.1950, micro-F1 0.692); the best trial, #12, beats the "
+        "defaults (held-out cross-entropy, paired fold by fold: by more than 2 standard errors)")
+    alone = _estimate(best_trial=0, defaults_hamming=0.1932, defaults_micro_f1=0.650)  # the estimate is the defaults'
+    assert "alone" not in sv.estimate_line(alone)
     # --threshold oof: the estimate is the configurations' out-of-fold mix at the cut the ensemble ships
     cut = _estimate(trials=[12, 7, 3], keeps_defaults=False, with_defaults=False, distinguishable=True, cut=0.4)
     assert sv.estimate_line(cut) == (
