@@ -27,10 +27,11 @@ st.markdown(
     "6. **Sigmoid vs softmax**: why the network ends in one sigmoid per label, shown on data."
 )
 cols = st.columns(4)
-cols[0].page_link(TRAIN, label="Train a model")
-cols[1].page_link(SEARCH, label="Search for a good model")
-cols[2].page_link(PREDICT, label="Predict on a CSV")
-cols[3].page_link(RUNS, label="Browse runs")
+# An icon marks each as a link (plain grey text read as a caption); the icon font ships with Streamlit.
+cols[0].page_link(TRAIN, label="Train a model", icon=":material/play_arrow:")
+cols[1].page_link(SEARCH, label="Search for a good model", icon=":material/manage_search:")
+cols[2].page_link(PREDICT, label="Predict on a CSV", icon=":material/upload_file:")
+cols[3].page_link(RUNS, label="Browse runs", icon=":material/table_view:")
 
 st.subheader("Devices on this machine")
 with st.spinner("looking for devices…"):

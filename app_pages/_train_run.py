@@ -275,7 +275,8 @@ def render_labels(view: RunView, charts: bool = True) -> None:
     label_names = info.get("label_names") or list(evaluated["val_per_label"])
     shown_epoch = evaluated["epoch"]
     live_part = view.live or {}
-    st.page_link(INSPECT, label="Inspect: per-label PR/ROC curves, confusion and the network" + (
+    st.page_link(INSPECT, icon=":material/insights:",
+                 label="Inspect: per-label PR/ROC curves, confusion and the network" + (
                  ", live" if view.alive else ""),
                  query_params={"run": view.run_id})
     # The probe heatmap is tall (a row per probe row): the bars and the histograms share the column beside it,

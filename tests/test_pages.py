@@ -104,6 +104,11 @@ def test_home_lists_the_devices_of_this_machine(home):
     intro = " ".join(m.value for m in at.markdown)  # every page of the sidebar is introduced, not three of seven
     assert all(f"**{name}**" in intro for name in ("Train", "Predict", "Runs", "Search", "Inspect",
                                                    "Sigmoid vs softmax"))
+    # The shortcuts carry an icon: as plain grey text they read as captions, not links
+    shortcuts = {"Train a model", "Search for a good model", "Predict on a CSV", "Browse runs"}
+    links = {el.proto.label: el.proto.icon for el in at.get("page_link") if el.proto.label in shortcuts}
+    assert set(links) == shortcuts
+    assert all(icon.startswith(":material/") for icon in links.values()), links
 
 
 # -- Train ---------------------------------------------------------------------------------------------------------
