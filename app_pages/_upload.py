@@ -88,7 +88,10 @@ def upload_and_labels(uploader_key: str, kept_key: str, pick_labels: LabelPicker
     earlier = " (kept until you upload another file)" if say_earlier else ""
     st.caption(f"{plain(name)}: {len(frame):,} rows × {len(frame.columns)} columns{earlier}")
     if preview:
-        st.dataframe(frame.head(5), hide_index=True, placeholder="(missing)")  # not "None" for an empty cell
+        # Rows numbered as messages number them ("the value 2 at row 4"): as a spreadsheet does, the header is row 1.
+        head = frame.head(5).set_axis(range(2, 2 + min(5, len(frame))), axis=0)
+        st.dataframe(head, placeholder="(missing)",  # not "None" for an empty cell
+                     column_config={"_index": st.column_config.NumberColumn("row", width=40)})
     columns = [str(c) for c in frame.columns]
     labels = pick_labels(kept, columns, guess_label_columns(frame))
     if labels:  # e.g. a label column that is 0 in every row

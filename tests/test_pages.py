@@ -747,6 +747,8 @@ def test_the_uploads_preview_shows_an_empty_cell_as_missing_not_none(home):
     at.file_uploader(key="train_csv").set_value(("gap.csv", b"f1,f2,a,b\n1,,0,1\n2,3,1,0\n", "text/csv")).run()
     preview = at.dataframe[0]
     assert preview.value["f2"].isna().iloc[0] and preview.proto.placeholder == "(missing)"  # the grid drew "None"
+    # Rows numbered as the messages number them (the header is row 1): "row 2" is the preview's first row
+    assert list(preview.value.index) == [2, 3]
 
 
 def test_a_text_feature_column_is_said_when_the_file_is_chosen_not_after_start(home):
