@@ -27,6 +27,8 @@ CHARTS_DRAWN = "runs_charts_drawn"
 # names no option, so the choice would be lost. Each rename therefore gives the pickers new keys and carries their
 # choices (run ids) over.
 NAMES_VERSION, CARRY = "runs_names_version", "runs_carry"
+SHOWN = "runs_shown"  # the ids the table shows (its filters applied): the page's 'One run' picks among them
+PAGE_PASS = "runs_page_pass"  # set by the page script before the view: this call is the whole page's, not a rerun
 
 
 def keyed(base: str) -> str:
@@ -109,6 +111,7 @@ def experiments_view(store: RunStore, live_at_start: bool, first_draw: bool = Fa
     ``live_at_start``: whether some run trained when the page was drawn (a change redraws the whole page);
     ``first_draw``: the first draw of an arrival on the page, which shows the table and leaves the charts to the call
     that the browser makes once it has drawn the table (that call redraws the whole page, charts included)."""
+    whole_page = st.session_state.pop(PAGE_PASS, False)  # the page's 'One run' is drawn after this call anyway
     if first_draw:
         if st.session_state.get(CHARTS_DRAWN):
             st.rerun()
@@ -124,6 +127,11 @@ def experiments_view(store: RunStore, live_at_start: bool, first_draw: bool = Fa
     except MultilabelError as exc:
         st.error(plain(str(exc)))
         return
+    members = sorted(shown["run"])
+    if st.session_state.get(SHOWN) != members:
+        st.session_state[SHOWN] = members
+        if not whole_page:
+            st.rerun(scope="app")  # a filter changed which runs are shown: 'One run' below follows
     display = shown.assign(status=shown["status"].map(status_word),
                            started=pd.to_datetime(shown["started"], unit="s"))
     if spec.ranges:

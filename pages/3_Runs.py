@@ -18,8 +18,8 @@ from multilabel import experiments as ex  # noqa: E402
 from multilabel.store import check_note  # noqa: E402
 from app_pages._export import onnx_button  # noqa: E402
 from app_pages._keys import LOAD_FORM, PREDICT_RUN, RUN_ID  # noqa: E402
-from app_pages._runs_views import (CARRY, CHARTS_DRAWN, NAMES_VERSION, carried, experiments_view, keyed,  # noqa: E402
-                                   poll_s)
+from app_pages._runs_views import (CARRY, CHARTS_DRAWN, NAMES_VERSION, PAGE_PASS, SHOWN, carried,  # noqa: E402
+                                   experiments_view, keyed, poll_s)
 from app_pages._shared import model_from_store, plain, registry  # noqa: E402
 from app_pages._words import (browser_session, clock, metric_or_dash as fmt, notes_lines, owner_line,  # noqa: E402
                               status_word)
@@ -32,6 +32,7 @@ if not store.list_runs(limit=1):
     st.stop()
 live_at_start = bool(store.live_run_ids())
 first_draw = not charts_due(CHARTS_DRAWN)  # each arrival: the table first, the charts once the browser drew it
+st.session_state[PAGE_PASS] = True
 st.fragment(experiments_view, run_every=poll_s(live_at_start))(store, live_at_start, first_draw)
 
 
@@ -78,7 +79,10 @@ def delete_note(run_id: str, index: int) -> None:
 
 st.subheader("One run")
 runs = store.list_runs()  # names and notes may have just changed
+if SHOWN in st.session_state:  # the runs the table's filters let through
+    runs = [r for r in runs if r["id"] in set(st.session_state[SHOWN])]
 if not runs:
+    st.caption("No run matches the filters above: change or clear them to pick a run here.")
     st.stop()
 ids = [r["id"] for r in runs]
 labels = ex.unique_labels((r["id"], r["name"]) for r in runs)

@@ -179,6 +179,19 @@ def test_a_filter_narrows_the_runs_offered_for_comparison(home, ids):
     assert [t["name"] for t in charts(at)["overlay_loss"]["data"]] == ["small adam"]  # names label the lines
 
 
+def test_one_run_picks_among_the_runs_the_filters_let_through(home, ids):
+    # It listed every run, and showed one, under a table that showed none ("0 of 6 runs shown").
+    at = runs_page()
+    picker = next(s for s in at.selectbox if s.label == "Run")
+    assert set(picker.options) == {"mid adam", "small adam", "wide adamw"}
+    at.text_input(key="f_text").input("small").run()
+    picker = next(s for s in at.selectbox if s.label == "Run")
+    assert picker.options == ["small adam"] and picker.value == ids["small adam"]
+    at.text_input(key="f_text").input("no such run").run()
+    assert not at.exception and not [s for s in at.selectbox if s.label == "Run"]
+    assert "No run matches the filters above" in captions(at)
+
+
 def test_rename_shows_the_name_everywhere_and_refuses_bad_names_with_one_line(home, ids):
     run_id = ids["wide adamw"]
     at = runs_page()
