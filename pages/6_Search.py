@@ -76,7 +76,8 @@ if not study:
     else:
         # The Train page's table is offered until a file is uploaded here.
         kept, labels = _upload.upload_and_labels("search_csv", "search_upload",
-                                                 _upload.session_label_picker("search_labels"), train_upload=True)
+                                                 _upload.session_label_picker("search_labels"), train_upload=True,
+                                                 preview=True)  # its first rows, as on Train
         if kept is not None:
             frame, file_name = kept["frame"], kept["name"]
             if labels:

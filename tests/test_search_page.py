@@ -299,6 +299,7 @@ def test_csv_data_defaults_its_labels_to_the_trailing_binary_columns(home, emoti
     assert not at.exception and not at.error
     assert at.multiselect(key="search_labels").value == emotion_labels
     assert any(plain("emotions.csv") + ": 593 rows × 78 columns" in c.value for c in at.caption)
+    assert len(at.dataframe) == 1 and at.dataframe[0].value.shape == (5, 78)  # its first rows, as on Train
 
 
 # -- the library parts the page stands on ----------------------------------------------------------------------------
