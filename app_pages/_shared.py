@@ -76,6 +76,27 @@ def plain(text: object) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", flat)
 
 
+# Inline Markdown in a widget label: emphasis, code, links and images, HTML, $math$, :color[...] and :icons:, entities.
+_LABEL_SPECIAL = re.compile(r"[\\`*~\[\]<>$:&]|_")
+_LABEL_BLOCK = re.compile(r"^(\s*)([#>+=-]|\d+[.)])")  # what would open a heading, quote or list
+
+
+def widget_label(text: object) -> str:
+    """``text`` for a widget's label, shown as typed, with as few escapes as that takes: a label is also the
+    widget's accessible name (a slider's aria-label), where every backslash of ``plain`` is read out
+    ("amazed\\-suprised"). A ``_`` inside a word (label_0) and ``- . ( ) ! #`` inside the text open nothing."""
+    flat = " ".join(str(text).splitlines())
+    flat = _AUTOLINK.sub(lambda m: m[0][:-1] + "\u200b" + m[0][-1], flat)  # as in plain
+
+    def escape(m: re.Match) -> str:
+        if m[0] == "_" and 0 < m.start() < len(flat) - 1 and flat[m.start() - 1].isalnum() \
+                and flat[m.start() + 1].isalnum():
+            return "_"  # intraword: opens no emphasis
+        return "\\" + m[0]
+    flat = _LABEL_SPECIAL.sub(escape, flat)
+    return _LABEL_BLOCK.sub(lambda m: m[1] + "".join("\\" + c if not c.isdigit() else c for c in m[2]), flat)
+
+
 def _say(kind: str, text: object, where: Any = None) -> Any:
     return getattr(where if where is not None else st, kind)(plain(for_page(str(text))))
 

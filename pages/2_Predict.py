@@ -24,7 +24,7 @@ from multilabel.predictview import (column_widths, file_labels, model_choices, n
 from app_pages import _upload  # noqa: E402
 from app_pages._export import onnx_button  # noqa: E402
 from app_pages._keys import ENSEMBLE_PREFIX, PREDICT_RUN  # noqa: E402
-from app_pages._shared import error, model_from_store, plain, registry, warning  # noqa: E402
+from app_pages._shared import error, model_from_store, plain, registry, warning, widget_label  # noqa: E402
 from app_pages._words import model_label, scored_own_rows, threshold_origin  # noqa: E402
 
 SHOWN_ROWS = 1000
@@ -93,7 +93,7 @@ with st.expander("Per-label thresholds", expanded=False):
                f"model's own ({threshold_origin(trained.config.threshold_mode, trained.thresholds)}).")
     cols = st.columns(min(4, len(trained.label_names)))
     thresholds = [
-        cols[j % len(cols)].slider(plain(label), 0.0, 1.0, float(trained.thresholds[j]), 0.01, key=f"thr_{model_key}_{j}")
+        cols[j % len(cols)].slider(widget_label(label), 0.0, 1.0, float(trained.thresholds[j]), 0.01, key=f"thr_{model_key}_{j}")
         for j, label in enumerate(trained.label_names)
     ]
 

@@ -24,7 +24,7 @@ from multilabel.store import FINISHED, RunStore  # noqa: E402
 from app_pages._export import onnx_button  # noqa: E402
 from app_pages._inspect_views import (charts_later, first_draw, live_labels, network_view,  # noqa: E402
                                       tradeoff_view)
-from app_pages._shared import model_from_store, plain, registry  # noqa: E402
+from app_pages._shared import model_from_store, plain, registry, widget_label  # noqa: E402
 from app_pages._words import inspect_option, inspect_status_line, score_or_na as fmt  # noqa: E402
 
 LIVE_POLL_S = 1.0  # how often the live views look for a newer epoch (the worker publishes at most every 0.5 s)
@@ -123,7 +123,7 @@ for j, name in enumerate(names):
     key = f"inspect_thr_{run_id}_{j}"
     if key not in st.session_state:  # the value lives in the key alone: Reset and Best F1 write it (set_sliders)
         st.session_state[key] = round(float(saved[j]), 2)
-    t = box.slider(plain(name), 0.0, 1.0, step=0.01, key=key)
+    t = box.slider(widget_label(name), 0.0, 1.0, step=0.01, key=key)
     thresholds.append(t)
     p = tradeoff.at(j, t)
     box.caption(f"precision {fmt(p.precision)} · recall {fmt(p.recall)} · F1 {p.f1:.3f} "
@@ -165,7 +165,7 @@ with curves_box:
     label = st.selectbox("Label", range(len(names)), format_func=lambda j: names[j], key=f"inspect_label_{run_id}")
     point = tradeoff.at(label, thresholds[label])
     c = st.columns(4)
-    c[0].metric(f"Threshold · {plain(names[label])}", f"{thresholds[label]:.2f}")
+    c[0].metric(f"Threshold · {widget_label(names[label])}", f"{thresholds[label]:.2f}")
     tradeoff_view(c, point, curves(store, run_id, mtime, label, names[label]), charts=charts)
 
 # -- every label's confusion -------------------------------------------------------------------------------------

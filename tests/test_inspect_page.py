@@ -124,7 +124,7 @@ def test_inspect_curves_sliders_and_save(home):
     assert line.startswith(f"precision {want['precision']} · recall {want['recall']} · F1 {want['f1']}")
     assert line.endswith("saved 0.50")
     shown = metrics(at)
-    assert shown["Threshold · label\\_1"] == "0.30"  # label names are escaped for Markdown
+    assert shown["Threshold · label_1"] == "0.30"  # a label is named as typed (an intraword _ opens nothing)
     assert (shown["Precision"], shown["Recall"], shown["F1"]) == (want["precision"], want["recall"], want["f1"])
     cuts = np.array([0.5, 0.3, 0.5], dtype=np.float32)
     macro = f1_score(targets, (probs >= cuts).astype(int), average="macro", zero_division=0.0)

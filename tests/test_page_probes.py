@@ -15,7 +15,7 @@ from multilabel import MultilabelError, save_checkpoint
 from multilabel.store import HOME_ENV, RunStore
 
 from app_pages import _nav
-from app_pages._shared import plain
+from app_pages._shared import plain, widget_label
 
 REPO = Path(__file__).resolve().parents[1]
 PAGES = [_nav.TRAIN, _nav.PREDICT, _nav.RUNS]  # page paths live in app_pages/_nav.py
@@ -97,6 +97,18 @@ def test_plain_escapes_every_markdown_character(name):
 
 def test_plain_keeps_a_name_on_one_line():
     assert plain("two\nlines") == "two lines"
+
+
+@pytest.mark.parametrize("name, label", [
+    ("amazed-suprised", "amazed-suprised"), ("label_0", "label_0"), ("x.y (z)!", "x.y (z)!"),  # nothing to open
+    ("_x_", "\\_x\\_"), ("a*b", "a\\*b"), ("# heading", "\\# heading"), ("1. item", "1\\. item"),
+    ("- x", "\\- x"), ("`code`", "\\`code\\`"), ("<b>", "\\<b\\>"), ("$x$", "\\$x\\$"), ("a\\b", "a\\\\b"),
+    (":red[alarm]", "\\:red\\[alarm\\]"), ("[l](http://e.test)", "\\[l\\](http\u200b\\://e.test)"),
+    ("www.e.test", "www\u200b.e.test"), ("a&amp;", "a\\&amp;"), ("~~del~~", "\\~\\~del\\~\\~"),
+])
+def test_a_widget_label_escapes_only_what_opens_markdown(name, label):
+    # A slider's label is its accessible name: plain()'s "amazed\\-suprised" was read out backslash and all.
+    assert widget_label(name) == label
 
 
 # -- data warnings on the Train page ---------------------------------------------------------------------------------

@@ -215,6 +215,10 @@ def test_train_on_a_csv_live_through_a_reload_then_predict_and_download(page: Pa
 
     page.get_by_text("Per-label thresholds").click()
     first = page.locator(f".st-key-thr_{run_id}_0 input[type=range]")
+    # The slider's accessible name is the label as typed (it read "amazed\\-suprised": Markdown escapes)
+    names = page.locator(f".st-key-thr_{run_id}_0 [aria-label]").evaluate_all(
+        "els => els.map(e => e.getAttribute('aria-label'))")
+    assert emotion_labels[0] in names and not any("\\" in n for n in names), names
     first.focus()
     page.keyboard.press("Home")  # threshold 0: every row gets label 1 for the first label
     with page.expect_download(timeout=LOAD_MS) as download_info:
