@@ -306,9 +306,12 @@ def _fmt(value: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
+URL_KEYS = ("run", "embed", "embed_options")  # what the Train page's link carries beside the settings (embed: Streamlit's)
+
+
 def from_url(params: dict[str, str]) -> list[str]:
     """Fill the form from URL query parameters (a reload, a shared link); returns what was left out, and why."""
-    values, problems = config_module.from_query(params)
+    values, problems = config_module.from_query(params, others=URL_KEYS)
     by_name = {k.name: k for k in knobs()}
     for name, value in values.items():  # valid for TrainConfig, but beyond what the page's widget can hold
         k = by_name.get(name)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Optional, Sequence
 
 from .errors import MultilabelError
 
@@ -188,11 +188,12 @@ def to_query(config: TrainConfig) -> dict[str, str]:
             for f in knobs() if getattr(config, f.name) != getattr(default, f.name)}
 
 
-def from_query(params: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
+def from_query(params: dict[str, str], others: Optional[Sequence[str]] = None) -> tuple[dict[str, Any], list[str]]:
     """Fields of TrainConfig parsed from query parameters: (values, problems).
 
-    Unknown keys are ignored; a value that does not parse or does not validate is left out and described in
-    ``problems`` (one line each), so a hand-edited link still opens the form with everything else it carries.
+    A value that does not parse or does not validate is left out and described in ``problems`` (one line each), so
+    a hand-edited link still opens the form with everything else it carries. A key that is no field is ignored;
+    with ``others`` (the keys the caller reads itself, e.g. ``run``) it is said to be ignored too.
     """
     fields = {f.name: f for f in knobs()}
     values: dict[str, Any] = {}
@@ -200,6 +201,9 @@ def from_query(params: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
     for key, text in params.items():
         f = fields.get(key)
         if f is None:
+            if others is not None and key not in others:
+                problems.append(f"{key}={text!r} in the link was ignored: it is not a setting a link can carry "
+                                "(those are the training settings, as a reload's link shows them)")
             continue
         kind = {"int": int, "float": float, "str": str}[str(f.type)]
         try:

@@ -132,6 +132,10 @@ def test_train_page_hostile_url_values_and_run(at_home):
     at = pagetest.open_page(PAGES["Train"], hidden_size=HOSTILE, optimizer=HOSTILE, run=run)
     assert_no_markup(at, expect_shown=3)  # two URL warnings and the run's note
     assert any("hidden\\_size=" in w.value for w in at.warning), [w.value for w in at.warning]
+    at = pagetest.open_page(PAGES["Train"], syn_samples="60000", epochs="30")  # not a setting a link carries: said
+    said = [w.value for w in at.warning if w.value.startswith("syn\\_samples")]
+    assert len(said) == 1 and "was ignored" in said[0], [w.value for w in at.warning]
+    assert at.slider(key="epochs").value == 30
 
 
 def test_train_page_hostile_failed_run_error(at_home):
