@@ -130,6 +130,9 @@ def final_metrics_words(view: Any) -> str:
                 "checkpoint holds the best weights saved before it ended.")
     refit = info.get("refit") if not view.alive else None
     cut = info.get("refit_stopped") if not view.alive else None
+    # Stopped in its epochs with Refit on all rows on: no refit came (a stopped run is not refit)
+    skipped = (not view.alive and not refit and not cut and view.status == "stopped"
+               and (view.config or {}).get("refit") == "all")
     return ("Final metrics use the best epoch's weights and the per-label thresholds "
             + ", ".join(f"{t:.2f}" for t in best["thresholds"]) + "."
             + (f" The saved model was then refit on all {refit['rows']:,} rows for {refit['epochs']} epochs (Refit "
@@ -137,7 +140,9 @@ def final_metrics_words(view: Any) -> str:
                "estimate for it." if refit else "")
             + (f" Stop ended the refit on all {cut['rows']:,} rows after {cut['done']} of its {cut['epochs']} "
                "epochs, so the saved model is these best-epoch weights, trained on the training split alone."
-               if cut else ""))
+               if cut else "")
+            + (" The run was stopped, so it was not refit on all rows: the saved model is these best-epoch "
+               "weights, trained on the training split alone." if skipped else ""))
 
 
 # Stop / Pause / Resume / One epoch asked of another session's run: (the question's verb, the note's past tense).

@@ -111,10 +111,14 @@ def can_continue(view: "RunView") -> bool:
 
 
 def more_epochs_default(view: "RunView", parent_info: Optional[Mapping[str, Any]] = None) -> int:
-    """What 'More epochs' offers for ``view``'s run: as many epochs as it trained itself, so a second Continue adds
-    what the first added. A continued run's total includes its parent's epochs (``parent_info``: the parent's
-    info, whose ``resumable`` is the epoch it was continued from), which would double the run each time."""
+    """What 'More epochs' offers for ``view``'s run: a run that ended before its planned epochs (stopped, stopped
+    early), the rest of them; one that ran them all, as many as it planned itself, so a second Continue adds what
+    the first added. A continued run's total includes its parent's epochs (``parent_info``: the parent's info,
+    whose ``resumable`` is the epoch it was continued from), which would double the run each time."""
     total = int(view.config.get("epochs", 10))
+    done = int(view.info.get("resumable") or total)
+    if done < total:
+        return total - done
     carried = int((parent_info or {}).get("resumable") or 0) if view.continued_from else 0
     return max(1, total - carried)
 

@@ -187,3 +187,15 @@ def test_started_from_queue_lists_this_sessions_newest_started_or_failed_items(s
     late = store.enqueue({"epochs": 1}, {"source": "synthetic"}, arrays, started_by="me")
     store.queued_started(late, run_id=real)
     assert [q["run_status"] for q in started_from_queue(store, "me")] == [None, None, "completed"]
+
+
+def test_more_epochs_offers_the_rest_of_a_stopped_run_and_what_a_full_one_planned():
+    from multilabel.trainview import more_epochs_default
+    cfg = {"epochs": 200}
+    assert more_epochs_default(view(status="stopped", config=cfg, info={"resumable": 125})) == 75  # the rest
+    assert more_epochs_default(view(status="completed", config=cfg, info={"resumable": 200})) == 200
+    # A continued run of 250 = its parent's 200 + 50 of its own: 50 again, not 250
+    child = view(status="completed", config={"epochs": 250}, info={"resumable": 250}, continued_from="p")
+    assert more_epochs_default(child, {"resumable": 200}) == 50
+    assert more_epochs_default(view(status="stopped", config={"epochs": 250}, info={"resumable": 230},
+                                    continued_from="p"), {"resumable": 200}) == 20

@@ -138,6 +138,14 @@ def test_refit_and_final_metrics_captions():
         "thresholds 0.50. Stop ended the refit on all 60,000 rows after 2 of its 9 epochs, so the saved model is these "
         "best-epoch weights, trained on the training split alone.")
     assert saved_model_words(cut) == "best epoch 9 (its refit on all rows was stopped)"
+    # Stopped in its epochs with Refit on all rows on: no refit came, and the caption says so
+    stopped = run_view(best={"thresholds": [0.5], "epoch": 9}, alive=False, status="stopped",
+                       config={"refit": "all"})
+    assert final_metrics_words(stopped).endswith(
+        "The run was stopped, so it was not refit on all rows: the saved model is these best-epoch weights, trained "
+        "on the training split alone.")
+    assert "refit" not in final_metrics_words(run_view(best={"thresholds": [0.5]}, alive=False, status="stopped",
+                                                       config={"refit": "none"}))
 
 
 def test_a_control_of_another_sessions_run_asks_first_and_says_what_the_note_will_say():
