@@ -13,13 +13,14 @@ from multilabel import MultilabelError
 from multilabel import trainview
 from multilabel.charts import (empty_figure, loss_figure, metrics_figure, per_label_figure,
                                probability_histogram_figure, probe_heatmap)
+from multilabel.jobs import DATA_SHAPED
 from multilabel.session import RunView, SessionRegistry
 from app_pages._keys import LOAD_FORM, PREDICT_RUN, RUN_ID, TRAIN_UPLOAD
 from app_pages._nav import DRAWING, INSPECT, PREDICT
 from app_pages._shared import FIGURES, error, plain
-from app_pages._words import (CONTROL_WORDS, control_question, epoch_progress_words, final_metrics_words,
-                              for_page, notes_lines, owner_line, queue_line, refitting_words, run_state_words,
-                              setup_line, status_word)
+from app_pages._words import (CONTROL_WORDS, changed_words, control_question, epoch_progress_words,
+                              final_metrics_words, for_page, notes_lines, owner_line, queue_line, refitting_words,
+                              run_state_words, setup_line, status_word)
 
 CONFIRM = "confirm_control"  # (run id, action) of a control asked of another session's run, awaiting Yes / Cancel
 CLICKED = "control_clicked"  # set by a control's click: the page run it starts keeps the charts as drawn
@@ -167,7 +168,10 @@ def queue_panel(reg: SessionRegistry, me: str, run_id: str | None) -> None:
                 text_col, button_col, dismiss_col = st.columns([6, 1, 1], vertical_alignment="center")
                 if item["run_id"]:
                     status = status_word(item["run_status"]) if item["run_status"] else "deleted"
-                    text_col.caption(f"Started from the queue: run `{item['run_id']}` · {status}")
+                    # What tells it from the others (seed 7): the waiting line said it, the started one did not
+                    setting = ", ".join(changed_words(item.get("config") or {}, DATA_SHAPED))
+                    text_col.caption(f"Started from the queue: run `{item['run_id']}`"
+                                     + (f" ({plain(setting)})" if setting else "") + f" · {status}")
                     if item["run_id"] != run_id and button_col.button("Open", key=f"open_queued_{item['id']}"):
                         open_run(item["run_id"])
                 else:

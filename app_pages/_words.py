@@ -270,14 +270,26 @@ def browser_session() -> str:
     return f"browser session {st.session_state['browser_id']}"
 
 
+def changed_words(cfg: Mapping[str, Any], leave_out: Iterable[str] = ()) -> list[str]:
+    """A run's settings that differ from the defaults, in the form's words ('seed 7', 'dropout 0.5'), but those in
+    ``leave_out``; [] for a config that does not parse."""
+    from multilabel import MultilabelError
+    from multilabel.config import TrainConfig, changed_knobs, knob_words
+
+    try:
+        changed = changed_knobs(TrainConfig.from_dict(dict(cfg)))
+    except (MultilabelError, TypeError):
+        return []
+    return [f"{knob_words(k)} {v:g}" if isinstance(v, float) else f"{knob_words(k)} {v}"
+            for k, v in changed.items() if k not in set(leave_out)]
+
+
 QUEUE_LINE_SHOWN = ("input_size", "hidden_size", "num_outputs", "epochs", "learning_rate")
 
 
 def queue_line(position: int, item: Mapping[str, Any], me: str) -> str:
     """'2. 10 → 256 → 5 · 200 epochs · lr 0.001 · synthetic, 2,000 rows · added by this browser session' (Markdown)."""
     from app_pages._shared import plain
-    from multilabel import MultilabelError
-    from multilabel.config import TrainConfig, changed_knobs, knob_words
 
     cfg, data = item.get("config") or {}, item.get("data") or {}
     if data.get("source") == "csv":
@@ -289,12 +301,7 @@ def queue_line(position: int, item: Mapping[str, Any], me: str) -> str:
            if by and by.startswith("browser session") else f"added by {plain(by)}" if by else "")
     state = " · **starting…**" if item.get("state") == "starting" else ""
     # What else differs from the defaults (seed 1, dropout 0.5): two entries alike but for it read as duplicates.
-    try:
-        changed = changed_knobs(TrainConfig.from_dict(cfg))
-    except (MultilabelError, TypeError):
-        changed = {}
-    other = [f"{knob_words(k)} {v:g}" if isinstance(v, float) else f"{knob_words(k)} {v}"
-             for k, v in changed.items() if k not in QUEUE_LINE_SHOWN]
+    other = changed_words(cfg, QUEUE_LINE_SHOWN)
     parts = [f"{position}\\. {cfg.get('input_size')} → {cfg.get('hidden_size')} → {cfg.get('num_outputs')}",
              f"{cfg.get('epochs')} epochs", f"lr {cfg.get('learning_rate', 0):g}", *other, source, who]
     return " · ".join(p for p in parts if p) + state

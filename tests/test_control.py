@@ -531,6 +531,10 @@ def test_the_queue_on_the_train_page_runs_one_after_another(home):
     # each line the queue left says how its run is now, not only that it started
     rerun_until(at, lambda a: sum(c.value.startswith("Started from the queue") and c.value.endswith(" · completed")
                                   for c in a.caption) == 2, "both queued runs to read completed", timeout=120)
+    started = [c.value for c in at.caption if c.value.startswith("Started from the queue")]
+    # each says what differs from the defaults, as its waiting line did: the two read alike before
+    assert sorted(c.split(" (")[1].split(")")[0] for c in started) == [
+        "epochs 3, early\\-stopping patience 0", "hidden size 8, epochs 3, early\\-stopping patience 0"], started
     # An ended run's line can be dismissed (the run stays); the other line stays.
     dismiss = [b for b in at.button if b.key.startswith("dismiss_queued_")]
     assert len(dismiss) == 2
