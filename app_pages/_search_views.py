@@ -68,6 +68,8 @@ def render(job: dict, home: Path, charts: bool = True) -> bool:
     refit = sv.live_refit(job, states, now)
     if refit:
         st.progress(min(1.0, refit["epochs_done"] / max(1, refit["epochs"])), text=sv.refit_line(job, refit))
+    elif job["alive"] and job.get("phase") == "refit":  # a page's Refit: its process loads torch and the study
+        st.progress(0.0, text="Refit: starting its process…")
     if job["outcome"] == "died":
         st.error("The search process ended without finishing (killed, or the machine restarted): its finished "
                  "trials are kept; a trial it was running did not finish. Refit below, or start a new search.")
@@ -93,7 +95,7 @@ def render(job: dict, home: Path, charts: bool = True) -> bool:
         st.info("Waiting for the first trial… (each trial trains on every split before it counts)")
         return False
     # A missing number (a pruned, running or waiting trial's objective) is an empty cell, not the word "None".
-    listed = sv.table_order(trials, job["alive"])
+    listed = sv.table_order(trials, sv.searching(job, states, now))
     table = sv.trials_table(listed)
     table["state"] = [trial_state_word(t["state"], job["alive"]) for t in listed]
     st.dataframe(table, hide_index=True, key="search_trials_table", placeholder="",

@@ -464,6 +464,7 @@ def rebuild(study: str, members: int, home: str | os.PathLike | None = None,
                        seeds=seeds, out=job["checkpoint"], progress=progress)
     process = start(argv, log=Path(job["log"]), append=True)  # the new final JSON line comes last
     record = {**_job_record(job), "token": process_token(process.pid), "members": members, "seeds": seeds,
-              "phase": "refit", "stop_requested": False}
+              "phase": "refit", "stop_requested": False,
+              "refit_started": time.time()}  # shown as elapsed time only
     _write_job(search_folder(home) / f"{study}{JOB_SUFFIX}", record)
     return find_job(study, home) or record

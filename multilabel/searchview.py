@@ -111,7 +111,10 @@ def budget_line(job: Mapping[str, Any]) -> str:
 
 def status_line(job: Mapping[str, Any], states: Mapping[str, int], counts: str, now: float) -> str:
     """The page's status line (markdown): the phase in bold, the trial ``counts`` (in words), the budget and, while
-    it runs, the minutes so far."""
+    it runs, the minutes so far (a page's Refit: since the refit began, the search's budget being spent)."""
+    if job["alive"] and job.get("phase") == "refit":
+        began = job.get("refit_started", now)
+        return f"status: **{phase(job, states, now)}** · {counts or 'no trial'} · {max(0.0, now - began):.0f} s so far"
     if job["alive"]:
         return (f"status: **{phase(job, states, now)}** · {counts or 'no trial yet'} · budget {budget_line(job)} · "
                 f"{elapsed_s(job, now) / 60:.1f} min so far")
@@ -132,8 +135,14 @@ def jobs_by_study(home: Any = None) -> dict[str, dict[str, Any]]:
 
 
 def job_option(job: Mapping[str, Any]) -> str:
-    """A search in the page's picker: 'search-2 · finished · 2,000 rows'."""
-    return f"{job['study']} · {job['outcome']} · {job['rows']:,} rows"
+    """A search in the page's picker: 'search-2 · finished · 2,000 rows' ('refitting' while a page's Refit runs)."""
+    state = "refitting" if job["alive"] and job.get("phase") == "refit" else job["outcome"]
+    return f"{job['study']} · {state} · {job['rows']:,} rows"
+
+
+def searching(job: Mapping[str, Any], states: Mapping[str, int], now: float) -> bool:
+    """Whether the search still runs trials (its table lists the newest first), not refitting nor ended."""
+    return bool(job["alive"]) and phase(job, states, now) == "running"
 
 
 def ensemble_words(job: Mapping[str, Any]) -> tuple[str, str]:

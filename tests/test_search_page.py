@@ -212,8 +212,13 @@ def test_a_refit_shows_its_progress_under_the_status_line(home):
     at.button(key="search_refit").click().run()
     seen: list[tuple[float, str]] = []
 
+    orders: list[list[int]] = []
+
     def watch(at: AppTest) -> bool:
-        seen.extend((el.proto.value, el.proto.text) for el in at.get("progress"))
+        seen.extend((el.proto.value, el.proto.text) for el in at.get("progress")
+                    if not el.proto.text.startswith("Refit: starting"))  # its process loading torch and the study
+        if trials_shown(at) is not None:
+            orders.append(list(trials_shown(at)["trial"]))
         return not jobs.find_job("search-1", home)["alive"]
     wait_until(at, watch, "the refit to end")
     assert seen, "no progress bar while the refit ran"
@@ -221,6 +226,9 @@ def test_a_refit_shows_its_progress_under_the_status_line(home):
     assert all(text.startswith("Refit on all 240,000 rows: configuration ") and " (2 nets each) · " in text
                for _, text in seen), seen
     assert [v for v, _ in seen] == sorted(v for v, _ in seen) and all(0 <= v <= 100 for v, _ in seen)
+    best = [t["number"] for t in sv.table_order(search.study_summary(search.default_storage(home), "search-1")
+                                                 ["trials"], alive=False)]
+    assert orders and all(order == best for order in orders)  # the best first throughout, as once it ended
     at.run()
     assert "status: **finished**" in text(at) and not at.get("progress")
 

@@ -41,6 +41,15 @@ def test_status_line_budget_and_data_words():
     assert sv.data_line({**job(), "folds": 1}).endswith("· 1 CV fold per trial")
     assert sv.data_line(job(data={"source": "csv", "name": "e.csv"})).startswith("e.csv: 2,000 rows")
     assert sv.job_option(job(outcome="finished")) == "search-1 · finished · 2,000 rows"
+    # A page's Refit of an ended search: the picker and the status say so, with the refit's own time (the
+    # search's "3.6 min so far" against a 1 min budget read as an overrun)
+    rebuilding = job(phase="refit", refit_started=1200.0)
+    assert sv.job_option(rebuilding) == "search-1 · refitting · 2,000 rows"
+    assert sv.status_line(rebuilding, {"COMPLETE": 4}, "4 complete", now=1212.4) == (
+        "status: **refitting the best 3 on all rows** · 4 complete · 12 s so far")
+    assert not sv.searching(rebuilding, {"COMPLETE": 4}, now=1212.4)  # its table lists the best first
+    assert sv.searching(job(), {"COMPLETE": 2, "RUNNING": 1}, now=1100.0)
+    assert not sv.searching(job(alive=False, outcome="finished"), {"COMPLETE": 4}, now=1100.0)
 
 
 def test_ensemble_words_count_configurations_and_seeds():
