@@ -80,10 +80,13 @@ class EpochProgress:
         self.close()
 
 
+PROGRESS_STEPS = 50  # the file is rewritten at most this often per refit (and once per configuration)
+
+
 class RefitProgress:
     """``on_progress`` listener of ``search.build_ensemble``: keeps its counts (``search.refit_progress``) in the
-    JSON file ``path`` (replaced whole, so a reader never sees half a file; rewritten when the percentage or the
-    configuration changes) and, with ``bar``, draws a tqdm bar over the refit's epochs on ``stream``.
+    JSON file ``path`` (replaced whole, so a reader never sees half a file; rewritten every 2 % of the epochs and
+    when the configuration changes) and, with ``bar``, draws a tqdm bar over the refit's epochs on ``stream``.
 
     Use: ``with RefitProgress(path, bar=True) as on_progress: build_ensemble(..., on_progress=on_progress)``.
     """
@@ -104,7 +107,7 @@ class RefitProgress:
                                 mininterval=0.1 if tty else 10.0, desc=f"refit {counts['nets']} nets")
             self.bar.set_postfix_str(f"configuration {counts['config']} of {counts['configs']}", refresh=False)
             self.bar.update(max(0, counts["epochs_done"] - self.bar.n))
-        step = (counts["config"], 100 * counts["epochs_done"] // max(1, counts["epochs"]))
+        step = (counts["config"], PROGRESS_STEPS * counts["epochs_done"] // max(1, counts["epochs"]))
         if self.path is not None and step != self.last:
             self.last = step
             atomic_write(self.path, json.dumps(counts))
