@@ -95,6 +95,7 @@ def render(job: dict, home: Path, charts: bool = True) -> bool:
         st.info("Waiting for the first trial… (each trial trains on every split before it counts)")
         return False
     # A missing number (a pruned, running or waiting trial's objective) is an empty cell, not the word "None".
+    st.space("small")  # the table's toolbar (on hover) shows above its top right, over what is drawn above it
     listed = sv.table_order(trials, sv.searching(job, states, now))
     table = sv.trials_table(listed)
     table["state"] = [trial_state_word(t["state"], job["alive"]) for t in listed]

@@ -71,7 +71,7 @@ def test_a_reload_keeps_the_browser_and_its_run_is_still_its_own(page: Page, ser
     assert abs((a["y"] + a["height"] / 2) - (b["y"] + b["height"] / 2)) <= 4, (a, b)
     screenshot("queue-started")
     # That run stopped from another process (as the command line's Ctrl-C would): its line follows, Open stays.
-    started = re.search(r"run (\S+) · running", line.inner_text())[1]
+    started = re.search(r"run (\S+) (?:\([^)]*\) )?· running", line.inner_text())[1]  # (what it changed)
     get_registry(server.home).stop(started, by="test")
     expect(line).to_contain_text("stopped", timeout=LOAD_MS)
     expect(open_button).to_be_visible()
