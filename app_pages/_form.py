@@ -306,7 +306,8 @@ def _fmt(value: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-URL_KEYS = ("run", "embed", "embed_options")  # what the Train page's link carries beside the settings (embed: Streamlit's)
+# What the Train page's link carries beside the training settings (embed, embed_options: Streamlit's own)
+URL_KEYS = ("run", "embed", "embed_options")
 
 
 def from_url(params: dict[str, str]) -> list[str]:

@@ -59,8 +59,8 @@ def _param_dimension(name: str, kind: str, spec: Any, values: Sequence[Any]) -> 
                 "range": [0, max(len(options) - 1, 1)]}
     if kind == "log":
         low, high = spec
-        return _log_ticks({"label": _axis_title(f"{knob_words(name)} (log)"), "values": [math.log10(v) for v in values]},
-                          low, high)
+        return _log_ticks({"label": _axis_title(f"{knob_words(name)} (log)"),
+                           "values": [math.log10(v) for v in values]}, low, high)
     low, high = spec
     return _numeric_ticks({"label": _axis_title(knob_words(name)), "values": [float(v) for v in values]}, low, high)
 
@@ -95,7 +95,8 @@ def search_importance_figure(importances: Mapping[str, float]) -> go.Figure:
     trace = {"type": "bar", "orientation": "h", "x": [v for _, v in ranked], "y": [knob_words(k) for k, _ in ranked],
              # Plotly drops the text of a bar too short to hold it inside ("auto"): short ones get theirs outside.
              "text": [f"{v:.2f}" for _, v in ranked], "cliponaxis": False,
-             "textposition": ["inside" if v >= 0.15 else "outside" for _, v in ranked], "marker": {"color": TRAIN_COLOR},
+             "textposition": ["inside" if v >= 0.15 else "outside" for _, v in ranked],
+             "marker": {"color": TRAIN_COLOR},
              "hovertemplate": "%{y}: %{x:.3f}<extra></extra>"}
     return _figure([trace], title, 60 + 34 * len(ranked) + 70, xaxis=_axis("importance", range=[0, 1]),
                    showlegend=False)
