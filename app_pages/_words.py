@@ -301,7 +301,7 @@ def queue_line(position: int, item: Mapping[str, Any], me: str) -> str:
            if by and by.startswith("browser session") else f"added by {plain(by)}" if by else "")
     state = " · **starting…**" if item.get("state") == "starting" else ""
     # What else differs from the defaults (seed 1, dropout 0.5): two entries alike but for it read as duplicates.
-    other = changed_words(cfg, QUEUE_LINE_SHOWN)
+    other = [plain(word) for word in changed_words(cfg, QUEUE_LINE_SHOWN)]
     parts = [f"{position}\\. {cfg.get('input_size')} → {cfg.get('hidden_size')} → {cfg.get('num_outputs')}",
              f"{cfg.get('epochs')} epochs", f"lr {cfg.get('learning_rate', 0):g}", *other, source, who]
     return " · ".join(p for p in parts if p) + state

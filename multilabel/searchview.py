@@ -231,11 +231,12 @@ def no_ensemble_reason(job: Mapping[str, Any], max_chars: int = 200) -> str:
     return lines[-1][:max_chars] if lines else ""
 
 
-def table_order(trials: list[Mapping[str, Any]], alive: bool) -> list[Mapping[str, Any]]:
-    """The trials as the table lists them: the newest first while the search runs (what it is doing); once it has
-    ended, the completed ones best first (the one the ensemble starts from on top), then the rest, newest first."""
+def table_order(trials: list[Mapping[str, Any]], searching: bool) -> list[Mapping[str, Any]]:
+    """The trials as the table lists them: the newest first while the search runs trials (``searching``: what it is
+    doing); once they are over, the completed ones best first (the one the ensemble starts from on top), then the
+    rest, newest first."""
     newest = list(trials)[::-1]
-    if alive:
+    if searching:
         return newest
     done = sorted((t for t in newest if t["state"] == "COMPLETE" and t["value"] is not None),
                   key=lambda t: (t["value"], t["number"]))

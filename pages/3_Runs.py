@@ -80,7 +80,8 @@ def delete_note(run_id: str, index: int) -> None:
 st.subheader("One run")
 runs = store.list_runs()  # names and notes may have just changed
 if SHOWN in st.session_state:  # the runs the table's filters let through
-    runs = [r for r in runs if r["id"] in set(st.session_state[SHOWN])]
+    shown_ids = set(st.session_state[SHOWN])
+    runs = [r for r in runs if r["id"] in shown_ids]
 if not runs:
     st.caption("No run matches the filters above: change or clear them to pick a run here.")
     st.stop()

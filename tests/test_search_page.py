@@ -227,7 +227,7 @@ def test_a_refit_shows_its_progress_under_the_status_line(home):
                for _, text in seen), seen
     assert [v for v, _ in seen] == sorted(v for v, _ in seen) and all(0 <= v <= 100 for v, _ in seen)
     best = [t["number"] for t in sv.table_order(search.study_summary(search.default_storage(home), "search-1")
-                                                 ["trials"], alive=False)]
+                                                 ["trials"], searching=False)]
     assert orders and all(order == best for order in orders)  # the best first throughout, as once it ended
     at.run()
     assert "status: **finished**" in text(at) and not at.get("progress")

@@ -204,8 +204,8 @@ def test_the_table_lists_the_newest_trial_first_while_the_search_runs_and_the_be
     trials = [{"number": n, "state": state, "value": value} for n, state, value in
               [(0, "COMPLETE", 0.30), (1, "PRUNED", 0.25), (2, "COMPLETE", 0.28), (3, "FAIL", None),
                (4, "COMPLETE", 0.31), (5, "RUNNING", None)]]
-    assert [t["number"] for t in sv.table_order(trials, alive=True)] == [5, 4, 3, 2, 1, 0]
-    assert [t["number"] for t in sv.table_order(trials, alive=False)] == [2, 0, 4, 5, 3, 1]
+    assert [t["number"] for t in sv.table_order(trials, searching=True)] == [5, 4, 3, 2, 1, 0]
+    assert [t["number"] for t in sv.table_order(trials, searching=False)] == [2, 0, 4, 5, 3, 1]
 
 
 def test_poll_interval_slows_down_for_slow_renders_within_bounds():
