@@ -57,6 +57,25 @@ export default function ({ data, setTriggerValue }) {
 """
 _drawn = None
 
+# Whether the browser shows this tab (the Page Visibility API): a tab in the background, a minimized window. A live
+# view stops polling while hidden, as dashboards do (Superset, Grafana): a tab left open on a training run otherwise
+# keeps the server and its browser redrawing charts nobody sees, on the cores the run and the page in view need. The
+# browser says when it changes; the page then runs again, with its polls off or on (and so current at once on return).
+HIDDEN = "nav_hidden"
+_VISIBILITY_JS = """
+export default function ({ data, setStateValue }) {
+  let known = !!data.hidden;
+  const report = () => {
+    const hidden = document.visibilityState === "hidden";
+    if (hidden !== known) { known = hidden; setStateValue("hidden", hidden); }
+  };
+  report();
+  document.addEventListener("visibilitychange", report);
+  return () => document.removeEventListener("visibilitychange", report);
+}
+"""
+_visibility = None
+
 
 def page(title: str) -> None:
     """Call first on every page: tab title and local icon, wide layout, the sidebar links."""
@@ -68,6 +87,21 @@ def page(title: str) -> None:
     with st.sidebar:
         for name, path in PAGES.items():
             st.page_link(path, label=name)
+        _watch_visibility()
+
+
+def _watch_visibility() -> None:
+    global _visibility
+    if _visibility is None:
+        _visibility = st.components.v2.component("multilabel_visibility", js=_VISIBILITY_JS)
+    result = _visibility(key="nav_visibility", data={"hidden": bool(st.session_state.get(HIDDEN))},
+                         default={"hidden": False}, on_hidden_change=lambda: None)
+    st.session_state[HIDDEN] = bool(result.hidden)
+
+
+def while_shown(every_s: float | None) -> float | None:
+    """A fragment's ``run_every`` of ``every_s`` while the browser shows the tab, None (no polling) while hidden."""
+    return None if st.session_state.get(HIDDEN) else every_s
 
 
 def arrived() -> bool:

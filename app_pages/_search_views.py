@@ -12,7 +12,7 @@ from multilabel import MultilabelError, jobs, search, searchview as sv
 from multilabel.charts import search_importance_figure, search_parallel_figure, search_progress_figure
 from app_pages._export import onnx_button
 from app_pages._keys import ENSEMBLE_PREFIX, PREDICT_RUN
-from app_pages._nav import PREDICT, charts_after_table, charts_due
+from app_pages._nav import PREDICT, charts_after_table, charts_due, while_shown
 from app_pages._shared import error, model_from_store, plain
 from app_pages._words import importance_wait_words, trial_counts, trial_state_word
 
@@ -134,7 +134,7 @@ def live_panel(study: str, home: Path, alive: bool) -> None:
     """The search ``study`` drawn live: a fragment that polls its job and study while the search runs (``alive``)."""
     charts_due(CHARTS_DRAWN)  # an arrival draws the trials table first, the charts once the browser has drawn it
 
-    @st.fragment(run_every=sv.poll_interval_s(st.session_state.get("search_render_s", 0.0)) if alive else None)
+    @st.fragment(run_every=while_shown(sv.poll_interval_s(st.session_state.get("search_render_s", 0.0)) if alive else None))
     def live_view() -> None:
         began = time.perf_counter()
         current = jobs.find_job(study, home)

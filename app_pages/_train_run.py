@@ -16,7 +16,7 @@ from multilabel.charts import (empty_figure, loss_figure, metrics_figure, per_la
 from multilabel.jobs import DATA_SHAPED
 from multilabel.session import RunView, SessionRegistry
 from app_pages._keys import LOAD_FORM, PREDICT_RUN, RUN_ID, TRAIN_UPLOAD
-from app_pages._nav import DRAWING, INSPECT, PREDICT
+from app_pages._nav import DRAWING, INSPECT, PREDICT, while_shown
 from app_pages._shared import FIGURES, error, plain
 from app_pages._words import (CONTROL_WORDS, changed_words, control_question, epoch_progress_words,
                               final_metrics_words, for_page, notes_lines, owner_line, queue_line, refitting_words,
@@ -147,7 +147,7 @@ def queue_panel(reg: SessionRegistry, me: str, run_id: str | None) -> None:
     their status. Polls while runs wait or a run it started trains."""
     busy = trainview.queue_busy(reg.queued(), trainview.started_from_queue(reg.store, me), reg.store.live_run_ids())
 
-    @st.fragment(run_every=1.0 if busy else None)
+    @st.fragment(run_every=while_shown(1.0 if busy else None))
     def queue_view() -> None:
         waiting = reg.queued()
         started = trainview.started_from_queue(reg.store, me)

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from app_pages._nav import arrived, charts_due, page, rerun_when_drawn
+from app_pages._nav import arrived, charts_due, page, rerun_when_drawn, while_shown
 
 page("Train")
 st.title("Train")
@@ -194,7 +194,7 @@ if run_id:
 
     poll = poll_s(live, len(reg.store.live_run_ids()) if live else 0, waiting, POLL_S, POLL_MAX_S, FIRST_POLL_S)
 
-    @st.fragment(run_every=poll)
+    @st.fragment(run_every=while_shown(poll))
     def live_view() -> None:
         view = reg.view(run_id)
         if page_outdated(view, was_live, waiting, held):
@@ -202,7 +202,7 @@ if run_id:
         render(reg, view, ME, charts=frames)
 
     # The per-label charts cost a watching browser most of its drawing: they follow the run at a slower cadence.
-    @st.fragment(run_every=labels_poll_s(poll, held))
+    @st.fragment(run_every=while_shown(labels_poll_s(poll, held)))
     def labels_view() -> None:
         render_labels(reg.view(run_id), charts=frames)
 

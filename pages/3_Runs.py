@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import streamlit as st
 
-from app_pages._nav import PREDICT, TRAIN, charts_due, page
+from app_pages._nav import PREDICT, TRAIN, charts_due, page, while_shown
 
 page("Runs")
 st.title("Runs")
@@ -33,7 +33,7 @@ if not store.list_runs(limit=1):
 live_at_start = bool(store.live_run_ids())
 first_draw = not charts_due(CHARTS_DRAWN)  # each arrival: the table first, the charts once the browser drew it
 st.session_state[PAGE_PASS] = True
-st.fragment(experiments_view, run_every=poll_s(live_at_start))(store, live_at_start, first_draw)
+st.fragment(experiments_view, run_every=while_shown(poll_s(live_at_start)))(store, live_at_start, first_draw)
 
 
 # -- one run: name, notes, exports, actions ---------------------------------------------------------------------

@@ -8,7 +8,7 @@ from typing import Optional
 
 import streamlit as st
 
-from app_pages._nav import DRAWING, page
+from app_pages._nav import DRAWING, page, while_shown
 
 page("Inspect")
 st.title("Inspect")  # before the heavy imports: the page paints at once
@@ -81,7 +81,7 @@ if shown_view == VIEWS[0]:
     st.query_params.pop("view", None)
 else:
     st.query_params["view"] = shown_view
-poll_s = LIVE_POLL_S if live else None
+poll_s = while_shown(LIVE_POLL_S if live else None)
 charts = not first_draw()  # opened here (a new tab): the numbers now, the charts a moment later
 if not charts:
     charts_later()
