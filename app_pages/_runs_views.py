@@ -41,6 +41,14 @@ def carried(base: str):
     return st.session_state.get(CARRY, {}).pop(base, None)
 
 
+def forget(run_id: str) -> None:
+    """After ``run_id`` is deleted: new keys for the pickers (the browser kept showing the deleted run's name in
+    'Run' while the page below it showed another run), the compared runs carried over without it."""
+    compare = [i for i in st.session_state.get(keyed("compare")) or [] if i != run_id]
+    st.session_state[CARRY] = {"compare": compare}
+    st.session_state[NAMES_VERSION] = st.session_state.get(NAMES_VERSION, 0) + 1
+
+
 def text_px(column, low: int, high: int) -> int:
     """A text column's width in pixels for its longest cell or its header (``header_px``), within low..high: 'small'
     (75 px) cut 'stopped early' and 'emotions.csv' short."""

@@ -19,7 +19,7 @@ from multilabel.store import check_note  # noqa: E402
 from app_pages._export import onnx_button  # noqa: E402
 from app_pages._keys import LOAD_FORM, PREDICT_RUN, RUN_ID  # noqa: E402
 from app_pages._runs_views import (CARRY, CHARTS_DRAWN, NAMES_VERSION, PAGE_PASS, SHOWN, carried,  # noqa: E402
-                                   experiments_view, keyed, poll_s)
+                                   experiments_view, forget, keyed, poll_s)
 from app_pages._shared import model_from_store, plain, registry  # noqa: E402
 from app_pages._words import (browser_session, clock, metric_or_dash as fmt, notes_lines, owner_line,  # noqa: E402
                               status_word)
@@ -95,7 +95,8 @@ run_id = st.selectbox("Run", ids, index=ids.index(before) if before in ids else 
 run = next(r for r in runs if r["id"] == run_id)
 history = store.history(run_id)
 values, epoch = ex.best_metrics(run, history)
-duration = f" · took {run['duration_s']:.1f} s" if run["duration_s"] is not None else ""
+live = reg.is_live(run_id)
+duration = f" · took {run['duration_s']:.1f} s" if run["duration_s"] is not None and not live else ""
 st.caption(f"Run id {run_id} · status: {status_word(run['status'])} · {plain(owner_line_for(run))}{duration} · "
            f"validation metrics: {ex.metrics_epoch_words(run, epoch)}")
 if epoch is not None:
@@ -141,7 +142,6 @@ if checkpoint is not None and checkpoint.is_file():
     if a.button("Predict with this model", key="open_predict"):
         st.session_state[PREDICT_RUN] = run_id
         st.switch_page(PREDICT)
-live = reg.is_live(run_id)
 if live:
     c.caption("Running: stop it on the Train page before deleting it.")
 elif st.session_state.get("confirm_delete") == run_id:
@@ -150,6 +150,7 @@ elif st.session_state.get("confirm_delete") == run_id:
     if c.button("Yes, delete", type="primary", key="delete_yes"):
         store.delete_run(run_id)
         st.session_state.pop("confirm_delete")
+        forget(run_id)
         st.rerun()
     if c.button("Cancel", key="delete_no"):
         st.session_state.pop("confirm_delete")

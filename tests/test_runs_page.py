@@ -300,11 +300,16 @@ def test_a_live_run_is_listed_as_running_with_its_epochs_so_far(home, ids):
         assert time.monotonic() < deadline
         time.sleep(0.3)
         at.run()
+    at.selectbox(key="detail_run").set_value(session.run_id).run()
+    line = next(c.value for c in at.caption if c.value.startswith(f"Run id {session.run_id}"))
+    assert "status: running" in line and "took" not in line  # no duration before it has ended
     session.stop()
     assert session.join(timeout=WAIT_S)
     at.run()
     assert not at.exception
     assert table(at).set_index("run").loc[session.run_id, "status"] == "stopped"
+    line = next(c.value for c in at.caption if c.value.startswith(f"Run id {session.run_id}"))
+    assert re.search(r"took \d+\.\d s", line)
 
 
 def test_a_run_without_a_measured_epoch_has_empty_metric_cells_not_the_word_none(home, ids):
