@@ -138,7 +138,7 @@ def final_metrics_words(view: Any) -> str:
             + (f" The saved model was then refit on all {refit['rows']:,} rows for {refit['epochs']} epochs (Refit "
                "on all rows): the validation rows are part of its training data, so these metrics are the run's "
                "estimate for it." if refit else "")
-            + (f" Stop ended the refit on all {cut['rows']:,} rows after {cut['done']} of its {cut['epochs']} "
+            + (f" The refit on all {cut['rows']:,} rows was stopped after {cut['done']} of its {cut['epochs']} "
                "epochs, so the saved model is these best-epoch weights, trained on the training split alone."
                if cut else "")
             + (" The run was stopped, so it was not refit on all rows: the saved model is these best-epoch "
@@ -162,7 +162,7 @@ TRIAL_STATES = ("COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING")
 
 def trial_counts(states: Mapping[str, int], alive: bool = True) -> str:
     """'2 complete · 1 pruned · 1 running · 1 waiting': a search's trials by state, in the order they pass. Once
-    the search has ended, a trial still waiting never started, and one still running was cut off ("finished · 3
+    the search has ended, a trial still waiting was not run, and one still running was cut off ("finished · 3
     waiting" read as if they would still run)."""
     order = [*TRIAL_STATES, *sorted(set(states) - set(TRIAL_STATES))]
     return " · ".join(f"{states[s]} {trial_state_word(s, alive)}" for s in order if states.get(s))
@@ -171,7 +171,7 @@ def trial_counts(states: Mapping[str, int], alive: bool = True) -> str:
 def trial_state_word(state: str, alive: bool = True) -> str:
     """A trial's state as the Search page says it (see trial_counts)."""
     if not alive and state in ("WAITING", "RUNNING"):
-        return "never started" if state == "WAITING" else "cut off"
+        return "not run" if state == "WAITING" else "cut off"  # short: the trials table's state column is narrow
     return "failed" if state == "FAIL" else state.lower()
 
 

@@ -10,7 +10,10 @@ browser does not take the server's CPU) at 1400x900, as a person sees it:
   One epoch -> 'one more epoch' or 'paused'; Stop -> 'stopping' or 'stopped'. Targets: <= 1 s each.
 * With that run training again (a second Start), each page is opened three ways (MODES): by its sidebar link in the
   tab that started the run, by its URL in a new tab of the same browser, and by its URL in a fresh browser profile
-  (empty cache); from the click or `goto` to the page's title, and to its first content (Home: the devices table;
+  (empty cache); a new tab comes to the front, so the tab that started the run is hidden meanwhile, as a browser hides
+  it (headless Chromium keeps every tab 'visible': the bench sets what the page's Page Visibility API says and fires
+  its event; ``--tabs-stay-visible`` leaves it shown, as a second window beside the first would); from the click or
+  `goto` to the page's title, and to its first content (Home: the devices table;
   Runs: the runs table; Predict: the model picker; Inspect: the label's precision, recall and F1, then its first
   chart; Search: the data source; Sigmoid vs softmax: its Train button). Target: <= 2 s.
 
@@ -61,6 +64,16 @@ PAGES = [("/", "multilabel", DEVICES_TABLE, None),
          ("/Sigmoid_vs_softmax", "Sigmoid vs softmax", ".st-key-heads_run button", None)]
 
 
+# What a browser says of a tab's visibility, under the bench's control (headless Chromium says 'visible' of every tab).
+VISIBILITY_JS = """
+window.__hidden = false;
+Object.defineProperty(Document.prototype, 'visibilityState',
+    {get() { return window.__hidden ? 'hidden' : 'visible'; }, configurable: true});
+Object.defineProperty(Document.prototype, 'hidden', {get() { return window.__hidden; }, configurable: true});
+window.__setHidden = (hidden) => { window.__hidden = hidden; document.dispatchEvent(new Event('visibilitychange')); };
+"""
+
+
 def status_text(page: Page) -> str:
     return page.evaluate("""() => [...document.querySelectorAll('.st-key-run_panel p')].map(p => p.innerText)
         .find(t => t.includes('status:')) || ''""")
@@ -107,7 +120,7 @@ def start_run(page: Page, url: str, epochs: int, rows: int) -> None:
 
 
 def open_page(browser, train: Page, url: str, mode: str, path: str, title: str, content: str, later: Optional[str],
-              out: dict[str, float]) -> None:
+              out: dict[str, float], hide: bool = True) -> None:
     """Time one page open in ``mode`` into ``out`` (NaN where it never showed): the clock runs from the click on the
     sidebar link, or from ``goto``, to the page's title, to its first content and to ``later`` (if any)."""
     key = f"{mode}: {path}"
@@ -119,6 +132,8 @@ def open_page(browser, train: Page, url: str, mode: str, path: str, title: str, 
     else:
         tab = (train.context.new_page() if mode == "new tab" else
                browser.new_page(viewport={"width": 1400, "height": 900}))
+    if mode == "new tab" and hide:
+        train.evaluate("window.__setHidden(true)")  # the new tab is in front
     t0 = time.perf_counter()
     if mode == "sidebar":
         name = next(n for n, p in NAV.items() if p == path)
@@ -144,12 +159,16 @@ def open_page(browser, train: Page, url: str, mode: str, path: str, title: str, 
         tab.wait_for_timeout(1000)
     else:
         tab.close()
+        if mode == "new tab" and hide:
+            train.evaluate("window.__setHidden(false)")  # back on the run's tab
+            train.wait_for_timeout(1000)
 
 
-def measure(browser, root: Path, epochs: int, rows: int) -> dict[str, float]:
+def measure(browser, root: Path, epochs: int, rows: int, hide: bool = True) -> dict[str, float]:
     out: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as home, streamlit_server(Path(home), root=root) as url:
         context = browser.new_context(viewport={"width": 1400, "height": 900})  # the person's browser
+        context.add_init_script(VISIBILITY_JS)
         page = context.new_page()
         start_run(page, url, epochs, rows)
         for key, name, pattern, button in CONTROLS:
@@ -164,7 +183,7 @@ def measure(browser, root: Path, epochs: int, rows: int) -> dict[str, float]:
         page.wait_for_timeout(2000)
         for mode in MODES:
             for path, title, content, later in PAGES:
-                open_page(browser, page, url, mode, path, title, content, later, out)
+                open_page(browser, page, url, mode, path, title, content, later, out, hide)
         if "status: running" not in status_text(page):
             print(f"{root.name}: the run no longer trained at the end: {status_text(page)!r}", file=sys.stderr)
         page.get_by_role("button", name="Stop", exact=True).click()
@@ -186,6 +205,8 @@ def main(argv: Optional[list[str]] = None) -> None:
     parser.add_argument("--browser-nice", type=int, default=19,
                         help="Chromium's niceness: 19 measures what the server does; 0 is a local user's browser "
                              "beside the server on the same machine [default: 19]")
+    parser.add_argument("--tabs-stay-visible", action="store_true",
+                        help="leave the run's tab shown while a new tab opens (headless Chromium's own behaviour)")
     args = parser.parse_args(argv)
     trees = {"this tree": REPO}
     os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -198,13 +219,14 @@ def main(argv: Optional[list[str]] = None) -> None:
         order = list(trees.items())[::-1] if args.baseline_first else list(trees.items())
         for r in range(args.rounds):
             for name, root in order:
-                results[name].append(measure(browser, root, args.epochs, args.rows))
+                results[name].append(measure(browser, root, args.epochs, args.rows, not args.tabs_stay_visible))
                 print(f"round {r + 1} {name}: " + ", ".join(f"{k} {v:.2f}" for k, v in results[name][-1].items()),
                       file=sys.stderr)
         browser.close()
     names = list(trees)
     print(f"\nmedian of {args.rounds} rounds, seconds from click or goto to the new state ({os.cpu_count()} cores; a "
-          f"run of {args.rows:,} synthetic rows training; Chromium at nice {args.browser_nice})\n")
+          f"run of {args.rows:,} synthetic rows training; Chromium at nice {args.browser_nice}; the run's tab "
+          f"{'shown' if args.tabs_stay_visible else 'hidden'} while a new tab opens)\n")
     print("| measure | " + " | ".join(names) + " |")
     print("|---|" + "---|" * len(names))
     for key in results[names[0]][0]:

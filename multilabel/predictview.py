@@ -25,7 +25,7 @@ def model_choices(store: "RunStore", ensemble_prefix: str) -> dict[str, dict[str
     ensemble's micro-F1 is the search's estimate of what it ships (the Search page's; "estimated" True), with its
     spread over the folds (None on one fold); a search from before estimates gives its best trial's ("estimated"
     False)."""
-    from multilabel import jobs
+    from multilabel import jobs, searchview
     from multilabel.store import WITH_MODEL
 
     models: dict[str, dict[str, Any]] = {}
@@ -38,7 +38,8 @@ def model_choices(store: "RunStore", ensemble_prefix: str) -> dict[str, dict[str
             result = job.get("result") or {}
             score = result.get("estimate") or result.get("best") or {}
             models[ensemble_prefix + job["study"]] = {
-                "what": "ensemble", "checkpoint": job["ensemble"], "study": job["study"], "members": job["members"],
+                "what": "ensemble", "checkpoint": job["ensemble"], "study": job["study"],
+                "members": searchview.configurations(job),
                 "seeds": int(job.get("seeds") or 1), "micro_f1": score.get("micro_f1", float("nan")),
                 "estimated": bool(result.get("estimate")), "micro_f1_sd": score.get("micro_f1_sd"),
                 "data": {**(job.get("data") or {}), "rows": job.get("rows")}}

@@ -83,7 +83,7 @@ def live_refit(job: Mapping[str, Any], states: Mapping[str, int], now: float) ->
 
 def refit_line(job: Mapping[str, Any], counts: Mapping[str, int]) -> str:
     """The refit's progress under the status line, from ``jobs.refit_progress``: 'Refit on all 2,000 rows:
-    configuration 2 of 5 (3 nets each) · 96 of 240 epochs'."""
+    configuration 2 of 5 (3 nets each) · 96 of 240 epochs of all configurations'."""
     configs, nets = counts.get("configs", 1), counts.get("nets", 1)
     each = nets // max(1, configs)
     if configs > 1:
@@ -91,7 +91,8 @@ def refit_line(job: Mapping[str, Any], counts: Mapping[str, int]) -> str:
     else:
         which = f"one configuration, {each} nets trained together" if each > 1 else "one net"
     rows = counts.get("rows", job["rows"])
-    return f"Refit on all {rows:,} rows: {which} · {counts['epochs_done']:,} of {counts['epochs']:,} epochs"
+    total = " of all configurations" if configs > 1 else ""  # not configuration 2's own: every one's best epochs
+    return f"Refit on all {rows:,} rows: {which} · {counts['epochs_done']:,} of {counts['epochs']:,} epochs{total}"
 
 
 def elapsed_s(job: Mapping[str, Any], now: float) -> float:
@@ -145,27 +146,46 @@ def searching(job: Mapping[str, Any], states: Mapping[str, int], now: float) -> 
     return bool(job["alive"]) and phase(job, states, now) == "running"
 
 
+def configurations(job: Mapping[str, Any]) -> int:
+    """How many configurations the ended search's ensemble holds: those it chose (its final JSON's ``estimate``),
+    which can be fewer than the ``members`` asked for (few trials completed, or some left out as worse)."""
+    guess = (job.get("result") or {}).get("estimate") or {}
+    if guess.get("keeps_defaults"):
+        return int(job["members"])  # the guard's: the defaults' configuration with the seeds of every member asked
+    return len(guess.get("trials") or []) or int(job["members"])
+
+
 def ensemble_words(job: Mapping[str, Any]) -> tuple[str, str]:
     """(what is ready, the label of the button that hands it to Predict) for an ended job with an ensemble, in the
     words of what the search chose (its final JSON's ``estimate``, ``search.chosen_trials``): the defaults' alone,
-    the defaults' and the best others, or the best."""
+    the defaults' and the best others, or the best; and why it holds fewer configurations than asked, if so."""
     members, seeds = int(job["members"]), int(job.get("seeds", 1))
-    single = members == 1 and seeds == 1
     guess = (job.get("result") or {}).get("estimate") or {}
-    configs = len(guess.get("trials") or []) or members
+    configs = configurations(job)
+    single = configs == 1 and seeds == 1
+    times = f" x {seeds} seed{'s' if seeds > 1 else ''} ({configs * seeds} nets), each refit"
     if guess.get("keeps_defaults"):
         ready = ("The defaults' configuration, refit" if single else
                  f"Ensemble of the defaults' configuration x {members * seeds} seeds ({members * seeds} nets), "
                  "each refit")
     elif guess.get("choice") == "with-defaults" and guess.get("with_defaults") and configs > 1:
         others = configs - 1
-        ready = (f"Ensemble of the defaults' and the best {others} other configuration{'s' if others > 1 else ''} "
-                 f"x {seeds} seed{'s' if seeds > 1 else ''} ({configs * seeds} nets), each refit")
+        ready = f"Ensemble of the defaults' and the best {others} other configuration{'s' if others > 1 else ''}" \
+                + times
+    elif configs == 1:
+        which = "defaults'" if guess.get("trials") == [guess.get("defaults_trial")] else "best"
+        ready = f"The {which} configuration, refit" if single else f"The {which} configuration" + times
     else:
-        ready = ("The best configuration, refit" if single else
-                 f"Ensemble of the best {members} configuration{'s' if members > 1 else ''} x {seeds} "
-                 f"seed{'s' if seeds > 1 else ''} ({members * seeds} nets), each refit")
-    return (f"{ready} on all {job['rows']:,} rows, is ready.",
+        ready = f"Ensemble of the best {configs} configurations" + times
+    why, done = [], guess.get("completed")  # None: a search from before the count was kept
+    if done is not None and done < members and configs < members:
+        why.append(f"only {done} trial{'s' if done != 1 else ''} completed")
+    left = 0 if done is None else min(members, done) - configs
+    if left > 0 and guess.get("choice") == "best":
+        why.append(f"{left} of the best {'was' if left == 1 else 'were'} left out, worse than the best beyond "
+                   "the folds' noise")
+    fewer = f" It holds fewer than the {members} configurations asked: {'; '.join(why)}." if why else ""
+    return (f"{ready} on all {job['rows']:,} rows, is ready.{fewer}",
             "Use the best model on Predict" if single else "Use the ensemble on Predict")
 
 
@@ -234,13 +254,13 @@ def no_ensemble_reason(job: Mapping[str, Any], max_chars: int = 200) -> str:
 def table_order(trials: list[Mapping[str, Any]], searching: bool) -> list[Mapping[str, Any]]:
     """The trials as the table lists them: the newest first while the search runs trials (``searching``: what it is
     doing); once they are over, the completed ones best first (the one the ensemble starts from on top), then the
-    rest, newest first."""
-    newest = list(trials)[::-1]
+    rest in the order they ran (newest first read as 0, 1, 3, 2 under two completed trials)."""
     if searching:
-        return newest
-    done = sorted((t for t in newest if t["state"] == "COMPLETE" and t["value"] is not None),
+        return list(trials)[::-1]
+    done = sorted((t for t in trials if t["state"] == "COMPLETE" and t["value"] is not None),
                   key=lambda t: (t["value"], t["number"]))
-    return done + [t for t in newest if not (t["state"] == "COMPLETE" and t["value"] is not None)]
+    return done + sorted((t for t in trials if not (t["state"] == "COMPLETE" and t["value"] is not None)),
+                         key=lambda t: t["number"])
 
 
 def _significant(value: Optional[float], digits: int) -> Optional[float]:

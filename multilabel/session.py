@@ -454,6 +454,9 @@ _registries_lock = threading.Lock()
 _all_registries: "weakref.WeakSet[SessionRegistry]" = weakref.WeakSet()
 
 
+SHUTDOWN_BY = "the dashboard's server as it shut down"  # who stopped a run, in its note ("stopped by ...")
+
+
 @atexit.register
 def _stop_live_runs(wait_s: float = 30.0) -> None:
     """At interpreter exit (Ctrl-C on the server, the end of a script) stop the workers this process started and
@@ -469,7 +472,7 @@ def _stop_live_runs(wait_s: float = 30.0) -> None:
             pass
     for session in live:
         try:
-            session.stop()
+            session.stop(by=SHUTDOWN_BY)  # the run's note says so: nobody pressed Stop
         except Exception:  # a closed store: the worker still gets multiprocessing's SIGTERM
             pass
     deadline = time.monotonic() + wait_s

@@ -224,7 +224,7 @@ def test_a_refit_shows_its_progress_under_the_status_line(home):
     assert seen, "no progress bar while the refit ran"
     assert len({v for v, _ in seen}) >= 2, seen  # it moved while the page watched
     assert all(text.startswith("Refit on all 240,000 rows: configuration ") and " (2 nets each) · " in text
-               for _, text in seen), seen
+               and text.endswith(" epochs of all configurations") for _, text in seen), seen
     assert [v for v, _ in seen] == sorted(v for v, _ in seen) and all(0 <= v <= 100 for v, _ in seen)
     best = [t["number"] for t in sv.table_order(search.study_summary(search.default_storage(home), "search-1")
                                                  ["trials"], searching=False)]

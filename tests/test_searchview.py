@@ -58,7 +58,24 @@ def test_ensemble_words_count_configurations_and_seeds():
         "Use the ensemble on Predict")
     assert sv.ensemble_words(job(members=1, seeds=1)) == (
         "The best configuration, refit on all 2,000 rows, is ready.", "Use the best model on Predict")
-    assert sv.ensemble_words(job(members=1, seeds=3))[0].startswith("Ensemble of the best 1 configuration x 3 seeds")
+    assert sv.ensemble_words(job(members=1, seeds=3))[0].startswith("The best configuration x 3 seeds (3 nets), each")
+
+
+def test_ensemble_words_count_what_the_search_built_and_say_why_it_is_fewer_than_asked():
+    # A search stopped after 2 trials, the defaults' the better: the other left out as worse beyond the noise.
+    stopped = {"estimate": _estimate(choice="best", keeps_defaults=False, trials=[0], best_trial=0, completed=2)}
+    assert sv.ensemble_words(job(members=5, seeds=3, result=stopped)) == (
+        "The defaults' configuration x 3 seeds (3 nets), each refit on all 2,000 rows, is ready. It holds fewer than "
+        "the 5 configurations asked: only 2 trials completed; 1 of the best was left out, worse than the best beyond "
+        "the folds' noise.", "Use the ensemble on Predict")
+    assert sv.configurations(job(members=5, seeds=3, result=stopped)) == 1
+    both = {"estimate": _estimate(choice="best", keeps_defaults=False, trials=[3, 0], best_trial=3, completed=2)}
+    assert sv.ensemble_words(job(members=5, seeds=3, result=both))[0] == (
+        "Ensemble of the best 2 configurations x 3 seeds (6 nets), each refit on all 2,000 rows, is ready. It holds "
+        "fewer than the 5 configurations asked: only 2 trials completed.")
+    full = {"estimate": _estimate(choice="best", keeps_defaults=False, trials=[3, 0, 7, 1, 2], completed=40)}
+    assert sv.ensemble_words(job(members=5, seeds=3, result=full))[0] == (
+        "Ensemble of the best 5 configurations x 3 seeds (15 nets), each refit on all 2,000 rows, is ready.")
 
 
 def _estimate(**changes) -> dict:
@@ -205,7 +222,7 @@ def test_the_table_lists_the_newest_trial_first_while_the_search_runs_and_the_be
               [(0, "COMPLETE", 0.30), (1, "PRUNED", 0.25), (2, "COMPLETE", 0.28), (3, "FAIL", None),
                (4, "COMPLETE", 0.31), (5, "RUNNING", None)]]
     assert [t["number"] for t in sv.table_order(trials, searching=True)] == [5, 4, 3, 2, 1, 0]
-    assert [t["number"] for t in sv.table_order(trials, searching=False)] == [2, 0, 4, 5, 3, 1]
+    assert [t["number"] for t in sv.table_order(trials, searching=False)] == [2, 0, 4, 1, 3, 5]
 
 
 def test_poll_interval_slows_down_for_slow_renders_within_bounds():
@@ -234,3 +251,13 @@ def test_job_summary_is_none_before_the_study_exists(tmp_path):
 
 def test_jobs_by_study_is_empty_for_a_home_without_searches(tmp_path):
     assert sv.jobs_by_study(tmp_path) == {}
+
+
+def test_refit_line_says_its_epoch_count_is_every_configurations():
+    # "configuration 2 of 5 · 74 of 142 epochs" read as configuration 2's 142 epochs; 142 was all five's.
+    counts = {"configs": 5, "config": 2, "nets": 15, "epochs_done": 74, "epochs": 142, "rows": 593}
+    assert sv.refit_line(job(), counts) == (
+        "Refit on all 593 rows: configuration 2 of 5 (3 nets each) · 74 of 142 epochs of all configurations")
+    one = {"configs": 1, "config": 1, "nets": 3, "epochs_done": 5, "epochs": 30, "rows": 593}
+    assert sv.refit_line(job(), one) == "Refit on all 593 rows: one configuration, 3 nets trained together · 5 of 30 " \
+        "epochs"

@@ -65,9 +65,9 @@ def test_trial_counts_keep_waiting_trials_apart_and_importance_says_what_to_do()
     from app_pages._words import importance_wait_words, trial_counts
 
     assert trial_counts({"RUNNING": 1, "WAITING": 1, "COMPLETE": 2}) == "2 complete · 1 running · 1 waiting"
-    # an ended search: its waiting trials never started, a running one was cut off
+    # an ended search: its waiting trials were not run, a running one was cut off
     assert trial_counts({"RUNNING": 1, "WAITING": 3, "COMPLETE": 1}, alive=False) == (
-        "1 complete · 1 cut off · 3 never started")
+        "1 complete · 1 cut off · 3 not run")
     assert trial_counts({"FAIL": 1, "PRUNED": 3}) == "3 pruned · 1 failed"
     assert trial_counts({}) == ""
     ended = importance_wait_words(6, 8, alive=False)
@@ -135,7 +135,7 @@ def test_refit_and_final_metrics_captions():
                    info={"refitting": {"rows": 60000, "epochs": 9}, "refit_stopped": {"rows": 60000, "epochs": 9,
                                                                                      "done": 2}})
     assert final_metrics_words(cut).endswith(
-        "thresholds 0.50. Stop ended the refit on all 60,000 rows after 2 of its 9 epochs, so the saved model is these "
+        "thresholds 0.50. The refit on all 60,000 rows was stopped after 2 of its 9 epochs, so the saved model is these "
         "best-epoch weights, trained on the training split alone.")
     assert saved_model_words(cut) == "best epoch 9 (its refit on all rows was stopped)"
     # Stopped in its epochs with Refit on all rows on: no refit came, and the caption says so

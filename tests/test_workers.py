@@ -22,7 +22,7 @@ from torch import nn
 from multilabel import Dataset, load_checkpoint, make_synthetic, train
 from multilabel import threads, worker
 from multilabel.engine import split_indices
-from multilabel.session import SessionRegistry
+from multilabel.session import SHUTDOWN_BY, SessionRegistry
 from multilabel.jobs import owner_pid
 from multilabel.store import RunStore
 
@@ -286,6 +286,8 @@ def test_ctrl_c_on_the_server_stops_its_workers_and_they_save_their_best_weights
         run = store.get_run(run_id)
         assert run["status"] == "stopped" and run["error"] is None
         assert load_checkpoint(run["checkpoint"]).metrics["epoch"] == run["best"]["epoch"]
+        # Nobody pressed Stop: the run says who stopped it (a page read "Stop ended the refit…").
+        assert [n["text"] for n in run["notes"]] == [f"stopped by {SHUTDOWN_BY}"]
     finally:
         if server.poll() is None:
             server.kill()
