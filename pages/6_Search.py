@@ -111,7 +111,7 @@ if not study:
     if st.button("Start search", type="primary", key="search_start"):
         try:
             if scope_problems("search"):  # a number typed out of range: said under its box
-                raise MultilabelError(f"not started: {scope_problems('search')[0]}")
+                raise MultilabelError("not started: " + "; ".join(scope_problems("search")))  # all of them
             if data_ready is None:
                 raise MultilabelError("choose the data first: upload a CSV and pick its label columns")
             if not minutes and not trials:

@@ -287,7 +287,12 @@ def test_a_number_typed_out_of_range_is_said_and_holds_the_start(home):
     assert said == ["Minutes (0 = no time limit): 10,000 is not between 0 and 600; type a number in that range"]
     at.button(key="search_start").click().run()
     assert any(e.value.startswith("not started") for e in at.error) and jobs.list_jobs(home) == []
+    at.number_input(key="search_epochs").set_value(-4).run()  # the refusal names every number out of range
+    at.button(key="search_start").click().run()
+    refusal = next(e.value for e in at.error if e.value.startswith("not started")).replace("\\", "")  # unescaped
+    assert "Minutes (0 = no time limit): 10,000" in refusal and "Max epochs per trial: -4" in refusal
     at.number_input(key="search_minutes").set_value(2.0).run()
+    at.number_input(key="search_epochs").set_value(20).run()
     assert not at.error
 
 
