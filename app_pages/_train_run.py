@@ -172,7 +172,9 @@ def queue_panel(reg: SessionRegistry, me: str, run_id: str | None) -> None:
                     setting = ", ".join(changed_words(item.get("config") or {}, DATA_SHAPED))
                     text_col.caption(f"Started from the queue: run `{item['run_id']}`"
                                      + (f" ({plain(setting)})" if setting else "") + f" · {status}")
-                    if item["run_id"] != run_id and button_col.button("Open", key=f"open_queued_{item['id']}"):
+                    # A deleted run has nothing to open (its Open led back to the empty form, saying nothing)
+                    if (item["run_status"] and item["run_id"] != run_id
+                            and button_col.button("Open", key=f"open_queued_{item['id']}")):
                         open_run(item["run_id"])
                 else:
                     text_col.caption(f"Could not start from the queue: {plain(for_page(item['error'] or ''))}")

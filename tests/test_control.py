@@ -543,6 +543,32 @@ def test_the_queue_on_the_train_page_runs_one_after_another(home):
     assert len(get_registry(home).store.list_runs()) == 3
 
 
+def test_a_queue_line_whose_run_was_deleted_offers_dismiss_and_no_open(home):
+    # Two runs this browser queued, both started and ended; one was deleted since (on Runs). Its Open led back to
+    # the empty form with nothing said.
+    store = RunStore(home)
+    me = "browser session c0ffee"
+    config = TrainConfig(epochs=3).validate().to_dict()
+    data = {"source": "synthetic", "rows": 300, "noise": 0.1}
+    items = {}
+    for name in ("kept", "deleted"):
+        run = store.create_run(config, data, started_by=me)
+        store.finish(run, "completed")
+        items[name] = store.enqueue(config, data, {"X": np.zeros((1, 1))}, started_by=me)
+        store.queued_started(items[name], run_id=run)
+        if name == "deleted":
+            store.delete_run(run)
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=30)
+    at.session_state["browser_id"] = "c0ffee"
+    at.switch_page(TRAIN).run()
+    assert not at.exception, [e.value for e in at.exception]
+    lines = [c.value for c in at.caption if c.value.startswith("Started from the queue")]
+    assert [line.rsplit(" · ", 1)[1] for line in lines] == ["deleted", "completed"], lines
+    keys = {b.key for b in at.button}
+    assert f"open_queued_{items['kept']}" in keys and f"open_queued_{items['deleted']}" not in keys
+    assert {f"dismiss_queued_{items['kept']}", f"dismiss_queued_{items['deleted']}"} <= keys
+
+
 def test_the_command_line_for_the_form_parses_back_to_the_same_config(home, emotions_csv):
     from multilabel.cli import _config_from_args, build_parser
 
