@@ -53,10 +53,11 @@ def scroll_to(selector: str) -> None:
     </script>""", unsafe_allow_javascript=True)
 
 
-def open_run(run_id: str) -> None:
-    """Show ``run_id`` (with its settings in the form) on the next run of the page."""
+def open_run(run_id: str, settings: bool = True) -> None:
+    """Show ``run_id`` on the next run of the page, with its settings in the form (``settings``) or the form as is."""
     st.session_state[RUN_ID] = run_id
-    st.session_state[LOAD_FORM] = run_id
+    if settings:
+        st.session_state[LOAD_FORM] = run_id
     st.query_params["run"] = run_id
     st.rerun()
 
@@ -217,7 +218,8 @@ def continue_form(reg: SessionRegistry, view: RunView, me: str) -> None:
     except MultilabelError as exc:
         error(exc)
         return
-    open_run(session.run_id)
+    # The form keeps what the person set: the new run's total epochs in it went on into Add to queue
+    open_run(session.run_id, settings=False)
 
 
 def render(reg: SessionRegistry, view: RunView, me: str, charts: bool = True) -> None:

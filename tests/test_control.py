@@ -463,6 +463,24 @@ def test_continue_training_from_the_train_page_makes_a_linked_run(home):
     assert at.number_input(key="more_epochs").value == 3
 
 
+def test_continue_training_leaves_the_forms_settings_and_the_queue_gets_them(home):
+    config = TrainConfig(input_size=6, hidden_size=8, num_outputs=3, epochs=4, patience=0, seed=1).validate()
+    parent = get_registry(home).start(config, make_synthetic(300, 6, 3, seed=1))
+    assert parent.join(timeout=WAIT_S)
+    at = train_page(parent.run_id)
+    at.slider(key="epochs").set_value(9).run()  # the form's epochs, for the next run
+    at.number_input(key="more_epochs").set_value(3)
+    at.button(key="continue").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    child = at.session_state["run_id"]
+    assert child != parent.run_id and get_registry(home).store.get_run(child)["config"]["epochs"] == 7
+    # The continued run's 7 epochs went into the form, the link and then a queued run
+    assert at.slider(key="epochs").value == 9 and at.query_params["epochs"] == "9"
+    at.button(key="enqueue").click().run()
+    (item,) = get_registry(home).store.queue(("waiting", "starting", "started"))
+    assert item["config"]["epochs"] == 9
+
+
 def test_continuing_a_csv_run_asks_for_the_file_again(home, emotions_csv, emotion_labels):
     from multilabel.data import load_csv
 
