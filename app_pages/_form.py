@@ -11,8 +11,9 @@ whose key was filled by hand through ``st.session_state`` can come back at its m
 * Start builds the TrainConfig from the dict: what the page shows is what trains.
 
 A widget that is drawn again after leaving the page starts from the dict, so it shows the last value chosen.
-The TrainConfig part of the dict is also mirrored into the page's URL (``config.to_query``: only what differs from
-the defaults), so a reload (a new session) or a shared link opens the same form.
+The dict's TrainConfig values and data settings (source, synthetic samples and label noise) are also mirrored into
+the page's URL (``config.to_query``, ``trainview.data_to_query``: only what differs from the defaults), so a reload
+(a new session) or a shared link opens the same form.
 """
 
 from __future__ import annotations
@@ -25,11 +26,13 @@ import streamlit as st
 
 from multilabel import TrainConfig
 from multilabel import config as config_module
+from multilabel import trainview
 
 FORM = "train_form"  # the plain session_state key holding the form's values
 SOURCES = ["Synthetic", "Upload CSV"]
 # Data knobs that are not TrainConfig fields (the synthetic generator's).
-DATA_DEFAULTS = {"source": "Synthetic", "syn_samples": 2000, "syn_noise": 0.1}
+DATA_DEFAULTS = {"source": "Synthetic", "syn_samples": trainview.DATA_QUERY_DEFAULTS["samples"],
+                 "syn_noise": trainview.DATA_QUERY_DEFAULTS["noise"]}
 # Fields the synthetic source sets with sliders; a CSV's columns set them otherwise.
 DATA_SHAPE = ("input_size", "num_outputs")
 
@@ -306,13 +309,17 @@ def _fmt(value: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-# What the Train page's link carries beside the training settings (embed, embed_options: Streamlit's own)
+# What the Train page's link carries beside the training and data settings (embed, embed_options: Streamlit's own)
 URL_KEYS = ("run", "embed", "embed_options")
+# The form's data keys by the link's (trainview.data_to_query), and its source's words by the link's
+URL_DATA = {"source": "source", "samples": "syn_samples", "noise": "syn_noise"}
+URL_SOURCES = {"synthetic": "Synthetic", "csv": "Upload CSV"}
 
 
 def from_url(params: dict[str, str]) -> list[str]:
     """Fill the form from URL query parameters (a reload, a shared link); returns what was left out, and why."""
-    values, problems = config_module.from_query(params, others=URL_KEYS)
+    values, problems = config_module.from_query(params, others=(*URL_KEYS, *URL_DATA))
+    data, data_problems = trainview.data_from_query(params)
     by_name = {k.name: k for k in knobs()}
     for name, value in values.items():  # valid for TrainConfig, but beyond what the page's widget can hold
         k = by_name.get(name)
@@ -326,18 +333,24 @@ def from_url(params: dict[str, str]) -> list[str]:
             problems.append(f"{name}={params[name]!r} in the link is beyond what this page offers "
                             + (f"({_fmt(k.min)} to {_fmt(k.max)})" if k.options is None else "")
                             + f"; it was set to {_fmt(k.fit(value))}")
-    if values:
-        load(values)
-    return problems
+    if values or data:
+        if "source" in data:
+            data["source"] = URL_SOURCES[data["source"]]
+        form().update({URL_DATA[key]: value for key, value in data.items()})
+        load(values)  # also drops the data widgets' state: they are drawn from the form
+    return problems + data_problems
 
 
 def to_url(params: Any) -> None:
-    """Mirror the form's TrainConfig values into ``params`` (st.query_params), other keys (``run``) untouched."""
+    """Mirror the form's TrainConfig values and data settings into ``params`` (st.query_params), other keys
+    (``run``) untouched."""
     values = form()
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
     shown = TrainConfig(**{k.name: values[k.name] for k in knobs() if k.name in fields})
-    wanted = config_module.to_query(shown)
-    for name in fields:
+    source = "synthetic" if values["source"] == URL_SOURCES["synthetic"] else "csv"
+    wanted = {**config_module.to_query(shown),
+              **trainview.data_to_query(source, values["syn_samples"], values["syn_noise"])}
+    for name in [*fields, *URL_DATA]:
         if name in wanted:
             if params.get(name) != wanted[name]:
                 params[name] = wanted[name]

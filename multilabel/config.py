@@ -203,7 +203,7 @@ def from_query(params: dict[str, str], others: Optional[Sequence[str]] = None) -
         if f is None:
             if others is not None and key not in others:
                 problems.append(f"{key}={text!r} in the link was ignored: it is not a setting a link can carry "
-                                "(those are the training settings, as a reload's link shows them)")
+                                "(those are the data and training settings, as a reload's link shows them)")
             continue
         kind = {"int": int, "float": float, "str": str}[str(f.type)]
         try:

@@ -90,6 +90,60 @@ class DataChoice:
         return self.name or PLACEHOLDER_FILE
 
 
+# The synthetic generator's settings as the Train form offers them, and the keys its link carries them under (the
+# command line's flags: --samples, --noise), beside the source ("csv": Upload CSV; the file itself cannot travel).
+SAMPLES_RANGE = (50, 2_000_000)
+NOISE_RANGE = (0.0, 2.0)
+NOISE_STEP = 0.05
+DATA_QUERY_DEFAULTS = {"source": "synthetic", "samples": 2000, "noise": 0.1}
+SOURCES = ("synthetic", "csv")
+
+
+def data_to_query(source: str, rows: int, noise: float) -> dict[str, str]:
+    """The data settings that differ from the form's defaults, as a link's query parameters (``source``: "synthetic"
+    or "csv"; data_from_query reads them back)."""
+    given = {"source": source, "samples": int(rows), "noise": float(noise)}
+    return {key: f"{value:g}" if key == "noise" else str(value) for key, value in given.items()
+            if value != DATA_QUERY_DEFAULTS[key]}
+
+
+_DATA_RULES = {"source": "it must be synthetic or csv",
+               "samples": (f"the number of samples must be a whole number from {SAMPLES_RANGE[0]:,} to "
+                           f"{SAMPLES_RANGE[1]:,}"),
+               "noise": f"label noise must be a number from {NOISE_RANGE[0]:g} to {NOISE_RANGE[1]:g}"}
+
+
+def _data_value(key: str, text: str) -> Any:
+    """``text`` as the value of data setting ``key`` that the form can hold, or None."""
+    try:
+        if key == "source":
+            return text if text in SOURCES else None
+        if key == "samples":
+            rows = int(text)
+            return rows if SAMPLES_RANGE[0] <= rows <= SAMPLES_RANGE[1] else None
+        noise = float(text)
+    except ValueError:
+        return None
+    if not NOISE_RANGE[0] <= noise <= NOISE_RANGE[1]:  # NaN is not either
+        return None
+    return round(round(noise / NOISE_STEP) * NOISE_STEP, 10)  # onto the slider's steps, as a knob's value is
+
+
+def data_from_query(params: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
+    """The data settings in a link's query parameters: ({"source", "samples", "noise"}: those given and valid, one
+    line for each value left out, saying why)."""
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+    for key, rule in _DATA_RULES.items():
+        if key in params:
+            value = _data_value(key, params[key])
+            if value is None:
+                problems.append(f"{key}={params[key]!r} in the link was ignored ({rule})")
+            else:
+                values[key] = value
+    return values, problems
+
+
 def continue_data(described: Optional[Mapping[str, Any]], upload: Optional[Mapping[str, Any]]) -> Optional["Dataset"]:
     """The Dataset a Continue of a run needs: None for synthetic data (the run regenerates it from its seed); for
     a CSV run, ``upload`` ({"frame", "name"}: the table uploaded in this session) with the run's label columns.

@@ -16,7 +16,8 @@ from multilabel import MultilabelError  # noqa: E402
 from multilabel.jobs import train_command  # noqa: E402
 from multilabel.config import advice  # noqa: E402
 from multilabel.tracking import TrackerSpec  # noqa: E402
-from multilabel.trainview import DataChoice, labels_poll_s, page_outdated, poll_s, queue_position  # noqa: E402
+from multilabel.trainview import (NOISE_RANGE, NOISE_STEP, SAMPLES_RANGE, DataChoice, labels_poll_s,  # noqa: E402
+                                  page_outdated, poll_s, queue_position)
 from app_pages import _form, _upload  # noqa: E402
 from app_pages._keys import LOAD_FORM, RUN_ID, TRAIN_UPLOAD  # noqa: E402
 from app_pages._shared import error, plain, registry, warning  # noqa: E402
@@ -73,10 +74,12 @@ st.subheader("Data")
 cols = st.columns([0.8, 1, 1.1, 1.3, 0.9])
 source = _form.data_widget("radio", "Source", "source", cols[0], options=_form.SOURCES)
 if source == "Synthetic":
-    _form.data_widget("number", "Samples", "syn_samples", cols[1], min_value=50, max_value=2_000_000, step=500)
+    _form.data_widget("number", "Samples", "syn_samples", cols[1], min_value=SAMPLES_RANGE[0],
+                      max_value=SAMPLES_RANGE[1], step=500)
     _form.widget(knobs["input_size"], cols[2])
     _form.widget(knobs["num_outputs"], cols[3])
-    _form.data_widget("slider", "Label noise", "syn_noise", cols[4], min_value=0.0, max_value=2.0, step=0.05,
+    _form.data_widget("slider", "Label noise", "syn_noise", cols[4], min_value=NOISE_RANGE[0],
+                      max_value=NOISE_RANGE[1], step=NOISE_STEP,
                       help="noise added to the hidden teacher's logits before thresholding; 0 = learnable exactly")
     choice = DataChoice("synthetic", int(form["input_size"]), int(form["num_outputs"]), rows=int(form["syn_samples"]),
                         noise=float(form["syn_noise"]))

@@ -151,8 +151,8 @@ def test_bad_query_parameters_are_left_out_with_a_reason():
     # A page that names the keys it reads itself has the others said to be ignored (syn_samples=60000 went unsaid)
     values, problems = from_query({"epochs": "30", "run": "r1", "syn_samples": "60000"}, others=("run",))
     assert values == {"epochs": 30} and problems == [
-        "syn_samples='60000' in the link was ignored: it is not a setting a link can carry (those are the training "
-        "settings, as a reload's link shows them)"]
+        "syn_samples='60000' in the link was ignored: it is not a setting a link can carry (those are the data and "
+        "training settings, as a reload's link shows them)"]
 
 
 def test_refit_is_a_form_toggle_a_cli_flag_and_a_link_parameter():

@@ -924,6 +924,36 @@ def test_the_url_keeps_the_form_so_a_new_session_opens_the_same_settings(home):
     assert "hidden_size" not in at.query_params
 
 
+def test_the_url_keeps_the_data_settings_so_a_copied_link_opens_the_same_data(home):
+    at = app(PAGE["train"])
+    at.number_input(key="syn_samples").set_value(3000).run()
+    at.slider(key="syn_noise").set_value(0.15).run()
+    at.slider(key="hidden_size").set_value(128).run()
+    params = {k: v[0] if isinstance(v, list) else v for k, v in dict(at.query_params).items()}
+    assert params == {"samples": "3000", "noise": "0.15", "hidden_size": "128"}  # the link lost the first two
+
+    fresh = AppTest.from_file(str(REPO / "app.py"), default_timeout=30)  # the link in a new tab
+    for key, value in params.items():
+        fresh.query_params[key] = value
+    fresh.switch_page(PAGE["train"]).run()
+    assert not fresh.exception and not fresh.warning, [w.value for w in fresh.warning]
+    assert fresh.number_input(key="syn_samples").value == 3000 and fresh.slider(key="syn_noise").value == 0.15
+    assert fresh.slider(key="hidden_size").value == 128
+    command = [t.value for t in [*fresh.code, *fresh.text] if t.value.startswith("python -m multilabel train")]
+    assert "--samples 3000 --noise 0.15" in command[0]  # the command line builds the same data
+
+    at.radio(key="source").set_value("Upload CSV").run()
+    assert at.query_params["source"] == "csv"
+    bad = AppTest.from_file(str(REPO / "app.py"), default_timeout=30)
+    bad.query_params["source"] = "csv"
+    bad.query_params["samples"] = "lots"
+    bad.switch_page(PAGE["train"]).run()
+    assert not bad.exception and bad.radio(key="source").value == "Upload CSV"
+    assert [shown(w.value) for w in bad.warning] == [
+        "samples='lots' in the link was ignored (the number of samples must be a whole number from 50 to 2,000,000)"]
+    assert bad.session_state["train_form"]["syn_samples"] == 2000
+
+
 def test_a_bad_value_in_the_url_is_left_out_with_a_reason(home):
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=30)
     at.query_params["epochs"] = "lots"

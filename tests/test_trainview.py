@@ -12,9 +12,9 @@ from multilabel.jobs import train_command
 from multilabel.data import make_synthetic
 from multilabel.refit import refit_expected_s
 from multilabel.session import RunView
-from multilabel.trainview import (LABELS_POLL_FACTOR, DataChoice, can_continue, continue_data, eta_s,
-                                  first_epoch_fraction, labels_poll_s, page_outdated, poll_s, queue_busy,
-                                  queue_position, refit_eta_s, started_from_queue)
+from multilabel.trainview import (LABELS_POLL_FACTOR, DataChoice, can_continue, continue_data, data_from_query,
+                                  data_to_query, eta_s, first_epoch_fraction, labels_poll_s, page_outdated, poll_s,
+                                  queue_busy, queue_position, refit_eta_s, started_from_queue)
 
 
 def table() -> pd.DataFrame:
@@ -45,6 +45,22 @@ def test_synthetic_choice_builds_the_seeded_data_the_form_sizes_describe():
     same = make_synthetic(120, 7, 3, noise=0.2, seed=3)
     np.testing.assert_array_equal(data.X, same.X)
     np.testing.assert_array_equal(data.Y, same.Y)
+
+
+def test_the_data_settings_round_trip_through_a_links_query_and_bad_ones_are_said():
+    assert data_to_query("synthetic", 2000, 0.1) == {}  # the defaults: a short link
+    query = data_to_query("synthetic", 3000, 0.15)
+    assert query == {"samples": "3000", "noise": "0.15"}
+    assert data_from_query(query) == ({"samples": 3000, "noise": 0.15}, [])
+    assert data_to_query("csv", 2000, 0.1) == {"source": "csv"}
+    assert data_from_query({"source": "csv", "epochs": "9"}) == ({"source": "csv"}, [])  # TrainConfig's are not
+    assert data_from_query({"noise": "0.13"})[0] == {"noise": 0.15}  # onto the slider's steps
+    values, problems = data_from_query({"source": "s3", "samples": "3e3", "noise": "nan"})
+    assert values == {} and problems == [
+        "source='s3' in the link was ignored (it must be synthetic or csv)",
+        "samples='3e3' in the link was ignored (the number of samples must be a whole number from 50 to 2,000,000)",
+        "noise='nan' in the link was ignored (label noise must be a number from 0 to 2)"]
+    assert data_from_query({"samples": "10", "noise": "2.5"})[0] == {}
 
 
 def test_csv_choice_builds_from_the_table_and_sizes_the_config_by_its_columns():
