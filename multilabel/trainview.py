@@ -185,6 +185,19 @@ def eta_s(history: Sequence[Mapping[str, Any]], epochs: int) -> float:
     return sum(r["duration_s"] for r in history) / last * (epochs - last) if last else 0.0
 
 
+def samples_per_s(history: Sequence[Mapping[str, Any]], alive: bool) -> Optional[float]:
+    """The samples/s a run's progress line shows: while it trains, its last whole epoch's (the pace now); once it
+    has ended, its mean over its whole epochs (rows trained / seconds taken). The last epoch alone misled: one cut
+    short by Stop (``partial``) spends a whole validation pass on a fraction of the rows (16,952 after 112,630), and
+    any one short epoch swings with the machine's load. None before the first whole epoch."""
+    whole = [r for r in history if not r.get("partial") and r.get("samples_per_s") and r.get("duration_s")]
+    if not whole:
+        return None
+    if alive:
+        return float(whole[-1]["samples_per_s"])
+    return sum(r["samples_per_s"] * r["duration_s"] for r in whole) / sum(r["duration_s"] for r in whole)
+
+
 def refit_eta_s(view: "RunView") -> Optional[float]:
     """Seconds the refit on all rows (refit "all") should take after the epochs if the best epoch so far stays the
     best: a floor, since the best epoch only moves later. None for a live run that has started it already, where

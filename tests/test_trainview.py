@@ -14,7 +14,7 @@ from multilabel.refit import refit_expected_s
 from multilabel.session import RunView
 from multilabel.trainview import (LABELS_POLL_FACTOR, DataChoice, can_continue, continue_data, data_from_query,
                                   data_to_query, eta_s, first_epoch_fraction, labels_poll_s, page_outdated, poll_s,
-                                  queue_busy, queue_position, refit_eta_s, started_from_queue)
+                                  queue_busy, queue_position, refit_eta_s, samples_per_s, started_from_queue)
 
 
 def table() -> pd.DataFrame:
@@ -61,6 +61,22 @@ def test_the_data_settings_round_trip_through_a_links_query_and_bad_ones_are_sai
         "samples='3e3' in the link was ignored (the number of samples must be a whole number from 50 to 2,000,000)",
         "noise='nan' in the link was ignored (label noise must be a number from 0 to 2)"]
     assert data_from_query({"samples": "10", "noise": "2.5"})[0] == {}
+
+
+def test_the_samples_per_s_shown_is_the_last_whole_epochs_while_training_and_the_runs_mean_once_ended():
+    # A walk: 112,630 samples/s while it trained, then 16,952 after Stop: the pace of the 0.36 s epoch Stop cut short
+    history = [record(e, duration_s=1.0, samples_per_s=110_000.0) for e in (1, 2)]
+    history.append(record(3, duration_s=3.0, samples_per_s=112_630.0))
+    assert samples_per_s(history, alive=True) == 112_630.0
+    stopped = history + [{**record(4, duration_s=0.36, samples_per_s=16_952.0), "partial": True}]
+    assert samples_per_s(stopped, alive=True) == 112_630.0  # stopping: the pace before the cut
+    # Ended: rows over seconds of the whole epochs (2 x 110,000 + 3 x 112,630) / 5 s, the partial one left out
+    assert samples_per_s(stopped, alive=False) == pytest.approx((2 * 110_000 + 3 * 112_630) / 5)
+    # A completed run whose last epoch was slow (a walk: 16,162) is read by all its epochs
+    completed = history + [record(4, duration_s=1.0, samples_per_s=16_162.0)]
+    assert samples_per_s(completed, alive=False) == pytest.approx((2 * 110_000 + 3 * 112_630 + 16_162) / 6)
+    assert samples_per_s([], alive=True) is None
+    assert samples_per_s([{**record(1, duration_s=0.2, samples_per_s=900.0), "partial": True}], alive=False) is None
 
 
 def test_csv_choice_builds_from_the_table_and_sizes_the_config_by_its_columns():
