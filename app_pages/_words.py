@@ -86,23 +86,24 @@ def setup_line(view: Any) -> str:
             f"lr {cfg['learning_rate']:g} · {batch_words(cfg, info)} · device {info.get('device', cfg['device'])}")
 
 
-def epoch_progress_words(view: Any, eta_s: float, refit_s: Optional[float]) -> str:
+def epoch_progress_words(view: Any, eta_s: float, refit_s: Optional[float], samples_per_s: Optional[float]) -> str:
     """The progress bar's text: 'epoch 3/20 · 9,000 samples/s · ETA 12 s · train loss 0.3000 · val loss 0.3100'.
 
-    A paused run has no speed and no ETA: it waits for a person, not for the CPU. ``refit_s``: the refit on all
-    rows still to come after the epochs (refit "all"), or None. It is a floor, said as one: the refit trains as
-    many epochs as the best one, and the best epoch so far can only move later (an 'about 0 s' at epoch 1 grew
-    to 13 s)."""
+    ``samples_per_s``: trainview.samples_per_s's, the last whole epoch's while the run trains and its mean once it
+    has ended (said as 'mean'); None (no whole epoch yet) says none. A paused run has no speed and no ETA: it waits
+    for a person, not for the CPU. ``refit_s``: the refit on all rows still to come after the epochs (refit "all"),
+    or None. It is a floor, said as one: the refit trains as many epochs as the best one, and the best epoch so far
+    can only move later (an 'about 0 s' at epoch 1 grew to 13 s)."""
     last = view.history[-1]
-    speed = f"{last['samples_per_s']:,.0f} samples/s"
+    speed = [] if samples_per_s is None else [f"{'' if view.alive else 'mean '}{samples_per_s:,.0f} samples/s"]
     then_refit = "" if refit_s is None else (f" + refit on all rows ≥ {refit_s:.0f} s" if refit_s >= 1 else
                                              " + refit on all rows")
     # No ETA to the last epoch once the epochs are over (refitting: its own line gives its time) or about to end
     # (stopping: a stopped run keeps its best weights, it is not refit).
     counting = view.alive and not view.stopping and not view.info.get("refitting")
-    pace = "paused" if view.paused else f"{speed} · ETA {eta_s:.0f} s{then_refit}" if counting else speed
-    return (f"epoch {last['epoch']}/{view.epochs} · {pace} · train loss {last['train_loss']:.4f} · "
-            f"val loss {last['val_loss']:.4f}")
+    pace = ["paused"] if view.paused else [*speed, f"ETA {eta_s:.0f} s{then_refit}"] if counting else speed
+    return " · ".join([f"epoch {last['epoch']}/{view.epochs}", *pace, f"train loss {last['train_loss']:.4f}",
+                       f"val loss {last['val_loss']:.4f}"])
 
 
 def refitting_words(refit: Mapping[str, Any]) -> str:

@@ -102,20 +102,24 @@ def test_setup_and_progress_lines_say_rows_shape_pace_and_eta():
     assert setup_line(run_view(info=info)) == ("1,600 training / 400 validation rows · 10 → 64 → 5 · lr 0.001 · "
                                                "batch 100 · device cpu")
     last = {"epoch": 4, "samples_per_s": 9000.0, "train_loss": 0.3, "val_loss": 0.31}
-    assert epoch_progress_words(run_view(history=[last]), 12.0, None) == (
+    assert epoch_progress_words(run_view(history=[last]), 12.0, None, 9000.0) == (
         "epoch 4/20 · 9,000 samples/s · ETA 12 s · train loss 0.3000 · val loss 0.3100")
     # the refit's time at the best epoch so far: a floor (the best epoch only moves later), under 1 s not a number
-    assert "ETA 12 s + refit on all rows ≥ 5 s ·" in epoch_progress_words(run_view(history=[last]), 12.0, 5.0)
-    assert "ETA 12 s + refit on all rows ·" in epoch_progress_words(run_view(history=[last]), 12.0, 0.3)
-    assert "· paused ·" in epoch_progress_words(run_view(history=[last], paused=True), 12.0, None)
-    ended = epoch_progress_words(run_view(history=[last], alive=False), 0.0, None)
-    assert "ETA" not in ended and "9,000 samples/s" in ended
+    assert "ETA 12 s + refit on all rows ≥ 5 s ·" in epoch_progress_words(run_view(history=[last]), 12.0, 5.0, 9e3)
+    assert "ETA 12 s + refit on all rows ·" in epoch_progress_words(run_view(history=[last]), 12.0, 0.3, 9e3)
+    assert "· paused ·" in epoch_progress_words(run_view(history=[last], paused=True), 12.0, None, 9e3)
+    # an ended run's rate is its mean over its epochs (trainview.samples_per_s), and says so
+    ended = epoch_progress_words(run_view(history=[last], alive=False), 0.0, None, 8500.0)
+    assert ended == "epoch 4/20 · mean 8,500 samples/s · train loss 0.3000 · val loss 0.3100"
     # refitting after an early stop (the refit's own line gives its time), or stopping (no refit comes): no ETA
     refitting = run_view(history=[last], info={"refitting": {"rows": 2000, "epochs": 4}})
-    assert epoch_progress_words(refitting, 48.0, None) == (
+    assert epoch_progress_words(refitting, 48.0, None, 9000.0) == (
         "epoch 4/20 · 9,000 samples/s · train loss 0.3000 · val loss 0.3100")
-    stopping = epoch_progress_words(run_view(history=[last], stopping=True), 71.0, 6.0)
+    stopping = epoch_progress_words(run_view(history=[last], stopping=True), 71.0, 6.0, 9000.0)
     assert "ETA" not in stopping and "refit" not in stopping and "9,000 samples/s" in stopping
+    # stopped in its first epoch: no whole epoch, no rate
+    assert epoch_progress_words(run_view(history=[last], alive=False), 0.0, None, None) == (
+        "epoch 4/20 · train loss 0.3000 · val loss 0.3100")
 
 
 def test_refit_and_final_metrics_captions():
