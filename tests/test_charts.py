@@ -799,3 +799,105 @@ def test_a_colour_scale_is_shown_only_when_the_lines_differ_in_colour():
     assert search_parallel_figure([trial], space).data[0].line.showscale is False
     second = {**trial, "number": 1, "value": 0.2, "params": {"hidden_size": 128}}
     assert search_parallel_figure([trial, second], space).data[0].line.showscale is True
+
+
+def _runs_page_rows(n: int = 6) -> tuple[list[dict], list[str], list[str]]:
+    """Rows as the Runs page hands them over when its runs differ in many settings (the walk's 14 axes)."""
+    import random
+
+    rng = random.Random(3)
+    choices = {"data": ["synthetic", "emotions.csv", "emotions_onelabel.csv"], "inputs": [10, 20, 72],
+               "hidden": [128, 256], "outputs": [1, 5, 6], "max epochs": [5, 50, 100, 112, 200],
+               "batch": [32, 100, 1024], "seed": [0, 7], "patience": [10, 20], "thresholds": ["fixed", "tuned"]}
+    metrics = ["val loss", "val micro-F1", "val macro-F1", "val Hamming", "val subset acc"]
+    rows = [{**{k: rng.choice(v) for k, v in choices.items()}, **{m: rng.uniform(0.1, 0.9) for m in metrics}}
+            for _ in range(n)]
+    for row, epochs in zip(rows, (5, 100, 112, 200)):
+        row["max epochs"] = epochs
+    return rows, list(choices), metrics
+
+
+def _titles_apart(fig) -> None:
+    """No two neighbouring axis titles overlap at the Runs page's width (estimated widths, as the builder does)."""
+    import math
+
+    from multilabel.charts._base import PAGE_PX, TITLE_CHAR_PX, TITLE_GAP_PX, TITLE_LINE_PX, axis_spacing
+
+    trace = fig.data[0]
+    titles = [d.label for d in trace.dimensions]
+    spacing = axis_spacing(len(titles), fig.layout.margin.l, fig.layout.margin.r, bool(trace.line.showscale),
+                           PAGE_PX)
+    widths = [TITLE_CHAR_PX * max(len(line) for line in t.split("<br>")) for t in titles]
+    if not trace.labelangle:
+        for (a, wa), (b, wb) in zip(zip(titles, widths), zip(titles[1:], widths[1:])):
+            assert (wa + wb) / 2 + TITLE_GAP_PX <= spacing, (a, b, spacing)
+        return
+    # Tilted titles are parallel: neighbours are spacing * sin(angle) apart, which must hold a line of text; the
+    # first title's reach left of its axis fits in the left margin, and the bottom margin holds the longest.
+    angle = math.radians(abs(trace.labelangle))
+    assert spacing * math.sin(angle) >= TITLE_LINE_PX and all("<br>" not in t for t in titles)
+    assert fig.layout.margin.l >= widths[0] * math.cos(angle)
+    room = fig.layout.margin.b if trace.labelside == "bottom" else fig.layout.margin.t
+    assert room >= max(widths) * math.sin(angle) + TITLE_LINE_PX
+
+
+def test_parallel_axis_titles_of_many_runs_axes_do_not_run_together_at_the_page_width():
+    # The walk's Runs page (14 axes, about 45 px apart): "outputsmax epochs (log)batch (log)" and
+    # "val micro-F1val macro-F1val Hammingval subset acc" under the axes. Many axes: titles tilted; few: level.
+    from multilabel.charts import parallel_coordinates_figure
+
+    rows, hyper, metrics = _runs_page_rows()
+    many = parallel_coordinates_figure(rows, hyper, metrics, "val micro-F1")
+    assert len(many.data[0].dimensions) == 14 and many.data[0].labelangle == -30
+    _titles_apart(many)
+    axes = many.layout.height - many.layout.margin.t - many.layout.margin.b
+    assert axes >= 250  # the chart grows with the titles' room: the axes keep their length
+    few = parallel_coordinates_figure(rows, ["hidden", "max epochs"], metrics, "val micro-F1")
+    assert few.data[0].labelangle == 0
+    _titles_apart(few)
+    assert [d.label for d in few.data[0].dimensions] == ["hidden", "max epochs (log)", *metrics]  # one line each
+
+
+def test_search_parallel_titles_stay_level_and_apart_at_the_page_width():
+    from multilabel.charts import search_parallel_figure
+    from multilabel.search import SPACE
+
+    trials = [{"number": i, "state": "COMPLETE", "value": v,
+               "params": {"hidden_size": h, "learning_rate": 1e-3, "weight_decay": 1e-4, "dropout": 0.1,
+                          "input_noise": 0.0, "batch_size": 32, "pos_weight": "none", "threshold_mode": "fixed"}}
+              for i, (h, v) in enumerate([(64, 0.3), (128, 0.2)])]
+    fig = search_parallel_figure(trials, SPACE)
+    assert fig.data[0].labelangle == 0
+    _titles_apart(fig)
+
+
+def test_parallel_ticks_too_close_to_read_are_thinned_keeping_both_ends():
+    # Max epochs 100 and 112 on a log axis: "112" printed over "100".
+    import math
+
+    from multilabel.charts import parallel_coordinates_figure
+    from multilabel.charts._base import TICK_GAP
+
+    rows, hyper, metrics = _runs_page_rows()
+    dims = {d.label: d for d in parallel_coordinates_figure(rows, hyper, metrics, "val micro-F1").data[0].dimensions}
+    epochs = dims["max epochs (log)"]
+    present = sorted({r["max epochs"] for r in rows})
+    assert epochs.ticktext[0] == f"{present[0]:g}" and epochs.ticktext[-1] == f"{present[-1]:g}"
+    assert "100" in epochs.ticktext and "112" not in epochs.ticktext
+    span = epochs.range[1] - epochs.range[0]
+    assert math.log10(present[-1]) - math.log10(present[0]) == pytest.approx(span)
+    for dim in dims.values():
+        ticks = sorted(dim.tickvals)
+        low, high = dim.range if dim.range else (ticks[0], ticks[-1])
+        assert all(b - a >= TICK_GAP * (high - low) - 1e-9 for a, b in zip(ticks, ticks[1:])), dim.label
+
+
+def test_parallel_tick_labels_have_a_solid_outline_not_only_a_blur():
+    # Blurred shadows alone left the line running through "0.001" (Search's learning rate axis) visible.
+    from multilabel.charts import parallel_coordinates_figure
+
+    rows = [{"hidden": h, "val loss": v} for h, v in [(64, 0.3), (128, 0.2)]]
+    halo = parallel_coordinates_figure(rows, ["hidden"], ["val loss"], "val loss", False).data[0].tickfont.shadow
+    shadows = {s.strip() for s in halo.split(",")}
+    assert {"-1px -1px 0 #fff", "1px 1px 0 #fff", "-2px 0px 0 #fff", "2px 0px 0 #fff", "0px -2px 0 #fff",
+            "0px 2px 0 #fff"} <= shadows, halo

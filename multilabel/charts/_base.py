@@ -23,8 +23,10 @@ HIST_ROW_PX, HIST_GAP_PX = 150, 60  # probability histograms: panel height, and 
 TOOLBAR_PX = 36
 # A wide white halo around text keeps it readable over lines drawn under it (plotly's own "auto" shadow is one thin
 # pixel): parallel coordinates' tick labels, where the lines from the axis before arrive; a bar's value on a
-# reference line.
-HALO = "0 0 2px #fff, 0 0 2px #fff, 0 0 3px #fff, 0 0 4px #fff"
+# reference line. Blurred shadows alone left a line running through a label visible ("0.001" on Search): a solid
+# 2 px outline, then a soft edge.
+HALO = ", ".join([f"{x}px {y}px 0 #fff" for x, y in ((-1, -1), (1, -1), (-1, 1), (1, 1), (-2, 0), (2, 0), (0, -2),
+                                                      (0, 2))] + ["0 0 3px #fff"])
 PARCOORDS_TICKFONT = {"shadow": HALO}
 
 
@@ -132,6 +134,19 @@ def _log_ticks(dim: dict[str, Any], low: float, high: float, ticks: Optional[Seq
     return dim
 
 
+# Parallel coordinates' axis titles. Plotly centres each title on its axis in one font; Runs draws a dozen axes or
+# more, whose titles ran together ("val micro-F1val macro-F1") at the page's width.
+PAGE_PX = 930  # a full-width chart at a 1400 px window with the sidebar open
+TITLE_CHAR_PX = 5.5  # a title's width per character (4.1-5.5 px measured in Chromium; Streamlit's font is narrower)
+TITLE_GAP_PX = 8  # at least this much between two neighbouring titles
+TITLE_LINE_PX = 15
+TITLE_WRAP = 14  # Search's titles longer than this go on two lines
+TITLE_TILT = -30  # degrees: a tilted title reads up to its axis, ending under it (as plotly's tilted x ticks do)
+TITLE_OFFSET_PX = 30  # plotly's distance from the axis end to its title
+COLORBAR_PX = 75  # the colour scale right of the last axis, with its numbers (plotly widens the margin for it)
+TICK_GAP = 1 / 16  # tick labels closer than this share of the axis's length overlap ("112" on "100"): one is dropped
+
+
 def _axis_title(text: str, width: int = 14) -> str:
     """A parallel-coordinates axis title longer than ``width`` characters on two lines, split at the space that
     makes the longer line shortest: titles are centred over axes about 90 px apart, and two long ones ran into each
@@ -143,6 +158,74 @@ def _axis_title(text: str, width: int = 14) -> str:
         return " ".join(words[:-1]) + "<br>" + words[-1]
     cut = min(range(1, len(words)), key=lambda i: max(len(" ".join(words[:i])), len(" ".join(words[i:]))))
     return " ".join(words[:cut]) + "<br>" + " ".join(words[cut:])
+
+
+def _title_lines(title: str) -> list[str]:
+    return str(title).split("<br>")
+
+
+def _title_px(title: str) -> float:
+    return TITLE_CHAR_PX * max(len(line) for line in _title_lines(title))
+
+
+def axis_spacing(n_axes: int, left: int, right: int, scale: bool, width: int = PAGE_PX) -> float:
+    """Pixels between neighbouring axes of a ``width`` px parallel-coordinates chart."""
+    plot = width - left - right - (COLORBAR_PX if scale else 0)
+    return plot / max(1, n_axes - 1)
+
+
+def fit_titles(titles: Sequence[str], spacing: float, wrap: Optional[int] = None) -> tuple[list[str], int]:
+    """(titles, angle) for axes ``spacing`` px apart: level (angle 0) where each title fits between its neighbours,
+    those longer than ``wrap`` characters on two lines (None: one line); else one line each, tilted by TITLE_TILT
+    degrees (a tilted title needs only its line's height between neighbours)."""
+    room = spacing - TITLE_GAP_PX
+    level = [_axis_title(t, wrap) if wrap else t for t in titles]
+    if all(_title_px(t) <= room for t in level):
+        return level, 0
+    return list(titles), TITLE_TILT
+
+
+def parcoords_axes(dims: list[dict[str, Any]], scale: bool, wrap: Optional[int] = None, side: str = "bottom",
+                   width: Optional[int] = None) -> dict[str, Any]:
+    """Fit the axis titles of ``dims`` (changed in place) at ``width`` px (PAGE_PX) with the titles on ``side``
+    ("bottom" or "top", see ``fit_titles``); returns the trace's label settings and the margins: ``{"trace": {...},
+    "l", "r", "room"}`` (room: the titles' height beyond the axes' ends)."""
+    width = width or PAGE_PX
+    left, right = _left_margin(dims), 40
+    titles = [str(d["label"]) for d in dims]
+    fitted, angle = fit_titles(titles, axis_spacing(len(dims), left, right, scale, width), wrap)
+    for dim, title in zip(dims, fitted):
+        dim["label"] = title
+    if angle:
+        slope = math.radians(abs(angle))
+        spacing = axis_spacing(len(dims), left, right, scale, width)
+        # A title ends at its axis and runs away to the left: the first ones need room left of the first axis.
+        reach = max(_title_px(t) * math.cos(slope) - i * spacing for i, t in enumerate(fitted))
+        left = int(max(left, reach + 10))
+        room = TITLE_OFFSET_PX + max(_title_px(t) for t in fitted) * math.sin(slope) + TITLE_LINE_PX
+        angle = angle if side == "bottom" else -angle  # plotly mirrors the tilt of titles over the axes
+    else:
+        right = _right_margin(dims, scale)
+        room = TITLE_OFFSET_PX + TITLE_LINE_PX * max(len(_title_lines(t)) for t in fitted)
+    return {"trace": {"labelangle": angle, "labelside": side}, "l": left, "r": right, "room": int(math.ceil(room))}
+
+
+def thin_ticks(dim: dict[str, Any]) -> dict[str, Any]:
+    """Drop tick labels closer than TICK_GAP of the axis's span to the one kept below them (the ends are kept), so
+    none prints over another ('112' over '100' on a log axis of epochs); the lines still reach every value."""
+    vals, text = list(dim.get("tickvals") or []), list(dim.get("ticktext") or [])
+    if len(vals) < 3:
+        return dim
+    low, high = (dim["range"] if dim.get("range") else (min(vals), max(vals)))
+    gap = TICK_GAP * (high - low)
+    order = sorted(range(len(vals)), key=lambda i: vals[i])
+    keep = [order[0]]
+    for i in order[1:-1]:
+        if vals[i] - vals[keep[-1]] >= gap and vals[order[-1]] - vals[i] >= gap:
+            keep.append(i)
+    keep.append(order[-1])
+    dim.update(tickvals=[vals[i] for i in keep], ticktext=[text[i] for i in keep])
+    return dim
 
 
 def _left_margin(dims: Sequence[Mapping[str, Any]]) -> int:

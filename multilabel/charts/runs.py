@@ -7,8 +7,8 @@ from typing import Any, Mapping, Sequence
 
 import plotly.graph_objects as go
 
-from ._base import (PARCOORDS_TICKFONT, RUN_COLORS, TOOLBAR_PX, _axis, _epoch_axis, _figure, _is_number, _left_margin,
-                    _log_ticks, _mode, _numeric_ticks, _right_margin, _series, _title, empty_figure, thin)
+from ._base import (PARCOORDS_TICKFONT, RUN_COLORS, TOOLBAR_PX, _axis, _epoch_axis, _figure, _is_number, _log_ticks,
+                    _mode, _numeric_ticks, _series, _title, empty_figure, parcoords_axes, thin, thin_ticks)
 
 def runs_overlay_figure(histories: Mapping[str, Sequence[Mapping[str, Any]]], key: str, title: str,
                         yaxis_title: str) -> go.Figure:
@@ -80,13 +80,14 @@ def _parcoords_dimension(label: str, values: Sequence[Any]) -> dict[str, Any]:
         distinct = sorted({float(v) for v in present})
         if low > 0 and high / low >= 20:
             dim = {"label": f"{label} (log)", "values": [math.log10(v) if v == v else v for v in numbers]}
-            return _log_ticks(dim, low, high, distinct if len(distinct) <= MAX_TICKS else None)
+            return thin_ticks(_log_ticks(dim, low, high, distinct if len(distinct) <= MAX_TICKS else None))
         dim = {"label": label, "values": numbers}
         if low == high:  # one value: a flat axis still needs a range to draw
             pad = abs(low) * 0.1 or 1.0
             dim["range"] = [low - pad, high + pad]
         if len(distinct) <= MAX_TICKS and all(float(v).is_integer() for v in distinct):
             dim.update(tickvals=distinct, ticktext=[f"{v:g}" for v in distinct])
+            thin_ticks(dim)
         elif low < high:
             _numeric_ticks(dim, low, high)
         else:  # one value, mid-axis: ticks at both ends too, or plotly draws the axis with no length
@@ -120,13 +121,14 @@ def parallel_coordinates_figure(rows: Sequence[Mapping[str, Any]], hyperparamete
     if not shown:
         return empty_figure(heading, f"No run has {color_by} yet.")
     dims = [_parcoords_dimension(c, [r.get(c) for r in shown]) for c in [*hyperparameters, *metrics]]
-    left = _left_margin(dims)
     color = [float(r[color_by]) for r in shown]
+    scale = len(set(color)) > 1  # one value has nothing to compare: plotly's scale around it read 0.4-1.2
+    axes = parcoords_axes(dims, scale)  # titles level, or tilted where many axes leave them too little room
     trace = {"type": "parcoords", "dimensions": dims,
              "line": {"color": color, "colorscale": "Viridis", "reversescale": not higher_is_better,
-                      # one value has nothing to compare: plotly's scale around it read 0.4-1.2 for a micro-F1
-                      "showscale": len(set(color)) > 1, "colorbar": {"title": {"text": color_by}}},
-             "labelangle": 0, "labelside": "bottom", "tickfont": PARCOORDS_TICKFONT}
-    right = _right_margin(dims, trace["line"]["showscale"])
-    return go.Figure(data=[trace], layout={"title": _title(heading), "height": 420,
-                                           "margin": dict(l=left, r=right, t=70 + TOOLBAR_PX, b=60)})
+                      "showscale": scale, "colorbar": {"title": {"text": color_by}}},
+             "tickfont": PARCOORDS_TICKFONT, **axes["trace"]}
+    # Taller by the titles' room, so the axes keep their length (tick labels closer together would overlap).
+    return go.Figure(data=[trace], layout={"title": _title(heading), "height": 360 + axes["room"],
+                                           "margin": dict(l=axes["l"], r=axes["r"], t=70 + TOOLBAR_PX,
+                                                          b=axes["room"])})

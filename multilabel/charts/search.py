@@ -9,8 +9,8 @@ from typing import Any, Mapping, Sequence
 import plotly.graph_objects as go
 
 from ..config import knob_text, knob_words
-from ._base import (PARCOORDS_TICKFONT, TOOLBAR_PX, TRAIN_COLOR, VAL_COLOR, _axis, _axis_title, _figure, _left_margin,
-                    _log_ticks, _numeric_ticks, _right_margin, empty_figure)
+from ._base import (PARCOORDS_TICKFONT, TOOLBAR_PX, TITLE_WRAP, TRAIN_COLOR, VAL_COLOR, _axis, _figure, _log_ticks,
+                    _numeric_ticks, empty_figure, parcoords_axes)
 
 SEARCH_COLORSCALE = "Viridis_r"  # low objective (good) is bright
 
@@ -53,16 +53,16 @@ def _param_dimension(name: str, kind: str, spec: Any, values: Sequence[Any]) -> 
     ticks, plain floats as they are."""
     if kind == "cat":
         options = list(spec)
-        return {"label": _axis_title(knob_words(name)),
+        return {"label": knob_words(name),
                 "values": [options.index(v) if v in options else -1 for v in values],
                 "tickvals": list(range(len(options))), "ticktext": [knob_text(name, o) for o in options],
                 "range": [0, max(len(options) - 1, 1)]}
     if kind == "log":
         low, high = spec
-        return _log_ticks({"label": _axis_title(f"{knob_words(name)} (log)"),
+        return _log_ticks({"label": f"{knob_words(name)} (log)",
                            "values": [math.log10(v) for v in values]}, low, high)
     low, high = spec
-    return _numeric_ticks({"label": _axis_title(knob_words(name)), "values": [float(v) for v in values]}, low, high)
+    return _numeric_ticks({"label": knob_words(name), "values": [float(v) for v in values]}, low, high)
 
 
 def search_parallel_figure(trials: Sequence[Mapping[str, Any]], space: Mapping[str, tuple[str, Any]]) -> go.Figure:
@@ -79,11 +79,14 @@ def search_parallel_figure(trials: Sequence[Mapping[str, Any]], space: Mapping[s
     dims.append(_numeric_ticks(objective, min(values), max(values)) if max(values) > min(values) else
                 {**objective, "tickvals": [values[0]], "ticktext": [f"{values[0]:.4g}"]})
     scale = len(set(values)) > 1  # one value has nothing to compare
+    axes = parcoords_axes(dims, scale, TITLE_WRAP, "top")  # titles on two lines, or tilted where that is too wide
     trace = {"type": "parcoords", "dimensions": dims,
              "line": {"color": values, "colorscale": SEARCH_COLORSCALE, "showscale": scale,
-                      "colorbar": {"title": {"text": "objective"}}}, "tickfont": PARCOORDS_TICKFONT}
-    return _figure([trace], title, 420, margin=dict(l=_left_margin(dims), r=_right_margin(dims, scale),
-                                                    t=90 + TOOLBAR_PX, b=30))
+                      "colorbar": {"title": {"text": "objective"}}}, "tickfont": PARCOORDS_TICKFONT, **axes["trace"]}
+    # Titles over the axes (plotly's default side), under the chart's title: the top margin holds them, and the
+    # chart grows with it so the axes keep their length.
+    top = 30 + TOOLBAR_PX + axes["room"]
+    return _figure([trace], title, 294 + top, margin=dict(l=axes["l"], r=axes["r"], t=top, b=30))
 
 
 def search_importance_figure(importances: Mapping[str, float]) -> go.Figure:
