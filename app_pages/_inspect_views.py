@@ -18,6 +18,7 @@ from multilabel.charts import (at_epoch, confusion_grid_figure, network_curves_f
                                pr_curve_figure, roc_curve_figure)
 from multilabel.session import SessionRegistry
 from multilabel.store import RunStore
+from multilabel.words import count
 from app_pages._nav import CHARTS_AFTER_S, DRAWING, first_page
 from app_pages._shared import model_from_store, plain
 from app_pages._words import saved_model_words, score_or_na
@@ -113,8 +114,9 @@ def live_labels(store: RunStore, run_id: str, was_live: bool, poll_s: Optional[f
         names = list((now["info"] or {}).get("label_names") or [f"label_{j}" for j in range(snap["probs"].shape[1])])
         state = ("live: refreshes as the run trains" if was_live
                  else f"the run is {now['status']}; this is the last epoch it published")
-        st.caption(f"Epoch {epoch} of {now['config'].get('epochs')} · {len(snap['probs']):,} validation rows · "
-                   f"that epoch's weights (not the best so far) · {state}.")
+        rows = count(len(snap["probs"]), "validation row")
+        st.caption(f"Epoch {epoch} of {now['config'].get('epochs')} · {rows} · that epoch's weights (not the best so "
+                   f"far) · {state}.")
         st.subheader(f"Per-label curves (epoch {epoch})")
         pick, cut = st.columns([2, 3])
         label = pick.selectbox("Label", range(len(names)), format_func=lambda j: names[j],

@@ -24,6 +24,7 @@ from .config import DEFAULT_CHUNK_ROWS, TrainConfig, advice, knobs
 from .errors import MultilabelError
 from .jobs import DATA_SHAPED, config_flag
 from .paths import check_output_file, os_error_message
+from .words import count
 
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("model and training (defaults shown)")
@@ -188,7 +189,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if not args.quiet:
         ended = {"early_stopped": f"stopped early at epoch {last}: no better validation loss for "
                                   f"{config.patience} epochs",
-                 "stopped": f"stopped at epoch {last}", "completed": f"completed {epochs_run} epochs"}
+                 "stopped": f"stopped at epoch {last}", "completed": f"completed {count(epochs_run, 'epoch')}"}
         sys.stderr.write(f"{ended[result.outcome]}; best epoch {result.best['epoch']} "
                          f"(validation loss {result.best['val_loss']:.4f})\n")
     checkpoint = run["checkpoint"]
@@ -256,8 +257,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                               "predicts; evaluate needs true labels (use predict for unlabelled data)")
     label_cols = match_labels(list(frame.columns), args.labels or trained.label_names)
     if len(label_cols) != len(trained.label_names):
-        raise MultilabelError(f"--labels chose {len(label_cols)} columns but the model predicts "
-                              f"{len(trained.label_names)} labels")
+        raise MultilabelError(f"--labels chose {count(len(label_cols), 'column')} but the model predicts "
+                              f"{count(len(trained.label_names), 'label')}")
     Y = labels_array(frame, label_cols, name)
     # Features as predict finds them: by name (other columns, an id say, are ignored) or by position.
     scored, plan = predict_frame(trained, frame.drop(columns=label_cols), name=name)

@@ -22,6 +22,7 @@ from .errors import MultilabelError
 from .metrics import evaluate
 from .model import MLP
 from .threads import step_threads
+from .words import count
 
 HEADS = ("sigmoid", "softmax")
 HEAD_TITLES = {"sigmoid": "sigmoid per label (BCEWithLogits)", "softmax": "softmax over labels (CrossEntropy)"}
@@ -108,7 +109,7 @@ def compare_heads(data: Dataset, hidden_size: int = 32, epochs: int = 30, learni
         raise MultilabelError(f"epochs, hidden_size and batch_size must be >= 1, got {epochs}, {hidden_size} and "
                               f"{batch_size}")
     if num_labels < 2:
-        raise MultilabelError(f"the data has {num_labels} label; comparing heads needs at least 2 labels")
+        raise MultilabelError(f"the data has {count(num_labels, 'label')}; comparing heads needs at least 2 labels")
     if n > MAX_ROWS:
         raise MultilabelError(f"the data has {n:,} rows; this comparison takes at most {MAX_ROWS:,} (use fewer rows)")
     train_idx, val_idx = split_indices(n, val_fraction, seed)

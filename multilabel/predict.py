@@ -18,6 +18,7 @@ from .config import DEFAULT_CHUNK_ROWS
 from .data import PARQUET_SUFFIXES, error_reason, features_array, is_parquet, open_csv, open_parquet, source_name
 from .errors import MultilabelError
 from .paths import atomic_path, check_output_file
+from .words import count
 
 PROB_SUFFIX = "_prob"
 
@@ -57,7 +58,7 @@ def plan_columns(trained: TrainedModel, columns: Sequence[str], numeric: Sequenc
                                   "numeric columns were used in order as the model's features", *notes])
     shown = ", ".join(repr(m) for m in missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
     raise MultilabelError(f"{name} lacks {len(missing)} feature column(s) the model needs: {shown}; "
-                          f"add them (the model was trained on {len(wanted)} features)")
+                          f"add them (the model was trained on {count(len(wanted), 'feature')})")
 
 
 def _numeric_columns(frame: pd.DataFrame) -> list[str]:

@@ -21,6 +21,7 @@ from multilabel.charts import (confusion_grid_figure, label_frequency_figure, pr
 from multilabel.predict import PROB_SUFFIX, label_frame, predict_frame  # noqa: E402
 from multilabel.predictview import (column_widths, file_labels, model_choices, notes_to_show,  # noqa: E402
                                    predicted_column, shown_frame)
+from multilabel.words import count  # noqa: E402
 from app_pages import _upload  # noqa: E402
 from app_pages._export import onnx_button  # noqa: E402
 from app_pages._keys import ENSEMBLE_PREFIX, PREDICT_RUN  # noqa: E402
@@ -82,7 +83,7 @@ else:
 if trained is None:
     st.stop()
 
-st.caption(f"{len(trained.feature_names)} features → {len(trained.label_names)} labels: "
+st.caption(f"{count(len(trained.feature_names), 'feature')} → {count(len(trained.label_names), 'label')}: "
            + ", ".join(plain(name) for name in trained.label_names))
 onnx_name = (Path(upload.name).stem if choice != "From a run" else model_key.replace(":", "-")) + ".onnx"
 onnx_button(st, lambda: trained, onnx_name, "download_onnx")
@@ -125,7 +126,7 @@ for note in notes_to_show(plan.notes, truth is not None):  # label columns: said
 if truth_problem:
     warning(f"{truth_problem}; so the file's labels are not compared with the predictions")
 counts = [int(result[c].sum()) for c in label_cols]
-st.markdown(f"**{len(result):,} rows scored.** Each row's labels at or above the thresholds above, then each "
+st.markdown(f"**{count(len(result), 'row')} scored.** Each row's labels at or above the thresholds above, then each "
             f"label's probability (the download has a 0/1 column `<label>` and a `<label>{PROB_SUFFIX}` column for "
             "each).")
 shown = shown_frame(result.head(SHOWN_ROWS), plan.passthrough, label_cols, PROB_SUFFIX)  # the rows shown
@@ -159,8 +160,9 @@ if scored_own_rows(trained_on, data.name, len(scored)):
     st.warning(f"'{plain(data.name)}' has the name and the {len(scored):,} rows of the data this model was trained "
                "on: the scores below are on rows it learned from, so they are optimistic. Score a file it has not "
                "seen (a held-out split) for an honest estimate.")
-st.caption(f"'{plain(data.name)}' carries the model's {len(label_cols)} label column(s): the predictions are scored "
-           "against them at the thresholds above (the download's columns of those names hold the predictions).")
+st.caption(f"'{plain(data.name)}' carries the model's {count(len(label_cols), 'label column')}: the predictions "
+           "are scored against them at the thresholds above (the download's columns of those names hold the "
+           "predictions).")
 probs = scored[prob_cols].to_numpy(dtype=np.float32, copy=True)  # writable: torch warns on read-only
 analysis_key = cache_key
 kept_analysis = st.session_state.get("predict_analysis")

@@ -21,6 +21,7 @@ from multilabel.analysis import (LabelCurves, Tradeoff, confusion_matrices, insp
 from multilabel.charts import confusion_grid_figure  # noqa: E402
 from multilabel.metrics import tune_thresholds  # noqa: E402
 from multilabel.store import FINISHED, RunStore  # noqa: E402
+from multilabel.words import count  # noqa: E402
 from app_pages._export import onnx_button  # noqa: E402
 from app_pages._inspect_views import (charts_later, first_draw, live_labels, network_view,  # noqa: E402
                                       tradeoff_view)
@@ -107,7 +108,8 @@ except (MultilabelError, OSError) as exc:
 probs, targets, tradeoff = loaded
 names = list(trained.label_names)
 saved = list(trained.thresholds)
-st.caption(f"{len(probs):,} validation rows · {len(names)} labels · best epoch {(run['best'] or {}).get('epoch')}. "
+st.caption(f"{count(len(probs), 'validation row')} · {count(len(names), 'label')} · "
+           f"best epoch {(run['best'] or {}).get('epoch')}. "
            "A row gets label 1 where its probability is at least the label's threshold.")
 
 curves_box = st.container()

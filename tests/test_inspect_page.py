@@ -354,3 +354,13 @@ def test_inspect_words_name_the_run_and_its_state():
     assert inspect_status_line(done, 1.0) == "Early stopped · 40 epochs · best epoch 31."
     assert inspect_status_line({**done, "best": None}, 1.0) == "Early stopped · 40 epochs."
     assert score_or_na(None) == "n/a" and score_or_na(0.12345) == "0.123"
+
+
+def test_a_one_label_run_reads_1_label_not_1_labels(home):
+    # The walk: "119 validation rows · 1 labels · best epoch 4".
+    config = TrainConfig(input_size=6, hidden_size=8, num_outputs=1, epochs=3, patience=0, seed=1).validate()
+    session = get_registry(home).start(config, make_synthetic(300, 6, 1, seed=1), name="one label")
+    assert session.join(timeout=WAIT_S) and session.snapshot()["status"] == "completed"
+    at = open_page(session.run_id)
+    (line,) = [c.value for c in at.caption if "validation row" in c.value]
+    assert line.startswith("60 validation rows · 1 label · best epoch "), line
