@@ -901,3 +901,22 @@ def test_parallel_tick_labels_have_a_solid_outline_not_only_a_blur():
     shadows = {s.strip() for s in halo.split(",")}
     assert {"-1px -1px 0 #fff", "1px 1px 0 #fff", "-2px 0px 0 #fff", "2px 0px 0 #fff", "0px -2px 0 #fff",
             "0px 2px 0 #fff"} <= shadows, halo
+
+
+def test_heads_bar_values_never_sit_on_the_dashed_half_line():
+    # The walk, Labels = 2: softmax values just under 0.5 ("0.43", "0.40", "0.44") were printed above their bars,
+    # right on the dashed 0.5 line, and read like "-0.43". Tall bars print theirs inside, at the top; short ones
+    # above them, ending well below the line.
+    from multilabel.charts import HEADS_INSIDE_FROM
+
+    probs = {"sigmoid": [[1.0, 0.96], [0.2, 0.51]], "softmax": [[0.43, 0.57], [0.44, 0.09]]}
+    fig = heads_probability_figure(["label_0", "label_1"], [[1, 1], [1, 1]], probs)
+    placed = {(v, pos) for t in fig.data for v, pos in zip(t.y, t.textposition)}
+    assert placed == {(1.0, "inside"), (0.96, "inside"), (0.2, "outside"), (0.51, "inside"), (0.43, "inside"),
+                      (0.57, "inside"), (0.44, "inside"), (0.09, "outside")}
+    assert all(t.insidetextanchor == "end" for t in fig.data)  # at the bar's top, under the line for a value < 0.5
+    # A value printed above its bar takes about 16 px, an eighth of a panel's unit (108 px with four rows).
+    rows = heads_probability_figure(["a", "b"], [[1, 1]] * 4, {k: v * 2 for k, v in probs.items()})
+    unit_px = (rows.layout.height - rows.layout.margin.t - rows.layout.margin.b) * (
+        rows.layout.yaxis.domain[1] - rows.layout.yaxis.domain[0]) / rows.layout.yaxis.range[1]
+    assert HEADS_INSIDE_FROM + 18 / unit_px < 0.5

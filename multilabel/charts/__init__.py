@@ -12,8 +12,9 @@ from ._base import (HIST_GAP_PX, HIST_ROW_PX, MARKERS_UP_TO, MAX_POINTS, NEG_COL
                     TOOLBAR_PX, TRAIN_COLOR, VAL_COLOR, FigureMemo, at_epoch, empty_figure, figure_html, thin)
 from .curves import (CHANCE_COLOR, CURVE_POINTS, POINT_COLOR, confusion_grid_figure, label_frequency_figure,
                      pr_curve_figure, roc_curve_figure)
-from .heads import (HEADS_FALSE_COLOR, HEADS_PANEL_TITLES, HEADS_THRESHOLD, HEADS_TRAIN_COLOR, HEADS_TRUE_COLOR,
-                    HEADS_VAL_COLOR, heads_loss_figure, heads_metrics_figure, heads_probability_figure)
+from .heads import (HEADS_FALSE_COLOR, HEADS_INSIDE_FROM, HEADS_PANEL_TITLES, HEADS_THRESHOLD, HEADS_TRAIN_COLOR,
+                    HEADS_TRUE_COLOR, HEADS_VAL_COLOR, heads_loss_figure, heads_metrics_figure,
+                    heads_probability_figure)
 from .network import (NET_DEAD_COLOR, NET_EDGE_BINS, NET_NEG_COLOR, NET_POS_COLOR, network_curves_figure,
                       network_figure)
 from .runs import MAX_TICKS, RAW_OPACITY, parallel_coordinates_figure, runs_overlay_figure, smoothed_overlay_figure
@@ -21,7 +22,8 @@ from .search import SEARCH_COLORSCALE, search_importance_figure, search_parallel
 from .training import loss_figure, metrics_figure, per_label_figure, probability_histogram_figure, probe_heatmap
 
 __all__ = [
-    "CHANCE_COLOR", "CURVE_POINTS", "FigureMemo", "HEADS_FALSE_COLOR", "HEADS_PANEL_TITLES", "HEADS_THRESHOLD",
+    "CHANCE_COLOR", "CURVE_POINTS", "FigureMemo", "HEADS_FALSE_COLOR", "HEADS_INSIDE_FROM", "HEADS_PANEL_TITLES",
+    "HEADS_THRESHOLD",
     "HEADS_TRAIN_COLOR", "HEADS_TRUE_COLOR", "HEADS_VAL_COLOR", "HIST_GAP_PX", "HIST_ROW_PX", "MARKERS_UP_TO",
     "MAX_POINTS", "MAX_TICKS", "NEG_COLOR", "NET_DEAD_COLOR", "NET_EDGE_BINS", "NET_NEG_COLOR", "NET_POS_COLOR",
     "POINT_COLOR", "POS_COLOR", "RAW_OPACITY", "RUN_COLORS", "SEARCH_COLORSCALE", "TOOLBAR_PX", "TRAIN_COLOR",

@@ -12,6 +12,9 @@ HEADS_TRUE_COLOR, HEADS_FALSE_COLOR = "#d62728", "#9aa5b1"
 HEADS_TRAIN_COLOR, HEADS_VAL_COLOR = "#1f77b4", "#ff7f0e"
 HEADS_PANEL_TITLES = {"sigmoid": "sigmoid per label (BCEWithLogits)", "softmax": "softmax over labels (CrossEntropy)"}
 HEADS_THRESHOLD = 0.5
+# A bar this tall or taller prints its value inside, at its top: printed above it, a value just under 0.5 sat on the
+# dashed 0.5 line and read like "-0.43". A shorter bar's value above it ends below about 0.4, clear of the line.
+HEADS_INSIDE_FROM = 0.25
 _HEADS_LAYOUT = dict(margin=dict(l=10, r=10, t=90 + TOOLBAR_PX, b=10), uirevision="keep",
                      legend=dict(orientation="h", x=1, xanchor="right", y=1, yref="container", yanchor="top"))
 
@@ -73,7 +76,11 @@ def heads_probability_figure(label_names: Sequence[str], targets: Sequence[Seque
             traces.append({"type": "bar", "x": [label_names[j] for j in keep], "y": [p[j] for j in keep],
                            "name": legend, "legendgroup": legend, "showlegend": i == 0,
                            "marker": {"color": color}, "text": [f"{p[j]:.2f}" for j in keep],
-                           "textposition": "outside", "cliponaxis": False, "textfont": {"shadow": HALO},
+                           "textposition": ["inside" if p[j] >= HEADS_INSIDE_FROM else "outside" for j in keep],
+                           "insidetextanchor": "end", "cliponaxis": False,
+                           # the halo masks whatever runs behind a value above its bar; inside, plotly's own colour
+                           # against the bar's reads best
+                           "textfont": {"shadow": HALO}, "insidetextfont": {"shadow": "none"},
                            "hovertemplate": "%{x}: p = %{y:.3f}<extra>" + legend + "</extra>",
                            "xaxis": f"x{suffix}", "yaxis": f"y{suffix}"})
     title = "Probability per label of validation rows with 2+ true labels (dashed: 0.5)"
