@@ -270,14 +270,17 @@ def test_runs_overlay_of_no_runs_is_empty():
 
 # -- label frequency -----------------------------------------------------------------------------------------------
 
-def test_label_frequency_shows_share_of_rows_and_counts():
+def test_label_frequency_shows_counts_on_the_axis_and_the_bars_and_the_share_in_the_hover():
+    # The walk: an axis titled "share of rows" over bars labelled 169, 93, 293: the units disagreed.
     fig = label_frequency_figure(LABELS, [1500, 0, 4000], 4000)
     (bar,) = fig.data
     assert list(bar.x) == LABELS
-    assert list(bar.y) == pytest.approx([0.375, 0.0, 1.0])
-    assert list(bar.text) == ["1,500", "0", "4,000"]
+    assert list(bar.y) == [1500, 0, 4000] and list(bar.text) == ["1,500", "0", "4,000"]
+    assert fig.layout.yaxis.title.text == "rows predicted 1" and fig.layout.yaxis.range[1] >= 4000
+    assert list(bar.customdata) == pytest.approx([0.375, 0.0, 1.0])
+    assert "of 4,000 rows (%{customdata:.1%})" in bar.hovertemplate
     assert "4,000 rows" in fig.layout.title.text
-    assert fig.layout.yaxis.title.text == "share of rows"
+    assert label_frequency_figure(["a"], [1], 1).layout.title.text == "Predicted positives per label (1 row)"
 
 
 def test_label_frequency_of_zero_rows_does_not_divide_by_zero():

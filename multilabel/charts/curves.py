@@ -9,15 +9,19 @@ from typing import Any, Optional, Sequence
 import plotly.graph_objects as go
 
 from ..analysis import Confusion, LabelCurves, TradeoffPoint
+from ..words import count
 from ._base import TOOLBAR_PX, TRAIN_COLOR, VAL_COLOR, _axis, _figure, _fmt
 
 def label_frequency_figure(label_names: Sequence[str], positive_counts: Sequence[int], total: int) -> go.Figure:
-    """Share of rows predicted 1 for each label."""
+    """Rows predicted 1 for each label, out of ``total``: counts on the axis and on the bars (the axis had said
+    "share of rows" over bars labelled with counts), the share in the hover. The axis ends just above ``total``, so
+    a bar's height still shows its share."""
     share = [c / total if total else 0.0 for c in positive_counts]
-    trace = {"type": "bar", "x": list(label_names), "y": share, "text": [f"{c:,}" for c in positive_counts],
-             "textposition": "outside"}
-    return _figure([trace], f"Predicted positives per label ({total:,} rows)", 300,
-                   yaxis=_axis("share of rows", range=[0, 1.1]))
+    trace = {"type": "bar", "x": list(label_names), "y": list(positive_counts),
+             "text": [f"{c:,}" for c in positive_counts], "textposition": "outside", "customdata": share,
+             "hovertemplate": f"%{{x}}: %{{y:,}} of {total:,} rows (%{{customdata:.1%}})<extra></extra>"}
+    return _figure([trace], f"Predicted positives per label ({count(total, 'row')})", 300,
+                   yaxis=_axis("rows predicted 1", range=[0, 1.1 * max(total, 1)]))
 
 
 # -- per-label analysis --
