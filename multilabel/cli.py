@@ -24,7 +24,7 @@ from .config import DEFAULT_CHUNK_ROWS, TrainConfig, advice, knobs
 from .errors import MultilabelError
 from .jobs import DATA_SHAPED, config_flag
 from .paths import check_output_file, os_error_message
-from .words import count
+from .words import count, status_word
 
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("model and training (defaults shown)")
@@ -330,15 +330,27 @@ def cmd_runs(args: argparse.Namespace) -> int:
     if not runs:
         print(f"no runs in {store.path}")
         return 0
-    print(f"{'id':<24} {'status':<14} {'epochs':>6} {'val micro-F1':>12} {'hamming':>8}  data")
-    for run in runs:
+    # The pages' words: the run's name (its id until renamed) and its status as they say it ('stopped early').
+    names = [_cell(run["name"] or run["id"], NAME_WIDTH) for run in runs]
+    width = max(len("name"), *map(len, names))
+    print(f"{'id':<24} {'name':<{width}} {'status':<14} {'epochs':>6} {'val micro-F1':>12} {'hamming':>8}  data")
+    for run, name in zip(runs, names):
         best = run["best"] or {}
         f1 = f"{best['micro_f1']:.3f}" if "micro_f1" in best else "-"
         ham = f"{best['hamming_loss']:.3f}" if "hamming_loss" in best else "-"
         data = run["data"] or {}
-        print(f"{run['id']:<24} {run['status']:<14} {run['epochs_done']:>6} {f1:>12} {ham:>8}  "
-              f"{data.get('name') or data.get('source', '')}")
+        print(f"{run['id']:<24} {name:<{width}} {status_word(run['status']):<14} {run['epochs_done']:>6} {f1:>12} "
+              f"{ham:>8}  {data.get('name') or data.get('source', '')}")
     return 0
+
+
+NAME_WIDTH = 30  # a longer run name is cut short in the runs table (--json has it whole)
+
+
+def _cell(text: str, width: int) -> str:
+    """``text`` on one line in at most ``width`` characters ('…' where it was cut)."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 # --- search -------------------------------------------------------------------------------------------------------

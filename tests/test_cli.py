@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 import pickle
+import re
 import warnings
 
 import numpy as np
@@ -607,3 +608,29 @@ def test_the_default_refit_gets_its_own_bar_with_the_expected_time_and_is_in_the
     assert refit["rows"] == 500 and refit["epochs"] == summary["best"]["epoch"] and refit["seconds"] > 0
     bar = [line for line in done.stderr.splitlines() if "refit on all 500 rows, expected about" in line]
     assert bar and f"{refit['epochs']}/{refit['epochs']}" in done.stderr.split("refit on all 500 rows")[-1]
+
+
+def test_runs_table_shows_the_runs_name_and_the_pages_status_words(capsys, tmp_path):
+    # The walk: `runs` printed no name ("emotions default") and the raw "early_stopped" where the pages say
+    # "stopped early".
+    from multilabel.store import RunStore
+
+    code, out, _ = run_main(capsys, "train", "--synthetic", "--samples", "200", "--epochs", "2", "--quiet",
+                            "--store", tmp_path, "--name", "emotions default")
+    named = json.loads(out)["run_id"]
+    code, out, _ = run_main(capsys, "train", "--synthetic", "--samples", "200", "--epochs", "2", "--quiet",
+                            "--store", tmp_path)
+    unnamed = json.loads(out)["run_id"]
+    store = RunStore(tmp_path)
+    run = store.get_run(named)
+    store.finish(named, "early_stopped", best=run["best"], checkpoint=run["checkpoint"])  # as early stopping ends one
+    store.close()
+    code, table, _ = run_main(capsys, "runs", "--store", tmp_path)
+    header, *lines = table.splitlines()
+    assert code == 0 and header.split()[:3] == ["id", "name", "status"]
+    (row,) = [line for line in lines if line.startswith(named)]
+    assert re.split(r"\s{2,}", row)[1:3] == ["emotions default", "stopped early"] and "early_stopped" not in table
+    (row,) = [line for line in lines if line.startswith(unnamed)]
+    assert row.split()[1:3] == [unnamed, "completed"]  # unnamed: its id, as the Runs page names it
+    code, lines, _ = run_main(capsys, "runs", "--store", tmp_path, "--json")
+    assert {json.loads(line)["status"] for line in lines.splitlines()} == {"early_stopped", "completed"}  # raw
