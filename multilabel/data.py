@@ -8,6 +8,7 @@ through the one reader here, and its format sniffing, checks and one-line messag
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import io
 import os
 import re
@@ -473,10 +474,40 @@ def dataset_from_frame(frame: pd.DataFrame, labels: str | Sequence[str], name: s
                               "choose fewer label columns")
     Y = labels_array(frame, label_names, name)
     X = features_array(frame, feature_names, name)
+    # The file's name without its folder: the same file trained from the command line (a path) and from the pages
+    # (an upload) is one dataset on the Runs page. The fingerprint lets Predict tell its rows under any name.
     return Dataset(X=X, Y=Y, feature_names=feature_names, label_names=label_names,
-                   description={"source": "csv", "name": name.strip("'"), "rows": len(frame),
-                                "features": len(feature_names), "labels": label_names},
+                   description={"source": "csv", "name": os.path.basename(name.strip("'")), "rows": len(frame),
+                                "features": len(feature_names), "labels": label_names,
+                                "fingerprint": rows_fingerprint(X, Y)},
                    warnings=label_warnings(Y, label_names, name))
+
+
+FINGERPRINT_CHUNK_ROWS = 65536  # rows hashed at a time: memory stays at a few MB whatever the table's size
+
+
+def rows_fingerprint(X: np.ndarray, Y: np.ndarray) -> str:
+    """A short fingerprint of a table's rows, whatever their order: the same rows (features ``X`` and labels ``Y``,
+    as float32) give the same 24 hex digits from any file, under any name, in any order; another value, row or
+    column gives others.
+
+    Each row is hashed (its 32-bit words times fixed odd constants, summed mod 2**64: one vectorized pass), the
+    row hashes are sorted and hashed together with blake2b. Cheap next to reading the file.
+    """
+    X, Y = np.asarray(X, dtype=np.float32), np.asarray(Y, dtype=np.float32)
+    width = X.shape[1] + Y.shape[1]
+    # One odd 64-bit constant per column, from blake2b (not numpy's RNG, whose streams may change between versions:
+    # a stored fingerprint must match the same rows years later).
+    odd = np.array([int.from_bytes(hashlib.blake2b(j.to_bytes(4, "little"), digest_size=8).digest(), "little") | 1
+                    for j in range(width)], dtype=np.uint64)
+    rows = np.empty(len(X), dtype=np.uint64)
+    for start in range(0, len(X), FINGERPRINT_CHUNK_ROWS):
+        stop = start + FINGERPRINT_CHUNK_ROWS
+        words = np.ascontiguousarray(np.hstack([X[start:stop], Y[start:stop]])).view(np.uint32).astype(np.uint64)
+        rows[start:stop] = (words * odd).sum(axis=1, dtype=np.uint64)  # uint64 arithmetic wraps: mod 2**64
+    digest = hashlib.blake2b(f"{X.shape[1]},{Y.shape[1]}".encode(), digest_size=12)
+    digest.update(np.sort(rows).tobytes())
+    return digest.hexdigest()
 
 
 def label_warnings(Y: np.ndarray, label_names: Sequence[str], name: str = "the CSV") -> list[str]:
@@ -498,7 +529,10 @@ def load_csv(source: CsvSource, labels: str | Sequence[str], name: str | None = 
     """Read a CSV (or Parquet file) and choose its label columns (see ``match_labels``); other columns are numeric
     features."""
     label = name or source_name(source)
-    return dataset_from_frame(read_csv(source, label), labels, label)
+    data = dataset_from_frame(read_csv(source, label), labels, label)
+    if isinstance(source, (str, os.PathLike)):  # named by its file name, as an upload is; the whole path kept too
+        data.description["path"] = os.path.abspath(os.fspath(source))
+    return data
 
 
 def labels_array(frame: pd.DataFrame, columns: Sequence[str], name: str = "the CSV") -> np.ndarray:

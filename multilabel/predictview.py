@@ -3,11 +3,13 @@ model's labels, which notes it shows, how wide its table's columns are. No Strea
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Optional, Sequence
+import os
+from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence
 
 import numpy as np
 
 from multilabel.errors import MultilabelError
+from multilabel.words import count
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -58,6 +60,39 @@ def file_labels(frame: "pd.DataFrame", label_names: Sequence[str], name: str
         return labels_array(frame, list(label_names), name), None
     except MultilabelError as exc:
         return None, str(exc)
+
+
+def scored_fingerprint(frame: "pd.DataFrame", features: Sequence[str], truth: Optional[np.ndarray]) -> Optional[str]:
+    """The fingerprint (data.rows_fingerprint) of a scored table's rows as training saw them: its ``features``
+    columns in the model's order and its labels ``truth`` (file_labels'); None for a table without labels."""
+    if truth is None:
+        return None
+    from multilabel.data import features_array, rows_fingerprint
+
+    return rows_fingerprint(features_array(frame.rename(columns=str), list(features)), truth)
+
+
+def training_rows_note(trained_on: Optional[Mapping[str, Any]], name: str, rows: int,
+                       fingerprint: Optional[str]) -> Optional[str]:
+    """The warning for a scored file that holds the model's own training rows (its scores are optimistic), or None.
+
+    ``trained_on``: the model's data description (model_choices' "data"); ``name``, ``rows``, ``fingerprint``: the
+    scored file's (``scored_fingerprint``). A run that stored its rows' fingerprint is told by the rows themselves,
+    under any file name and in any order; others (runs from before fingerprints, search ensembles) by a CSV's file
+    name (without its folder: the command line stored paths) and row count."""
+    if not trained_on or trained_on.get("source") != "csv":
+        return None
+    trained_name = os.path.basename(str(trained_on.get("name") or ""))
+    advice = ("the scores below are on rows it learned from, so they are optimistic. Score a file it has not seen "
+              "(a held-out split) for an honest estimate.")
+    if trained_on.get("fingerprint"):
+        if fingerprint != trained_on["fingerprint"]:
+            return None
+        source = "" if trained_name == name else f" ('{trained_name}')"
+        return f"'{name}' holds the same {count(rows, 'row')} as the data this model was trained on{source}: {advice}"
+    if trained_name == name and trained_on.get("rows") == rows:
+        return f"'{name}' has the name and the {count(rows, 'row')} of the data this model was trained on: {advice}"
+    return None
 
 
 def notes_to_show(notes: Sequence[str], has_labels: bool) -> list[str]:

@@ -20,13 +20,13 @@ from multilabel.charts import (confusion_grid_figure, label_frequency_figure, pr
                                roc_curve_figure)
 from multilabel.predict import PROB_SUFFIX, label_frame, predict_frame  # noqa: E402
 from multilabel.predictview import (column_widths, file_labels, model_choices, notes_to_show,  # noqa: E402
-                                   predicted_column, shown_frame)
+                                   predicted_column, scored_fingerprint, shown_frame, training_rows_note)
 from multilabel.words import count  # noqa: E402
 from app_pages import _upload  # noqa: E402
 from app_pages._export import onnx_button  # noqa: E402
 from app_pages._keys import ENSEMBLE_PREFIX, PREDICT_RUN  # noqa: E402
 from app_pages._shared import error, model_from_store, plain, registry, warning, widget_label  # noqa: E402
-from app_pages._words import model_label, scored_own_rows, threshold_origin  # noqa: E402
+from app_pages._words import model_label, threshold_origin  # noqa: E402
 
 SHOWN_ROWS = 1000
 TABLE_PX = 930  # the page's width for a table at a 1400 px window with the sidebar open
@@ -115,10 +115,12 @@ if cached is None or cached[0] != cache_key:
     except MultilabelError as exc:
         error(exc)
         st.stop()
-    # A file that carries the model's label columns (a test split, say) gets the per-label analysis below.
+    # A file that carries the model's label columns (a test split, say) gets the per-label analysis below, and its
+    # rows' fingerprint tells whether they are the model's own training rows.
     truth, truth_problem = file_labels(raw_frame, label_cols, f"'{data.name}'")
-    cached = st.session_state["predict_cache"] = (cache_key, scored, plan, truth, truth_problem)
-_, scored, plan, truth, truth_problem = cached
+    fingerprint = scored_fingerprint(raw_frame, plan.features, truth)
+    cached = st.session_state["predict_cache"] = (cache_key, scored, plan, truth, truth_problem, fingerprint)
+_, scored, plan, truth, truth_problem, fingerprint = cached
 result = pd.concat([scored[plan.passthrough],
                     label_frame(trained, scored[prob_cols].to_numpy(), thresholds, index=scored.index)], axis=1)
 for note in notes_to_show(plan.notes, truth is not None):  # label columns: said below, where they are compared
@@ -156,10 +158,9 @@ if truth is None:
     st.stop()
 st.subheader("Against this file's labels")
 trained_on = models.get(model_key, {}).get("data") if model_key in models else None
-if scored_own_rows(trained_on, data.name, len(scored)):
-    st.warning(f"'{plain(data.name)}' has the name and the {len(scored):,} rows of the data this model was trained "
-               "on: the scores below are on rows it learned from, so they are optimistic. Score a file it has not "
-               "seen (a held-out split) for an honest estimate.")
+own_rows = training_rows_note(trained_on, data.name, len(scored), fingerprint)
+if own_rows:
+    warning(own_rows)
 st.caption(f"'{plain(data.name)}' carries the model's {count(len(label_cols), 'label column')}: the predictions "
            "are scored against them at the thresholds above (the download's columns of those names hold the "
            "predictions).")

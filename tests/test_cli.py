@@ -634,3 +634,21 @@ def test_runs_table_shows_the_runs_name_and_the_pages_status_words(capsys, tmp_p
     assert row.split()[1:3] == [unnamed, "completed"]  # unnamed: its id, as the Runs page names it
     code, lines, _ = run_main(capsys, "runs", "--store", tmp_path, "--json")
     assert {json.loads(line)["status"] for line in lines.splitlines()} == {"early_stopped", "completed"}  # raw
+
+
+def test_a_csv_run_is_named_by_its_file_as_the_dashboard_names_it_with_the_path_kept(capsys, tmp_path, emotions_csv,
+                                                                                      emotion_labels):
+    # The walk: `train --data /tmp/walk14/tests/data/emotions.csv` showed the whole path in the Runs page's data
+    # column, where the dashboard's run on the same file shows "emotions.csv": two datasets for one file.
+    from multilabel.data import dataset_from_frame, read_csv
+    from multilabel.store import RunStore
+
+    code, out, err = run_main(capsys, "train", "--data", emotions_csv, "--labels", ",".join(emotion_labels),
+                              "--epochs", "1", "--hidden-size", "8", "--quiet", "--store", tmp_path)
+    assert code == 0, err
+    data = RunStore(tmp_path, readonly=True).get_run(json.loads(out)["run_id"])["data"]
+    assert data["name"] == "emotions.csv" and data["path"] == str(Path(emotions_csv).resolve())
+    uploaded = dataset_from_frame(read_csv(emotions_csv), emotion_labels, "'emotions.csv'").description
+    assert {k: data[k] for k in uploaded} == uploaded  # the same rows' fingerprint as the page's upload
+    code, table, _ = run_main(capsys, "runs", "--store", tmp_path)
+    assert table.splitlines()[1].endswith("  emotions.csv")

@@ -206,8 +206,9 @@ def test_scoring_the_models_own_training_file_says_the_scores_are_optimistic(hom
     assert session.join(timeout=WAIT_S) and session.snapshot()["status"] == "completed"
     at = app()
     assert any("They start at the model's own (0.5 for every label)" in c.value for c in at.caption)
-    at.file_uploader(key="predict_csv").set_value(("other.csv", content, "text/csv")).run()
-    assert not [w.value for w in at.warning if "optimistic" in w.value]  # another file: no word
+    _, other = labelled_csv(rows=120, seed=8)
+    at.file_uploader(key="predict_csv").set_value(("other.csv", other, "text/csv")).run()
+    assert not [w.value for w in at.warning if "optimistic" in w.value]  # other rows: no word
     at.file_uploader(key="predict_csv").set_value(("train.csv", content, "text/csv")).run()
     assert not at.exception, [e.value for e in at.exception]
     assert [w.value for w in at.warning if "trained on" in w.value and "optimistic" in w.value]
@@ -219,3 +220,27 @@ def test_a_run_link_opens_that_run_as_on_train_and_inspect(home):
     at = app(run=older)  # ?run=<id>, as Train and Inspect take it (it opened the newest, with no word)
     assert at.selectbox(key="predict_run_select").value == older and not at.warning
     assert at.selectbox(key="predict_run_select").format_func(older).startswith("older · synthetic · completed")
+
+
+def test_a_command_line_run_warns_on_its_own_rows_under_any_file_name(home, emotions_csv, emotion_labels, capsys):
+    # The walk: a run trained with `train --data /path/to/emotions.csv` got no note for an upload of emotions.csv
+    # (its stored name was the whole path), and the same rows as emotions_bom.csv got none for any run.
+    from multilabel.cli import main
+
+    assert main(["train", "--data", str(emotions_csv), "--labels", ",".join(emotion_labels), "--epochs", "1",
+                 "--hidden-size", "8", "--quiet", "--store", str(home)]) == 0
+    run_id = json.loads(capsys.readouterr().out)["run_id"]
+    at = app(model=run_id)
+    content = emotions_csv.read_bytes()
+    at.file_uploader(key="predict_csv").set_value(("emotions.csv", content, "text/csv")).run()
+    assert not at.exception, [e.value for e in at.exception]
+    (note,) = [shown(w.value) for w in at.warning if "optimistic" in w.value]
+    assert note.startswith("'emotions.csv' holds the same 593 rows as the data this model was trained on: "), note
+    lines = content.decode().splitlines()
+    shuffled = "\n".join([lines[0], *reversed(lines[1:])]) + "\n"
+    at.file_uploader(key="predict_csv").set_value(("emotions_bom.csv", b"\xef\xbb\xbf" + shuffled.encode(),
+                                                   "text/csv")).run()
+    assert not at.exception, [e.value for e in at.exception]
+    (note,) = [shown(w.value) for w in at.warning if "optimistic" in w.value]
+    assert note.startswith("'emotions_bom.csv' holds the same 593 rows as the data this model was trained on "
+                           "('emotions.csv'): "), note

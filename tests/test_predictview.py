@@ -89,3 +89,42 @@ def test_the_shown_table_names_each_rows_predicted_labels_then_the_probabilities
     own = result.rename(columns={"id": PREDICTED})
     assert list(shown_frame(own, [PREDICTED], ["a", "b"], "_prob").columns) == [
         PREDICTED, predicted_column([PREDICTED]), "a_prob", "b_prob"] and predicted_column([PREDICTED]) != PREDICTED
+
+
+def test_the_training_rows_note_knows_the_rows_under_any_name_and_in_any_order(emotions_csv, emotion_labels):
+    # The walk: the same rows as emotions_bom.csv got no word (the note went by the file name alone).
+    from multilabel.data import load_csv, read_csv
+    from multilabel.predictview import scored_fingerprint, training_rows_note
+
+    trained_on = load_csv(emotions_csv, emotion_labels).description
+    frame = read_csv(emotions_csv)  # as the page reads an upload
+    features = [c for c in frame.columns if c not in emotion_labels]
+    shuffled = frame.sample(frac=1.0, random_state=0)
+    shuffled.insert(0, "clip", range(len(frame)))  # a pass-through column changes nothing
+    truth, _ = file_labels(shuffled, emotion_labels, "'emotions_bom.csv'")
+    note = training_rows_note(trained_on, "emotions_bom.csv", len(frame),
+                              scored_fingerprint(shuffled, features, truth))
+    assert note and note.startswith("'emotions_bom.csv' holds the same 593 rows as the data this model was trained "
+                                    "on ('emotions.csv'): ") and "optimistic" in note
+    held_out = frame.iloc[:500]  # the training file's name, other rows: no word
+    truth, _ = file_labels(held_out, emotion_labels, "'emotions.csv'")
+    assert training_rows_note(trained_on, "emotions.csv", 500, scored_fingerprint(held_out, features, truth)) is None
+    changed = frame.copy()
+    changed.loc[7, features[0]] += 1.0  # one cell differs: other rows
+    truth, _ = file_labels(changed, emotion_labels, "'emotions.csv'")
+    assert training_rows_note(trained_on, "emotions.csv", 593, scored_fingerprint(changed, features, truth)) is None
+    assert scored_fingerprint(frame, features, None) is None  # no labels, no fingerprint (and no comparison)
+
+
+def test_a_run_from_before_fingerprints_falls_back_to_the_file_name_and_row_count():
+    from multilabel.predictview import training_rows_note
+
+    # The command line stored the path as typed; the note compares the file's name.
+    old = {"source": "csv", "name": "/tmp/walk14/tests/data/emotions.csv", "rows": 593, "labels": ["a"]}
+    note = training_rows_note(old, "emotions.csv", 593, "0" * 24)
+    assert note and note.startswith("'emotions.csv' has the name and the 593 rows of the data this model was trained "
+                                    "on: ")
+    assert training_rows_note(old, "emotions.csv", 592, None) is None
+    assert training_rows_note(old, "emotions_bom.csv", 593, None) is None
+    assert training_rows_note({"source": "synthetic", "rows": 593}, "emotions.csv", 593, None) is None
+    assert training_rows_note(None, "emotions.csv", 593, None) is None
