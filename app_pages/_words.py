@@ -10,9 +10,8 @@ import re
 import time
 from typing import Any, Iterable, Mapping, Optional
 
-STATUS_WORDS = {"starting": "starting", "running": "running", "completed": "completed",
-                "early_stopped": "stopped early", "stopped": "stopped", "failed": "failed",
-                "interrupted": "interrupted"}
+from multilabel.words import count, status_word  # noqa: F401  (status_word: the pages import it from here)
+
 
 # (pattern, replacement) pairs turning command-line wording into page wording.
 _PAGE_WORDING = [
@@ -29,11 +28,6 @@ def for_page(message: str) -> str:
     for pattern, replacement in _PAGE_WORDING:
         message = pattern.sub(replacement, message)
     return message
-
-
-def status_word(status: str) -> str:
-    """'early_stopped' -> 'stopped early': statuses as a person reads them."""
-    return STATUS_WORDS.get(status, status.replace("_", " "))
 
 
 def clock(ts: Optional[float]) -> str:
@@ -325,7 +319,7 @@ def inspect_status_line(run: Mapping[str, Any], poll_s: float) -> str:
     if run["status"] == "running":
         return f"Training now · the views follow its newest evaluated epoch (every {poll_s:g} s)."
     best = (run["best"] or {}).get("epoch")
-    return f"{run['status'].replace('_', ' ').capitalize()} · {run['epochs_done']} epochs" + (
+    return f"{status_word(run['status']).capitalize()} · {count(run['epochs_done'], 'epoch')}" + (
         f" · best epoch {best}" if best else "") + "."
 
 

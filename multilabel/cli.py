@@ -118,7 +118,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     import signal
 
     from .checkpoint import save_checkpoint
-    from .data import load_csv, make_synthetic
+    from .data import load_csv, make_synthetic, stored_description
     from .engine import check_rows
     from .progress import EpochProgress
     from .store import RunStore
@@ -154,7 +154,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         for line in advice(config):
             sys.stderr.write(f"warning: {line}\n")
         store = RunStore(args.store)
-        run_id = store.create_run(config.to_dict(), data.description, name=args.name, started_by=_cli_owner())
+        run_id = store.create_run(config.to_dict(), stored_description(data), name=args.name, started_by=_cli_owner())
     try:
         trackers = Trackers.open(spec, run_id, config, list(data.label_names), data.description, name=args.name)
     except MultilabelError as exc:

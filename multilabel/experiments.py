@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import math
+import os
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 
@@ -62,7 +63,8 @@ DEFAULT_COLUMNS = ("name", "status", "data", "epochs run", "hidden", "lr", "batc
 def data_label(data: Optional[Mapping[str, Any]]) -> str:
     """What a run was trained on, in a few words: 'synthetic', or the CSV file's name."""
     data = data or {}
-    return str(data.get("name") or data.get("source") or "unknown")
+    name = data.get("name")  # a file's name without its folder: the command line stored the path as typed once
+    return os.path.basename(str(name)) if name else str(data.get("source") or "unknown")
 
 
 def _finite(value: Any) -> Optional[float]:

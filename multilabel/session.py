@@ -44,7 +44,7 @@ from typing import Any, Optional
 import numpy as np
 
 from .config import TrainConfig
-from .data import Dataset
+from .data import Dataset, stored_description
 from .engine import check_rows, last_evaluated
 from .errors import MultilabelError
 from .forkserver import WORKER_NAME, worker_context
@@ -199,7 +199,7 @@ class SessionRegistry:
         if trackers:
             from .tracking import check_installed
             check_installed(trackers)
-        run_id = self.store.create_run(config.to_dict(), data.description, name=name, started_by=started_by)
+        run_id = self.store.create_run(config.to_dict(), stored_description(data), name=name, started_by=started_by)
         return self._launch(run_id, config, data, trackers=trackers)
 
     def continue_run(self, run_id: str, more_epochs: int, data: Dataset | None = None, name: str | None = None,

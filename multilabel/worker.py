@@ -37,7 +37,7 @@ from . import engine
 from .callbacks import Checkpoint, LiveSnapshots, LiveValidation, Pause, Refit, Report
 from .checkpoint import TrainedModel, save_checkpoint
 from .config import TrainConfig
-from .data import Dataset
+from .data import Dataset, stored_description
 from .engine import TrainResult
 from .errors import MultilabelError
 from .store import RunStore
@@ -411,7 +411,7 @@ def start_queued(store: RunStore) -> Optional[tuple[str, TrainConfig, Dataset]]:
             return None
         try:
             config, data = queued_item(store, item)
-            run_id = store.create_run(config.to_dict(), data.description, name=item["name"],
+            run_id = store.create_run(config.to_dict(), stored_description(data), name=item["name"],
                                       started_by=item["started_by"])
         except Exception as exc:  # a removed file, a config this version refuses: the item fails, the queue goes on
             message = str(exc) if isinstance(exc, MultilabelError) else f"{type(exc).__name__}: {exc}"
@@ -478,7 +478,7 @@ def prepare_continuation(store: RunStore, parent_id: str, more_epochs: int, data
     if parent["status"] == "early_stopped" and cfg.get("patience"):
         changes["patience"] = 0
     config = TrainConfig.from_dict({**cfg, **changes}).validate()
-    run_id = store.create_run(config.to_dict(), data.description, name=name, started_by=started_by)
+    run_id = store.create_run(config.to_dict(), stored_description(data), name=name, started_by=started_by)
     store.link_continuation(run_id, parent_id)
     if "patience" in changes:
         store.add_note(run_id, f"early stopping is off: run {parent_id} stopped early at epoch {done}")

@@ -640,7 +640,7 @@ def test_a_csv_run_is_named_by_its_file_as_the_dashboard_names_it_with_the_path_
                                                                                       emotion_labels):
     # The walk: `train --data /tmp/walk14/tests/data/emotions.csv` showed the whole path in the Runs page's data
     # column, where the dashboard's run on the same file shows "emotions.csv": two datasets for one file.
-    from multilabel.data import dataset_from_frame, read_csv
+    from multilabel.data import dataset_from_frame, read_csv, stored_description
     from multilabel.store import RunStore
 
     code, out, err = run_main(capsys, "train", "--data", emotions_csv, "--labels", ",".join(emotion_labels),
@@ -648,7 +648,7 @@ def test_a_csv_run_is_named_by_its_file_as_the_dashboard_names_it_with_the_path_
     assert code == 0, err
     data = RunStore(tmp_path, readonly=True).get_run(json.loads(out)["run_id"])["data"]
     assert data["name"] == "emotions.csv" and data["path"] == str(Path(emotions_csv).resolve())
-    uploaded = dataset_from_frame(read_csv(emotions_csv), emotion_labels, "'emotions.csv'").description
-    assert {k: data[k] for k in uploaded} == uploaded  # the same rows' fingerprint as the page's upload
+    uploaded = stored_description(dataset_from_frame(read_csv(emotions_csv), emotion_labels, "'emotions.csv'"))
+    assert "fingerprint" in uploaded and {k: data[k] for k in uploaded} == uploaded  # as the page's upload's run
     code, table, _ = run_main(capsys, "runs", "--store", tmp_path)
     assert table.splitlines()[1].endswith("  emotions.csv")

@@ -311,3 +311,10 @@ def test_metrics_epoch_words_say_where_the_shown_metrics_come_from():
     assert ex.metrics_epoch_words({"best": {"epoch": 12}}, 12) == "best epoch 12"
     assert ex.metrics_epoch_words({"best": None}, 7) == "epoch 7 so far"
     assert ex.metrics_epoch_words({"best": None}, None) == "none"
+
+
+def test_a_runs_data_is_named_by_its_file_without_the_folder():
+    # Command-line runs stored the path as typed: the Runs page counted one file as two datasets.
+    assert ex.data_label({"source": "csv", "name": "/tmp/walk/emotions.csv"}) == "emotions.csv"
+    assert ex.data_label({"source": "csv", "name": "emotions.csv"}) == "emotions.csv"
+    assert ex.data_label({"source": "synthetic"}) == "synthetic" and ex.data_label(None) == "unknown"

@@ -351,8 +351,9 @@ def test_inspect_words_name_the_run_and_its_state():
     live = {"status": "running", "best": None, "epochs_done": 3}
     assert inspect_status_line(live, 1.0) == "Training now · the views follow its newest evaluated epoch (every 1 s)."
     done = {"status": "early_stopped", "best": {"epoch": 31}, "epochs_done": 40}
-    assert inspect_status_line(done, 1.0) == "Early stopped · 40 epochs · best epoch 31."
-    assert inspect_status_line({**done, "best": None}, 1.0) == "Early stopped · 40 epochs."
+    assert inspect_status_line(done, 1.0) == "Stopped early · 40 epochs · best epoch 31."  # the pages' words
+    assert inspect_status_line({**done, "best": None}, 1.0) == "Stopped early · 40 epochs."
+    assert inspect_status_line({"status": "stopped", "best": None, "epochs_done": 1}, 1.0) == "Stopped · 1 epoch."
     assert score_or_na(None) == "n/a" and score_or_na(0.12345) == "0.123"
 
 

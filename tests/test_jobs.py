@@ -113,6 +113,9 @@ def test_the_train_command_for_a_config_parses_back_to_that_config():
     assert words[:4] == ["python", "-m", "multilabel", "train"]
     assert words[words.index("--data") + 1] == "my songs.csv"
     assert words[words.index("--labels") + 1] == "amazed-suprised,happy-pleased"
+    # a command-line run keeps its file's path: its command line names the file it read
+    kept = jobs.train_command(config, {"source": "csv", "name": "e.csv", "path": "/data/e.csv", "labels": ["a"]})
+    assert shlex.split(kept)[shlex.split(kept).index("--data") + 1] == "/data/e.csv"
     args = build_parser().parse_args(words[3:])
     assert _config_from_args(args, 72, 6) == config
 

@@ -93,10 +93,10 @@ def test_the_shown_table_names_each_rows_predicted_labels_then_the_probabilities
 
 def test_the_training_rows_note_knows_the_rows_under_any_name_and_in_any_order(emotions_csv, emotion_labels):
     # The walk: the same rows as emotions_bom.csv got no word (the note went by the file name alone).
-    from multilabel.data import load_csv, read_csv
+    from multilabel.data import load_csv, read_csv, stored_description
     from multilabel.predictview import scored_fingerprint, training_rows_note
 
-    trained_on = load_csv(emotions_csv, emotion_labels).description
+    trained_on = stored_description(load_csv(emotions_csv, emotion_labels))  # as a run stores it
     frame = read_csv(emotions_csv)  # as the page reads an upload
     features = [c for c in frame.columns if c not in emotion_labels]
     shuffled = frame.sample(frac=1.0, random_state=0)
