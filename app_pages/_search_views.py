@@ -134,7 +134,9 @@ def live_panel(study: str, home: Path, alive: bool) -> None:
     """The search ``study`` drawn live: a fragment that polls its job and study while the search runs (``alive``)."""
     charts_due(CHARTS_DRAWN)  # an arrival draws the trials table first, the charts once the browser has drawn it
 
-    @st.fragment(run_every=while_shown(sv.poll_interval_s(st.session_state.get("search_render_s", 0.0)) if alive else None))
+    every = sv.poll_interval_s(st.session_state.get("search_render_s", 0.0)) if alive else None
+
+    @st.fragment(run_every=while_shown(every))
     def live_view() -> None:
         began = time.perf_counter()
         current = jobs.find_job(study, home)

@@ -141,7 +141,8 @@ def train_command(config: TrainConfig, data: dict[str, Any], store: str | os.Pat
     if store is not None:
         words += ["--store", os.fspath(store)]
     if data.get("source") == "csv":
-        words += ["--data", str(data.get("path") or data.get("name", "data.csv")), "--labels", ",".join(data.get("labels", []))]
+        file = data.get("path") or data.get("name", "data.csv")  # a command-line run's path, an upload's name
+        words += ["--data", str(file), "--labels", ",".join(data.get("labels", []))]
     else:
         words += ["--synthetic", "--samples", str(data.get("rows", 2000)), "--noise", f"{data.get('noise', 0.1):g}"]
         for name in DATA_SHAPED:

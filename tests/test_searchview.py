@@ -259,5 +259,5 @@ def test_refit_line_says_its_epoch_count_is_every_configurations():
     assert sv.refit_line(job(), counts) == (
         "Refit on all 593 rows: configuration 2 of 5 (3 nets each) · 74 of 142 epochs of all configurations")
     one = {"configs": 1, "config": 1, "nets": 3, "epochs_done": 5, "epochs": 30, "rows": 593}
-    assert sv.refit_line(job(), one) == "Refit on all 593 rows: one configuration, 3 nets trained together · 5 of 30 " \
-        "epochs"
+    assert sv.refit_line(job(), one) == (
+        "Refit on all 593 rows: one configuration, 3 nets trained together · 5 of 30 epochs")

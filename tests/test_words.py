@@ -139,8 +139,8 @@ def test_refit_and_final_metrics_captions():
                    info={"refitting": {"rows": 60000, "epochs": 9}, "refit_stopped": {"rows": 60000, "epochs": 9,
                                                                                      "done": 2}})
     assert final_metrics_words(cut).endswith(
-        "thresholds 0.50. The refit on all 60,000 rows was stopped after 2 of its 9 epochs, so the saved model is these "
-        "best-epoch weights, trained on the training split alone.")
+        "thresholds 0.50. The refit on all 60,000 rows was stopped after 2 of its 9 epochs, so the saved model is "
+        "these best-epoch weights, trained on the training split alone.")
     assert saved_model_words(cut) == "best epoch 9 (its refit on all rows was stopped)"
     # Stopped in its epochs with Refit on all rows on: no refit came, and the caption says so
     stopped = run_view(best={"thresholds": [0.5], "epoch": 9}, alive=False, status="stopped",

@@ -72,8 +72,8 @@ def test_a_hidden_tab_stops_polling_and_is_current_again_when_shown(page: Page, 
 
     asked = time.monotonic()
     page.evaluate("window.__setHidden(false)")
-    expect(page.locator("[data-testid='stProgress']").filter(has_text=re.compile(r"epoch \d+/")).first).not_to_contain_text(
-        f"epoch {hidden_at}/", timeout=10_000)
+    progress = page.locator("[data-testid='stProgress']").filter(has_text=re.compile(r"epoch \d+/")).first
+    expect(progress).not_to_contain_text(f"epoch {hidden_at}/", timeout=10_000)
     assert time.monotonic() - asked < 5, "shown again, the tab shows the run's epoch at once"
     sent, got = traffic(page, 3)
     assert sent >= 2 and got >= 10, (sent, got)  # polling again
