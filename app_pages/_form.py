@@ -216,8 +216,10 @@ def _slid(name: str) -> None:
     st.session_state[EXACT + "v_" + name] = st.session_state.get(EXACT + "v_" + name, 0) + 1
 
 
-def _typed(name: str, label: str, low: Any, high: Any) -> None:
-    value = st.session_state[exact_key(name)]
+def _typed(name: str, label: str, low: Any, high: Any, key: str) -> None:
+    if key != exact_key(name) or key not in st.session_state:
+        return  # the slider moved in the same batch (arrow keys, then Tab into the box): the box's value is stale
+    value = st.session_state[key]
     if _within(name, label, low, high, value):
         form()[name] = st.session_state[name] = value
 
@@ -248,8 +250,9 @@ def widget(k: Knob, container: Any = st) -> Any:
         slide.slider(k.label, k.min, k.max, step=k.step, on_change=_slid, args=(k.name,), **common)
         if exact_key(k.name) not in st.session_state:  # drawn anew from the form: what was typed is gone
             st.session_state.get(PROBLEMS, {}).pop(k.name, None)
-        box.number_input(f"{k.label} (exact)", value=value, step=1, key=exact_key(k.name), on_change=_typed,
-                         args=(k.name, k.label, k.min, k.max), label_visibility="collapsed")
+        key = exact_key(k.name)
+        box.number_input(f"{k.label} (exact)", value=value, step=1, key=key, on_change=_typed,
+                         args=(k.name, k.label, k.min, k.max, key), label_visibility="collapsed")
         problem = st.session_state.get(PROBLEMS, {}).get(k.name)
         if problem:
             container.error(problem)

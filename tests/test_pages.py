@@ -146,6 +146,14 @@ def test_hidden_size_and_epochs_take_a_typed_number_beside_their_slider(home):
     assert at.slider(key="epochs").value == box("Epochs").value == at.session_state["train_form"]["epochs"] == 5
     assert at.query_params["epochs"] == "5" and at.query_params["hidden_size"] == "20"
     assert not at.exception
+    # Arrow keys on the slider, then Tab into the box: the slider's move and the box's (now stale) value came in one
+    # batch, and the box's callback read the key the slider's move had just renamed (a KeyError in the terminal).
+    # AppTest calls the two callbacks in the other order, so this checks the outcome (the slider's value), not the race.
+    at.slider(key="hidden_size").set_value(48)
+    box("Hidden size").set_value(20)
+    at.run()
+    assert not at.exception and at.slider(key="hidden_size").value == 48 == at.session_state["train_form"][
+        "hidden_size"]
 
 
 def test_a_number_typed_out_of_range_is_said_under_its_box_and_holds_start(home):
