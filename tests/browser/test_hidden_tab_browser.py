@@ -56,7 +56,8 @@ def epoch_shown(page: Page) -> int:
 def test_a_hidden_tab_stops_polling_and_is_current_again_when_shown(page: Page, server, screenshot):
     page.set_viewport_size(WINDOW)
     page.context.add_init_script(INIT_JS)
-    page.goto(f"{server.url}/Train?epochs=5000&patience=0&hidden_size=32&refit=none")  # trains throughout
+    # 20,000 rows: slow enough epochs that the run trains throughout (2,000 rows ran 5,000 epochs in under a minute)
+    page.goto(f"{server.url}/Train?epochs=100000&samples=20000&patience=0&hidden_size=32&refit=none")
     expect(page.locator(".st-key-start button").first).to_be_enabled(timeout=LOAD_MS)
     page.locator(".st-key-start button").first.click()
     expect(page.get_by_text(re.compile(r"epoch \d+/"))).to_be_visible(timeout=LOAD_MS)
