@@ -216,12 +216,6 @@ def threshold_origin(mode: str, thresholds: Iterable[float]) -> str:
     return "per label, as saved on the Inspect page"
 
 
-def scored_own_rows(trained_on: Optional[Mapping[str, Any]], name: str, rows: int) -> bool:
-    """True where a scored file looks like the model's training data: a CSV run's file name and row count."""
-    return bool(trained_on and trained_on.get("source") == "csv" and trained_on.get("name") == name
-                and trained_on.get("rows") == rows)
-
-
 BROWSER_COOKIE = "multilabel_browser"  # the browser's name for its runs, kept across reloads and restarts
 _BROWSER_ID = re.compile(r"[0-9a-f]{6}")
 

@@ -164,10 +164,10 @@ def test_a_search_ensemble_is_listed_and_predicts_the_members_mean(home):
     label = at.selectbox(key="predict_run_select").format_func("search:ens")
     assert label.startswith("search:ens · t.csv · ensemble of 2 nets (2 configurations × 1 seed)")
     # its own training file scored: the same optimism note as for a run (the ensemble is refit on all its rows)
-    from app_pages._words import scored_own_rows
-    from multilabel.predictview import model_choices
+    from multilabel.predictview import model_choices, training_rows_note
     trained_on = model_choices(get_registry(home).store, "search:")["search:ens"]["data"]
-    assert scored_own_rows(trained_on, "t.csv", 240) and not scored_own_rows(trained_on, "t.csv", 30)
+    assert "optimistic" in training_rows_note(trained_on, "t.csv", 240, None)  # no fingerprint: name and rows
+    assert training_rows_note(trained_on, "t.csv", 30, None) is None
     # scored as the Search page estimates what it ships (one fold here: no spread), not its best trial's CV score
     assert label.endswith(f"estimated micro-F1 {job['result']['estimate']['micro_f1']:.3f}"), label
     frame, content = labelled_csv(rows=30)
