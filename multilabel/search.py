@@ -500,11 +500,13 @@ def run_search(data: Dataset, base: TrainConfig, study: optuna.Study, trials: in
             study.optimize(wrapped, n_trials=left, timeout=budget, n_jobs=jobs, callbacks=callbacks,
                            catch=(MultilabelError, _Stopped), gc_after_trial=False)
             return study
-        except ValueError as exc:
+        except (ValueError, optuna.exceptions.UpdateFinishedTrialError) as exc:
             # SQLite has no row locks, so two processes can both take the same waiting (enqueued) trial; the one that
-            # tells second gets "Cannot tell a COMPLETE trial". The trial is recorded once, by the other process:
-            # carry on with this process's remaining trials.
-            if "Cannot tell a" not in str(exc) or (stop is not None and stop.is_set()):
+            # records second gets "Cannot tell a COMPLETE trial", or UpdateFinishedTrialError when the other wrote
+            # between Optuna's check and its write. The trial is recorded once, by the other process: carry on with
+            # this process's remaining trials.
+            lost_race = isinstance(exc, optuna.exceptions.UpdateFinishedTrialError) or "Cannot tell a" in str(exc)
+            if not lost_race or (stop is not None and stop.is_set()):
                 raise
 
 

@@ -894,3 +894,39 @@ def test_threshold_oof_keeps_the_refit_nets_and_cuts_where_the_out_of_fold_rows_
     assert guess["micro_f1_sd"] == pytest.approx(np.std([f for _, f in per_fold], ddof=1))
     with pytest.raises(MultilabelError, match="threshold must be one of trial, global, oof"):
         search.build_ensemble(tiny, study, threshold="median")
+
+
+@pytest.mark.parametrize("where", ["results", "tell", "state"])
+def test_a_trial_the_other_process_recorded_first_is_skipped_not_raised(tiny, tmp_path, monkeypatch, where):
+    # SQLite has no row locks: two processes can take the same waiting trial. The one that records second must
+    # carry on (CI once saw UpdateFinishedTrialError end a worker). Here a second handle on the same file plays the
+    # other process and records the first trial while this process is still running it: before this process
+    # writes its results, before it tells, or between Optuna's check of the state and its write of it.
+    storage = f"sqlite:///{tmp_path / 'race.db'}"
+    study = search.open_study(storage, "race", seed=0)
+    other = optuna.load_study(study_name="race", storage=storage)
+    real_objective, real_write = search.make_objective, study._storage.set_trial_state_values
+
+    def racing(*args, **kwargs):
+        objective = real_objective(*args, **kwargs)
+
+        def run(trial):
+            if trial.number == 0 and where == "results":
+                other.tell(trial.number, 0.25)
+            value = objective(trial)
+            if trial.number == 0 and where == "tell":
+                other.tell(trial.number, 0.25)
+            return value
+        return run
+
+    def write(trial_id, state, values=None):
+        if where == "state" and study._storage.get_trial(trial_id).number == 0 and state.is_finished():
+            other.tell(0, 0.25)
+        return real_write(trial_id, state, values)
+
+    monkeypatch.setattr(search, "make_objective", racing)
+    monkeypatch.setattr(study._storage, "set_trial_state_values", write)
+    search.run_search(tiny, tiny_base(epochs=2), study, trials=2, folds=1)
+    trials = study.get_trials()
+    assert [t.state.name for t in trials] == ["COMPLETE"] * 3  # the raced one once, and two of this process's own
+    assert trials[0].value == 0.25  # the other process's record stands
