@@ -19,7 +19,8 @@ from multilabel.data import dataset_from_frame  # noqa: E402
 from multilabel.paths import os_error_message  # noqa: E402
 from multilabel.store import default_home  # noqa: E402
 from app_pages import _upload  # noqa: E402
-from app_pages._form import bounded_number, scope_problems  # noqa: E402
+from multilabel.trainview import DATA_QUERY_DEFAULTS, NOISE_RANGE, NOISE_STEP, SAMPLES_RANGE  # noqa: E402
+from app_pages._form import bounded_number, knobs, scope_problems  # noqa: E402
 from app_pages._search_views import live_panel  # noqa: E402
 from app_pages._shared import error, plain  # noqa: E402
 
@@ -66,11 +67,15 @@ if not study:
     source = st.radio("Source", ["Synthetic", "Upload CSV"], horizontal=True, key="search_source")
     data_ready = None  # a function that builds the Dataset at Start (synthetic) or the chosen CSV's parts
     if source == "Synthetic":
-        cols = st.columns(4)
-        samples = number(cols[0], "Samples", 50, 200_000, 2000, "search_samples", step=500)
-        inputs = number(cols[1], "Input size (features)", 1, 512, 10, "search_inputs")  # Train's words
-        outputs = number(cols[2], "Number of outputs (labels)", 1, 64, 5, "search_outputs")
-        noise = cols[3].slider("Label noise", 0.0, 2.0, 0.1, 0.05, key="search_noise")
+        # Train's words and ranges: what Train takes, Search takes
+        cols, shape = st.columns(4), {k.name: k for k in knobs() if k.name in ("input_size", "num_outputs")}
+        samples = number(cols[0], "Samples", *SAMPLES_RANGE, DATA_QUERY_DEFAULTS["samples"], "search_samples", step=500)
+        k = shape["input_size"]
+        inputs = number(cols[1], k.label, k.min, k.max, k.default, "search_inputs")
+        k = shape["num_outputs"]
+        outputs = number(cols[2], k.label, k.min, k.max, k.default, "search_outputs")
+        noise = cols[3].slider("Label noise", *NOISE_RANGE, DATA_QUERY_DEFAULTS["noise"], NOISE_STEP,
+                               key="search_noise")
         data_info = {"source": "synthetic", "samples": int(samples), "noise": float(noise)}
         data_ready = lambda: make_synthetic(int(samples), int(inputs), int(outputs), noise=float(noise), seed=0)  # noqa: E731
     else:
@@ -92,7 +97,8 @@ if not study:
     minutes = number(cols[0], "Minutes (0 = no time limit)", 0.0, 600.0, 5.0, "search_minutes", step=1.0,
                      help="no new trial starts after this; then the ensemble is built")
     trials = number(cols[1], "Trials (0 = no limit)", 0, 10_000, 0, "search_trials", step=5)
-    epochs = number(cols[2], "Max epochs per trial", 1, 2000, 200, "search_epochs", step=10,
+    most = {k.name: k for k in knobs()}["epochs"]
+    epochs = number(cols[2], "Max epochs per trial", most.min, most.max, most.default, "search_epochs", step=10,
                     help="each trial stops early when validation loss stops improving")
     folds = number(cols[3], "CV folds per trial", 1, 10, 3, "search_folds",
                    help="each trial is scored on this many cross-validation folds of your data (5 = every row held "

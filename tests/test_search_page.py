@@ -296,6 +296,21 @@ def test_a_number_typed_out_of_range_is_said_and_holds_the_start(home):
     assert not at.error
 
 
+def test_the_synthetic_data_takes_what_train_takes(home):
+    """Search stopped at 200,000 samples where Train took 2,000,000 (a walk), and its shape ranges were its own."""
+    at = app()
+    at.number_input(key="search_samples").set_value(1_500_000).run()
+    at.number_input(key="search_inputs").set_value(256).run()
+    assert not at.error
+    at.number_input(key="search_inputs").set_value(257).run()
+    at.number_input(key="search_outputs").set_value(33).run()
+    said = [e.value for e in at.error]
+    assert said == ["Input size (features): 257 is not between 1 and 256; type a number in that range",
+                    "Number of outputs (labels): 33 is not between 1 and 32; type a number in that range"]
+    noise = at.slider(key="search_noise")
+    assert (noise.min, noise.max, noise.step, noise.value) == (0.0, 2.0, 0.05, 0.1)
+
+
 def test_a_text_feature_column_is_said_when_the_file_is_chosen(home):
     at = app()
     at.radio(key="search_source").set_value("Upload CSV").run()
