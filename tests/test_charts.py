@@ -677,6 +677,8 @@ def test_titles_sit_under_the_toolbar_band_and_few_trials_get_one_tick_each():
     assert fig.layout.margin.t >= TOOLBAR_PX + 60  # title and legend below the band
     trials = [{"number": n, "state": "COMPLETE", "value": v} for n, v in ((0, 0.3), (1, 0.28))]
     assert search_progress_figure(trials).layout.xaxis.dtick == 1
+    one = search_progress_figure(trials[:1]).layout  # one trial: no trial -1, no negative objective (a walk)
+    assert tuple(one.xaxis.range) == (-0.5, 0.5) and 0 < one.yaxis.range[0] < 0.3 < one.yaxis.range[1] < 0.35
 
 
 def test_parallel_axes_get_round_ticks_covering_every_value_and_no_raw_range_ends():

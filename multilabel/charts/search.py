@@ -45,7 +45,11 @@ def search_progress_figure(trials: Sequence[Mapping[str, Any]]) -> go.Figure:
     ]
     # Few trials: one tick per trial (automatic ticks at 0, 0.5, 1 printed as "0 1 1" with the integer format).
     xaxis = _axis("trial", tickformat="d", **({"dtick": 1} if max(xs) - min(xs) <= 10 else {}))
-    return _figure(traces, title, 340, xaxis=xaxis, yaxis=_axis("objective"))
+    yaxis = _axis("objective")
+    if len(xs) == 1:  # plotly's range around one point is -1 to 1: a trial -1 and a negative objective
+        pad = max(abs(values[0]) * 0.05, 1e-3)
+        xaxis["range"], yaxis["range"] = [xs[0] - 0.5, xs[0] + 0.5], [values[0] - pad, values[0] + pad]
+    return _figure(traces, title, 340, xaxis=xaxis, yaxis=yaxis)
 
 
 def _param_dimension(name: str, kind: str, spec: Any, values: Sequence[Any]) -> dict[str, Any]:
