@@ -47,9 +47,25 @@ def owner_line(view: Any, me: str) -> str:
     return f"started by {by} at {at}" if by else f"started at {at}"
 
 
-def notes_lines(notes: Iterable[Mapping[str, Any]] | None) -> list[str]:
-    """One line per note on a run: 'Note (14:05): stopped by browser session 1a2b3c'."""
-    return [f"Note ({clock(n.get('at'))}): {n.get('text', '')}" for n in (notes or [])]
+_BY_BROWSER = re.compile(r"\bby (browser session [0-9a-f]{6})\b")
+
+
+def note_words(text: str, me: Optional[str]) -> str:
+    """A note as this browser reads it: 'stopped by browser session 1a2b3c' (stored: who it was) says 'stopped by
+    this browser session' or '... another browser session' (a person cannot tell whose 1a2b3c is)."""
+    return _BY_BROWSER.sub(lambda m: "by this browser session" if m[1] == me else "by another browser session", text)
+
+
+def notes_lines(notes: Iterable[Mapping[str, Any]] | None, me: Optional[str] = None) -> list[str]:
+    """One line per note on a run: 'Note (14:05): stopped by another browser session'. ``me``: this browser's
+    name (browser_session()); None: the one this session already has, if any."""
+    if me is None:
+        import streamlit as st
+        from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+        known = st.session_state.get("browser_id") if get_script_run_ctx(suppress_warning=True) else None
+        me = f"browser session {known}" if known else None
+    return [f"Note ({clock(n.get('at'))}): {note_words(n.get('text', ''), me)}" for n in (notes or [])]
 
 
 def rows_line(info: Mapping[str, Any], alive: bool) -> str:
@@ -148,8 +164,7 @@ CONTROL_WORDS = {"stop": ("Stop it", "stopped"), "pause": ("Pause it", "paused")
 def control_question(action: str, owner: str) -> str:
     """'This run was started by another browser session at 14:02. Stop it anyway? …' (``owner``: owner_line's)."""
     verb, past = CONTROL_WORDS[action]
-    return (f"This run was {owner}. {verb} anyway? A note on the run will say that another browser session "
-            f"{past} it.")
+    return f"This run was {owner}. {verb} anyway? A note on the run will say that this browser session {past} it."
 
 
 TRIAL_STATES = ("COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING")

@@ -436,8 +436,9 @@ def test_another_session_must_confirm_a_pause_which_leaves_a_note(home):
     other.button(key="pause").click().run()
     other.button(key="control_yes").click().run()
     rerun_until(owner, lambda a: paused_at(a) is not None, "the other session's pause")
-    other_id = other.session_state["browser_id"]
-    assert any(f"paused by browser session {other_id}" in c.value for c in owner.caption)
+    assert any("paused by another browser session" in c.value for c in owner.caption)
+    stored = get_registry(home).view(run_id).notes[0]["text"]  # who it was, said as another session to the owner
+    assert stored == f"paused by browser session {other.session_state['browser_id']}"
 
 
 def test_continue_training_from_the_train_page_makes_a_linked_run(home):

@@ -46,8 +46,13 @@ def test_owner_lines_tell_this_session_from_another_and_the_cli():
 
 
 def test_notes_and_rows_lines():
-    assert notes_lines([{"at": 1_700_000_000.0, "text": "stopped by browser session b"}])[0].endswith(
-        "): stopped by browser session b")
+    # Stored: who it was; said: whether it was this browser (a walk read "stopped by browser session f11c28")
+    note = [{"at": 1_700_000_000.0, "text": "stopped by browser session 1a2b3c"}]
+    assert notes_lines(note, me="browser session 1a2b3c")[0].endswith("): stopped by this browser session")
+    assert notes_lines(note, me="browser session 999999")[0].endswith("): stopped by another browser session")
+    assert notes_lines(note)[0].endswith("): stopped by another browser session")  # no browser: not this one
+    cli = [{"at": 1_700_000_000.0, "text": "stopped by the dashboard's server as it shut down"}]
+    assert notes_lines(cli)[0].endswith("): stopped by the dashboard's server as it shut down")
     assert rows_line({}, alive=True) == "preparing data…"
     assert rows_line({"n_train": 1600, "n_val": 400}, alive=True) == "1,600 training / 400 validation rows"
     assert "?" not in rows_line({}, alive=False)
@@ -157,5 +162,5 @@ def test_a_control_of_another_sessions_run_asks_first_and_says_what_the_note_wil
 
     assert control_question("stop", "started by another browser session at 14:02") == (
         "This run was started by another browser session at 14:02. Stop it anyway? A note on the run will say that "
-        "another browser session stopped it.")
+        "this browser session stopped it.")
     assert "Run one epoch of it anyway?" in control_question("step", "x")
