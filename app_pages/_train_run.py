@@ -236,7 +236,7 @@ def render(reg: SessionRegistry, view: RunView, me: str, charts: bool = True) ->
     if last:
         eta = trainview.eta_s(history, view.epochs) if view.alive else 0.0
         st.progress(min(last["epoch"] / view.epochs, 1.0),
-                    text=epoch_progress_words(view, eta, trainview.refit_eta_s(view),
+                    text=epoch_progress_words(view, eta, trainview.refit_eta_range(view),
                                               trainview.samples_per_s(history, view.alive)))
     if last and view.alive and info.get("refitting"):
         st.caption(refitting_words(info["refitting"]))

@@ -10,7 +10,7 @@ import re
 import time
 from typing import Any, Iterable, Mapping, Optional
 
-from multilabel.words import count, status_word  # noqa: F401  (status_word: the pages import it from here)
+from multilabel.words import about_seconds, count, status_word  # noqa: F401  (status_word: the pages import it from here)
 
 
 # (pattern, replacement) pairs turning command-line wording into page wording.
@@ -96,18 +96,26 @@ def setup_line(view: Any) -> str:
             f"lr {cfg['learning_rate']:g} · {batch_words(cfg, info)} · device {info.get('device', cfg['device'])}")
 
 
-def epoch_progress_words(view: Any, eta_s: float, refit_s: Optional[float], samples_per_s: Optional[float]) -> str:
+def refit_words(refit_s: tuple[float, float]) -> str:
+    """' + refit on all rows 2–226 s': the refit's time from the best epoch so far to the last epoch."""
+    low, high = round(refit_s[0]), round(refit_s[1])
+    if high < 1:
+        return " + refit on all rows (under 1 s)"
+    return f" + refit on all rows about {high} s" if low == high else f" + refit on all rows {low}–{high} s"
+
+
+def epoch_progress_words(view: Any, eta_s: float, refit_s: Optional[tuple[float, float]],
+                         samples_per_s: Optional[float]) -> str:
     """The progress bar's text: 'epoch 3/20 · 9,000 samples/s · ETA 12 s · train loss 0.3000 · val loss 0.3100'.
 
     ``samples_per_s``: trainview.samples_per_s's, the last whole epoch's while the run trains and its mean once it
     has ended (said as 'mean'); None (no whole epoch yet) says none. A paused run has no speed and no ETA: it waits
     for a person, not for the CPU. ``refit_s``: the refit on all rows still to come after the epochs (refit "all"),
-    or None. It is a floor, said as one: the refit trains as many epochs as the best one, and the best epoch so far
-    can only move later (an 'about 0 s' at epoch 1 grew to 13 s)."""
+    as trainview.refit_eta_range's (best epoch so far, last epoch) seconds, or None. A range, said as one: a floor
+    alone ('≥ 2 s' at epoch 2) hid that the refit can take as long as the training."""
     last = view.history[-1]
     speed = [] if samples_per_s is None else [f"{'' if view.alive else 'mean '}{samples_per_s:,.0f} samples/s"]
-    then_refit = "" if refit_s is None else (f" + refit on all rows ≥ {refit_s:.0f} s" if refit_s >= 1 else
-                                             " + refit on all rows")
+    then_refit = "" if refit_s is None else refit_words(refit_s)
     # No ETA to the last epoch once the epochs are over (refitting: its own line gives its time) or about to end
     # (stopping: a stopped run keeps its best weights, it is not refit).
     counting = view.alive and not view.stopping and not view.info.get("refitting")
@@ -118,7 +126,8 @@ def epoch_progress_words(view: Any, eta_s: float, refit_s: Optional[float], samp
 
 def refitting_words(refit: Mapping[str, Any]) -> str:
     """What a run says while it refits on all rows after its epochs."""
-    expected = f", expected to take about {refit['expected_s']:.0f} s" if refit.get("expected_s") is not None else ""
+    expected = (f", expected to take {about_seconds(refit['expected_s'])}" if refit.get("expected_s") is not None
+                else "")
     return (f"Training done; refitting on all {refit['rows']:,} rows for {refit['epochs']} epochs (the best epoch "
             f"count{expected}) before saving the model…")
 

@@ -12,6 +12,7 @@ from typing import Any, Optional, TextIO
 from tqdm import tqdm
 
 from .paths import atomic_write
+from .words import about_seconds
 
 
 class EpochProgress:
@@ -61,7 +62,7 @@ class EpochProgress:
         if update["epoch"] == 0:
             self.bar.close()
             expected = update.get("expected_s")
-            about = f", expected about {expected:.0f} s" if expected is not None else ""
+            about = "" if expected is None else f", expected {about_seconds(expected)}"
             self.refit_bar = tqdm(total=update["epochs"], desc=f"refit on all {update['rows']:,} rows{about}",
                                   **self.style)
         else:

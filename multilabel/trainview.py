@@ -198,17 +198,21 @@ def samples_per_s(history: Sequence[Mapping[str, Any]], alive: bool) -> Optional
     return sum(r["samples_per_s"] * r["duration_s"] for r in whole) / sum(r["duration_s"] for r in whole)
 
 
-def refit_eta_s(view: "RunView") -> Optional[float]:
-    """Seconds the refit on all rows (refit "all") should take after the epochs if the best epoch so far stays the
-    best: a floor, since the best epoch only moves later. None for a live run that has started it already, where
-    there is no refit to come, or no whole epoch to measure its pace by."""
+def refit_eta_range(view: "RunView") -> Optional[tuple[float, float]]:
+    """Seconds the refit on all rows (refit "all") should take after the epochs, as (at the best epoch so far, at
+    the last epoch): the refit trains as many epochs as the best one, which can only move later, up to the run's
+    epochs. None for a live run that has started it already, where there is no refit to come, or no whole epoch to
+    measure its pace by."""
     info, history = view.info, view.history
     if not (view.alive and history and view.config.get("refit") == "all" and not info.get("refitting")
             and info.get("n_train")):
         return None
     from multilabel.refit import refit_expected_s
 
-    return refit_expected_s(history, info["n_train"] + info.get("n_val", 0), max(history[-1]["best_epoch"], 1))
+    rows = info["n_train"] + info.get("n_val", 0)
+    low = refit_expected_s(history, rows, max(history[-1]["best_epoch"], 1))
+    high = refit_expected_s(history, rows, max(view.epochs, history[-1]["best_epoch"], 1))
+    return None if low is None or high is None else (low, high)
 
 
 def first_epoch_fraction(view: "RunView") -> float:

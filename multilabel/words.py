@@ -20,3 +20,8 @@ def count(n: int, noun: str, plural: Optional[str] = None) -> str:
     """'1 label', '6 labels', '1,200 validation rows': ``n`` with thousands separators, then ``noun``, in the plural
     (``plural``, else ``noun`` + 's') unless ``n`` is 1."""
     return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
+
+
+def about_seconds(seconds: float) -> str:
+    """'about 12 s', or 'under 1 s' (not 'about 0 s'): an expected duration."""
+    return "under 1 s" if round(seconds) < 1 else f"about {round(seconds)} s"

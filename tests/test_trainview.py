@@ -14,7 +14,7 @@ from multilabel.refit import refit_expected_s
 from multilabel.session import RunView
 from multilabel.trainview import (LABELS_POLL_FACTOR, DataChoice, can_continue, continue_data, data_from_query,
                                   data_to_query, eta_s, first_epoch_fraction, labels_poll_s, page_outdated, poll_s,
-                                  queue_busy, queue_position, refit_eta_s, samples_per_s, started_from_queue)
+                                  queue_busy, queue_position, refit_eta_range, samples_per_s, started_from_queue)
 
 
 def table() -> pd.DataFrame:
@@ -149,12 +149,15 @@ def test_refit_estimate_only_for_a_live_run_that_will_refit_and_has_not_started_
     history = [record(1, best_epoch=1), record(2, best_epoch=2)]
     info = {"n_train": 80, "n_val": 20}
     cfg = {**view().config, "refit": "all"}
-    assert refit_eta_s(view(alive=True, history=history, info=info, config=cfg)) == \
-        pytest.approx(refit_expected_s(history, 100, 2))
-    assert refit_eta_s(view(alive=False, history=history, info=info, config=cfg)) is None
-    assert refit_eta_s(view(alive=True, history=history, info=info)) is None  # no refit
+    # from the best epoch so far to the run's last epoch (a walk read '≥ 2 s' of a refit that took 104 s)
+    live = view(alive=True, history=history, info=info, config=cfg)
+    assert refit_eta_range(live) == (pytest.approx(refit_expected_s(history, 100, 2)),
+                                     pytest.approx(refit_expected_s(history, 100, live.epochs)))
+    assert refit_eta_range(live)[1] == pytest.approx(refit_eta_range(live)[0] * 5)  # 10 epochs against 2
+    assert refit_eta_range(view(alive=False, history=history, info=info, config=cfg)) is None
+    assert refit_eta_range(view(alive=True, history=history, info=info)) is None  # no refit
     refitting = {**info, "refitting": {"rows": 100, "epochs": 2}}
-    assert refit_eta_s(view(alive=True, history=history, info=refitting, config=cfg)) is None
+    assert refit_eta_range(view(alive=True, history=history, info=refitting, config=cfg)) is None
 
 
 def test_first_epoch_fraction_follows_the_in_epoch_progress():

@@ -109,9 +109,13 @@ def test_setup_and_progress_lines_say_rows_shape_pace_and_eta():
     last = {"epoch": 4, "samples_per_s": 9000.0, "train_loss": 0.3, "val_loss": 0.31}
     assert epoch_progress_words(run_view(history=[last]), 12.0, None, 9000.0) == (
         "epoch 4/20 · 9,000 samples/s · ETA 12 s · train loss 0.3000 · val loss 0.3100")
-    # the refit's time at the best epoch so far: a floor (the best epoch only moves later), under 1 s not a number
-    assert "ETA 12 s + refit on all rows ≥ 5 s ·" in epoch_progress_words(run_view(history=[last]), 12.0, 5.0, 9e3)
-    assert "ETA 12 s + refit on all rows ·" in epoch_progress_words(run_view(history=[last]), 12.0, 0.3, 9e3)
+    # the refit's time from the best epoch so far to the last epoch; under 1 s not a number
+    assert "ETA 12 s + refit on all rows 5–60 s ·" in epoch_progress_words(run_view(history=[last]), 12.0,
+                                                                          (5.0, 60.0), 9e3)
+    assert "+ refit on all rows about 5 s ·" in epoch_progress_words(run_view(history=[last]), 12.0, (5.2, 4.9),
+                                                                    9e3)
+    assert "+ refit on all rows (under 1 s) ·" in epoch_progress_words(run_view(history=[last]), 12.0, (0.1, 0.3),
+                                                                       9e3)
     assert "· paused ·" in epoch_progress_words(run_view(history=[last], paused=True), 12.0, None, 9e3)
     # an ended run's rate is its mean over its epochs (trainview.samples_per_s), and says so
     ended = epoch_progress_words(run_view(history=[last], alive=False), 0.0, None, 8500.0)
@@ -120,7 +124,7 @@ def test_setup_and_progress_lines_say_rows_shape_pace_and_eta():
     refitting = run_view(history=[last], info={"refitting": {"rows": 2000, "epochs": 4}})
     assert epoch_progress_words(refitting, 48.0, None, 9000.0) == (
         "epoch 4/20 · 9,000 samples/s · train loss 0.3000 · val loss 0.3100")
-    stopping = epoch_progress_words(run_view(history=[last], stopping=True), 71.0, 6.0, 9000.0)
+    stopping = epoch_progress_words(run_view(history=[last], stopping=True), 71.0, (6.0, 9.0), 9000.0)
     assert "ETA" not in stopping and "refit" not in stopping and "9,000 samples/s" in stopping
     # stopped in its first epoch: no whole epoch, no rate
     assert epoch_progress_words(run_view(history=[last], alive=False), 0.0, None, None) == (
@@ -134,6 +138,7 @@ def test_refit_and_final_metrics_captions():
         "Training done; refitting on all 2,000 rows for 7 epochs (the best epoch count, expected to take about 4 s) "
         "before saving the model…")
     assert "expected" not in refitting_words({"rows": 2000, "epochs": 7})
+    assert "expected to take under 1 s)" in refitting_words({"rows": 200, "epochs": 2, "expected_s": 0.2})
     assert final_metrics_words(run_view(best={"epoch": 2})).startswith("The run did not finish")
     done = run_view(best={"thresholds": [0.3, 0.55]}, alive=False, info={"refit": {"rows": 2000, "epochs": 7}})
     assert final_metrics_words(done).startswith("Final metrics use the best epoch's weights and the per-label "
