@@ -33,6 +33,17 @@ class FeaturePlan:
     notes: list[str] = field(default_factory=list)
 
 
+LEFT_OUT = "left out of the result"  # the note's words that predictview.notes_to_show looks for
+
+
+def left_out_note(replaced: Sequence[str], name: str) -> str:
+    """The note that columns of ``name`` named like the result's were left out of it: 'column 'a' of the CSV was
+    left out of the result: the predictions use that name', or 'columns ... were ...: ... those names'."""
+    one = len(replaced) == 1
+    return (f"{'column' if one else 'columns'} {', '.join(map(repr, replaced))} of {name} "
+            f"{'was' if one else 'were'} {LEFT_OUT}: the predictions use {'that name' if one else 'those names'}")
+
+
 def plan_columns(trained: TrainedModel, columns: Sequence[str], numeric: Sequence[str] | None = None,
                  name: str = "the CSV") -> FeaturePlan:
     """Match columns to the model's features by name; fall back to position when no name matches at all but the
@@ -43,8 +54,7 @@ def plan_columns(trained: TrainedModel, columns: Sequence[str], numeric: Sequenc
     # A column named like an output column (a true label, an old '<label>_prob') would appear twice in the result.
     outputs = set(trained.label_names) | {label + PROB_SUFFIX for label in trained.label_names}
     replaced = [c for c in columns if c in outputs]
-    notes = [f"column(s) {', '.join(map(repr, replaced))} of {name} were left out of the result: the predictions "
-             "use those names"] if replaced else []
+    notes = [left_out_note(replaced, name)] if replaced else []
     missing = [f for f in wanted if f not in have]
     if not missing:
         chosen = set(wanted) | outputs
@@ -57,7 +67,7 @@ def plan_columns(trained: TrainedModel, columns: Sequence[str], numeric: Sequenc
                            notes=[f"no column of {name} has a feature name the model knows; its {len(numeric)} "
                                   "numeric columns were used in order as the model's features", *notes])
     shown = ", ".join(repr(m) for m in missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
-    raise MultilabelError(f"{name} lacks {len(missing)} feature column(s) the model needs: {shown}; "
+    raise MultilabelError(f"{name} lacks {count(len(missing), 'feature column')} the model needs: {shown}; "
                           f"add them (the model was trained on {count(len(wanted), 'feature')})")
 
 

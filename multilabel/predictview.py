@@ -98,7 +98,9 @@ def training_rows_note(trained_on: Optional[Mapping[str, Any]], name: str, rows:
 def notes_to_show(notes: Sequence[str], has_labels: bool) -> list[str]:
     """predict_frame's notes to show; a file whose label columns are compared with the predictions drops the note
     that they were left out of the result (the comparison says it)."""
-    return [n for n in notes if not (has_labels and n.startswith("column(s)"))]
+    from multilabel.predict import LEFT_OUT  # loaded already: the notes come from it
+
+    return [n for n in notes if not (has_labels and LEFT_OUT in n)]
 
 
 PREDICTED = "predicted labels"

@@ -82,7 +82,7 @@ def test_missing_feature_columns_are_named(trained_small):
     frame = feature_frame(trained_small).drop(columns=["x1", "x4"])
     with pytest.raises(MultilabelError) as info:
         predict_frame(trained_small, frame, name="'half.csv'")
-    assert str(info.value) == ("'half.csv' lacks 2 feature column(s) the model needs: 'x1', 'x4'; add them "
+    assert str(info.value) == ("'half.csv' lacks 2 feature columns the model needs: 'x1', 'x4'; add them "
                                "(the model was trained on 6 features)")
 
 
@@ -98,7 +98,17 @@ def test_true_label_columns_in_the_input_are_not_written_twice(trained_small):
     frame[label] = 1
     out, plan = predict_frame(trained_small, frame)
     assert list(out.columns) == output_columns(trained_small)
-    assert any(repr(label) in note for note in plan.notes)
+    assert plan.notes == [f"column {label!r} of the CSV was left out of the result: the predictions use that name"]
+    frame[trained_small.label_names[1]] = 0
+    _, plan = predict_frame(trained_small, frame)
+    assert plan.notes == [f"columns {label!r}, {trained_small.label_names[1]!r} of the CSV were left out of the "
+                          "result: the predictions use those names"]
+
+
+def test_one_missing_feature_column_is_one_column(trained_small):
+    with pytest.raises(MultilabelError) as info:
+        predict_frame(trained_small, feature_frame(trained_small).drop(columns=["x1"]), name="'half.csv'")
+    assert "'half.csv' lacks 1 feature column the model needs: 'x1';" in str(info.value)
 
 
 def test_non_numeric_feature_cell_is_named(trained_small):
@@ -160,7 +170,7 @@ def test_predict_csv_by_position_reports_the_note(trained_small, write_csv, tmp_
     ("x0,x1,x2,x3,x4,x5\n", "has a header but no data rows"),
     ("x0,x0,x1,x2,x3,x4,x5\n1,2,3,4,5,6,7\n", "has the column name 'x0' twice"),
     ("x0,x1,x2,x3,x4,x5\n1,2,3,1e39,5,6\n", "feature column 'x3'"),
-    ("x0,x1,x2,x3\n1,2,3,4\n", "lacks 2 feature column(s) the model needs: 'x4', 'x5'"),
+    ("x0,x1,x2,x3\n1,2,3,4\n", "lacks 2 feature columns the model needs: 'x4', 'x5'"),
 ])
 def test_bad_prediction_files_get_a_clear_message(trained_small, write_csv, tmp_path, content, expected):
     with pytest.raises(MultilabelError) as info:

@@ -55,9 +55,12 @@ def test_a_file_with_the_models_label_columns_gives_them_and_bad_ones_say_why():
 
 
 def test_the_left_out_label_columns_note_goes_only_where_the_labels_are_compared():
-    notes = ["column(s) 'a' of 't.csv' were left out of the result", "no column of 't.csv' has a feature name"]
-    assert notes_to_show(notes, has_labels=False) == notes
-    assert notes_to_show(notes, has_labels=True) == notes[1:]
+    from multilabel.predict import left_out_note
+
+    for replaced in (["a"], ["a", "b"]):  # the note as predict writes it, in either number
+        notes = [left_out_note(replaced, "'t.csv'"), "no column of 't.csv' has a feature name"]
+        assert notes_to_show(notes, has_labels=False) == notes
+        assert notes_to_show(notes, has_labels=True) == notes[1:]
 
 
 def test_probability_columns_are_as_wide_as_their_headers_and_the_predicted_labels_take_the_rest():
