@@ -316,3 +316,41 @@ def metrics_epoch_words(run: Mapping[str, Any], epoch: Optional[int]) -> str:
     if epoch is None:
         return "none"
     return f"best epoch {epoch}" if run["best"] else f"epoch {epoch} so far"
+
+
+class RunLink:
+    """A page's ``?run=<id>`` link, followed once: Runs and Inspect open the run it names, and say so for as long
+    as they show something else because the link named a run that is not there (a stale or mistyped link). A page's
+    first draw in a new tab is followed by a second one (its charts): a message drawn once would be gone by then.
+
+    ``state``: where the page keeps it between runs (``st.session_state``); ``prefix``: the page's keys."""
+
+    def __init__(self, state: Any, prefix: str) -> None:
+        self.state, self.seen, self.missing = state, f"{prefix}_linked", f"{prefix}_link_missing"
+
+    def follow(self, link: Optional[str], known: Iterable[str], arrived: bool = False) -> Optional[str]:
+        """The run to select now: ``link`` when it is new (not the page's own, see :meth:`shown`) and among
+        ``known``, else None (keep the picker's choice). A new link to a run not among ``known`` is kept for
+        :meth:`missing_run`; ``arrived`` (the page comes on screen: a link, the sidebar) forgets an older one."""
+        if arrived:
+            self.state.pop(self.missing, None)
+        if not link or link == self.state.get(self.seen):
+            return None
+        self.state[self.seen] = link
+        if link in set(known):
+            self.state.pop(self.missing, None)
+            return link
+        self.state[self.missing] = link
+        return None
+
+    def missing_run(self) -> Optional[str]:
+        """The run a link named that the page could not open, while the page shows what it showed instead."""
+        return self.state.get(self.missing)
+
+    def shown(self, run_id: str) -> None:
+        """The page shows ``run_id`` and writes it into its URL: that link is the page's own, not a new one."""
+        self.state[self.seen] = run_id
+
+    def picked(self) -> None:
+        """Someone picked a run: the page no longer shows a stand-in for the link's missing run."""
+        self.state.pop(self.missing, None)

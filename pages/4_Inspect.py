@@ -8,7 +8,7 @@ from typing import Optional
 
 import streamlit as st
 
-from app_pages._nav import DRAWING, page, while_shown
+from app_pages._nav import DRAWING, arrived, page, while_shown
 
 page("Inspect")
 st.title("Inspect")  # before the heavy imports: the page paints at once
@@ -19,6 +19,7 @@ from multilabel import MultilabelError  # noqa: E402
 from multilabel.analysis import (LabelCurves, Tradeoff, confusion_matrices, inspectable_runs,  # noqa: E402
                                  label_curves, save_thresholds, summary_at)
 from multilabel.charts import confusion_grid_figure  # noqa: E402
+from multilabel.experiments import RunLink  # noqa: E402
 from multilabel.metrics import tune_thresholds  # noqa: E402
 from multilabel.store import FINISHED, RunStore  # noqa: E402
 from multilabel.words import count  # noqa: E402
@@ -63,13 +64,20 @@ if not runs:
     st.stop()
 by_id = {r["id"]: r for r in runs}
 ids = list(by_id)
-wanted = st.query_params.get("run")
-if wanted and wanted not in by_id:  # a stale or mistyped link: say so (as Predict and Search do), then open the newest
-    st.warning(f"No run {plain(wanted)} to inspect in this run store (unknown, deleted, or without a model yet); "
+link = RunLink(st.session_state, "inspect")
+target = link.follow(st.query_params.get("run"), ids, arrived())
+if target is not None:
+    st.session_state["inspect_run"] = target
+elif st.session_state.get("inspect_run") not in by_id:
+    st.session_state.pop("inspect_run", None)  # deleted meanwhile: the newest
+missing = link.missing_run()
+if missing:  # a stale or mistyped link: said (as Predict and Search do) while the newest run stands in for it
+    st.warning(f"No run {plain(missing)} to inspect in this run store (unknown, deleted, or without a model yet); "
                "showing the newest run instead.")
-run_id = st.selectbox("Run", ids, index=ids.index(wanted) if wanted in by_id else 0, key="inspect_run",
+run_id = st.selectbox("Run", ids, key="inspect_run", on_change=link.picked,
                       format_func=lambda i: inspect_option(by_id[i]))
 st.query_params["run"] = run_id
+link.shown(run_id)
 run = by_id[run_id]
 live = run["status"] == "running"
 st.caption(inspect_status_line(run, LIVE_POLL_S),

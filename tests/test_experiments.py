@@ -318,3 +318,19 @@ def test_a_runs_data_is_named_by_its_file_without_the_folder():
     assert ex.data_label({"source": "csv", "name": "/tmp/walk/emotions.csv"}) == "emotions.csv"
     assert ex.data_label({"source": "csv", "name": "emotions.csv"}) == "emotions.csv"
     assert ex.data_label({"source": "synthetic"}) == "synthetic" and ex.data_label(None) == "unknown"
+
+
+def test_run_link_opens_a_new_link_once_and_keeps_a_missing_one_until_a_pick_or_an_arrival():
+    state: dict = {}
+    link = ex.RunLink(state, "p")
+    assert link.follow("b", ["a", "b"], arrived=True) == "b" and link.missing_run() is None
+    link.shown("b")
+    assert link.follow("b", ["a", "b"]) is None  # the page's own link: the picker's choice stands
+    assert link.follow("nosuch", ["a", "b"], arrived=True) is None and link.missing_run() == "nosuch"
+    link.shown("a")
+    assert link.follow("a", ["a", "b"]) is None and link.missing_run() == "nosuch"  # the page's next draw: still said
+    link.picked()
+    assert link.missing_run() is None
+    link.follow("gone", ["a"])
+    link.follow(None, ["a"], arrived=True)  # back on the page by the sidebar: an old link is not said again
+    assert link.missing_run() is None

@@ -365,3 +365,25 @@ def test_a_one_label_run_reads_1_label_not_1_labels(home):
     at = open_page(session.run_id)
     (line,) = [c.value for c in at.caption if "validation row" in c.value]
     assert line.startswith("60 validation rows · 1 label · best epoch "), line
+
+
+def test_a_link_to_a_run_that_is_not_there_says_so_while_the_newest_stands_in(home):
+    """/Inspect?run=nosuch: one line says the link's run is not there, above the newest run; it stays through the
+    page's second draw in a new tab (the charts' rerun, with the URL now naming the newest run) and goes once
+    someone picks a run."""
+    from app_pages._inspect_views import TICKS
+    older = trained_run(home, seed=1, epochs=3)
+    newer = trained_run(home, seed=2, epochs=3)
+    at = open_page(run="nosuch")
+    line = ("No run nosuch to inspect in this run store (unknown, deleted, or without a model yet); showing the "
+            "newest run instead.")
+    assert [w.value for w in at.warning] == [line]
+    assert at.selectbox(key="inspect_run").value == newer and at.query_params["run"] == newer
+    at.session_state[TICKS] = 5
+    at.run()  # what the charts' timer does in a new tab: the whole page again
+    assert [w.value for w in at.warning] == [line]
+    assert at.selectbox(key="inspect_run").value == newer
+    at.selectbox(key="inspect_run").set_value(older).run()
+    assert not at.warning and at.query_params["run"] == older
+    at.selectbox(key="inspect_run").set_value(newer).run()
+    assert not at.warning
