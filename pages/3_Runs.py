@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import streamlit as st
 
-from app_pages._nav import PREDICT, TRAIN, charts_due, page, while_shown
+from app_pages._nav import PREDICT, TRAIN, arrived, charts_due, page, while_shown
 
 page("Runs")
 st.title("Runs")
@@ -79,19 +79,31 @@ def delete_note(run_id: str, index: int) -> None:
 
 st.subheader("One run")
 runs = store.list_runs()  # names and notes may have just changed
+stored = {r["id"] for r in runs}
 if SHOWN in st.session_state:  # the runs the table's filters let through
     shown_ids = set(st.session_state[SHOWN])
     runs = [r for r in runs if r["id"] in shown_ids]
+ids = [r["id"] for r in runs]
+link = ex.RunLink(st.session_state, "runs")  # ?run=<id>: a copied link, Back from Inspect
+target = link.follow(st.query_params.get("run"), ids, arrived())
+missing = link.missing_run()
+if missing in stored:
+    st.warning(f"Run {plain(missing)} of the link is hidden by the filters above: clear them to see it.")
+elif missing:
+    st.warning(f"No run {plain(missing)} in this run store (unknown or deleted); showing the table's first run "
+               "instead.")
 if not runs:
     st.caption("No run matches the filters above: change or clear them to pick a run here.")
     st.stop()
-ids = [r["id"] for r in runs]
 labels = ex.unique_labels((r["id"], r["name"]) for r in runs)
 key, before = keyed("detail_run"), carried("detail_run")
-if key in st.session_state and st.session_state[key] not in ids:
-    st.session_state.pop(key)  # deleted meanwhile
-run_id = st.selectbox("Run", ids, index=ids.index(before) if before in ids else 0,
-                      format_func=lambda i: labels.get(i, i), key=key)
+if target is not None:
+    st.session_state[key] = target
+elif st.session_state.get(key) not in ids:  # a first draw, a rename's new key, or deleted meanwhile
+    st.session_state[key] = before if before in ids else ids[0]
+run_id = st.selectbox("Run", ids, format_func=lambda i: labels.get(i, i), key=key, on_change=link.picked)
+st.query_params["run"] = run_id  # a reload or a copied link opens this run again
+link.shown(run_id)
 run = next(r for r in runs if r["id"] == run_id)
 history = store.history(run_id)
 values, epoch = ex.best_metrics(run, history)

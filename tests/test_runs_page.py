@@ -323,3 +323,32 @@ def test_a_run_without_a_measured_epoch_has_empty_metric_cells_not_the_word_none
     # st.dataframe draws a missing number as "None" unless told what to draw instead.
     proto = at.dataframe[0].proto
     assert proto.HasField("placeholder") and proto.placeholder == ""
+
+
+def runs_page_at(run: str) -> AppTest:
+    """The Runs page opened by a link ending in ?run=<run>, both draws of a new tab."""
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
+    at.query_params["run"] = run
+    at.switch_page(RUNS)
+    at.run()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_one_run_opens_the_run_in_the_link_and_says_when_it_is_not_there(home, ids):
+    oldest = ids["small adam"]
+    at = runs_page_at(oldest)
+    assert at.selectbox(key="detail_run").value == oldest and not at.warning
+    at.button(key="open_train").click().run()
+    assert at.session_state["run_id"] == oldest  # "Open on the Train page" opens the run of the link
+    at = runs_page()  # no link: the newest, and the URL names it (a reload keeps the run)
+    assert at.selectbox(key="detail_run").value == ids["mid adam"] and at.query_params["run"] == ids["mid adam"]
+    at.selectbox(key="detail_run").set_value(oldest).run()
+    assert at.query_params["run"] == oldest
+    at = runs_page_at("nosuch")
+    line = "No run nosuch in this run store (unknown or deleted); showing the table's first run instead."
+    assert [w.value for w in at.warning] == [line]  # through both draws of a new tab
+    assert at.selectbox(key="detail_run").value == ids["mid adam"]
+    at.selectbox(key="detail_run").set_value(oldest).run()
+    assert not at.warning
