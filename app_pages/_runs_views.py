@@ -28,6 +28,7 @@ CHARTS_DRAWN = "runs_charts_drawn"
 # choices (run ids) over.
 NAMES_VERSION, CARRY = "runs_names_version", "runs_carry"
 SHOWN = "runs_shown"  # the ids the table shows (its filters applied): the page's 'One run' picks among them
+COMPARED = "runs_compared"  # the runs to compare, also those a filter hides now (the picker shows the others)
 PAGE_PASS = "runs_page_pass"  # set by the page script before the view: this call is the whole page's, not a rerun
 
 
@@ -43,10 +44,15 @@ def carried(base: str):
 
 def forget(run_id: str) -> None:
     """After ``run_id`` is deleted: new keys for the pickers (the browser kept showing the deleted run's name in
-    'Run' while the page below it showed another run), the compared runs carried over without it."""
-    compare = [i for i in st.session_state.get(keyed("compare")) or [] if i != run_id]
-    st.session_state[CARRY] = {"compare": compare}
+    'Run' while the page below it showed another run), the compared runs without it."""
+    st.session_state[COMPARED] = [i for i in st.session_state.get(COMPARED) or [] if i != run_id]
     st.session_state[NAMES_VERSION] = st.session_state.get(NAMES_VERSION, 0) + 1
+
+
+def compare_edited(key: str, offered: list[str]) -> None:
+    """'Compare runs' changed by hand: its choice among the ``offered`` runs, and the hidden runs compared before."""
+    st.session_state[COMPARED] = ex.compared_after_edit(st.session_state.get(COMPARED) or [],
+                                                        st.session_state[key], offered)
 
 
 def text_px(column, low: int, high: int) -> int:
@@ -175,15 +181,13 @@ def experiments_view(store: RunStore, live_at_start: bool, first_draw: bool = Fa
     st.subheader("Compare curves")
     labels = ex.unique_labels(zip(shown["run"], shown["name"]))
     ids = list(shown["run"])
-    key, before = keyed("compare"), carried("compare")
-    default = ids[: min(3, len(ids))] if before is None else ex.kept_choices(before, labels)
-    if key in st.session_state:  # a filter may hide runs picked before: keep the visible ones
-        default = None
-        kept = ex.kept_choices(st.session_state[key], labels)
-        if kept != st.session_state[key]:
-            st.session_state[key] = kept
-    chosen = st.multiselect("Compare runs", ids, default=default, format_func=lambda i: labels.get(i, i),
-                            key=key, wrap=True)
+    # The runs to compare live in COMPARED, hidden ones included: the picker shows those the filters let through,
+    # and clearing a filter brings the others back (the picker's own state forgot them when they were hidden).
+    key = keyed("compare")
+    wanted = st.session_state.setdefault(COMPARED, ids[: min(3, len(ids))])
+    st.session_state[key] = ex.kept_choices(wanted, labels)
+    chosen = st.multiselect("Compare runs", ids, format_func=lambda i: labels.get(i, i), key=key, wrap=True,
+                            on_change=compare_edited, args=(key, ids))
     s, t = st.columns([3, 1])
     smoothing = s.slider("Smoothing (EMA weight, as in TensorBoard)", 0.0, 0.99, 0.0, 0.01, key="smoothing")
     log_loss = t.toggle("Log scale for loss", key="log_loss")

@@ -310,6 +310,13 @@ def kept_choices(chosen: Sequence[str], offered: Iterable[str]) -> list[str]:
     return [i for i in chosen if i in offered]
 
 
+def compared_after_edit(compared: Sequence[str], chosen: Sequence[str], offered: Iterable[str]) -> list[str]:
+    """The runs to compare after someone edits the picker that offered ``offered``: their ``chosen``, then the runs of
+    ``compared`` the picker did not offer (a filter hides them; clearing it brings them back), in their order."""
+    offered = set(offered)
+    return [*chosen, *(i for i in compared if i not in offered and i not in chosen)]
+
+
 def metrics_epoch_words(run: Mapping[str, Any], epoch: Optional[int]) -> str:
     """Which epoch a run's shown validation metrics come from: 'best epoch 12' (a finished run's best), 'epoch 7
     so far' (a live or unfinished run's epoch of lowest validation loss), or 'none'."""

@@ -48,7 +48,7 @@ def rename(run_id: str) -> None:
     except MultilabelError as exc:
         st.session_state["run_error"] = str(exc)
         return
-    st.session_state[CARRY] = {base: st.session_state.get(keyed(base)) for base in ("compare", "detail_run")}
+    st.session_state[CARRY] = {"detail_run": st.session_state.get(keyed("detail_run"))}  # compared: COMPARED
     st.session_state[NAMES_VERSION] = st.session_state.get(NAMES_VERSION, 0) + 1
 
 

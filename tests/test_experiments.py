@@ -334,3 +334,9 @@ def test_run_link_opens_a_new_link_once_and_keeps_a_missing_one_until_a_pick_or_
     link.follow("gone", ["a"])
     link.follow(None, ["a"], arrived=True)  # back on the page by the sidebar: an old link is not said again
     assert link.missing_run() is None
+
+
+def test_compared_after_edit_keeps_the_hidden_runs_compared_before():
+    assert ex.compared_after_edit(["a", "b", "c"], ["c"], ["c", "d"]) == ["c", "a", "b"]
+    assert ex.compared_after_edit(["a", "b", "c"], [], ["a"]) == ["b", "c"]  # unpicked where shown: gone
+    assert ex.compared_after_edit(["a"], ["d", "a"], ["a", "d"]) == ["d", "a"]

@@ -352,3 +352,24 @@ def test_one_run_opens_the_run_in_the_link_and_says_when_it_is_not_there(home, i
     assert at.selectbox(key="detail_run").value == ids["mid adam"]
     at.selectbox(key="detail_run").set_value(oldest).run()
     assert not at.warning
+
+
+def test_clearing_a_filter_brings_back_the_runs_compared_before_it(home, ids):
+    """A filter hides compared runs from 'Compare runs'; clearing it compares them again (it emptied the picker)."""
+    at = runs_page()
+    everyone = [ids["mid adam"], ids["wide adamw"], ids["small adam"]]
+    assert at.multiselect(key="compare").value == everyone
+    at.text_input(key="f_text").input("nothing compared matches this").run()
+    at.text_input(key="f_text").input("adamw").run()
+    assert at.multiselect(key="compare").value == [ids["wide adamw"]]
+    at.text_input(key="f_text").input("").run()
+    assert at.multiselect(key="compare").value == everyone
+    assert {t["name"] for t in charts(at)["overlay_loss"]["data"]} == set(SETTINGS_NAMES)
+    at.text_input(key="f_text").input("small").run()  # an edit under a filter: the hidden runs stay compared
+    at.multiselect(key="compare").unselect(ids["small adam"]).run()
+    assert at.multiselect(key="compare").value == []
+    at.text_input(key="f_text").input("").run()
+    assert at.multiselect(key="compare").value == [ids["mid adam"], ids["wide adamw"]]
+
+
+SETTINGS_NAMES = [s[0] for s in SETTINGS]
