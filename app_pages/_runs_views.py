@@ -65,8 +65,8 @@ def text_px(column, low: int, high: int) -> int:
 def table_config(display) -> dict:
     """How the table ``display`` shows its columns: numbers with sensible digits, statuses in words, text columns
     as wide as their text (within bounds)."""
-    # Hamming loss with 4 decimals on every page (its differences between runs sit in the fourth)
-    config = {c: st.column_config.NumberColumn(format="%.4f" if "Hamming" in c else "%.3f") for c in ex.METRIC_COLUMNS}
+    # the table's digits for metrics and durations: experiments.NUMBER_FORMATS (a range slider's ends read the same)
+    config = {c: st.column_config.NumberColumn(format=ex.number_format(c)) for c in ex.NUMBER_FORMATS}
     config.update({
         "name": st.column_config.TextColumn(width=text_px(display["name"], 120, 240)),
         "status": st.column_config.TextColumn(width=text_px(display["status"], 70, 120)),
@@ -75,7 +75,6 @@ def table_config(display) -> dict:
         "batch": st.column_config.NumberColumn(help="rows per optimizer step (a run set to auto shows the size it used)"),
         "eval every": st.column_config.NumberColumn(help="validation metrics every N epochs; 0 = auto"),
         "weight decay": st.column_config.NumberColumn(format="%g"),
-        "duration s": st.column_config.NumberColumn(format="%.1f"),
         "started": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),
         "run": st.column_config.TextColumn("run id"),
     })
@@ -107,7 +106,9 @@ def controls(frame) -> tuple[ex.RunFilter, str, bool, list[str]]:
                 inside = ex.clamp_range(st.session_state[key], low, high)
                 if inside != tuple(st.session_state[key]):
                     st.session_state[key] = inside
-            lo, hi = h.slider(f"{on} between", low, high, None if key in st.session_state else (low, high), key=key)
+            step, fmt = ex.range_slider(frame, on, low, high)
+            lo, hi = h.slider(f"{on} between", low, high, None if key in st.session_state else (low, high), key=key,
+                              step=step, format=fmt)
             ranges = ((on, lo, hi),)
     return ex.RunFilter(tuple(statuses), tuple(data), text, ranges), sort, descending, visible or ["name"]
 

@@ -298,6 +298,29 @@ def range_bounds(frame: pd.DataFrame, column: str) -> tuple[tuple[float, float],
     return (low, high), None
 
 
+# How the table prints a float column (its cells, and a range slider's ends on it): the metrics with 3 decimals,
+# Hamming loss with 4 (its differences between runs sit in the fourth, as on every page), durations with 1; any other
+# float column (lr, weight decay, dropout, ...) in its shortest form.
+NUMBER_FORMATS = {**{c: "%.4f" if "Hamming" in c else "%.3f" for c in METRIC_COLUMNS}, "duration s": "%.1f"}
+
+
+def number_format(column: str) -> str:
+    """The printf format of a float column's numbers in the table (see NUMBER_FORMATS), '%g' for the others."""
+    return NUMBER_FORMATS.get(column, "%g")
+
+
+def range_slider(frame: pd.DataFrame, column: str, low: float, high: float) -> tuple[Optional[float], Optional[str]]:
+    """(step, format) of a range slider on ``column`` from ``low`` to ``high`` (:func:`range_bounds`): its ends read
+    as the table prints them (a slider's default two decimals read 0.71-0.93 over a table's 0.715-0.934), and it moves
+    by the table's last decimal; (None, None) for a whole-number column (Streamlit's steps of 1)."""
+    if pd.api.types.is_integer_dtype(frame[column]):
+        return None, None
+    fmt = number_format(column)
+    if fmt == "%g":
+        return (high - low) / 100, fmt
+    return 10.0 ** -int(fmt[2:-1]), fmt
+
+
 def clamp_range(chosen: tuple[float, float], low: float, high: float) -> tuple[float, float]:
     """A chosen (lo, hi) moved inside [low, high]: live runs move a metric's bounds under a chosen range."""
     lo, hi = chosen

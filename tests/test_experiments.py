@@ -340,3 +340,12 @@ def test_compared_after_edit_keeps_the_hidden_runs_compared_before():
     assert ex.compared_after_edit(["a", "b", "c"], ["c"], ["c", "d"]) == ["c", "a", "b"]
     assert ex.compared_after_edit(["a", "b", "c"], [], ["a"]) == ["b", "c"]  # unpicked where shown: gone
     assert ex.compared_after_edit(["a"], ["d", "a"], ["a", "d"]) == ["d", "a"]
+
+
+def test_a_range_slider_takes_the_tables_digits():
+    frame = pd.DataFrame({"val micro-F1": [0.7149, 0.934], "val Hamming": [0.0341, 0.05], "lr": [1e-3, 3e-3],
+                          "hidden": pd.array([8, 32], dtype="Int64")})
+    assert ex.range_slider(frame, "val micro-F1", 0.7149, 0.934) == (pytest.approx(0.001), "%.3f")
+    assert ex.range_slider(frame, "val Hamming", 0.0341, 0.05) == (pytest.approx(0.0001), "%.4f")
+    assert ex.range_slider(frame, "lr", 1e-3, 3e-3) == (pytest.approx(2e-5), "%g")
+    assert ex.range_slider(frame, "hidden", 8, 32) == (None, None)
