@@ -95,6 +95,13 @@ def training_rows_note(trained_on: Optional[Mapping[str, Any]], name: str, rows:
     return None
 
 
+def checkpoint_refusal(name: str) -> Optional[str]:
+    """Why Predict's checkpoint uploader refuses the file ``name`` (one line), None for a .pt file."""
+    if name.lower().endswith(".pt"):
+        return None
+    return f"'{name}' is not a checkpoint: upload a .pt file saved by multilabel (Train, Runs or the CLI save them)."
+
+
 def notes_to_show(notes: Sequence[str], has_labels: bool) -> list[str]:
     """predict_frame's notes to show; a file whose label columns are compared with the predictions drops the note
     that they were left out of the result (the comparison says it)."""

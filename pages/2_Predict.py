@@ -19,7 +19,7 @@ from multilabel.analysis import Tradeoff, all_label_curves, confusion_matrices, 
 from multilabel.charts import (confusion_grid_figure, label_frequency_figure, pr_curve_figure,  # noqa: E402
                                roc_curve_figure)
 from multilabel.predict import PROB_SUFFIX, label_frame, predict_frame  # noqa: E402
-from multilabel.predictview import (column_widths, file_labels, model_choices, notes_to_show,  # noqa: E402
+from multilabel.predictview import (checkpoint_refusal, column_widths, file_labels, model_choices, notes_to_show,  # noqa: E402
                                    predicted_column, scored_fingerprint, shown_frame, training_rows_note)
 from multilabel.words import count  # noqa: E402
 from app_pages import _upload  # noqa: E402
@@ -71,8 +71,12 @@ if choice == "From a run":
         except (MultilabelError, OSError) as exc:
             error(f"cannot load the checkpoint of {run_id}: {exc}")
 else:
-    upload = st.file_uploader("Checkpoint (.pt saved by multilabel)", type=["pt"], key="ckpt_upload")
-    if upload is not None:
+    # No type=: the uploader kept each refused file as a red chip beside the checkpoint; one file, checked here.
+    upload = st.file_uploader("Checkpoint (.pt saved by multilabel)", key="ckpt_upload", accept_multiple_files=False)
+    refused = checkpoint_refusal(upload.name) if upload is not None else None
+    if refused:
+        error(refused)
+    elif upload is not None:
         raw = upload.getvalue()
         try:
             trained = load_checkpoint(io.BytesIO(raw), name=f"'{upload.name}'")  # weights_only: code never runs

@@ -244,3 +244,20 @@ def test_a_command_line_run_warns_on_its_own_rows_under_any_file_name(home, emot
     (note,) = [shown(w.value) for w in at.warning if "optimistic" in w.value]
     assert note.startswith("'emotions_bom.csv' holds the same 593 rows as the data this model was trained on "
                            "('emotions.csv'): "), note
+
+
+def test_the_checkpoint_uploader_takes_one_file_and_refuses_a_wrong_one_in_one_line(home):
+    """It had type=["pt"]: the browser kept each refused file as a red chip beside the loaded checkpoint. Now it takes
+    any one file, and a file that is not a .pt is refused in one line; a .pt after it loads as before."""
+    run_id = trained_run(home)
+    at = app()
+    at.radio(key="model_source").set_value("Upload a checkpoint").run()
+    uploader = at.file_uploader(key="ckpt_upload")
+    assert list(uploader.proto.type) == [] and not uploader.proto.multiple_files
+    uploader.set_value(("notcsv.csv", b"a,b\n1,2\n", "text/csv")).run()
+    assert [shown(e.value) for e in at.error] == ["'notcsv.csv' is not a checkpoint: upload a .pt file saved by multilabel "
+                                           "(Train, Runs or the CLI save them)."]
+    raw = Path(get_registry(home).store.checkpoint_path(run_id)).read_bytes()
+    at.file_uploader(key="ckpt_upload").set_value(("m.pt", raw, "application/octet-stream")).run()
+    assert not at.error and not at.exception
+    assert any(c.value.startswith("6 features → 3 labels") for c in at.caption)
