@@ -294,7 +294,7 @@ def range_bounds(frame: pd.DataFrame, column: str) -> tuple[tuple[float, float],
     if frame[column].isna().all():
         return (low, high), f"No run has {column} yet: nothing to narrow."
     if low == high:
-        return (low, high), f"Every run with {column} has {low:g}: nothing to narrow."
+        return (low, high), f"Every run with {column} has {number_format(column) % low}: nothing to narrow."
     return (low, high), None
 
 

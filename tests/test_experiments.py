@@ -298,6 +298,10 @@ def test_range_bounds_whole_numbers_for_integer_columns_and_none_when_nothing_to
     assert ex.range_bounds(frame, "lr") == ((1e-3, 3e-3), None)
     assert ex.range_bounds(frame, "same")[1] == "Every run with same has 0.5: nothing to narrow."
     assert ex.range_bounds(frame, "empty")[1] == "No run has empty yet: nothing to narrow."
+    metric = ex.METRIC_COLUMNS[1]  # as the table prints it: 0.706, not 0.705882
+    same = pd.DataFrame({metric: [0.705882, 0.705882]})
+    assert ex.range_bounds(same, metric)[1] == f"Every run with {metric} has {ex.number_format(metric) % 0.705882}: " \
+        "nothing to narrow." and "0.705882" not in ex.range_bounds(same, metric)[1]
 
 
 def test_clamp_range_and_kept_choices_follow_what_the_runs_offer_now():
