@@ -90,9 +90,10 @@ def _fmt(value: Optional[float]) -> str:
     return "n/a" if value is None else f"{value:.2f}"
 
 
-def empty_figure(title: str, message: str, height: int = 320) -> go.Figure:
-    """A chart frame with axes and a message, drawn before the first point exists."""
-    return _figure([], title, height, xaxis=_axis("epoch", range=[0, 1], showticklabels=False),
+def empty_figure(title: str, message: str, height: int = 320, x_title: str = "epoch") -> go.Figure:
+    """A chart frame with axes and a message, drawn before the first point exists; ``x_title`` names what its x
+    axis will count (the training charts' epochs by default; "" for a chart without an x axis)."""
+    return _figure([], title, height, xaxis=_axis(x_title, range=[0, 1], showticklabels=False),
                    yaxis=_axis("", range=[0, 1], showticklabels=False),
                    annotations=[{"text": message, "x": 0.5, "y": 0.5, "xref": "paper", "yref": "paper",
                                  "showarrow": False, "font": {"color": "gray"}}])

@@ -119,7 +119,7 @@ def parallel_coordinates_figure(rows: Sequence[Mapping[str, Any]], hyperparamete
     heading = title + (f" · {left_out} run{'s' if left_out != 1 else ''} without {color_by} left out"
                        if left_out else "")
     if not shown:
-        return empty_figure(heading, f"No run has {color_by} yet.")
+        return empty_figure(heading, f"No run has {color_by} yet.", x_title="")  # parallel axes: no x axis
     dims = [_parcoords_dimension(c, [r.get(c) for r in shown]) for c in [*hyperparameters, *metrics]]
     color = [float(r[color_by]) for r in shown]
     scale = len(set(color)) > 1  # one value has nothing to compare: plotly's scale around it read 0.4-1.2

@@ -27,7 +27,7 @@ def search_progress_figure(trials: Sequence[Mapping[str, Any]]) -> go.Figure:
     done = sorted(_complete(trials), key=lambda t: t["number"])
     title = f"Objective per trial · {len(done)} completed (lower is better)"
     if not done:
-        return empty_figure(title, "no completed trial yet")
+        return empty_figure(title, "no completed trial yet", x_title="trial")
     xs = [t["number"] for t in done]
     values = [float(t["value"]) for t in done]
     best, running = [], math.inf
@@ -75,7 +75,7 @@ def search_parallel_figure(trials: Sequence[Mapping[str, Any]], space: Mapping[s
     done = [t for t in _complete(trials) if all(name in t["params"] for name in space)]
     title = "Hyperparameters against the objective"
     if not done:
-        return empty_figure(title, "no completed trial yet", height=380)
+        return empty_figure(title, "no completed trial yet", height=380, x_title="")  # parallel axes: no x axis
     values = [float(t["value"]) for t in done]
     dims = [_param_dimension(name, kind, spec, [t["params"][name] for t in done]) for name, (kind, spec) in
             space.items()]
@@ -97,7 +97,7 @@ def search_importance_figure(importances: Mapping[str, float]) -> go.Figure:
     """Horizontal bars: each hyperparameter's share of the objective's variance (fANOVA), most important on top."""
     title = "Hyperparameter importance (fANOVA)"
     if not importances:
-        return empty_figure(title, "not enough completed trials yet")
+        return empty_figure(title, "not enough completed trials yet", x_title="importance")
     ranked = sorted(importances.items(), key=lambda kv: kv[1])
     trace = {"type": "bar", "orientation": "h", "x": [v for _, v in ranked], "y": [knob_words(k) for k, _ in ranked],
              # Plotly drops the text of a bar too short to hold it inside ("auto"): short ones get theirs outside.
