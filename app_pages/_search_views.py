@@ -105,12 +105,14 @@ def render(job: dict, home: Path, charts: bool = True) -> bool:
                                     if c in sv.TABLE_FORMATS else
                                     st.column_config.Column(label, width=px, help=sv.column_help(c)))
                                 for c, (label, px) in sv.TABLE_COLUMNS.items()})
+    completed = sv.completed(trials)
+    if not sv.draws_charts(job["alive"], completed):  # ended with no completed trial: the warning above says so
+        return True
     if not charts:
         charts_after_table(key="search_table_drawn")
         return True
     left, right = st.columns(2)
     left.plotly_chart(search_progress_figure(trials), key="search_progress")
-    completed = sv.completed(trials)
     fit_began = time.perf_counter()
     with right:
         if sv.importance_due(completed):

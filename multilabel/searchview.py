@@ -66,10 +66,11 @@ def phase(job: Mapping[str, Any], states: Mapping[str, int], now: float) -> str:
     settled = any(states.get(s, 0) for s in FINISHED_STATES) and not states.get("RUNNING", 0)
     if job.get("phase") == "refit":
         return f"refitting the best {job['members']} on all rows"
+    refits = bool(states.get("COMPLETE", 0))  # the refit takes the best completed trials: none, nothing to refit
     if settled and job.get("stop_requested"):
-        return "stopping: refitting the best on all rows"
+        return "stopping: refitting the best on all rows" if refits else "stopping: no completed trial to refit"
     if settled and job.get("timeout") and elapsed_s(job, now) >= job["timeout"]:
-        return "refitting the best on all rows"
+        return "refitting the best on all rows" if refits else "ending: no completed trial to refit"
     return "running"
 
 
@@ -290,6 +291,13 @@ def trials_table(trials: list[Mapping[str, Any]], space: Mapping[str, tuple[str,
 
 def completed(trials: list[Mapping[str, Any]]) -> int:
     return sum(1 for t in trials if t["state"] == "COMPLETE")
+
+
+def draws_charts(alive: bool, completed_trials: int) -> bool:
+    """Whether the page draws a search's charts: while it runs (they fill as trials complete), or once it ended with
+    a completed trial. An ended search without one has nothing to chart; its warning says why (no empty frames
+    saying "yet")."""
+    return alive or completed_trials > 0
 
 
 def importance_due(completed_trials: int) -> bool:

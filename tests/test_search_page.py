@@ -258,6 +258,36 @@ def test_a_first_draw_sends_the_trials_table_alone_and_the_next_run_adds_the_cha
     assert {"search_progress", "search_parallel"} <= set(charts(at))
 
 
+@pytest.mark.slow
+def test_a_search_stopped_before_any_trial_completed_says_so_once_and_draws_no_empty_charts(home):
+    jobs.launch(make_synthetic(20_000, 10, 5, seed=1), "early", home=home, trials=4, folds=3, members=1, epochs=500)
+    deadline = time.monotonic() + WAIT_S
+    while not ((sv.job_summary(jobs.find_job("early", home)) or {}).get("states") or {}).get("RUNNING"):
+        assert time.monotonic() < deadline, "the first trial never started"
+        time.sleep(0.1)
+    jobs.stop_job("early", home)  # long before the first trial can complete
+    while jobs.find_job("early", home)["alive"]:
+        assert time.monotonic() < deadline, "the search did not stop"
+        time.sleep(0.2)
+    at = app(study="early")
+    at.run()  # the run that would add the charts
+    assert not at.exception and "status: **stopped**" in text(at)
+    assert "COMPLETE" not in sv.job_summary(jobs.find_job("early", home))["states"]
+    assert charts(at) == {}  # no empty frames saying "no completed trial yet" under an ended search
+    assert not any(c.value == "Drawing the charts…" for c in at.caption)
+    assert [w.value for w in at.warning] == ["The search ended before any trial completed, so there is no ensemble. "
+                                             "Start a new search with a larger budget."]
+    assert not [i.value for i in at.info]  # not a second box saying "completed 0 trials … a longer budget"
+
+
+def test_empty_search_figures_name_their_own_axes():
+    progress = search_progress_figure([]).to_dict()["layout"]
+    assert progress["xaxis"]["title"]["text"] == "trial"
+    space = {"hidden_size": ("cat", [64, 128])}
+    for fig in (search_parallel_figure([], space), search_importance_figure({})):
+        assert "epoch" not in json.dumps(fig.to_dict()["layout"])
+
+
 def test_a_stale_study_link_says_so_and_offers_a_new_search(home):
     at = app(study="nope")
     assert not at.exception

@@ -28,6 +28,22 @@ def test_phase_follows_the_job_record_and_the_trials_states():
     assert sv.phase(job(timeout=None), {"PRUNED": 9}, now=10 ** 9) == "running"  # a trial budget only
 
 
+def test_a_search_stopped_or_out_of_time_before_any_trial_completed_does_not_say_refitting():
+    # Stop pressed while the first trial ran: it is recorded as failed, the rest never ran; nothing will be refit.
+    early = {"FAIL": 1, "WAITING": 3}
+    assert sv.phase(job(stop_requested=True), early, now=1012.0) == "stopping: no completed trial to refit"
+    assert sv.live_refit(job(stop_requested=True), early, now=1012.0) is None
+    assert sv.phase(job(), {"PRUNED": 2}, now=1300.0) == "ending: no completed trial to refit"  # past the budget
+    assert sv.phase(job(stop_requested=True), {"FAIL": 1, "COMPLETE": 1}, now=1012.0) == \
+        "stopping: refitting the best on all rows"
+
+
+def test_charts_are_drawn_while_a_search_runs_or_once_it_has_a_completed_trial():
+    assert sv.draws_charts(alive=True, completed_trials=0)  # they fill as trials complete
+    assert sv.draws_charts(alive=False, completed_trials=1)
+    assert not sv.draws_charts(alive=False, completed_trials=0)  # ended with none: nothing to chart
+
+
 def test_status_line_budget_and_data_words():
     assert sv.budget_line(job()) == "5 min"
     assert sv.budget_line(job(trials=40)) == "5 min or 40 trials"
