@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import socket
 import sqlite3
 import sys
@@ -36,6 +37,27 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
                            help=f"{f.metadata['help']}{extra} [default: {f.default}]")
 
 
+def _flag_words(message: str) -> str:
+    """A TrainConfig error in the CLI's words: the field names it starts with or quotes become the flags the user
+    typed ('learning_rate must be <= 10.0' -> '--lr must be <= 10.0'); the dashboard keeps config.py's own words."""
+    names = [f.name for f in knobs()]
+    first = message.split(" ", 1)[0]
+    if first in names:
+        message = config_flag(first) + message[len(first):]
+    for name in names:  # names with an underscore cannot be ordinary words ('use cuda_graph 'auto'')
+        if "_" in name:
+            message = re.sub(rf"(?<![\w-]){name}\b", config_flag(name), message)
+    return message
+
+
+def _valid_config(**given: Any) -> TrainConfig:
+    """``TrainConfig(**given).validate()``, its error naming the flags (see ``_flag_words``)."""
+    try:
+        return TrainConfig(**given).validate()
+    except MultilabelError as exc:
+        raise MultilabelError(_flag_words(str(exc))) from None
+
+
 def _config_from_args(args: argparse.Namespace, input_size: int, num_outputs: int) -> TrainConfig:
     given = {f.name: getattr(args, f.name) for f in knobs() if getattr(args, f.name) is not None}
     for name, actual in (("input_size", input_size), ("num_outputs", num_outputs)):
@@ -43,7 +65,7 @@ def _config_from_args(args: argparse.Namespace, input_size: int, num_outputs: in
             raise MultilabelError(f"{config_flag(name)} is {given[name]} but the data has {actual}; leave it out, "
                                   "it is taken from the data")
         given[name] = actual
-    return TrainConfig(**given).validate()
+    return _valid_config(**given)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -138,6 +160,10 @@ def cmd_train(args: argparse.Namespace) -> int:
                               "RUN_ID --epochs MORE to continue a run)")
     else:
         if args.synthetic:
+            from .trainview import SAMPLES_RANGE  # the dashboard's range: what Train takes, the CLI takes
+            low, high = SAMPLES_RANGE
+            if not low <= args.samples <= high:
+                raise MultilabelError(f"--samples must be from {low:,} to {high:,}, got {args.samples:,}")
             inputs = args.input_size or TrainConfig.input_size
             outputs = args.num_outputs or TrainConfig.num_outputs
             data = make_synthetic(args.samples, inputs, outputs, noise=args.noise,
@@ -278,7 +304,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if args.chunk_rows < 1:
         raise MultilabelError(f"--chunk-rows must be >= 1, got {args.chunk_rows}")
     device = args.device
-    TrainConfig(device=device).validate()  # same availability check and message as training
+    _valid_config(device=device)  # same availability check and message as training
     check_output_file(args.out, "--out", "predictions.csv")  # before the model is loaded and the data read
     trained = load_checkpoint(args.model, device=device)
     summary = predict_csv(trained, args.data, args.out, chunk_rows=args.chunk_rows)
@@ -355,7 +381,20 @@ def _cell(text: str, width: int) -> str:
 
 # --- search -------------------------------------------------------------------------------------------------------
 
+def _search_defaults() -> dict[str, Any]:
+    """The default constants of ``multilabel/search.py``, read from its source (literal assignments): every
+    ``--help`` shows real values without importing search, which imports optuna and torch (test_cli_startup)."""
+    import ast
+
+    wanted = {"ENSEMBLE_SEEDS", "ENSEMBLE_THRESHOLD", "ENSEMBLE_CHOICE", "OBJECTIVE", "DEFAULT_STUDY"}
+    tree = ast.parse(Path(__file__).with_name("search.py").read_text(encoding="utf-8"))
+    found = {target.id: ast.literal_eval(node.value) for node in tree.body if isinstance(node, ast.Assign)
+             for target in node.targets if isinstance(target, ast.Name) and target.id in wanted}
+    return {name: found[name] for name in wanted}  # a missing one is a KeyError here, caught by the tests
+
+
 def _add_search_parser(sub: argparse._SubParsersAction) -> None:
+    defaults = _search_defaults()
     se = sub.add_parser(
         "search", help="search hyperparameters (Optuna), then save an ensemble of the best configurations",
         description="Optuna study over hidden size, learning rate, weight decay, dropout, input noise, batch size, "
@@ -373,7 +412,7 @@ def _add_search_parser(sub: argparse._SubParsersAction) -> None:
                          "[default: 3]")
     se.add_argument("--storage", metavar="URL", help="Optuna storage URL, e.g. sqlite:///x.db or "
                                                      "postgresql://user:pw@host/db [default: sqlite in the run store]")
-    se.add_argument("--study", default=None, metavar="NAME", help="study name [default: multilabel]")
+    se.add_argument("--study", default=None, metavar="NAME", help=f"study name [default: {defaults['DEFAULT_STUDY']}]")
     se.add_argument("--jobs", type=int, default=1,
                     help="worker processes on this machine, this one included: J-1 more 'search' processes join the "
                          "same study and split --trials [default: 1]")
@@ -382,22 +421,22 @@ def _add_search_parser(sub: argparse._SubParsersAction) -> None:
                     help="configs: the best N configurations; seeds: the best one with N seeds [default: configs]")
     se.add_argument("--seeds", type=int, default=None,
                     help="with --ensemble-from configs: seeds per configuration, trained together "
-                         "[default: search.ENSEMBLE_SEEDS]")
+                         f"[default: {defaults['ENSEMBLE_SEEDS']}]")
     se.add_argument("--threshold", choices=("trial", "global", "oof"), default=None,
                     help="the ensemble's cut-off: trial (each trial's own), global (one for every label, chosen "
                          "on the trials' held-out rows) or oof (one for every label, chosen on the out-of-fold "
                          "predictions of the ensemble's configurations, trained once per CV fold) "
-                         "[default: search.ENSEMBLE_THRESHOLD]")
+                         f"[default: {defaults['ENSEMBLE_THRESHOLD']}]")
     se.add_argument("--choose", choices=("best", "with-defaults", "guarded", "oof"), default=None,
                     help="the ensemble's configurations. best: the best --members; with-defaults: the defaults' and "
                          "the best --members - 1 others; guarded: the defaults' alone (--members x --seeds seeds) "
                          "unless the best trial beats it by more than the CV folds' noise; oof: the best --members "
                          "and the defaults' trained once per CV fold, mixed and cut on their out-of-fold "
-                         "predictions (no --seeds, no --threshold) [default: search.ENSEMBLE_CHOICE]")
+                         f"predictions (no --seeds, no --threshold) [default: {defaults['ENSEMBLE_CHOICE']}]")
     se.add_argument("--objective", choices=("bce", "mix"), default=None,
                     help="trial value: bce (held-out cross-entropy) or mix ((hamming + 1 - micro-F1) / 2); every "
-                         "worker on a study must use the same [default: search.OBJECTIVE]")
-    se.add_argument("--epochs", type=int, default=None, help="maximum epochs per trial [default: TrainConfig's]")
+                         f"worker on a study must use the same [default: {defaults['OBJECTIVE']}]")
+    se.add_argument("--epochs", type=int, default=None, help=f"maximum epochs per trial [default: {TrainConfig.epochs}, as train's --epochs]")
     se.add_argument("--seed", type=int, default=None, help="sampler seed [default: none]")
     se.add_argument("--store", metavar="DIR", help="run store folder (default: $MULTILABEL_HOME or ./runs)")
     se.add_argument("--out", metavar="MODEL.pt", help="write the ensemble checkpoint here")
@@ -436,8 +475,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     if not args.storage:  # the study goes into the run store: a folder that cannot take it is said so, plainly
         from .store import RunStore
         RunStore(args.store).close()
-    base = TrainConfig(input_size=data.X.shape[1], num_outputs=data.Y.shape[1],
-                       **({"epochs": args.epochs} if args.epochs else {})).validate()
+    base = _valid_config(input_size=data.X.shape[1], num_outputs=data.Y.shape[1],
+                         **({"epochs": args.epochs} if args.epochs else {}))
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     storage = args.storage or search.default_storage(args.store)
     study = search.open_study(storage, args.study or search.DEFAULT_STUDY, seed=args.seed)

@@ -20,6 +20,7 @@ import torch
 from multilabel import available_devices, load_checkpoint, make_synthetic, save_checkpoint
 from multilabel.cli import build_parser, main
 from multilabel.config import knobs
+from multilabel.errors import MultilabelError
 from multilabel.metrics import evaluate
 
 GOOD = "a,b,y1,y2\n1,2,0,1\n3,4,1,0\n5,6,1,1\n7,8,0,0\n9,10,1,0\n"
@@ -160,17 +161,57 @@ def test_a_png_given_as_training_data_gives_one_clear_line(capsys, write_csv, tm
 
 
 @pytest.mark.parametrize("argv, fragments", [
-    (["--hidden-size", "0"], ["hidden_size must be >= 1, got 0"]),
-    (["--lr", "0"], ["learning_rate must be > 0.0, got 0.0"]),
-    (["--val-fraction", "1.5"], ["val_fraction must be < 1.0, got 1.5"]),
+    (["--hidden-size", "0"], ["--hidden-size must be >= 1, got 0"]),
+    (["--lr", "0"], ["--lr must be > 0.0, got 0.0"]),
+    (["--lr", "50"], ["--lr must be <= 10.0, got 50.0"]),
+    (["--val-fraction", "1.5"], ["--val-fraction must be < 1.0, got 1.5"]),
+    (["--cuda-graph", "on", "--device", "cpu"], ["--cuda-graph 'on' needs a CUDA device; use --cuda-graph 'auto'"]),
     (["--device", "MISSING"], ["is not available on this machine", "(available: cpu", "use --device auto"]),
-    (["--samples", "1"], ["n_samples must be >= 2, got 1"]),
-], ids=["hidden_size 0", "learning rate 0", "val_fraction 1.5", "unknown device", "one sample"])
-def test_bad_setting_gives_one_clear_line(capsys, tmp_path, argv, fragments):
+    (["--samples", "1"], ["--samples must be from 50 to 2,000,000, got 1"]),
+    (["--samples", "3"], ["--samples must be from 50 to 2,000,000, got 3"]),  # trained before: F1 0.0, AUROC null
+    (["--samples", "2000001"], ["--samples must be from 50 to 2,000,000, got 2,000,001"]),
+], ids=["hidden_size 0", "learning rate 0", "learning rate 50", "val_fraction 1.5", "cuda graph on cpu",
+        "unknown device", "one sample", "three samples", "too many samples"])
+def test_bad_setting_gives_one_clear_line_naming_the_flag_typed(capsys, tmp_path, argv, fragments):
     argv = [missing_device() if a == "MISSING" else a for a in argv]
     code, out, err = run_main(capsys, "train", "--synthetic", "--epochs", "1", "--quiet", "--store", tmp_path, *argv)
     assert code == 2 and out == ""
-    assert_one_clear_line(err, *fragments)
+    line = assert_one_clear_line(err, *fragments)
+    assert not any(f.name in line for f in knobs() if "_" in f.name), line  # no internal field names
+
+
+def test_the_cli_trains_on_the_dashboards_fewest_samples(capsys, tmp_path):
+    from multilabel.trainview import SAMPLES_RANGE
+    code, out, err = run_main(capsys, "train", "--synthetic", "--samples", SAMPLES_RANGE[0], "--epochs", "1",
+                              "--refit", "none", "--quiet", "--store", tmp_path)
+    assert code == 0, err  # the range's end is taken, as the Train page takes it
+
+
+def test_config_errors_keep_their_field_words_for_the_dashboard():
+    from multilabel.config import TrainConfig
+    with pytest.raises(MultilabelError, match=r"^learning_rate must be <= 10.0"):
+        TrainConfig(learning_rate=50.0).validate()  # config.py's own words: only the CLI names flags
+
+
+def test_search_help_shows_the_default_values_not_python_names(capsys):
+    from multilabel import search
+    from multilabel.config import TrainConfig
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["search", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "search." not in text and "TrainConfig" not in text
+    for value in (search.ENSEMBLE_SEEDS, search.ENSEMBLE_THRESHOLD, search.ENSEMBLE_CHOICE, search.OBJECTIVE,
+                  search.DEFAULT_STUDY):
+        assert f"[default: {value}]" in text, value
+    assert f"maximum epochs per trial [default: {TrainConfig.epochs}" in text
+
+
+@pytest.mark.parametrize("command", ["train", "evaluate", "predict", "export", "runs", "search"])
+def test_no_help_names_a_python_object(capsys, command):
+    with pytest.raises(SystemExit):
+        build_parser().parse_args([command, "--help"])
+    text = capsys.readouterr().out
+    assert not re.search(r"default: [^\]]*(search\.|TrainConfig|(?<!\$)\b[A-Z]{2,}_[A-Z])", text), text
 
 
 def test_input_size_that_contradicts_the_csv_is_refused(capsys, write_csv, tmp_path):
