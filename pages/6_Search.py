@@ -69,20 +69,24 @@ if not study:
     if source == "Synthetic":
         # Train's words and ranges: what Train takes, Search takes
         cols, shape = st.columns(4), {k.name: k for k in knobs() if k.name in ("input_size", "num_outputs")}
-        samples = number(cols[0], "Samples", *SAMPLES_RANGE, DATA_QUERY_DEFAULTS["samples"], "search_samples", step=500)
+        samples = number(cols[0], "Samples", *SAMPLES_RANGE, DATA_QUERY_DEFAULTS["samples"], "search_samples", step=500,
+                         help="rows of synthetic data, labelled by a hidden teacher net; each trial splits them "
+                              "into its CV folds")
         k = shape["input_size"]
-        inputs = number(cols[1], k.label, k.min, k.max, k.default, "search_inputs")
+        inputs = number(cols[1], k.label, k.min, k.max, k.default, "search_inputs", help=k.help)
         k = shape["num_outputs"]
-        outputs = number(cols[2], k.label, k.min, k.max, k.default, "search_outputs")
+        outputs = number(cols[2], k.label, k.min, k.max, k.default, "search_outputs", help=k.help)
         noise = cols[3].slider("Label noise", *NOISE_RANGE, DATA_QUERY_DEFAULTS["noise"], NOISE_STEP,
-                               key="search_noise")
+                               key="search_noise",
+                               help="noise added to the hidden teacher's logits before thresholding; 0 = learnable "
+                                    "exactly")  # Train's words
         data_info = {"source": "synthetic", "samples": int(samples), "noise": float(noise)}
         data_ready = lambda: make_synthetic(int(samples), int(inputs), int(outputs), noise=float(noise), seed=0)  # noqa: E731
     else:
         # The Train page's table is offered until a file is uploaded here.
         kept, labels = _upload.upload_and_labels("search_csv", "search_upload",
                                                  _upload.session_label_picker("search_labels"), train_upload=True,
-                                                 preview=True)  # its first rows, as on Train
+                                                 preview=True, say_earlier=True)  # first rows, kept: as on Train
         if kept is not None:
             frame, file_name = kept["frame"], kept["name"]
             if labels:
@@ -96,7 +100,8 @@ if not study:
     cols = st.columns(4)
     minutes = number(cols[0], "Minutes (0 = no time limit)", 0.0, 600.0, 5.0, "search_minutes", step=1.0,
                      help="no new trial starts after this; then the ensemble is built")
-    trials = number(cols[1], "Trials (0 = no limit)", 0, 10_000, 0, "search_trials", step=5)
+    trials = number(cols[1], "Trials (0 = no limit)", 0, 10_000, 0, "search_trials", step=5,
+                    help="no new trial starts after this many; with minutes too, whichever comes first ends it")
     most = {k.name: k for k in knobs()}["epochs"]
     epochs = number(cols[2], "Max epochs per trial", most.min, most.max, most.default, "search_epochs", step=10,
                     help="each trial stops early when validation loss stops improving")

@@ -341,6 +341,30 @@ def test_the_synthetic_data_takes_what_train_takes(home):
     assert (noise.min, noise.max, noise.step, noise.value) == (0.0, 2.0, 0.05, 0.1)
 
 
+def test_every_data_and_budget_box_has_help_in_train_s_words(home):
+    from multilabel.config import knobs
+    at = app()
+    helps = {k.name: k.metadata["help"] for k in knobs()}
+    assert at.number_input(key="search_inputs").help == helps["input_size"]  # TrainConfig's words, as on Train
+    assert at.number_input(key="search_outputs").help == helps["num_outputs"]
+    assert at.slider(key="search_noise").help == ("noise added to the hidden teacher's logits before thresholding; "
+                                                  "0 = learnable exactly")  # pages/1_Train.py's Label noise
+    for key in ("search_samples", "search_trials"):
+        assert at.number_input(key=key).help, key
+    train = Path(__file__).parent.parent / "pages" / "1_Train.py"
+    assert at.slider(key="search_noise").help.split(";")[0] in train.read_text()  # still Train's words
+
+
+def test_the_uploaded_table_s_caption_says_it_is_kept_as_on_train(home):
+    at = app()
+    at.radio(key="search_source").set_value("Upload CSV").run()
+    rows = "".join(f"{i},{i * 2},{i % 2}\n" for i in range(30))
+    at.file_uploader(key="search_csv").set_value(("t.csv", ("a,b,y\n" + rows).encode(), "text/csv")).run()
+    assert not at.exception
+    assert any(c.value.endswith("30 rows × 3 columns (kept until you upload another file)") for c in at.caption), \
+        [c.value for c in at.caption]
+
+
 def test_a_text_feature_column_is_said_when_the_file_is_chosen(home):
     at = app()
     at.radio(key="search_source").set_value("Upload CSV").run()
