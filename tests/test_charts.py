@@ -925,3 +925,32 @@ def test_heads_bar_values_never_sit_on_the_dashed_half_line():
     unit_px = (rows.layout.height - rows.layout.margin.t - rows.layout.margin.b) * (
         rows.layout.yaxis.domain[1] - rows.layout.yaxis.domain[0]) / rows.layout.yaxis.range[1]
     assert HEADS_INSIDE_FROM + 18 / unit_px < 0.5
+
+
+def _epochs(n: int, first: int = 1, every: int = 1) -> list[dict]:
+    return [{"epoch": e, "train_loss": 1 / e, "val_loss": 1.1 / e,
+             **({"val_micro_f1": 0.5, "val_macro_f1": 0.4, "val_subset_accuracy": 0.3} if (e - first) % every == 0
+                or e == first + n - 1 else {})} for e in range(first, first + n)]
+
+
+def test_epoch_axes_frame_the_epochs_shown_and_side_by_side_charts_start_alike():
+    # Paused at epoch 10: plotly's own range ran to 11 on the loss chart and began the metrics chart at 0.
+    history = _epochs(10, every=3)
+    loss, metrics = loss_figure(history).layout.xaxis, metrics_figure(history).layout.xaxis
+    assert list(loss.range) == list(metrics.range) == [0.5, 10.5]  # ticks 1..10, no 0 nor 11
+    assert loss.dtick == 1
+    one = loss_figure(_epochs(1)).layout.xaxis
+    assert list(one.range) == [0.5, 1.5]
+    long = loss_figure(_epochs(200)).layout.xaxis
+    assert long.range[0] < 1 < 200 < long.range[1] and long.range[1] - 200 < 5 and long.dtick is None
+    # Runs compared: one axis over every run's epochs, the shorter run included.
+    pair = runs_overlay_figure({"a": _epochs(10), "b": _epochs(4)}, "val_loss", "Validation loss", "loss")
+    assert list(pair.layout.xaxis.range) == [0.5, 10.5]
+    continued = runs_overlay_figure({"a": _epochs(5, first=6)}, "val_loss", "Validation loss", "loss")
+    assert list(continued.layout.xaxis.range) == [5.5, 10.5]
+
+
+def test_the_network_panels_frame_every_epoch_measured():
+    from multilabel.charts import network_curves_figure
+    fig = network_curves_figure({"epoch": [1, 2, 3], "weight_norm_hidden": [1, 2, 3]})
+    assert list(fig.layout.xaxis.range) == [0.5, 3.5]

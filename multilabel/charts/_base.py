@@ -81,9 +81,15 @@ def _axis(title: str, **extra: Any) -> dict[str, Any]:
 
 
 def _epoch_axis(history: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """The epoch axis: whole numbers only (a 1-epoch run gets the tick 1, not 0.5 and 1.5)."""
-    last = history[-1]["epoch"] if history else 1
-    return _axis("epoch", tickformat="d", **({"dtick": 1} if last <= 10 else {}))
+    """The epoch axis over the epochs of ``history`` (records with "epoch"): whole numbers only (a 1-epoch run gets
+    the tick 1, not 0.5 and 1.5), framing its first to its last epoch. Plotly's own range padded markers out to an
+    epoch that does not exist (11 after epoch 10) and began one chart at 0 and its neighbour at 1; charts shown side
+    by side get the same axis from the same history."""
+    epochs = [r["epoch"] for r in history]
+    first, last = (min(epochs), max(epochs)) if epochs else (1, 1)
+    few = last - first <= 10
+    pad = 0.5 if few else 0.02 * (last - first)  # room for the end markers, not a whole epoch more
+    return _axis("epoch", tickformat="d", range=[first - pad, last + pad], **({"dtick": 1} if few else {}))
 
 
 def _fmt(value: Optional[float]) -> str:

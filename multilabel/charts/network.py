@@ -110,7 +110,7 @@ def network_curves_figure(columns: Mapping[str, Sequence[Any]], epoch: Optional[
         span = [0, 1.02] if p == 2 else [0, top * 1.1] if top > 0 else None
         layout[f"yaxis{suffix}"] = {**_axis(axis_title), "domain": [round(y1 - height, 6), round(y1, 6)],
                                     "anchor": f"x{suffix}", **({"range": span} if span else {})}
-        layout[f"xaxis{suffix}"] = {**(_epoch_axis([{"epoch": epochs[-1]}]) if epochs else _axis("epoch")),
+        layout[f"xaxis{suffix}"] = {**(_epoch_axis([{"epoch": e} for e in epochs]) if epochs else _axis("epoch")),
                                     "anchor": f"y{suffix}", **({"matches": "x"} if p else {}),
                                     **({} if p == 2 else {"title": {"text": ""}})}
         for key, name, color in series:

@@ -25,8 +25,8 @@ def runs_overlay_figure(histories: Mapping[str, Sequence[Mapping[str, Any]]], ke
         traces.append({"type": "scatter", "x": x, "y": y, "mode": _mode(len(x), len(having) < len(history)),
                        "name": name, "line": {"color": color}, "marker": {"color": color, "size": 6},
                        "hovertemplate": f"{name}<br>epoch %{{x}}: %{{y:.4f}}<extra></extra>"})
-    longest = max(histories.values(), key=len, default=[])
-    return _figure(traces, title, 340, xaxis=_epoch_axis(longest), yaxis=_axis(yaxis_title))
+    every = [r for history in histories.values() for r in history]  # the axis frames every run's epochs
+    return _figure(traces, title, 340, xaxis=_epoch_axis(every), yaxis=_axis(yaxis_title))
 
 
 # -- runs as experiments --
@@ -65,9 +65,9 @@ def smoothed_overlay_figure(histories: Mapping[str, Sequence[Mapping[str, Any]]]
         traces.append({"type": "scatter", "x": x, "y": [p["smooth"] for p in points], "mode": "lines",
                        "name": name, "legendgroup": name, "line": {"color": color, "width": 2},
                        "hovertemplate": f"{name} smoothed<br>epoch %{{x}}: %{{y:.4f}}<extra></extra>"})
-    longest = max(histories.values(), key=len, default=[])
+    every = [r for history in histories.values() for r in history]  # the axis frames every run's epochs
     yaxis = _axis(yaxis_title, **({"type": "log"} if log_y else {}))
-    return _figure(traces, f"{title} · smoothing {smoothing:.2f}", 340, xaxis=_epoch_axis(longest), yaxis=yaxis)
+    return _figure(traces, f"{title} · smoothing {smoothing:.2f}", 340, xaxis=_epoch_axis(every), yaxis=yaxis)
 
 
 def _parcoords_dimension(label: str, values: Sequence[Any]) -> dict[str, Any]:
