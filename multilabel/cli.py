@@ -279,7 +279,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     frame = read_csv(args.data, name).rename(columns=str)
     missing = [label for label in trained.label_names if label not in set(frame.columns)]
     if args.labels is None and missing:
-        raise MultilabelError(f"{name} lacks the label column(s) {', '.join(map(repr, missing))} that the model "
+        which = "column" if len(missing) == 1 else "columns"
+        raise MultilabelError(f"{name} lacks the label {which} {', '.join(map(repr, missing))} that the model "
                               "predicts; evaluate needs true labels (use predict for unlabelled data)")
     label_cols = match_labels(list(frame.columns), args.labels or trained.label_names)
     if len(label_cols) != len(trained.label_names):
@@ -381,20 +382,9 @@ def _cell(text: str, width: int) -> str:
 
 # --- search -------------------------------------------------------------------------------------------------------
 
-def _search_defaults() -> dict[str, Any]:
-    """The default constants of ``multilabel/search.py``, read from its source (literal assignments): every
-    ``--help`` shows real values without importing search, which imports optuna and torch (test_cli_startup)."""
-    import ast
-
-    wanted = {"ENSEMBLE_SEEDS", "ENSEMBLE_THRESHOLD", "ENSEMBLE_CHOICE", "OBJECTIVE", "DEFAULT_STUDY"}
-    tree = ast.parse(Path(__file__).with_name("search.py").read_text(encoding="utf-8"))
-    found = {target.id: ast.literal_eval(node.value) for node in tree.body if isinstance(node, ast.Assign)
-             for target in node.targets if isinstance(target, ast.Name) and target.id in wanted}
-    return {name: found[name] for name in wanted}  # a missing one is a KeyError here, caught by the tests
-
-
 def _add_search_parser(sub: argparse._SubParsersAction) -> None:
-    defaults = _search_defaults()
+    from . import search_defaults as defaults  # the values, without importing optuna
+
     se = sub.add_parser(
         "search", help="search hyperparameters (Optuna), then save an ensemble of the best configurations",
         description="Optuna study over hidden size, learning rate, weight decay, dropout, input noise, batch size, "
@@ -412,7 +402,7 @@ def _add_search_parser(sub: argparse._SubParsersAction) -> None:
                          "[default: 3]")
     se.add_argument("--storage", metavar="URL", help="Optuna storage URL, e.g. sqlite:///x.db or "
                                                      "postgresql://user:pw@host/db [default: sqlite in the run store]")
-    se.add_argument("--study", default=None, metavar="NAME", help=f"study name [default: {defaults['DEFAULT_STUDY']}]")
+    se.add_argument("--study", default=None, metavar="NAME", help=f"study name [default: {defaults.DEFAULT_STUDY}]")
     se.add_argument("--jobs", type=int, default=1,
                     help="worker processes on this machine, this one included: J-1 more 'search' processes join the "
                          "same study and split --trials [default: 1]")
@@ -421,22 +411,23 @@ def _add_search_parser(sub: argparse._SubParsersAction) -> None:
                     help="configs: the best N configurations; seeds: the best one with N seeds [default: configs]")
     se.add_argument("--seeds", type=int, default=None,
                     help="with --ensemble-from configs: seeds per configuration, trained together "
-                         f"[default: {defaults['ENSEMBLE_SEEDS']}]")
+                         f"[default: {defaults.ENSEMBLE_SEEDS}]")
     se.add_argument("--threshold", choices=("trial", "global", "oof"), default=None,
                     help="the ensemble's cut-off: trial (each trial's own), global (one for every label, chosen "
                          "on the trials' held-out rows) or oof (one for every label, chosen on the out-of-fold "
                          "predictions of the ensemble's configurations, trained once per CV fold) "
-                         f"[default: {defaults['ENSEMBLE_THRESHOLD']}]")
+                         f"[default: {defaults.ENSEMBLE_THRESHOLD}]")
     se.add_argument("--choose", choices=("best", "with-defaults", "guarded", "oof"), default=None,
                     help="the ensemble's configurations. best: the best --members; with-defaults: the defaults' and "
                          "the best --members - 1 others; guarded: the defaults' alone (--members x --seeds seeds) "
                          "unless the best trial beats it by more than the CV folds' noise; oof: the best --members "
                          "and the defaults' trained once per CV fold, mixed and cut on their out-of-fold "
-                         f"predictions (no --seeds, no --threshold) [default: {defaults['ENSEMBLE_CHOICE']}]")
+                         f"predictions (no --seeds, no --threshold) [default: {defaults.ENSEMBLE_CHOICE}]")
     se.add_argument("--objective", choices=("bce", "mix"), default=None,
                     help="trial value: bce (held-out cross-entropy) or mix ((hamming + 1 - micro-F1) / 2); every "
-                         f"worker on a study must use the same [default: {defaults['OBJECTIVE']}]")
-    se.add_argument("--epochs", type=int, default=None, help=f"maximum epochs per trial [default: {TrainConfig.epochs}, as train's --epochs]")
+                         f"worker on a study must use the same [default: {defaults.OBJECTIVE}]")
+    se.add_argument("--epochs", type=int, default=None,
+                    help=f"maximum epochs per trial [default: {TrainConfig.epochs}, as train's --epochs]")
     se.add_argument("--seed", type=int, default=None, help="sampler seed [default: none]")
     se.add_argument("--store", metavar="DIR", help="run store folder (default: $MULTILABEL_HOME or ./runs)")
     se.add_argument("--out", metavar="MODEL.pt", help="write the ensemble checkpoint here")
@@ -519,7 +510,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     try:
         if args.members and args.out and summary["best"] is not None:
             if not args.quiet:
-                sys.stderr.write(f"refitting {args.members} member(s) on all {data.num_rows} rows"
+                sys.stderr.write(f"refitting {count(args.members, 'member')} on all {data.num_rows:,} rows"
                                  + (" (Ctrl-C to skip)" if interrupted else "") + "...\n")
             with RefitProgress(args.progress, bar=not args.quiet) as on_progress:
                 trained = search.build_ensemble(

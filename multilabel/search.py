@@ -51,23 +51,11 @@ from .refit import refit
 from .errors import MultilabelError
 from .metrics import tune_thresholds
 from .threads import run_macs, step_threads
+from .search_defaults import (CHOICES, DEFAULT_STUDY, ENSEMBLE_CHOICE, ENSEMBLE_SEEDS, ENSEMBLE_THRESHOLD,  # noqa: F401
+                              OBJECTIVE, OBJECTIVES, THRESHOLDS)
 
-# The trial value: "bce" (held-out binary cross-entropy: smooth, so a few hundred held-out rows rank configurations
-# far more reliably than their Hamming loss or F1) or "mix" ((hamming + 1 - micro_f1) / 2). Chosen on
-# benchmarks/suite.py's search variants (benchmarks/README.md, "Search + ensemble, round 2").
-OBJECTIVES = ("bce", "mix")
-OBJECTIVE = "bce"
-# The ensemble's cut-off "global": one threshold for every label, the mean of its trials' best single thresholds on
-# their pooled held-out probabilities (search.global_threshold); "trial": each trial's own (0.5 or tuned per label);
-# "oof": one for every label, chosen on the out-of-fold probabilities of the ensemble's configurations, each trained
-# once per CV fold (search.oof_threshold). On outer folds "oof" raised micro-F1 by 0.019 and Hamming loss by 0.0013
-# against "trial": a trade, not a win, so "trial" stays (benchmarks/README.md, issue 25, "cutting the ensemble").
-THRESHOLDS = ("trial", "global", "oof")
-ENSEMBLE_THRESHOLD = "trial"
-ENSEMBLE_SEEDS = 3  # seeds per configuration in the CLI's and the page's ensemble (``build_ensemble(seeds=...)``)
 GLOBAL_THRESHOLDS = tuple(round(0.3 + 0.025 * i, 3) for i in range(13))  # 0.3 .. 0.6
 DB_NAME = "search.db"
-DEFAULT_STUDY = "multilabel"
 OPEN_ATTEMPTS = 5
 
 # The search space: name -> (kind, values or (low, high)). "cat" = categorical, "log" = log-uniform float.
@@ -267,12 +255,6 @@ def make_objective(data: Dataset, base: TrainConfig, folds: int,
 
 FOLD_ATTR = "fold_"  # fold_bce, fold_hamming, fold_micro_f1: a completed trial's value on each of its folds
 DEFAULTS_ATTR = "defaults"  # True on the trial whose parameters are the base config's (the first warm start)
-# The ensemble's configurations (``chosen_trials``): "best": the best trials, however small their lead; "guarded":
-# the defaults' alone unless the best trial beats it by more than the fold noise; "with-defaults": the defaults' and
-# the best others; "oof": cross-validated bagging of the best and the defaults', selected on out-of-fold predictions
-# (build_oof). Measured on outer folds against "best" in benchmarks/README.md.
-CHOICES = ("best", "with-defaults", "guarded", "oof")
-ENSEMBLE_CHOICE = "best"
 # The best trial is distinguishable from the defaults when its held-out cross-entropy is lower on the same folds by
 # more than this many standard errors of the paired per-fold differences (a one-sided t-test at about 2).
 DISTINGUISH_T = 2.0

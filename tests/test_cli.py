@@ -113,7 +113,7 @@ def test_bad_input_in_a_child_process_exits_non_zero_with_one_line(cli, write_cs
     elif case == "missing features at predict":
         args = ["predict", "--model", model, "--data", write_csv("x0,x1,x2,x3,x4\n1,2,3,4,5\n"),
                 "--out", tmp_path / "o.csv"]
-        fragments = ["lacks 1 feature column(s) the model needs: 'x5'"]
+        fragments = ["lacks 1 feature column the model needs: 'x5'"]
     else:
         args = ["train", "--synthetic", "--device", missing_device()]
         fragments = [f"device {missing_device()!r} is not available", "(available: cpu"]
@@ -242,7 +242,7 @@ def test_predict_with_missing_feature_columns_names_them(capsys, write_csv, tmp_
     data = write_csv("id,x0,x2,x4\nr1,1,2,3\n")
     code, _, err = run_main(capsys, "predict", "--model", model_file, "--data", data, "--out", tmp_path / "o.csv")
     assert code == 2
-    assert_one_clear_line(err, "lacks 3 feature column(s) the model needs: 'x1', 'x3', 'x5'")
+    assert_one_clear_line(err, "lacks 3 feature columns the model needs: 'x1', 'x3', 'x5'")
     assert not (tmp_path / "o.csv").exists()
 
 
@@ -295,7 +295,7 @@ def test_evaluate_without_the_models_label_columns_says_to_use_predict(capsys, w
     data = write_csv("x0,x1,x2,x3,x4,x5\n1,2,3,4,5,6\n")
     code, _, err = run_main(capsys, "evaluate", "--model", model_file, "--data", data)
     assert code == 2
-    assert_one_clear_line(err, "lacks the label column(s) 'label_0', 'label_1', 'label_2'", "use predict")
+    assert_one_clear_line(err, "lacks the label columns 'label_0', 'label_1', 'label_2'", "use predict")
 
 
 def test_evaluate_ignores_an_id_column_as_predict_does(capsys, write_csv, trained_small, model_file):
