@@ -119,6 +119,33 @@ def load(config: dict[str, Any], data: Optional[dict[str, Any]] = None) -> None:
         st.session_state.pop(key, None)  # widget state only: the dict is under FORM
     for k in knobs():  # number boxes: a new key, drawn anew from the form
         st.session_state[EXACT + "v_" + k.name] = st.session_state.get(EXACT + "v_" + k.name, 0) + 1
+    st.session_state.pop(PROBLEMS, None)  # numbers typed before: the boxes now show the run's
+    # The other widgets keep their keys (their id in the browser): drawn with value= only, a browser that showed the
+    # widget before kept its old value and sent it back (Open on a running run left Samples at 2000, and the next
+    # rerun put 2000 back into the form). Their value goes into the key instead, which the browser takes.
+    seeded = st.session_state.setdefault(SEEDED, set())
+    for key in DATA_DEFAULTS:
+        st.session_state[key] = values[key]
+        seeded.add(key)
+    for k in knobs():
+        if not exact_box(k):  # those set their slider's key themselves, and the box has a new key
+            st.session_state[k.name] = values[k.name] == (k.options or (False, True))[-1] if k.ui == "toggle" \
+                else values[k.name]
+            seeded.add(k.name)
+
+
+SEEDED = "form_seeded"  # widget keys load() filled with a run's value, until the widget is drawn from them
+
+
+def _initial(key: str, **given: Any) -> dict[str, Any]:
+    """The widget's value= / index= from the form (``given``), or none where load() put the value in its key:
+    Streamlit warns when it is given both."""
+    seeded = st.session_state.get(SEEDED, set())
+    if key in seeded:
+        seeded.discard(key)
+        if key in st.session_state:
+            return {}
+    return given
 
 
 def _copy(key: str, convert: Callable[[Any], Any] = lambda v: v) -> None:
@@ -189,8 +216,8 @@ def number_box(container: Any, label: str, key: str, low: Any, high: Any, value:
     box = box or key
     if box not in st.session_state:  # drawn anew from the form (back on the page): what was typed is gone
         st.session_state.get(PROBLEMS, {}).pop(key, None)
-    container.number_input(label, value=value, key=box, on_change=_typed_number, args=(key, label, low, high, box),
-                           **kwargs)
+    container.number_input(label, key=box, on_change=_typed_number, args=(key, label, low, high, box),
+                           **_initial(box, value=value), **kwargs)
     problem = st.session_state.get(PROBLEMS, {}).get(key)
     if problem:
         container.error(problem)
@@ -231,14 +258,15 @@ def widget(k: Knob, container: Any = st) -> Any:
     common = dict(key=k.name, help=k.help or None)
     if k.ui == "toggle":
         on_value = (k.options or (False, True))[-1]
-        container.toggle(k.label, value=value == on_value, on_change=_copy,
+        container.toggle(k.label, on_change=_copy, **_initial(k.name, value=value == on_value),
                          args=(k.name, lambda on, o=k.options: (o or (False, True))[1 if on else 0]), **common)
     elif k.ui == "select_slider":
-        container.select_slider(k.label, options=list(k.options), value=value, format_func=_fmt,
+        container.select_slider(k.label, options=list(k.options), format_func=_fmt, **_initial(k.name, value=value),
                                 on_change=_copy, args=(k.name,), **common)
     elif k.ui == "select":
         options = list(k.options)
-        container.selectbox(k.label, options, index=options.index(value), on_change=_copy, args=(k.name,), **common)
+        container.selectbox(k.label, options, **_initial(k.name, index=options.index(value)), on_change=_copy,
+                            args=(k.name,), **common)
     elif k.ui == "slider" and exact_box(k):
         # A number box beside the slider: 20 or 100 typed, not found by the pixel or by 99 key presses (each a
         # rerun). The slider's value lives in its key (the box's callback sets it there; no value= beside it, which
@@ -257,7 +285,8 @@ def widget(k: Knob, container: Any = st) -> Any:
         if problem:
             container.error(problem)
     elif k.ui == "slider":
-        container.slider(k.label, k.min, k.max, value=value, step=k.step, on_change=_copy, args=(k.name,), **common)
+        container.slider(k.label, k.min, k.max, step=k.step, on_change=_copy, args=(k.name,),
+                         **_initial(k.name, value=value), **common)
     else:
         number_box(container, k.label, k.name, k.min, k.max, value, step=k.step, help=k.help or None)
     return values[k.name]
@@ -268,13 +297,13 @@ def data_widget(kind: str, label: str, key: str, container: Any = st, **kwargs: 
     values = form()
     if kind == "radio":
         options = kwargs.pop("options")
-        container.radio(label, options, index=options.index(values[key]), key=key, on_change=_copy, args=(key,),
-                        **kwargs)
+        container.radio(label, options, key=key, on_change=_copy, args=(key,),
+                        **_initial(key, index=options.index(values[key])), **kwargs)
     elif kind == "number":
         number_box(container, label, key, kwargs.pop("min_value", None), kwargs.pop("max_value", None), values[key],
                    **kwargs)
     elif kind == "slider":
-        container.slider(label, value=values[key], key=key, on_change=_copy, args=(key,), **kwargs)
+        container.slider(label, key=key, on_change=_copy, args=(key,), **_initial(key, value=values[key]), **kwargs)
     return values[key]
 
 
