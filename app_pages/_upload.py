@@ -15,6 +15,7 @@ import streamlit as st
 
 from multilabel import MultilabelError, guess_label_columns, read_csv
 from multilabel.data import no_label_guess_words
+from multilabel.words import count
 from app_pages._keys import TRAIN_UPLOAD
 from app_pages._shared import error, plain, release_upload, show_label_warnings
 
@@ -86,7 +87,7 @@ def upload_and_labels(uploader_key: str, kept_key: str, pick_labels: LabelPicker
         return None, []
     frame, name = kept["frame"], kept["name"]
     earlier = " (kept until you upload another file)" if say_earlier else ""
-    st.caption(f"{plain(name)}: {len(frame):,} rows × {len(frame.columns)} columns{earlier}")
+    st.caption(f"{plain(name)}: {count(len(frame), 'row')} × {count(len(frame.columns), 'column')}{earlier}")
     if preview:
         # Rows numbered as messages number them ("the value 2 at row 4"): as a spreadsheet does, the header is row 1.
         head = frame.head(5).set_axis(range(2, 2 + min(5, len(frame))), axis=0)

@@ -28,6 +28,7 @@ from .data import Dataset, Standardizer
 from .errors import MultilabelError
 from .metrics import evaluate, probability_histograms, tune_thresholds
 from .model import MLP
+from .words import count
 from .stepper import StopFlag, Stepper, check_shapes, pos_weights, resolve_auto
 
 PROBE_ROWS = 32  # validation rows whose probabilities are reported each epoch (the live per-label view)
@@ -121,14 +122,15 @@ def check_rows(data: Dataset) -> None:
     if n < 2:
         name = data.description.get("name")
         what = f"{name!r} has" if name else "the data has"
-        raise MultilabelError(f"{what} {n} data row(s); training needs at least 2 (one to train, one to validate); "
-                              "add rows")
+        raise MultilabelError(f"{what} {count(n, 'data row')}; training needs at least 2 (one to train, one to "
+                              "validate); add rows")
 
 
 def split_indices(n: int, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Seeded shuffle, then (train_idx, val_idx); at least one row on each side."""
     if n < 2:
-        raise MultilabelError(f"the data has {n} row(s); training needs at least 2 (one to train, one to validate)")
+        raise MultilabelError(f"the data has {count(n, 'row')}; training needs at least 2 (one to train, one to "
+                              "validate)")
     order = np.random.default_rng(seed).permutation(n)
     n_val = min(max(1, int(round(n * val_fraction))), n - 1)
     return np.sort(order[n_val:]), np.sort(order[:n_val])
