@@ -43,11 +43,17 @@ frames = charts_due(FRAMES_DRAWN)
 st.session_state[FRAMES_DRAWN] = True
 run_id = st.session_state.get(RUN_ID) or st.query_params.get("run")
 reopened = bool(run_id) and not st.session_state.get(RUN_ID)  # a reload or a link: the tab opens on a run
+STALE_RUN = "train_stale_run"  # what a link to a run this store lacks said; kept through the arrival's second run
+if arrived():
+    st.session_state.pop(STALE_RUN, None)
 if run_id:
     try:
         stored = reg.store.get_run(run_id)
     except MultilabelError:
-        run_id = None  # a stale link (deleted run, another store): start fresh
+        # A stale link (deleted run, another store): said, dropped from the URL, and the page starts fresh
+        st.session_state[STALE_RUN] = (f"No run named {run_id} in this run store; set the data and knobs below to "
+                                       "start a new one.")
+        run_id = None
         st.session_state.pop(RUN_ID, None)
         del st.query_params["run"]
 if run_id:
@@ -62,7 +68,7 @@ if "form_from_url" not in st.session_state:  # once per session: a reload or a s
     st.session_state["url_problems"] = _form.from_url(st.query_params.to_dict())
 elif arrived():  # said while the page is on screen: the arrival's next run (the browser's, for the charts) kept
     st.session_state.pop("url_problems", None)  # them, a later visit does not
-for problem in st.session_state.get("url_problems", []):
+for problem in [*st.session_state.get("url_problems", []), *filter(None, [st.session_state.get(STALE_RUN)])]:
     warning(problem)
 form = _form.form()
 knobs = {k.name: k for k in _form.knobs()}
@@ -134,7 +140,7 @@ with st.expander("Also log to TensorBoard", expanded=bool(st.session_state.get("
              "started with Start training (not for runs added to the queue)").strip()
 confirm_control(reg, run_id, ME, live)
 if (start or enqueue) and _form.problems():  # a number typed out of range: said under its box; not started
-    error(f"Not started: {_form.problems()[0]}")
+    error("Not started: " + "; ".join(_form.problems()))  # every one, as Search says them
     start = enqueue = False
 
 if enqueue:
