@@ -348,9 +348,20 @@ URL_DATA = {"source": "source", "samples": "syn_samples", "noise": "syn_noise"}
 URL_SOURCES = {"synthetic": "Synthetic", "csv": "Upload CSV"}
 
 
+def link_keys() -> dict[str, str]:
+    """The keys the Train page's link carries (its settings' and ``run``) -> what each sets, in the page's words."""
+    labels = {k.name: k.label for k in knobs()}
+    return {**{f.name: labels.get(f.name, f.name.replace("_", " ").capitalize()) for f in dataclasses.fields(TrainConfig)},
+            "samples": "Samples", "noise": "Label noise",
+            "source": "Source", "run": "the run to open"}
+
+
 def from_url(params: dict[str, str]) -> list[str]:
     """Fill the form from URL query parameters (a reload, a shared link); returns what was left out, and why."""
-    values, problems = config_module.from_query(params, others=(*URL_KEYS, *URL_DATA))
+    values, problems = config_module.from_query(params)  # keys that are no field: said below, with the one meant
+    known = link_keys()
+    problems += [trainview.unknown_key_line(key, text, known) for key, text in params.items()
+                 if key not in known and key not in URL_KEYS]
     data, data_problems = trainview.data_from_query(params)
     by_name = {k.name: k for k in knobs()}
     for name, value in values.items():  # valid for TrainConfig, but beyond what the page's widget can hold
@@ -374,14 +385,17 @@ def from_url(params: dict[str, str]) -> list[str]:
 
 
 def to_url(params: Any) -> None:
-    """Mirror the form's TrainConfig values and data settings into ``params`` (st.query_params), other keys
-    (``run``) untouched."""
+    """Mirror the form's TrainConfig values and data settings into ``params`` (st.query_params), ``run`` untouched;
+    a key the page does not read is dropped (from_url said so)."""
     values = form()
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
     shown = TrainConfig(**{k.name: values[k.name] for k in knobs() if k.name in fields})
     source = "synthetic" if values["source"] == URL_SOURCES["synthetic"] else "csv"
     wanted = {**config_module.to_query(shown),
               **trainview.data_to_query(source, values["syn_samples"], values["syn_noise"])}
+    for name in [*params]:
+        if name not in fields and name not in URL_DATA and name not in URL_KEYS:
+            del params[name]
     for name in [*fields, *URL_DATA]:
         if name in wanted:
             if params.get(name) != wanted[name]:

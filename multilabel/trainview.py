@@ -130,6 +130,37 @@ def _data_value(key: str, text: str) -> Any:
     return round(round(noise / NOISE_STEP) * NOISE_STEP, 10)  # onto the slider's steps, as a knob's value is
 
 
+def close_key(key: str, keys: Sequence[str]) -> Optional[str]:
+    """The key of ``keys`` a link most likely meant by ``key`` (``lr`` or ``--lr`` -> ``learning_rate``,
+    ``hidden-size`` -> ``hidden_size``, ``epoch`` -> ``epochs``), or None: the command line's flag, the initials
+    of its words, its start, or a near spelling."""
+    import difflib
+
+    from multilabel.jobs import config_flag
+
+    wanted = key.strip().lower().lstrip("-").replace("-", "_")
+    if not wanted:
+        return None
+    for found in (
+            [k for k in keys if k == wanted],
+            [k for k in keys if config_flag(k).lstrip("-").replace("-", "_") == wanted],
+            [k for k in keys if "_" in k and "".join(w[0] for w in k.split("_")) == wanted],
+            [k for k in keys if len(wanted) >= 3 and k.startswith(wanted)],
+            difflib.get_close_matches(wanted, list(keys), n=1, cutoff=0.75)):
+        if len(found) == 1:
+            return found[0]
+    return None
+
+
+def unknown_key_line(key: str, text: str, labels: Mapping[str, str]) -> str:
+    """One line for a link's ``key=text`` that the page does not read (``labels``: the keys it reads -> what each
+    sets), naming the key it most likely meant."""
+    close = close_key(key, list(labels))
+    hint = (f"did you mean {close}= ({labels[close]})?" if close else
+            "those are the data and training settings, as a reload's link shows them")
+    return f"{key}={text!r} in the link was ignored: it is not a setting a link can carry; {hint}"
+
+
 def data_from_query(params: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
     """The data settings in a link's query parameters: ({"source", "samples", "noise"}: those given and valid, one
     line for each value left out, saying why)."""
