@@ -214,10 +214,12 @@ def number_box(container: Any, label: str, key: str, low: Any, high: Any, value:
     """A number box for form key ``key`` (widget key ``box``, default ``key``) that takes any number and keeps only
     one in [low, high]; a number outside says why under the box and holds Start (see problems)."""
     box = box or key
+    if kwargs.get("step") is None and isinstance(value, int) and not isinstance(value, bool):
+        kwargs["step"] = 1  # a whole-number box also when drawn from its key, with no value= to tell it so
     if box not in st.session_state:  # drawn anew from the form (back on the page): what was typed is gone
         st.session_state.get(PROBLEMS, {}).pop(key, None)
     container.number_input(label, key=box, on_change=_typed_number, args=(key, label, low, high, box),
-                           **_initial(box, value=value), **kwargs)
+                           **(_initial(box, value=value) or {"value": None}), **kwargs)  # None: no float box
     problem = st.session_state.get(PROBLEMS, {}).get(key)
     if problem:
         container.error(problem)

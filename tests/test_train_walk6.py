@@ -106,3 +106,13 @@ def test_a_link_with_lr_says_the_key_is_learning_rate_and_drops_lr_from_the_url(
     assert flat(at.query_params) == {"epochs": "2000"}
     bad_value = open_page(TRAIN, epochs="abc")  # a known key with a bad value leaves too
     assert "epochs" not in flat(bad_value.query_params) and len(bad_value.warning) == 1
+
+
+def test_a_loaded_form_keeps_whole_number_boxes_whole(home):
+    """load() puts a run's values into the widgets' keys: the Seed box drawn from its key came back as 0.00."""
+    at = open_page(TRAIN, epochs="40", samples="3000", seed="7")
+    assert not at.exception and not at.warning, [w.value for w in at.warning]
+    boxes = {n.label: n for n in at.number_input}
+    assert boxes["Samples"].value == 3000 and boxes["Seed"].value == 7
+    for label in ("Samples", "Seed", "Metrics every N epochs (0 = auto)"):
+        assert boxes[label].proto.data_type == boxes[label].proto.INT and boxes[label].proto.format == "%d", label
