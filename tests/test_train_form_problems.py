@@ -1,4 +1,4 @@
-"""The Train page after a newcomer's walk (s16): a one-row table is said as soon as it is there, a link to a run that
+"""The Train page: a one-row table is said as soon as it is there, a link to a run that
 is not in the store is said, every bad number is named on Start, and a link key the page does not read is said (with
 the key meant) and dropped from the URL."""
 
