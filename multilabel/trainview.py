@@ -96,6 +96,8 @@ class DataChoice:
 SAMPLES_RANGE = (50, 2_000_000)
 NOISE_RANGE = (0.0, 2.0)
 NOISE_STEP = 0.05
+SAMPLES_HELP = "rows of synthetic data, labelled by a hidden teacher net"  # each page says what it does with them
+NOISE_HELP = "noise added to the hidden teacher's logits before thresholding; 0 = learnable exactly"
 DATA_QUERY_DEFAULTS = {"source": "synthetic", "samples": 2000, "noise": 0.1}
 SOURCES = ("synthetic", "csv")
 

@@ -16,8 +16,8 @@ from multilabel import MultilabelError  # noqa: E402
 from multilabel.jobs import train_command  # noqa: E402
 from multilabel.config import advice  # noqa: E402
 from multilabel.tracking import TrackerSpec  # noqa: E402
-from multilabel.trainview import (NOISE_RANGE, NOISE_STEP, SAMPLES_RANGE, DataChoice, labels_poll_s,  # noqa: E402
-                                  page_outdated, poll_s, queue_position)
+from multilabel.trainview import (NOISE_HELP, NOISE_RANGE, NOISE_STEP, SAMPLES_HELP, SAMPLES_RANGE, DataChoice,  # noqa: E402
+                                  labels_poll_s, page_outdated, poll_s, queue_position)
 from app_pages import _form, _upload  # noqa: E402
 from app_pages._keys import LOAD_FORM, RUN_ID, TRAIN_UPLOAD  # noqa: E402
 from app_pages._shared import error, plain, registry, warning  # noqa: E402
@@ -81,12 +81,13 @@ cols = st.columns([0.8, 1, 1.1, 1.3, 0.9])
 source = _form.data_widget("radio", "Source", "source", cols[0], options=_form.SOURCES)
 if source == "Synthetic":
     _form.data_widget("number", "Samples", "syn_samples", cols[1], min_value=SAMPLES_RANGE[0],
-                      max_value=SAMPLES_RANGE[1], step=500)
+                      max_value=SAMPLES_RANGE[1], step=500,
+                      help=f"{SAMPLES_HELP}; the run splits them into training and validation rows")
     _form.widget(knobs["input_size"], cols[2])
     _form.widget(knobs["num_outputs"], cols[3])
     _form.data_widget("slider", "Label noise", "syn_noise", cols[4], min_value=NOISE_RANGE[0],
                       max_value=NOISE_RANGE[1], step=NOISE_STEP,
-                      help="noise added to the hidden teacher's logits before thresholding; 0 = learnable exactly")
+                      help=NOISE_HELP)
     choice = DataChoice("synthetic", int(form["input_size"]), int(form["num_outputs"]), rows=int(form["syn_samples"]),
                         noise=float(form["syn_noise"]))
 else:  # the table is kept across source switches and page changes: the uploader itself forgets its file

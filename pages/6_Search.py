@@ -19,7 +19,8 @@ from multilabel.data import dataset_from_frame  # noqa: E402
 from multilabel.paths import os_error_message  # noqa: E402
 from multilabel.store import default_home  # noqa: E402
 from app_pages import _upload  # noqa: E402
-from multilabel.trainview import DATA_QUERY_DEFAULTS, NOISE_RANGE, NOISE_STEP, SAMPLES_RANGE  # noqa: E402
+from multilabel.trainview import (DATA_QUERY_DEFAULTS, NOISE_HELP, NOISE_RANGE, NOISE_STEP, SAMPLES_HELP,  # noqa: E402
+                                  SAMPLES_RANGE)
 from app_pages._form import bounded_number, knobs, scope_problems  # noqa: E402
 from app_pages._search_views import live_panel  # noqa: E402
 from app_pages._shared import error, plain  # noqa: E402
@@ -70,16 +71,13 @@ if not study:
         # Train's words and ranges: what Train takes, Search takes
         cols, shape = st.columns(4), {k.name: k for k in knobs() if k.name in ("input_size", "num_outputs")}
         samples = number(cols[0], "Samples", *SAMPLES_RANGE, DATA_QUERY_DEFAULTS["samples"], "search_samples", step=500,
-                         help="rows of synthetic data, labelled by a hidden teacher net; each trial splits them "
-                              "into its CV folds")
+                         help=f"{SAMPLES_HELP}; each trial splits them into its CV folds")
         k = shape["input_size"]
         inputs = number(cols[1], k.label, k.min, k.max, k.default, "search_inputs", help=k.help)
         k = shape["num_outputs"]
         outputs = number(cols[2], k.label, k.min, k.max, k.default, "search_outputs", help=k.help)
         noise = cols[3].slider("Label noise", *NOISE_RANGE, DATA_QUERY_DEFAULTS["noise"], NOISE_STEP,
-                               key="search_noise",
-                               help="noise added to the hidden teacher's logits before thresholding; 0 = learnable "
-                                    "exactly")  # Train's words
+                               key="search_noise", help=NOISE_HELP)
         data_info = {"source": "synthetic", "samples": int(samples), "noise": float(noise)}
         data_ready = lambda: make_synthetic(int(samples), int(inputs), int(outputs), noise=float(noise), seed=0)  # noqa: E731
     else:

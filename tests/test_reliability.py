@@ -75,9 +75,11 @@ def test_search_page_refuses_a_one_row_upload_naming_the_file(store_home):
     at.run()
     at.radio(key="search_source").set_value("Upload CSV").run()
     at.multiselect(key="search_labels").set_value(["y"]).run()
+    said = [e.value for e in at.error]  # under the table, as soon as the labels are chosen
+    assert len(said) == 1 and "one\\.csv" in said[0] and "1 data row" in said[0], said
     at.button(key="search_start").click().run()
-    errors = [e.value for e in at.error]
-    assert len(errors) == 1 and "one\\.csv" in errors[0] and "1 data row" in errors[0], errors
+    errors = [e.value for e in at.error]  # and again where Start was pressed
+    assert errors == said * 2, errors
     assert jobs.list_jobs(store_home) == []
 
 

@@ -351,8 +351,10 @@ def test_every_data_and_budget_box_has_help_in_train_s_words(home):
                                                   "0 = learnable exactly")  # pages/1_Train.py's Label noise
     for key in ("search_samples", "search_trials"):
         assert at.number_input(key=key).help, key
-    train = Path(__file__).parent.parent / "pages" / "1_Train.py"
-    assert at.slider(key="search_noise").help.split(";")[0] in train.read_text()  # still Train's words
+    train = app(PAGES["Train"])  # the same words on Train's boxes (Train's Samples had none)
+    assert train.slider(key="syn_noise").help == at.slider(key="search_noise").help
+    assert train.number_input(key="syn_samples").help.split(";")[0] == at.number_input(key="search_samples").help.split(
+        ";")[0] == "rows of synthetic data, labelled by a hidden teacher net"
 
 
 def test_the_uploaded_table_s_caption_says_it_is_kept_as_on_train(home):
