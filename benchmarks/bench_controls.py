@@ -108,7 +108,7 @@ def click_in_view(page: Page, locator) -> float:
 
 def start_run(page: Page, url: str, epochs: int, rows: int) -> None:
     page.goto(f"{url}/Train?epochs={epochs}&patience=0", wait_until="commit")  # no early stop: it trains throughout
-    samples = page.get_by_label("Samples")
+    samples = page.get_by_label("Samples", exact=True)  # not its help button, "Help for Samples"
     samples.wait_for(timeout=TIMEOUT_MS)
     samples.fill(str(rows))
     samples.press("Enter")
