@@ -28,6 +28,7 @@ CHARTS_DRAWN = "runs_charts_drawn"
 # choices (run ids) over.
 NAMES_VERSION, CARRY = "runs_names_version", "runs_carry"
 SHOWN = "runs_shown"  # the ids the table shows (its filters applied): the page's 'One run' picks among them
+COMPARED_SHOWN = "runs_compared_shown"  # the runs the filters showed on the page's last run (compared_for_filter)
 COMPARED = "runs_compared"  # the runs to compare, also those a filter hides now (the picker shows the others)
 PAGE_PASS = "runs_page_pass"  # set by the page script before the view: this call is the whole page's, not a rerun
 
@@ -186,6 +187,8 @@ def experiments_view(store: RunStore, live_at_start: bool, first_draw: bool = Fa
     # and clearing a filter brings the others back (the picker's own state forgot them when they were hidden).
     key = keyed("compare")
     wanted = st.session_state.setdefault(COMPARED, ids[: min(3, len(ids))])
+    wanted = st.session_state[COMPARED] = ex.compared_for_filter(wanted, ids, st.session_state.get(COMPARED_SHOWN))
+    st.session_state[COMPARED_SHOWN] = ids
     st.session_state[key] = ex.kept_choices(wanted, labels)
     chosen = st.multiselect("Compare runs", ids, format_func=lambda i: labels.get(i, i), key=key, wrap=True,
                             on_change=compare_edited, args=(key, ids))

@@ -333,6 +333,17 @@ def kept_choices(chosen: Sequence[str], offered: Iterable[str]) -> list[str]:
     return [i for i in chosen if i in offered]
 
 
+def compared_for_filter(compared: Sequence[str], shown: Sequence[str], shown_before: Optional[Sequence[str]],
+                        most: int = 3) -> list[str]:
+    """The runs to compare once the filters show ``shown`` (table order; ``shown_before``: what they showed on the
+    page's last run): as they were, unless the filters just changed to hide every one of them. Then the first
+    ``most`` shown are compared too (a filter to 'completed' left the picker empty beside two completed runs), and
+    the hidden ones come back when the filter is cleared. A picker emptied by hand stays empty."""
+    if not compared or list(shown) == list(shown_before or []) or kept_choices(compared, shown):
+        return list(compared)
+    return compared_after_edit(compared, list(shown[:most]), shown)
+
+
 def compared_after_edit(compared: Sequence[str], chosen: Sequence[str], offered: Iterable[str]) -> list[str]:
     """The runs to compare after someone edits the picker that offered ``offered``: their ``chosen``, then the runs of
     ``compared`` the picker did not offer (a filter hides them; clearing it brings them back), in their order."""

@@ -353,3 +353,15 @@ def test_a_range_slider_takes_the_tables_digits():
     assert ex.range_slider(frame, "val Hamming", 0.0341, 0.05) == (pytest.approx(0.0001), "%.4f")
     assert ex.range_slider(frame, "lr", 1e-3, 3e-3) == (pytest.approx(2e-5), "%g")
     assert ex.range_slider(frame, "hidden", 8, 32) == (None, None)
+
+
+def test_a_filter_that_hides_every_compared_run_compares_the_runs_it_shows_until_cleared():
+    # A walk: Status 'completed' left 'Compare runs' empty beside two completed runs.
+    compared = ["a", "b"]
+    now = ex.compared_for_filter(compared, ["c", "d"], ["a", "b", "c", "d"])
+    assert now == ["c", "d", "a", "b"] and ex.kept_choices(now, ["c", "d"]) == ["c", "d"]
+    assert ex.kept_choices(now, ["a", "b", "c", "d"]) == ["c", "d", "a", "b"]  # cleared: the hidden ones are back
+    assert ex.compared_for_filter(compared, ["a", "c"], ["a", "b", "c", "d"]) == compared  # one still shown
+    # emptied by hand under a filter (the shown runs did not change): it stays empty there
+    assert ex.compared_for_filter(["a", "b"], ["c"], ["c"]) == ["a", "b"]
+    assert ex.compared_for_filter([], ["c", "d"], ["a", "c", "d"]) == []  # emptied with no filter: stays empty
