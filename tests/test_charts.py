@@ -69,7 +69,9 @@ def test_loss_figure_marks_the_best_epoch():
     fig = loss_figure(history(5), best_epoch=3)
     assert len(fig.layout.shapes) == 1
     assert fig.layout.shapes[0].x0 == 3 and fig.layout.shapes[0].x1 == 3
-    assert [a.text for a in fig.layout.annotations] == ["best 3"]
+    assert [a.text for a in fig.layout.annotations] == ["best 3"] and fig.layout.annotations[0].xanchor == "left"
+    # at the axis's end the label sits left of the line (right of it, it ran off the chart as "bes")
+    assert loss_figure(history(10), best_epoch=10).layout.annotations[0].xanchor == "right"
 
 
 @pytest.mark.parametrize("best", [None, 0])

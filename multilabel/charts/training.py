@@ -24,8 +24,11 @@ def loss_figure(history: Sequence[Mapping[str, Any]], best_epoch: Optional[int] 
     if best_epoch:
         extra["shapes"] = [{"type": "line", "x0": best_epoch, "x1": best_epoch, "y0": 0, "y1": 1, "yref": "paper",
                             "line": {"dash": "dot", "color": "gray"}}]
+        epochs = [r["epoch"] for r in shown] or [best_epoch]
+        # Right of the line, or left of it near the axis's end (the label ran off the chart as "bes")
+        late = best_epoch > min(epochs) + 0.7 * (max(epochs) - min(epochs))
         extra["annotations"] = [{"x": best_epoch, "y": 1, "yref": "paper", "text": f"best {best_epoch}",
-                                 "showarrow": False, "yanchor": "top", "xanchor": "left"}]
+                                 "showarrow": False, "yanchor": "top", "xanchor": "right" if late else "left"}]
     return _figure(traces, title, 320, xaxis=_epoch_axis(shown), yaxis=_axis("loss"), **extra)
 
 
