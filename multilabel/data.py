@@ -521,12 +521,13 @@ def rows_fingerprint(X: np.ndarray, Y: np.ndarray) -> str:
 def label_warnings(Y: np.ndarray, label_names: Sequence[str], name: str = "the CSV") -> list[str]:
     """One line per label column that holds a single value in every row: nothing to learn, F1 meaningless.
 
-    ``Y``: (n, num_labels) of 0/1.
+    ``Y``: (n, num_labels) of 0/1. One row says nothing of the kind (every column is one value there), and training
+    refuses it anyway: six such lines stood above the one that mattered.
     """
     out = []
     for j, label in enumerate(label_names):
         column = Y[:, j]
-        if len(column) and (column == column[0]).all():
+        if len(column) > 1 and (column == column[0]).all():
             value = int(column[0])
             out.append(f"label column {label!r} in {name} is {value} in every row: the model can only learn to "
                        f"answer {value} for it, and its F1 means nothing; check that it is the right column")

@@ -50,6 +50,7 @@ def test_a_one_row_upload_is_said_at_once_and_its_size_line_says_1_row(home):
     errors = [e.value for e in at.error]
     assert [shown(e) for e in errors] == [("'onerow.csv' has 1 data row; training needs at least 2 (one to train, one to validate); "
                             "add rows")]  # before Start, as the file's other problems
+    assert not at.warning, [w.value for w in at.warning]  # no "is 0 in every row" of each label above it
 
 
 # -- 4: a link to a run that is not in the store ------------------------------------------------------------------
