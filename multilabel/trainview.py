@@ -56,9 +56,9 @@ class DataChoice:
         return data, config_for(data.X.shape[1], data.Y.shape[1])
 
     def problem(self) -> Optional[str]:
-        """What Start would refuse in the chosen table (a text feature column, labels that are not 0/1, fewer than 2 rows...), in one
-        line, or None: said when the file and its labels are chosen, not after Start. None for synthetic data and
-        for a choice that is not complete yet (build says what is missing)."""
+        """What Start would refuse in the chosen table (a text feature column, labels that are not 0/1, fewer than 2
+        rows...), in one line, or None: said when the file and its labels are chosen, not after Start. None for
+        synthetic data and for a choice that is not complete yet (build says what is missing)."""
         from multilabel.data import dataset_from_frame
         from multilabel.engine import check_rows
 
