@@ -229,7 +229,7 @@ def render(reg: SessionRegistry, view: RunView, me: str, charts: bool = True) ->
     st.markdown(f"**Run** `{view.run_id}` · status: {run_state_words(view)} · {plain(owner_line(view, me))}")
     if view.continued_from:
         st.caption(f"Continued from run `{view.continued_from}`: its first epochs are that run's, carried over.")
-    for line in notes_lines(view.notes):
+    for line in notes_lines(view.notes, me):
         st.caption(plain(line))
     st.caption(setup_line(view))
     last = history[-1] if history else None

@@ -56,15 +56,9 @@ def note_words(text: str, me: Optional[str]) -> str:
     return _BY_BROWSER.sub(lambda m: "by this browser session" if m[1] == me else "by another browser session", text)
 
 
-def notes_lines(notes: Iterable[Mapping[str, Any]] | None, me: Optional[str] = None) -> list[str]:
+def notes_lines(notes: Iterable[Mapping[str, Any]] | None, me: Optional[str]) -> list[str]:
     """One line per note on a run: 'Note (14:05): stopped by another browser session'. ``me``: this browser's
-    name (browser_session()); None: the one this session already has, if any."""
-    if me is None:
-        import streamlit as st
-        from streamlit.runtime.scriptrunner import get_script_run_ctx
-
-        known = st.session_state.get("browser_id") if get_script_run_ctx(suppress_warning=True) else None
-        me = f"browser session {known}" if known else None
+    name (browser_session()), None where there is none."""
     return [f"Note ({clock(n.get('at'))}): {note_words(n.get('text', ''), me)}" for n in (notes or [])]
 
 

@@ -126,7 +126,7 @@ if problem:
 n, m = st.columns([4, 1], vertical_alignment="bottom")  # Rename level with the field, not with its label
 n.text_input("Name", value=run["name"], key=f"name_{run_id}")
 m.button("Rename", key="rename", on_click=rename, args=(run_id,))
-for line in notes_lines(run.get("notes")):
+for line in notes_lines(run.get("notes"), ME):
     st.caption(plain(line))
 with st.expander(f"Notes ({len(run['notes'])})"):
     st.text_area("New note", key=f"new_note_{run_id}", height=70)

@@ -50,9 +50,9 @@ def test_notes_and_rows_lines():
     note = [{"at": 1_700_000_000.0, "text": "stopped by browser session 1a2b3c"}]
     assert notes_lines(note, me="browser session 1a2b3c")[0].endswith("): stopped by this browser session")
     assert notes_lines(note, me="browser session 999999")[0].endswith("): stopped by another browser session")
-    assert notes_lines(note)[0].endswith("): stopped by another browser session")  # no browser: not this one
+    assert notes_lines(note, None)[0].endswith("): stopped by another browser session")  # no browser: not this one
     cli = [{"at": 1_700_000_000.0, "text": "stopped by the dashboard's server as it shut down"}]
-    assert notes_lines(cli)[0].endswith("): stopped by the dashboard's server as it shut down")
+    assert notes_lines(cli, None)[0].endswith("): stopped by the dashboard's server as it shut down")
     assert rows_line({}, alive=True) == "preparing data…"
     assert rows_line({"n_train": 1600, "n_val": 400}, alive=True) == "1,600 training / 400 validation rows"
     assert "?" not in rows_line({}, alive=False)
